@@ -1,0 +1,35 @@
+# Two commands do everything: `make run` (default suite -> reports/) and `make test`.
+# Each creates .venv and installs the project into it when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lab bench notebooks clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/workbench suite --out reports
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -p no:xdist --nbval-lax --nbval-current-env \
+		--nbval-sanitize-with tests/sanitize.cfg notebooks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	for script in bench/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+# Re-execute the notebooks and keep only the outputs nbval checks.
+notebooks: $(STAMP)
+	$(BIN)/python -m workbench.notebooks refresh notebooks/*.ipynb
+
+clean:
+	rm -rf reports .pytest_cache
