@@ -1,0 +1,66 @@
+"""``workbench`` command line: run the notebook sequence, the default suite, and per-run tools.
+
+Bad input is reported as a plain message (no traceback) with exit code 2; a failing notebook gives
+exit code 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .schema import InputError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(message, err=True, fg=typer.colors.RED)
+    raise typer.Exit(code)
+
+
+@app.command("run")
+def run_command(
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Built-in dataset: synthetic, telco, cdnow."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default reports/<name>)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Config override key.sub=value (YAML value)."),
+    forget: Optional[Path] = typer.Option(None, "--forget", help="File of customer ids to erase before anything runs."),
+) -> None:
+    """Run the notebook sequence on one dataset and write the run directory."""
+    from . import pipeline
+    from .config import apply_overrides, load_config
+
+    try:
+        cfg = load_config(config=config, dataset=dataset, overrides=param)
+        if forget is not None:
+            cfg = apply_overrides(cfg, [f"privacy.forget={forget.resolve()}"])
+        result = pipeline.run(cfg, out or Path("reports") / cfg["name"], progress=typer.echo)
+    except InputError as exc:
+        _fail(str(exc))
+    if not result.ok:
+        _fail(f"{result.message}\nThe failed run is kept in {result.out}.", code=1)
+    typer.echo(f"Done: {result.out / 'index.html'}")
+
+
+@app.command("suite")
+def suite_command(
+    out: Path = typer.Option(Path("reports"), "--out", "-o", help="Folder for the suite's reports."),
+) -> None:
+    """Run the default suite (every built-in dataset) and write <out>/index.html."""
+    from . import pipeline
+
+    ok, index = pipeline.run_suite(out, progress=typer.echo)
+    if not ok:
+        _fail(f"Some runs failed; see {index}.", code=1)
+    typer.echo(f"Done: {index}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,94 @@
+"""Run configuration: one YAML file per dataset or scenario, plus ``-p key=value`` overrides.
+
+A config has a ``dataset`` section (``builtin: NAME`` with ``params``, or bring-your-own paths and
+roles), a ``seed``, and one section per stage (``privacy``, ``segmentation``, ``explain``,
+``fairness``, ``dynamics``). Each stage module keeps its own defaults and reads its section with
+:func:`section`, so a config only states what differs from the defaults.
+
+Overrides use dotted keys and YAML values: ``-p dataset.params.n_customers=5000``,
+``-p segmentation.k_range=[2,6]``. Values are parsed as YAML, so ``-p name=007`` stays a number only
+if YAML says so; quote it (``-p name='"007"'``) to keep a string.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .schema import InputError
+
+__all__ = ["CONFIG_DIR", "apply_overrides", "deep_merge", "load_config", "section"]
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    """Return ``base`` updated by ``extra``, merging nested dicts instead of replacing them."""
+    out = copy.deepcopy(base)
+    for key, value in (extra or {}).items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def section(config: dict, name: str, defaults: dict) -> dict:
+    """The ``name`` section of ``config`` merged over a stage's ``defaults``."""
+    return deep_merge(defaults, config.get(name) or {})
+
+
+def apply_overrides(config: dict, overrides: list[str] | None) -> dict:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML) to a config."""
+    config = copy.deepcopy(config)
+    for item in overrides or []:
+        if "=" not in item:
+            raise InputError(f"Parameter '{item}' is not of the form key=value (e.g. seed=7).")
+        key, raw = item.split("=", 1)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise InputError(f"Parameter '{item}': the value is not valid YAML ({exc}).") from None
+        target = config
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            nxt = target.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise InputError(f"Parameter '{key}': '{part}' is not a section of the config.")
+            target = nxt
+        target[parts[-1]] = value
+    return config
+
+
+def load_config(
+    config: str | Path | None = None, dataset: str | None = None, overrides: list[str] | None = None
+) -> dict:
+    """Load a config file, or the built-in config of a dataset, and apply overrides.
+
+    The result carries ``_base_dir``, the folder relative paths in the config are resolved against.
+    """
+    if (config is None) == (dataset is None):
+        raise InputError("Give exactly one of --config FILE or --dataset NAME.")
+    if dataset is not None:
+        path = CONFIG_DIR / f"{dataset}.yaml"
+        if not path.exists():
+            names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+            raise InputError(f"No built-in config for dataset '{dataset}'. Known: {names}.")
+    else:
+        path = Path(config)
+        if not path.exists():
+            raise InputError(f"Config file {path} does not exist.")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"Config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict) or "dataset" not in data:
+        raise InputError(f"Config file {path} needs a `dataset:` section.")
+    data = apply_overrides(data, overrides)
+    data.setdefault("name", path.stem)
+    data.setdefault("seed", 42)
+    data["_base_dir"] = str(path.resolve().parent)
+    return data

@@ -1,0 +1,44 @@
+"""Keep the committed notebooks clean: execute them and keep only the outputs nbval checks.
+
+``python -m workbench.notebooks refresh notebooks/*.ipynb`` runs each notebook with its default
+parameters and stores the outputs of cells marked ``# NBVAL_CHECK_OUTPUT`` (what
+``pytest --nbval-lax`` compares); every other output is stripped so the repo holds no data.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+MARK = "# NBVAL_CHECK_OUTPUT"
+
+
+def refresh(path: Path) -> None:
+    nb = nbformat.read(str(path), as_version=4)
+    NotebookClient(nb, kernel_name="python3", timeout=1800, resources={"metadata": {"path": str(path.parent)}}).execute()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        cell.execution_count = None
+        if MARK in cell.source:
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "display_data"]
+            for out in cell.outputs:
+                out.pop("execution_count", None) if out.get("output_type") != "execute_result" else out.update(execution_count=None)
+        else:
+            cell.outputs = []
+    nbformat.write(nb, str(path))
+
+
+def main(argv: list[str]) -> None:
+    if not argv or argv[0] != "refresh":
+        raise SystemExit("usage: python -m workbench.notebooks refresh NOTEBOOK.ipynb ...")
+    for name in argv[1:]:
+        print(f"refreshing {name}")
+        refresh(Path(name))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
