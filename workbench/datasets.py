@@ -34,7 +34,7 @@ import pandas as pd
 from . import _synthetic
 from .schema import InputError, Roles, TransactionRoles, read_table, validate_customers, validate_transactions
 
-__all__ = ["BUILTIN", "Dataset", "from_config", "load"]
+__all__ = ["BUILTIN", "Dataset", "from_config", "load", "write_byo"]
 
 
 @dataclass
@@ -47,6 +47,7 @@ class Dataset:
     roles: Roles
     source: str
     truth: _synthetic.Truth | None = None
+    paths: dict[str, str] | None = None
 
     @property
     def has_transactions(self) -> bool:
@@ -217,16 +218,68 @@ def from_config(spec: dict[str, Any], base_dir: Path | str = ".") -> Dataset:
         transactions=transactions,
         roles=roles,
         source=f"bring-your-own: {spec['customers']}" + (f" + {spec['transactions']}" if transactions is not None else ""),
+        paths={k: str(base_dir / spec[k]) for k in ("customers", "transactions") if spec.get(k)},
     )
     return _validated(dataset)
 
 
 def _validated(dataset: Dataset) -> Dataset:
-    dataset.customers = validate_customers(dataset.customers, dataset.roles, dataset.source)
+    paths = dataset.paths or {}
+    dataset.customers = validate_customers(
+        dataset.customers, dataset.roles, paths.get("customers", dataset.source)
+    )
     if dataset.transactions is not None:
         if dataset.roles.transactions is None:
             raise InputError(f"Dataset '{dataset.name}' has transactions but no transaction roles.")
         dataset.transactions = validate_transactions(
-            dataset.transactions, dataset.roles.transactions, dataset.source
+            dataset.transactions, dataset.roles.transactions, paths.get("transactions", dataset.source)
         )
     return dataset
+
+
+def _role_section(roles: Roles) -> dict[str, Any]:
+    section: dict[str, Any] = {"id": roles.id}
+    if roles.direct_identifiers:
+        section["direct_identifier"] = list(roles.direct_identifiers)
+    if roles.quasi_identifiers:
+        section["quasi_identifier"] = list(roles.quasi_identifiers)
+    if roles.sensitive:
+        section["sensitive"] = list(roles.sensitive)
+    if roles.features:
+        section["feature"] = {k: list(v) for k, v in roles.features.items()}
+    if roles.outcome:
+        section["outcome"] = roles.outcome
+    if roles.consent:
+        section["consent"] = dict(roles.consent)
+    if roles.segment:
+        section["segment"] = roles.segment
+    return section
+
+
+def write_byo(dataset: Dataset, folder: str | Path, fmt: str = "csv") -> Path:
+    """Write a dataset as bring-your-own files (tables + ``config.yaml`` with roles); return the config path.
+
+    Handy to start a config for your own data from a built-in example, and used by tests that feed
+    the pipeline malformed or canary-laden inputs.
+    """
+    import yaml
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".parquet" if fmt == "parquet" else ".csv"
+
+    def write(df: pd.DataFrame, name: str) -> str:
+        path = folder / f"{name}{suffix}"
+        df.to_parquet(path, index=False) if fmt == "parquet" else df.to_csv(path, index=False)
+        return path.name
+
+    spec: dict[str, Any] = {"name": dataset.name, "customers": write(dataset.customers, "customers")}
+    roles: dict[str, Any] = {"customers": _role_section(dataset.roles)}
+    if dataset.transactions is not None and dataset.roles.transactions is not None:
+        spec["transactions"] = write(dataset.transactions, "transactions")
+        roles["transactions"] = {k: v for k, v in vars(dataset.roles.transactions).items() if v}
+    spec["roles"] = roles
+    config = {"name": dataset.name, "dataset": spec, "seed": 42}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path

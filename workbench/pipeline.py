@@ -193,15 +193,15 @@ def _write_json(path: Path, obj) -> None:
 
 
 # -- execution -------------------------------------------------------------------------------------
-def _execute(notebook: str, run_dir: Path) -> None:
+def _execute(notebook: str, run_dir: Path, notebook_dir: Path) -> None:
     import papermill
 
     papermill.execute_notebook(
-        str(NOTEBOOK_DIR / f"{notebook}.ipynb"),
+        str(notebook_dir / f"{notebook}.ipynb"),
         str(run_dir / f"{notebook}.ipynb"),
         parameters={"run_dir": str(run_dir), "config": None},
         kernel_name="python3",
-        cwd=str(NOTEBOOK_DIR),
+        cwd=str(notebook_dir),
         progress_bar=False,
         log_output=False,
     )
@@ -241,6 +241,7 @@ def run(
     out: str | Path,
     notebooks: list[str] | None = None,
     progress: Callable[[str], None] = print,
+    notebook_dir: Path = NOTEBOOK_DIR,
 ) -> RunResult:
     """Execute the notebook sequence for ``config`` and write the run directory ``out``.
 
@@ -270,7 +271,7 @@ def run(
         t0 = time.perf_counter()
         status, error = "ok", ""
         try:
-            _execute(name, tmp)
+            _execute(name, tmp, Path(notebook_dir))
         except Exception as exc:  # papermill raises its own error type; keep any failure
             status, error = "failed", _short_error(exc)
         seconds = round(time.perf_counter() - t0, 2)
@@ -295,10 +296,9 @@ def run(
     _write_json(tmp / "manifest.json", manifest)
 
     final = _place(tmp, out, ok=failed is None)
-    message = "" if failed is None else f"notebook {failed} failed: {statuses[-1]['error'] or 'see its report'}"
-    for s in statuses:
-        if s["status"] == "failed":
-            message = f"notebook {s['notebook']} failed: {s['error']}"
+    message = "".join(
+        f"notebook {s['notebook']} failed: {s['error']}" for s in statuses if s["status"] == "failed"
+    )
     return RunResult(out=final, ok=failed is None, statuses=statuses, message=message)
 
 

@@ -257,10 +257,14 @@ def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str) -> None:
             "timestamp": "holds values that are not dates/times",
             "boolean": "holds values that are not yes/no flags",
         }.get(kind, f"fails check {check}")
-        shown = f"rows {rows}" if rows else "rows"
+        shown = (
+            f"data rows {', '.join(map(str, rows))} (first data row = 0; in a CSV, file lines "
+            f"{', '.join(str(r + 2) for r in rows)})"
+            if rows else "rows"
+        )
         lines.append(
-            f"  column '{column}' {what} in {len(group)} row(s), e.g. {shown} "
-            f"(0-based, after the header): {', '.join(values)}. What to do: "
+            f"  column '{column}' {what} in {len(group)} row(s), e.g. {shown}: "
+            f"{', '.join(values)}. What to do: "
             f"{_ADVICE.get(kind, 'fix the values or the role mapping')}."
         )
     raise InputError(f"Input error in table '{table}' ({source}):\n" + "\n".join(lines)) from None
