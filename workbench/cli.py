@@ -45,6 +45,31 @@ def run_command(
     typer.echo(f"Done: {result.out / 'index.html'}")
 
 
+@app.command("audit")
+def audit_command(
+    config: Path = typer.Option(..., "--config", "-c", help="YAML config whose dataset carries segment labels."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default reports/<name>)."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Config override key.sub=value (YAML value)."),
+    forget: Optional[Path] = typer.Option(None, "--forget", help="File of customer ids to erase before anything runs."),
+) -> None:
+    """Audit existing segment labels (a CRM/CDP export) without refitting a segmentation."""
+    from .config import load_config
+
+    try:
+        cfg = load_config(config=config, overrides=param)
+    except InputError as exc:
+        _fail(str(exc))
+    spec = cfg["dataset"]
+    has_labels = spec.get("labels") or ((spec.get("roles") or {}).get("customers") or {}).get("segment")
+    if not has_labels:
+        _fail(
+            "Nothing to audit: the config gives no segment labels. Add `labels: FILE` "
+            "(customer_id, segment[, assigned_at]) to the dataset section, or a `segment:` role "
+            "for a column of the customer table."
+        )
+    run_command(dataset=None, config=config, out=out, param=param, forget=forget)
+
+
 @app.command("suite")
 def suite_command(
     out: Path = typer.Option(Path("reports"), "--out", "-o", help="Folder for the suite's reports."),

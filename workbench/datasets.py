@@ -32,9 +32,17 @@ import numpy as np
 import pandas as pd
 
 from . import _synthetic
-from .schema import InputError, Roles, TransactionRoles, read_table, validate_customers, validate_transactions
+from .schema import (
+    InputError,
+    Roles,
+    TransactionRoles,
+    read_table,
+    validate_customers,
+    validate_labels,
+    validate_transactions,
+)
 
-__all__ = ["BUILTIN", "Dataset", "from_config", "load", "write_byo"]
+__all__ = ["BUILTIN", "UNLABELLED", "Dataset", "attach_labels", "from_config", "load", "write_byo"]
 
 
 @dataclass
@@ -48,6 +56,7 @@ class Dataset:
     source: str
     truth: _synthetic.Truth | None = None
     paths: dict[str, str] | None = None
+    label_counts: dict[str, int] | None = None
 
     @property
     def has_transactions(self) -> bool:
@@ -194,7 +203,19 @@ def from_config(spec: dict[str, Any], base_dir: Path | str = ".") -> Dataset:
     """
     base_dir = Path(base_dir)
     if "builtin" in spec:
-        return load(spec["builtin"], **(spec.get("params") or {}))
+        dataset = load(spec["builtin"], **(spec.get("params") or {}))
+    else:
+        dataset = _validated(_bring_your_own(spec, base_dir))
+        if dataset.roles.segment:
+            dataset = _inline_labels(dataset)
+    if spec.get("labels"):
+        labels = read_table(base_dir / spec["labels"], "labels")
+        dataset = attach_labels(dataset, labels, **(spec.get("label_columns") or {}),
+                                source=str(base_dir / spec["labels"]))
+    return dataset
+
+
+def _bring_your_own(spec: dict[str, Any], base_dir: Path) -> Dataset:
     if "customers" not in spec:
         raise InputError(
             "Config error: the dataset section needs `builtin: NAME` or `customers: PATH` "
@@ -212,7 +233,7 @@ def from_config(spec: dict[str, Any], base_dir: Path | str = ".") -> Dataset:
                 "Config error: a transaction table is named but dataset.roles.transactions is missing."
             )
         transactions = read_table(base_dir / spec["transactions"], "transactions")
-    dataset = Dataset(
+    return Dataset(
         name=spec.get("name", Path(spec["customers"]).stem),
         customers=customers,
         transactions=transactions,
@@ -220,7 +241,71 @@ def from_config(spec: dict[str, Any], base_dir: Path | str = ".") -> Dataset:
         source=f"bring-your-own: {spec['customers']}" + (f" + {spec['transactions']}" if transactions is not None else ""),
         paths={k: str(base_dir / spec[k]) for k in ("customers", "transactions") if spec.get(k)},
     )
-    return _validated(dataset)
+
+
+UNLABELLED = "unlabelled"
+
+
+def _inline_labels(dataset: Dataset) -> Dataset:
+    """Labels held in a column of the customer table: empty ones become "unlabelled"."""
+    column = dataset.roles.segment
+    labels = dataset.customers[column]
+    dataset.customers = dataset.customers.assign(
+        segment_label=labels.where(labels.notna(), UNLABELLED).astype(str).to_numpy()
+    )
+    dataset.roles = Roles.from_dict({**dataset.roles.to_dict(), "segment": "segment_label"})
+    dataset.label_counts = {
+        "labels_in_file": int(labels.notna().sum()),
+        "customers_labelled": int(labels.notna().sum()),
+        "customers_unlabelled": int(labels.isna().sum()),
+        "labels_for_unknown_customers": 0,
+        "distinct_labels": int(labels.nunique()),
+    }
+    return dataset
+
+
+def attach_labels(
+    dataset: Dataset,
+    labels: pd.DataFrame,
+    id: str = "customer_id",
+    segment: str = "segment",
+    assigned_at: str | None = None,
+    source: str = "labels",
+) -> Dataset:
+    """Attach externally assigned segment labels (a CRM/CDP export) to a dataset for audit.
+
+    Customers without a label get the label ``"unlabelled"`` (audited as a segment of its own);
+    labels of customers who are not in the customer table are counted and dropped. The counts are
+    kept in ``dataset.label_counts`` for the report.
+    """
+    if assigned_at is None and "assigned_at" in labels.columns:
+        assigned_at = "assigned_at"
+    labels = validate_labels(labels, id, segment, assigned_at, source)
+    known = set(dataset.customers[dataset.roles.id].astype(str))
+    label_ids = labels[id].astype(str)
+    unknown = ~label_ids.isin(known)
+    mapped = dict(zip(label_ids[~unknown], labels.loc[~unknown, segment]))
+    customer_ids = dataset.customers[dataset.roles.id].astype(str)
+    assigned = customer_ids.map(mapped)
+    customers = dataset.customers.copy()
+    customers["segment_label"] = assigned.where(assigned.notna(), UNLABELLED).astype(str).to_numpy()
+    roles = Roles.from_dict(dataset.roles.to_dict())
+    roles.segment = "segment_label"
+    if assigned_at:
+        when = dict(zip(label_ids[~unknown], labels.loc[~unknown, assigned_at]))
+        customers["segment_assigned_at"] = pd.to_datetime(customer_ids.map(when)).to_numpy()
+        roles.assigned_at = "segment_assigned_at"
+    dataset.customers = customers
+    dataset.roles = roles
+    dataset.label_counts = {
+        "labels_in_file": int(len(labels)),
+        "customers_labelled": int(assigned.notna().sum()),
+        "customers_unlabelled": int(assigned.isna().sum()),
+        "labels_for_unknown_customers": int(unknown.sum()),
+        "distinct_labels": int(labels[segment].nunique()),
+    }
+    dataset.source += f"; segment labels from {Path(source).name}"
+    return dataset
 
 
 def _validated(dataset: Dataset) -> Dataset:

@@ -153,6 +153,8 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         "n_customers": len(customers),
         "n_transactions": 0 if transactions is None else len(transactions),
         "inventory": inventory.to_dict(orient="records"),
+        "labels": dataset.label_counts,
+        "audit_mode": pruned_roles.segment is not None,
         "pseudonym_key": key.origin,
         "pseudonyms_persistent": key.persistent,
         "suppression_k": settings["suppression_k"],
@@ -340,6 +342,8 @@ def _merge_summary(run_obj: Run) -> dict:
         "n_transactions": prep["n_transactions"],
         "privacy": {k: v for k, v in prep["counts"].items()},
     }
+    if prep.get("labels"):
+        summary["labels"] = prep["labels"]
     folder = run_obj.path / "summary"
     for path in sorted(folder.glob("*.json")) if folder.exists() else []:
         summary[path.stem] = json.loads(path.read_text())

@@ -26,6 +26,7 @@ __all__ = [
     "Roles",
     "TransactionRoles",
     "read_table",
+    "validate_labels",
     "validate_customers",
     "validate_transactions",
 ]
@@ -83,6 +84,7 @@ class Roles:
     outcome: str | None = None
     consent: dict[str, str] = field(default_factory=dict)
     segment: str | None = None
+    assigned_at: str | None = None
     transactions: TransactionRoles | None = None
 
     @property
@@ -102,7 +104,7 @@ class Roles:
         """Every customer-table column that has a role, in a stable order."""
         cols = [self.id, *self.direct_identifiers, *self.quasi_identifiers, *self.sensitive]
         cols += self.feature_columns
-        cols += [c for c in (self.outcome, self.segment) if c]
+        cols += [c for c in (self.outcome, self.segment, self.assigned_at) if c]
         cols += list(self.consent.values())
         return list(dict.fromkeys(cols))
 
@@ -124,7 +126,7 @@ class Roles:
         """
         known = {
             "id", "direct_identifier", "quasi_identifier", "sensitive", "feature", "outcome",
-            "consent", "segment",
+            "consent", "segment", "assigned_at",
         }
         unknown = set(customers) - known
         if unknown:
@@ -173,6 +175,7 @@ class Roles:
             outcome=customers.get("outcome"),
             consent=dict(consent),
             segment=customers.get("segment"),
+            assigned_at=customers.get("assigned_at"),
             transactions=tx_roles,
         )
 
@@ -308,6 +311,26 @@ def validate_customers(df: pd.DataFrame, roles: Roles, source: str = "customers"
 def _to_flag(s: pd.Series) -> pd.Series:
     text = s.astype(str).str.strip().str.lower()
     return text.isin(_TRUE_VALUES) & s.notna()
+
+
+def validate_labels(df: pd.DataFrame, id_column: str, segment_column: str,
+                    assigned_at: str | None, source: str = "labels") -> pd.DataFrame:
+    """Check an external segment-label table (``customer_id, segment[, assigned_at]``).
+
+    Empty labels are allowed (those customers are audited as "unlabelled"); a customer labelled twice
+    is an error, since the audit could not tell which label was acted on.
+    """
+    columns = {
+        id_column: pa.Column(required=True, nullable=False, unique=True),
+        segment_column: pa.Column(required=True, nullable=True),
+    }
+    if assigned_at:
+        columns[assigned_at] = pa.Column("datetime64[ns]", coerce=True, nullable=True)
+    try:
+        return pa.DataFrameSchema(columns).validate(df, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        _raise_for(errors, "labels", source)
+    raise AssertionError("unreachable")
 
 
 def validate_transactions(
