@@ -135,3 +135,12 @@ def test_cli_rejects_bad_input_without_leaving_a_report(tmp_path, breakage, expe
     assert "Traceback" not in result.output
     assert not out.exists()
     assert not [p for p in out.parent.iterdir()] if out.parent.exists() else True
+
+
+def test_suite_index_links_every_run_and_shows_failures(small_run, tmp_path):
+    reports = small_run.out.parent
+    index = pipeline.write_suite_index(reports, [("small", small_run, ""), ("broken", None, "Input error in table 'customers'")])
+    text = index.read_text()
+    assert 'href="small/index.html"' in text
+    assert "Input error in table" in text and "failed" in text
+    assert not EXTERNAL.search(text)

@@ -195,6 +195,21 @@ def _write_json(path: Path, obj) -> None:
 
 
 # -- execution -------------------------------------------------------------------------------------
+def _quiet_kernel_manager():
+    """A kernel manager whose kernel does not print its start-up chatter into the progress output.
+
+    Cell errors still reach the executed notebook (they travel over the kernel's iopub channel).
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kwargs):
+            kwargs.setdefault("stderr", subprocess.DEVNULL)
+            return await super()._async_launch_kernel(kernel_cmd, **kwargs)
+
+    return QuietKernelManager
+
+
 def _execute(notebook: str, run_dir: Path, notebook_dir: Path) -> None:
     import papermill
 
@@ -206,6 +221,7 @@ def _execute(notebook: str, run_dir: Path, notebook_dir: Path) -> None:
         cwd=str(notebook_dir),
         progress_bar=False,
         log_output=False,
+        kernel_manager_class=_quiet_kernel_manager(),
     )
 
 
