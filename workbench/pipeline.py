@@ -51,6 +51,7 @@ NOTEBOOKS = [
     "03_explain_membership",
     "04_fairness_audit",
     "05_segment_dynamics",
+    "06_private_release",
 ]
 SUITE = ["synthetic", "telco", "cdnow"]
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -152,6 +153,10 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         "counts": counts,
         "n_customers": len(customers),
         "n_transactions": 0 if transactions is None else len(transactions),
+        "transaction_columns_dropped": (
+            sorted(set(dataset.transactions.columns) - set(roles.transactions.columns()))
+            if dataset.transactions is not None and roles.transactions is not None else []
+        ),
         "inventory": inventory.to_dict(orient="records"),
         "labels": dataset.label_counts,
         "audit_mode": pruned_roles.segment is not None,
