@@ -83,6 +83,61 @@ def suite_command(
     typer.echo(f"Done: {index}")
 
 
+@app.command("explain")
+def explain_command(
+    run_dir: Path = typer.Option(..., "--run", "-r", help="Run directory (after `workbench run`)."),
+    customer: str = typer.Option(..., "--customer", help="The customer's pseudonymous id (customer_id in the run)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    html_file: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML page here."),
+) -> None:
+    """Explain one customer's segment (for an access request): looked up by pseudonym only."""
+    import json as _json
+
+    from . import explain
+    from .run import Run
+
+    run_obj = Run(run_dir)
+    if not run_obj.prepared:
+        _fail(f"{run_dir} is not a run directory (no data/prepare.json).")
+    try:
+        result = explain.explain_customer(run_obj, customer)
+    except KeyError:
+        _fail(f"No customer with pseudonym {customer} in this run.")
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    if html_file is not None:
+        html_file.write_text(explain.render_html(result))
+    typer.echo(_json.dumps(result, indent=2) if as_json else explain.render_text(result))
+
+
+@app.command("assign")
+def assign_command(
+    data: Path = typer.Argument(..., help="CSV (or Parquet) of new customers: id column + the model's raw inputs."),
+    run_dir: Path = typer.Option(..., "--run", help="Run directory holding the fitted segmentation model."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the assignments to this CSV instead of printing."),
+    id_column: Optional[str] = typer.Option(None, "--id-column", help="Id column (default: the run's id role)."),
+) -> None:
+    """Assign new customers to a run's segments (ids are pseudonymised with the run's privacy key)."""
+    from .schema import read_table
+    from .segment import assign_new
+
+    try:
+        table = read_table(data, "new customers")
+        result, origin = assign_new(run_dir, table, id_column)
+    except InputError as exc:
+        _fail(str(exc))
+    if origin == "random":
+        typer.secho(
+            "No pseudonym key is configured: ids were pseudonymised with a random key, so they cannot be "
+            "linked to the run's pseudonyms.", err=True, fg=typer.colors.YELLOW,
+        )
+    if out is not None:
+        result.to_csv(out, index=False)
+        typer.echo(f"Assigned {len(result)} customers: {out}")
+    else:
+        typer.echo(result.to_csv(index=False), nl=False)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 
