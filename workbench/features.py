@@ -109,7 +109,11 @@ def _name(prefix: str, value: Any) -> str:
     return prefix + re.sub(r"[^0-9a-zA-Z]+", "_", str(value)).strip("_").lower()
 
 
-def _levels(con, column: str, max_levels: int) -> list[str]:
+def _levels(con, values: pd.Series, column: str, max_levels: int) -> list[str]:
+    if isinstance(values.dtype, pd.CategoricalDtype):  # counts straight from the codes
+        counts = values.value_counts(dropna=True)
+        counts = counts[counts > 0].sort_index(key=lambda i: i.astype(str)).sort_values(ascending=False, kind="stable")
+        return sorted(str(v) for v in counts.index[:max_levels])
     rows = con.execute(
         f"SELECT CAST({column} AS VARCHAR) AS v, count(*) AS n FROM tx WHERE {column} IS NOT NULL "
         f"GROUP BY 1 ORDER BY n DESC, v LIMIT {int(max_levels)}"
@@ -163,46 +167,54 @@ def transaction_features(
         mid = lit(as_of - pd.Timedelta(days=settings["trend_days"]))
         prev = lit(as_of - pd.Timedelta(days=2 * settings["trend_days"]))
         con.execute(f"CREATE TEMP VIEW tx AS SELECT * FROM src WHERE timestamp < {a}")
-        P = "amount > 0"  # a purchase; amount < 0 is a return
-        sel = ["customer_id", f"count(*) FILTER (WHERE {P}) AS frequency"]
+        # One scan: per-row flags in the inner query (purchase, return, holiday, category, channel,
+        # trend step), plain sums in the outer GROUP BY. Standard SQL apart from date_diff.
+        inner = [
+            "customer_id", "amount", "CAST(amount > 0 AS INTEGER) AS p",
+            "CASE WHEN amount > 0 THEN timestamp END AS pts", "CASE WHEN amount > 0 THEN amount END AS pamt",
+        ]
+        sel = ["customer_id", "sum(p) AS frequency"]
+        n_p = "nullif(sum(p), 0)"
         if "recency" in families:
-            sel.append(f"date_diff('day', max(timestamp) FILTER (WHERE {P}), {a}) AS recency")
+            sel.append(f"date_diff('day', max(pts), {a}) AS recency")
         if "monetary" in families:
             sel.append("sum(amount) AS monetary")
         if "tenure" in families:
-            sel.append(f"date_diff('day', min(timestamp) FILTER (WHERE {P}), {a}) AS tenure")
+            sel.append(f"date_diff('day', min(pts), {a}) AS tenure")
         if "average_order_value" in families:
-            sel.append(f"sum(amount) FILTER (WHERE {P}) / count(*) FILTER (WHERE {P}) AS average_order_value")
+            sel.append(f"sum(pamt) / {n_p} AS average_order_value")
         if "inter_purchase_time" in families:
             sel.append(
-                f"CASE WHEN count(*) FILTER (WHERE {P}) > 1 THEN "
-                f"CAST(date_diff('day', min(timestamp) FILTER (WHERE {P}), max(timestamp) FILTER (WHERE {P})) AS DOUBLE)"
-                f" / (count(*) FILTER (WHERE {P}) - 1) END AS inter_purchase_time"
+                "CASE WHEN sum(p) > 1 THEN CAST(date_diff('day', min(pts), max(pts)) AS DOUBLE) / (sum(p) - 1) "
+                "END AS inter_purchase_time"
             )
         if "trend" in families:
-            last = f"count(*) FILTER (WHERE {P} AND timestamp >= {mid})"
-            before = (f"count(*) FILTER (WHERE {P} AND timestamp >= {prev} "
-                      f"AND timestamp < {mid})")
-            sel.append(
-                f"CASE WHEN {last} + {before} > 0 THEN CAST({last} - {before} AS DOUBLE) / ({last} + {before}) "
-                "ELSE 0.0 END AS trend"
+            # +1 per purchase in the last period, -1 per purchase in the one before, over both counts
+            inner.append(
+                f"CASE WHEN amount <= 0 THEN 0 WHEN timestamp >= {mid} THEN 1 WHEN timestamp >= {prev} THEN -1 "
+                "ELSE 0 END AS step"
             )
+            inner.append(f"CAST(amount > 0 AND timestamp >= {prev} AS INTEGER) AS in_periods")
+            sel.append("coalesce(CAST(sum(step) AS DOUBLE) / nullif(sum(in_periods), 0), 0.0) AS trend")
         for fam, column in (("category_shares", "category"), ("channel_shares", "channel")):
             if fam in families and column in transactions:
-                for level in _levels(con, column, settings["max_levels"]):
-                    sel.append(
-                        f"avg(CASE WHEN CAST({column} AS VARCHAR) = {_quote(level)} THEN 1.0 ELSE 0.0 END) "
-                        f"FILTER (WHERE {P}) AS {_name(column + '_', level)}"
-                    )
+                for level in _levels(con, transactions[column], column, settings["max_levels"]):
+                    name = _name(column + "_", level)
+                    inner.append(f"CAST(amount > 0 AND {column} = {_quote(level)} AS INTEGER) AS f_{name}")
+                    sel.append(f"sum(f_{name}) / {n_p} AS {name}")
         if "holiday_share" in families:
             (m0, d0), (m1, d1) = settings["holiday_season"]
             md = "(EXTRACT(MONTH FROM timestamp) * 100 + EXTRACT(DAY FROM timestamp))"
             lo, hi = m0 * 100 + d0, m1 * 100 + d1
             cond = f"{md} BETWEEN {lo} AND {hi}" if lo <= hi else f"({md} >= {lo} OR {md} <= {hi})"
-            sel.append(f"avg(CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) FILTER (WHERE {P}) AS holiday_share")
+            inner.append(f"CAST(amount > 0 AND {cond} AS INTEGER) AS holiday")
+            sel.append(f"sum(holiday) / {n_p} AS holiday_share")
         if "returns_rate" in families:
-            sel.append("avg(CASE WHEN amount < 0 THEN 1.0 ELSE 0.0 END) AS returns_rate")
-        out = con.execute(f"SELECT {', '.join(sel)} FROM tx GROUP BY customer_id").df()
+            inner.append("CAST(amount < 0 AS INTEGER) AS ret")
+            sel.append("avg(ret) AS returns_rate")
+        out = con.execute(
+            f"SELECT {', '.join(sel)} FROM (SELECT {', '.join(inner)} FROM tx) GROUP BY customer_id"
+        ).df()
     finally:
         con.close()
     if "frequency" not in families:
@@ -334,7 +346,9 @@ def feature_plan(
                     rows.append(dict(feature=fam, family=fam, source="transactions", kind="numeric",
                                      transform="none", used=False, reason=f"no {col} column in the transactions"))
                     continue
-                levels = transactions[col].dropna().astype(str).value_counts().index[: settings["max_levels"]]
+                counts = transactions[col].value_counts(dropna=True)  # fast on categoricals
+                counts = counts[counts > 0]
+                levels = [str(v) for v in counts.index[: settings["max_levels"]]]
                 for level in sorted(levels):
                     name = _name(col + "_", level)
                     rows.append(dict(feature=name, family=fam, source="transactions", kind="numeric",
