@@ -19,15 +19,21 @@ MARK = "# NBVAL_CHECK_OUTPUT"
 def refresh(path: Path) -> None:
     nb = nbformat.read(str(path), as_version=4)
     NotebookClient(nb, kernel_name="python3", timeout=1800, resources={"metadata": {"path": str(path.parent)}}).execute()
+    # nbval --nbval-lax treats a cell with outputs but no execution count as an error, so checked
+    # cells keep a (renumbered) count; every other cell is stripped.
+    count = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        cell.execution_count = None
         if MARK in cell.source:
+            count += 1
+            cell.execution_count = count
             cell.outputs = [o for o in cell.outputs if o.get("output_type") != "display_data"]
             for out in cell.outputs:
-                out.pop("execution_count", None) if out.get("output_type") != "execute_result" else out.update(execution_count=None)
+                if out.get("output_type") == "execute_result":
+                    out["execution_count"] = count
         else:
+            cell.execution_count = None
             cell.outputs = []
     nbformat.write(nb, str(path))
 
