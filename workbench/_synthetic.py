@@ -217,6 +217,10 @@ def generate(
         if not 0 < frac_at < 1:
             raise ValueError(f"migration date {at.date()} is outside the history")
         moved = (segment == src) & (rng.uniform(size=n) < migration["share"]) & (active_to > frac_at)
+        if SEGMENTS.iloc[dst]["end"][1] < 1:
+            # Moving to a lapsing segment means stopping: movers buy a little longer, then stop.
+            stop = frac_at + rng.uniform(0.01, 0.06, n)
+            active_to = np.where(moved, np.minimum(active_to, stop), active_to)
         migration_info = {**migration, "n_moved": int(moved.sum()), "n_source": int((segment == src).sum())}
         behaviour = np.where(moved, dst, segment)
 
