@@ -61,7 +61,7 @@ def test_reports_load_nothing_from_the_internet(small_run):
 def test_reports_hide_code(small_run):
     html = (small_run.out / "02_segmentation.html").read_text()
     assert "workbench.open_run(" not in html
-    assert "jp-InputArea-editor\"" not in html and "class=\"jp-InputArea " not in html
+    assert "import workbench" not in html and "run_dir =" not in html
 
 
 def test_same_config_gives_identical_summary(small_run, tmp_path):
