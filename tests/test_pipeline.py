@@ -121,7 +121,7 @@ def test_cli_rejects_bad_input_without_leaving_a_report(tmp_path, breakage, expe
     elif breakage == "text_amount":
         tx = pd.read_csv(transactions)
         tx["amount"] = tx["amount"].astype(object)
-        tx.loc[1, "amount"] = "n/a"
+        tx.loc[1, "amount"] = "twelve"
         tx.to_csv(transactions, index=False)
     elif breakage == "duplicate_ids":
         c = pd.read_csv(customers)
