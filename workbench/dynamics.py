@@ -46,6 +46,14 @@ With ``refit: true`` the model is refitted on every window and the new segment i
 the previous window's by their centroids (Hungarian matching), which shows how the segmentation
 itself would change if it were rebuilt each period.
 
+**Given labels (audit mode).** When the segments were given as labels with the date each was assigned
+(``assigned_at``), :func:`label_staleness` judges how stale they are: a fidelity-gated surrogate learns the
+labels from each customer's behaviour *as of* their label date (:func:`features_at_labelling`) and is
+applied to their current behaviour; a label is stale when today's behaviour puts the customer in another
+given segment (share per segment, where the stale ones belong now, label age bands; the surrogate's error
+at labelling time is the noise floor). The windows are then scored with that surrogate instead of a
+fitted model. Without transactions only the labels' ages are shown.
+
 The stage function :func:`dynamics_run` does all of this for a run directory, writes the artifacts
 under ``artifacts/dynamics/`` and the key results to ``summary.json``. Datasets without transactions
 have no periods: the stage records "not applicable" instead of failing.
@@ -89,6 +97,13 @@ __all__ = [
     "psi",
     "refresh_recommendation",
     "segment_states",
+    "LabelStaleness",
+    "features_at_labelling",
+    "label_age_table",
+    "label_staleness",
+    "label_staleness_markdown",
+    "label_staleness_table",
+    "read_label_staleness",
     "stale_assignments",
     "staleness_curve",
     "transition_matrix",
@@ -1391,6 +1406,333 @@ def planted_migration_note(check: dict, *_ignored) -> str:
     return text
 
 
+# -- audit mode: how stale are given segment labels? ---------------------------------------------------
+AGE_BANDS = (0, 90, 180, 365)  # label age bands in days: [0, 90), [90, 180), [180, 365), 365+
+
+
+class _LabelModel:
+    """Scores customers into *given* segments (audit mode) with a surrogate of the labels.
+
+    ``predict`` is the fitted :class:`workbench.explain.SurrogateExplainer`'s prediction;
+    ``transform`` standardises the numeric inputs (for centroids, cohort means and drift), as the
+    nearest-centroid stand-in does.
+    """
+
+    def __init__(self, surrogate, reference: pd.DataFrame, names: dict[int, str]):
+        self.surrogate = surrogate
+        self.method = "surrogate of the given labels"
+        self.feature_names_in_ = list(surrogate.features_)
+        cats = set(getattr(surrogate, "categories_", {}) or {})
+        self._numeric = [c for c in self.feature_names_in_ if c not in cats]
+        self.input_names_ = list(self._numeric)
+        self.input_feature_ = list(self._numeric)
+        values = reference[self._numeric].to_numpy(dtype=float)
+        self._median = np.nan_to_num(np.nanmedian(values, axis=0)) if len(values) else np.zeros(len(self._numeric))
+        values = np.where(np.isnan(values), self._median, values)
+        self._mean, self._scale = values.mean(axis=0), values.std(axis=0)
+        self._scale[self._scale == 0] = 1.0
+        self.cluster_centers_ = None
+        self.segment_names_ = dict(names)
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        values = X[self._numeric].to_numpy(dtype=float)
+        values = np.where(np.isnan(values), self._median, values)
+        return (values - self._mean) / self._scale
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.surrogate.predict(X[self.feature_names_in_]), dtype=int)
+
+
+@dataclass
+class LabelStaleness:
+    """How stale given segment labels are (audit mode); see :func:`label_staleness`."""
+
+    applicable: bool
+    because: str = ""
+    ages: dict = field(default_factory=dict)
+    by_segment: pd.DataFrame | None = None
+    by_age: pd.DataFrame | None = None
+    overall: dict = field(default_factory=dict)
+    headline: list[str] = field(default_factory=list)
+    model: Any = None
+
+
+def _given_labels(run: Run) -> dict | None:
+    """``segments.json``'s audit section when stage 02 audited given labels, else None."""
+    if not run.has("segments/segments.json"):
+        return None
+    info = run.read_json("artifacts/segments/segments.json")
+    if info.get("method") != "external labels":
+        return None
+    return {**(info.get("audit") or {}), "names": {int(k): v for k, v in (info.get("names") or {}).items()}}
+
+
+def features_at_labelling(
+    customers: pd.DataFrame,
+    transactions: pd.DataFrame,
+    roles,
+    assigned_at: pd.Series,
+    columns: list[str] | None = None,
+    settings: dict | None = None,
+    max_dates: int = 24,
+) -> pd.DataFrame:
+    """Each labelled customer's features as of the day their label was assigned.
+
+    Customers are grouped by the date of ``assigned_at`` (by the first of its month when there are
+    more than ``max_dates`` distinct dates: features a little before the label, never after), and
+    :func:`workbench.features.build_features` runs once per date on that group with ``as_of``.
+    Row order follows ``customers``; customers without ``assigned_at`` are left out.
+    """
+    from . import features as feature_module
+
+    dates = pd.to_datetime(pd.Series(np.asarray(assigned_at), index=customers.index)).dt.normalize()
+    if dates.dropna().nunique() > max_dates:
+        dates = dates.dt.to_period("M").dt.start_time
+    parts = []
+    for day in sorted(dates.dropna().unique()):
+        mask = (dates == day).to_numpy()
+        ids = customers.loc[mask, "customer_id"]
+        tx = transactions[transactions["customer_id"].isin(ids)]
+        f = feature_module.build_features(customers.loc[mask], tx, roles, settings, as_of=pd.Timestamp(day))
+        parts.append(f)
+    if not parts:
+        return pd.DataFrame(columns=["customer_id", *(columns or [])])
+    out = pd.concat(parts, ignore_index=True)
+    order = customers.loc[dates.notna().to_numpy(), ["customer_id"]]
+    out = order.merge(out, on="customer_id", how="left")
+    if columns is not None:
+        for c in columns:
+            if c not in out:
+                out[c] = np.nan
+        out = out[["customer_id", *columns]]
+    return out
+
+
+def _band(days: np.ndarray) -> np.ndarray:
+    edges = list(AGE_BANDS)
+    labels = [f"{a}-{b} days" for a, b in zip(edges[:-1], edges[1:])] + [f"{edges[-1]}+ days"]
+    idx = np.searchsorted(np.asarray(edges[1:]), days, side="right")
+    return np.asarray(labels, dtype=object)[idx]
+
+
+def label_staleness_table(
+    recorded: np.ndarray,
+    current: np.ndarray | None,
+    age_days: np.ndarray,
+    names: dict[int, str],
+    k: int = 10,
+    min_size: int = 30,
+) -> pd.DataFrame:
+    """Per given segment: customers, median label age, stale share and where the stale ones belong now.
+
+    ``recorded`` holds the given segment id (negative: unlabelled, left out); ``current`` the segment
+    the customer's current behaviour implies (None: staleness cannot be judged, only ages are
+    shown). Rows of fewer than ``k`` customers are suppressed (:func:`workbench.privacy.suppress_rows`);
+    segments below ``min_size`` are marked insufficient evidence. The last row is everyone.
+    """
+    r = np.asarray(recorded)
+    age = np.asarray(age_days, dtype=float)
+    base = r >= 0
+    rows = []
+    for s in [*sorted(int(x) for x in np.unique(r[base])), None]:
+        mask = base & ((r == s) if s is not None else True)
+        n = int(mask.sum())
+        row = {"segment": "all" if s is None else names.get(s, f"Segment {s}"), "n": n,
+               "median_age_days": float(np.nanmedian(age[mask])) if n and np.isfinite(age[mask]).any() else np.nan}
+        if current is not None:
+            c = np.asarray(current)
+            stale = mask & (c != r)
+            dest = ""
+            if s is not None and stale.any():
+                values, counts = np.unique(c[stale], return_counts=True)
+                dest = names.get(int(values[counts.argmax()]), f"Segment {values[counts.argmax()]}")
+            row.update(stale=int(stale.sum()), stale_share=stale.sum() / n if n else np.nan, main_destination=dest)
+        row["evidence"] = ("" if s is None else
+                           "sufficient" if n >= min_size else f"insufficient evidence (fewer than {min_size} customers)")
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    body = privacy.suppress_rows(out.iloc[:-1].reset_index(drop=True), "n", k,
+                                 keep=["segment", "evidence", "main_destination"] if current is not None
+                                 else ["segment", "evidence"])
+    if "main_destination" in body:
+        body.loc[body["suppressed"].astype(bool), "main_destination"] = ""
+    return pd.concat([body, out.iloc[-1:].assign(suppressed=False)], ignore_index=True)
+
+
+def label_age_table(age_days: np.ndarray, stale: np.ndarray | None, k: int = 10) -> pd.DataFrame:
+    """Labelled customers per label-age band (and the stale share in each band), suppressed."""
+    age = np.asarray(age_days, dtype=float)
+    ok = np.isfinite(age)
+    bands = _band(age[ok])
+    order = [f"{a}-{b} days" for a, b in zip(AGE_BANDS[:-1], AGE_BANDS[1:])] + [f"{AGE_BANDS[-1]}+ days"]
+    rows = []
+    for band in order:
+        m = bands == band
+        row = {"label_age": band, "n": int(m.sum()), "share": float(m.mean()) if len(m) else np.nan}
+        if stale is not None:
+            s = np.asarray(stale)[ok][m]
+            row["stale_share"] = float(s.mean()) if len(s) else np.nan
+        rows.append(row)
+    return privacy.suppress_rows(pd.DataFrame(rows), "n", k, keep=["label_age"])
+
+
+def label_staleness(run: Run, settings: dict | None = None, given: dict | None = None) -> LabelStaleness:
+    """Audit mode: how stale the given segment labels are against the customers' current behaviour.
+
+    Needs ``assigned_at`` (when each label was assigned). With a transaction history, each labelled
+    customer's features are computed *as of* the day of their label (:func:`features_at_labelling`),
+    a fidelity-gated surrogate (:class:`workbench.explain.SurrogateExplainer`) learns the labels from
+    that behaviour, and is applied to the customers' current features (``segments/features.parquet``):
+    a label is *stale* when today's behaviour puts the customer in another segment. The surrogate's
+    held-out error at labelling time is the noise floor of that share. When the surrogate does not
+    reproduce the labels (below ``explain.fidelity_threshold``), the segment profiles at labelling
+    time judge instead (nearest profile, standardised numeric features). Without transactions only
+    the labels' ages are shown. The age of a label is counted to the day after the last transaction
+    (without transactions: to the most recent label).
+    """
+    from . import explain as explain_module
+    from . import features as feature_module
+
+    settings = {**DEFAULTS, **(settings or {})}
+    given = given if given is not None else _given_labels(run)
+    if given is None:
+        return LabelStaleness(False, "the segments were learned in this run, not given as labels")
+    roles = run.roles
+    names = given["names"]
+    if not roles.assigned_at:
+        return LabelStaleness(False, "the segment labels carry no assigned_at date, so their age and staleness "
+                                     "cannot be judged")
+    k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
+    min_size = int(given.get("min_segment_size") or k)
+    customers = run.customers()
+    transactions = run.transactions()
+    assignments = run.read_table("segments/assignments.parquet")
+    current = run.read_table("segments/features.parquet")
+    frame = customers[["customer_id", roles.assigned_at]].merge(
+        assignments[["customer_id", "segment"]], on="customer_id", how="inner")
+    unlabelled = given.get("unlabelled_segment")
+    recorded = frame["segment"].to_numpy().astype(int)
+    if unlabelled is not None:
+        recorded = np.where(recorded == int(unlabelled), -1, recorded)
+    when = pd.to_datetime(frame[roles.assigned_at])
+    recorded = np.where(when.notna().to_numpy(), recorded, -1)
+    has_tx = transactions is not None and len(transactions) > 0
+    now = (feature_module.default_as_of(transactions) if has_tx else when.max())
+    age = (pd.Timestamp(now) - when).dt.days.to_numpy(dtype=float, copy=True)
+    age[recorded < 0] = np.nan
+    labelled = recorded >= 0
+    ages = {
+        "reference": "the day after the last transaction" if has_tx else "the most recent label in the file",
+        "as_of": pd.Timestamp(now).date().isoformat() if pd.notna(now) else None,
+        "n_dated": int(labelled.sum()),
+        "median_days": float(np.nanmedian(age)) if labelled.any() else None,
+        "share_older_180": float(np.mean(age[labelled] >= 180)) if labelled.any() else None,
+        "share_older_365": float(np.mean(age[labelled] >= 365)) if labelled.any() else None,
+    }
+    if labelled.sum() < 2:
+        return LabelStaleness(False, "fewer than two labelled customers carry an assigned_at date", ages=ages)
+    result = LabelStaleness(True, ages=ages)
+    implied = None
+    if not has_tx:
+        result.because = ("the dataset has no transaction history, so the customers' behaviour now cannot be told "
+                          "apart from their behaviour when they were labelled; only the labels' ages are shown")
+    else:
+        cols = [c for c in current.columns if c != "customer_id"]
+        seg_settings = (run.config.get("segmentation") or {}).get("features") or None
+        sub = frame.loc[labelled]
+        cust = customers.set_index("customer_id").loc[sub["customer_id"]].reset_index()
+        then = features_at_labelling(cust, transactions, roles, sub[roles.assigned_at].to_numpy(), cols, seg_settings)
+        esettings = run.settings("explain", explain_module.DEFAULTS)
+        sur = {**explain_module.DEFAULTS["surrogate"], **(esettings.get("surrogate") or {})}
+        y = recorded[labelled]
+        surrogate = explain_module.SurrogateExplainer(threshold=esettings["fidelity_threshold"], random_state=run.seed,
+                                                      **sur).fit(then[cols], y)
+        now_feats = frame[["customer_id"]].merge(current, on="customer_id", how="left")
+        if surrogate.trustworthy_:
+            model = _LabelModel(surrogate, then[cols], names)
+            method = "surrogate"
+            judge = (f"a surrogate that learned the labels from the customers' behaviour when they were labelled "
+                     f"({surrogate.fidelity_['reason']})")
+            floor = 1.0 - surrogate.fidelity_["accuracy"]
+        else:
+            model = _CentroidModel(then, y, names)
+            method = "segment profiles"
+            judge = (f"the nearest segment profile at labelling time (standardised numeric features), because "
+                     f"{surrogate.fidelity_['reason']}")
+            check = np.asarray(model.predict(then[[*model.feature_names_in_]]))
+            floor = float(np.mean(check != y))
+        implied = np.full(len(frame), -1)
+        implied[labelled] = np.asarray(model.predict(now_feats.loc[labelled, cols]))
+        stale = (implied != recorded) & labelled
+        result.model = model
+        result.overall = {
+            "method": method, "judged_by": judge, "n": int(labelled.sum()),
+            "stale_share": float(stale[labelled].mean()), "noise_floor": float(floor),
+            "fidelity": round(float(surrogate.fidelity_["accuracy"]), 4),
+        }
+    result.by_segment = label_staleness_table(recorded, implied, age, names, k, min_size)
+    result.by_age = label_age_table(age[labelled], None if implied is None else (implied != recorded)[labelled], k)
+    heads = [f"Given labels are a median {ages['median_days']:.0f} days old (to {ages['reference']}); "
+             f"{ages['share_older_180']:.0%} are older than 180 days."]
+    if implied is not None:
+        o = result.overall
+        body = result.by_segment.iloc[:-1]
+        body = body[(~body["suppressed"].astype(bool)) & (body["evidence"] == "sufficient")]
+        worst = body.sort_values("stale_share", ascending=False, kind="stable").head(1)
+        heads.append(
+            f"{o['stale_share']:.0%} of labelled customers' current behaviour puts them in another given segment "
+            f"(judged by {o['method']}; {o['noise_floor']:.1%} disagree already at labelling time)"
+            + (f"; stalest: {worst['segment'].iloc[0]} ({float(worst['stale_share'].iloc[0]):.0%})." if len(worst) else ".")
+        )
+    else:
+        heads.append(f"Label staleness against current behaviour: not applicable, because {result.because}.")
+    result.headline = heads
+    return result
+
+
+def _write_label_staleness(run: Run, result: LabelStaleness) -> dict:
+    """Artifacts and the summary fragment of :func:`label_staleness`."""
+    info = {"applicable": result.applicable, "because": result.because, "ages": result.ages, **result.overall}
+    run.write_json("artifacts/dynamics/label_staleness.json", info)
+    if result.by_segment is not None:
+        run.write_table("dynamics/label_stale.parquet", result.by_segment)
+    if result.by_age is not None:
+        run.write_table("dynamics/label_age.parquet", result.by_age)
+    summary = {"applicable": result.applicable, **({"because": result.because} if result.because else {})}
+    if result.ages:
+        summary["median_age_days"] = result.ages.get("median_days")
+        summary["share_older_180_days"] = result.ages.get("share_older_180")
+    if result.overall:
+        summary.update(stale_share=round(result.overall["stale_share"], 4),
+                       noise_floor=round(result.overall["noise_floor"], 4), judged_by=result.overall["method"])
+    return summary
+
+
+def label_staleness_markdown(info: dict) -> str:
+    """For notebook 05: how the staleness of given labels was judged and the overall result (Markdown)."""
+    ages = info.get("ages") or {}
+    text = (f"Labels dated: {ages.get('n_dated', 0):,} customers; median age **{ages.get('median_days', float('nan')):.0f} "
+            f"days** (counted to {ages.get('reference', 'now')}, {ages.get('as_of')}); "
+            f"{(ages.get('share_older_180') or 0):.0%} older than 180 days, {(ages.get('share_older_365') or 0):.0%} "
+            "older than a year.")
+    if info.get("stale_share") is not None:
+        text += (f" Current behaviour was judged by {info['judged_by']}. **{info['stale_share']:.1%}** of labelled "
+                 f"customers would now be in another given segment; {info['noise_floor']:.1%} disagree already at "
+                 "labelling time (the noise floor of that share).")
+    return text
+
+
+def read_label_staleness(run: Run) -> dict | None:
+    """For notebook 05: the label-staleness artifacts (audit mode), or None in a normal run."""
+    path = run.path / "artifacts" / "dynamics" / "label_staleness.json"
+    if not path.exists():
+        return None
+    info = json.loads(path.read_text())
+    for name, rel in (("by_segment", "dynamics/label_stale.parquet"), ("by_age", "dynamics/label_age.parquet")):
+        info[name] = run.read_table(rel) if run.has(rel) else None
+    return info
+
+
 # -- the stage ---------------------------------------------------------------------------------------
 def _load_model(run: Run):
     """The fitted model of stage 02, or a nearest-centroid stand-in built from its assignments."""
@@ -1429,8 +1771,47 @@ def dynamics_run(run: Run) -> Dynamics | None:
     ``grades.parquet``, ``drift.parquet``, ``centroid_shift.parquet``, ``staleness.parquet``,
     ``stale.parquet``, ``fairness.parquet``, ``dynamics.json``. Returns None (and records why)
     when the dataset has no transactions or too short a history.
+
+    In an audit of given segment labels (stage 02 in audit mode), :func:`label_staleness` first
+    judges how stale the labels are (``label_staleness.json``, ``label_stale.parquet``,
+    ``label_age.parquet``), and the windows are scored with a surrogate of the labels
+    (:class:`_LabelModel`) instead of a fitted segmentation model.
     """
     settings = run.settings("dynamics", DEFAULTS)
+    given = _given_labels(run)
+    if given is None:
+        return _dynamics_windows(run, settings)
+    result = label_staleness(run, settings, given)
+    label_summary = _write_label_staleness(run, result)
+    model = result.model if result.model is not None else _label_model_from_explain(run, given)
+    dyn = _dynamics_windows(run, settings, model=model)
+    path = run.path / "summary" / "05_dynamics.json"
+    earlier = json.loads(path.read_text()).get("headline", []) if path.exists() else []
+    heads = result.headline or [f"Staleness of the given labels: not applicable, because {result.because}."]
+    run.summarise("05_dynamics", labels=label_summary, headline=[*heads, *earlier])
+    if dyn is not None:
+        dyn.settings["label_staleness"] = label_summary
+    return dyn
+
+
+def _label_model_from_explain(run: Run, given: dict):
+    """A :class:`_LabelModel` from stage 03's surrogate of the labels when it is trustworthy, else None."""
+    from . import explain as explain_module
+
+    if not run.has_transactions:
+        return None
+    try:
+        state = explain_module.load_state(run)
+    except Exception:  # the explanation stage failed: the nearest-centroid stand-in scores instead
+        return None
+    if state.get("kind") != "surrogate" or not state.get("trustworthy"):
+        return None
+    current = run.read_table("segments/features.parquet")
+    return _LabelModel(state["explainer"], current, given["names"])
+
+
+def _dynamics_windows(run: Run, settings: dict, model=None) -> Dynamics | None:
+    """The window analysis of :func:`dynamics_run` (``model`` overrides stage 02's model)."""
     transactions = run.transactions()
     if transactions is None or transactions.empty:
         return _not_applicable(run, "the dataset has no transaction history to split into periods")
@@ -1440,7 +1821,8 @@ def dynamics_run(run: Run) -> Dynamics | None:
         return _not_applicable(
             run, f"the transaction history holds fewer than two full {settings['window_months']}-month windows"
         )
-    model, names, value_order = _load_model(run)
+    loaded, names, value_order = _load_model(run)
+    model = loaded if model is None else model
     customers = run.customers()
     k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     seg_settings = (run.config.get("segmentation") or {}).get("features") or None

@@ -24,6 +24,12 @@ per-segment scores) are shown only when the held-out accuracy reaches ``explain.
 ``explain.one_vs_rest: <segment id>`` a binary surrogate explains that one segment against the rest
 (cost and memory do not grow with the number of segments).
 
+*Given labels* (audit mode, segments from a CRM/CDP export; stage 02 ran :func:`workbench.segment.audit_run`):
+the labels have no centroids, so the surrogate path explains them, fitted on labelled customers only
+(customers without a label are not explained: no rule assigned them). Segments below the minimum
+segment size, and segments the surrogate reproduces with an F1 below the threshold, have their
+explanations withheld (:func:`withheld_table`); ``workbench explain`` works the same way on such a run.
+
 Per customer, :func:`explain_customer` gives the features that contributed most with the customer's
 value, the typical member's value and the population median, a plain-language paragraph and a
 counterfactual: the nearest other segment and a small change in *actionable* features (config
@@ -67,6 +73,8 @@ __all__ = [
     "plot_importance",
     "profiles",
     "render_html",
+    "shown_segments",
+    "withheld_table",
     "render_text",
 ]
 
@@ -825,6 +833,132 @@ def explain_labels(features: pd.DataFrame, labels, settings: dict | None = None,
     return explainer, result
 
 
+# -- audit mode: segments given as labels -------------------------------------------------------
+def _audit_info(run: Run) -> dict | None:
+    """``segments.json``'s audit section when the segments were given as labels, else None."""
+    if not run.has("segments/segments.json"):
+        return None
+    info = run.read_json("artifacts/segments/segments.json")
+    if info.get("method") != "external labels":
+        return None
+    return {**(info.get("audit") or {}), "k": info.get("k")}
+
+
+def _explain_given(run: Run, settings: dict, frame: pd.DataFrame, X: pd.DataFrame, labels: np.ndarray,
+                   names: dict, audit: dict, suppression_k: int) -> dict:
+    """Stage 03 for given labels: a fidelity-gated surrogate of the labels (they have no centroids).
+
+    The surrogate (:func:`explain_labels`) is fitted on labelled customers only: customers without a
+    label are not assigned by any rule, so there is nothing to explain for them. Segments below the
+    minimum size (``segments.json`` audit section) are marked "insufficient evidence" and their
+    explanations withheld, like segments the surrogate reproduces with an F1 below the threshold.
+    """
+    import joblib
+
+    roles = run.roles
+    unlabelled = audit.get("unlabelled_segment")
+    small = {int(j) for j in audit.get("insufficient_evidence") or []}
+    min_size = int(audit.get("min_segment_size") or suppression_k)
+    labelled = labels != (-1 if unlabelled is None else unlabelled)
+    if labelled.sum() < 2 or len(np.unique(labels[labelled])) < 2:
+        raise ValueError("Fewer than two labelled segments: there is no segment membership to explain.")
+    X_l = X[labelled].reset_index(drop=True)
+    y_l = labels[labelled]
+    explainer, result = explain_labels(X_l, y_l, settings, seed=run.seed)
+    fidelity = explainer.fidelity_
+    trustworthy, reason = explainer.trustworthy_, fidelity["reason"]
+    X_plot = result["X_sample"]
+
+    originals = group_columns(list(result["features"]), list(roles.feature_columns))
+    importance = result["importance"].assign(
+        feature=lambda d: d["feature"].map(dict(zip(result["features"], originals))))
+    importance = (importance.groupby(["segment", "feature"], sort=False, as_index=False)
+                  .agg(mean_abs_shap=("mean_abs_shap", "sum"), mean_shap_members=("mean_shap_members", "sum"),
+                       n_members=("n_members", "first")))
+    untrusted: dict[str, str] = {}
+    seg_trust = {}
+    for seg in importance["segment"].unique():
+        f1 = fidelity["f1"].get(_label(seg))
+        if int(seg) in small:
+            untrusted[str(seg)] = (f"the segment has fewer than {min_size} customers: insufficient evidence for an "
+                                   "explanation")
+        elif f1 is not None and f1 < settings["fidelity_threshold"]:
+            untrusted[str(seg)] = (f"the surrogate reproduces this segment only with F1 {f1:.2f}, below the "
+                                   f"threshold of {settings['fidelity_threshold']:.2f}")
+        seg_trust[seg] = bool(trustworthy and str(seg) not in untrusted)
+    importance["trustworthy"] = importance["segment"].map(seg_trust).astype(bool)
+    # members' mean contributions of a segment too small to publish are not shown
+    tiny = importance["n_members"] < suppression_k
+    importance.loc[tiny, "mean_shap_members"] = np.nan
+    importance["segment"] = importance["segment"].astype(int)
+    importance = importance.sort_values(["segment", "mean_abs_shap"], ascending=[True, False]).reset_index(drop=True)
+    run.write_table("explain/importance.parquet", importance[
+        ["segment", "feature", "mean_abs_shap", "mean_shap_members", "trustworthy"]])
+
+    prof = profiles(X, labels, names, k=suppression_k)
+    run.write_table("explain/profiles.parquet", prof)
+    actionable = actionable_features(list(X.columns), settings, roles)
+    scale = {c: float(pd.to_numeric(X[c], errors="coerce").std()) for c in X.columns
+             if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])}
+    integer = [c for c in scale if pd.api.types.is_integer_dtype(X[c]) or
+               bool(np.all(np.mod(pd.to_numeric(X[c], errors="coerce").dropna().to_numpy()[:5000], 1) == 0))]
+    unexplained = [] if unlabelled is None or not (labels == unlabelled).any() else [int(unlabelled)]
+    given = {
+        "unexplained": unexplained,
+        "unexplained_reason": "the customer has no segment label in the source system",
+        "untrusted": untrusted,
+        "insufficient_evidence": sorted(small),
+    }
+    state = {
+        "kind": explainer.kind, "explainer": explainer, "names": names, "features": list(X.columns),
+        "feature_groups": dict(zip(result["features"], originals)), "actionable": actionable,
+        "scale": scale, "integer": integer, "trustworthy": trustworthy, "reason": reason,
+        "fidelity": fidelity, "counterfactual_model": "explainer", "model": None,
+        "threshold": settings["fidelity_threshold"], "top_n": settings["top_n"], "audit": given,
+    }
+    joblib.dump(state, run.artifact("explain/explainer.joblib"))
+    n_unlabelled = int((~labelled).sum())
+    meta = {
+        "method": explainer.kind, "trustworthy": trustworthy, "reason": reason, "fidelity": fidelity,
+        "agreement_with_assignments": None, "features": list(X.columns), "actionable": actionable,
+        "n_customers": int(len(X)), "n_explained": int(labelled.sum()), "one_vs_rest": settings.get("one_vs_rest"),
+        "base_values": {str(_label(s)): float(b) for s, b in zip(result["segments"], explainer.base_values_)},
+        "audit": {**given, "unlabelled_customers": n_unlabelled},
+    }
+    run.write_json("artifacts/explain/explain.json", meta)
+
+    sizes = pd.Series(labels).value_counts()
+    shown = [s for s in importance["segment"].unique() if seg_trust.get(s, False) or seg_trust.get(_label(s), False)]
+    top_by_segment = {}
+    for seg, part in importance.groupby("segment", sort=True):
+        if str(seg) in untrusted:
+            continue
+        top_by_segment[str(seg)] = part.nlargest(3, "mean_abs_shap")["feature"].tolist()
+    if trustworthy:
+        headline = [f"The given segments are explained by a surrogate model that reproduces {fidelity['accuracy']:.1%} of "
+                    "held-out labelled customers' segments (the labels have no centroids)."]
+        largest = [str(s) for s in sizes.index if str(s) in top_by_segment][:5]
+        headline += [f"{names.get(s, 'Segment ' + s)} is driven mostly by {', '.join(top_by_segment[s])}."
+                     for s in largest]
+        if untrusted:
+            headline.append(f"Explanations withheld for {len(untrusted)} segment(s): too small, or not reproduced "
+                            "closely enough by the surrogate.")
+    else:
+        headline = [f"Membership of the given segments is not explained: {reason}."]
+    if n_unlabelled:
+        headline.append(f"{n_unlabelled:,} customers without a label are not explained (no rule assigned them).")
+    run.summarise(
+        "03_explain", method=explainer.kind, trustworthy=trustworthy, audit=True,
+        fidelity={"accuracy": round(fidelity["accuracy"], 4), "f1": {k: round(v, 4) for k, v in fidelity["f1"].items()}},
+        agreement_with_assignments=None, unexplained_customers=n_unlabelled,
+        withheld={k: v for k, v in untrusted.items()},
+        top_features=top_by_segment if trustworthy else None, headline=headline,
+    )
+    return {"method": explainer.kind, "importance": importance, "fidelity": fidelity, "trustworthy": trustworthy,
+            "reason": reason, "result": result, "X": X_plot, "names": names, "profiles": prof,
+            "agreement": None, "audit": {**given, "unlabelled_customers": n_unlabelled}, "shown": shown}
+
+
 @register_stage("explain/importance.parquet")
 def explain_run(run: Run) -> dict:
     """Stage 03: explain segment membership for the whole run; write ``artifacts/explain/``.
@@ -846,6 +980,9 @@ def explain_run(run: Run) -> dict:
     roles = run.roles
     plot_rng = np.random.default_rng(run.seed + 2)
     plot_rows = np.sort(plot_rng.choice(len(X), min(settings["plot_sample"], len(X)), replace=False))
+    audit = _audit_info(run)
+    if audit is not None:  # segments given as labels: no model, explained by the surrogate only
+        return _explain_given(run, settings, frame, X, labels, names, audit, suppression_k)
 
     exact = _has_centroids(model) and settings.get("one_vs_rest") is None
     agreement = None
@@ -1036,6 +1173,16 @@ def explain_customer(run: Run, customer_id: str, top: int = 5) -> dict:
         "method": state["kind"], "trustworthy": bool(state["trustworthy"]), "reason": state["reason"],
         "contributions": [], "runner_up": None, "counterfactual": None,
     }
+    given = state.get("audit")
+    if given is not None:  # audit mode: a label nobody explained, or a segment too small to explain
+        if segment in set(given.get("unexplained") or []):
+            out.update(trustworthy=False, reason=given["unexplained_reason"])
+            out["paragraph"] = (f"You have no segment label in the source system, so you are counted in the group "
+                                f"\u201c{out['segment_name']}\u201d. There is no assignment to explain.")
+            return to_jsonable(out)
+        why = (given.get("untrusted") or {}).get(str(segment))
+        if why:
+            out.update(trustworthy=False, reason=why)
     if state["kind"] == "exact":
         res = explainer.explain(X)
         model_segment = _label(res["segment"][0])
@@ -1080,7 +1227,7 @@ def explain_customer(run: Run, customer_id: str, top: int = 5) -> dict:
         for f in versus.sort_values(ascending=False).index[:3] if versus[f] > 0
     ]
     # counterfactual: move to the runner-up with a small change in actionable features
-    if state["trustworthy"] and runner != "rest":
+    if state["trustworthy"] and out["trustworthy"] and runner != "rest":
         predict = explainer.predict
         if state.get("model") is not None:
             predict = state["model"].predict
@@ -1270,11 +1417,51 @@ def describe(result: dict) -> str:
         return text
     fid = result["fidelity"]
     f1 = ", ".join(f"{s}: {v:.2f}" for s, v in fid["f1"].items())
+    if result.get("audit") is not None:
+        given = result["audit"]
+        text = ("**Surrogate explanation of the given segments.** The segments were given as labels (an existing "
+                "segmentation), so there are no centroids to decompose: a compact gradient-boosted surrogate was "
+                "fitted from the customers' features to their labels")
+        text += f"; {fid['reason']}." if result["trustworthy"] else (
+            f". **Not trustworthy: explanations are withheld.** {fid['reason'][0].upper() + fid['reason'][1:]}.")
+        text += f" Per-segment F1 on held-out customers: {f1}."
+        if given.get("unlabelled_customers"):
+            text += (f" {given['unlabelled_customers']:,} customers without a label are not explained: no rule "
+                     "assigned them, so there is no membership to explain.")
+        if given.get("untrusted"):
+            text += (f" Explanations are withheld for {len(given['untrusted'])} segment(s) that are too small "
+                     "(insufficient evidence) or that the surrogate does not reproduce closely enough.")
+        return text
     if result["trustworthy"]:
         return (f"**Surrogate explanation.** The segmentation is not linear in its inputs, so a compact "
                 f"gradient-boosted surrogate was fitted to it; {fid['reason']}. Per-segment F1: {f1}.")
     return (f"**Not trustworthy: explanations are withheld.** {fid['reason'][0].upper() + fid['reason'][1:]}. "
             f"Per-segment F1: {f1}.")
+
+
+def shown_segments(result: dict, limit: int | None = None) -> list:
+    """Segments whose explanation the notebook plots: every explained segment of a normal run; in an
+    audit of given labels the trustworthy ones, largest first, at most ``limit``."""
+    segments = [_label(s) for s in result["result"]["segments"]]
+    if result.get("audit") is None:
+        return segments
+    imp = result["importance"]
+    trusted = set(imp.loc[imp["trustworthy"], "segment"].map(_label))
+    sizes = imp.drop_duplicates("segment").set_index("segment")["n_members"] if "n_members" in imp else None
+    out = [s for s in segments if s in trusted]
+    if sizes is not None:
+        out = sorted(out, key=lambda s: -float(sizes.get(s, 0)))
+    return out[:limit] if limit else out
+
+
+def withheld_table(result: dict) -> pd.DataFrame | None:
+    """Audit of given labels: the segments whose explanation is withheld, and why (None if none)."""
+    given = result.get("audit")
+    if not given or not given.get("untrusted"):
+        return None
+    rows = [{"segment": _label(s), "name": (result.get("names") or {}).get(str(s), str(s)), "why withheld": why}
+            for s, why in given["untrusted"].items()]
+    return pd.DataFrame(rows).set_index("segment")
 
 
 def top_features(importance: pd.DataFrame, names: dict | None = None, n: int = 3) -> pd.DataFrame:

@@ -18,7 +18,8 @@ User guide
    population) and a generalised Chierichetti balance per segment (1 = every group represented as
    in the population, 0 = a group absent).
 3. **Targeting** (:func:`rate_by_group`, :func:`selection_audit`): the ``policy`` maps actions to
-   segments (by id, by name, or by value rank from ``segments.json``'s ``value_order``). For each
+   segments (by id, by name, by a pattern over names, or by value rank from ``segments.json``'s
+   ``value_order``). For each
    action and attribute, the selection rate per group is Fairlearn's ``MetricFrame`` value; the
    demographic-parity difference and ratio are Fairlearn's; each group is compared with a reference
    group (``"largest"`` by default) by rate ratio and difference. Confidence intervals come from a
@@ -50,6 +51,12 @@ group fails, passes only if every group passes, and is insufficient evidence oth
 ``unknown`` group is compared like the others when it is large enough; when it is small it is
 reported but does not block the verdict.
 
+**Given segments (audit mode).** When the segments were given as labels (a CRM/CDP export, see
+:func:`workbench.segment.audit_run`), the same audit runs on them; the policy names label segments,
+e.g. ``premium_offer: {match: " premium$"}`` (a regular expression searched in the names), segments
+below ``segmentation.min_segment_size`` are marked insufficient evidence in the composition, and
+there is no fitted segmentation to refit in mitigation (a).
+
 Every published table of counts goes through :mod:`workbench.privacy` small-cell suppression.
 """
 
@@ -75,6 +82,7 @@ __all__ = [
     "cramers_v",
     "dp_view",
     "fairness_run",
+    "given_markdown",
     "group_labels",
     "mitigate_correlation_remover",
     "mitigate_threshold_optimizer",
@@ -110,7 +118,8 @@ DEFAULTS: dict[str, Any] = {
     "intersections": [],
     # Reference group: "largest", or per attribute {attribute: group or "largest"}.
     "reference": "largest",
-    # Actions -> segments: {segments: [ids]}, {names: [names]}, {top_value: n} or {bottom_value: n}.
+    # Actions -> segments: {segments: [ids]}, {names: [names]}, {match: regex over names},
+    # {top_value: n} or {bottom_value: n}.
     "policy": {"premium_offer": {"top_value": 1}, "retention_discount": {"bottom_value": 1}},
     "thresholds": {"ratio": [0.8, 1.25], "difference": 0.1},
     "min_group_size": 30,
@@ -521,6 +530,7 @@ def resolve_policy(
     ----------
     policy : dict
         ``{action: spec}``; a spec is ``{"segments": [ids]}``, ``{"names": [names]}``,
+        ``{"match": regex}`` (every segment whose name contains a match, :func:`re.search`),
         ``{"top_value": n}``, ``{"bottom_value": n}`` or a plain list of ids.
     names : dict
         Segment id -> name.
@@ -545,13 +555,22 @@ def resolve_policy(
             if bad:
                 raise ValueError(f"Policy '{action}': segment names {bad} do not exist ({sorted(by_name)}).")
             chosen = [by_name[str(nm)] for nm in spec["names"]]
+        elif "match" in spec:
+            try:
+                pattern = re.compile(str(spec["match"]))
+            except re.error as exc:
+                raise ValueError(f"Policy '{action}': match {spec['match']!r} is not a regular expression: {exc}.")
+            chosen = [i for i in ids if pattern.search(str(names[i]))]
+            if not chosen:
+                raise ValueError(f"Policy '{action}': no segment name matches {spec['match']!r} ({sorted(by_name)}).")
         elif "top_value" in spec:
             chosen = order[::-1][: int(spec["top_value"])]
         elif "bottom_value" in spec:
             chosen = order[: int(spec["bottom_value"])]
         else:
             raise ValueError(
-                f"Policy '{action}': give segments: [ids], names: [names], top_value: n or bottom_value: n."
+                f"Policy '{action}': give segments: [ids], names: [names], match: regex, top_value: n or "
+                "bottom_value: n."
             )
         out[str(action)] = sorted(set(chosen))
     return out
@@ -1317,6 +1336,7 @@ class FairnessAudit:
     threshold_note: str = ""
     headline: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    given: dict | None = None  # audit of given segments (labels): source, insufficient-evidence segments
 
 
 def _customer_value(features: pd.DataFrame, customers: pd.DataFrame, roles, column: str | None) -> tuple[np.ndarray | None, str | None]:
@@ -1439,6 +1459,15 @@ def fairness_run(run: Run) -> FairnessAudit:
     comp = comp[["attribute", *[c for c in comp.columns if c != "attribute"]]]
     audit.composition = _suppress_by(comp, ["attribute", "segment"], "n", k_supp)
     audit.balance = pd.concat(bal_parts, ignore_index=True)[["attribute", "segment", "segment_name", "balance", "least_represented"]]
+    given = seginfo.get("audit") if seginfo.get("method") == "external labels" else None
+    if given is not None:
+        small = [int(j) for j in given.get("insufficient_evidence") or []]
+        min_seg = int(given.get("min_segment_size") or min_n)
+        audit.given = {"source": given.get("source"), "insufficient_evidence": small, "min_segment_size": min_seg,
+                       "unlabelled_segment": given.get("unlabelled_segment")}
+        weak = audit.balance["segment"].astype(int).isin(small)
+        audit.balance["evidence"] = np.where(weak, f"insufficient evidence (fewer than {min_seg} customers)", "sufficient")
+        audit.balance.loc[weak, ["balance", "least_represented"]] = [np.nan, None]
 
     # -- targeting -----------------------------------------------------------------------------------
     sel_parts, dp_rows = [], []
@@ -1554,6 +1583,14 @@ def fairness_run(run: Run) -> FairnessAudit:
         f"Fairness: {n_fail} of {len(verdict_out)} (action, attribute) verdicts fail, {n_ins} insufficient evidence "
         f"(policy: " + "; ".join(f"{a} -> {', '.join(names[i] for i in ids)}" for a, ids in actions.items()) + ")."
     ]
+    if audit.given is not None:
+        heads[0] = (f"Fairness of the given segments (labels from {audit.given['source']}): {n_fail} of "
+                    f"{len(verdict_out)} (action, attribute) verdicts fail, {n_ins} insufficient evidence (policy: "
+                    + "; ".join(f"{a} -> {len(ids)} segment(s) ({_spec_text(settings['policy'][a], order_source)})"
+                                for a, ids in actions.items()) + ").")
+        if audit.given["insufficient_evidence"]:
+            heads.append(f"{len(audit.given['insufficient_evidence'])} given segment(s) below "
+                         f"{audit.given['min_segment_size']} customers: composition is insufficient evidence there.")
     top = {}
     for attr in attributes:
         sub = per.loc[per["attribute"] == attr]
@@ -1586,6 +1623,9 @@ def fairness_run(run: Run) -> FairnessAudit:
         verdicts=verdict_out.to_dict(orient="records"),
         headline=heads,
         policy={a: [names[i] for i in ids] for a, ids in actions.items()},
+        **({"given_segments": {"source": audit.given["source"],
+                               "insufficient_evidence": [names[j] for j in audit.given["insufficient_evidence"]]}}
+           if audit.given is not None else {}),
         dp={f"{r['action']} / {r['attribute']}": {"difference": r["dp_difference"], "ratio": r["dp_ratio"]}
             for r in dp_rows},
         top_proxies=top,
@@ -1620,6 +1660,8 @@ def _spec_text(spec, order_source: str) -> str:
         return f"top {spec['top_value']} by value ({order_source})"
     if "bottom_value" in spec:
         return f"bottom {spec['bottom_value']} by value ({order_source})"
+    if "match" in spec:
+        return f"segment names matching {spec['match']!r}"
     return "segment names" if "names" in spec else "segment ids"
 
 
@@ -1806,6 +1848,27 @@ def verdict_markdown(audit: FairnessAudit) -> str:
     for r in audit.verdicts.itertuples():
         rows.append(f"| {r.action.replace('_', ' ')} | {r.attribute} | {_VERDICT_MARK.get(r.verdict, r.verdict)} | {r.sentence} |")
     return "\n".join(rows)
+
+
+def given_markdown(audit: FairnessAudit) -> str | None:
+    """Audit of given segments: where they come from, the policy over their labels, and which are too
+    small to judge (Markdown); None for segments learned in this run."""
+    if audit.given is None or not audit.applicable:
+        return None
+    g = audit.given
+    text = (f"**Audit of given segments.** The segments were given as labels ({g['source']}), not fitted here; "
+            "the targeting policy names those labels: ")
+    text += "; ".join(f"{r.action.replace('_', ' ')} \u2192 {len(r.segment_ids)} segment(s), chosen by {r.chosen_by}"
+                      for r in audit.policy.itertuples()) + "."
+    small = g.get("insufficient_evidence") or []
+    if small:
+        names = dict(zip(audit.balance["segment"].astype(int), audit.balance["segment_name"]))
+        text += (f" {len(small)} segment(s) have fewer than {g['min_segment_size']} customers and are "
+                 "insufficient evidence: their composition is shown (small cells suppressed) but their balance is "
+                 "not judged (" + "; ".join(str(names.get(j, j)) for j in small) + ").")
+    if g.get("unlabelled_segment") is not None:
+        text += " Customers without a label are audited as the segment \u201cunlabelled\u201d."
+    return text
 
 
 def verdict_text(audit: FairnessAudit) -> str:

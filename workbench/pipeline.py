@@ -53,7 +53,7 @@ NOTEBOOKS = [
     "05_segment_dynamics",
     "06_private_release",
 ]
-SUITE = ["synthetic", "telco", "cdnow"]
+SUITE = ["synthetic", "telco", "cdnow", "telco_audit"]
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 _PACKAGES = [
     "workbench", "numpy", "pandas", "scikit-learn", "fairlearn", "shap", "lightgbm", "duckdb",

@@ -26,12 +26,24 @@ derives short descriptive names ("Frequent, high spenders, app users") from the 
 distinguish each segment. Rule segments: :func:`workbench.features.rfm_scores`.
 
 :func:`segment_run` is the stage entry point of notebook 02.
+
+**Audit mode.** When the dataset brings its own segment labels (a CRM/CDP export: a ``labels:`` file or
+a ``segment:`` column, see :func:`workbench.datasets.attach_labels`), :func:`segment_run` hands over to
+:func:`audit_run`, which fits nothing: the labels become stable integer ids ordered by value
+(:func:`given_segment_ids`; customers without a label form the segment "unlabelled", kept out of the
+value order), and the given segments are profiled, described and small-cell suppressed like learned
+ones, with segments below ``min_segment_size`` marked insufficient evidence. The label file's problems
+(unlabelled customers, labels for unknown customers) are tabled by :func:`label_quality_table`, and
+:func:`compare_with_learned` shows, for comparison only, how far a learned segmentation of the same
+customers agrees with the given one (adjusted Rand index, crosstab). No ``segments/model.joblib`` is
+written: later stages explain and audit the labels themselves.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import joblib
@@ -61,8 +73,13 @@ __all__ = [
     "METHODS",
     "SegmentationModel",
     "SegmentationResult",
+    "UNLABELLED",
+    "audit_run",
     "choose_k",
+    "compare_with_learned",
     "describe_inputs",
+    "given_segment_ids",
+    "label_quality_table",
     "name_segments",
     "plot_k_selection",
     "plot_profile_heatmap",
@@ -94,6 +111,9 @@ DEFAULTS: dict[str, Any] = {
     "stability": {"ari": 0.8, "jaccard": 0.85},  # thresholds of a "stable" k (Hennig 2007: >= 0.85 highly stable)
     "reference_run": None,  # a previous run directory: align segment ids to its model
     "threads": 1,  # BLAS/OpenMP threads while clustering (1 is fastest on small shared machines)
+    # audit mode (segments given as labels, see audit_run):
+    "min_segment_size": 30,  # given segments smaller than this are "insufficient evidence"
+    "compare_learned": True,  # also fit a learned segmentation of the same customers, for comparison
 }
 
 # Imputation of features that are undefined for customers without purchases: "no purchase history"
@@ -865,9 +885,13 @@ def plot_sizes(profile: pd.DataFrame):
     labels = [f"{int(s)}: {n}" for s, n in zip(p["segment"], p["segment_name"])]
     shares = p["share"].fillna(0).to_numpy()
     bars = ax.barh(labels, shares, color=["#bbbbbb" if s else "#4477aa" for s in p["suppressed"]])
-    for bar, sup, sh in zip(bars, p["suppressed"], shares):
-        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, " suppressed" if sup else f" {sh:.1%}",
-                va="center", fontsize=8)
+    weak = (p["evidence"].astype(str).str.startswith("insufficient") if "evidence" in p
+            else pd.Series(False, index=p.index))
+    for bar, sup, sh, w in zip(bars, p["suppressed"], shares, weak):
+        text = " suppressed" if sup else f" {sh:.1%}"
+        if w:
+            text += " (insufficient evidence)"
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, text, va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("share of customers")
     fig.tight_layout()
@@ -894,6 +918,47 @@ class SegmentationResult:
     rfm_groups: pd.DataFrame | None
     truth_ari: float | None = None
     info: dict = field(default_factory=dict)
+    audit: dict | None = None  # audit mode (segments given as labels): see :func:`audit_run`
+
+    @property
+    def is_audit(self) -> bool:
+        """True when the segments were given (external labels) rather than learned here."""
+        return self.audit is not None
+
+    def describe(self) -> str:
+        """Markdown: where the segments come from (learned here, or given and audited)."""
+        if not self.is_audit:
+            return (f"**Learned segments.** {self.k} segments were learned here ({self.model.method}) from "
+                    "behavioural and value features and the customer table's non-sensitive attributes; "
+                    "rule-based RFM groups are shown beside them where the dataset has transactions.")
+        a = self.audit
+        c = a["label_counts"]
+        text = (f"**Audit of given segments.** The {self.k} segments were assigned outside the workbench "
+                f"(segment labels from {a['source']}); nothing was fitted to produce them. This notebook profiles "
+                "and describes the given segments; a learned segmentation of the same customers is shown "
+                "only for comparison.")
+        text += (f" {c.get('customers_unlabelled', 0):,} customers had no label and are audited as the segment "
+                 f"\u201c{a['unlabelled']}\u201d; {c.get('labels_for_unknown_customers', 0):,} labels named customers "
+                 "who are not in the customer table and were dropped.")
+        return text
+
+    def label_table(self) -> pd.DataFrame | None:
+        """Audit mode: the label file's counts (labelled, unlabelled, labels for unknown customers)."""
+        if not self.is_audit:
+            return None
+        return label_quality_table(self.audit["label_counts"], self.audit["n_customers"])
+
+    def comparison_table(self) -> pd.DataFrame | None:
+        """Audit mode: customers per given segment (rows) and learned segment (columns), suppressed."""
+        if not self.is_audit or not self.audit.get("comparison"):
+            return None
+        return self.audit["comparison"]["crosstab"]
+
+    def comparison_text(self) -> str | None:
+        """Audit mode: a paragraph on how far a learned segmentation agrees with the given one."""
+        if not self.is_audit or not self.audit.get("comparison"):
+            return None
+        return self.audit["comparison"]["text"]
 
     def projection(self):
         """2-D projection (first principal components of the model space), coloured by segment."""
@@ -928,7 +993,8 @@ class SegmentationResult:
 
     def segment_table(self) -> pd.DataFrame:
         """Named segments: id, name, share, revenue share, churn rate where an outcome exists."""
-        cols = [c for c in ("segment_name", "n", "share", "revenue_share", "churn_rate", "suppressed") if c in self.profile]
+        cols = [c for c in ("segment_name", "n", "share", "revenue_share", "churn_rate", "suppressed", "evidence",
+                            "description") if c in self.profile]
         return self.profile[cols].set_index(self.profile["segment"]).round(3)
 
 
@@ -945,11 +1011,15 @@ def _value_feature(features: pd.DataFrame, roles) -> str | None:
 def segment_run(run: Run) -> SegmentationResult:
     """Stage 02: features, k selection, the fitted model, profiles, names, RFM groups; writes artifacts.
 
+    With external segment labels (``run.roles.segment``) this is an audit instead: see :func:`audit_run`.
+
     Artifacts: ``segments/assignments.parquet`` (customer_id, segment, segment_name),
     ``segments/features.parquet``, ``segments/model.joblib``, ``segments/segments.json``,
     ``segments/k_selection.parquet``, ``segments/profiles.parquet``, ``segments/inputs.parquet``
     and, with transactions, ``segments/rfm.parquet``.
     """
+    if run.roles.segment:
+        return audit_run(run)
     settings = run.settings("segmentation", DEFAULTS)
     fsettings = {**feat.DEFAULTS, **(settings.get("features") or {})}
     customers, transactions, roles = run.customers(), run.transactions(), run.roles
@@ -1065,6 +1135,336 @@ def segment_run(run: Run) -> SegmentationResult:
                               truth_ari=truth_ari, info={"value_feature": value, "suppression_k": sup_k})
 
 
+# -- audit mode: segments given as labels ---------------------------------------------------------
+
+#: The label of customers without an external segment label (as :mod:`workbench.datasets` writes it).
+UNLABELLED = "unlabelled"
+
+
+def given_segment_ids(
+    labels,
+    values: pd.Series | np.ndarray | None = None,
+    unlabelled: str = UNLABELLED,
+) -> tuple[np.ndarray, dict[int, str], list[int]]:
+    """Stable integer ids for externally given segment labels.
+
+    Labelled segments are numbered by their mean ``values`` (id 0 = lowest value; equal means by
+    label), like learned segments; without ``values`` alphabetically. The ``unlabelled`` group, when
+    present, gets the last id and is left out of the value order (it is not a value tier).
+
+    Returns
+    -------
+    (ids, names, value_order)
+        Segment id per customer, ``{id: label}`` and the labelled ids from low to high value.
+    """
+    labels = pd.Series(np.asarray(labels, dtype=object)).astype(str)
+    distinct = sorted(set(labels.unique()) - {unlabelled})
+    if values is not None:
+        means = pd.Series(np.asarray(values, dtype=float)).groupby(labels.to_numpy()).mean()
+        key = {name: (float(means.get(name, np.nan)) if np.isfinite(means.get(name, np.nan)) else -np.inf)
+               for name in distinct}
+        distinct = sorted(distinct, key=lambda name: (key[name], name))
+    order = distinct + ([unlabelled] if (labels == unlabelled).any() else [])
+    ids = {name: i for i, name in enumerate(order)}
+    value_order = [ids[name] for name in distinct]
+    return labels.map(ids).to_numpy(dtype=int), {i: name for name, i in ids.items()}, value_order
+
+
+def label_quality_table(counts: dict, n_customers: int | None = None) -> pd.DataFrame:
+    """The label file's problems in one table: labelled, unlabelled, labels for unknown customers.
+
+    Shares of customers are of the customer table (labelled + unlabelled); the share of unknown
+    labels is of the labels in the file.
+    """
+    customers = int(counts.get("customers_labelled", 0)) + int(counts.get("customers_unlabelled", 0))
+    in_file = int(counts.get("labels_in_file", 0))
+    rows = [
+        ("labels in the file", in_file, None),
+        ("distinct segment labels", int(counts.get("distinct_labels", 0)), None),
+        ("customers with a label", int(counts.get("customers_labelled", 0)),
+         counts.get("customers_labelled", 0) / customers if customers else np.nan),
+        (f"customers without a label (audited as \u201c{UNLABELLED}\u201d)", int(counts.get("customers_unlabelled", 0)),
+         counts.get("customers_unlabelled", 0) / customers if customers else np.nan),
+        ("labels for customers not in the customer table (dropped)",
+         int(counts.get("labels_for_unknown_customers", 0)),
+         counts.get("labels_for_unknown_customers", 0) / in_file if in_file else np.nan),
+    ]
+    table = pd.DataFrame(rows, columns=["what", "count", "share"]).set_index("what")
+    table["share"] = table["share"].astype(float).round(4)
+    return table
+
+
+def compare_with_learned(
+    features: pd.DataFrame,
+    ids: np.ndarray,
+    names: dict[int, str],
+    settings: dict | None = None,
+    seed: int = 0,
+    exclude: list[int] | None = None,
+    suppression_k: int = 10,
+    value: str | None = None,
+) -> dict:
+    """What a learned segmentation of the same customers looks like, against the given segments.
+
+    A :class:`SegmentationModel` (``settings['method']``, k as ``settings['k']``; ``"auto"`` picks k with
+    the k report card, as a normal run would) is fitted on the same inputs. Agreement with the given
+    segments is measured by the adjusted Rand index and adjusted mutual information over labelled
+    customers (segments in ``exclude``, e.g. "unlabelled", are left out), and a crosstab of customers per
+    given segment (rows) and learned segment (columns) is small-cell suppressed.
+
+    Returns
+    -------
+    dict
+        ``method``, ``k``, ``k_reason``, ``ari``, ``ami``, ``learned_names`` {id: name}, ``crosstab``
+        (DataFrame, suppressed counts, with a ``Total`` row and column), ``best_match`` (per given segment:
+        the learned segment holding most of its customers and that share; suppressed segments left out),
+        ``text`` (a paragraph), ``model``.
+    """
+    from sklearn.metrics import adjusted_mutual_info_score
+
+    from .privacy import suppress_counts
+
+    settings = {**DEFAULTS, **(settings or {})}
+    X = features.drop(columns=["customer_id"], errors="ignore")
+    ids = np.asarray(ids, dtype=int)
+    params = dict(
+        method=settings["method"], transforms=settings.get("transforms") or None, scaler=settings["scaler"],
+        winsorize=settings["winsorize"], fit_sample=settings["fit_sample"], n_init=settings["n_init"],
+        ward_sample=settings["ward_sample"], value_feature=value, random_state=seed, n_threads=settings["threads"],
+    )
+    k = settings["k"]
+    if k == "auto" or k is None:
+        selector = SegmentationModel(k=2, **{**params, "fit_sample": settings["selection_sample"]})
+        rows = selector._sample(len(X), settings["selection_sample"])
+        selector.fit_preprocessor(X.iloc[rows])
+        card = choose_k(
+            selector.transform(X.iloc[rows]), settings["k_range"], settings["method"], settings["n_bootstrap"],
+            settings["silhouette_sample"], settings["n_init"], settings["ward_sample"], seed, settings["threads"],
+        )
+        k, reason = recommend_k(card, **settings["stability"])
+    else:
+        k = int(k)
+        reason = f"k = {k} was set in the config (segmentation.k)."
+    model = SegmentationModel(k=int(k), **params).fit(X)
+    learned = model.predict(X)
+    keep = ~np.isin(ids, list(exclude or []))
+    ari = float(adjusted_rand_score(ids[keep], learned[keep])) if keep.sum() > 1 else float("nan")
+    ami = float(adjusted_mutual_info_score(ids[keep], learned[keep])) if keep.sum() > 1 else float("nan")
+    counts = pd.crosstab(pd.Series(ids, name="given"), pd.Series(learned, name="learned"))
+    counts = counts.reindex(index=sorted(names), columns=range(model.k), fill_value=0)
+    raw = counts.copy()
+    table = suppress_counts(counts, suppression_k, margins=True)
+    table.index = [f"{j}: {names[j]}" if j in names else str(j) for j in counts.index] + ["Total"]
+    table.columns = [f"learned {j}" for j in range(model.k)] + ["Total"]
+    table.index.name, table.columns.name = "given segment", None
+    best = []
+    for j in counts.index:
+        n = int(raw.loc[j].sum())
+        if j in (exclude or []) or n < suppression_k or not np.isfinite(table.iloc[list(counts.index).index(j)].iloc[:-1].max()):
+            continue
+        top = int(raw.loc[j].idxmax())
+        best.append({"segment": int(j), "segment_name": names[j], "learned": top,
+                     "learned_name": model.segment_names_[top], "share": float(raw.loc[j, top] / n)})
+    best = pd.DataFrame(best, columns=["segment", "segment_name", "learned", "learned_name", "share"])
+    strength = ("closely" if ari >= 0.8 else "partly" if ari >= 0.4 else "weakly" if ari >= 0.1 else "hardly")
+    text = (f"A {model.method} segmentation learned from the same inputs ({model.k} segments; "
+            + re.split(r"\.\s", reason)[0].rstrip(".") + f") agrees {strength} with the given segments: adjusted "
+            f"Rand index {ari:.2f}, adjusted mutual information {ami:.2f} (1 = the same partition, 0 = no more "
+            "agreement than chance), over labelled customers.")
+    if len(best):
+        whole = best[best["share"] >= 0.9]
+        text += (f" {len(whole)} of the {len(best)} given segments large enough to show lie (90% or more) within one "
+                 "learned segment")
+        text += ": the learned segmentation draws coarser or similar lines there." if len(whole) else "."
+    text += " Learned segments: " + "; ".join(f"{j}: {n}" for j, n in model.segment_names_.items()) + "."
+    return {"method": model.method, "k": int(model.k), "k_reason": reason, "ari": ari, "ami": ami,
+            "learned_names": dict(model.segment_names_), "crosstab": table, "best_match": best, "text": text,
+            "model": model}
+
+
+def audit_run(run: Run) -> SegmentationResult:
+    """Stage 02 in audit mode: profile and name segments given as labels, without fitting them.
+
+    Runs when the dataset carries external segment labels (``run.roles.segment``; a ``labels:`` file
+    or a ``segment:`` column in the config). The labels become stable integer segment ids
+    (:func:`given_segment_ids`), with ``segment_name`` = the label; customers without a label form the
+    segment "unlabelled". Profiles are small-cell suppressed, and segments below
+    ``segmentation.min_segment_size`` customers are marked "insufficient evidence". A learned
+    segmentation of the same customers is fitted only for comparison (``segmentation.compare_learned``,
+    :func:`compare_with_learned`); it is not saved as the run's model, so no
+    ``segments/model.joblib`` is written: later stages explain and audit the given labels.
+
+    Artifacts: ``segments/assignments.parquet``, ``segments/features.parquet``,
+    ``segments/segments.json`` (``method`` "external labels"), ``segments/profiles.parquet``,
+    ``segments/inputs.parquet``, ``segments/comparison.parquet`` and, with transactions,
+    ``segments/rfm.parquet``.
+    """
+    settings = run.settings("segmentation", DEFAULTS)
+    fsettings = {**feat.DEFAULTS, **(settings.get("features") or {})}
+    customers, transactions, roles = run.customers(), run.transactions(), run.roles
+    prep = run.read_json("data/prepare.json")
+    sup_k = int(prep.get("suppression_k", 10))
+    min_size = int(settings.get("min_segment_size") or sup_k)
+    seed = run.seed
+    features = feat.build_features(customers, transactions, roles, fsettings)
+    plan = feat.feature_plan(customers, transactions, roles, fsettings)
+    X = features.drop(columns=["customer_id"])
+    constant = [c for c in X.columns if X[c].nunique(dropna=True) <= 1]
+    if constant:
+        X = X.drop(columns=constant)
+        features = features.drop(columns=constant)
+        plan.loc[plan["feature"].isin(constant), ["used", "reason"]] = [False, "constant in this dataset"]
+    value = _value_feature(features, roles)
+    given = customers[["customer_id", roles.segment]].rename(columns={roles.segment: "label"})
+    given = features[["customer_id"]].merge(given, on="customer_id", how="left", validate="1:1")
+    labels = given["label"].astype(object).where(given["label"].notna(), UNLABELLED).astype(str).to_numpy()
+    ids, names, value_order = given_segment_ids(labels, features[value] if value else None)
+    k = len(names)
+    unlabelled_id = next((j for j, n in names.items() if n == UNLABELLED), None)
+
+    # profile the given segments in the same model space a learned segmentation would use
+    space = SegmentationModel(
+        k=2, transforms=settings.get("transforms") or None, scaler=settings["scaler"],
+        winsorize=settings["winsorize"], random_state=seed,
+    )
+    rows = space._sample(len(X), settings["fit_sample"])
+    space.fit_preprocessor(X.iloc[rows])
+    space.method = "external labels"
+    space.k = k
+    Z = space.transform(X)
+    z = segment_z(space, Z, ids)
+    description = name_segments(z)
+    space.segment_names_ = names
+    outcome = customers.set_index("customer_id")[roles.outcome].reindex(features["customer_id"]).to_numpy() \
+        if roles.outcome and roles.outcome in customers else None
+    profile = profile_segments(features, ids, names, outcome=None if outcome is None else pd.Series(outcome),
+                               value=value, suppression_k=sup_k)
+    sizes = np.bincount(ids, minlength=k)
+    small = [j for j in range(k) if sizes[j] < min_size]
+    evidence = {j: (f"insufficient evidence (fewer than {min_size} customers)" if j in small else "sufficient")
+                for j in range(k)}
+    profile["evidence"] = profile["segment"].map(lambda j: evidence.get(int(j), "") if j >= 0 else "")
+    profile["description"] = profile["segment"].map(
+        lambda j: "" if j < 0 or (j == unlabelled_id) or j in small else description.get(int(j), ""))
+    assignments = pd.DataFrame({"customer_id": features["customer_id"], "segment": ids.astype(int),
+                                "segment_name": [names[int(j)] for j in ids]})
+    if roles.assigned_at and roles.assigned_at in customers:
+        when = customers.set_index("customer_id")[roles.assigned_at].reindex(features["customer_id"])
+        assignments["assigned_at"] = pd.to_datetime(when).to_numpy()
+
+    comparison = None
+    if settings.get("compare_learned", True) and len(X) > 2:
+        comparison = compare_with_learned(features, ids, names, settings, seed,
+                                          exclude=[] if unlabelled_id is None else [unlabelled_id],
+                                          suppression_k=sup_k, value=value)
+    rfm_table = groups = None
+    if transactions is not None and len(transactions):
+        r = feat.rfm(transactions)
+        r = customers[["customer_id"]].merge(r, on="customer_id", how="left")
+        r["frequency"] = r["frequency"].fillna(0).astype(int)
+        r["monetary"] = r["monetary"].fillna(0.0)
+        rfm_table = feat.rfm_scores(r)
+        groups = rfm_group_table(rfm_table, sup_k)
+        run.write_table("segments/rfm.parquet", rfm_table)
+    truth_ari = None
+    truth_path = run.path / "data" / "truth.parquet"
+    if truth_path.exists():
+        truth = pd.read_parquet(truth_path)
+        planted = features[["customer_id"]].merge(truth[["customer_id", "segment"]], on="customer_id", how="left")
+        keep = planted["segment"].notna().to_numpy() & (ids != (-1 if unlabelled_id is None else unlabelled_id))
+        if keep.sum() > 1:
+            truth_ari = float(adjusted_rand_score(planted["segment"][keep], ids[keep]))
+
+    inputs = plan.copy()
+    inputs["transform"] = [space.transforms_.get(f, t) if u else t
+                           for f, t, u in zip(inputs["feature"], inputs["transform"], inputs["used"])]
+    inputs["reason"] = inputs["reason"].replace({"input": "profiles and explains the given segments"})
+    run.write_table("segments/features.parquet", features)
+    run.write_table("segments/assignments.parquet", assignments)
+    run.write_table("segments/inputs.parquet", inputs)
+    run.write_table("segments/profiles.parquet", profile)
+    if comparison is not None:
+        cross = comparison["crosstab"].reset_index()
+        cross.columns = [str(c) for c in cross.columns]
+        run.write_table("segments/comparison.parquet", cross)
+    stale_model = run.path / "artifacts" / "segments" / "model.joblib"
+    if stale_model.exists():  # a model from an earlier, non-audit run in this folder would mislead
+        stale_model.unlink()
+    counts = prep.get("labels") or {}
+    suppressed = [int(j) for j in profile.loc[(profile["segment"] >= 0) & profile["suppressed"].astype(bool), "segment"]]
+    source = Path(str(run.config.get("dataset", {}).get("labels") or "")).name or "a column of the customer table"
+    audit_info = {
+        "source": source,
+        "label_counts": counts,
+        "unlabelled_segment": unlabelled_id,
+        "min_segment_size": min_size,
+        "insufficient_evidence": small,
+        "suppressed": suppressed,
+        "has_assigned_at": bool(roles.assigned_at),
+        "comparison": None if comparison is None else {
+            "method": comparison["method"], "k": comparison["k"], "ari": comparison["ari"], "ami": comparison["ami"],
+            "learned_names": comparison["learned_names"],
+        },
+    }
+    reason = (f"the {k} segments were given as labels ({source}); nothing was fitted, so no number of "
+              "segments was chosen.")
+    run.write_json("artifacts/segments/segments.json", {
+        "method": "external labels",
+        "k": k,
+        "names": names,
+        "inputs": list(space.feature_names_in_),
+        "value_order": value_order,
+        "value_feature": value,
+        "transforms": space.transforms_,
+        "model_inputs": space.input_names_,
+        "sensitive_inputs": [],
+        "excluded": inputs.loc[~inputs["used"], ["feature", "reason"]].to_dict(orient="records"),
+        "k_reason": reason,
+        "audit": audit_info,
+    })
+    shares = profile[profile["segment"] >= 0].set_index("segment")["share"]
+    n_unl = int(counts.get("customers_unlabelled", 0))
+    n_unknown = int(counts.get("labels_for_unknown_customers", 0))
+    headline = [f"Audit of {k} given segments (external labels from {source}); nothing was fitted."]
+    headline.append(
+        f"Label problems: {n_unl:,} customers without a label (audited as \u201c{UNLABELLED}\u201d); "
+        f"{n_unknown:,} labels for customers not in the customer table (dropped)."
+    )
+    if small:
+        headline.append(
+            f"{len(small)} given segment(s) have fewer than {min_size} customers: insufficient evidence "
+            f"({'; '.join(names[j] for j in small)})."
+        )
+    if comparison is not None:
+        headline.append(
+            f"A learned {comparison['method']} segmentation of the same customers ({comparison['k']} segments) "
+            f"agrees with the given one at adjusted Rand index {comparison['ari']:.2f}."
+        )
+    if truth_ari is not None:
+        headline.append(f"Agreement of the given labels with the planted segments: adjusted Rand index {truth_ari:.3f}.")
+    results = dict(
+        method="external labels", k=k, k_reason=reason, names=names, shares=shares, n_inputs=len(space.feature_names_in_),
+        sensitive_inputs=[], labels=counts, unlabelled_share=(float(sizes[unlabelled_id] / len(ids))
+                                                             if unlabelled_id is not None and sizes[unlabelled_id] >= sup_k
+                                                             else (0.0 if unlabelled_id is None else None)),
+        insufficient_evidence=[names[j] for j in small], min_segment_size=min_size, headline=headline,
+    )
+    if comparison is not None:
+        results["comparison"] = {"method": comparison["method"], "k": comparison["k"],
+                                 "ari": round(comparison["ari"], 4), "ami": round(comparison["ami"], 4)}
+    if truth_ari is not None:
+        results["truth_ari"] = round(truth_ari, 4)
+    if groups is not None:
+        results["rfm_groups"] = {g: (None if pd.isna(n) else int(n)) for g, n in zip(groups["group"], groups["n"])}
+    run.summarise("02_segmentation", **results)
+    audit = {**audit_info, "unlabelled": UNLABELLED, "n_customers": int(len(ids)),
+             "comparison": comparison, "description": description}
+    return SegmentationResult(model=space, features=features, assignments=assignments, plan=inputs, card=None,
+                              k=k, reason=reason, profile=profile, z=z, rfm=rfm_table, rfm_groups=groups,
+                              truth_ari=truth_ari, info={"value_feature": value, "suppression_k": sup_k},
+                              audit=audit)
+
+
 # -- assigning new customers ------------------------------------------------------------------------
 
 
@@ -1094,6 +1494,13 @@ def assign_new(run_dir, table: pd.DataFrame, id_column: str | None = None) -> tu
 
     run = Run(run_dir)
     path = run.path / "artifacts" / "segments" / "model.joblib"
+    info_path = run.path / "artifacts" / "segments" / "segments.json"
+    if not path.exists() and info_path.exists() and run.read_json("artifacts/segments/segments.json").get(
+            "method") == "external labels":
+        raise InputError(
+            f"{run.path} audits segments given as labels: there is no fitted model to assign new customers with. "
+            "Their segment comes from the system that assigned the labels."
+        )
     if not path.exists():
         raise InputError(f"{run.path} holds no fitted segmentation model ({path}); run notebook 02 first.")
     model: SegmentationModel = joblib.load(path)
