@@ -17,7 +17,7 @@ run: $(STAMP)
 	$(BIN)/workbench suite --out reports
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 	$(BIN)/python -m pytest -p no:xdist --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks
 

@@ -20,8 +20,9 @@ EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?(https?:)?//""", re.IGNORECASE)
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "small"
-    result = pipeline.run(load_config(dataset="synthetic", overrides=SMALL), out, progress=lambda m: None)
-    return result
+    with pytest.MonkeyPatch.context() as patch:  # the same fixed key as conftest's per-test fixture
+        patch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
+        return pipeline.run(load_config(dataset="synthetic", overrides=SMALL), out, progress=lambda m: None)
 
 
 def test_run_directory_is_complete_and_self_describing(small_run):
