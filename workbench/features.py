@@ -130,6 +130,7 @@ def transaction_features(
     as_of: pd.Timestamp | str | None = None,
     families: list[str] | tuple[str, ...] | None = None,
     settings: dict | None = None,
+    customer_ids: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Aggregate a transaction table to one row per customer with one SQL query in DuckDB.
 
@@ -145,12 +146,15 @@ def transaction_features(
         Subset of :data:`TRANSACTION_FAMILIES` (default all that the table supports).
     settings : dict, optional
         ``trend_days``, ``holiday_season``, ``max_levels`` (see :data:`DEFAULTS`).
+    customer_ids : Series, optional
+        When given, the result has exactly these customers in this order (left join; customers
+        without transactions get NULL aggregates).
 
     Returns
     -------
     DataFrame
-        ``customer_id`` plus one column per feature, one row per customer with at least one
-        transaction before ``as_of``, sorted by nothing in particular (join on ``customer_id``).
+        ``customer_id`` plus one column per feature: one row per customer with at least one
+        transaction before ``as_of`` in no particular order, or one row per ``customer_ids``.
     """
     settings = {**DEFAULTS, **(settings or {})}
     families = list(families or TRANSACTION_FAMILIES)
@@ -167,54 +171,55 @@ def transaction_features(
         mid = lit(as_of - pd.Timedelta(days=settings["trend_days"]))
         prev = lit(as_of - pd.Timedelta(days=2 * settings["trend_days"]))
         con.execute(f"CREATE TEMP VIEW tx AS SELECT * FROM src WHERE timestamp < {a}")
-        # One scan: per-row flags in the inner query (purchase, return, holiday, category, channel,
-        # trend step), plain sums in the outer GROUP BY. Standard SQL apart from date_diff.
-        inner = [
-            "customer_id", "amount", "CAST(amount > 0 AS INTEGER) AS p",
-            "CASE WHEN amount > 0 THEN timestamp END AS pts", "CASE WHEN amount > 0 THEN amount END AS pamt",
-        ]
-        sel = ["customer_id", "sum(p) AS frequency"]
-        n_p = "nullif(sum(p), 0)"
+        # One scan, one GROUP BY: every feature is an aggregate with a FILTER clause (standard SQL,
+        # apart from date_diff), so no per-row columns are materialised.
+        purchase = "amount > 0"
+        n_p = f"nullif(count(*) FILTER (WHERE {purchase}), 0)"
+        sel = ["customer_id", f"count(*) FILTER (WHERE {purchase}) AS frequency"]
         if "recency" in families:
-            sel.append(f"date_diff('day', max(pts), {a}) AS recency")
+            sel.append(f"date_diff('day', max(timestamp) FILTER (WHERE {purchase}), {a}) AS recency")
         if "monetary" in families:
             sel.append("sum(amount) AS monetary")
         if "tenure" in families:
-            sel.append(f"date_diff('day', min(pts), {a}) AS tenure")
+            sel.append(f"date_diff('day', min(timestamp) FILTER (WHERE {purchase}), {a}) AS tenure")
         if "average_order_value" in families:
-            sel.append(f"sum(pamt) / {n_p} AS average_order_value")
+            sel.append(f"sum(amount) FILTER (WHERE {purchase}) / {n_p} AS average_order_value")
         if "inter_purchase_time" in families:
             sel.append(
-                "CASE WHEN sum(p) > 1 THEN CAST(date_diff('day', min(pts), max(pts)) AS DOUBLE) / (sum(p) - 1) "
-                "END AS inter_purchase_time"
+                f"CASE WHEN count(*) FILTER (WHERE {purchase}) > 1 THEN CAST(date_diff('day', "
+                f"min(timestamp) FILTER (WHERE {purchase}), max(timestamp) FILTER (WHERE {purchase})) AS DOUBLE) "
+                f"/ (count(*) FILTER (WHERE {purchase}) - 1) END AS inter_purchase_time"
             )
         if "trend" in families:
-            # +1 per purchase in the last period, -1 per purchase in the one before, over both counts
-            inner.append(
-                f"CASE WHEN amount <= 0 THEN 0 WHEN timestamp >= {mid} THEN 1 WHEN timestamp >= {prev} THEN -1 "
-                "ELSE 0 END AS step"
-            )
-            inner.append(f"CAST(amount > 0 AND timestamp >= {prev} AS INTEGER) AS in_periods")
-            sel.append("coalesce(CAST(sum(step) AS DOUBLE) / nullif(sum(in_periods), 0), 0.0) AS trend")
+            # purchases in the last period minus purchases in the one before, over both counts
+            last = f"count(*) FILTER (WHERE {purchase} AND timestamp >= {mid})"
+            before = f"count(*) FILTER (WHERE {purchase} AND timestamp >= {prev} AND timestamp < {mid})"
+            both = f"count(*) FILTER (WHERE {purchase} AND timestamp >= {prev})"
+            sel.append(f"coalesce(CAST({last} - {before} AS DOUBLE) / nullif({both}, 0), 0.0) AS trend")
         for fam, column in (("category_shares", "category"), ("channel_shares", "channel")):
             if fam in families and column in transactions:
                 for level in _levels(con, transactions[column], column, settings["max_levels"]):
                     name = _name(column + "_", level)
-                    inner.append(f"CAST(amount > 0 AND {column} = {_quote(level)} AS INTEGER) AS f_{name}")
-                    sel.append(f"sum(f_{name}) / {n_p} AS {name}")
+                    sel.append(
+                        f"count(*) FILTER (WHERE {purchase} AND {column} = {_quote(level)}) / {n_p} AS {name}"
+                    )
         if "holiday_share" in families:
             (m0, d0), (m1, d1) = settings["holiday_season"]
             md = "(EXTRACT(MONTH FROM timestamp) * 100 + EXTRACT(DAY FROM timestamp))"
             lo, hi = m0 * 100 + d0, m1 * 100 + d1
             cond = f"{md} BETWEEN {lo} AND {hi}" if lo <= hi else f"({md} >= {lo} OR {md} <= {hi})"
-            inner.append(f"CAST(amount > 0 AND {cond} AS INTEGER) AS holiday")
-            sel.append(f"sum(holiday) / {n_p} AS holiday_share")
+            sel.append(f"count(*) FILTER (WHERE {purchase} AND {cond}) / {n_p} AS holiday_share")
         if "returns_rate" in families:
-            inner.append("CAST(amount < 0 AS INTEGER) AS ret")
-            sel.append("avg(ret) AS returns_rate")
-        out = con.execute(
-            f"SELECT {', '.join(sel)} FROM (SELECT {', '.join(inner)} FROM tx) GROUP BY customer_id"
-        ).df()
+            sel.append("avg(CAST(amount < 0 AS INTEGER)) AS returns_rate")
+        query = f"SELECT {', '.join(sel)} FROM tx GROUP BY customer_id"
+        if customer_ids is not None:
+            # Join in the database, in the caller's row order: cheaper than a pandas merge on strings.
+            con.register("ids", pd.DataFrame({"customer_id": customer_ids.to_numpy(), "row_": np.arange(len(customer_ids))}))
+            query = (
+                f"SELECT ids.customer_id, agg.* EXCLUDE (customer_id) FROM ids LEFT JOIN ({query}) agg "
+                "USING (customer_id) ORDER BY ids.row_"
+            )
+        out = con.execute(query).df()
     finally:
         con.close()
     if "frequency" not in families:
@@ -223,7 +228,7 @@ def transaction_features(
         if col in out:
             out[col] = out[col].astype("float64")  # NaN for customers with returns only
     if "frequency" in out:
-        out["frequency"] = out["frequency"].astype("int64")
+        out["frequency"] = out["frequency"].fillna(0).astype("int64")  # no purchases: 0
     return out
 
 
@@ -432,9 +437,12 @@ def build_features(
     tx_used = used[used["source"] == "transactions"]
     if len(tx_used) and transactions is not None:
         fams = list(dict.fromkeys(tx_used["family"]))
-        agg = transaction_features(transactions, as_of=as_of, families=fams, settings=settings)
-        keep = ["customer_id"] + [c for c in tx_used["feature"] if c in agg.columns]
-        table = table.merge(agg[keep], on="customer_id", how="left")
+        agg = transaction_features(
+            transactions, as_of=as_of, families=fams, settings=settings, customer_ids=customers["customer_id"]
+        )
+        for col in tx_used["feature"]:
+            if col in agg.columns:
+                table[col] = agg[col].to_numpy()
         for col in ("frequency",):
             if col in table:
                 table[col] = table[col].fillna(0).astype("int64")

@@ -1007,6 +1007,33 @@ def _value_feature(features: pd.DataFrame, roles) -> str | None:
     return None
 
 
+def fit_with_k(X: pd.DataFrame, settings: dict, value: str | None, seed: int):
+    """Fit a :class:`SegmentationModel` with the configured k, choosing it first when k is "auto".
+
+    Returns the fitted model, the k report card (``None`` when k was set) and the reason for k in words.
+    """
+    params = dict(
+        method=settings["method"], transforms=settings.get("transforms") or None, scaler=settings["scaler"],
+        winsorize=settings["winsorize"], fit_sample=settings["fit_sample"], n_init=settings["n_init"],
+        ward_sample=settings["ward_sample"], value_feature=value, random_state=seed, n_threads=settings["threads"],
+    )
+    card = None
+    k = settings["k"]
+    if k == "auto" or k is None:
+        selector = SegmentationModel(k=2, **{**params, "fit_sample": settings["selection_sample"]})
+        rows = selector._sample(len(X), settings["selection_sample"])
+        selector.fit_preprocessor(X.iloc[rows])
+        card = choose_k(
+            selector.transform(X.iloc[rows]), settings["k_range"], settings["method"], settings["n_bootstrap"],
+            settings["silhouette_sample"], settings["n_init"], settings["ward_sample"], seed, settings["threads"],
+        )
+        k, reason = recommend_k(card, **settings["stability"])
+    else:
+        k = int(k)
+        reason = f"k = {k} was set in the config (segmentation.k)."
+    return SegmentationModel(k=int(k), **params).fit(X), card, reason
+
+
 @register_stage("segments/assignments.parquet")
 def segment_run(run: Run) -> SegmentationResult:
     """Stage 02: features, k selection, the fitted model, profiles, names, RFM groups; writes artifacts.
@@ -1034,26 +1061,7 @@ def segment_run(run: Run) -> SegmentationResult:
         features = features.drop(columns=constant)
         plan.loc[plan["feature"].isin(constant), ["used", "reason"]] = [False, "constant in this dataset"]
     value = _value_feature(features, roles)
-    params = dict(
-        method=settings["method"], transforms=settings.get("transforms") or None, scaler=settings["scaler"],
-        winsorize=settings["winsorize"], fit_sample=settings["fit_sample"], n_init=settings["n_init"],
-        ward_sample=settings["ward_sample"], value_feature=value, random_state=seed, n_threads=settings["threads"],
-    )
-    card, reason = None, ""
-    k = settings["k"]
-    if k == "auto" or k is None:
-        selector = SegmentationModel(k=2, **{**params, "fit_sample": settings["selection_sample"]})
-        rows = selector._sample(len(X), settings["selection_sample"])
-        selector.fit_preprocessor(X.iloc[rows])
-        card = choose_k(
-            selector.transform(X.iloc[rows]), settings["k_range"], settings["method"], settings["n_bootstrap"],
-            settings["silhouette_sample"], settings["n_init"], settings["ward_sample"], seed, settings["threads"],
-        )
-        k, reason = recommend_k(card, **settings["stability"])
-    else:
-        k = int(k)
-        reason = f"k = {k} was set in the config (segmentation.k)."
-    model = SegmentationModel(k=int(k), **params).fit(X)
+    model, card, reason = fit_with_k(X, settings, value, seed)
     if settings.get("reference_run"):
         ref = joblib.load(Run(settings["reference_run"]).artifact("segments/model.joblib"))
         model.align_to(ref, X)
@@ -1227,25 +1235,7 @@ def compare_with_learned(
     settings = {**DEFAULTS, **(settings or {})}
     X = features.drop(columns=["customer_id"], errors="ignore")
     ids = np.asarray(ids, dtype=int)
-    params = dict(
-        method=settings["method"], transforms=settings.get("transforms") or None, scaler=settings["scaler"],
-        winsorize=settings["winsorize"], fit_sample=settings["fit_sample"], n_init=settings["n_init"],
-        ward_sample=settings["ward_sample"], value_feature=value, random_state=seed, n_threads=settings["threads"],
-    )
-    k = settings["k"]
-    if k == "auto" or k is None:
-        selector = SegmentationModel(k=2, **{**params, "fit_sample": settings["selection_sample"]})
-        rows = selector._sample(len(X), settings["selection_sample"])
-        selector.fit_preprocessor(X.iloc[rows])
-        card = choose_k(
-            selector.transform(X.iloc[rows]), settings["k_range"], settings["method"], settings["n_bootstrap"],
-            settings["silhouette_sample"], settings["n_init"], settings["ward_sample"], seed, settings["threads"],
-        )
-        k, reason = recommend_k(card, **settings["stability"])
-    else:
-        k = int(k)
-        reason = f"k = {k} was set in the config (segmentation.k)."
-    model = SegmentationModel(k=int(k), **params).fit(X)
+    model, _, reason = fit_with_k(X, settings, value, seed)
     learned = model.predict(X)
     keep = ~np.isin(ids, list(exclude or []))
     ari = float(adjusted_rand_score(ids[keep], learned[keep])) if keep.sum() > 1 else float("nan")
