@@ -843,6 +843,15 @@ def _audit_info(run: Run) -> dict | None:
         return None
     return {**(info.get("audit") or {}), "k": info.get("k")}
 
+def _numeric_scales(X: pd.DataFrame) -> tuple[dict[str, float], list[str]]:
+    """Standard deviation of each numeric feature, and which of them hold whole numbers only."""
+    scale = {c: float(pd.to_numeric(X[c], errors="coerce").std()) for c in X.columns
+             if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])}
+    integer = [c for c in scale if pd.api.types.is_integer_dtype(X[c]) or
+               bool(np.all(np.mod(pd.to_numeric(X[c], errors="coerce").dropna().to_numpy()[:5000], 1) == 0))]
+    return scale, integer
+
+
 
 def _explain_given(run: Run, settings: dict, frame: pd.DataFrame, X: pd.DataFrame, labels: np.ndarray,
                    names: dict, audit: dict, suppression_k: int) -> dict:
@@ -898,10 +907,7 @@ def _explain_given(run: Run, settings: dict, frame: pd.DataFrame, X: pd.DataFram
     prof = profiles(X, labels, names, k=suppression_k)
     run.write_table("explain/profiles.parquet", prof)
     actionable = actionable_features(list(X.columns), settings, roles)
-    scale = {c: float(pd.to_numeric(X[c], errors="coerce").std()) for c in X.columns
-             if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])}
-    integer = [c for c in scale if pd.api.types.is_integer_dtype(X[c]) or
-               bool(np.all(np.mod(pd.to_numeric(X[c], errors="coerce").dropna().to_numpy()[:5000], 1) == 0))]
+    scale, integer = _numeric_scales(X)
     unexplained = [] if unlabelled is None or not (labels == unlabelled).any() else [int(unlabelled)]
     given = {
         "unexplained": unexplained,
@@ -1042,10 +1048,7 @@ def explain_run(run: Run) -> dict:
     prof = profiles(X, labels, names, k=suppression_k)
     run.write_table("explain/profiles.parquet", prof)
     actionable = actionable_features(list(X.columns), settings, roles)
-    scale = {c: float(pd.to_numeric(X[c], errors="coerce").std()) for c in X.columns
-             if pd.api.types.is_numeric_dtype(X[c]) and not pd.api.types.is_bool_dtype(X[c])}
-    integer = [c for c in scale if pd.api.types.is_integer_dtype(X[c]) or
-               bool(np.all(np.mod(pd.to_numeric(X[c], errors="coerce").dropna().to_numpy()[:5000], 1) == 0))]
+    scale, integer = _numeric_scales(X)
     cf_model = "explainer"
     if not exact and model is not None and hasattr(model, "predict"):
         try:

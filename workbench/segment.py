@@ -1007,6 +1007,18 @@ def _value_feature(features: pd.DataFrame, roles) -> str | None:
     return None
 
 
+
+def _rfm_tables(run: Run, customers: pd.DataFrame, transactions: pd.DataFrame | None, sup_k: int):
+    """RFM scores per customer (written to ``segments/rfm.parquet``) and the suppressed group table."""
+    if transactions is None or not len(transactions):
+        return None, None
+    r = customers[["customer_id"]].merge(feat.rfm(transactions), on="customer_id", how="left")
+    r["frequency"] = r["frequency"].fillna(0).astype(int)
+    r["monetary"] = r["monetary"].fillna(0.0)
+    rfm_table = feat.rfm_scores(r)
+    run.write_table("segments/rfm.parquet", rfm_table)
+    return rfm_table, rfm_group_table(rfm_table, sup_k)
+
 def fit_with_k(X: pd.DataFrame, settings: dict, value: str | None, seed: int):
     """Fit a :class:`SegmentationModel` with the configured k, choosing it first when k is "auto".
 
@@ -1080,15 +1092,7 @@ def segment_run(run: Run) -> SegmentationResult:
         value_order = list(range(model.k))
     assignments = pd.DataFrame({"customer_id": features["customer_id"], "segment": labels.astype(int),
                                 "segment_name": [names[int(j)] for j in labels]})
-    rfm_table = groups = None
-    if transactions is not None and len(transactions):
-        r = feat.rfm(transactions)
-        r = customers[["customer_id"]].merge(r, on="customer_id", how="left")
-        r["frequency"] = r["frequency"].fillna(0).astype(int)
-        r["monetary"] = r["monetary"].fillna(0.0)
-        rfm_table = feat.rfm_scores(r)
-        groups = rfm_group_table(rfm_table, sup_k)
-        run.write_table("segments/rfm.parquet", rfm_table)
+    rfm_table, groups = _rfm_tables(run, customers, transactions, sup_k)
     truth_ari = None
     truth_path = run.path / "data" / "truth.parquet"
     if truth_path.exists():
@@ -1347,15 +1351,7 @@ def audit_run(run: Run) -> SegmentationResult:
         comparison = compare_with_learned(features, ids, names, settings, seed,
                                           exclude=[] if unlabelled_id is None else [unlabelled_id],
                                           suppression_k=sup_k, value=value)
-    rfm_table = groups = None
-    if transactions is not None and len(transactions):
-        r = feat.rfm(transactions)
-        r = customers[["customer_id"]].merge(r, on="customer_id", how="left")
-        r["frequency"] = r["frequency"].fillna(0).astype(int)
-        r["monetary"] = r["monetary"].fillna(0.0)
-        rfm_table = feat.rfm_scores(r)
-        groups = rfm_group_table(rfm_table, sup_k)
-        run.write_table("segments/rfm.parquet", rfm_table)
+    rfm_table, groups = _rfm_tables(run, customers, transactions, sup_k)
     truth_ari = None
     truth_path = run.path / "data" / "truth.parquet"
     if truth_path.exists():
