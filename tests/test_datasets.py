@@ -70,13 +70,11 @@ def test_planted_migration_moves_the_requested_share():
     assert moved.sum() == m["n_moved"]
 
 
-def test_synthetic_scales_to_a_large_base_quickly():
-    import time
-
-    t0 = time.perf_counter()
+def test_synthetic_generates_a_large_base():
+    # Speed is measured in bench/ (1M customers), not asserted here.
     d = datasets.load("synthetic", n_customers=100_000, seed=0)
+    assert len(d.customers) == 100_000 and d.customers["customer_id"].is_unique
     assert len(d.transactions) > 700_000
-    assert time.perf_counter() - t0 < 30  # a generous bound; the benchmark of record is 1M in bench/
 
 
 def test_telco_is_the_real_ibm_table():
