@@ -145,3 +145,17 @@ def test_suite_index_links_every_run_and_shows_failures(small_run, tmp_path):
     assert 'href="small/index.html"' in text
     assert "Input error in table" in text and "failed" in text
     assert not EXTERNAL.search(text)
+
+
+def test_cells_tagged_report_hidden_stay_out_of_the_html(tmp_path):
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell('print("shown-to-reviewer")'),
+        nbformat.v4.new_code_cell('print("for-nbval-only")', metadata={"tags": [pipeline.REPORT_HIDDEN]}),
+    ])
+    NotebookClient(nb, kernel_name="python3").execute()
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    pipeline.export_html(tmp_path / "nb.ipynb", tmp_path / "nb.html")
+    html = (tmp_path / "nb.html").read_text()
+    assert "shown-to-reviewer" in html and "for-nbval-only" not in html

@@ -55,6 +55,7 @@ NOTEBOOKS = [
 ]
 SUITE = ["synthetic", "telco", "cdnow", "telco_audit"]
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+REPORT_HIDDEN = "report-hidden"
 _PACKAGES = [
     "workbench", "numpy", "pandas", "scikit-learn", "fairlearn", "shap", "lightgbm", "duckdb",
     "pyarrow", "pandera", "opendp", "matplotlib", "papermill", "nbconvert", "ipykernel",
@@ -235,6 +236,9 @@ def export_html(ipynb: Path, html_path: Path) -> None:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(ipynb), as_version=4)
+    # Cells tagged "report-hidden" print plain-text key numbers for nbval; the report shows the
+    # same numbers as a table or figure, so they are left out of the HTML.
+    nb.cells = [c for c in nb.cells if REPORT_HIDDEN not in c.get("metadata", {}).get("tags", [])]
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
