@@ -363,12 +363,7 @@ def suppress_counts(
                 idx = var[:, j]
                 equations.append((idx, np.r_[np.ones(shape[0] - 1), -1.0], 0.0))
     else:
-        if n_cols > 1:
-            for i in range(n_rows):
-                equations.append((var[i], np.ones(n_cols), float(values[i].sum())))
-        if n_rows > 1:
-            for j in range(n_cols):
-                equations.append((var[:, j], np.ones(n_rows), float(values[:, j].sum())))
+        equations.extend(_total_equations(var, values))
     is_total = np.zeros(shape, dtype=bool)
     if row_total_col:
         is_total[:, -1] = True
@@ -428,12 +423,7 @@ def disclosure_intervals(
             for j in range(shape[1]):
                 equations.append((var[:, j], np.r_[np.ones(shape[0] - 1), -1.0], 0.0))
     else:
-        if n_cols > 1:
-            for i in range(n_rows):
-                equations.append((var[i], np.ones(n_cols), float(values[i].sum())))
-        if n_rows > 1:
-            for j in range(n_cols):
-                equations.append((var[:, j], np.ones(n_rows), float(values[:, j].sum())))
+        equations.extend(_total_equations(var, values))
     flat_pub = pub.ravel()
     unknown = np.isnan(flat_pub)
     lows, highs = _lp_bounds(np.nan_to_num(flat_pub), equations, unknown)
@@ -448,6 +438,17 @@ def disclosure_intervals(
         })
     return pd.DataFrame(rows, columns=["row", "column", "true", "low", "high", "disclosed"])
 
+
+
+def _total_equations(var: np.ndarray, values: np.ndarray) -> list:
+    """Row and column sums of a table published without margins, as (cells, coefficients, total)."""
+    n_rows, n_cols = values.shape
+    equations = []
+    if n_cols > 1:
+        equations += [(var[i], np.ones(n_cols), float(values[i].sum())) for i in range(n_rows)]
+    if n_rows > 1:
+        equations += [(var[:, j], np.ones(n_rows), float(values[:, j].sum())) for j in range(n_cols)]
+    return equations
 
 def _count_matrix(table: pd.DataFrame) -> np.ndarray:
     if not isinstance(table, pd.DataFrame):

@@ -1019,6 +1019,19 @@ def _rfm_tables(run: Run, customers: pd.DataFrame, transactions: pd.DataFrame | 
     run.write_table("segments/rfm.parquet", rfm_table)
     return rfm_table, rfm_group_table(rfm_table, sup_k)
 
+
+def _segmentation_inputs(customers, transactions, roles, fsettings):
+    """Features, their plan, the model inputs (constant columns dropped and noted) and the value feature."""
+    features = feat.build_features(customers, transactions, roles, fsettings)
+    plan = feat.feature_plan(customers, transactions, roles, fsettings)
+    X = features.drop(columns=["customer_id"])
+    constant = [c for c in X.columns if X[c].nunique(dropna=True) <= 1]
+    if constant:
+        X = X.drop(columns=constant)
+        features = features.drop(columns=constant)
+        plan.loc[plan["feature"].isin(constant), ["used", "reason"]] = [False, "constant in this dataset"]
+    return features, plan, X, _value_feature(features, roles)
+
 def fit_with_k(X: pd.DataFrame, settings: dict, value: str | None, seed: int):
     """Fit a :class:`SegmentationModel` with the configured k, choosing it first when k is "auto".
 
@@ -1064,15 +1077,7 @@ def segment_run(run: Run) -> SegmentationResult:
     customers, transactions, roles = run.customers(), run.transactions(), run.roles
     sup_k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     seed = run.seed
-    features = feat.build_features(customers, transactions, roles, fsettings)
-    plan = feat.feature_plan(customers, transactions, roles, fsettings)
-    X = features.drop(columns=["customer_id"])
-    constant = [c for c in X.columns if X[c].nunique(dropna=True) <= 1]
-    if constant:
-        X = X.drop(columns=constant)
-        features = features.drop(columns=constant)
-        plan.loc[plan["feature"].isin(constant), ["used", "reason"]] = [False, "constant in this dataset"]
-    value = _value_feature(features, roles)
+    features, plan, X, value = _segmentation_inputs(customers, transactions, roles, fsettings)
     model, card, reason = fit_with_k(X, settings, value, seed)
     if settings.get("reference_run"):
         ref = joblib.load(Run(settings["reference_run"]).artifact("segments/model.joblib"))
@@ -1300,15 +1305,7 @@ def audit_run(run: Run) -> SegmentationResult:
     sup_k = int(prep.get("suppression_k", 10))
     min_size = int(settings.get("min_segment_size") or sup_k)
     seed = run.seed
-    features = feat.build_features(customers, transactions, roles, fsettings)
-    plan = feat.feature_plan(customers, transactions, roles, fsettings)
-    X = features.drop(columns=["customer_id"])
-    constant = [c for c in X.columns if X[c].nunique(dropna=True) <= 1]
-    if constant:
-        X = X.drop(columns=constant)
-        features = features.drop(columns=constant)
-        plan.loc[plan["feature"].isin(constant), ["used", "reason"]] = [False, "constant in this dataset"]
-    value = _value_feature(features, roles)
+    features, plan, X, value = _segmentation_inputs(customers, transactions, roles, fsettings)
     given = customers[["customer_id", roles.segment]].rename(columns={roles.segment: "label"})
     given = features[["customer_id"]].merge(given, on="customer_id", how="left", validate="1:1")
     labels = given["label"].astype(object).where(given["label"].notna(), UNLABELLED).astype(str).to_numpy()
