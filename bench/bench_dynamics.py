@@ -96,7 +96,7 @@ def main() -> None:
           f"(generated in {gen.seconds:.1f} s, peak {gen.gib:.2f} GiB)")
 
     windows = dynamics.make_windows(transactions["timestamp"])
-    roles = workbench.datasets.SYNTHETIC_ROLES
+    roles = workbench.data.SYNTHETIC_ROLES
     with PeakRSS() as fit:
         end = dynamics.window_features(customers, transactions, roles, windows["end"].iloc[-1])
         model = SegmentationModel(k=5, random_state=0).fit(end)  # fit on a 50k sample, as stage 02 does

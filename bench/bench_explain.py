@@ -28,7 +28,7 @@ import pandas as pd
 
 
 def build(n_customers: int, k: int, seed: int):
-    from workbench import _synthetic
+    from workbench.data import _synthetic
     from workbench.features import rfm
 
     customers, transactions, _ = _synthetic.generate(n_customers=n_customers, seed=seed)

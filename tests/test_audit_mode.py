@@ -10,12 +10,12 @@ import yaml
 from typer.testing import CliRunner
 
 import workbench
-from workbench import datasets, dynamics, explain, fairness, segment
+from workbench import data, dynamics, explain, fairness, segment
 from workbench import features as feat
 from workbench.cli import app
-from workbench.config import load_config
+from workbench.data import load_config
 from workbench.pipeline import run as run_pipeline
-from workbench.run import Run
+from workbench.rundir import Run
 
 N_MISSING, N_UNKNOWN = 5, 3
 MIGRATION = {"source": "Steady regulars", "target": "Loyal high spenders", "share": 0.3, "at": "2025-10-01"}
@@ -32,7 +32,7 @@ def test_given_segment_ids_follow_value_and_keep_unlabelled_last():
     assert names == {0: "a", 1: "b", 2: "c", 3: "unlabelled"}  # by mean value; unlabelled last
     assert order == [0, 1, 2]  # not a value tier
     assert ids.tolist() == [1, 0, 3, 2, 0, 1]
-    assert segment.UNLABELLED == datasets.UNLABELLED
+    assert segment.UNLABELLED == data.UNLABELLED
     table = segment.label_quality_table({"labels_in_file": 10, "customers_labelled": 8, "customers_unlabelled": 2,
                                          "labels_for_unknown_customers": 2, "distinct_labels": 3})
     assert table["count"].tolist() == [10, 3, 8, 2, 2]
@@ -64,7 +64,7 @@ def audit_run(tmp_path_factory):
     """A bring-your-own config with planted labels: a few customers unlabelled, a few unknown ids."""
     folder = tmp_path_factory.mktemp("byo")
     d = workbench.load("synthetic", n_customers=1500, seed=1, migration=MIGRATION)
-    config_path = datasets.write_byo(d, folder)
+    config_path = data.write_byo(d, folder)
     ids = d.customers["customer_id"]
     labels = pd.DataFrame({"customer_id": ids, "segment": d.truth.segments.reindex(ids).to_numpy(),
                            "assigned_at": MIGRATION["at"]}).iloc[N_MISSING:]

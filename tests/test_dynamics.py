@@ -264,7 +264,7 @@ def test_movement_fairness_rates_with_intervals(migrated):
 
 # -- the stage ------------------------------------------------------------------------------------------
 def _prepared(tmp_path, dataset, overrides):
-    from workbench.config import load_config
+    from workbench.data import load_config
     from workbench.pipeline import prepare
 
     cfg = load_config(dataset=dataset, overrides=overrides)

@@ -14,7 +14,7 @@ from fairlearn.metrics import (
 )
 
 from workbench import fairness, pipeline
-from workbench.config import load_config
+from workbench.data import load_config
 from workbench.features import rfm
 
 

@@ -9,9 +9,9 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from workbench import datasets, pipeline
+from workbench import data, pipeline
 from workbench.cli import app
-from workbench.config import load_config
+from workbench.data import load_config
 
 SMALL = ["dataset.params.n_customers=1500", "dataset.params.seed=11"]
 EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?(https?:)?//""", re.IGNORECASE)
@@ -115,7 +115,7 @@ def test_failing_notebook_keeps_evidence_and_never_damages_a_complete_run(small_
 def test_cli_rejects_bad_input_without_leaving_a_report(tmp_path, breakage, expected):
     import pandas as pd
 
-    config = datasets.write_byo(datasets.load("synthetic", n_customers=200, seed=1), tmp_path / "byo")
+    config = data.write_byo(data.load("synthetic", n_customers=200, seed=1), tmp_path / "byo")
     customers, transactions = config.parent / "customers.csv", config.parent / "transactions.csv"
     if breakage == "missing_id":
         pd.read_csv(customers).drop(columns="customer_id").to_csv(customers, index=False)

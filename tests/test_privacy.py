@@ -182,7 +182,7 @@ def test_random_key_changes_every_run_and_cannot_be_looked_up(monkeypatch, tmp_p
 
 # -- inventory, minimisation, consent and erasure ---------------------------------------------------
 def _toy():
-    from workbench.schema import Roles
+    from workbench.data import Roles
 
     customers = pd.DataFrame({
         "cid": ["a", "b", "c", "d", "e"],
@@ -197,7 +197,7 @@ def _toy():
                   sensitive=["age"], features={"engagement": ["visits"]},
                   consent={"profiling_opt_out": "opt_out"})
     tx = pd.DataFrame({"cid": ["a", "b", "b", "e", "zz"], "ts": pd.to_datetime(["2024-01-01"] * 5), "amt": [1.0] * 5})
-    from workbench.schema import TransactionRoles
+    from workbench.data import TransactionRoles
 
     roles.transactions = TransactionRoles(id="cid", timestamp="ts", amount="amt")
     return customers, tx, roles

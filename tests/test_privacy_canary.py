@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from workbench import pipeline, privacy
-from workbench.config import load_config
+from workbench.data import load_config
 
 N = 300
 KEY = "KEYCNRY-" + secrets.token_hex(16)

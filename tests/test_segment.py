@@ -10,7 +10,7 @@ from sklearn.metrics import adjusted_rand_score
 import workbench
 from workbench import features as feat
 from workbench import segment
-from workbench.config import load_config
+from workbench.data import load_config
 from workbench.pipeline import prepare
 
 

@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from .schema import InputError
+from .data import InputError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -31,7 +31,7 @@ def run_command(
 ) -> None:
     """Run the notebook sequence on one dataset and write the run directory."""
     from . import pipeline
-    from .config import apply_overrides, load_config
+    from .data import apply_overrides, load_config
 
     try:
         cfg = load_config(config=config, dataset=dataset, overrides=param)
@@ -53,7 +53,7 @@ def audit_command(
     forget: Optional[Path] = typer.Option(None, "--forget", help="File of customer ids to erase before anything runs."),
 ) -> None:
     """Audit existing segment labels (a CRM/CDP export) without refitting a segmentation."""
-    from .config import load_config
+    from .data import load_config
 
     try:
         cfg = load_config(config=config, overrides=param)
@@ -94,7 +94,7 @@ def explain_command(
     import json as _json
 
     from . import explain
-    from .run import Run
+    from .rundir import Run
 
     run_obj = Run(run_dir)
     if not run_obj.prepared:
@@ -118,7 +118,7 @@ def assign_command(
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Id column (default: the run's id role)."),
 ) -> None:
     """Assign new customers to a run's segments (ids are pseudonymised with the run's privacy key)."""
-    from .schema import read_table
+    from .data import read_table
     from .segment import assign_new
 
     try:

@@ -55,7 +55,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from .run import Run, register_stage, to_jsonable
+from .rundir import Run, register_stage, to_jsonable
 
 __all__ = [
     "DEFAULTS",

@@ -71,7 +71,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .run import Run, register_stage
+from .rundir import Run, register_stage
 
 __all__ = [
     "DEFAULTS",

@@ -40,7 +40,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from .schema import Roles
+from .data import Roles
 
 __all__ = [
     "DEFAULTS",

@@ -3,7 +3,7 @@
 :func:`run` builds the whole run directory in a temporary folder next to the destination and moves it
 into place only when it is complete, so an earlier complete run is never damaged:
 
-* a bad input (:class:`~workbench.schema.InputError`) leaves no folder at all;
+* a bad input (:class:`~workbench.data.InputError`) leaves no folder at all;
 * a failing notebook stops the sequence; the failed executed notebook (with its error), its HTML and
   an ``index.html`` marking it failed are kept, in the destination if it held no complete run, else
   beside it in ``<out>.failed``.
@@ -30,15 +30,16 @@ import nbformat
 import pandas as pd
 import yaml
 
-from . import datasets, privacy
-from .config import load_config, section
-from .run import Run, to_jsonable
+from . import privacy
+from .data import TransactionRoles, from_config, load_config, section
+from .rundir import Run, to_jsonable
 
 __all__ = [
     "NOTEBOOKS",
     "NOTEBOOK_DIR",
     "RunResult",
     "export_html",
+    "open_run",
     "prepare",
     "run",
     "run_suite",
@@ -74,6 +75,29 @@ class RunResult:
     message: str = ""
 
 
+def open_run(run_dir: str | Path, config: str | Path | None = None, dataset: str | None = None) -> Run:
+    """Open a run directory, preparing it from ``config`` (or a built-in ``dataset``) if needed.
+
+    If the run directory was prepared from a different config, it is prepared again, so that
+    changing a notebook's ``config`` parameter in JupyterLab takes effect.
+    """
+    run = Run(run_dir)
+    if config is None and dataset is None:
+        if not run.prepared:
+            raise FileNotFoundError(f"{run_dir} is not a prepared run directory; give a config.")
+        return run
+    wanted = load_config(config=config, dataset=dataset)
+    if run.prepared and _same_config(run.config, wanted):
+        return run
+    prepare(wanted, run.path, fresh=True)
+    return run
+
+
+def _same_config(a: dict, b: dict) -> bool:
+    strip = lambda d: {k: v for k, v in d.items() if k != "_base_dir"}  # noqa: E731
+    return strip(a) == strip(json.loads(json.dumps(b, default=str)))
+
+
 # -- preparation ------------------------------------------------------------------------------------
 def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     """Load, validate, minimise, apply consent and erasure, pseudonymise; write ``data/``.
@@ -86,7 +110,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         for sub in ("data", "artifacts", "summary", "manifest_parts"):
             shutil.rmtree(run_dir / sub, ignore_errors=True)
     base_dir = Path(config.get("_base_dir", "."))
-    dataset = datasets.from_config(config["dataset"], base_dir)
+    dataset = from_config(config["dataset"], base_dir)
     settings = section(config, "privacy", privacy.DEFAULTS)
     forget = privacy.read_id_list(_resolve(settings["forget"], base_dir)) if settings.get("forget") else []
 
@@ -121,7 +145,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
             rename[tx_roles.channel] = "channel"
         transactions = transactions.rename(columns=rename).reset_index(drop=True)
         transactions.to_parquet(data / "transactions.parquet", index=False)
-        pruned_roles.transactions = datasets.TransactionRoles(
+        pruned_roles.transactions = TransactionRoles(
             id="customer_id", timestamp="timestamp", amount="amount",
             category="category" if tx_roles.category else None,
             channel="channel" if tx_roles.channel else None,
@@ -526,7 +550,7 @@ def write_suite_index(reports: Path, results: list[tuple[str, RunResult | None, 
 
 def run_suite(out: str | Path = "reports", names: list[str] | None = None, progress=print) -> tuple[bool, Path]:
     """Run the default suite (one run per built-in config) and write ``reports/index.html``."""
-    from .schema import InputError
+    from .data import InputError
 
     reports = Path(out)
     reports.mkdir(parents=True, exist_ok=True)

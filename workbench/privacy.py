@@ -68,11 +68,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .run import register_stage
-from .schema import InputError, Roles
+from .rundir import register_stage
+from .data import InputError, Roles
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .run import Run
+    from .rundir import Run
 
 __all__ = [
     "DEFAULTS",

@@ -28,7 +28,7 @@ distinguish each segment. Rule segments: :func:`workbench.features.rfm_scores`.
 :func:`segment_run` is the stage entry point of notebook 02.
 
 **Audit mode.** When the dataset brings its own segment labels (a CRM/CDP export: a ``labels:`` file or
-a ``segment:`` column, see :func:`workbench.datasets.attach_labels`), :func:`segment_run` hands over to
+a ``segment:`` column, see :func:`workbench.data.attach_labels`), :func:`segment_run` hands over to
 :func:`audit_run`, which fits nothing: the labels become stable integer ids ordered by value
 (:func:`given_segment_ids`; customers without a label form the segment "unlabelled", kept out of the
 value order), and the given segments are profiled, described and small-cell suppressed like learned
@@ -66,7 +66,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, RobustScaler, StandardScaler
 
 from . import features as feat
-from .run import Run, register_stage
+from .rundir import Run, register_stage
 
 __all__ = [
     "DEFAULTS",
@@ -1472,8 +1472,7 @@ def assign_new(run_dir, table: pd.DataFrame, id_column: str | None = None) -> tu
         ``segment`` and ``segment_name``; and the key origin ("env:NAME", "file" or "random").
     """
     from . import privacy
-    from .config import section
-    from .schema import InputError
+    from .data import InputError, section
 
     run = Run(run_dir)
     path = run.path / "artifacts" / "segments" / "model.joblib"

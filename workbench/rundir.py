@@ -5,9 +5,10 @@ consent-filtered, pseudonymised), each stage's artifacts (``artifacts/<stage>/``
 (``summary/<stage>.json``, merged into ``summary.json``) and manifest fragments
 (``manifest_parts/<name>.json``, merged into ``manifest.json``).
 
-A notebook opens its run with :func:`open_run`; when the run has not been prepared yet (a notebook
-opened alone in JupyterLab), it is prepared from the config first, so every notebook runs
-top-to-bottom on its own. :meth:`Run.require` does the same for earlier stages' artifacts.
+A notebook opens its run with :func:`workbench.pipeline.open_run`, which prepares the data first when
+needed; :meth:`Run.require` produces earlier stages' missing artifacts through the producers that
+stage modules declare with :func:`register_stage`. This module imports no stage and no pipeline:
+producers are found through that registry.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .config import load_config, section
-from .schema import Roles
+from .data import Roles, section
 
-__all__ = ["Run", "open_run", "register_stage", "to_jsonable"]
+__all__ = ["Run", "register_stage", "to_jsonable"]
 
 _PRODUCERS: dict[str, Callable[["Run"], None]] = {}
 
@@ -174,28 +174,3 @@ class Run:
     def add_to_manifest(self, name: str, value: Any) -> None:
         """Record something in ``manifest.json`` (hashes, ledgers: provenance, not results)."""
         self.write_json(f"manifest_parts/{name}.json", value)
-
-
-def open_run(run_dir: str | Path, config: str | Path | None = None, dataset: str | None = None) -> Run:
-    """Open a run directory, preparing it from ``config`` (or a built-in ``dataset``) if needed.
-
-    If the run directory was prepared from a different config, it is prepared again, so that
-    changing a notebook's ``config`` parameter in JupyterLab takes effect.
-    """
-    from .pipeline import prepare
-
-    run = Run(run_dir)
-    if config is None and dataset is None:
-        if not run.prepared:
-            raise FileNotFoundError(f"{run_dir} is not a prepared run directory; give a config.")
-        return run
-    wanted = load_config(config=config, dataset=dataset)
-    if run.prepared and _same_config(run.config, wanted):
-        return run
-    prepare(wanted, run.path, fresh=True)
-    return run
-
-
-def _same_config(a: dict, b: dict) -> bool:
-    strip = lambda d: {k: v for k, v in d.items() if k != "_base_dir"}  # noqa: E731
-    return strip(a) == strip(json.loads(json.dumps(b, default=str)))

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from . import _synthetic
-from .schema import (
+from ._schema import (
     InputError,
     Roles,
     TransactionRoles,
@@ -42,7 +42,10 @@ from .schema import (
     validate_transactions,
 )
 
-__all__ = ["BUILTIN", "UNLABELLED", "Dataset", "attach_labels", "from_config", "load", "write_byo"]
+__all__ = [
+    "BUILTIN", "SYNTHETIC_ROLES", "UNLABELLED", "Dataset", "attach_labels", "cdnow_path", "from_config", "load",
+    "write_byo",
+]
 
 
 @dataclass

@@ -1,7 +1,7 @@
 import pytest
 
-from workbench.config import apply_overrides, deep_merge, load_config, section
-from workbench.schema import InputError
+from workbench.data import apply_overrides, deep_merge, load_config, section
+from workbench.data import InputError
 
 
 def test_overrides_are_parsed_as_yaml_and_nested():

@@ -18,11 +18,11 @@ from typing import Any
 
 import yaml
 
-from .schema import InputError
+from ._schema import InputError
 
 __all__ = ["CONFIG_DIR", "apply_overrides", "deep_merge", "load_config", "section"]
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
 def deep_merge(base: dict, extra: dict) -> dict:

@@ -1,26 +1,26 @@
 import pandas as pd
 import pytest
 
-from workbench import datasets
-from workbench.config import load_config
-from workbench.schema import InputError, Roles, read_table
+from workbench import data
+from workbench.data import load_config
+from workbench.data import InputError, Roles, read_table
 
 
 @pytest.fixture
 def byo(tmp_path):
     """A small bring-your-own copy of the synthetic world: CSV tables plus a config with roles."""
-    d = datasets.load("synthetic", n_customers=300, seed=1)
-    return datasets.write_byo(d, tmp_path / "byo")
+    d = data.load("synthetic", n_customers=300, seed=1)
+    return data.write_byo(d, tmp_path / "byo")
 
 
 def _load(config_path):
     cfg = load_config(config=config_path)
-    return datasets.from_config(cfg["dataset"], cfg["_base_dir"])
+    return data.from_config(cfg["dataset"], cfg["_base_dir"])
 
 
 def test_byo_round_trip_matches_the_builtin(byo):
     d = _load(byo)
-    ref = datasets.load("synthetic", n_customers=300, seed=1)
+    ref = data.load("synthetic", n_customers=300, seed=1)
     assert len(d.customers) == 300
     assert len(d.transactions) == len(ref.transactions)
     assert d.roles.direct_identifiers == ["name", "email", "phone"]

@@ -2,21 +2,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import datasets
-from workbench.schema import InputError
+from workbench import data
+from workbench.data import InputError
 
 
 def test_synthetic_is_deterministic_by_seed():
-    a = datasets.load("synthetic", n_customers=1500, seed=4)
-    b = datasets.load("synthetic", n_customers=1500, seed=4)
-    c = datasets.load("synthetic", n_customers=1500, seed=5)
+    a = data.load("synthetic", n_customers=1500, seed=4)
+    b = data.load("synthetic", n_customers=1500, seed=4)
+    c = data.load("synthetic", n_customers=1500, seed=5)
     pd.testing.assert_frame_equal(a.customers, b.customers)
     pd.testing.assert_frame_equal(a.transactions, b.transactions)
     assert not a.transactions["amount"].equals(c.transactions["amount"])
 
 
 def test_synthetic_world_has_every_promised_part():
-    d = datasets.load("synthetic", n_customers=4000, seed=1)
+    d = data.load("synthetic", n_customers=4000, seed=1)
     c, tx = d.customers, d.transactions
     assert len(c) == 4000 and c["customer_id"].is_unique
     for col in ["age", "gender", "region", "postcode", "household_size", "device", "app_user",
@@ -34,7 +34,7 @@ def test_synthetic_world_has_every_promised_part():
 
 
 def test_planted_segments_behave_differently():
-    d = datasets.load("synthetic", n_customers=4000, seed=2)
+    d = data.load("synthetic", n_customers=4000, seed=2)
     per_customer = d.transactions.groupby("customer_id")["amount"].agg(["count", "sum"])
     seg = d.truth.segments.reindex(per_customer.index)
     counts = per_customer["count"].groupby(seg).median()
@@ -52,15 +52,15 @@ def _cramers_v(a, b):
 
 
 def test_proxy_can_be_switched_off():
-    on = datasets.load("synthetic", n_customers=6000, seed=3, proxy_strength=0.9).customers
-    off = datasets.load("synthetic", n_customers=6000, seed=3, proxy_strength=0.0).customers
+    on = data.load("synthetic", n_customers=6000, seed=3, proxy_strength=0.9).customers
+    off = data.load("synthetic", n_customers=6000, seed=3, proxy_strength=0.0).customers
     assert _cramers_v(on["postcode"], on["ethnicity"]) > 0.5
     # With 400 postcodes and 6000 customers, chance alone gives V around 0.25.
     assert _cramers_v(off["postcode"], off["ethnicity"]) < 0.35
 
 
 def test_planted_migration_moves_the_requested_share():
-    d = datasets.load(
+    d = data.load(
         "synthetic", n_customers=6000, seed=3,
         migration={"source": "Steady regulars", "target": "Lapsed", "share": 0.3, "at": "2026-01-01"},
     )
@@ -72,13 +72,13 @@ def test_planted_migration_moves_the_requested_share():
 
 def test_synthetic_generates_a_large_base():
     # Speed is measured in bench/ (1M customers), not asserted here.
-    d = datasets.load("synthetic", n_customers=100_000, seed=0)
+    d = data.load("synthetic", n_customers=100_000, seed=0)
     assert len(d.customers) == 100_000 and d.customers["customer_id"].is_unique
     assert len(d.transactions) > 700_000
 
 
 def test_telco_is_the_real_ibm_table():
-    d = datasets.load("telco")
+    d = data.load("telco")
     assert len(d.customers) == 7043
     assert d.transactions is None
     assert set(d.roles.sensitive) == {"female", "senior_citizen"}
@@ -86,7 +86,7 @@ def test_telco_is_the_real_ibm_table():
 
 
 def test_cdnow_is_the_real_master_log():
-    d = datasets.load("cdnow")
+    d = data.load("cdnow")
     assert len(d.transactions) == 69_659
     assert d.transactions["customer_id"].nunique() == 23_570 == len(d.customers)
     assert d.transactions["timestamp"].min() == pd.Timestamp("1997-01-01")
@@ -94,6 +94,6 @@ def test_cdnow_is_the_real_master_log():
 
 def test_unknown_dataset_and_bad_params_are_clear_errors():
     with pytest.raises(InputError, match="Unknown dataset"):
-        datasets.load("nope")
+        data.load("nope")
     with pytest.raises(InputError, match="does not take"):
-        datasets.load("telco", n_customers=5)
+        data.load("telco", n_customers=5)

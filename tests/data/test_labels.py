@@ -5,10 +5,10 @@ import json
 import pandas as pd
 import pytest
 
-from workbench import datasets
-from workbench.config import load_config
+from workbench import data
+from workbench.data import load_config
 from workbench.pipeline import prepare
-from workbench.schema import InputError
+from workbench.data import InputError
 
 
 def _labels_for(d, n_missing=5, n_unknown=3):
@@ -20,25 +20,25 @@ def _labels_for(d, n_missing=5, n_unknown=3):
 
 
 def test_attach_labels_counts_unlabelled_and_unknown():
-    d = datasets.load("synthetic", n_customers=500, seed=1)
-    out = datasets.attach_labels(d, _labels_for(d))
+    d = data.load("synthetic", n_customers=500, seed=1)
+    out = data.attach_labels(d, _labels_for(d))
     assert out.label_counts["customers_unlabelled"] == 5
     assert out.label_counts["labels_for_unknown_customers"] == 3
     assert out.label_counts["customers_labelled"] == 495
-    assert (out.customers["segment_label"] == datasets.UNLABELLED).sum() == 5
+    assert (out.customers["segment_label"] == data.UNLABELLED).sum() == 5
     assert out.roles.segment == "segment_label"
 
 
 def test_duplicate_labels_are_an_error():
-    d = datasets.load("synthetic", n_customers=100, seed=1)
+    d = data.load("synthetic", n_customers=100, seed=1)
     labels = _labels_for(d, 0, 0)
     with pytest.raises(InputError, match="duplicate"):
-        datasets.attach_labels(d, pd.concat([labels, labels.head(1)]))
+        data.attach_labels(d, pd.concat([labels, labels.head(1)]))
 
 
 def test_labels_survive_preparation_with_counts(tmp_path):
-    d = datasets.load("synthetic", n_customers=400, seed=2)
-    config_path = datasets.write_byo(d, tmp_path / "byo")
+    d = data.load("synthetic", n_customers=400, seed=2)
+    config_path = data.write_byo(d, tmp_path / "byo")
     labels = _labels_for(d).assign(assigned_at="2026-01-15")
     labels.to_csv(tmp_path / "byo" / "labels.csv", index=False)
     cfg = load_config(config=config_path, overrides=["dataset.labels=labels.csv"])
@@ -55,6 +55,6 @@ def test_labels_survive_preparation_with_counts(tmp_path):
 
 def test_telco_audit_config_uses_the_bundled_label_file():
     cfg = load_config(dataset="telco_audit")
-    d = datasets.from_config(cfg["dataset"], cfg["_base_dir"])
+    d = data.from_config(cfg["dataset"], cfg["_base_dir"])
     assert d.label_counts["customers_labelled"] == 7043
     assert d.label_counts["distinct_labels"] == 27
