@@ -6,17 +6,20 @@ exit code 1.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 
-from .data import InputError
+from . import pipeline
+from .data import InputError, apply_overrides, load_config, read_table
+from .rundir import Run
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 2) -> NoReturn:
     typer.secho(message, err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
 
@@ -30,9 +33,6 @@ def run_command(
     forget: Optional[Path] = typer.Option(None, "--forget", help="File of customer ids to erase before anything runs."),
 ) -> None:
     """Run the notebook sequence on one dataset and write the run directory."""
-    from . import pipeline
-    from .data import apply_overrides, load_config
-
     try:
         cfg = load_config(config=config, dataset=dataset, overrides=param)
         if forget is not None:
@@ -53,8 +53,6 @@ def audit_command(
     forget: Optional[Path] = typer.Option(None, "--forget", help="File of customer ids to erase before anything runs."),
 ) -> None:
     """Audit existing segment labels (a CRM/CDP export) without refitting a segmentation."""
-    from .data import load_config
-
     try:
         cfg = load_config(config=config, overrides=param)
     except InputError as exc:
@@ -75,8 +73,6 @@ def suite_command(
     out: Path = typer.Option(Path("reports"), "--out", "-o", help="Folder for the suite's reports."),
 ) -> None:
     """Run the default suite (every built-in dataset) and write <out>/index.html."""
-    from . import pipeline
-
     ok, index = pipeline.run_suite(out, progress=typer.echo)
     if not ok:
         _fail(f"Some runs failed; see {index}.", code=1)
@@ -91,10 +87,7 @@ def explain_command(
     html_file: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML page here."),
 ) -> None:
     """Explain one customer's segment (for an access request): looked up by pseudonym only."""
-    import json as _json
-
     from . import explain
-    from .rundir import Run
 
     run_obj = Run(run_dir)
     if not run_obj.prepared:
@@ -107,7 +100,7 @@ def explain_command(
         _fail(str(exc))
     if html_file is not None:
         html_file.write_text(explain.render_html(result))
-    typer.echo(_json.dumps(result, indent=2) if as_json else explain.render_text(result))
+    typer.echo(json.dumps(result, indent=2) if as_json else explain.render_text(result))
 
 
 @app.command("assign")
@@ -118,7 +111,6 @@ def assign_command(
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Id column (default: the run's id role)."),
 ) -> None:
     """Assign new customers to a run's segments (ids are pseudonymised with the run's privacy key)."""
-    from .data import read_table
     from .segment import assign_new
 
     try:
@@ -136,10 +128,6 @@ def assign_command(
         typer.echo(f"Assigned {len(result)} customers: {out}")
     else:
         typer.echo(result.to_csv(index=False), nl=False)
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    app()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,8 +17,15 @@ MARK = "# NBVAL_CHECK_OUTPUT"
 
 
 def refresh(path: Path) -> None:
+    """Execute the notebook at ``path`` in its folder and rewrite it with only the checked outputs."""
     nb = nbformat.read(str(path), as_version=4)
     NotebookClient(nb, kernel_name="python3", timeout=1800, resources={"metadata": {"path": str(path.parent)}}).execute()
+    _keep_checked_outputs(nb)
+    nbformat.write(nb, str(path))
+
+
+def _keep_checked_outputs(nb) -> None:
+    """Strip every output except those of checked cells (figures are stripped there too)."""
     # nbval --nbval-lax treats a cell with outputs but no execution count as an error, so checked
     # cells keep a (renumbered) count; every other cell is stripped.
     count = 0
@@ -35,10 +42,10 @@ def refresh(path: Path) -> None:
         else:
             cell.execution_count = None
             cell.outputs = []
-    nbformat.write(nb, str(path))
 
 
 def main(argv: list[str]) -> None:
+    """``refresh NOTEBOOK.ipynb ...``: refresh each notebook in turn."""
     if not argv or argv[0] != "refresh":
         raise SystemExit("usage: python -m workbench.notebooks refresh NOTEBOOK.ipynb ...")
     for name in argv[1:]:

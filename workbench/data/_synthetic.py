@@ -127,34 +127,81 @@ def generate(
         raise ValueError(f"months must be at least 24, got {months}")
     if not 0 <= proxy_strength <= 1:
         raise ValueError(f"proxy_strength must be within [0, 1], got {proxy_strength}")
+    # One generator, drawn from in a fixed order by the steps below: the order is part of the
+    # dataset's definition (the same seed must give the same world).
     rng = np.random.default_rng(seed)
     n = int(n_customers)
     start = HISTORY_END - pd.DateOffset(months=months)
     days = (HISTORY_END - start).days
 
-    # Geography and the planted proxy: postcodes have an affluence level; minority residents are
-    # concentrated in the least affluent postcodes when the proxy is on.
-    postcode_affluence = rng.uniform(0, 1, n_postcodes)
+    geo = _geography(rng, n, proxy_strength, n_postcodes)
+    segment = _planted_segments(rng, n, proxy_strength, geo["affluence"])
+    ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
+    customers = _customer_table(rng, ids, segment, geo)
+    active_from, active_to = _activity(rng, segment)
+    behaviour, moved, frac_at, migration_info, active_to = _migrate(
+        rng, segment, active_to, migration, start, days
+    )
+    transactions = _transaction_table(
+        rng, ids, segment, behaviour, moved, frac_at, active_from, active_to, start, days
+    )
+    names = SEGMENTS["name"].to_numpy()
+    truth = Truth(
+        segments=pd.Series(names[segment], index=ids, name="segment"),
+        segments_after_migration=pd.Series(names[behaviour], index=ids, name="segment"),
+        proxy={"feature": "postcode", "attribute": "ethnicity", "strength": proxy_strength},
+        migration=(
+            {**migration_info, "moved_ids": ids[moved].tolist()} if migration_info else None
+        ),
+    )
+    return customers, transactions, truth
+
+
+def _geography(rng: np.random.Generator, n: int, proxy_strength: float, n_postcodes: int) -> dict:
+    """Postcodes with an affluence level, and the planted proxy.
+
+    Minority residents are concentrated in the least affluent postcodes when the proxy is on.
+    """
+    affluence = rng.uniform(0, 1, n_postcodes)
     postcode_names = np.array(
         [f"{REGIONS[i % len(REGIONS)][0]}{i:03d}" for i in range(n_postcodes)]
     )
     postcode_region = np.array([REGIONS[i % len(REGIONS)] for i in range(n_postcodes)])
     postcode = rng.integers(0, n_postcodes, n)
-    poor = postcode_affluence[postcode] < 0.3
+    poor = affluence[postcode] < 0.3
     p_minority = np.where(poor, 0.2 + 0.75 * proxy_strength, 0.2 - 0.15 * proxy_strength)
     minority = rng.uniform(size=n) < p_minority
+    return {
+        "affluence": affluence[postcode],
+        "postcode": postcode_names[postcode],
+        "region": postcode_region[postcode],
+        "minority": minority,
+    }
 
-    # Segment membership: affluent postcodes lean towards the high-spending segment, poorer ones
-    # towards bargain hunting. The tilt exists only with the proxy on, so that switching the proxy
-    # off also makes segments independent of ethnicity.
+
+def _planted_segments(
+    rng: np.random.Generator, n: int, proxy_strength: float, affluence: np.ndarray
+) -> np.ndarray:
+    """Segment membership of each customer (index into ``SEGMENTS``).
+
+    Affluent postcodes lean towards the high-spending segment, poorer ones towards bargain hunting.
+    The tilt exists only with the proxy on, so that switching the proxy off also makes segments
+    independent of ethnicity.
+    """
     shares = SEGMENTS["share"].to_numpy()
-    tilt = proxy_strength * (postcode_affluence[postcode] - 0.5)
+    tilt = proxy_strength * (affluence - 0.5)
     logits = np.log(shares)[None, :] + np.outer(tilt, [3.0, 0.5, -2.0, 0.0, 0.0])
     probs = np.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
-    segment = (probs.cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
-    seg = SEGMENTS.iloc[segment]
+    return (probs.cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
 
+
+def _customer_table(
+    rng: np.random.Generator, ids: np.ndarray, segment: np.ndarray, geo: dict
+) -> pd.DataFrame:
+    """Demographic, psychographic, technographic, engagement, consent and PII columns."""
+    n = len(ids)
+    seg = SEGMENTS.iloc[segment]
     age = np.clip(rng.normal(44, 14, n) - 8 * (segment == 4), 18, 90).round().astype(int)
     gender = rng.choice(np.array(["female", "male", "non-binary"]), n, p=[0.505, 0.485, 0.01])
     household = rng.choice(np.array([1, 2, 3, 4, 5]), n, p=[0.28, 0.34, 0.16, 0.15, 0.07])
@@ -170,10 +217,9 @@ def generate(
     survey = np.column_stack([price_sensitivity, brand_affinity, eco_concern]).astype(float)
     survey[rng.uniform(size=survey.shape) < 0.15] = np.nan
 
-    ids = np.char.add("C", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
     first = rng.choice(_FIRST, n)
     last = rng.choice(_LAST, n)
-    customers = pd.DataFrame(
+    return pd.DataFrame(
         {
             "customer_id": ids,
             "name": np.char.add(np.char.add(first, " "), last),
@@ -184,10 +230,10 @@ def generate(
             "phone": np.char.add("+44 7", np.char.zfill(rng.integers(0, 10**9, n).astype(str), 9)),
             "age": age,
             "gender": gender,
-            "ethnicity": ETHNICITIES[minority.astype(int)],
+            "ethnicity": ETHNICITIES[geo["minority"].astype(int)],
             "household_size": household,
-            "region": postcode_region[postcode],
-            "postcode": postcode_names[postcode],
+            "region": geo["region"],
+            "postcode": geo["postcode"],
             "price_sensitivity": survey[:, 0],
             "brand_affinity": survey[:, 1],
             "eco_concern": survey[:, 2],
@@ -200,33 +246,45 @@ def generate(
         }
     )
 
-    # Activity windows as fractions of the history.
+
+def _activity(rng: np.random.Generator, segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's active period, as fractions of the history."""
+    seg = SEGMENTS.iloc[segment]
     lo_s, hi_s = np.array(seg["start"].tolist()).T
     lo_e, hi_e = np.array(seg["end"].tolist()).T
     active_from = rng.uniform(lo_s, hi_s)
     active_to = np.maximum(rng.uniform(lo_e, hi_e), active_from + 0.02)
+    return active_from, active_to
 
-    behaviour = segment.copy()
-    moved = np.zeros(n, dtype=bool)
-    migration_info = None
-    if migration:
-        names = list(SEGMENTS["name"])
-        src, dst = names.index(migration["source"]), names.index(migration["target"])
-        at = pd.Timestamp(migration["at"])
-        frac_at = (at - start).days / days
-        if not 0 < frac_at < 1:
-            raise ValueError(f"migration date {at.date()} is outside the history")
-        moved = (segment == src) & (rng.uniform(size=n) < migration["share"]) & (active_to > frac_at)
-        if SEGMENTS.iloc[dst]["end"][1] < 1:
-            # Moving to a lapsing segment means stopping: movers buy a little longer, then stop.
-            stop = frac_at + rng.uniform(0.01, 0.06, n)
-            active_to = np.where(moved, np.minimum(active_to, stop), active_to)
-        migration_info = {**migration, "n_moved": int(moved.sum()), "n_source": int((segment == src).sum())}
-        behaviour = np.where(moved, dst, segment)
 
+def _migrate(rng, segment, active_to, migration, start, days):
+    """Apply a planted migration: a share of one segment behaves like another from a date on.
+
+    Returns the behaviour segment per customer, who moved, the migration date as a fraction of the
+    history, the truth record and the (possibly shortened) active periods.
+    """
+    if not migration:
+        return segment.copy(), np.zeros(len(segment), dtype=bool), None, None, active_to
+    names = list(SEGMENTS["name"])
+    src, dst = names.index(migration["source"]), names.index(migration["target"])
+    at = pd.Timestamp(migration["at"])
+    frac_at = (at - start).days / days
+    if not 0 < frac_at < 1:
+        raise ValueError(f"migration date {at.date()} is outside the history")
+    moved = (segment == src) & (rng.uniform(size=len(segment)) < migration["share"]) & (active_to > frac_at)
+    if SEGMENTS.iloc[dst]["end"][1] < 1:
+        # Moving to a lapsing segment means stopping: movers buy a little longer, then stop.
+        stop = frac_at + rng.uniform(0.01, 0.06, len(segment))
+        active_to = np.where(moved, np.minimum(active_to, stop), active_to)
+    info = {**migration, "n_moved": int(moved.sum()), "n_source": int((segment == src).sum())}
+    return np.where(moved, dst, segment), moved, frac_at, info, active_to
+
+
+def _transaction_table(rng, ids, segment, behaviour, moved, frac_at, active_from, active_to, start, days):
+    """The transaction log, ordered by customer and day; movers buy as their new segment after the date."""
     day_weights = _seasonal_day_weights(start, days)
     pieces = []
-    if migration:
+    if frac_at is not None:
         before_to = np.where(moved, frac_at, active_to)
         pieces.append(_transactions(rng, segment, active_from, before_to, days, day_weights))
         pieces.append(
@@ -238,7 +296,7 @@ def generate(
     cust_idx, day, amount, category, channel = (np.concatenate(p) for p in zip(*pieces))
     order = np.lexsort((day, cust_idx))
     seconds = rng.integers(8 * 3600, 21 * 3600, len(order))
-    transactions = pd.DataFrame(
+    return pd.DataFrame(
         {
             "customer_id": ids[cust_idx[order]],
             "timestamp": start + pd.to_timedelta(day[order], unit="D") + pd.to_timedelta(seconds, unit="s"),
@@ -247,16 +305,6 @@ def generate(
             "category": pd.Categorical.from_codes(category[order], CATEGORIES),
         }
     )
-    names = SEGMENTS["name"].to_numpy()
-    truth = Truth(
-        segments=pd.Series(names[segment], index=ids, name="segment"),
-        segments_after_migration=pd.Series(names[behaviour], index=ids, name="segment"),
-        proxy={"feature": "postcode", "attribute": "ethnicity", "strength": proxy_strength},
-        migration=(
-            {**migration_info, "moved_ids": ids[moved].tolist()} if migration_info else None
-        ),
-    )
-    return customers, transactions, truth
 
 
 def _seasonal_day_weights(start: pd.Timestamp, days: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,42 @@
+"""The stage on a run directory: artifacts, deterministic summary, not applicable without transactions."""
+
+from __future__ import annotations
+
+from workbench import dynamics
+
+
+def _prepared(tmp_path, dataset, overrides):
+    from workbench.data import load_config
+    from workbench.pipeline import prepare
+
+    cfg = load_config(dataset=dataset, overrides=overrides)
+    return prepare(cfg, tmp_path / dataset, fresh=True)
+
+
+def test_stage_on_synthetic_writes_artifacts_and_deterministic_summary(tmp_path, planted_migration):
+    overrides = ["dataset.params.n_customers=2500", "dataset.params.seed=3", "segmentation.k=4",
+                 f"dataset.params.migration={planted_migration}".replace("'", '"')]
+    run = _prepared(tmp_path, "synthetic", overrides)
+    dyn = dynamics.dynamics_run(run)
+    assert dyn is not None and len(dyn.labels) == 8
+    for name in ("states", "transitions", "grades", "drift", "centroid_shift", "staleness", "stale", "fairness"):
+        assert run.has(f"dynamics/{name}.parquet"), name
+    summary = run.read_json("summary/05_dynamics.json")
+    assert summary["applicable"] and summary["windows"][0] == "2024Q3"
+    assert "planted_migration" in summary
+    assert not any("customer_id" in str(v) or str(v).startswith("p") and len(str(v)) == 17
+                   for v in summary.values() if isinstance(v, str))
+    transitions = run.read_table("dynamics/transitions.parquet")
+    k = run.read_json("data/prepare.json")["suppression_k"]
+    assert ((transitions["count"].isna()) | (transitions["count"] == 0) | (transitions["count"] >= k)).all()
+    first = (tmp_path / "synthetic" / "summary" / "05_dynamics.json").read_text()
+    dynamics.dynamics_run(run)
+    assert (tmp_path / "synthetic" / "summary" / "05_dynamics.json").read_text() == first
+
+
+def test_stage_without_transactions_is_not_applicable(tmp_path):
+    run = _prepared(tmp_path, "telco", [])
+    assert dynamics.dynamics_run(run) is None
+    summary = run.read_json("summary/05_dynamics.json")
+    assert summary["applicable"] is False and "transaction" in summary["because"]
+    assert run.read_json("artifacts/dynamics/dynamics.json")["applicable"] is False

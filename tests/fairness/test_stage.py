@@ -1,0 +1,43 @@
+"""The stage end to end: the planted proxy is caught (and the audit passes without it); no sensitive attribute."""
+
+from __future__ import annotations
+
+import pytest
+
+from workbench import fairness, pipeline
+from workbench.data import load_config
+
+
+@pytest.mark.parametrize("strength", [0.9, 0.0])
+def test_synthetic_planted_proxy(tmp_path, strength, prepared):
+    run = prepared(tmp_path, "synthetic", [
+        "dataset.params.n_customers=5000", f"dataset.params.proxy_strength={strength}", "dataset.params.seed=11",
+        "fairness.policy={premium_offer: {top_value: 1}}",
+    ])
+    audit = fairness.fairness_run(run)
+    v = audit.verdicts.set_index(["action", "attribute"])
+    proxies = audit.proxies.query("attribute == 'ethnicity'")
+    summary = run.read_json("summary/04_fairness.json")
+    assert [r["attribute"] for r in summary["verdicts"]] == ["gender", "age", "ethnicity", "gender × age"]
+    if strength > 0:
+        assert v.loc[("premium_offer", "ethnicity"), "verdict"] == "fail"
+        assert "below the 0.8 threshold: fail" in v.loc[("premium_offer", "ethnicity"), "sentence"]
+        assert proxies.iloc[0]["feature"] == "postcode" and proxies.iloc[0]["cramers_v"] > 0.5
+        assert audit.proxy_joint.set_index("attribute").loc["ethnicity", "features_auc"] > 0.8
+    else:
+        assert v.loc[("premium_offer", "ethnicity"), "verdict"] == "pass"
+        assert proxies.set_index("feature").loc["postcode", "cramers_v"] < 0.1
+        # Same config, same summary (bootstrap, CV and refits are seeded from run.seed).
+        fairness.fairness_run(run)
+        assert run.read_json("summary/04_fairness.json") == summary
+    # The summary carries no pseudonym.
+    ids = set(run.customers()["customer_id"])
+    assert not any(i in str(summary) for i in list(ids)[:500])
+
+
+def test_cdnow_is_not_applicable(tmp_path):
+    cfg = load_config(dataset="cdnow")
+    run = pipeline.prepare(cfg, tmp_path / "cdnow", fresh=True)
+    audit = fairness.fairness_run(run)
+    assert not audit.applicable and "sensitive" in audit.reason
+    assert run.read_json("summary/04_fairness.json")["verdicts"] == []

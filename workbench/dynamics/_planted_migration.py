@@ -1,0 +1,108 @@
+"""Synthetic data only: the measured migration against the one the generator planted (``data/truth.*``).
+
+Shown in notebook 05 and ``summary.json`` for a synthetic run with ``dataset.params.migration``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._states import Dynamics
+
+
+def planted_migration_check(
+    dyn: Dynamics, truth: pd.DataFrame, migration: dict, after: str | None = None
+) -> dict:
+    """Compare the measured migration with the one the synthetic generator planted.
+
+    * **Mapping.** Each learned segment is labelled with the planted segment most of its customers
+      belong to (majority vote over the segments the model gives at the end of window ``before``,
+      the last window ending on or before the migration date). The learned *source* is the set
+      of learned segments labelled with the planted source (a model may split a planted segment in
+      two), the learned *target* likewise; when no learned segment is labelled with a planted
+      segment, the learned segment holding most of its customers stands for it.
+    * **Measured share** (the definition the done-when test checks): among customers in the
+      learned source in ``before`` who are active in ``after`` (default: the last window), the
+      share in the learned target in ``after``: the source row of the transition matrix
+      ``before -> after`` restricted to active customers.
+    * ``planted_share`` is the generator's ``n_moved / n_source``. ``measured_share_all`` judges
+      every source customer by the segment their features give at the end of ``after``, active or
+      not; ``true_share_same_customers`` is the planted share among exactly the customers of the
+      measured denominator (from ``segment_after_migration``), separating the segmentation's
+      misclassification from who is in the denominator.
+
+    Parameters
+    ----------
+    dyn : Dynamics
+    truth : pandas.DataFrame
+        ``customer_id``, ``segment`` (planted, before the migration) and optionally
+        ``segment_after_migration``.
+    migration : dict
+        ``source``, ``target``, ``share``, ``at`` and optionally ``n_moved``, ``n_source``.
+    after : str, optional
+        Window label after the migration (default the last window).
+    """
+    at = pd.Timestamp(migration["at"])
+    ends = dyn.windows["end"]
+    if not (ends <= at).any() or (ends > at).sum() == 0:
+        return {"applicable": False, "because": "the windows do not straddle the migration date"}
+    before = dyn.labels[int(np.flatnonzero(ends <= at).max())]
+    after = after or dyn.labels[-1]
+    planted = dyn.states[["customer_id"]].merge(truth, on="customer_id", how="left")
+    src, dst, because = _learned_source_target(dyn.segments[before].to_numpy(), planted["segment"], migration)
+    if because:
+        return {"applicable": False, "because": because}
+    a = dyn.states[before].to_numpy()
+    b = dyn.states[after].to_numpy()
+    b_all = dyn.segments[after].to_numpy()
+    in_src = np.isin(a, src)
+    base = in_src & (b >= 0)
+    share = float(np.isin(b[base], dst).mean()) if base.any() else float("nan")
+    share_all = float(np.isin(b_all[in_src], dst).mean()) if in_src.any() else float("nan")
+    if migration.get("n_source"):
+        planted_share = migration["n_moved"] / migration["n_source"]
+    else:
+        planted_share = float(migration["share"])
+    out = {
+        "applicable": True,
+        "before": before,
+        "after": after,
+        "source": " + ".join(dyn.names.get(j, str(j)) for j in src),
+        "target": " + ".join(dyn.names.get(j, str(j)) for j in dst),
+        "source_ids": src,
+        "target_ids": dst,
+        "planted_share": float(planted_share),
+        "measured_share": share,
+        "n_source_active": int(base.sum()),
+        "measured_share_all": share_all,
+        "difference_pp": float(100 * (share - planted_share)),
+    }
+    if "segment_after_migration" in planted:
+        moved = ((planted["segment"] == migration["source"])
+                 & (planted["segment_after_migration"] == migration["target"])).to_numpy()
+        out["true_share_same_customers"] = float(moved[base].mean()) if base.any() else float("nan")
+    return out
+
+
+def _learned_source_target(scored: np.ndarray, planted: pd.Series, migration: dict):
+    """The learned segments standing for the planted source and target (majority vote), or why none do.
+
+    ``scored`` is the model's segment of each customer at the end of the window before the migration
+    (active in the window or not), ``planted`` their planted segment, in the same order.
+    """
+    known = (scored >= 0) & planted.notna().to_numpy()
+    vote = pd.crosstab(planted[known].to_numpy(), scored[known])
+    if migration["source"] not in vote.index or migration["target"] not in vote.index:
+        return None, None, "no customer of the planted source or target segment was scored"
+    label_of = vote.idxmax(axis=0)  # learned segment -> planted segment most of its customers are in
+
+    def learned(name: str) -> list[int]:
+        ids = [int(j) for j, p in label_of.items() if p == name]
+        return ids or [int(vote.loc[name].idxmax())]
+
+    src, dst = learned(migration["source"]), learned(migration["target"])
+    if set(src) & set(dst):
+        return src, dst, (f"the planted segments {migration['source']} and {migration['target']} map to the "
+                          "same learned segment: the model does not tell them apart")
+    return src, dst, ""

@@ -1,0 +1,308 @@
+"""Each customer's state per window (a segment, inactive, not yet a customer) and the Dynamics result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ._drift import feature_drift
+from ._models import _model_inputs, _predict, _transform
+from ._refit import _refit
+from ._windows import window_activity, window_features
+
+INACTIVE = -1
+NOT_YET = -2
+STATE_NAMES = {INACTIVE: "inactive", NOT_YET: "not yet a customer"}
+
+
+@dataclass
+class Dynamics:
+    """Everything :func:`segment_states` computes over the windows.
+
+    Attributes
+    ----------
+    windows : pandas.DataFrame
+        ``label``, ``start``, ``end``.
+    states : pandas.DataFrame
+        ``customer_id`` plus one int column per window label: a segment id, ``INACTIVE`` or
+        ``NOT_YET``. Row order is the customer table's (never sorted by pseudonym).
+    segments : pandas.DataFrame
+        Same shape: the segment the model gives each customer's features as of the window end,
+        active or not (``NOT_YET`` before a first purchase); what a refresh on that date records.
+    names : dict
+        Segment id -> name.
+    value_order : list
+        Segment ids from low to high value.
+    drift : pandas.DataFrame
+        PSI per feature (rows) and consecutive window pair (columns ``"A→B"``).
+    centroids : dict
+        Window label -> (k, d) array of the mean model input of each segment's customers
+        (rows of absent segments are NaN).
+    input_names : list
+        Model-input names (columns of the centroid arrays).
+    refit_states : pandas.DataFrame or None
+        States under a per-window refit (ids matched by centroid), when asked for.
+    cohort_means : dict
+        ``(u, t) -> (per-segment [count, sums of model inputs], overall [count, sums])``: the
+        model inputs at window ``t`` of the customers grouped by their segment at window ``u``;
+        :func:`cohort_shift` turns them into how each segment's members moved.
+    input_feature : list
+        The original feature each model input comes from.
+    """
+
+    windows: pd.DataFrame
+    states: pd.DataFrame
+    segments: pd.DataFrame
+    names: dict[int, str]
+    value_order: list[int]
+    drift: pd.DataFrame
+    centroids: dict[str, np.ndarray]
+    input_names: list[str]
+    refit_states: pd.DataFrame | None = None
+    cohort_means: dict = field(default_factory=dict)
+    input_feature: list[str] = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.windows["label"])
+
+    def state_names(self) -> dict[int, str]:
+        return {**{int(k): v for k, v in self.names.items()}, **STATE_NAMES}
+
+
+def segment_states(
+    model,
+    customers: pd.DataFrame,
+    transactions: pd.DataFrame,
+    roles,
+    windows: pd.DataFrame,
+    names: dict[int, str] | None = None,
+    value_order: list[int] | None = None,
+    lookback_months: int | None = None,
+    feature_settings: dict | None = None,
+    psi_bins: int = 10,
+    refit: bool = False,
+    refit_sample: int = 200_000,
+    refit_match: str = "previous",
+    seed: int = 0,
+    features_fn: Callable[[pd.Timestamp], pd.DataFrame] | None = None,
+    cohort: bool = True,
+) -> Dynamics:
+    """Score every customer in every window and collect drift statistics on the way.
+
+    Windows are processed one at a time and only the previous window's features are kept, so memory
+    stays at two feature tables whatever the number of windows.
+
+    Parameters
+    ----------
+    model : fitted segmentation model
+        ``predict`` (and ideally ``transform``, ``feature_names_in_``) as in
+        :class:`workbench.segment.SegmentationModel`.
+    customers, transactions : pandas.DataFrame
+        Prepared tables (``customer_id`` pseudonyms).
+    roles : workbench.schema.Roles
+    windows : pandas.DataFrame
+        From :func:`make_windows`.
+    names, value_order : optional
+        Segment names and value order (ids low -> high); default from the model / ids.
+    lookback_months : int, optional
+        Trailing months of transactions the features see (default: all history before the end).
+    feature_settings : dict, optional
+        Passed to ``build_features`` as ``settings``.
+    psi_bins : int
+    refit : bool
+        Also refit the model on every window and match ids by centroid.
+    refit_sample : int
+    refit_match : {"previous", "original"}
+        Match a window's refit segments to the previous window's refit (ids follow the segments as
+        they evolve; small mismatches can accumulate over many windows) or to the original model.
+    seed : int
+    features_fn : callable, optional
+        ``as_of -> features`` replacing :func:`window_features` (tests, other feature builders).
+    cohort : bool
+        Also collect what :func:`cohort_shift` needs (``Dynamics.cohort_means``).
+    """
+    if refit_match not in ("previous", "original"):
+        raise ValueError(f"refit_match must be 'previous' or 'original', got {refit_match!r}")
+    if features_fn is None:
+        features_fn = _features_as_of(customers, transactions, roles, lookback_months, feature_settings)
+    ids = customers["customer_id"].reset_index(drop=True)
+    activity = window_activity(transactions, windows)
+    activity = pd.DataFrame({"customer_id": ids}).merge(activity, on="customer_id", how="left")
+    names = {int(k): str(v) for k, v in (names or getattr(model, "segment_names_", {}) or {}).items()}
+    scan = _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, refit_sample, refit_match,
+                         seed, cohort)
+    centroid_arrays, seen_ids = _centroid_arrays(scan.centroids, names, len(scan.input_names))
+    names = {**{j: f"Segment {j}" for j in seen_ids}, **names}
+    if not value_order:
+        value_order = seen_ids
+    return Dynamics(
+        windows=windows.reset_index(drop=True),
+        states=pd.DataFrame(scan.states),
+        segments=pd.DataFrame(scan.segments),
+        names=names,
+        value_order=[int(v) for v in value_order],
+        drift=pd.DataFrame(scan.drift),
+        centroids=centroid_arrays,
+        input_names=scan.input_names,
+        input_feature=list(getattr(model, "input_feature_", None) or scan.input_names),
+        refit_states=pd.DataFrame(scan.refit_states) if refit else None,
+        cohort_means=scan.cohort_means,
+    )
+
+
+@dataclass
+class _Scan:
+    """What :func:`_scan_windows` collects, window by window."""
+
+    states: dict
+    segments: dict
+    refit_states: dict | None
+    input_names: list[str]
+    drift: dict[str, pd.Series] = field(default_factory=dict)
+    cohort_means: dict[tuple[str, str], tuple] = field(default_factory=dict)
+    centroids: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+
+
+def _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, refit_sample, refit_match, seed,
+                  cohort) -> _Scan:
+    """Score every customer in every window, oldest first, collecting what :class:`Dynamics` holds.
+
+    Only the previous window's features are kept, so memory stays at two feature tables.
+    """
+    labels = list(windows["label"])
+    scan = _Scan(states={"customer_id": ids}, segments={"customer_id": ids},
+                 refit_states={"customer_id": ids} if refit else None,
+                 input_names=list(getattr(model, "input_names_", []) or []))
+    refit_ref = _refit_reference(model)
+    previous = None
+    for i, w in enumerate(windows.itertuples()):
+        X, seen, active, seg, rows, z = _score_window(model, features_fn(w.end), ids, activity, w.label)
+        if z is not None and not scan.input_names:
+            scan.input_names = [f"input_{j}" for j in range(z.shape[1])]
+        state = seg.copy()
+        state[seen & ~active] = INACTIVE
+        scan.segments[w.label] = seg
+        scan.states[w.label] = state
+        cent = _segment_centroids(seg, rows, z)
+        scan.centroids[w.label] = cent
+        if cohort and z is not None:
+            scan.cohort_means.update(_cohort_sums(scan.segments, labels[: i + 1], w.label, rows, z))
+        if refit and len(rows):
+            scan.refit_states[w.label], refit_ref = _refit_window(
+                model, X, z, rows, seen & ~active, cent, refit_ref, refit_match, seed + i, refit_sample)
+        if previous is not None:
+            prev_label, prev_feats, prev_seen = previous
+            scan.drift[f"{prev_label}→{w.label}"] = feature_drift(prev_feats.loc[prev_seen], X.loc[seen],
+                                                                  bins=psi_bins)
+        previous = (w.label, X, seen)
+    return scan
+
+
+def _features_as_of(customers, transactions, roles, lookback_months, feature_settings):
+    """``as_of -> features`` with :func:`window_features` (the default of :func:`segment_states`)."""
+    # category / channel as strings once, rather than once per window inside the feature plan
+    as_text = {c: transactions[c].astype(str) for c in ("category", "channel")
+               if c in transactions and isinstance(transactions[c].dtype, pd.CategoricalDtype)}
+    tx_text = transactions.assign(**as_text) if as_text else transactions
+
+    def features_fn(as_of):
+        return window_features(customers, tx_text, roles, as_of, lookback_months, feature_settings)
+
+    return features_fn
+
+
+def _refit_reference(model):
+    """What the first window's refit is matched to: the model itself, its centres, or None (first centroids)."""
+    if hasattr(model, "align_to"):
+        return model
+    centers = getattr(model, "cluster_centers_", None)
+    return None if centers is None else np.asarray(centers, dtype=float)
+
+
+def _score_window(model, feats: pd.DataFrame, ids: pd.Series, activity: pd.DataFrame, label: str):
+    """One window: model inputs, who was seen / active, the segment of everyone seen by its end.
+
+    Returns ``X`` (model inputs, customer-table order), ``seen``, ``active``, ``seg`` (``NOT_YET`` for
+    customers not seen), ``rows`` (positions of the seen ones) and ``z`` (their transformed inputs; None
+    when nobody was seen).
+    """
+    if len(feats) != len(ids) or not (feats["customer_id"].to_numpy() == ids.to_numpy()).all():
+        feats = pd.DataFrame({"customer_id": ids}).merge(feats, on="customer_id", how="left")
+    feats = feats.reset_index(drop=True)
+    X = _model_inputs(model, feats)
+    seen = activity[f"seen_{label}"].fillna(False).to_numpy(dtype=bool)
+    active = activity[f"n_{label}"].fillna(0).to_numpy() > 0
+    seg = np.full(len(ids), NOT_YET, dtype=np.int16)
+    rows = np.flatnonzero(seen)
+    z = None
+    if len(rows):
+        Xs = X.iloc[rows]
+        z = _transform(model, Xs)
+        seg[rows] = _predict(model, Xs, z)
+    return X, seen, active, seg, rows, z
+
+
+def _segment_centroids(seg: np.ndarray, rows: np.ndarray, z: np.ndarray | None) -> dict[int, np.ndarray]:
+    """Mean transformed model input of each segment's customers in one window."""
+    cent: dict[int, np.ndarray] = {}
+    if z is not None:
+        present = seg[rows]
+        for j in np.unique(present):
+            cent[int(j)] = z[present == j].mean(axis=0)
+    return cent
+
+
+def _cohort_sums(segments: dict, earlier: list[str], label: str, rows: np.ndarray, z: np.ndarray) -> dict:
+    """``(u, label) -> (per-segment [count, sums of z], overall [count, sums])`` for every window u so far.
+
+    The mean model input now of the customers of each segment of every earlier window (and of this one):
+    how a segment's members moved, whatever segment they are in now. Customers scored in window u are
+    scored now too (``seen`` only grows), so rows of u are rows now.
+    """
+    from scipy import sparse
+
+    position = np.full(len(segments["customer_id"]), -1)
+    position[rows] = np.arange(len(rows))
+    out = {}
+    for u in earlier:
+        seg_u = segments[u]
+        members = np.flatnonzero(seg_u >= 0)
+        codes = seg_u[members].astype(np.int64)
+        n_codes = int(codes.max()) + 1 if len(codes) else 0
+        onehot = sparse.csr_matrix(
+            (np.ones(len(members)), (codes, position[members])), shape=(n_codes, len(rows)))
+        sums = np.asarray(onehot @ z)
+        counts = np.bincount(codes, minlength=n_codes).astype(float)
+        out[(u, label)] = (np.column_stack([counts, sums]),
+                           np.concatenate([[len(members)], sums.sum(axis=0)]))
+    return out
+
+
+def _refit_window(model, X, z, rows, inactive, cent, refit_ref, refit_match, seed, sample):
+    """States of one window under a refit of the model on it, and the reference the next window matches."""
+    if refit_ref is None:
+        n_ref = max(cent) + 1
+        refit_ref = np.stack([cent.get(j, np.zeros(z.shape[1])) for j in range(n_ref)])
+    relabelled, new_ref = _refit(model, X.iloc[rows], z, refit_ref, seed, sample)
+    if refit_match == "previous":
+        refit_ref = new_ref
+    r = np.full(len(inactive), NOT_YET, dtype=np.int16)
+    r[rows] = relabelled
+    r[inactive] = INACTIVE
+    return r, refit_ref
+
+
+def _centroid_arrays(centroids: dict, names: dict[int, str], width: int):
+    """Window label -> (k, d) centroid array (NaN rows for absent segments), and every segment id seen."""
+    seen_ids = sorted({j for cent in centroids.values() for j in cent} | set(names))
+    n_k = max(seen_ids) + 1 if seen_ids else 0
+    arrays = {
+        lab: np.stack([cent.get(j, np.full(width, np.nan)) for j in range(n_k)]) if n_k else np.zeros((0, width))
+        for lab, cent in centroids.items()
+    }
+    return arrays, seen_ids

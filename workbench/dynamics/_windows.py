@@ -1,0 +1,126 @@
+"""Calendar windows over the transaction history: the windows, activity in each, features as of each end."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+_GRACE = pd.Timedelta(days=7)  # a quiet first or last day does not make a window partial
+
+
+def make_windows(
+    timestamps: pd.Series,
+    months: int = 3,
+    n_windows: int | None = None,
+    max_windows: int = 8,
+) -> pd.DataFrame:
+    """Consecutive calendar windows covered by the transaction history.
+
+    Windows are aligned on the calendar (quarters start in January, April, July, October when
+    ``months=3``) and a window counts only if the history covers it in full (up to a week's grace at
+    either end, for a quiet first or last day). The most recent ones are kept.
+
+    Parameters
+    ----------
+    timestamps : pandas.Series
+        Transaction timestamps.
+    months : int
+        Window length in months (a divisor of 12 keeps windows aligned on the year).
+    n_windows : int, optional
+        How many windows; by default as many full windows as the history holds, at most
+        ``max_windows``.
+    max_windows : int
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``label``, ``start`` (inclusive), ``end`` (exclusive; features are computed as of it), oldest
+        first.
+    """
+    months = int(months)
+    if months < 1:
+        raise ValueError(f"window_months must be at least 1, got {months}")
+    ts = pd.to_datetime(pd.Series(timestamps)).dropna()
+    if ts.empty:
+        return pd.DataFrame(columns=["label", "start", "end"])
+    first, last = ts.min().floor("D"), ts.max().floor("D") + pd.Timedelta(days=1)
+    step = months if 12 % months == 0 else 1
+    anchor = pd.Timestamp(year=first.year, month=1, day=1)
+    start = anchor + pd.DateOffset(months=((first.month - 1) // step) * step)
+    while start + _GRACE < first:
+        start = start + pd.DateOffset(months=step)
+    rows = []
+    while start + pd.DateOffset(months=months) <= last + _GRACE:
+        end = start + pd.DateOffset(months=months)
+        rows.append({"label": _window_label(start, months), "start": start, "end": end})
+        start = end
+    windows = pd.DataFrame(rows, columns=["label", "start", "end"])
+    limit = max_windows if n_windows is None else min(int(n_windows), len(windows))
+    return windows.tail(int(limit)).reset_index(drop=True)
+
+
+def _window_label(start: pd.Timestamp, months: int) -> str:
+    if months == 3:
+        return f"{start.year}Q{(start.month - 1) // 3 + 1}"
+    if months == 12 and start.month == 1:
+        return str(start.year)
+    if months == 6 and start.month in (1, 7):
+        return f"{start.year}H{1 if start.month == 1 else 2}"
+    if months == 1:
+        return start.strftime("%Y-%m")
+    return f"{start:%Y-%m}+{months}m"
+
+
+def window_activity(transactions: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """Purchases per customer and window, and whether the customer had bought anything by its end.
+
+    One DuckDB aggregation over the transaction log (portable SQL: ``count(*) FILTER``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, then for each window ``n_<label>`` (purchases with a positive amount in
+        the window) and ``seen_<label>`` (any purchase before the window's end).
+    """
+    parts, params = [], []
+    for w in windows.itertuples():
+        parts.append(
+            f'count(*) FILTER (WHERE amount > 0 AND timestamp >= CAST(? AS TIMESTAMP) '
+            f'AND timestamp < CAST(? AS TIMESTAMP)) AS "n_{w.label}"'
+        )
+        params += [w.start.to_pydatetime(), w.end.to_pydatetime()]
+        parts.append(
+            f'count(*) FILTER (WHERE amount > 0 AND timestamp < CAST(? AS TIMESTAMP)) > 0 '
+            f'AS "seen_{w.label}"'
+        )
+        params.append(w.end.to_pydatetime())
+    con = duckdb.connect()
+    try:
+        con.register("tx", transactions[["customer_id", "timestamp", "amount"]])
+        return con.execute(
+            f"SELECT customer_id, {', '.join(parts)} FROM tx GROUP BY customer_id", params
+        ).df()
+    finally:
+        con.close()
+
+
+def window_features(
+    customers: pd.DataFrame,
+    transactions: pd.DataFrame,
+    roles,
+    as_of: pd.Timestamp,
+    lookback_months: int | None = None,
+    settings: dict | None = None,
+) -> pd.DataFrame:
+    """Each customer's features as of a date (via :func:`workbench.features.build_features`).
+
+    Only transactions strictly before ``as_of`` count; with ``lookback_months`` only those of the
+    trailing months before it (behaviour *in* the period rather than since the start).
+    """
+    from .. import features as feature_module
+
+    as_of = pd.Timestamp(as_of)
+    tx = transactions
+    if lookback_months:
+        tx = tx[tx["timestamp"] >= as_of - pd.DateOffset(months=int(lookback_months))]
+    return feature_module.build_features(customers, tx, roles, settings=settings, as_of=as_of)

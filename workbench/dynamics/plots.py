@@ -1,0 +1,146 @@
+"""Figures for notebook 05 (matplotlib): flows between segments, drift, staleness, fairness of movement."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._states import INACTIVE, NOT_YET
+from ._transitions import _state_label
+
+
+def flow_chart(
+    states: pd.DataFrame,
+    labels: list[str],
+    names: dict[int, str],
+    value_order: list[int],
+    k: int = 10,
+    ax=None,
+    title: str | None = None,
+):
+    """Alluvial chart of movements between consecutive windows (matplotlib patches).
+
+    One column of stacked bars per window (segments from high value at the top to low value, then
+    ``inactive``), and a band between consecutive columns for every move, its width proportional
+    to the number of customers. Moves of fewer than ``k`` customers are not drawn (small cells).
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import PathPatch, Rectangle
+    from matplotlib.path import Path as MplPath
+
+    order = [*reversed(list(value_order)), INACTIVE]
+    tab10, tab20 = plt.get_cmap("tab10"), plt.get_cmap("tab20")
+    palette = [tab10(i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)] + [tab20(i) for i in (1, 3, 5, 7, 9, 11, 13, 17, 19)]
+    colour = {s: palette[i % len(palette)] for i, s in enumerate(value_order)}  # grey is for inactive
+    colour[INACTIVE] = (0.75, 0.75, 0.75, 1.0)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels) + 2), 5))
+    data = states[labels].to_numpy()
+    total = max(int((data != NOT_YET).sum(axis=0).max()), 1)
+    gap = 0.02 * total
+    bar_w = 0.18
+    tops: dict[tuple[int, int], float] = {}
+    for c, label in enumerate(labels):
+        col = data[:, c]
+        y = 0.0
+        for s in reversed(order):  # bottom to top: inactive first
+            n = int((col == s).sum())
+            tops[(c, s)] = y
+            if n >= k:
+                ax.add_patch(Rectangle((c - bar_w / 2, y), bar_w, n, color=colour[s], lw=0))
+            y += n + gap
+    for c in range(len(labels) - 1):
+        a, b = data[:, c], data[:, c + 1]
+        out_off = {s: tops[(c, s)] for s in order}
+        in_off = {s: tops[(c + 1, s)] for s in order}
+        for s in reversed(order):
+            for t in reversed(order):
+                n = int(((a == s) & (b == t)).sum())
+                if n == 0:
+                    continue
+                y0, y1 = out_off[s], in_off[t]
+                out_off[s] += n
+                in_off[t] += n
+                if n < k:
+                    continue
+                x0, x1 = c + bar_w / 2, c + 1 - bar_w / 2
+                xm = (x0 + x1) / 2
+                verts = [
+                    (x0, y0), (xm, y0), (xm, y1), (x1, y1),
+                    (x1, y1 + n), (xm, y1 + n), (xm, y0 + n), (x0, y0 + n), (x0, y0),
+                ]
+                codes = [MplPath.MOVETO, *[MplPath.CURVE4] * 3, MplPath.LINETO, *[MplPath.CURVE4] * 3,
+                         MplPath.CLOSEPOLY]
+                ax.add_patch(PathPatch(MplPath(verts, codes), fc=colour[s], alpha=0.35, lw=0))
+    ax.set_xlim(-0.5, len(labels) - 0.5)
+    ax.set_ylim(0, total + gap * (len(order) + 1))
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks([])
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
+    handles = [Rectangle((0, 0), 1, 1, color=colour[s]) for s in order]
+    ax.legend(handles, [_state_label(s, names) for s in order], loc="upper left",
+              bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_title(title or "Movements between segments (bands of fewer than k customers not drawn)")
+    return ax
+
+
+def plot_drift(drift: pd.DataFrame, top: int = 15, ax=None):
+    """Heatmap of PSI per feature (rows, the ``top`` largest) and consecutive window pair."""
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    if drift.empty:
+        return None
+    order = drift.max(axis=1).sort_values(ascending=False).index[:top]
+    data = drift.loc[order]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.1 * data.shape[1] + 3, 0.35 * len(order) + 1.5))
+    cmap = ListedColormap(["#e8f1e4", "#fdd49e", "#d7301f"])
+    norm = BoundaryNorm([0, 0.1, 0.25, 1e9], cmap.N)
+    ax.imshow(np.nan_to_num(data.to_numpy(), nan=0.0), cmap=cmap, norm=norm, aspect="auto")
+    for (r, c), v in np.ndenumerate(data.to_numpy()):
+        ax.text(c, r, "" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(data.shape[1]), data.columns, rotation=30, ha="right")
+    ax.set_yticks(range(len(order)), order)
+    ax.set_title("PSI between consecutive windows (green < 0.1 stable, orange moderate, red ≥ 0.25 major)")
+    return ax
+
+
+def plot_staleness(curve: pd.DataFrame, window_months: int, tolerance: float = 0.10, ax=None):
+    """Share of assignments that changed segment, by months since the refresh, with the tolerance."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    months = curve["lag"] * window_months
+    ax.plot(months, curve["stale_share"], marker="o")
+    ax.axhline(tolerance, ls="--", c="grey")
+    ax.text(months.min(), tolerance, f" tolerance {tolerance:.0%}", va="bottom", color="grey")
+    ax.set_xlabel("months since the assignments were recorded")
+    ax.set_ylabel("share now in another segment")
+    ax.set_ylim(0, max(0.05, float(np.nanmax(curve["stale_share"])) * 1.15) if len(curve) else 1)
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_title("How fast segment assignments go stale")
+    return ax
+
+
+def plot_movement_fairness(fair: pd.DataFrame, outcome: str = "downgrade", ax=None):
+    """Rate of ``outcome`` per sensitive group with its confidence interval, one panel row per attribute."""
+    import matplotlib.pyplot as plt
+
+    part = fair[(fair["outcome"] == outcome) & fair["rate"].notna()]
+    if part.empty:
+        return None
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 0.35 * len(part) + 1.2))
+    labels = [f"{a}: {g}" for a, g in zip(part["attribute"], part["group"])]
+    y = np.arange(len(part))[::-1]
+    err = np.vstack([part["rate"] - part["rate_low"], part["rate_high"] - part["rate"]]).clip(min=0)
+    ax.errorbar(part["rate"], y, xerr=err, fmt="o", capsize=3)
+    ax.set_yticks(y, labels)
+    fmt = "{:.1%}" if float(np.nanmax(part["rate_high"])) < 0.1 else "{:.0%}"
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fmt.format(v)))
+    ax.set_xlabel(f"{outcome} rate (with confidence interval)")
+    ax.set_title(f"{outcome.capitalize()} rate by sensitive group")
+    return ax

@@ -1,0 +1,387 @@
+"""Stage 05 on a run directory: the only module of the package that reads or writes it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from .. import fairness
+from ..rundir import Run, register_stage
+from ._drift import centroid_shift, drift_flags
+from ._labels import (
+    LabelStaleness,
+    _judge_labels,
+    _label_ages,
+    _recorded_labels,
+    label_age_table,
+    label_staleness_table,
+)
+from ._models import _CentroidModel, _LabelModel
+from ._movement import movement_fairness
+from ._planted_migration import planted_migration_check
+from ._staleness import refresh_recommendation, stale_assignments, staleness_curve
+from ._states import Dynamics, segment_states
+from ._transitions import _transition_tables
+from ._windows import make_windows
+
+DEFAULTS: dict[str, Any] = {
+    "window_months": 3,  # window length in months: 3 = calendar quarters, 1 = months, 12 = years
+    "n_windows": None,  # None: as many full windows as the history holds, at most max_windows
+    "max_windows": 8,
+    "lookback_months": None,  # None: features use all history before each window's end (as_of)
+    "refit": False,  # also refit the model per window, ids matched to the previous window by centroid
+    "refit_sample": 200_000,  # customers a per-window refit is fitted on (scoring covers everyone)
+    "refit_match": "previous",  # refit ids matched to the previous window's refit, or "original" model
+    "psi_bins": 10,
+    "psi_moderate": 0.1,  # PSI bands: < 0.1 stable, 0.1-0.25 moderate shift, >= 0.25 major shift
+    "psi_major": 0.25,
+    "stale_tolerance": 0.10,  # refresh before more than this share of assignments is stale
+    "refresh_lag": 4,  # windows between the recorded refresh and now, for the stale table
+    "sensitive": None,  # attributes for fairness of movement; None: the roles' sensitive attributes
+    "ci_level": 0.95,
+}
+
+
+@register_stage("dynamics/states.parquet")
+def dynamics_run(run: Run) -> Dynamics | None:
+    """Stage 05: states per window, transitions, drift, stale assignments, fairness of movement.
+
+    Artifacts under ``dynamics/``: ``states.parquet`` (customer_id + a state per window),
+    ``segments_by_window.parquet``, ``transitions.parquet`` (suppressed counts and rates, long form),
+    ``grades.parquet``, ``drift.parquet``, ``centroid_shift.parquet``, ``staleness.parquet``,
+    ``stale.parquet``, ``fairness.parquet``, ``dynamics.json``. Returns None (and records why)
+    when the dataset has no transactions or too short a history.
+
+    In an audit of given segment labels (stage 02 in audit mode), :func:`label_staleness` first
+    judges how stale the labels are (``label_staleness.json``, ``label_stale.parquet``,
+    ``label_age.parquet``), and the windows are scored with a surrogate of the labels
+    (:class:`_LabelModel`) instead of a fitted segmentation model.
+    """
+    settings = run.settings("dynamics", DEFAULTS)
+    given = _given_labels(run)
+    if given is None:
+        return _dynamics_windows(run, settings)
+    result = label_staleness(run, settings, given)
+    label_summary = _write_label_staleness(run, result)
+    model = result.model if result.model is not None else _label_model_from_explain(run, given)
+    dyn = _dynamics_windows(run, settings, model=model)
+    path = run.path / "summary" / "05_dynamics.json"
+    earlier = json.loads(path.read_text()).get("headline", []) if path.exists() else []
+    heads = result.headline or [f"Staleness of the given labels: not applicable, because {result.because}."]
+    run.summarise("05_dynamics", labels=label_summary, headline=[*heads, *earlier])
+    if dyn is not None:
+        dyn.settings["label_staleness"] = label_summary
+    return dyn
+
+
+def _label_model_from_explain(run: Run, given: dict):
+    """A :class:`_LabelModel` from stage 03's surrogate of the labels when it is trustworthy, else None."""
+    from .. import explain as explain_module
+
+    if not run.has_transactions:
+        return None
+    try:
+        state = explain_module.load_state(run)
+    except Exception:  # the explanation stage failed: the nearest-centroid stand-in scores instead
+        return None
+    if state.get("kind") != "surrogate" or not state.get("trustworthy"):
+        return None
+    current = run.read_table("segments/features.parquet")
+    return _LabelModel(state["explainer"], current, given["names"])
+
+
+def _given_labels(run: Run) -> dict | None:
+    """``segments.json``'s audit section when stage 02 audited given labels, else None."""
+    if not run.has("segments/segments.json"):
+        return None
+    info = run.read_json("artifacts/segments/segments.json")
+    if info.get("method") != "external labels":
+        return None
+    return {**(info.get("audit") or {}), "names": {int(k): v for k, v in (info.get("names") or {}).items()}}
+
+
+def label_staleness(run: Run, settings: dict | None = None, given: dict | None = None) -> LabelStaleness:
+    """Audit mode: how stale the given segment labels are against the customers' current behaviour.
+
+    Needs ``assigned_at`` (when each label was assigned). With a transaction history, each labelled
+    customer's features are computed *as of* the day of their label (:func:`features_at_labelling`),
+    a fidelity-gated surrogate (:class:`workbench.explain.SurrogateExplainer`) learns the labels from
+    that behaviour, and is applied to the customers' current features (``segments/features.parquet``):
+    a label is *stale* when today's behaviour puts the customer in another segment. The surrogate's
+    held-out error at labelling time is the noise floor of that share. When the surrogate does not
+    reproduce the labels (below ``explain.fidelity_threshold``), the segment profiles at labelling
+    time judge instead (nearest profile, standardised numeric features). Without transactions only
+    the labels' ages are shown. The age of a label is counted to the day after the last transaction
+    (without transactions: to the most recent label). ``settings`` (the dynamics section) is accepted
+    for symmetry with :func:`dynamics_run`; no setting applies here.
+    """
+    given = given if given is not None else _given_labels(run)
+    if given is None:
+        return LabelStaleness(False, "the segments were learned in this run, not given as labels")
+    roles = run.roles
+    names = given["names"]
+    if not roles.assigned_at:
+        return LabelStaleness(False, "the segment labels carry no assigned_at date, so their age and staleness "
+                                     "cannot be judged")
+    k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
+    min_size = int(given.get("min_segment_size") or k)
+    customers = run.customers()
+    transactions = run.transactions()
+    assignments = run.read_table("segments/assignments.parquet")
+    current = run.read_table("segments/features.parquet")
+    frame, recorded, when = _recorded_labels(customers, assignments, roles.assigned_at,
+                                             given.get("unlabelled_segment"))
+    has_tx = transactions is not None and len(transactions) > 0
+    age, ages = _label_ages(recorded, when, transactions if has_tx else None)
+    labelled = recorded >= 0
+    if labelled.sum() < 2:
+        return LabelStaleness(False, "fewer than two labelled customers carry an assigned_at date", ages=ages)
+    result = LabelStaleness(True, ages=ages)
+    implied = None
+    if not has_tx:
+        result.because = ("the dataset has no transaction history, so the customers' behaviour now cannot be told "
+                          "apart from their behaviour when they were labelled; only the labels' ages are shown")
+    else:
+        from .. import explain as explain_module
+
+        seg_settings = (run.config.get("segmentation") or {}).get("features") or None
+        esettings = run.settings("explain", explain_module.DEFAULTS)
+        result.model, implied, result.overall = _judge_labels(
+            frame, recorded, customers, transactions, roles, current, names, seg_settings, esettings, run.seed)
+    result.by_segment = label_staleness_table(recorded, implied, age, names, k, min_size)
+    result.by_age = label_age_table(age[labelled], None if implied is None else (implied != recorded)[labelled], k)
+    result.headline = _label_headline(result, judged=implied is not None)
+    return result
+
+
+def _label_headline(result: LabelStaleness, judged: bool) -> list[str]:
+    """The summary sentences of :func:`label_staleness`."""
+    ages = result.ages
+    heads = [f"Given labels are a median {ages['median_days']:.0f} days old (to {ages['reference']}); "
+             f"{ages['share_older_180']:.0%} are older than 180 days."]
+    if judged:
+        o = result.overall
+        body = result.by_segment.iloc[:-1]
+        body = body[(~body["suppressed"].astype(bool)) & (body["evidence"] == "sufficient")]
+        worst = body.sort_values("stale_share", ascending=False, kind="stable").head(1)
+        heads.append(
+            f"{o['stale_share']:.0%} of labelled customers' current behaviour puts them in another given segment "
+            f"(judged by {o['method']}; {o['noise_floor']:.1%} disagree already at labelling time)"
+            + (f"; stalest: {worst['segment'].iloc[0]} ({float(worst['stale_share'].iloc[0]):.0%})." if len(worst) else ".")
+        )
+    else:
+        heads.append(f"Label staleness against current behaviour: not applicable, because {result.because}.")
+    return heads
+
+
+def _write_label_staleness(run: Run, result: LabelStaleness) -> dict:
+    """Artifacts and the summary fragment of :func:`label_staleness`."""
+    info = {"applicable": result.applicable, "because": result.because, "ages": result.ages, **result.overall}
+    run.write_json("artifacts/dynamics/label_staleness.json", info)
+    if result.by_segment is not None:
+        run.write_table("dynamics/label_stale.parquet", result.by_segment)
+    if result.by_age is not None:
+        run.write_table("dynamics/label_age.parquet", result.by_age)
+    summary = {"applicable": result.applicable, **({"because": result.because} if result.because else {})}
+    if result.ages:
+        summary["median_age_days"] = result.ages.get("median_days")
+        summary["share_older_180_days"] = result.ages.get("share_older_180")
+    if result.overall:
+        summary.update(stale_share=round(result.overall["stale_share"], 4),
+                       noise_floor=round(result.overall["noise_floor"], 4), judged_by=result.overall["method"])
+    return summary
+
+
+def read_label_staleness(run: Run) -> dict | None:
+    """For notebook 05: the label-staleness artifacts (audit mode), or None in a normal run."""
+    path = run.path / "artifacts" / "dynamics" / "label_staleness.json"
+    if not path.exists():
+        return None
+    info = json.loads(path.read_text())
+    for name, rel in (("by_segment", "dynamics/label_stale.parquet"), ("by_age", "dynamics/label_age.parquet")):
+        info[name] = run.read_table(rel) if run.has(rel) else None
+    return info
+
+
+def _load_model(run: Run):
+    """The fitted model of stage 02, or a nearest-centroid stand-in built from its assignments."""
+    import joblib
+
+    assignments = run.read_table("segments/assignments.parquet")
+    info = run.read_json("artifacts/segments/segments.json")
+    names = {int(k): v for k, v in (info.get("names") or {}).items()}
+    if run.has("segments/model.joblib"):
+        model = joblib.load(run.artifact("segments/model.joblib"))
+        names = names or {int(k): v for k, v in getattr(model, "segment_names_", {}).items()}
+    else:
+        features = run.read_table("segments/features.parquet")
+        merged = features.merge(assignments[["customer_id", "segment"]], on="customer_id")
+        model = _CentroidModel(merged.drop(columns=["segment"]), merged["segment"].to_numpy(), names)
+    value_order = info.get("value_order")
+    if not value_order:
+        value_order = _value_order_from(run, assignments)
+    return model, names, [int(v) for v in value_order]
+
+
+def _value_order_from(run: Run, assignments: pd.DataFrame) -> list[int]:
+    """Segments ranked by mean net spend (low -> high) when segments.json has no value_order."""
+    tx = run.transactions()
+    spend = tx.groupby("customer_id", observed=True)["amount"].sum()
+    value = assignments.assign(v=assignments["customer_id"].map(spend).fillna(0)).groupby("segment")["v"].mean()
+    return [int(s) for s in value.sort_values(kind="stable").index]
+
+
+def _dynamics_windows(run: Run, settings: dict, model=None) -> Dynamics | None:
+    """The window analysis of :func:`dynamics_run` (``model`` overrides stage 02's model)."""
+    transactions = run.transactions()
+    if transactions is None or transactions.empty:
+        return _not_applicable(run, "the dataset has no transaction history to split into periods")
+    windows = make_windows(transactions["timestamp"], settings["window_months"], settings["n_windows"],
+                           settings["max_windows"])
+    if len(windows) < 2:
+        return _not_applicable(
+            run, f"the transaction history holds fewer than two full {settings['window_months']}-month windows"
+        )
+    loaded, names, value_order = _load_model(run)
+    model = loaded if model is None else model
+    customers = run.customers()
+    k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
+    seg_settings = (run.config.get("segmentation") or {}).get("features") or None
+    dyn = segment_states(
+        model, customers, transactions, run.roles, windows, names=names, value_order=value_order,
+        lookback_months=settings["lookback_months"], feature_settings=seg_settings,
+        psi_bins=settings["psi_bins"], refit=settings["refit"], refit_sample=settings["refit_sample"],
+        refit_match=settings["refit_match"], seed=run.seed,
+    )
+    dyn.settings = dict(settings, suppression_k=k)
+    labels = dyn.labels
+
+    run.write_table("dynamics/states.parquet", dyn.states.rename(columns=str))
+    run.write_table("dynamics/segments_by_window.parquet", dyn.segments.rename(columns=str))
+    if dyn.refit_states is not None:
+        run.write_table("dynamics/refit_states.parquet", dyn.refit_states.rename(columns=str))
+    transitions, grades = _transition_tables(dyn.states, labels, dyn.state_names(), value_order, dyn.names, k)
+    run.write_table("dynamics/transitions.parquet", transitions)
+    run.write_table("dynamics/grades.parquet", grades)
+    run.write_table("dynamics/drift.parquet", dyn.drift.reset_index(names="feature"))
+    run.write_table("dynamics/centroid_shift.parquet", centroid_shift(dyn))
+    stale, advice, refreshed_at = _write_staleness(run, dyn, settings, k)
+    run.write_table("dynamics/fairness.parquet", _movement_fairness(run, settings, dyn, customers, value_order, k))
+
+    info = {
+        "applicable": True,
+        "windows": [{"label": w.label, "start": w.start.date().isoformat(), "end": w.end.date().isoformat()}
+                    for w in windows.itertuples()],
+        "refreshed_at": refreshed_at,
+        "refresh": advice,
+        "model": getattr(model, "method", type(model).__name__),
+    }
+    run.write_json("artifacts/dynamics/dynamics.json", info)
+    dyn.settings.update(refreshed_at=refreshed_at, refresh=advice)
+    summary = _summary(dyn, settings, grades, stale, advice, refreshed_at)
+    _planted_migration(run, dyn, model, customers, summary)
+    run.summarise("05_dynamics", **summary)
+    return dyn
+
+
+def _write_staleness(run: Run, dyn: Dynamics, settings: dict, k: int):
+    """Staleness curve, refresh advice and the stale table of the assignments recorded ``refresh_lag`` ago."""
+    labels = dyn.labels
+    curve = staleness_curve(dyn.segments, labels)
+    advice = refresh_recommendation(curve, int(settings["window_months"]), float(settings["stale_tolerance"]))
+    lag = max(1, min(int(settings["refresh_lag"]), len(labels) - 1))
+    refreshed_at = labels[-1 - lag]
+    stale = stale_assignments(dyn.segments[refreshed_at], dyn.segments[labels[-1]], dyn.names, k=k)
+    run.write_table("dynamics/staleness.parquet", curve)
+    run.write_table("dynamics/stale.parquet", stale)
+    return stale, advice, refreshed_at
+
+
+def _movement_fairness(run: Run, settings: dict, dyn: Dynamics, customers: pd.DataFrame, value_order: list[int],
+                       k: int) -> pd.DataFrame:
+    """:func:`movement_fairness` between the last two windows, with the fairness stage's settings."""
+    labels = dyn.labels
+    sensitive = settings["sensitive"]
+    if sensitive is None:
+        sensitive = run.settings("fairness", fairness.DEFAULTS).get("sensitive") or list(run.roles.sensitive)
+    sensitive = [s for s in sensitive if s in customers.columns]
+    fair_settings = run.settings("fairness", fairness.DEFAULTS)
+    return movement_fairness(
+        dyn.states, customers, labels[-2], labels[-1], value_order, sensitive,
+        bands=fair_settings.get("bands"), labels=fair_settings.get("labels"),
+        alpha=1 - float(settings["ci_level"]), n_boot=int(fair_settings.get("n_boot", 1000)),
+        min_group_size=int(fair_settings.get("min_group_size", 30)), seed=run.seed, k=k,
+    )
+
+
+def _summary(dyn: Dynamics, settings: dict, grades: pd.DataFrame, stale: pd.DataFrame, advice: dict,
+             refreshed_at: str) -> dict[str, Any]:
+    """The ``05_dynamics`` summary fragment, its headline included."""
+    labels = dyn.labels
+    drift = dyn.drift
+    overall = grades[grades["segment"] == "all"]
+    last = overall.iloc[-1]
+    last_pair = drift.columns[-1]
+    recent = drift_flags(drift[[last_pair]], settings["psi_moderate"], settings["psi_major"])
+    major = recent[recent["band"] == "major shift"]["feature"].tolist()
+    moderate = recent[recent["band"] == "moderate shift"]["feature"].tolist()
+    headline = [
+        f"{len(labels)} windows of {settings['window_months']} months ({labels[0]} to {labels[-1]}); "
+        f"between {labels[-2]} and {labels[-1]}, {last['upgraded']:.0%} of active customers moved to a "
+        f"higher-value segment, {last['downgraded']:.0%} to a lower one and {last['inactive']:.0%} became inactive.",
+        (f"Between {labels[-2]} and {labels[-1]}, features with a major distribution shift "
+         f"(PSI ≥ {settings['psi_major']}): {', '.join(major)}." if major
+         else f"No feature shifted majorly between {labels[-2]} and {labels[-1]}.")
+        + (f" Moderate (PSI ≥ {settings['psi_moderate']}): {', '.join(moderate)}." if moderate else ""),
+        f"{float(stale['stale_share'].iloc[-1]):.0%} of the assignments recorded at the end of {refreshed_at} "
+        f"are stale by {labels[-1]}. " + advice["sentence"],
+    ]
+    return {
+        "applicable": True,
+        "windows": labels,
+        "upgraded": overall.set_index("after")["upgraded"].round(4).to_dict(),
+        "downgraded": overall.set_index("after")["downgraded"].round(4).to_dict(),
+        "inactive": overall.set_index("after")["inactive"].round(4).to_dict(),
+        "drift_major": major,
+        "drift_moderate": moderate,
+        "stale_share": round(float(stale["stale_share"].iloc[-1]), 4),
+        "refresh_every_months": advice["refresh_every_months"],
+        "headline": headline,
+    }
+
+
+def _planted_migration(run: Run, dyn: Dynamics, model, customers: pd.DataFrame, summary: dict) -> None:
+    """Synthetic data with a planted migration only: check it against the measured one (artifact, summary).
+
+    The generator's truth (``data/truth.json``, ``data/truth.parquet``) exists only for the synthetic
+    dataset; notebook 05 shows the result (``dyn.settings["planted_migration"]``).
+    """
+    truth_path = run.path / "data" / "truth.json"
+    if not truth_path.exists():
+        return
+    migration = json.loads(truth_path.read_text()).get("migration")
+    if not migration:
+        return
+    truth = pd.read_parquet(run.path / "data" / "truth.parquet")
+    check = planted_migration_check(dyn, truth, migration)
+    check["static_inputs"] = [c for c in getattr(model, "feature_names_in_", []) if c in customers.columns]
+    run.write_json("artifacts/dynamics/planted_migration.json", check)
+    dyn.settings["planted_migration"] = check
+    if check.get("applicable"):
+        summary["planted_migration"] = {key: check[key] for key in
+                                        ("before", "after", "planted_share", "measured_share")}
+        summary["headline"].append(
+            f"Planted migration ({migration['source']} → {migration['target']}, "
+            f"{check['planted_share']:.1%} of the source segment): the transition matrix "
+            f"{check['before']}→{check['after']} measures {check['measured_share']:.1%}."
+        )
+
+
+def _not_applicable(run: Run, because: str) -> None:
+    run.write_json("artifacts/dynamics/dynamics.json", {"applicable": False, "because": because})
+    run.write_table("dynamics/states.parquet", pd.DataFrame({"customer_id": pd.Series([], dtype="string")}))
+    run.summarise("05_dynamics", applicable=False, because=because,
+                  headline=[f"Segment dynamics: not applicable, because {because}."])
+    return None

@@ -1,0 +1,224 @@
+"""Rates of a yes/no event by group: bootstrap intervals, comparison with a reference, p-values."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._bootstrap import _generator, _multinomial, _quantiles
+from ._groups import UNKNOWN, _codes
+
+
+def _two_proportion_p(s1: int, n1: int, s2: int, n2: int) -> float:
+    """Two-sided p-value for equal proportions: pooled z-test, Fisher's exact test for small cells."""
+    if n1 == 0 or n2 == 0:
+        return float("nan")
+    pooled = (s1 + s2) / (n1 + n2)
+    if pooled in (0.0, 1.0):
+        return 1.0
+    expected = min(n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled))
+    if expected < 5:
+        return float(stats.fisher_exact([[s1, n1 - s1], [s2, n2 - s2]]).pvalue)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    z = (s1 / n1 - s2 / n2) / se
+    return float(2 * stats.norm.sf(abs(z)))
+
+
+def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
+    """Correct p-values for multiple comparisons: ``"holm"`` (family-wise) or ``"bh"`` (FDR).
+
+    NaN p-values are left as NaN and do not count as comparisons.
+    """
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    ok = np.flatnonzero(~np.isnan(p))
+    m = len(ok)
+    if m == 0:
+        return out
+    order = ok[np.argsort(p[ok], kind="stable")]
+    ranked = p[order]
+    if method == "holm":
+        adj = np.maximum.accumulate((m - np.arange(m)) * ranked)
+    elif method in ("bh", "fdr_bh", "benjamini-hochberg"):
+        adj = np.minimum.accumulate((m / np.arange(m, 0, -1)) * ranked[::-1])[::-1]
+    elif method in (None, "none"):
+        adj = ranked
+    else:
+        raise ValueError(f"Unknown correction '{method}': use 'holm' or 'bh'.")
+    out[order] = np.minimum(adj, 1.0)
+    return out
+
+
+def _reference_index(labels: list[str], n: np.ndarray, reference: str | None) -> int:
+    if reference not in (None, "largest"):
+        ref = str(reference)
+        if ref not in labels:
+            raise ValueError(f"Reference group '{ref}' not found; groups are {labels}.")
+        return labels.index(ref)
+    known = [i for i, lab in enumerate(labels) if lab != UNKNOWN] or list(range(len(labels)))
+    return max(known, key=lambda i: (n[i], -i))
+
+
+def rate_by_group(
+    selected,
+    groups,
+    *,
+    reference: str | None = "largest",
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    min_group_size: int = 30,
+    correction: str | None = "holm",
+    seed: int | np.random.Generator = 0,
+) -> pd.DataFrame:
+    """Rate of a yes/no event per group, with bootstrap CIs and a comparison with a reference group.
+
+    A generic building block: selection for an offer, a downgrade between periods, churn. The
+    bootstrap resamples customers with replacement, computed exactly and cheaply by drawing the
+    (group x event) counts from a multinomial, so 1,000 resamples of a million rows take
+    milliseconds. Point estimates equal Fairlearn's ``MetricFrame`` with ``selection_rate``.
+
+    Parameters
+    ----------
+    selected : array-like of bool or 0/1
+        The event per customer.
+    groups : array-like
+        Group per customer; missing values become the explicit group ``"unknown"``.
+    reference : str or "largest"
+        Group the others are compared with; ``"largest"`` picks the largest known group.
+    n_boot : int
+        Bootstrap resamples.
+    alpha : float
+        1 - confidence level of the intervals (0.05: 95% intervals).
+    min_group_size : int
+        Groups smaller than this are flagged ``sufficient=False``.
+    correction : {"holm", "bh", None}
+        Multiple-comparison correction of the p-values within this table.
+    seed : int or numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: ``group, n, events, rate, rate_low, rate_high, is_reference, ratio,
+        ratio_low, ratio_high, difference, difference_low, difference_high, p_value, p_adjusted,
+        sufficient``. ``ratio`` and ``difference`` are the group's rate over / minus the
+        reference's.
+    """
+    sel = np.asarray(selected).astype(bool).ravel()
+    codes, labels = _codes(groups)
+    if len(codes) != len(sel):
+        raise ValueError(f"selected has {len(sel)} rows but groups has {len(codes)}")
+    G = len(labels)
+    n = np.bincount(codes, minlength=G)
+    s = np.bincount(codes[sel], minlength=G)
+    ref = _reference_index(labels, n, reference)
+    rng = _generator(seed)
+    boot = _multinomial(np.stack([s, n - s]), n_boot, rng)  # (B, 2, G)
+    estimates = _estimates_against_reference(s, n, boot, ref, alpha)
+    p = np.array([np.nan if g == ref else _two_proportion_p(s[g], n[g], s[ref], n[ref]) for g in range(G)])
+    table = pd.DataFrame(
+        {
+            "group": labels,
+            "n": n,
+            "events": s,
+            **estimates,
+            "p_value": p,
+            "p_adjusted": adjust_pvalues(p, correction or "none"),
+            "sufficient": n >= min_group_size,
+        }
+    )
+    table.loc[table["is_reference"], ["ratio_low", "ratio_high", "difference_low", "difference_high"]] = np.nan
+    return table
+
+
+def _estimates_against_reference(s: np.ndarray, n: np.ndarray, boot: np.ndarray, ref: int, alpha: float) -> dict:
+    """Rate per group, its ratio to and difference from the reference's, each with its interval."""
+    bs, bn = boot[:, 0, :], boot[:, 0, :] + boot[:, 1, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = s / n
+        brate = bs / bn
+        ratio = rate / rate[ref]
+        bratio = brate / brate[:, [ref]]
+    diff = rate - rate[ref]
+    bdiff = brate - brate[:, [ref]]
+    r_lo, r_hi = _quantiles(brate, alpha)
+    q_lo, q_hi = _quantiles(bratio, alpha)
+    d_lo, d_hi = _quantiles(bdiff, alpha)
+    return {
+        "rate": rate,
+        "rate_low": r_lo,
+        "rate_high": r_hi,
+        "is_reference": np.arange(len(n)) == ref,
+        "ratio": ratio,
+        "ratio_low": q_lo,
+        "ratio_high": q_hi,
+        "difference": diff,
+        "difference_low": d_lo,
+        "difference_high": d_hi,
+    }
+
+
+def outcome_rates_by_group(
+    selected,
+    y_true,
+    groups,
+    *,
+    n_boot: int = 1000,
+    alpha: float = 0.05,
+    seed: int | np.random.Generator = 0,
+) -> tuple[pd.DataFrame, dict]:
+    """True- and false-positive rates of a targeting rule per group, with bootstrap CIs.
+
+    ``selected`` is the rule's decision, ``y_true`` the outcome it should reach (churn). The
+    bootstrap draws the (group x outcome x selected) counts from a multinomial.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``group, n, positives, tpr, tpr_low, tpr_high, fpr, fpr_low, fpr_high``.
+    summary : dict
+        ``equal_opportunity_difference`` (max - min TPR), ``equalized_odds_difference``
+        (larger of the TPR and FPR gaps) and their CIs, as Fairlearn defines them.
+    """
+    sel = np.asarray(selected).astype(bool).ravel()
+    y = np.asarray(y_true).astype(bool).ravel()
+    codes, labels = _codes(groups)
+    G = len(labels)
+    cells = np.zeros((2, 2, G), dtype=np.int64)  # [y, selected, group]
+    np.add.at(cells, (y.astype(int), sel.astype(int), codes), 1)
+    rng = _generator(seed)
+    boot = _multinomial(cells, n_boot, rng)
+
+    def rates(c):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tpr = c[..., 1, 1, :] / (c[..., 1, 1, :] + c[..., 1, 0, :])
+            fpr = c[..., 0, 1, :] / (c[..., 0, 1, :] + c[..., 0, 0, :])
+        return tpr, fpr
+
+    tpr, fpr = rates(cells)
+    btpr, bfpr = rates(boot)
+    t_lo, t_hi = _quantiles(btpr, alpha)
+    f_lo, f_hi = _quantiles(bfpr, alpha)
+    table = pd.DataFrame(
+        {
+            "group": labels, "n": cells.sum(axis=(0, 1)), "positives": cells[1].sum(axis=0),
+            "tpr": tpr, "tpr_low": t_lo, "tpr_high": t_hi, "fpr": fpr, "fpr_low": f_lo, "fpr_high": f_hi,
+        }
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        eo = np.nanmax(tpr) - np.nanmin(tpr)
+        eodds = max(eo, np.nanmax(fpr) - np.nanmin(fpr))
+        b_eo = np.nanmax(btpr, axis=1) - np.nanmin(btpr, axis=1)
+        b_eodds = np.maximum(b_eo, np.nanmax(bfpr, axis=1) - np.nanmin(bfpr, axis=1))
+    lo1, hi1 = _quantiles(b_eo, alpha)
+    lo2, hi2 = _quantiles(b_eodds, alpha)
+    summary = {
+        "equal_opportunity_difference": float(eo), "equal_opportunity_low": float(lo1),
+        "equal_opportunity_high": float(hi1), "equalized_odds_difference": float(eodds),
+        "equalized_odds_low": float(lo2), "equalized_odds_high": float(hi2),
+    }
+    return table, summary

@@ -1,0 +1,426 @@
+"""Stage 04: the fairness audit of a run directory (the only module here that reads or writes it)."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..privacy import suppress_counts, suppress_rows
+from ..rundir import Run, register_stage
+from ._composition import composition
+from ._defaults import DEFAULTS
+from ._groups import UNKNOWN, sensitive_groups
+from ._headline import _headline
+from ._mitigation import _correlation_remover_audit, mitigate_threshold_optimizer
+from ._models import _one_thread
+from ._policy import _customer_value, _spec_text, _value_order, resolve_policy
+from ._proxies import proxy_scan
+from ._rates import adjust_pvalues, outcome_rates_by_group
+from ._selection import selection_audit
+from ._verdicts import verdicts
+
+
+@dataclass
+class FairnessAudit:
+    """Everything :func:`fairness_run` found; tables are already small-cell suppressed."""
+
+    applicable: bool
+    reason: str = ""
+    attributes: list[str] = field(default_factory=list)
+    coverage: pd.DataFrame | None = None
+    policy: pd.DataFrame | None = None
+    verdicts: pd.DataFrame | None = None
+    selection: pd.DataFrame | None = None
+    dp: pd.DataFrame | None = None
+    outcome: pd.DataFrame | None = None
+    outcome_summary: pd.DataFrame | None = None
+    composition: pd.DataFrame | None = None
+    counts: dict[str, pd.DataFrame] = field(default_factory=dict)
+    balance: pd.DataFrame | None = None
+    proxy_joint: pd.DataFrame | None = None
+    proxies: pd.DataFrame | None = None
+    shap_note: str = ""
+    mitigation: pd.DataFrame | None = None
+    mitigation_note: str = ""
+    threshold: pd.DataFrame | None = None
+    threshold_note: str = ""
+    headline: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    given: dict | None = None  # audit of given segments (labels): source, insufficient-evidence segments
+
+
+@dataclass
+class _Inputs:
+    """What the steps of :func:`fairness_run` share: settings, the customers' table, segments, groups."""
+
+    settings: dict
+    roles: Any
+    k_supp: int
+    attributes: list[str]
+    seed: int
+    n_boot: int
+    alpha: float
+    min_n: int
+    correction: str
+    seginfo: dict
+    df: pd.DataFrame  # assignments joined to customers, one row per assigned customer
+    feats: pd.DataFrame  # segmentation inputs, rows aligned with df
+    segs: np.ndarray
+    names: dict[int, str]
+    value: np.ndarray | None
+    order_source: str
+    actions: dict[str, list[int]]
+    selections: dict[str, np.ndarray]
+    groups: pd.DataFrame  # group labels per attribute and intersection
+    labelled: set[str]
+
+    @property
+    def audited(self) -> list[str]:
+        return list(self.groups.columns)
+
+    def reference(self, attr: str) -> str:
+        """The configured reference group of ``attr`` (a display label when labels are given)."""
+        refs = self.settings["reference"]
+        if isinstance(refs, dict):
+            r = refs.get(attr, "largest")
+            lab = (self.settings.get("labels") or {}).get(attr) or {}
+            return {str(k): str(v) for k, v in lab.items()}.get(str(r), str(r)) if r != "largest" else r
+        return refs
+
+
+@register_stage("fairness/verdicts.parquet")
+def fairness_run(run: Run) -> FairnessAudit:
+    """Audit the run's segments and targeting policy; write ``artifacts/fairness/`` and the summary.
+
+    Artifacts: ``verdicts.parquet`` (action, attribute, verdict, sentence), ``selection.parquet``,
+    ``dp.parquet``, ``composition.parquet``, ``balance.parquet``, ``proxies.parquet``,
+    ``proxy_joint.parquet``, ``mitigation.parquet`` and, with an outcome, ``outcome.parquet`` and
+    ``threshold_optimizer.parquet``. Summary ``04_fairness``: ``verdicts``, ``headline`` and key
+    figures.
+    """
+    settings = run.settings("fairness", DEFAULTS)
+    # A configured policy replaces the default one (merging would keep the default actions).
+    configured = (run.config.get("fairness") or {}).get("policy")
+    if configured is not None:
+        settings["policy"] = configured
+    k_supp = int(run.read_json("data/prepare.json").get("suppression_k", 10))
+    attributes = [a for a in (settings["sensitive"] or run.roles.sensitive)]
+    customers_all = run.customers()
+    attributes = [a for a in attributes if a in customers_all.columns]
+    if not attributes:
+        return _not_applicable(run)
+    inp = _read_inputs(run, settings, k_supp, attributes, customers_all)
+    audit = FairnessAudit(applicable=True, attributes=inp.audited)
+    audit.coverage = _coverage(inp)
+    audit.policy = pd.DataFrame([
+        {"action": a, "segments": ", ".join(inp.names[i] for i in ids), "segment_ids": ids,
+         "customers_selected_share": float(inp.selections[a].mean()),
+         "chosen_by": _spec_text(settings["policy"][a], inp.order_source)}
+        for a, ids in inp.actions.items()
+    ])
+    _composition_step(inp, audit)
+    dp_rows = _targeting_step(inp, audit)
+    outcome_col = _outcome_step(inp, audit)
+    inputs = _proxy_step(run, inp, audit)
+    _mitigation_step(run, inp, audit, outcome_col, inputs)
+    verdict_out = audit.verdicts[["action", "attribute", "verdict", "sentence"]]
+    _write_artifacts(run, audit, verdict_out)
+    audit.headline, top_proxies = _headline(audit, verdict_out, inp.actions, inp.names, settings["policy"],
+                                            inp.order_source, attributes)
+    _summarise(run, audit, inp, verdict_out, dp_rows, top_proxies)
+    return audit
+
+
+# -- reading ------------------------------------------------------------------------------------------
+def _not_applicable(run: Run) -> FairnessAudit:
+    audit = FairnessAudit(
+        applicable=False,
+        reason="the dataset declares no sensitive attribute (no gender, age, ethnicity or similar "
+        "column), so there is no group to compare",
+    )
+    run.write_table("fairness/verdicts.parquet", pd.DataFrame(columns=["action", "attribute", "verdict", "sentence"]))
+    run.summarise("04_fairness", applicable=False, verdicts=[], headline=[
+        f"Fairness audit not applicable: {audit.reason}."
+    ])
+    return audit
+
+
+def _read_inputs(run: Run, settings: dict, k_supp: int, attributes: list[str],
+                 customers_all: pd.DataFrame) -> _Inputs:
+    """Segments, their inputs and names, customer value, the policy's selections and the groups."""
+    roles = run.roles
+    assignments = run.read_table("segments/assignments.parquet")
+    seginfo_path = run.path / "artifacts" / "segments" / "segments.json"
+    seginfo = run.read_json("artifacts/segments/segments.json") if seginfo_path.exists() else {}
+    features = run.read_table("segments/features.parquet")
+    df = assignments[["customer_id", "segment"]].merge(customers_all, on="customer_id", how="left")
+    feats = df[["customer_id"]].merge(features, on="customer_id", how="left").drop(columns="customer_id")
+    segs = df["segment"].to_numpy().astype(int)
+    names = {int(k): str(v) for k, v in (seginfo.get("names") or {}).items()}
+    if not names:
+        names = dict(zip(assignments["segment"].astype(int), assignments["segment_name"].astype(str)))
+    for sid in np.unique(segs):
+        names.setdefault(int(sid), f"Segment {sid}")
+    value_col = settings.get("value_column") or seginfo.get("value_feature")
+    value, value_name = _customer_value(feats, df, roles, value_col)
+    value_order = seginfo.get("value_order")
+    order_source = "segments.json value_order"
+    if not value_order:
+        value_order = _value_order(segs, value)
+        order_source = f"mean {value_name} per segment" if value is not None else "segment id (no value measure)"
+    actions = resolve_policy(settings["policy"], names, value_order)
+    return _Inputs(
+        settings=settings, roles=roles, k_supp=k_supp, attributes=attributes, seed=run.seed,
+        n_boot=int(settings["n_boot"]), alpha=float(settings["alpha"]), min_n=int(settings["min_group_size"]),
+        correction=settings["correction"], seginfo=seginfo, df=df, feats=feats, segs=segs, names=names,
+        value=value, order_source=order_source, actions=actions,
+        selections={a: np.isin(segs, ids) for a, ids in actions.items()},
+        groups=sensitive_groups(df, attributes, settings),
+        labelled={a for a in attributes if (settings.get("labels") or {}).get(a)},
+    )
+
+
+def _read_importance(run: Run) -> tuple[pd.DataFrame | None, str]:
+    """SHAP importance from notebook 03, or None with a note saying why it is missing."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importance = pd.read_parquet(run.require("explain/importance.parquet"))
+        if not {"feature", "mean_abs_shap"} <= set(importance.columns):
+            return None, "SHAP weights are not available (explain/importance.parquet lacks feature, mean_abs_shap)."
+        return importance, (
+            "SHAP weight: mean |SHAP| of the feature in segment membership, averaged over segments (notebook 03)."
+        )
+    except Exception as exc:  # the explanation stage may be missing or failing: show the list without it
+        return None, (
+            "SHAP weights are not available (explain/importance.parquet could not be produced: "
+            f"{type(exc).__name__}: {str(exc)[:120]}); the proxy list is shown without them."
+        )
+
+
+def _read_model(run: Run):
+    """The fitted segmentation model of stage 02, or None when it is absent or unreadable."""
+    import joblib
+
+    try:
+        path = run.artifact("segments/model.joblib")
+        if path.exists():
+            return joblib.load(path)
+    except Exception:  # an unreadable model: a stand-in is fitted instead
+        return None
+    return None
+
+
+# -- the audit's steps (in this order) ----------------------------------------------------------------
+def _coverage(inp: _Inputs) -> pd.DataFrame:
+    """Known and unknown customers per attribute; a handful of unknowns shows as "fewer than k"."""
+    groups, k_supp = inp.groups, inp.k_supp
+    coverage = pd.DataFrame([
+        {"attribute": a, "groups": int(groups[a].nunique()),
+         "known": int((groups[a] != UNKNOWN).sum()), "unknown": int((groups[a] == UNKNOWN).sum()),
+         "coverage": float((groups[a] != UNKNOWN).mean())}
+        for a in inp.audited
+    ])
+    # A handful of unknowns is itself a small cell: show "fewer than k" instead of the count.
+    small_unknown = coverage["unknown"].between(1, k_supp - 1)
+    if small_unknown.any():
+        coverage["unknown"] = coverage["unknown"].astype(object)
+        coverage.loc[small_unknown, "unknown"] = f"<{k_supp}"
+        coverage["known"] = coverage["known"].astype(object)
+        coverage.loc[small_unknown, "known"] = "suppressed"
+    return coverage
+
+
+def _composition_step(inp: _Inputs, audit: FairnessAudit) -> None:
+    """Composition, counts (suppressed) and balance per attribute; given segments too small to judge."""
+    comp_parts, bal_parts = [], []
+    for i, attr in enumerate(inp.audited):
+        long, bal = composition(inp.segs, inp.groups[attr], segment_names=inp.names, n_boot=inp.n_boot,
+                                alpha=inp.alpha, min_group_size=inp.min_n, seed=np.random.default_rng([inp.seed, 1, i]))
+        comp_parts.append(long.assign(attribute=attr))
+        bal_parts.append(bal.assign(attribute=attr))
+        counts = long.pivot(index="segment_name", columns="group", values="n")
+        counts = counts[[c for c in inp.groups[attr].cat.categories if c in counts.columns]]
+        audit.counts[attr] = suppress_counts(counts, inp.k_supp)
+    comp = pd.concat(comp_parts, ignore_index=True)
+    comp = comp[["attribute", *[c for c in comp.columns if c != "attribute"]]]
+    audit.composition = _suppress_by(comp, ["attribute", "segment"], "n", inp.k_supp)
+    audit.balance = pd.concat(bal_parts, ignore_index=True)[["attribute", "segment", "segment_name", "balance", "least_represented"]]
+    seginfo = inp.seginfo
+    given = seginfo.get("audit") if seginfo.get("method") == "external labels" else None
+    if given is not None:
+        small = [int(j) for j in given.get("insufficient_evidence") or []]
+        min_seg = int(given.get("min_segment_size") or inp.min_n)
+        audit.given = {"source": given.get("source"), "insufficient_evidence": small, "min_segment_size": min_seg,
+                       "unlabelled_segment": given.get("unlabelled_segment")}
+        weak = audit.balance["segment"].astype(int).isin(small)
+        audit.balance["evidence"] = np.where(weak, f"insufficient evidence (fewer than {min_seg} customers)", "sufficient")
+        audit.balance.loc[weak, ["balance", "least_represented"]] = [np.nan, None]
+
+
+def _targeting_step(inp: _Inputs, audit: FairnessAudit) -> list[dict]:
+    """Selection rates per (action, attribute), audit-wide corrected p-values, verdicts, DP figures."""
+    sel_parts, dp_rows = [], []
+    for a_i, (action, selected) in enumerate(inp.selections.items()):
+        for j, attr in enumerate(inp.audited):
+            table, dp = selection_audit(
+                selected, inp.groups[attr], reference=inp.reference(attr), n_boot=inp.n_boot, alpha=inp.alpha,
+                min_group_size=inp.min_n, seed=np.random.default_rng([inp.seed, 2, a_i, j]),
+            )
+            sel_parts.append(table.assign(action=action, attribute=attr))
+            dp_rows.append({"action": action, "attribute": attr, **dp})
+    selection = pd.concat(sel_parts, ignore_index=True)
+    selection["p_adjusted"] = adjust_pvalues(selection["p_value"].to_numpy(), inp.correction)
+    selection = selection[["action", "attribute", *[c for c in selection.columns if c not in ("action", "attribute")]]]
+    audit.verdicts = verdicts(selection, thresholds=inp.settings["thresholds"], min_group_size=inp.min_n,
+                              alpha=inp.alpha, correction=inp.correction, labelled=inp.labelled)
+    audit.selection = _suppress_by(selection, ["action", "attribute"], "n", inp.k_supp)
+    audit.dp = pd.DataFrame(dp_rows)
+    return dp_rows
+
+
+def _outcome_step(inp: _Inputs, audit: FairnessAudit) -> str | None:
+    """True- and false-positive rates of each targeting rule where the dataset has an outcome."""
+    roles, df = inp.roles, inp.df
+    outcome_col = roles.outcome if roles.outcome and roles.outcome in df.columns else None
+    if outcome_col:
+        y = pd.to_numeric(df[outcome_col], errors="coerce")
+        ok = y.notna().to_numpy()
+        out_parts, out_sum = [], []
+        for a_i, (action, selected) in enumerate(inp.selections.items()):
+            for j, attr in enumerate(inp.audited):
+                tab, summ = outcome_rates_by_group(
+                    selected[ok], y[ok].to_numpy(), inp.groups[attr][ok].reset_index(drop=True), n_boot=inp.n_boot,
+                    alpha=inp.alpha, seed=np.random.default_rng([inp.seed, 3, a_i, j]),
+                )
+                out_parts.append(tab.assign(action=action, attribute=attr))
+                out_sum.append({"action": action, "attribute": attr, **summ})
+        outcome = pd.concat(out_parts, ignore_index=True)
+        audit.outcome = _suppress_by(outcome[["action", "attribute", *tab.columns]], ["action", "attribute"], "n",
+                                     inp.k_supp)
+        audit.outcome_summary = pd.DataFrame(out_sum)
+    return outcome_col
+
+
+def _proxy_inputs(inp: _Inputs) -> tuple[pd.DataFrame, list[str]]:
+    """Candidate proxies (inputs and customer-table features, never a sensitive attribute) and the inputs."""
+    feats, roles, df = inp.feats, inp.roles, inp.df
+    sensitive_all = set(roles.sensitive) | set(inp.attributes)
+    inputs = [c for c in (inp.seginfo.get("inputs") or list(feats.columns)) if c in feats.columns]
+    cand = feats[[c for c in feats.columns if c not in sensitive_all]].copy()
+    for c in roles.feature_columns:
+        if c not in cand.columns and c not in sensitive_all and c in df.columns:
+            cand[c] = df[c].to_numpy()
+    return cand, inputs
+
+
+def _proxy_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> list[str]:
+    """The proxy scan (with SHAP weights from stage 03 when asked for); returns the segmentation inputs."""
+    p_set = inp.settings["proxy"]
+    cand, inputs = _proxy_inputs(inp)
+    importance = None
+    if not p_set.get("shap", True):
+        audit.shap_note = "SHAP weights were not requested (fairness.proxy.shap: false)."
+    else:
+        importance, audit.shap_note = _read_importance(run)
+    audit.proxy_joint, audit.proxies = proxy_scan(
+        cand, inp.groups[inp.attributes], inp.segs, inputs=inputs, importance=importance, bins=int(p_set["bins"]),
+        cv=int(p_set["cv"]), max_rows=int(p_set["max_rows"]), seed=inp.seed,
+    )
+    return inputs
+
+
+def _mitigation_step(run: Run, inp: _Inputs, audit: FairnessAudit, outcome_col: str | None,
+                     inputs: list[str]) -> None:
+    """(a) CorrelationRemover and a refit of the segmentation; (b) ThresholdOptimizer where there is an outcome."""
+    m_set = inp.settings["mitigation"]
+    feats, df, attributes = inp.feats, inp.df, inp.attributes
+    if inp.roles.segment:
+        audit.mitigation_note = (
+            "the segments are given labels (an existing segmentation), not a fitted model, so there is no "
+            "segmentation to refit on decorrelated inputs"
+        )
+    elif m_set.get("correlation_remover", True):
+        with _one_thread():
+            audit.mitigation, audit.mitigation_note = _correlation_remover_audit(
+                _read_model(run), feats[inputs] if inputs else feats, inp.groups, attributes, inp.segs, inp.actions,
+                inp.settings, inp.value, inp.seed,
+            )
+    if outcome_col and m_set.get("threshold_optimizer", True):
+        ok = pd.to_numeric(df[outcome_col], errors="coerce").notna().to_numpy()
+        parts = []
+        for attr in attributes:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                parts.append(mitigate_threshold_optimizer(
+                    feats.loc[ok, inputs] if inputs else feats.loc[ok],
+                    df.loc[ok, outcome_col].to_numpy(), inp.groups.loc[ok, attr].rename(attr),
+                    {a: s[ok] for a, s in inp.selections.items()}, constraints=m_set["constraints"],
+                    objective=m_set["objective"], seed=inp.seed,
+                ))
+        audit.threshold = pd.concat(parts, ignore_index=True)
+        audit.threshold_note = (
+            f"Outcome '{outcome_col}'. The outcome model (gradient boosting on the segmentation inputs) "
+            "learns on 40% of the customers, ThresholdOptimizer chooses its per-group thresholds on 30%, "
+            "and every rule is evaluated on the remaining 30%."
+        )
+    elif not outcome_col:
+        audit.threshold_note = "the dataset has no outcome column (such as churn), so no rule can be judged by who it should reach"
+
+
+# -- writing ------------------------------------------------------------------------------------------
+def _write_artifacts(run: Run, audit: FairnessAudit, verdict_out: pd.DataFrame) -> None:
+    run.write_table("fairness/verdicts.parquet", verdict_out)
+    run.write_table("fairness/selection.parquet", _plain(audit.selection))
+    run.write_table("fairness/dp.parquet", audit.dp)
+    run.write_table("fairness/composition.parquet", _plain(audit.composition))
+    run.write_table("fairness/balance.parquet", _plain(audit.balance))
+    run.write_table("fairness/proxies.parquet", audit.proxies)
+    run.write_table("fairness/proxy_joint.parquet", audit.proxy_joint)
+    if audit.mitigation is not None:
+        run.write_table("fairness/mitigation.parquet", audit.mitigation)
+    if audit.outcome is not None:
+        run.write_table("fairness/outcome.parquet", _plain(audit.outcome))
+        run.write_table("fairness/outcome_summary.parquet", audit.outcome_summary)
+    if audit.threshold is not None:
+        run.write_table("fairness/threshold_optimizer.parquet", audit.threshold)
+
+
+def _summarise(run: Run, audit: FairnessAudit, inp: _Inputs, verdict_out: pd.DataFrame, dp_rows: list[dict],
+               top_proxies: dict) -> None:
+    names, given = inp.names, audit.given
+    run.summarise(
+        "04_fairness",
+        applicable=True,
+        verdicts=verdict_out.to_dict(orient="records"),
+        headline=audit.headline,
+        policy={a: [names[i] for i in ids] for a, ids in inp.actions.items()},
+        **({"given_segments": {"source": given["source"],
+                               "insufficient_evidence": [names[j] for j in given["insufficient_evidence"]]}}
+           if given is not None else {}),
+        dp={f"{r['action']} / {r['attribute']}": {"difference": r["dp_difference"], "ratio": r["dp_ratio"]}
+            for r in dp_rows},
+        top_proxies=top_proxies,
+    )
+
+
+def _suppress_by(df: pd.DataFrame, by: list[str], count_column: str, k: int) -> pd.DataFrame:
+    """:func:`workbench.privacy.suppress_rows` within each table of a long frame (complements stay in
+    their table)."""
+    parts = [suppress_rows(part, count_column, k) for _, part in df.groupby(by, sort=False)]
+    return pd.concat(parts).loc[df.index] if parts else df
+
+
+def _plain(df: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Parquet-safe copy (object columns of dicts or lists as strings)."""
+    if df is None:
+        return None
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object and out[c].map(lambda v: isinstance(v, (dict, list))).any():
+            out[c] = out[c].map(str)
+    return out

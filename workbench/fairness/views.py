@@ -1,0 +1,129 @@
+"""What notebook 04 shows: the audit's tables and verdicts as DataFrames, Markdown and text."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .stage import FairnessAudit
+
+_VERDICT_MARK = {"pass": "✅ pass", "fail": "❌ fail", "insufficient evidence": "⚠️ insufficient evidence"}
+
+
+def verdict_markdown(audit: FairnessAudit) -> str:
+    """The verdicts as a Markdown table: action, attribute, verdict, the plain-language sentence."""
+    rows = ["| action | attribute | verdict | why |", "|---|---|---|---|"]
+    for r in audit.verdicts.itertuples():
+        rows.append(f"| {r.action.replace('_', ' ')} | {r.attribute} | {_VERDICT_MARK.get(r.verdict, r.verdict)} | {r.sentence} |")
+    return "\n".join(rows)
+
+
+def given_markdown(audit: FairnessAudit) -> str | None:
+    """Audit of given segments: where they come from, the policy over their labels, and which are too
+    small to judge (Markdown); None for segments learned in this run."""
+    if audit.given is None or not audit.applicable:
+        return None
+    g = audit.given
+    text = (f"**Audit of given segments.** The segments were given as labels ({g['source']}), not fitted here; "
+            "the targeting policy names those labels: ")
+    text += "; ".join(f"{r.action.replace('_', ' ')} \u2192 {len(r.segment_ids)} segment(s), chosen by {r.chosen_by}"
+                      for r in audit.policy.itertuples()) + "."
+    small = g.get("insufficient_evidence") or []
+    if small:
+        names = dict(zip(audit.balance["segment"].astype(int), audit.balance["segment_name"]))
+        text += (f" {len(small)} segment(s) have fewer than {g['min_segment_size']} customers and are "
+                 "insufficient evidence: their composition is shown (small cells suppressed) but their balance is "
+                 "not judged (" + "; ".join(str(names.get(j, j)) for j in small) + ").")
+    if g.get("unlabelled_segment") is not None:
+        text += " Customers without a label are audited as the segment \u201cunlabelled\u201d."
+    return text
+
+
+def verdict_text(audit: FairnessAudit) -> str:
+    """One deterministic line per verdict (for nbval)."""
+    if not audit.applicable:
+        return "not applicable"
+    return "\n".join(f"{r.action} / {r.attribute}: {r.verdict}" for r in audit.verdicts.itertuples())
+
+
+def _ci(x, lo, hi, digits=2, pct=False) -> str:
+    if x is None or not np.isfinite(x):
+        return "–"
+    f = (lambda v: f"{100 * v:.1f}%") if pct else (lambda v: f"{v:.{digits}f}")
+    if lo is None or not np.isfinite(lo) or not np.isfinite(hi):
+        return f(x)
+    return f"{f(x)} ({f(lo)}–{f(hi)})"
+
+
+def selection_view(audit: FairnessAudit, action: str) -> pd.DataFrame:
+    """Selection rate per group with CIs, ratio to the reference, corrected p-value, status."""
+    t = audit.selection.loc[audit.selection["action"] == action]
+    status = {}
+    for r in audit.verdicts.loc[audit.verdicts["action"] == action].itertuples():
+        for g, st in r.groups.items():
+            status[(r.attribute, g)] = st
+    rows = []
+    for r in t.itertuples():
+        is_ref = r.is_reference == True  # noqa: E712 (suppressed rows hold None)
+        rows.append({
+            "attribute": r.attribute, "group": r.group,
+            "customers": "suppressed" if not np.isfinite(r.n) else int(r.n),
+            "selection rate (CI)": _ci(r.rate, r.rate_low, r.rate_high, pct=True),
+            "ratio to reference (CI)": "reference" if is_ref else _ci(r.ratio, r.ratio_low, r.ratio_high),
+            "p (corrected)": "" if is_ref or not np.isfinite(r.p_adjusted) else f"{r.p_adjusted:.2g}",
+            "status": "" if is_ref else status.get((r.attribute, r.group), ""),
+        })
+    return pd.DataFrame(rows).set_index(["attribute", "group"])
+
+
+def dp_view(audit: FairnessAudit) -> pd.DataFrame:
+    """Fairlearn's demographic-parity difference and ratio per (action, attribute), with CIs."""
+    d = audit.dp
+    return pd.DataFrame({
+        "action": d["action"], "attribute": d["attribute"],
+        "DP difference (CI)": [_ci(*v) for v in zip(d["dp_difference"], d["dp_difference_low"], d["dp_difference_high"])],
+        "DP ratio (CI)": [_ci(*v) for v in zip(d["dp_ratio"], d["dp_ratio_low"], d["dp_ratio_high"])],
+        "four-fifths rule": np.where(d["four_fifths"], "met", "not met"),
+    }).set_index(["action", "attribute"])
+
+
+def outcome_view(audit: FairnessAudit) -> pd.DataFrame:
+    """Equal-opportunity and equalized-odds differences of each targeting rule, with CIs."""
+    d = audit.outcome_summary
+    return pd.DataFrame({
+        "action": d["action"], "attribute": d["attribute"],
+        "equal opportunity difference (CI)": [_ci(*v) for v in zip(
+            d["equal_opportunity_difference"], d["equal_opportunity_low"], d["equal_opportunity_high"])],
+        "equalized odds difference (CI)": [_ci(*v) for v in zip(
+            d["equalized_odds_difference"], d["equalized_odds_low"], d["equalized_odds_high"])],
+    }).set_index(["action", "attribute"])
+
+
+def proxy_view(audit: FairnessAudit, top: int = 6) -> pd.DataFrame:
+    """The ranked proxy list per attribute with each feature's SHAP weight."""
+    t = audit.proxies.groupby("attribute", sort=False).head(top)
+    out = t[["attribute", "rank", "feature", "cramers_v", "mutual_information", "segmentation_input", "shap_weight"]].copy()
+    out.columns = ["attribute", "rank", "feature", "Cramér's V", "mutual information (nats)", "segmentation input", "SHAP weight"]
+    if out["SHAP weight"].isna().all():
+        out = out.drop(columns="SHAP weight")
+    return out.set_index(["attribute", "rank"]).round(3)
+
+
+def mitigation_view(audit: FairnessAudit) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Disparity and cost before and after CorrelationRemover, side by side.
+
+    Returns
+    -------
+    disparity, silhouette, reach : pandas.DataFrame
+        Worst ratio and DP difference per (action, attribute) and variant; silhouette per variant;
+        selected and value share per (variant, action).
+    """
+    m = audit.mitigation
+    piv = m.pivot_table(index=["action", "attribute"], columns="variant",
+                        values=["worst_ratio", "dp_difference"], sort=False)
+    piv.columns = [f"{a.replace('_', ' ')}: {b}" for a, b in piv.columns]
+    cost = m.groupby("variant", sort=False)[["silhouette"]].first().T
+    return piv.round(3), cost.round(3), m.groupby(["variant", "action"], sort=False)[["selected_share", "value_share"]].first().round(3)

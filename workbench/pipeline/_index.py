@@ -1,0 +1,149 @@
+"""The ``index.html`` pages: one per run, and one for a suite of runs (``reports/index.html``)."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+if TYPE_CHECKING:
+    from ._run import RunResult
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;color:#222}
+table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.35rem .6rem;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.ok{color:#17692d;font-weight:600}.failed,.fail{color:#b00020;font-weight:600}
+.pass{color:#17692d;font-weight:600}.insufficient{color:#8a6100;font-weight:600}.muted{color:#666}
+pre{background:#f7f7f7;padding:.6rem;overflow:auto;font-size:.85rem}
+"""
+
+
+def write_run_index(folder: Path, config: dict, summary: dict, statuses: list[dict], manifest: dict) -> None:
+    """One page per run: dataset, parameters, per-notebook status and duration, headlines, links.
+
+    Parameters
+    ----------
+    folder : Path
+        The run directory (``data/prepare.json`` is read; ``index.html`` is written).
+    config : dict
+        The run's config (its ``name`` titles the page).
+    summary, manifest : dict
+        The run's ``summary.json`` and ``manifest.json`` content.
+    statuses : list of dict
+        Per step: ``notebook``, ``status``, ``seconds`` and optionally ``error``.
+    """
+    name = html.escape(str(config["name"]))
+    prep = json.loads((folder / "data" / "prepare.json").read_text())
+    rows = "".join(_status_row(folder, s) for s in statuses)
+    heads = "".join(f"<li>{html.escape(h)}</li>" for h in _headlines(summary))
+    params = yaml.safe_dump(manifest["parameters"], sort_keys=False)
+    body = f"""
+<h1>Segmentation audit: {name}</h1>
+<p>Dataset <b>{html.escape(prep['dataset'])}</b> ({html.escape(prep['source'])}):
+{prep['n_customers']:,} customers after consent and erasure, {prep['n_transactions']:,} transactions.
+Run status: <b class="{'ok' if manifest['status'] == 'complete' else 'failed'}">{manifest['status']}</b>,
+started {manifest['started']}.</p>
+{_verdict_table(_verdict_rows(summary))}
+<h2>Headline results</h2><ul>{heads or '<li class="muted">No headline results recorded.</li>'}</ul>
+<h2>Notebooks</h2><table><tr><th>report</th><th>status</th><th>duration</th></tr>{rows}</table>
+<h2>Parameters</h2><pre>{html.escape(params)}</pre>
+<p class="muted">Machine-readable: <a href="summary.json">summary.json</a>, <a href="manifest.json">manifest.json</a>.</p>
+"""
+    (folder / "index.html").write_text(_page(f"Segmentation audit: {config['name']}", body))
+
+
+def write_suite_index(reports: Path, results: list[tuple[str, RunResult | None, str]]) -> Path:
+    """``reports/index.html``: one row per dataset with status, headline results and verdicts.
+
+    Parameters
+    ----------
+    reports : Path
+        The suite's folder.
+    results : list of (name, RunResult or None, error)
+        Per run: its name, its result (None when it never started, e.g. bad input) and an error message.
+
+    Returns
+    -------
+    Path
+        The page written.
+    """
+    rows = "".join(_suite_row(name, result, error) for name, result, error in results)
+    body = (
+        "<h1>Segmentation audit workbench: reports</h1>"
+        f"<p class=\"muted\">Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}. "
+        "Every report opens offline; code is hidden.</p>"
+        "<table><tr><th>run</th><th>status</th><th>headline results</th></tr>" + rows + "</table>"
+    )
+    path = reports / "index.html"
+    path.write_text(_page("Segmentation audit workbench", body))
+    return path
+
+
+def _status_row(folder: Path, s: dict) -> str:
+    """A notebook's row on the run page: link to its report, status (with the error), duration."""
+    nb = s["notebook"]
+    link = f"<a href=\"{nb}.html\">{nb}</a>" if (folder / f"{nb}.html").exists() else nb
+    if not s.get("error"):
+        return (
+            f"<tr><td>{link}</td><td class=\"{s['status'].replace(' ', '')}\">{s['status']}</td>"
+            f"<td>{s['seconds']:.1f} s</td></tr>"
+        )
+    err = f"<br><span class=\"muted\">{html.escape(s.get('error') or '')}</span>"
+    return f"<tr><td>{link}</td><td class=\"failed\">{s['status']}{err}</td><td>{s['seconds']:.1f} s</td></tr>"
+
+
+def _suite_row(name: str, result: RunResult | None, error: str) -> str:
+    """A run's row on the suite page: link, status, first headlines and verdicts, error."""
+    folder = result.out if result else None
+    status = "complete" if result and result.ok else "failed"
+    link = f"<a href=\"{folder.name}/index.html\">{html.escape(name)}</a>" if folder else html.escape(name)
+    details = ""
+    if folder and (folder / "summary.json").exists():
+        summary = json.loads((folder / "summary.json").read_text())
+        heads = "".join(f"<li>{html.escape(h)}</li>" for h in _headlines(summary)[:6])
+        details = f"<ul>{heads}</ul>{_verdict_table(_verdict_rows(summary))}"
+    if error:
+        details += f"<p class=\"failed\">{html.escape(error)}</p>"
+    return f"<tr><td>{link}</td><td class=\"{'ok' if status == 'complete' else 'failed'}\">{status}</td><td>{details}</td></tr>"
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+        f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def _verdict_rows(summary: dict) -> list[dict]:
+    """Every stage's fairness verdict rows, stages in name order."""
+    rows = []
+    for stage in sorted(k for k in summary if isinstance(summary[k], dict)):
+        rows.extend(summary[stage].get("verdicts", []) or [])
+    return rows
+
+
+def _verdict_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    out = ["<h2>Fairness verdicts</h2><table><tr><th>action</th><th>attribute</th><th>verdict</th><th>why</th></tr>"]
+    for r in rows:
+        v = str(r.get("verdict", ""))
+        css = {"pass": "pass", "fail": "fail"}.get(v, "insufficient")
+        out.append(
+            f"<tr><td>{html.escape(str(r.get('action', '')))}</td><td>{html.escape(str(r.get('attribute', '')))}</td>"
+            f"<td class=\"{css}\">{html.escape(v)}</td><td>{html.escape(str(r.get('sentence', '')))}</td></tr>"
+        )
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _headlines(summary: dict) -> list[str]:
+    """Every stage's headline sentences, stages in name order."""
+    lines = []
+    for stage in sorted(k for k in summary if isinstance(summary[k], dict)):
+        lines.extend(str(h) for h in summary[stage].get("headline", []) or [])
+    return lines

@@ -1,0 +1,188 @@
+"""Running the notebook sequence into a run directory, safely, and running the default suite.
+
+:func:`run` builds the whole run directory in a temporary folder next to the destination and moves it
+into place only when it is complete, so an earlier complete run is never damaged:
+
+* a bad input (:class:`~workbench.data.InputError`) leaves no folder at all;
+* a failing notebook stops the sequence; the failed executed notebook (with its error), its HTML and
+  an ``index.html`` marking it failed are kept, in the destination if it held no complete run, else
+  beside it in ``<out>.failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+from ..data import InputError, load_config
+from ..rundir import Run
+from ._execute import NOTEBOOK_DIR, NOTEBOOKS, execute_notebook, short_error
+from ._html import export_html
+from ._index import write_run_index, write_suite_index
+from ._manifest import build_manifest, hash_outputs, merge_summary
+from ._prepare import prepare
+
+SUITE = ["synthetic", "telco", "cdnow", "telco_audit"]
+
+
+@dataclass
+class RunResult:
+    """Where a run ended up, whether every notebook succeeded, per-step statuses, and the failure."""
+
+    out: Path
+    ok: bool
+    statuses: list[dict] = field(default_factory=list)
+    message: str = ""
+
+
+def run(
+    config: dict,
+    out: str | Path,
+    notebooks: list[str] | None = None,
+    progress: Callable[[str], None] = print,
+    notebook_dir: Path = NOTEBOOK_DIR,
+) -> RunResult:
+    """Execute the notebook sequence for ``config`` and write the run directory ``out``.
+
+    Parameters
+    ----------
+    config : dict
+        Resolved config (see :func:`workbench.data.load_config`).
+    out : str or Path
+        The run directory.
+    notebooks : list of str, optional
+        Notebook names to execute, in order (default :data:`NOTEBOOKS`).
+    progress : callable, default print
+        Receives one line per step.
+    notebook_dir : Path, optional
+        Folder holding the notebooks.
+
+    Returns
+    -------
+    RunResult
+        ``out`` is where the run landed: ``<out>.failed`` when it failed beside a complete run.
+
+    Raises
+    ------
+    InputError
+        Bad input: nothing is written.
+    """
+    out = Path(out).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    notebooks = notebooks or NOTEBOOKS
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    started = datetime.now(timezone.utc)
+    run_obj, prepared = _prepare_into(tmp, config, progress)
+    statuses = [prepared, *_execute_sequence(tmp, config["name"], notebooks, Path(notebook_dir), progress)]
+    ok = not any(s["status"] == "failed" for s in statuses)
+    _write_records(run_obj, config, statuses, started, ok)
+    final = _place(tmp, out, ok=ok)
+    message = "".join(
+        f"notebook {s['notebook']} failed: {s['error']}" for s in statuses if s["status"] == "failed"
+    )
+    return RunResult(out=final, ok=ok, statuses=statuses, message=message)
+
+
+def run_suite(out: str | Path = "reports", names: list[str] | None = None, progress=print) -> tuple[bool, Path]:
+    """Run the default suite (one run per built-in config) and write ``reports/index.html``.
+
+    Returns
+    -------
+    (bool, Path)
+        Whether every run completed, and the suite's index page.
+    """
+    reports = Path(out)
+    reports.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name in names or SUITE:
+        try:
+            result = run(load_config(dataset=name), reports / name, progress=progress)
+            results.append((name, result, result.message))
+        except InputError as exc:
+            results.append((name, None, str(exc)))
+    index = write_suite_index(reports, results)
+    return all(r is not None and r.ok for _, r, _ in results), index
+
+
+def _prepare_into(tmp: Path, config: dict, progress) -> tuple[Run, dict]:
+    """Prepare the data in ``tmp``; on any error remove ``tmp`` (bad input leaves nothing)."""
+    try:
+        progress(f"[{config['name']}] preparing data (validation, minimisation, consent, pseudonyms)")
+        t0 = time.perf_counter()
+        run_obj = prepare(config, tmp)
+        return run_obj, {"notebook": "prepare", "status": "ok", "seconds": round(time.perf_counter() - t0, 2)}
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _execute_sequence(tmp: Path, name: str, notebooks: list[str], notebook_dir: Path, progress) -> list[dict]:
+    """Execute and export each notebook until one fails; the rest are marked "not run"."""
+    statuses = []
+    for i, notebook in enumerate(notebooks, 1):
+        progress(f"[{name}] [{i}/{len(notebooks)}] {notebook} …")
+        status = _execute_one(tmp, notebook, notebook_dir)
+        statuses.append(status)
+        progress(f"[{name}] [{i}/{len(notebooks)}] {notebook} {status['status']} in {status['seconds']:.1f} s")
+        if status["status"] != "ok":
+            break
+    for notebook in notebooks[len(statuses):]:
+        statuses.append({"notebook": notebook, "status": "not run", "seconds": 0.0, "error": ""})
+    return statuses
+
+
+def _execute_one(tmp: Path, notebook: str, notebook_dir: Path) -> dict:
+    """Execute one notebook, then export whatever was executed (a failed notebook too) to HTML."""
+    t0 = time.perf_counter()
+    status, error = "ok", ""
+    try:
+        execute_notebook(notebook, tmp, notebook_dir)
+    except Exception as exc:  # papermill raises its own error type; keep any failure
+        status, error = "failed", short_error(exc)
+    seconds = round(time.perf_counter() - t0, 2)
+    if (tmp / f"{notebook}.ipynb").exists():
+        try:
+            export_html(tmp / f"{notebook}.ipynb", tmp / f"{notebook}.html")
+        except Exception as exc:
+            status, error = "failed", f"HTML export failed: {exc}"
+    return {"notebook": notebook, "status": status, "seconds": seconds, "error": error}
+
+
+def _write_records(run_obj: Run, config: dict, statuses: list[dict], started: datetime, ok: bool) -> None:
+    """``summary.json``, ``index.html``, then ``manifest.json`` (last: it hashes the other outputs)."""
+    summary = merge_summary(run_obj)
+    run_obj.write_json("summary.json", summary)
+    manifest = build_manifest(run_obj, config, statuses, started, ok=ok)
+    write_run_index(run_obj.path, config, summary, statuses, manifest)
+    manifest["output_sha256"] = hash_outputs(run_obj.path)
+    run_obj.write_json("manifest.json", manifest)
+
+
+def _is_complete(path: Path) -> bool:
+    try:
+        return json.loads((path / "manifest.json").read_text()).get("status") == "complete"
+    except (OSError, ValueError):
+        return False
+
+
+def _place(tmp: Path, out: Path, ok: bool) -> Path:
+    """Move the finished temporary folder into place without damaging an earlier complete run."""
+    target = out
+    if not ok and _is_complete(out):
+        target = out.with_name(out.name + ".failed")
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
+        target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(target)
+    if ok:
+        shutil.rmtree(out.with_name(out.name + ".failed"), ignore_errors=True)
+    return target

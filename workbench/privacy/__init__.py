@@ -1,0 +1,113 @@
+"""Privacy by design: minimisation, consent and erasure, keyed pseudonyms, small-cell suppression,
+re-identification risk, data quality and a differentially private release of segment profiles.
+
+User guide
+----------
+The first four steps run in :func:`workbench.pipeline.prepare`, before any notebook sees the data:
+
+1. :func:`inventory` lists every input column with its role, its purpose and whether it is kept.
+2. :func:`minimise` keeps only columns with a declared purpose; direct identifiers (names, emails,
+   phones, ...) and columns without a role are dropped, consent flags are dropped once applied.
+3. :func:`exclude_customers` removes customers who opted out of profiling or asked to be forgotten
+   (``workbench run --forget FILE``), from the customer table and the transaction table alike, and
+   returns counts only; :func:`fingerprint` records *which* consent snapshot and erasure list were
+   used (a hash) in the manifest.
+4. :func:`pseudonymise` replaces customer ids by HMAC-SHA256 pseudonyms under a key from
+   :func:`resolve_key`: the environment variable ``WORKBENCH_PSEUDONYM_KEY`` (``privacy.key_env``)
+   or a key file outside the repo (``privacy.key_file``); the same key gives the same pseudonyms in
+   every run, so :func:`pseudonym_for` can look a customer up. With neither, a random key is made
+   for this run only: pseudonyms then cannot be linked across runs, or back to anyone, by anybody.
+   The key is never written anywhere.
+
+Every published table goes through small-cell suppression: :func:`suppress_counts` for a 2-D table
+of counts (cells from 1 to ``k - 1`` hidden, plus complementary cells so that no hidden cell can be
+recovered from row or column totals; :func:`disclosure_intervals` runs that attack) and
+:func:`suppress_rows` for per-group statistics (groups smaller than ``k`` masked, plus the next
+smallest group when only one is masked and the total is known). ``k`` is ``privacy.suppression_k``
+(default 10), recorded in ``data/prepare.json``.
+
+Notebook 01 audits the prepared data (:func:`privacy_audit_run`): :func:`validation_checks`,
+:func:`reidentification_risk` on the declared quasi-identifiers (k-anonymity, share unique, which
+combinations drive uniqueness) and :func:`data_quality` (missingness, outliers, duplicates).
+
+Notebook 06 publishes segment profiles with differential privacy (:func:`dp_release`, OpenDP):
+a count per segment and the mean of each feature listed under ``privacy.dp.bounds`` (bounds from
+the config, never from the data), under one budget ``privacy.dp.epsilon``/``delta``; every query and
+its share of the budget go to the ``dp_ledger`` in ``manifest.json``, and :func:`dp_utility`
+compares the release with the exact profiles.
+
+Configuration (``privacy:`` section, defaults in :data:`DEFAULTS`)::
+
+    privacy:
+      key_env: WORKBENCH_PSEUDONYM_KEY   # env var holding the pseudonym key
+      key_file: null                     # or a key file outside the repo
+      forget: null                       # erasure list, one customer id per line
+      suppression_k: 10
+      risk: {max_combination: 3}
+      dp:
+        enabled: true
+        epsilon: 1.0
+        delta: 1.0e-7
+        bounds: {recency: [0, 730], frequency: [0, 100]}
+
+Modules: algorithms in ``_pseudonyms``, ``_minimisation``, ``_consent``, ``_suppression`` (with the
+attack in ``_disclosure``), ``_risk``, ``_quality``, ``_checks`` and ``_dp``; the run directory in
+``stage``; notebook tables in ``views`` and figures in ``plots``.
+"""
+
+from ._consent import exclude_customers, fingerprint, read_id_list
+from ._defaults import DEFAULTS
+from ._disclosure import disclosure_intervals
+from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
+from ._minimisation import inventory, minimise
+from ._pseudonyms import PseudonymKey, pseudonym_for, pseudonymise, resolve_key
+from ._quality import data_quality
+from ._risk import identifier_scan, reidentification_risk
+from ._suppression import suppress_counts, suppress_rows
+from .plots import plot_relative_errors, plot_uniqueness
+from .stage import (
+    DISCLOSURE_DIR,
+    TOTAL,
+    load_private_release,
+    privacy_audit_run,
+    private_release_run,
+    publish_counts,
+    published_tables,
+    validation_checks,
+)
+from .views import minimisation_summary, provenance_table
+
+__all__ = [
+    "DISCLOSURE_DIR",
+    "TOTAL",
+    "publish_counts",
+    "published_tables",
+    "DEFAULTS",
+    "DPRelease",
+    "PseudonymKey",
+    "data_quality",
+    "disclosure_intervals",
+    "dp_budget_tradeoff",
+    "dp_release",
+    "dp_utility",
+    "exclude_customers",
+    "fingerprint",
+    "identifier_scan",
+    "inventory",
+    "load_private_release",
+    "minimisation_summary",
+    "minimise",
+    "plot_relative_errors",
+    "plot_uniqueness",
+    "privacy_audit_run",
+    "private_release_run",
+    "provenance_table",
+    "pseudonym_for",
+    "pseudonymise",
+    "read_id_list",
+    "reidentification_risk",
+    "resolve_key",
+    "suppress_counts",
+    "suppress_rows",
+    "validation_checks",
+]

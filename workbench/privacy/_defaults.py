@@ -1,0 +1,22 @@
+"""The ``privacy:`` config section's defaults, shared by the pseudonym key and the stages."""
+
+from __future__ import annotations
+
+DEFAULTS = {
+    "key_env": "WORKBENCH_PSEUDONYM_KEY",
+    "key_file": None,
+    "forget": None,
+    "suppression_k": 10,
+    "risk": {"max_combination": 3},
+    "quality": {"iqr_factor": 3.0},
+    "dp": {
+        "enabled": False,
+        "epsilon": 1.0,
+        "delta": 1e-7,
+        "bounds": {},
+        "count_weight": 1.0,
+        "alpha": 0.05,
+        "max_customers": 1_000_000_000,
+        "impute": {},
+    },
+}

@@ -1,0 +1,172 @@
+"""The disclosure attack on a published table of counts: its linear equations and what they pin down.
+
+An attacker knows the published cells, the totals and that counts are non-negative; the helpers here
+turn a table into those equations, solve for the bounds of each hidden cell (linear programming) and
+find which hidden cells the equations alone determine. :mod:`._suppression` uses them to choose
+complementary cells; :func:`disclosure_intervals` runs the attack for a reviewer or a test.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def _count_matrix(table: pd.DataFrame) -> np.ndarray:
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError("suppress_counts expects a DataFrame of counts (rows x columns)")
+    try:
+        values = table.to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("suppress_counts expects numeric counts only; move labels into the index") from None
+    if np.isnan(values).any() or (values < 0).any():
+        raise ValueError("counts must be non-negative and not missing")
+    return values
+
+
+def _with_margins(values: np.ndarray, margins: bool) -> np.ndarray:
+    """The published grid: with ``margins``, a total column and row appended (only along an axis
+    with more than one line, since a single line is its own total)."""
+    n_rows, n_cols = values.shape
+    full = values
+    if margins:
+        if n_cols > 1:
+            full = np.hstack([full, full.sum(axis=1, keepdims=True)])
+        if n_rows > 1:
+            full = np.vstack([full, full.sum(axis=0, keepdims=True)])
+    return full
+
+
+def _table_equations(values: np.ndarray, full: np.ndarray, margins: bool) -> list:
+    """What the attacker knows as (cells, coefficients, right-hand side) over the cells of ``full``.
+
+    With margins, each line of the grid sums to its (published, possibly hidden) total cell; without,
+    each row and column of the interior sums to its exact total.
+    """
+    shape = full.shape
+    var = np.arange(full.size).reshape(shape)
+    if not margins:
+        return _total_equations(var, values)
+    equations = []
+    if shape[1] > values.shape[1]:  # interior of each row (and the column-total row) minus its total = 0
+        for i in range(shape[0]):
+            equations.append((var[i], np.r_[np.ones(shape[1] - 1), -1.0], 0.0))
+    if shape[0] > values.shape[0]:
+        for j in range(shape[1]):
+            equations.append((var[:, j], np.r_[np.ones(shape[0] - 1), -1.0], 0.0))
+    return equations
+
+
+def _total_equations(var: np.ndarray, values: np.ndarray) -> list:
+    """Row and column sums of a table published without margins, as (cells, coefficients, total)."""
+    n_rows, n_cols = values.shape
+    equations = []
+    if n_cols > 1:
+        equations += [(var[i], np.ones(n_cols), float(values[i].sum())) for i in range(n_rows)]
+    if n_rows > 1:
+        equations += [(var[:, j], np.ones(n_rows), float(values[:, j].sum())) for j in range(n_cols)]
+    return equations
+
+
+def _unknown_rows(equations, unknown: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Each equation's coefficients on the unknown cells, as (equation, row) pairs, skipping those
+    with no unknown cell."""
+    unk = np.flatnonzero(unknown)
+    pos = {int(v): i for i, v in enumerate(unk)}
+    rows = []
+    for e, (idx, coef, _) in enumerate(equations):
+        mask = unknown[idx]
+        if not mask.any():
+            continue
+        row = np.zeros(len(unk))
+        for v, c in zip(idx[mask], coef[mask]):
+            row[pos[int(v)]] = c
+        rows.append((e, row))
+    return rows
+
+
+def _lp_bounds(flat, equations, unknown):
+    """Min and max of each unknown variable subject to the equations and non-negativity."""
+    from scipy.optimize import linprog
+
+    unk = np.flatnonzero(unknown)
+    rows = _unknown_rows(equations, unknown)
+    a_rows, b = [], []
+    for e, row in rows:
+        idx, coef, rhs = equations[e]
+        mask = unknown[idx]
+        a_rows.append(row)
+        b.append(rhs - float(np.dot(coef[~mask], flat[idx[~mask]])))
+    lows, highs = [], []
+    if not a_rows:
+        return [0.0] * len(unk), [np.inf] * len(unk)
+    A, b = np.array(a_rows), np.array(b)
+    for i in range(len(unk)):
+        c = np.zeros(len(unk))
+        c[i] = 1.0
+        lo = linprog(c, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
+        hi = linprog(-c, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
+        lows.append(float(lo.fun) if lo.status == 0 else 0.0)
+        highs.append(float(-hi.fun) if hi.status == 0 else np.inf)
+    return lows, highs
+
+
+def _determined(flat_unknown: np.ndarray, equations) -> np.ndarray:
+    """Which unknowns are fixed by the linear equations alone (ignoring non-negativity)."""
+    from scipy.linalg import null_space
+
+    unk = np.flatnonzero(flat_unknown)
+    if len(unk) == 0:
+        return np.zeros(0, dtype=bool)
+    rows = _unknown_rows(equations, flat_unknown)
+    if not rows:
+        return np.zeros(len(unk), dtype=bool)
+    basis = null_space(np.array([row for _, row in rows]))
+    if basis.size == 0:
+        return np.ones(len(unk), dtype=bool)
+    return np.linalg.norm(basis, axis=1) < 1e-8
+
+
+def disclosure_intervals(
+    exact: pd.DataFrame, published: pd.DataFrame, margins: bool = False
+) -> pd.DataFrame:
+    """The subtraction attack, done properly: bounds an attacker can derive for suppressed cells.
+
+    For each suppressed (``NaN``) cell of ``published``, the smallest and largest value consistent
+    with the published cells, the totals (exact row and column totals of ``exact`` when
+    ``margins=False``; the published total cells when ``margins=True``) and non-negativity, by linear
+    programming. A cell is disclosed when ``low == high``.
+
+    Parameters
+    ----------
+    exact : DataFrame
+        The true counts, without totals (the attacker does not see it; used for the totals only).
+    published : DataFrame
+        The output of :func:`suppress_counts` for ``exact`` with the same ``margins``.
+    margins : bool, default False
+
+    Returns
+    -------
+    DataFrame
+        One row per suppressed cell: ``row``, ``column``, ``true``, ``low``, ``high``, ``disclosed``.
+    """
+    values = _count_matrix(exact)
+    pub = published.to_numpy(dtype=float)
+    full = _with_margins(values, margins)
+    shape = full.shape
+    if pub.shape != shape:
+        raise ValueError(f"published table has shape {pub.shape}, expected {shape}")
+    equations = _table_equations(values, full, margins)
+    flat_pub = pub.ravel()
+    unknown = np.isnan(flat_pub)
+    lows, highs = _lp_bounds(np.nan_to_num(flat_pub), equations, unknown)
+    rows = []
+    labels_r = list(published.index)
+    labels_c = list(published.columns)
+    for pos, lo, hi in zip(np.flatnonzero(unknown), lows, highs):
+        i, j = divmod(int(pos), shape[1])
+        rows.append({
+            "row": labels_r[i], "column": labels_c[j], "true": float(full.ravel()[pos]),
+            "low": lo, "high": hi, "disclosed": bool(hi - lo < 0.5),
+        })
+    return pd.DataFrame(rows, columns=["row", "column", "true", "low", "high", "disclosed"])

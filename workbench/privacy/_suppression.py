@@ -1,0 +1,247 @@
+"""Small-cell suppression: tables of counts (with complementary cells) and per-group rows."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ._disclosure import _count_matrix, _determined, _lp_bounds, _table_equations, _with_margins
+
+_LABEL_NAMES = ("segment", "segment_id", "segment_name", "cluster", "group", "label")
+
+
+def suppress_counts(
+    table: pd.DataFrame,
+    k: int = 10,
+    margins: bool = False,
+    total_label: str = "Total",
+) -> pd.DataFrame:
+    """Small-cell suppression of a 2-D table of counts, with complementary suppression.
+
+    Cells with ``0 < count < k`` are suppressed (primary suppression). Then further cells are
+    suppressed (complementary suppression) until no suppressed cell can be recovered from the row
+    and column totals, whether by subtraction (a row or column with a single suppressed cell) or by
+    any linear combination of totals (e.g. two blocks of suppressed cells joined by one cell), and
+    until the non-negativity of counts does not pin a suppressed cell down either (a set of
+    suppressed cells that sums to zero). The check is exact: for every suppressed cell the smallest
+    and largest value consistent with everything published are computed by linear programming
+    (:func:`disclosure_intervals`), and suppression continues while any interval is a single value.
+
+    Complementary cells are chosen greedily: within the row or column that needs a partner, the
+    smallest positive count, preferring a cell whose other line also needs a partner (so one cell
+    protects two lines); zero counts and total cells are used only when nothing else works.
+
+    Zero counts are *not* suppressed: an empty cell describes no one, and suppressing zeros would
+    cost a lot of utility (segment-by-attribute tables are often sparse). Zero cells are kept out of
+    complementary suppression where possible, because a suppressed set that sums to zero reveals
+    that all its cells are zero. If an empty cell is itself disclosive in your setting (e.g. "no
+    customer of group A is in segment S" for a small group), suppress the margin instead.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Counts (non-negative integers), rows x columns, *without* totals.
+    k : int, default 10
+        Threshold: counts from 1 to ``k - 1`` are suppressed.
+    margins : bool, default False
+        If False, the interior is protected assuming exact row and column totals may be published
+        beside it (the conservative assumption; a table with a single row or column has no
+        separate totals along that axis). If True, a ``total_label`` row and column are appended
+        and suppressed like any other cell (a total below ``k`` is suppressed too, with its own
+        complements); the result then *is* the publishable table with its totals.
+    total_label : str, default "Total"
+
+    Returns
+    -------
+    DataFrame
+        Same shape (plus totals if ``margins``), float, suppressed cells ``NaN``.
+    """
+    values = _count_matrix(table)
+    full = _with_margins(values, margins)
+    row_total_col = full.shape[1] > values.shape[1]
+    col_total_row = full.shape[0] > values.shape[0]
+    shape = full.shape
+    flat = full.ravel().astype(float)
+    equations = _table_equations(values, full, margins)
+    is_total = np.zeros(shape, dtype=bool)
+    if row_total_col:
+        is_total[:, -1] = True
+    if col_total_row:
+        is_total[-1, :] = True
+    suppressed = _protect(flat, equations, (flat > 0) & (flat < k), is_total.ravel())
+    out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
+    index = list(table.index) + ([total_label] if col_total_row else [])
+    columns = list(table.columns) + ([total_label] if row_total_col else [])
+    result = pd.DataFrame(out, index=pd.Index(index, name=table.index.name), columns=pd.Index(columns, name=table.columns.name))
+    return result
+
+
+def _cost(v: int, flat, is_total, eq_of: dict, needy=frozenset()) -> tuple:
+    """Sort key of a candidate complement: real cells before totals, positive before zero, cells
+    that also close another needy line first, then the smallest count (ties: position)."""
+    closes = any(e in needy for e in eq_of.get(v, []))
+    return (bool(is_total[v]), flat[v] == 0, not closes, flat[v], v)
+
+
+def _degree_rule(sup: np.ndarray, equations, cost) -> None:
+    """Give every line with exactly one suppressed cell a partner (in place), until none is left."""
+
+    def n_unknown(e):
+        return int(sup[equations[e][0]].sum())
+
+    changed = True
+    while changed:
+        changed = False
+        needy = frozenset(e for e in range(len(equations)) if n_unknown(e) == 1)
+        for e in sorted(needy):
+            if n_unknown(e) != 1:
+                continue
+            idx = equations[e][0]
+            cands = [int(v) for v in idx if not sup[v]]
+            if not cands:
+                continue
+            others = frozenset(x for x in needy if x != e)
+            best = min(cands, key=lambda v: cost(v, others))
+            sup[best] = True
+            changed = True
+
+
+def _exposed_cell(flat, equations, sup: np.ndarray) -> int | None:
+    """A suppressed cell the attacker can still pin down (equations first, then non-negativity),
+    or None when every suppressed cell is safe (or the table is too large for the exact audit)."""
+    det = _determined(sup, equations)
+    unk = np.flatnonzero(sup)
+    if det.any():
+        return int(unk[np.flatnonzero(det)[0]])
+    if sup.sum() > 400:  # exact LP audit is for publishable (small) tables
+        return None
+    lows, highs = _lp_bounds(np.where(sup, 0.0, flat), equations, sup)
+    pinned = [int(v) for v, lo, hi in zip(unk, lows, highs) if hi - lo < 0.5]
+    return pinned[0] if pinned else None
+
+
+def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost) -> int | None:
+    """The cheapest cell to suppress next so that ``target`` is no longer determined (None: no
+    cell left to suppress)."""
+    cands = sorted(
+        {int(v) for e in eq_of.get(target, []) for v in equations[e][0] if not sup[v]},
+        key=cost,
+    )
+    if not cands:
+        cands = sorted((int(v) for v in np.flatnonzero(~sup)), key=cost)
+    if not cands:
+        return None
+    chosen = cands[0]
+    for v in cands[:20]:  # prefer the cheapest single cell that un-determines the target
+        trial = sup.copy()
+        trial[v] = True
+        d = _determined(trial, equations)
+        if not d[np.searchsorted(np.flatnonzero(trial), target)]:
+            chosen = v
+            break
+    return chosen
+
+
+def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000):
+    """Add complementary suppressions until no suppressed cell is determined (see suppress_counts)."""
+    sup = primary.copy()
+    if not sup.any() or not equations:
+        return sup
+    eq_of: dict[int, list[int]] = {}
+    for e, (idx, _, _) in enumerate(equations):
+        for v in idx:
+            eq_of.setdefault(int(v), []).append(e)
+
+    def cost(v, needy=frozenset()):
+        return _cost(v, flat, is_total, eq_of, needy)
+
+    for _ in range(max_rounds):
+        _degree_rule(sup, equations, cost)
+        target = _exposed_cell(flat, equations, sup)
+        if target is None:
+            return sup
+        chosen = _complement_for(target, sup, equations, eq_of, cost)
+        if chosen is None:
+            warnings.warn(
+                "small-cell suppression cannot protect this table while its exact totals are "
+                "published (a total is itself below k); every cell is suppressed. Use "
+                "margins=True to suppress the small totals too.",
+                stacklevel=3,
+            )
+            return sup
+        sup[chosen] = True
+    return sup
+
+
+def suppress_rows(
+    df: pd.DataFrame,
+    count_column: str,
+    k: int = 10,
+    keep: list[str] | None = None,
+    total_known: bool = True,
+) -> pd.DataFrame:
+    """Small-cell suppression of per-group rows (segment profiles, per-group rates, ...).
+
+    Rows whose ``count_column`` is between 1 and ``k - 1`` have every statistic masked (their count
+    too); a boolean column ``suppressed`` marks them. When exactly one row is suppressed and the
+    total count is known (``total_known``, the usual case: the report states the number of
+    customers), the remaining count could be recovered by subtraction, and the other statistics
+    (shares, means, sums) from the overall figures; so the next smallest row is suppressed as well
+    (complementary suppression). Groups with a count of zero describe no one and are not suppressed,
+    but are used as the complement when no other row is available.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One row per group.
+    count_column : str
+        The column holding the group sizes.
+    k : int, default 10
+    keep : list of str, optional
+        Label columns left visible in suppressed rows. Default: every non-numeric column (e.g.
+        ``segment_name``) plus columns named ``segment``, ``segment_id``, ``cluster``, ``group`` or
+        ``label``. Every other column is treated as a statistic and masked; list a non-numeric
+        statistic (e.g. a modal category) explicitly by leaving it out of ``keep``.
+    total_known : bool, default True
+
+    Returns
+    -------
+    DataFrame
+        A copy with masked statistics (numeric columns become float with ``NaN``; other columns
+        hold ``None``) and the boolean column ``suppressed``.
+    """
+    if count_column not in df.columns:
+        raise KeyError(f"count column {count_column!r} not in the table")
+    out = df.copy()
+    if "suppressed" in out.columns:
+        out = out.drop(columns="suppressed")
+    counts = pd.to_numeric(out[count_column], errors="coerce").fillna(0).to_numpy(dtype=float)
+    suppressed = (counts > 0) & (counts < k)
+    if total_known and suppressed.sum() == 1:
+        order = np.lexsort((np.arange(len(counts)), counts))  # stable: smallest count first
+        positive = [i for i in order if not suppressed[i] and counts[i] > 0]
+        zeros = [i for i in order if not suppressed[i] and counts[i] == 0]
+        pick = (positive or zeros or [None])[0]
+        if pick is not None:
+            suppressed[pick] = True
+    if keep is None:
+        keep = [
+            c for c in out.columns
+            if c != count_column
+            and (str(c) in _LABEL_NAMES or not pd.api.types.is_numeric_dtype(out[c]))
+        ]
+    stats = [c for c in out.columns if c not in keep]
+    if suppressed.any():
+        for c in stats:
+            col = out[c]
+            if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+                col = col.astype(float)
+                col[suppressed] = np.nan
+            else:
+                col = col.astype(object)
+                col[suppressed] = None
+            out[c] = col
+    out["suppressed"] = suppressed
+    return out

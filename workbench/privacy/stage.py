@@ -1,0 +1,357 @@
+"""Notebooks 01 and 06 as run-directory stages: the privacy audit and the private release.
+
+The only module of :mod:`workbench.privacy` that reads or writes the run directory.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from ..rundir import register_stage
+from ._checks import prepared_data_checks
+from ._defaults import DEFAULTS
+from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
+from ._quality import data_quality
+from ._risk import reidentification_risk
+from ._suppression import suppress_rows
+from .views import minimisation_summary
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..rundir import Run
+
+__all__ = [
+    "DISCLOSURE_DIR",
+    "TOTAL",
+    "load_private_release",
+    "privacy_audit_run",
+    "private_release_run",
+    "publish_counts",
+    "published_tables",
+    "validation_checks",
+]
+
+#: Where every published table of counts is registered (under ``artifacts/``), for the whole-run
+#: disclosure check: one Parquet file per table, long form.
+DISCLOSURE_DIR = "disclosure"
+#: The label of a margin: a cell labelled ``TOTAL`` on a dimension is summed over that dimension.
+TOTAL = "Total"
+
+_AUDIT_TABLES = ("reid_combinations", "reid_drivers", "reid_class_sizes", "quality_missing", "quality_outliers")
+
+
+def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col_dim: str) -> pd.DataFrame:
+    """Register a published (already suppressed) 2-D table of counts for the whole-run disclosure check.
+
+    Every stage that publishes counts, or anything derived from counts (shares, rates, intervals,
+    sentences, plots), suppresses the table once with :func:`suppress_counts` (``margins=True``)
+    and registers the result here; everything it shows is then derived from that table. The
+    whole-run check attacks all registered tables jointly: a cell is identified by its dimension
+    values, so the same quantity published in two tables is one unknown, and a cell labelled
+    ``"Total"`` on a dimension is the sum over that dimension.
+
+    Parameters
+    ----------
+    run : Run
+    name : str
+        A name unique within the run, e.g. ``"composition_gender"`` (file name safe).
+    table : DataFrame
+        The published table: rows are values of ``row_dim``, columns values of ``col_dim``,
+        margins labelled ``"Total"``, suppressed cells ``NaN``.
+    row_dim, col_dim : str
+        What the rows and columns are, e.g. ``"segment"`` and ``"gender"``. Use the same names
+        for the same dimension across tables (``"segment"`` for segment ids), so the check can
+        link them.
+
+    Returns
+    -------
+    DataFrame
+        The long form written to ``artifacts/disclosure/<name>.parquet``: ``table``, ``row_dim``,
+        ``row``, ``col_dim``, ``column``, ``n`` (NaN where suppressed), ``suppressed``.
+    """
+    if row_dim == col_dim:
+        raise ValueError(f"a published table needs two different dimensions, got {row_dim!r} twice")
+    values = table.to_numpy(dtype=float)
+    rows = [str(r) for r in table.index]
+    cols = [str(c) for c in table.columns]
+    long = pd.DataFrame({
+        "table": name,
+        "row_dim": row_dim,
+        "row": [r for r in rows for _ in cols],
+        "col_dim": col_dim,
+        "column": cols * len(rows),
+        "n": values.ravel(),
+    })
+    long["suppressed"] = long["n"].isna()
+    run.write_table(f"{DISCLOSURE_DIR}/{name}.parquet", long)
+    return long
+
+
+def published_tables(run: "Run") -> pd.DataFrame:
+    """Every table registered with :func:`publish_counts` in this run, in long form (empty if none)."""
+    folder = run.path / "artifacts" / DISCLOSURE_DIR
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if not files:
+        return pd.DataFrame(columns=["table", "row_dim", "row", "col_dim", "column", "n", "suppressed"])
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def _suppression_k(run: "Run") -> int:
+    return int(run.read_json("data/prepare.json").get("suppression_k", DEFAULTS["suppression_k"]))
+
+
+def validation_checks(run: "Run") -> pd.DataFrame:
+    """The checks the input passed, and checks of the prepared data against the privacy rules.
+
+    Input validation (roles, ids, consent flags, timestamps, amounts) happens at load: a failing
+    check stops the run with a message naming the column and rows, so a prepared run has passed all
+    of them. The prepared-data checks are re-run here on what the notebooks actually see.
+
+    Parameters
+    ----------
+    run : Run
+
+    Returns
+    -------
+    DataFrame
+        ``check``, ``passed``, ``detail``.
+    """
+    return prepared_data_checks(run.read_json("data/prepare.json"), run.customers(), run.transactions())
+
+
+# -- notebook 01: the audit -------------------------------------------------------------------------
+def _write_audit(run: "Run", checks: pd.DataFrame, risk: dict, quality: dict, k: int) -> None:
+    """The audit's tables (Parquet) and ``artifacts/privacy/audit.json``."""
+    tables = [risk["combinations"], risk["drivers"], risk["class_sizes"], quality["missing"], quality["outliers"]]
+    for name, table in zip(_AUDIT_TABLES, tables):
+        run.write_table(f"privacy/{name}.parquet", pd.DataFrame(table))
+    run.write_json("artifacts/privacy/audit.json", {
+        "checks": checks, "overall_risk": risk["overall"], "duplicates": quality["duplicates"],
+        "transactions": quality.get("transactions"), "suppression_k": k,
+    })
+
+
+def _audit_headline(prep: dict, inv: pd.DataFrame, kept: int, n_direct: int, risk: dict) -> list[str]:
+    counts = prep["counts"]
+    headline = [
+        f"{counts['customers_kept']:,} of {counts['customers_in_input']:,} customers analysed: "
+        f"{counts['opted_out_of_profiling']:,} opted out of profiling, {counts['erased']:,} erased on request.",
+        f"{kept} of {len(inv)} input columns kept (declared purpose); {n_direct} direct identifier(s) dropped at load.",
+        "Customer ids are keyed pseudonyms" + (
+            " under a configured key." if prep["pseudonyms_persistent"]
+            else " under a random per-run key: they cannot be linked across runs."),
+    ]
+    if risk["overall"]:
+        o = risk["overall"]
+        headline.append(
+            f"Re-identification risk: {o['share_unique']:.1%} of customers are unique on their "
+            f"quasi-identifiers ({o['quasi_identifiers']}); k-anonymity level {o['k_anonymity']}."
+        )
+    return headline
+
+
+def _summarise_audit(run: "Run", prep: dict, inv: pd.DataFrame, checks: pd.DataFrame, risk: dict, k: int) -> None:
+    kept = int(inv["kept"].sum()) if len(inv) else 0
+    n_direct = int(inv["role"].str.contains("direct_identifier").sum()) if len(inv) else 0
+    run.summarise(
+        "01_data_privacy",
+        checks_passed=bool(checks["passed"].all()),
+        columns_in=len(inv),
+        columns_kept=kept,
+        direct_identifiers_dropped=n_direct,
+        pseudonyms_persistent=bool(prep["pseudonyms_persistent"]),
+        suppression_k=k,
+        k_anonymity=risk["overall"]["k_anonymity"] if risk["overall"] else None,
+        share_unique=round(risk["overall"]["share_unique"], 4) if risk["overall"] else None,
+        headline=_audit_headline(prep, inv, kept, n_direct, risk),
+    )
+
+
+@register_stage("privacy/audit.json")
+def privacy_audit_run(run: "Run") -> dict[str, Any]:
+    """Notebook 01's audit of the prepared data: validation, minimisation, risk, quality.
+
+    Writes ``artifacts/privacy/audit.json`` (checks, overall risk, duplicates) and Parquet tables
+    (``reid_combinations``, ``reid_drivers``, ``reid_class_sizes``, ``quality_missing``,
+    ``quality_outliers``), and the key numbers to ``summary.json`` (``01_data_privacy``).
+
+    Parameters
+    ----------
+    run : Run
+
+    Returns
+    -------
+    dict
+        ``prepare`` (data/prepare.json), ``checks``, ``inventory``, ``minimisation``, ``risk``
+        (see :func:`reidentification_risk`), ``quality`` (see :func:`data_quality`), ``k``.
+    """
+    settings = run.settings("privacy", DEFAULTS)
+    prep = run.read_json("data/prepare.json")
+    k = _suppression_k(run)
+    customers = run.customers()
+    tx = run.transactions()
+    inv = pd.DataFrame(prep["inventory"])
+    checks = prepared_data_checks(prep, customers, tx)
+    mini = minimisation_summary(inv) if len(inv) else pd.DataFrame(columns=["outcome", "columns", "which"])
+    risk = reidentification_risk(customers, run.roles.quasi_identifiers, k,
+                                 int(settings["risk"].get("max_combination", 3)))
+    quality = data_quality(customers, tx, float(settings["quality"].get("iqr_factor", 3.0)))
+    if len(quality["outliers"]):  # small outlier counts are small cells too
+        quality["outliers"] = suppress_rows(
+            quality["outliers"], "outliers", k, keep=["table", "column", "lower_fence", "upper_fence"],
+            total_known=False,
+        )
+    _write_audit(run, checks, risk, quality, k)
+    _summarise_audit(run, prep, inv, checks, risk, k)
+    return {"prepare": prep, "checks": checks, "inventory": inv, "minimisation": mini,
+            "risk": risk, "quality": quality, "k": k}
+
+
+# -- notebook 06: the private release ---------------------------------------------------------------
+def _release_frame(run: "Run", bounds: dict) -> tuple[pd.DataFrame, list]:
+    """One row per customer: segment + every bounded feature found in the run (original units)."""
+    assignments = run.read_table("segments/assignments.parquet")[["customer_id", "segment"]]
+    frame = assignments.copy()
+    if run.has("segments/features.parquet"):
+        feats = pd.read_parquet(run.path / "artifacts" / "segments" / "features.parquet")
+        cols = [c for c in bounds if c in feats.columns]
+        frame = frame.merge(feats[["customer_id", *cols]], on="customer_id", how="left")
+    customers = run.customers()
+    cols = [c for c in bounds if c in customers.columns and c not in frame.columns]
+    if cols:
+        frame = frame.merge(customers[["customer_id", *cols]], on="customer_id", how="left")
+    wanted_rfm = [c for c in ("recency", "frequency", "monetary") if c in bounds and c not in frame.columns]
+    if wanted_rfm and run.has_transactions:
+        from ..features import rfm
+
+        frame = frame.merge(rfm(run.transactions())[["customer_id", *wanted_rfm]], on="customer_id", how="left")
+    keys = sorted(int(s) for s in assignments["segment"].unique())
+    if run.has("segments/segments.json"):
+        names = run.read_json("artifacts/segments/segments.json").get("names") or {}
+        if names:
+            keys = sorted(int(s) for s in names)
+    return frame.drop(columns=["customer_id"]), keys
+
+
+def _write_disabled(run: "Run") -> None:
+    run.write_table("privacy/dp_release.parquet", pd.DataFrame({"segment": pd.Series([], dtype="int64")}))
+    run.write_json("artifacts/privacy/dp_release.json", {"enabled": False})
+    run.summarise("06_private_release", enabled=False,
+                  headline=["No differentially private release: privacy.dp.enabled is false."])
+
+
+def _write_release(run: "Run", release: DPRelease, frame: pd.DataFrame, k: int) -> None:
+    """The released table and its accuracy (publishable) and the utility against the exact values
+    (internal), each with the segment names."""
+    names = run.read_table("segments/assignments.parquet").drop_duplicates("segment").set_index("segment")["segment_name"]
+    table = release.table.copy()
+    table.insert(1, "segment_name", table["segment"].map(names).astype(str))
+    run.write_table("privacy/dp_release.parquet", table)
+    run.write_table("privacy/dp_accuracy.parquet", release.accuracy)
+    utility = dp_utility(release, frame, "segment", k)
+    utility.insert(1, "segment_name", utility["segment"].map(names).astype(str))
+    run.write_table("privacy/dp_utility.parquet", utility)
+
+
+def _record_release(run: "Run", release: DPRelease, settings: dict) -> None:
+    """``dp_release.json`` (what was released, under which guarantee) and the manifest's ledger."""
+    meta = {
+        "enabled": True, "epsilon": release.epsilon, "delta": release.delta, "spent": release.spent,
+        "bounds": release.bounds, "skipped_features": release.skipped, "segments_public": True,
+        "privacy_unit": "one customer (one row)", "count_weight": float(settings.get("count_weight", 1.0)),
+        "alpha": float(settings.get("alpha", 0.05)),
+    }
+    run.write_json("artifacts/privacy/dp_release.json", meta)
+    run.add_to_manifest("dp_ledger", {
+        "epsilon": release.epsilon, "delta": release.delta, "spent": release.spent,
+        "library": "opendp", "queries": release.ledger,
+    })
+
+
+def _summarise_release(run: "Run", release: DPRelease) -> None:
+    """The deterministic key numbers only: the noisy values change every run."""
+    count_acc = release.ledger[0][next(key for key in release.ledger[0] if key.startswith("accuracy_"))]
+    run.summarise(
+        "06_private_release",
+        enabled=True,
+        epsilon=release.epsilon,
+        delta=release.delta,
+        epsilon_spent=round(release.spent["epsilon"], 10),
+        queries=len(release.ledger),
+        features=list(release.bounds),
+        count_error_95=round(count_acc, 4),
+        headline=[
+            f"Segment profiles released with differential privacy (OpenDP): epsilon {release.epsilon:g}"
+            f" over {len(release.ledger)} queries (counts and {len(release.bounds)} bounded mean(s));"
+            f" counts are within +/-{count_acc:.0f} with 95% probability.",
+        ],
+    )
+
+
+@register_stage("privacy/dp_release.parquet")
+def private_release_run(run: "Run") -> DPRelease | None:
+    """Notebook 06: the differentially private release of segment profiles, once per run.
+
+    Reads ``segments/assignments.parquet`` (producing it if needed) and the bounded features;
+    writes ``artifacts/privacy/dp_release.parquet`` (the release), ``dp_utility.parquet`` (DP vs
+    exact, internal), ``dp_release.json``, the ``dp_ledger`` manifest entry and the deterministic
+    key numbers (budget, queries, expected count error) to ``summary.json``. With
+    ``privacy.dp.enabled: false`` it writes an empty release and returns ``None``.
+
+    Parameters
+    ----------
+    run : Run
+
+    Returns
+    -------
+    DPRelease or None
+    """
+    settings = run.settings("privacy", DEFAULTS)["dp"]
+    if not settings.get("enabled"):
+        _write_disabled(run)
+        return None
+    bounds = {str(f): tuple(float(b) for b in v) for f, v in (settings.get("bounds") or {}).items()}
+    k = _suppression_k(run)
+    frame, keys = _release_frame(run, bounds)
+    release = dp_release(
+        frame, "segment", bounds, float(settings["epsilon"]), float(settings.get("delta") or 0.0),
+        keys=keys, count_weight=float(settings.get("count_weight", 1.0)),
+        alpha=float(settings.get("alpha", 0.05)), max_customers=int(settings.get("max_customers", 10**9)),
+        impute={str(f): float(v) for f, v in (settings.get("impute") or {}).items()},
+    )
+    _write_release(run, release, frame, k)
+    _record_release(run, release, settings)
+    _summarise_release(run, release)
+    return release
+
+
+def load_private_release(run: "Run") -> dict[str, Any]:
+    """The run's DP release (made once per run by :func:`private_release_run`) and its ledger.
+
+    Parameters
+    ----------
+    run : Run
+
+    Returns
+    -------
+    dict
+        ``{"enabled": False}``, or the contents of ``dp_release.json`` plus ``release``, ``ledger``,
+        ``utility`` and ``tradeoff`` (:func:`dp_budget_tradeoff` at other budgets).
+    """
+    run.require("privacy/dp_release.parquet")
+    meta = run.read_json("artifacts/privacy/dp_release.json")
+    if not meta.get("enabled"):
+        return {"enabled": False}
+    ledger = run.read_json("manifest_parts/dp_ledger.json")
+    release = run.read_table("privacy/dp_release.parquet")
+    return {
+        **meta,
+        "release": release,
+        "ledger": pd.DataFrame(ledger["queries"]),
+        "utility": run.read_table("privacy/dp_utility.parquet"),
+        "tradeoff": dp_budget_tradeoff(
+            meta["bounds"], release.set_index("segment")["count"], count_weight=meta["count_weight"],
+            alpha=meta["alpha"],
+        ),
+    }

@@ -1,0 +1,62 @@
+"""Privacy results as tables for notebooks 01 and 06 (no run directory, no computation of risk)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = ["minimisation_summary", "provenance_table"]
+
+
+def _reason(row) -> str:
+    if row["kept"]:
+        return "kept: declared purpose"
+    text = str(row["purpose_or_reason"])
+    if text.startswith("direct identifier"):
+        return "dropped: direct identifier"
+    if text.startswith("used to exclude"):
+        return "dropped: consent flag, applied then dropped"
+    return "dropped: no declared purpose"
+
+
+def minimisation_summary(inventory_table: pd.DataFrame) -> pd.DataFrame:
+    """Counts of input columns kept and dropped, by reason (from :func:`inventory`).
+
+    Parameters
+    ----------
+    inventory_table : DataFrame
+        The output of :func:`workbench.privacy.inventory`.
+
+    Returns
+    -------
+    DataFrame
+        ``outcome``, ``columns`` (how many), ``which`` (their names), sorted by outcome.
+    """
+    reasons = inventory_table.apply(_reason, axis=1) if len(inventory_table) else pd.Series([], dtype=str)
+    out = reasons.value_counts().rename_axis("outcome").rename("columns").reset_index()
+    cols = inventory_table.groupby(reasons)["column"].apply(lambda c: ", ".join(map(str, c))) if len(inventory_table) else {}
+    out["which"] = out["outcome"].map(cols)
+    return out.sort_values("outcome").reset_index(drop=True)
+
+
+def provenance_table(provenance: dict, inventory_table: pd.DataFrame) -> pd.DataFrame:
+    """Which consent snapshot and erasure list a run used: their SHA-256 fingerprints, or why none.
+
+    Parameters
+    ----------
+    provenance : dict
+        The manifest's ``dataset`` part (``consent_snapshot_sha256``, ``erasure_list_sha256``).
+    inventory_table : DataFrame
+        The input-column inventory (says whether a consent flag was declared).
+
+    Returns
+    -------
+    DataFrame
+        ``record``, ``hash``.
+    """
+    return pd.DataFrame({
+        "record": ["consent snapshot (SHA-256)", "erasure list (SHA-256)"],
+        "hash": [
+            provenance.get("consent_snapshot_sha256") if inventory_table["role"].str.contains("consent").any() else "no consent flag declared",
+            provenance.get("erasure_list_sha256") or "no erasure list given",
+        ],
+    })

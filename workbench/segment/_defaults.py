@@ -1,0 +1,27 @@
+"""Defaults of the ``segmentation`` config section: method, k, model settings, audit mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "method": "kmeans",  # kmeans | gmm | ward
+    "k": "auto",  # an int, or "auto": the recommended k of the k report card
+    "k_range": [2, 8],  # inclusive range of k tried by choose_k
+    "features": {},  # overrides of workbench.features.DEFAULTS (families, columns, allow_sensitive)
+    "transforms": {},  # per-feature transform overrides: log | none | onehot
+    "scaler": "standard",  # standard | robust
+    "winsorize": 0.01,  # clip each model input at these quantiles (0 switches off)
+    "fit_sample": 50_000,  # the model is fitted on at most this many customers, then predicts all
+    "selection_sample": 10_000,  # choosing k uses at most this many customers
+    "silhouette_sample": 3_000,
+    "n_bootstrap": 5,  # bootstrap refits per k
+    "n_init": 8,
+    "ward_sample": 5_000,
+    "stability": {"ari": 0.8, "jaccard": 0.85},  # thresholds of a "stable" k (Hennig 2007: >= 0.85 highly stable)
+    "reference_run": None,  # a previous run directory: align segment ids to its model
+    "threads": 1,  # BLAS/OpenMP threads while clustering (1 is fastest on small shared machines)
+    # audit mode (segments given as labels, see audit_run):
+    "min_segment_size": 30,  # given segments smaller than this are "insufficient evidence"
+    "compare_learned": True,  # also fit a learned segmentation of the same customers, for comparison
+}

@@ -1,0 +1,165 @@
+"""Notebook 02's views: the stage result with its tables, figures and markdown, and the headline sentences."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..data import UNLABELLED
+from ._labels import label_quality_table
+from ._model import SegmentationModel
+from .plots import plot_k_selection, plot_profile_heatmap, plot_projection, plot_sizes
+
+
+@dataclass
+class SegmentationResult:
+    """What :func:`segment_run` computed, for notebook 02 to show."""
+
+    model: SegmentationModel
+    features: pd.DataFrame
+    assignments: pd.DataFrame
+    plan: pd.DataFrame
+    card: pd.DataFrame | None
+    k: int
+    reason: str
+    profile: pd.DataFrame
+    z: pd.DataFrame
+    rfm: pd.DataFrame | None
+    rfm_groups: pd.DataFrame | None
+    truth_ari: float | None = None
+    info: dict = field(default_factory=dict)
+    audit: dict | None = None  # audit mode (segments given as labels): see :func:`audit_run`
+
+    @property
+    def is_audit(self) -> bool:
+        """True when the segments were given (external labels) rather than learned here."""
+        return self.audit is not None
+
+    def describe(self) -> str:
+        """Markdown: where the segments come from (learned here, or given and audited)."""
+        if not self.is_audit:
+            return (f"**Learned segments.** {self.k} segments were learned here ({self.model.method}) from "
+                    "behavioural and value features and the customer table's non-sensitive attributes; "
+                    "rule-based RFM groups are shown beside them where the dataset has transactions.")
+        a = self.audit
+        c = a["label_counts"]
+        text = (f"**Audit of given segments.** The {self.k} segments were assigned outside the workbench "
+                f"(segment labels from {a['source']}); nothing was fitted to produce them. This notebook profiles "
+                "and describes the given segments; a learned segmentation of the same customers is shown "
+                "only for comparison.")
+        text += (f" {c.get('customers_unlabelled', 0):,} customers had no label and are audited as the segment "
+                 f"\u201c{a['unlabelled']}\u201d; {c.get('labels_for_unknown_customers', 0):,} labels named customers "
+                 "who are not in the customer table and were dropped.")
+        return text
+
+    def label_table(self) -> pd.DataFrame | None:
+        """Audit mode: the label file's counts (labelled, unlabelled, labels for unknown customers)."""
+        if not self.is_audit:
+            return None
+        return label_quality_table(self.audit["label_counts"], self.audit["n_customers"])
+
+    def comparison_table(self) -> pd.DataFrame | None:
+        """Audit mode: customers per given segment (rows) and learned segment (columns), suppressed."""
+        if not self.is_audit or not self.audit.get("comparison"):
+            return None
+        return self.audit["comparison"]["crosstab"]
+
+    def comparison_text(self) -> str | None:
+        """Audit mode: a paragraph on how far a learned segmentation agrees with the given one."""
+        if not self.is_audit or not self.audit.get("comparison"):
+            return None
+        return self.audit["comparison"]["text"]
+
+    def projection(self):
+        """2-D projection (first principal components of the model space), coloured by segment."""
+        return plot_projection(self.model.transform(self.features), self.assignments["segment"].to_numpy(),
+                               self.model.segment_names_)
+
+    def k_chart(self):
+        """The k report card as a chart (``None`` when k was fixed in the config)."""
+        return None if self.card is None else plot_k_selection(self.card, self.k)
+
+    def heatmap(self):
+        """Profile heatmap: segment means of the model inputs in population standard deviations."""
+        suppressed = self.profile.loc[self.profile["suppressed"].astype(bool), "segment"].tolist()
+        return plot_profile_heatmap(self.z, self.model.segment_names_, suppressed)
+
+    def sizes(self):
+        """Bar chart of segment shares; suppressed segments are shown as such."""
+        return plot_sizes(self.profile)
+
+    def inputs_table(self) -> pd.DataFrame:
+        """Every candidate input: family, source, transform, used or why not."""
+        return self.plan[["feature", "family", "source", "kind", "transform", "used", "reason"]]
+
+    def card_table(self) -> pd.DataFrame | None:
+        if self.card is None:
+            return None
+        return self.card.drop(columns="jaccard").round(3).set_index("k")
+
+    def profile_table(self) -> pd.DataFrame:
+        """The published profile: one row per segment plus the population, rounded, suppressed."""
+        return self.profile.set_index("segment").round(3)
+
+    def segment_table(self) -> pd.DataFrame:
+        """Named segments: id, name, share, revenue share, churn rate where an outcome exists."""
+        cols = [c for c in ("segment_name", "n", "share", "revenue_share", "churn_rate", "suppressed", "evidence",
+                            "description") if c in self.profile]
+        return self.profile[cols].set_index(self.profile["segment"]).round(3)
+
+
+def learned_headline(model: SegmentationModel, reason: str, names: dict[int, str], shares: pd.Series,
+                     used_sensitive: list[str], truth_ari: float | None) -> list[str]:
+    """The summary sentences of a learned segmentation: k and why, the named segments, the inputs."""
+    headline = [f"{model.k} segments ({model.method}): " + re.split(r"\.\s", reason)[0].rstrip(".") + "."]
+    named = "; ".join(f"{names[j]} ({'suppressed' if pd.isna(shares.get(j)) else f'{shares[j]:.0%}'})" for j in range(model.k))
+    headline.append(f"Segments: {named}.")
+    headline.append(
+        f"Inputs: {len(model.feature_names_in_)} features"
+        + (f" (sensitive attributes used: {', '.join(used_sensitive)})" if used_sensitive else "; no sensitive attribute is an input") + "."
+    )
+    if truth_ari is not None:
+        headline.append(f"Agreement with the planted segments: adjusted Rand index {truth_ari:.3f}.")
+    return headline
+
+
+def audit_headline(k: int, source: str, counts: dict, small: list[int], min_size: int, names: dict[int, str],
+                   comparison: dict | None, truth_ari: float | None) -> list[str]:
+    """The summary sentences of an audit of given segments: labels, label problems, small segments, comparison."""
+    n_unl = int(counts.get("customers_unlabelled", 0))
+    n_unknown = int(counts.get("labels_for_unknown_customers", 0))
+    headline = [f"Audit of {k} given segments (external labels from {source}); nothing was fitted."]
+    headline.append(
+        f"Label problems: {n_unl:,} customers without a label (audited as \u201c{UNLABELLED}\u201d); "
+        f"{n_unknown:,} labels for customers not in the customer table (dropped)."
+    )
+    if small:
+        headline.append(
+            f"{len(small)} given segment(s) have fewer than {min_size} customers: insufficient evidence "
+            f"({'; '.join(names[j] for j in small)})."
+        )
+    if comparison is not None:
+        headline.append(
+            f"A learned {comparison['method']} segmentation of the same customers ({comparison['k']} segments) "
+            f"agrees with the given one at adjusted Rand index {comparison['ari']:.2f}."
+        )
+    if truth_ari is not None:
+        headline.append(f"Agreement of the given labels with the planted segments: adjusted Rand index {truth_ari:.3f}.")
+    return headline
+
+
+def planted_agreement(planted: pd.Series, labels, exclude: int | None = None) -> float | None:
+    """Synthetic dataset only: adjusted Rand index of segments against the planted ones, for the report.
+
+    Learned segments (``exclude`` None) are compared only when every customer has a planted segment;
+    given segments over the customers with one, leaving out segment ``exclude`` (e.g. "unlabelled"),
+    when more than one customer remains. ``None`` when no comparison is made.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    if exclude is None:
+        return float(adjusted_rand_score(planted, labels)) if planted.notna().all() else None
+    keep = planted.notna().to_numpy() & (labels != exclude)
+    return float(adjusted_rand_score(planted[keep], labels[keep])) if keep.sum() > 1 else None
