@@ -15,3 +15,32 @@ def test_profiles_suppress_small_segments(data):
     assert rows.loc[1, "suppressed"]  # complementary: 5 = total - 200 - 195 otherwise
     assert rows.loc[-1, "n"] == 400 and not rows.loc[0, "suppressed"]
     np.testing.assert_allclose(rows.loc[0, "share"], 0.5)
+
+
+def test_outcome_rate_is_masked_where_its_event_count_is_hidden(data):
+    """rate x n must not give away a hidden cell: 3 churners in a segment of 200 are suppressed."""
+    X = data[1].iloc[:400]
+    labels = np.r_[np.zeros(200, int), np.ones(200, int)]
+    churn = np.r_[np.ones(3), np.zeros(197), np.ones(60), np.zeros(140)]
+    counts = segment.segment_count_table(labels, [0, 1], churn, suppression_k=10)
+    assert np.isnan(counts.loc[0, 1])
+    prof = segment.profile_segments(X.assign(customer_id="x"), labels, {0: "a", 1: "b"}, outcome=churn,
+                                    suppression_k=10, counts=counts).set_index("segment")
+    assert np.isnan(prof.loc[0, "churn_rate"])
+    # the complementary cell in the other segment is hidden too, so its rate cannot be used either
+    assert np.isnan(prof.loc[1, "churn_rate"]) == bool(np.isnan(counts.loc[1, 1]))
+    # what is published cannot pin the hidden cell down: every shown rate x n equals a shown count
+    for j in (0, 1):
+        if not np.isnan(prof.loc[j, "churn_rate"]):
+            assert prof.loc[j, "churn_rate"] * prof.loc[j, "n"] == counts.loc[j, 1]
+    assert prof.loc[0, "n"] == 200 and prof.loc[-1, "n"] == 400
+
+
+def test_profile_sizes_are_the_published_table_totals(data):
+    X = data[1].iloc[:300]
+    labels = np.r_[np.zeros(150, int), np.ones(146, int), np.full(4, 2)]
+    counts = segment.segment_count_table(labels, [0, 1, 2], None, suppression_k=10)
+    prof = segment.profile_segments(X.assign(customer_id="x"), labels, suppression_k=10, counts=counts)
+    hidden = prof.loc[prof["segment"] >= 0].set_index("segment")["n"].isna()
+    assert hidden.to_dict() == counts.loc[[0, 1, 2], "Total"].isna().to_dict()
+    assert hidden[2] and hidden[1]

@@ -18,8 +18,11 @@ model's segments by centroid (Hungarian matching), so segment 3 stays the same s
 :func:`choose_k` computes a report card for a range of k: silhouette (on a sample, so it works at
 millions of customers), Calinski-Harabasz, Davies-Bouldin and bootstrap stability (ARI between the
 reference fit and refits on bootstrap resamples, and each segment's Jaccard similarity with its
-matched refit segment). :func:`recommend_k` picks the largest k whose segments all reproduce
-(every segment's mean Jaccard >= 0.75 and mean ARI >= 0.8, after Hennig 2007) and says why in words.
+matched refit segment, with its standard error over refits). :func:`recommend_k` picks the largest k
+whose segments all clearly reproduce (every segment's mean Jaccard >= 0.85 with one-sided 95%
+confidence, mean ARI >= 0.8, after Hennig 2007) and whose smallest segment holds at least 2% of
+customers; a larger, only marginally stable k competes with it on silhouette. :func:`k_verdicts`
+judges every k so the report card can say why each was or was not chosen.
 
 :func:`profile_segments` gives size, share, medians vs the population, z-scores, revenue share and
 churn rate (where an outcome exists), small-cell suppressed for publication; :func:`name_segments`
@@ -49,13 +52,20 @@ reads and writes the run directory (:func:`segment_run`, :func:`audit_run`, :fun
 """
 
 from ..data import UNLABELLED
-from ._choose_k import choose_k, fit_with_k, recommend_k
+from ._choose_k import choose_k, fit_with_k, k_verdicts, recommend_k
 from ._clusterers import METHODS
 from ._defaults import DEFAULTS
 from ._labels import compare_with_learned, given_segment_ids, label_quality_table
 from ._model import SegmentationModel
 from ._naming import NAME_PRIORITY, PHRASES, name_segments, phrase_for
-from ._profiles import describe_inputs, profile_segments, rfm_group_table, segment_z
+from ._profiles import (
+    describe_inputs,
+    profile_segments,
+    rfm_group_counts,
+    rfm_group_table,
+    segment_count_table,
+    segment_z,
+)
 from ._transforms import Winsorizer, log1p_nonneg
 from .plots import plot_k_selection, plot_profile_heatmap, plot_projection, plot_sizes
 from .stage import assign_new, audit_run, segment_run
@@ -86,6 +96,9 @@ __all__ = [
     "plot_projection",
     "plot_sizes",
     "profile_segments",
+    "rfm_group_counts",
+    "segment_count_table",
+    "k_verdicts",
     "recommend_k",
     "rfm_group_table",
     "segment_run",

@@ -29,14 +29,22 @@ def choose_k(
     Z: np.ndarray,
     k_range=(2, 8),
     method: str = "kmeans",
-    n_bootstrap: int = 5,
+    n_bootstrap: int = 12,
     silhouette_sample: int = 3_000,
     n_init: int = 8,
     ward_sample: int = 5_000,
     random_state: int = 0,
     n_threads: int | None = 1,
+    refit_n_init: int | None = None,
 ) -> pd.DataFrame:
     """Report card of k: internal indices and bootstrap stability, one row per k.
+
+    Each k is fitted once on all of ``Z`` (the reference) and refitted on ``n_bootstrap``
+    bootstrap resamples; every refit labels all of ``Z`` and is compared with the reference: the
+    adjusted Rand index, and per segment the Jaccard of its members with the matched refit segment
+    (Hungarian matching). A segment that "dissolves" under resampling (Hennig 2007) has a low mean
+    Jaccard. :func:`k_verdicts` judges stability per refit (the share of refits in which every
+    segment reproduces), and ``bench/bench_choose_k.py`` measures how many refits that needs.
 
     Parameters
     ----------
@@ -47,8 +55,10 @@ def choose_k(
     method : str
         Clusterer, as in :class:`SegmentationModel`.
     n_bootstrap : int
-        Refits on bootstrap resamples per k; each refit labels all of ``Z`` and is compared with the
-        reference fit (adjusted Rand index; per-segment Jaccard after Hungarian matching).
+        Refits on bootstrap resamples per k.
+    n_init : int
+        Restarts of the reference fit; ``refit_n_init`` restarts of each refit (fewer, for speed;
+        ``None`` uses ``n_init``).
     n_threads : int or None
         BLAS/OpenMP threads (see :class:`SegmentationModel`).
 
@@ -57,22 +67,28 @@ def choose_k(
     DataFrame
         ``k``, ``silhouette`` (sampled), ``calinski_harabasz``, ``davies_bouldin``,
         ``stability_ari`` (mean over refits), ``min_jaccard`` (the least stable segment's mean
-        Jaccard), ``jaccard`` (list, per segment, ids of the reference fit), ``smallest_share``.
+        Jaccard), ``min_jaccard_se`` (its standard error over refits), ``jaccard`` (list, per
+        segment, ids of the reference fit), ``smallest_share``, ``refit_ari`` and
+        ``refit_min_jaccard`` (lists, one value per refit, for checking the card by hand).
     """
     with threadpool_limits(n_threads):
-        return _choose_k(Z, k_range, method, n_bootstrap, silhouette_sample, n_init, ward_sample, random_state)
+        return _choose_k(Z, k_range, method, n_bootstrap, silhouette_sample, n_init, ward_sample, random_state,
+                         n_init if refit_n_init is None else refit_n_init)
 
 
-def _card_row(Z, k, method, boot, sil_rows, n_init, ward_sample, random_state) -> dict:
+def _card_row(Z, k, method, boot, sil_rows, n_init, refit_n_init, ward_sample, random_state) -> dict:
     """One k: the reference fit, its bootstrap refits compared with it, and the internal indices."""
     labels, centers, est = cluster(Z, method, k, random_state, n_init, ward_sample)
     aris, jacs = [], []
     for b, idx in enumerate(boot):
-        lb, cb, eb = cluster(Z[idx], method, k, random_state + 1 + b, n_init, ward_sample)
+        lb, cb, eb = cluster(Z[idx], method, k, random_state + 1 + b, refit_n_init, ward_sample)
         pred = eb.predict(Z) if method == "gmm" else nearest_centre(Z, cb)
         aris.append(adjusted_rand_score(labels, pred))
         jacs.append(_jaccard_matched(labels, pred, k))
-    jac = np.mean(jacs, axis=0) if jacs else np.full(k, np.nan)
+    jacs = np.array(jacs) if jacs else np.full((1, k), np.nan)
+    jac = jacs.mean(axis=0)
+    weakest = int(np.argmin(jac))
+    se = float(jacs[:, weakest].std(ddof=1) / np.sqrt(len(jacs))) if len(jacs) > 1 else np.nan
     distinct = len(np.unique(labels[sil_rows])) > 1
     return {
         "k": k,
@@ -81,12 +97,15 @@ def _card_row(Z, k, method, boot, sil_rows, n_init, ward_sample, random_state) -
         "davies_bouldin": davies_bouldin_score(Z, labels),
         "stability_ari": float(np.mean(aris)) if aris else np.nan,
         "min_jaccard": float(jac.min()),
+        "min_jaccard_se": se,
         "jaccard": [round(float(j), 4) for j in jac],
         "smallest_share": float(np.bincount(labels, minlength=k).min() / len(Z)),
+        "refit_ari": [round(float(a), 4) for a in aris],
+        "refit_min_jaccard": [round(float(j), 4) for j in jacs.min(axis=1)],
     }
 
 
-def _choose_k(Z, k_range, method, n_bootstrap, silhouette_sample, n_init, ward_sample, random_state):
+def _choose_k(Z, k_range, method, n_bootstrap, silhouette_sample, n_init, ward_sample, random_state, refit_n_init):
     rng = np.random.default_rng(random_state)
     n = len(Z)
     sil_rows = np.sort(rng.choice(n, min(n, silhouette_sample), replace=False))
@@ -96,53 +115,114 @@ def _choose_k(Z, k_range, method, n_bootstrap, silhouette_sample, n_init, ward_s
     for k in range(lo, hi + 1):
         if k >= n:
             break
-        rows.append(_card_row(Z, k, method, boot, sil_rows, n_init, ward_sample, random_state))
+        rows.append(_card_row(Z, k, method, boot, sil_rows, n_init, refit_n_init, ward_sample, random_state))
     return pd.DataFrame(rows)
 
 
-def recommend_k(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85) -> tuple[int, str]:
-    """The largest k whose segments all reproduce under resampling, and why, in words.
+def _reproduction(card: pd.DataFrame, jaccard: float) -> pd.Series:
+    """Share of refits in which every segment reproduces (its Jaccard with the matched refit segment >= ``jaccard``)."""
+    if "refit_min_jaccard" not in card:
+        return (card["min_jaccard"] >= jaccard).astype(float)
+    return card["refit_min_jaccard"].map(lambda v: float(np.mean(np.asarray(v) >= jaccard)) if len(v) else np.nan)
 
-    A k is *stable* when the mean ARI between the reference fit and bootstrap refits is at least
-    ``ari`` and every segment's mean Jaccard with its matched refit segment is at least ``jaccard``
-    (Hennig 2007: below 0.6 a segment "dissolves", 0.75-0.85 is stable). The recommendation is the
-    largest stable k: the finest segmentation whose every segment is reproducible. When no k is
-    stable, the k with the highest stability ARI is recommended, with a warning.
+
+def _median_ari(card: pd.DataFrame) -> pd.Series:
+    if "refit_ari" not in card:
+        return card["stability_ari"]
+    return card["refit_ari"].map(lambda v: float(np.median(v)) if len(v) else np.nan)
+
+
+def k_verdicts(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85, reproduce: float = 0.8,
+               clear: float = 0.9, min_share: float = 0.02) -> pd.DataFrame:
+    """Each k of the report card judged: segment share, stability, and whether the stability is clear.
+
+    Refits of k-means occasionally land in a poor local optimum, which pulls a *mean* Jaccard down
+    although the segments reproduce in almost every refit; so stability is judged per refit.
+    A k is *eligible* when its smallest segment holds at least ``min_share`` of customers (a segment
+    of 1% cannot carry a campaign and is often a split-off of outliers); *stable* when the median
+    ARI of refits against the reference fit is at least ``ari`` and every segment reproduces (Jaccard
+    with its matched refit segment >= ``jaccard``, Hennig 2007) in at least ``reproduce`` of the
+    refits; *clearly stable* when that share is at least ``clear``.
+
+    Returns
+    -------
+    DataFrame
+        ``k``, ``reproduced`` (share of refits), ``eligible``, ``stable``, ``clearly_stable``,
+        ``silhouette`` and ``why`` (a phrase).
     """
     card = card.reset_index(drop=True)
-    stable = (card["stability_ari"] >= ari) & (card["min_jaccard"] >= jaccard)
-    best_sil = card.loc[card["silhouette"].idxmax()] if card["silhouette"].notna().any() else None
-    if stable.any():
-        row = card[stable].iloc[-1]
-        k = int(row["k"])
-        nxt = card[card["k"] > k]
-        others = ", ".join(str(int(v)) for v in card.loc[stable, "k"] if int(v) != k)
-        reason = (
-            f"k = {k} is the largest number of segments whose every segment reproduces in bootstrap "
-            f"refits (mean ARI {row['stability_ari']:.2f} >= {ari}, least stable segment's Jaccard "
-            f"{row['min_jaccard']:.2f} >= {jaccard})."
-        )
-        if len(nxt):
-            r = nxt.iloc[0]
-            reason += (
-                f" With k = {int(r['k'])} at least one segment does not reproduce (Jaccard "
-                f"{r['min_jaccard']:.2f}, ARI {r['stability_ari']:.2f})."
-            )
-        if others:
-            reason += f" Coarser stable choices: k = {others}."
-        if best_sil is not None:
-            reason += (
-                f" Silhouette at k = {k} is {row['silhouette']:.2f} (highest {best_sil['silhouette']:.2f} "
-                f"at k = {int(best_sil['k'])})."
-            )
-        return k, reason
-    row = card.loc[card["stability_ari"].idxmax()]
-    k = int(row["k"])
-    return k, (
-        f"No k in {int(card['k'].min())}-{int(card['k'].max())} is stable (every segment's Jaccard >= "
-        f"{jaccard} and ARI >= {ari}); k = {k} has the highest stability (ARI {row['stability_ari']:.2f}, "
-        f"least stable segment's Jaccard {row['min_jaccard']:.2f}). Treat the segments with caution."
+    rate, med_ari = _reproduction(card, jaccard), _median_ari(card)
+    eligible = card["smallest_share"] >= min_share
+    stable = eligible & (med_ari >= ari) & (rate >= reproduce)
+    clearly = stable & (rate >= clear)
+    why = np.select(
+        [~eligible, med_ari < ari, rate < reproduce, ~clearly],
+        [
+            [f"smallest segment {s:.1%} < {min_share:.0%}" for s in card["smallest_share"]],
+            [f"refits disagree (median ARI {a:.2f} < {ari})" for a in med_ari],
+            [f"a segment dissolves (every segment reproduced in {r:.0%} of refits < {reproduce:.0%})" for r in rate],
+            [f"stable, but only marginally (every segment reproduced in {r:.0%} of refits)" for r in rate],
+        ],
+        default="clearly stable",
     )
+    return pd.DataFrame({"k": card["k"].astype(int), "reproduced": rate, "eligible": eligible, "stable": stable,
+                         "clearly_stable": clearly, "silhouette": card["silhouette"], "why": why})
+
+
+def recommend_k(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85, reproduce: float = 0.8,
+                clear: float = 0.9, min_share: float = 0.02) -> tuple[int, str]:
+    """The recommended k and why, in words.
+
+    The rule, in order (see :func:`k_verdicts` for the terms):
+
+    1. the largest *stable* k: the finest segmentation whose every segment reproduces under
+       resampling and whose smallest segment holds at least ``min_share`` of customers;
+    2. when that k is stable only marginally and the next smaller k is clearly stable, stability
+       cannot tell them apart, and the silhouette breaks the tie (the higher wins);
+    3. when no k is stable, the k with the highest stability ARI among eligible k (all k if none
+       is eligible), with a warning.
+    """
+    card = card.reset_index(drop=True)
+    judged = k_verdicts(card, ari, jaccard, reproduce, clear, min_share)
+    stable = judged[judged["stable"]]
+    if stable.empty:
+        pool = card[judged["eligible"]] if judged["eligible"].any() else card
+        row = pool.loc[pool["stability_ari"].idxmax()]
+        k = int(row["k"])
+        return k, (
+            f"No k in {int(card['k'].min())}-{int(card['k'].max())} is stable with segments of at least "
+            f"{min_share:.0%} (every segment reproduced in {reproduce:.0%} of refits, median ARI >= {ari}); "
+            f"k = {k} has the highest stability (mean ARI {row['stability_ari']:.2f}, least stable segment's "
+            f"mean Jaccard {row['min_jaccard']:.2f}). Treat the segments with caution."
+        )
+    top = stable.iloc[-1]
+    k, rule = int(top["k"]), "the largest k whose every segment reproduces in bootstrap refits"
+    below = judged[(judged["k"] == k - 1) & judged["clearly_stable"]]
+    if not top["clearly_stable"] and len(below):
+        other = below.iloc[0]
+        if pd.notna(other["silhouette"]) and (pd.isna(top["silhouette"]) or other["silhouette"] > top["silhouette"]):
+            k, rule = int(other["k"]), (f"k = {int(top['k'])} is stable only marginally, and the silhouette "
+                                        "prefers the clearly stable k below it")
+    return k, _reason(card, judged, k, rule, ari, jaccard, min_share)
+
+
+def _reason(card, judged, k, rule, ari, jaccard, min_share) -> str:
+    """The recommendation in words a reviewer can check against the card."""
+    row = card.loc[card["k"] == k].iloc[0]
+    rate = judged.loc[judged["k"] == k, "reproduced"].iloc[0]
+    text = (f"k = {k}: {rule} (every segment reproduced with Jaccard >= {jaccard} in {rate:.0%} of refits, "
+            f"mean ARI {row['stability_ari']:.2f}, least stable segment's mean Jaccard {row['min_jaccard']:.2f}, "
+            f"smallest segment {row['smallest_share']:.1%} >= {min_share:.0%}).")
+    rejected = judged[(judged["k"] > k) & (judged["why"] != "clearly stable")]
+    if len(rejected):
+        text += " Larger k: " + "; ".join(f"k = {r.k}: {r.why}" for r in rejected.itertuples()) + "."
+    coarser = [str(v) for v in judged.loc[judged["stable"] & (judged["k"] < k), "k"]]
+    if coarser:
+        text += f" Coarser stable choices: k = {', '.join(coarser)}."
+    if card["silhouette"].notna().any():
+        best = card.loc[card["silhouette"].idxmax()]
+        text += f" Silhouette at k = {k} is {row['silhouette']:.2f} (highest {best['silhouette']:.2f} at k = {int(best['k'])})."
+    return text
 
 
 def fit_with_k(X: pd.DataFrame, settings: dict, value: str | None, seed: int):
@@ -178,8 +258,9 @@ def fit_with_k(X: pd.DataFrame, settings: dict, value: str | None, seed: int):
         card = choose_k(
             selector.transform(X.iloc[rows]), settings["k_range"], settings["method"], settings["n_bootstrap"],
             settings["silhouette_sample"], settings["n_init"], settings["ward_sample"], seed, settings["threads"],
+            settings["refit_n_init"],
         )
-        k, reason = recommend_k(card, **settings["stability"])
+        k, reason = recommend_k(card, **settings["stability"], min_share=settings["min_segment_share"])
     else:
         k = int(k)
         reason = f"k = {k} was set in the config (segmentation.k)."

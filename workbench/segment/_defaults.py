@@ -15,10 +15,14 @@ DEFAULTS: dict[str, Any] = {
     "fit_sample": 50_000,  # the model is fitted on at most this many customers, then predicts all
     "selection_sample": 10_000,  # choosing k uses at most this many customers
     "silhouette_sample": 3_000,
-    "n_bootstrap": 5,  # bootstrap refits per k
+    "n_bootstrap": 12,  # bootstrap refits per k (bench/bench_choose_k.py measures how many are enough)
+    "refit_n_init": None,  # restarts of each bootstrap refit (None: n_init; fewer restarts fail more often)
+    "min_segment_share": 0.02,  # a k whose smallest segment is below this share is not recommended
     "n_init": 8,
     "ward_sample": 5_000,
-    "stability": {"ari": 0.8, "jaccard": 0.85},  # thresholds of a "stable" k (Hennig 2007: >= 0.85 highly stable)
+    # a "stable" k: median refit ARI >= ari and every segment reproduces (Jaccard >= jaccard, Hennig 2007:
+    # >= 0.85 highly stable) in >= reproduce of the refits; "clearly" stable in >= clear of them
+    "stability": {"ari": 0.8, "jaccard": 0.85, "reproduce": 0.8, "clear": 0.9},
     "reference_run": None,  # a previous run directory: align segment ids to its model
     "threads": 1,  # BLAS/OpenMP threads while clustering (1 is fastest on small shared machines)
     # audit mode (segments given as labels, see audit_run):

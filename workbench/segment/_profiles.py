@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..features import RFM_GROUPS, is_numeric, rfm_scores
 from ..features import rfm as transaction_rfm
-from ..privacy import suppress_rows
+from ..privacy import TOTAL, suppress_counts
 
 if TYPE_CHECKING:
     from ._model import SegmentationModel
@@ -25,6 +25,40 @@ def segment_z(model: "SegmentationModel", Z: np.ndarray, labels: np.ndarray) -> 
     return pd.DataFrame(np.vstack(rows), columns=model.input_names_, index=pd.Index(range(k), name="segment"))
 
 
+def segment_count_table(
+    labels: np.ndarray, segments: list, outcome: pd.Series | np.ndarray | None = None, suppression_k: int = 10,
+) -> pd.DataFrame:
+    """The one published table of customers per segment (x outcome, when there is one), suppressed.
+
+    Every count-derived number about segments (size, share, outcome rate, and what other notebooks
+    derive from them) comes from this table, so a hidden cell is hidden everywhere. With an outcome
+    the table is segment x outcome (``0``, ``1``) with margins, suppressed by
+    :func:`workbench.privacy.suppress_counts` (``margins=True``): an outcome rate published as
+    ``events / n`` could otherwise give away a hidden cell (rate x n). Without an outcome it is the
+    column of segment sizes with its total.
+
+    Returns
+    -------
+    DataFrame
+        Rows: segment ids and ``"Total"``; columns ``0``, ``1`` (with an outcome) and ``"Total"``;
+        suppressed cells ``NaN``. The ``"Total"`` column holds the segment sizes.
+    """
+    labels = np.asarray(labels)
+    index = pd.Index(list(segments), name="segment")
+    if outcome is None:
+        counts = pd.DataFrame({TOTAL: [int((labels == j).sum()) for j in segments]}, index=index)
+        published = suppress_counts(counts, suppression_k, margins=True)
+        published.columns = pd.Index([TOTAL], name="outcome")
+        return published
+    y = np.asarray(outcome, dtype=float)
+    counts = pd.DataFrame(
+        {v: [int(((labels == j) & (y == v)).sum()) for j in segments] for v in (0, 1)},
+        index=index,
+    )
+    counts.columns.name = "outcome"
+    return suppress_counts(counts, suppression_k, margins=True)
+
+
 def profile_segments(
     features: pd.DataFrame,
     labels: np.ndarray,
@@ -32,8 +66,13 @@ def profile_segments(
     outcome: pd.Series | None = None,
     value: str | None = "monetary",
     suppression_k: int = 10,
+    counts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per segment: size, share, value KPIs and the median of each numeric input, suppressed.
+
+    Sizes, shares and the outcome rate are read from the published count table
+    (:func:`segment_count_table`): a segment whose size is hidden there has every statistic masked,
+    and the outcome rate is masked wherever its event count is hidden.
 
     Parameters
     ----------
@@ -48,41 +87,48 @@ def profile_segments(
     value : str, optional
         Column whose segment total gives ``revenue_share``.
     suppression_k : int
-        Segments with fewer customers than this have every statistic masked (and a complementary
-        segment when needed), via :func:`workbench.privacy.suppress_rows`.
+        Counts from 1 to ``suppression_k - 1`` are suppressed (with complementary cells).
+    counts : DataFrame, optional
+        The published count table, if the caller already made it (it must be the one published).
 
     Returns
     -------
     DataFrame
-        One row per segment id plus a ``population`` row (never suppressed: it is the published total).
+        One row per segment id plus a ``population`` row.
     """
     X = features.drop(columns=["customer_id"], errors="ignore")
     labels = np.asarray(labels)
     numeric = [c for c in X.columns if is_numeric(X[c])]
     seg_ids = sorted(set(range(int(labels.max()) + 1)) | set(names or {})) if len(labels) else []
-    rows = []
+    if counts is None:
+        counts = segment_count_table(labels, seg_ids, outcome, suppression_k)
+    total_n = counts.loc[TOTAL, TOTAL]
     total_value = X[value].clip(lower=0).sum() if value and value in X else None
+    rows = []
     for j in seg_ids:
         m = labels == j
-        row = {"segment": j, "segment_name": (names or {}).get(j, f"Segment {j}"), "n": int(m.sum()),
-               "share": float(m.mean())}
+        n = counts.loc[j, TOTAL]
+        hidden = bool(np.isnan(n))
+        row = {"segment": j, "segment_name": (names or {}).get(j, f"Segment {j}"),
+               "n": np.nan if hidden else int(n), "share": np.nan if hidden else float(n / total_n)}
         if total_value:
-            row["revenue_share"] = float(X.loc[m, value].clip(lower=0).sum() / total_value)
+            row["revenue_share"] = np.nan if hidden else float(X.loc[m, value].clip(lower=0).sum() / total_value)
         if outcome is not None:
-            row["churn_rate"] = float(np.asarray(outcome, dtype=float)[m].mean()) if m.any() else np.nan
+            events = counts.loc[j, 1]
+            row["churn_rate"] = float(events / n) if not (hidden or np.isnan(events)) and n > 0 else np.nan
         for c in numeric:
-            row[c] = float(X.loc[m, c].median()) if m.any() else np.nan
+            row[c] = np.nan if hidden or not m.any() else float(X.loc[m, c].median())
+        row["suppressed"] = hidden
         rows.append(row)
-    table = suppress_rows(pd.DataFrame(rows), "n", suppression_k, keep=["segment", "segment_name"])
-    pop = {"segment": -1, "segment_name": "population", "n": len(X), "share": 1.0}
+    pop = {"segment": -1, "segment_name": "population", "n": int(total_n), "share": 1.0}
     if total_value:
         pop["revenue_share"] = 1.0
     if outcome is not None:
-        pop["churn_rate"] = float(np.nanmean(np.asarray(outcome, dtype=float)))
+        pop["churn_rate"] = float(counts.loc[TOTAL, 1] / total_n) if not np.isnan(counts.loc[TOTAL, 1]) else np.nan
     for c in numeric:
         pop[c] = float(X[c].median())
     pop["suppressed"] = False
-    return pd.concat([table, pd.DataFrame([pop])], ignore_index=True)
+    return pd.DataFrame(rows + [pop])
 
 
 def describe_inputs(plan: pd.DataFrame, model: "SegmentationModel") -> pd.DataFrame:
@@ -100,24 +146,41 @@ def customer_rfm(customers: pd.DataFrame, transactions: pd.DataFrame) -> pd.Data
     return rfm_scores(r)
 
 
-def rfm_group_table(rfm: pd.DataFrame, suppression_k: int = 10) -> pd.DataFrame:
-    """Customers per named RFM group with median recency, frequency and spend, suppressed."""
-    order = list(RFM_GROUPS["group"]) + ["No purchases"]
+def rfm_group_counts(rfm: pd.DataFrame, suppression_k: int = 10) -> pd.DataFrame:
+    """The published table of customers per named RFM group (one column, with its total), suppressed."""
+    order = [g for g in list(RFM_GROUPS["group"]) + ["No purchases"] if g in set(rfm["rfm_group"].astype(str))]
+    sizes = rfm["rfm_group"].astype(str).value_counts()
+    counts = pd.DataFrame({TOTAL: [int(sizes.get(g, 0)) for g in order]}, index=pd.Index(order, name="rfm_group"))
+    published = suppress_counts(counts, suppression_k, margins=True)
+    published.columns = pd.Index([TOTAL], name="customers")
+    return published
+
+
+def rfm_group_table(rfm: pd.DataFrame, suppression_k: int = 10, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Customers per named RFM group with median recency, frequency and spend, suppressed.
+
+    Sizes and shares come from the published count table (:func:`rfm_group_counts`); a group whose
+    size is hidden there has its medians masked too.
+    """
+    if counts is None:
+        counts = rfm_group_counts(rfm, suppression_k)
     meaning = dict(zip(RFM_GROUPS["group"], RFM_GROUPS["meaning"]))
     meaning["No purchases"] = "no purchase in the history"
-    g = rfm.groupby("rfm_group", observed=True)
+    g = rfm.groupby(rfm["rfm_group"].astype(str), observed=True)
+    groups = [r for r in counts.index if r != TOTAL]
+    n = counts.loc[groups, TOTAL]
+    hidden = n.isna()
     table = pd.DataFrame({
-        "n": g.size(),
-        "median_recency": g["recency"].median(),
-        "median_frequency": g["frequency"].median(),
-        "median_monetary": g["monetary"].median(),
-    }).reindex(order)
-    table["n"] = table["n"].fillna(0).astype(int)
-    table.insert(1, "share", table["n"] / max(len(rfm), 1))
-    table = table.rename_axis("group").reset_index()
-    table.insert(1, "meaning", table["group"].map(meaning))
-    table = table[table["n"] > 0].reset_index(drop=True)
-    return suppress_rows(table, "n", suppression_k, keep=["group", "meaning"])
+        "group": groups,
+        "meaning": [meaning.get(r) for r in groups],
+        "n": n.to_numpy(),
+        "share": (n / counts.loc[TOTAL, TOTAL]).to_numpy(),
+        "median_recency": g["recency"].median().reindex(groups).where(~hidden).to_numpy(),
+        "median_frequency": g["frequency"].median().reindex(groups).where(~hidden).to_numpy(),
+        "median_monetary": g["monetary"].median().reindex(groups).where(~hidden).to_numpy(),
+        "suppressed": hidden.to_numpy(),
+    })
+    return table
 
 
 def value_order(features: pd.DataFrame, labels: np.ndarray, value: str | None, k: int) -> list[int]:

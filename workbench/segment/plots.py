@@ -35,8 +35,15 @@ def plot_k_selection(card: pd.DataFrame, k: int | None = None):
     return fig
 
 
-def plot_projection(Z: np.ndarray, labels: np.ndarray, names: dict[int, str], sample: int = 4000, seed: int = 0):
-    """Customers on the first two principal components of the model space, coloured by segment."""
+def plot_projection(Z: np.ndarray, labels: np.ndarray, names: dict[int, str], sample: int = 20_000, seed: int = 0,
+                    min_count: int = 10, hidden: list[int] | None = None):
+    """Where the segments lie: customer density on the first two principal components, and centres.
+
+    No individual customer is drawn: the background is a hexagonal-bin density of (a sample of)
+    customers in which cells of fewer than ``min_count`` customers stay blank, and each segment is
+    one marker at its mean position, labelled with its name. Segments in ``hidden`` (suppressed
+    elsewhere in the report) get no marker.
+    """
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 
@@ -45,14 +52,20 @@ def plot_projection(Z: np.ndarray, labels: np.ndarray, names: dict[int, str], sa
     pca = PCA(2, random_state=seed).fit(Z)
     P = pca.transform(Z[rows])
     fig, ax = plt.subplots(figsize=(7, 5))
-    for j in sorted(names):
-        m = labels[rows] == j
-        if m.any():
-            ax.scatter(P[m, 0], P[m, 1], s=4, alpha=0.5, label=f"{j}: {names[j]}")
+    density = ax.hexbin(P[:, 0], P[:, 1], gridsize=30, mincnt=max(int(min_count), 1), cmap="Greys", linewidths=0)
+    fig.colorbar(density, ax=ax, label=f"customers per cell (cells under {min_count} blank)")
+    centres = pca.transform(np.vstack([Z[labels == j].mean(axis=0) for j in sorted(names) if (labels == j).any()]))
+    shown = [j for j in sorted(names) if (labels == j).any()]
+    for (x, y), j in zip(centres, shown):
+        if j in set(hidden or []):
+            continue
+        ax.scatter([x], [y], s=90, marker="o", edgecolor="black", linewidth=0.8, label=f"{j}: {names[j]}", zorder=3)
+        ax.annotate(str(j), (x, y), ha="center", va="center", fontsize=7, zorder=4)
     ev = pca.explained_variance_ratio_
     ax.set_xlabel(f"PC1 ({ev[0]:.0%} of variance)")
     ax.set_ylabel(f"PC2 ({ev[1]:.0%} of variance)")
-    ax.legend(fontsize=7, markerscale=3, loc="best")
+    ax.set_title("Customer density and segment centres (first two principal components)", fontsize=9)
+    ax.legend(fontsize=7, loc="best", title="segment centre", title_fontsize=7)
     fig.tight_layout()
     return fig
 

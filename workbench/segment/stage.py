@@ -22,7 +22,16 @@ from ._inputs import segmentation_inputs
 from ._labels import compare_with_learned, given_model_space, given_segment_ids, mark_evidence
 from ._model import SegmentationModel
 from ._naming import name_segments
-from ._profiles import customer_rfm, describe_inputs, profile_segments, rfm_group_table, segment_z, value_order
+from ._profiles import (
+    customer_rfm,
+    describe_inputs,
+    profile_segments,
+    rfm_group_counts,
+    rfm_group_table,
+    segment_count_table,
+    segment_z,
+    value_order,
+)
 from .views import SegmentationResult, audit_headline, learned_headline, planted_agreement
 
 # -- steps shared by both paths -------------------------------------------------------------------
@@ -40,7 +49,19 @@ def _rfm_tables(run: Run, customers: pd.DataFrame, transactions: pd.DataFrame | 
         return None, None
     rfm_table = customer_rfm(customers, transactions)
     run.write_table("segments/rfm.parquet", rfm_table)
-    return rfm_table, rfm_group_table(rfm_table, sup_k)
+    counts = rfm_group_counts(rfm_table, sup_k)
+    privacy.publish_counts(run, "rfm_groups", counts, "rfm_group", "customers")
+    return rfm_table, rfm_group_table(rfm_table, sup_k, counts=counts)
+
+
+def _published_profile(run: Run, features, labels, names, outcome, value, sup_k) -> pd.DataFrame:
+    """Segment sizes (x outcome) suppressed once and registered; the profile derived from that table."""
+    labels = np.asarray(labels)
+    seg_ids = sorted(set(range(int(labels.max()) + 1)) | set(names or {})) if len(labels) else []
+    counts = segment_count_table(labels, seg_ids, outcome, sup_k)
+    privacy.publish_counts(run, "segment_sizes", counts, "segment", run.roles.outcome or "outcome")
+    return profile_segments(features, labels, names, outcome=outcome, value=value, suppression_k=sup_k,
+                            counts=counts)
 
 
 def _planted_segments(run: Run, features: pd.DataFrame) -> pd.Series | None:
@@ -93,7 +114,8 @@ def _write_learned(run: Run, features, assignments, inputs, profile, card, model
     run.write_table("segments/inputs.parquet", inputs)
     run.write_table("segments/profiles.parquet", profile)
     if card is not None:
-        run.write_table("segments/k_selection.parquet", card.assign(jaccard=card["jaccard"].map(str)))
+        run.write_table("segments/k_selection.parquet",
+                        card.assign(**{c: card[c].map(str) for c in ("jaccard", "refit_ari", "refit_min_jaccard")}))
     joblib.dump(model, run.artifact("segments/model.joblib"))
 
 
@@ -102,7 +124,8 @@ def _learned_results(model, card, reason, names, shares, used_sensitive, headlin
     results = dict(method=model.method, k=model.k, k_reason=reason, names=names, shares=shares,
                    n_inputs=len(model.feature_names_in_), sensitive_inputs=used_sensitive, headline=headline)
     if card is not None:
-        results["k_card"] = card[["k", "silhouette", "stability_ari", "min_jaccard"]].round(4)
+        results["k_card"] = card[["k", "silhouette", "stability_ari", "min_jaccard", "min_jaccard_se",
+                                  "smallest_share"]].round(4)
     if truth_ari is not None:
         results["truth_ari"] = round(truth_ari, 4)
     if groups is not None:
@@ -137,7 +160,7 @@ def segment_run(run: Run) -> SegmentationResult:
     names = name_segments(z)
     model.segment_names_ = names
     outcome = customers[roles.outcome] if roles.outcome and roles.outcome in customers else None
-    profile = profile_segments(features, labels, names, outcome=outcome, value=value, suppression_k=sup_k)
+    profile = _published_profile(run, features, labels, names, outcome, value, sup_k)
     order = value_order(features, labels, value, model.k)
     assignments = _assignments(features, labels, names)
     rfm_table, groups = _rfm_tables(run, customers, transactions, sup_k)
@@ -155,7 +178,9 @@ def segment_run(run: Run) -> SegmentationResult:
                                                         headline, truth_ari, groups))
     return SegmentationResult(model=model, features=features, assignments=assignments, plan=inputs, card=card,
                               k=model.k, reason=reason, profile=profile, z=z, rfm=rfm_table, rfm_groups=groups,
-                              truth_ari=truth_ari, info={"value_feature": value, "suppression_k": sup_k})
+                              truth_ari=truth_ari, info={"value_feature": value, "suppression_k": sup_k,
+                                                          "stability": {**settings["stability"],
+                                                                        "min_share": settings["min_segment_share"]}})
 
 
 # -- audit mode: segments given as labels -----------------------------------------------------------
@@ -167,6 +192,14 @@ def _given_ids(customers: pd.DataFrame, features: pd.DataFrame, label_column: st
     given = features[["customer_id"]].merge(given, on="customer_id", how="left", validate="1:1")
     labels = given["label"].astype(object).where(given["label"].notna(), UNLABELLED).astype(str).to_numpy()
     return given_segment_ids(labels, features[value] if value else None)
+
+
+def _publish_comparison(run: Run, crosstab: pd.DataFrame) -> None:
+    """Register the given x learned table under segment ids, so the disclosure check links its totals."""
+    table = crosstab.copy()
+    table.index = [r if r == privacy.TOTAL else str(r).split(":")[0] for r in table.index]
+    table.columns = [c if c == privacy.TOTAL else str(c).removeprefix("learned ") for c in table.columns]
+    privacy.publish_counts(run, "given_vs_learned", table, "segment", "learned_segment")
 
 
 def _write_audit(run: Run, features, assignments, inputs, profile, comparison) -> None:
@@ -256,8 +289,8 @@ def audit_run(run: Run) -> SegmentationResult:
     space, z, description = given_model_space(X, ids, names, settings, seed)
     outcome = customers.set_index("customer_id")[roles.outcome].reindex(features["customer_id"]).to_numpy() \
         if roles.outcome and roles.outcome in customers else None
-    profile = profile_segments(features, ids, names, outcome=None if outcome is None else pd.Series(outcome),
-                               value=value, suppression_k=sup_k)
+    profile = _published_profile(run, features, ids, names, None if outcome is None else pd.Series(outcome),
+                                 value, sup_k)
     profile, small = mark_evidence(profile, ids, k, min_size, description, unlabelled_id)
     assignments = _assignments(features, ids, names)
     if roles.assigned_at and roles.assigned_at in customers:
@@ -269,6 +302,8 @@ def audit_run(run: Run) -> SegmentationResult:
         comparison = compare_with_learned(features, ids, names, settings, seed,
                                           exclude=[] if unlabelled_id is None else [unlabelled_id],
                                           suppression_k=sup_k, value=value)
+    if comparison is not None:
+        _publish_comparison(run, comparison["crosstab"])
     rfm_table, groups = _rfm_tables(run, customers, transactions, sup_k)
     planted = _planted_segments(run, features)
     truth_ari = None if planted is None else planted_agreement(

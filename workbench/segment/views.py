@@ -10,6 +10,7 @@ import pandas as pd
 from ..data import UNLABELLED
 from ._labels import label_quality_table
 from ._model import SegmentationModel
+from ._choose_k import k_verdicts
 from .plots import plot_k_selection, plot_profile_heatmap, plot_projection, plot_sizes
 
 
@@ -73,9 +74,11 @@ class SegmentationResult:
         return self.audit["comparison"]["text"]
 
     def projection(self):
-        """2-D projection (first principal components of the model space), coloured by segment."""
+        """Customer density on the first two principal components and the segment centres (no individual)."""
+        hidden = self.profile.loc[self.profile["suppressed"].astype(bool), "segment"].tolist()
         return plot_projection(self.model.transform(self.features), self.assignments["segment"].to_numpy(),
-                               self.model.segment_names_)
+                               self.model.segment_names_, min_count=int(self.info.get("suppression_k", 10)),
+                               hidden=hidden)
 
     def k_chart(self):
         """The k report card as a chart (``None`` when k was fixed in the config)."""
@@ -95,9 +98,15 @@ class SegmentationResult:
         return self.plan[["feature", "family", "source", "kind", "transform", "used", "reason"]]
 
     def card_table(self) -> pd.DataFrame | None:
+        """The k report card with each k's verdict: why it was or was not recommended."""
         if self.card is None:
             return None
-        return self.card.drop(columns="jaccard").round(3).set_index("k")
+        stability = self.info.get("stability", {})
+        judged = k_verdicts(self.card, **stability)
+        shown = self.card.drop(columns=["jaccard", "refit_ari", "refit_min_jaccard"], errors="ignore").round(3)
+        shown["verdict"] = judged["why"].to_numpy()
+        shown.loc[shown["k"] == self.k, "verdict"] = "recommended: " + shown.loc[shown["k"] == self.k, "verdict"]
+        return shown.set_index("k")
 
     def profile_table(self) -> pd.DataFrame:
         """The published profile: one row per segment plus the population, rounded, suppressed."""

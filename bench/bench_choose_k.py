@@ -1,0 +1,103 @@
+"""How often does ``k = auto`` find the planted segments? The old rule against the new, per seed.
+
+For each seed, a synthetic world (5 planted segments) is prepared like a run (consent, pseudonyms),
+the default segmentation inputs are built, and two report cards are computed on the same customers:
+
+* **before**: 5 bootstrap refits, each with the reference fit's restarts, and the old rule (the
+  largest stable k: mean ARI >= 0.8 and least stable segment's mean Jaccard >= 0.85);
+* **after**: the current defaults (``segmentation.n_bootstrap`` refits; stability judged per refit:
+  every segment must reproduce in 80% of refits; a minimum segment share; silhouette between a
+  marginally stable k and the clearly stable k below it).
+
+A seed *recovers* the planted segments when k = 5 and the fitted model's adjusted Rand index against
+the planted truth is >= 0.9. Also printed: the share of refits reproducing every segment at k = 5
+and k = 6 (how far the wrong k = 6 is from the threshold, and so how many refits are needed).
+
+    python bench/bench_choose_k.py                      # 20 seeds x 5,000 customers
+    python bench/bench_choose_k.py --seeds 20 --n-customers 8000
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+
+from workbench.data import load_config
+from workbench.pipeline import prepare
+from workbench.segment import DEFAULTS, SegmentationModel, choose_k, k_verdicts, recommend_k
+from workbench.segment._inputs import segmentation_inputs
+
+
+def legacy_recommend(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85) -> int:
+    """The rule before issue 14: the largest stable k, else the most stable k."""
+    stable = (card["stability_ari"] >= ari) & (card["min_jaccard"] >= jaccard)
+    if stable.any():
+        return int(card.loc[stable, "k"].iloc[-1])
+    return int(card.loc[card["stability_ari"].idxmax(), "k"])
+
+
+def one_seed(seed: int, n_customers: int) -> dict:
+    config = load_config(dataset="synthetic")
+    config["dataset"]["params"] = {"n_customers": n_customers, "seed": seed}
+    config["seed"] = seed
+    run = prepare(config, tempfile.mkdtemp(prefix="choose_k_"))
+    settings = {**DEFAULTS, **config.get("segmentation", {})}
+    features, _, X, value = segmentation_inputs(run.customers(), run.transactions(), run.roles,
+                                                settings.get("features", {}))
+    truth = pd.read_parquet(run.path / "data" / "truth.parquet").set_index("customer_id")["segment"]
+    planted = truth.reindex(features["customer_id"]).to_numpy()
+
+    selector = SegmentationModel(k=2, scaler=settings["scaler"], winsorize=settings["winsorize"],
+                                 random_state=seed, n_threads=1)
+    rows = selector._sample(len(X), settings["selection_sample"])
+    selector.fit_preprocessor(X.iloc[rows])
+    Z = selector.transform(X.iloc[rows])
+    common = dict(k_range=settings["k_range"], silhouette_sample=settings["silhouette_sample"],
+                  n_init=settings["n_init"], random_state=seed)
+    t0 = time.perf_counter()
+    before = choose_k(Z, n_bootstrap=5, refit_n_init=settings["n_init"], **common)
+    t1 = time.perf_counter()
+    after = choose_k(Z, n_bootstrap=settings["n_bootstrap"], refit_n_init=settings["refit_n_init"], **common)
+    t2 = time.perf_counter()
+    k_before = legacy_recommend(before)
+    k_after, _ = recommend_k(after, **settings["stability"], min_share=settings["min_segment_share"])
+    out = {"seed": seed, "k_before": k_before, "k_after": k_after,
+           "card_s_before": t1 - t0, "card_s_after": t2 - t1}
+    for name, k in (("before", k_before), ("after", k_after)):
+        labels = SegmentationModel(k=k, scaler=settings["scaler"], winsorize=settings["winsorize"],
+                                   random_state=seed, n_threads=1).fit(X).predict(X)
+        out[f"ari_{name}"] = adjusted_rand_score(planted, labels)
+    judged = k_verdicts(after, **settings["stability"], min_share=settings["min_segment_share"]).set_index("k")
+    for k in (5, 6):
+        out[f"reproduced{k}"] = float(judged.loc[k, "reproduced"])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--n-customers", type=int, default=5000)
+    args = parser.parse_args()
+    rows = []
+    for seed in range(args.seeds):
+        rows.append(one_seed(seed, args.n_customers))
+        r = rows[-1]
+        print(f"seed {seed:2d}: before k={r['k_before']} ARI {r['ari_before']:.3f} | "
+              f"after k={r['k_after']} ARI {r['ari_after']:.3f}", flush=True)
+    df = pd.DataFrame(rows)
+    for name in ("before", "after"):
+        ok = (df[f"k_{name}"] == 5) & (df[f"ari_{name}"] >= 0.9)
+        print(f"{name:6s}: k = 5 and ARI >= 0.9 on {ok.sum()}/{len(df)} seeds ({ok.mean():.0%}); "
+              f"k chosen {df[f'k_{name}'].value_counts().sort_index().to_dict()}; "
+              f"card {df[f'card_s_{name}'].median():.1f} s (median)")
+    print(f"share of refits reproducing every segment (after): k=5 median {df['reproduced5'].median():.2f} "
+          f"(min {df['reproduced5'].min():.2f}); k=6 median {df['reproduced6'].median():.2f} (max {df['reproduced6'].max():.2f})")
+
+
+if __name__ == "__main__":
+    main()
