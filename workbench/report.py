@@ -188,6 +188,11 @@ def figure_alt(fig) -> str:
         bits = [ax.get_title()] if ax.get_title() else []
         kind = _chart_kind(ax)
         axes = [f"{name} axis '{label}'" for name, label in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if label]
+        if kind == "Heatmap":
+            rows = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+            cols = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+            axes += [f"{name}: {', '.join(ticks[:8])}{' …' if len(ticks) > 8 else ''}"
+                     for name, ticks in (("rows", rows), ("columns", cols)) if ticks]
         if kind or axes:
             bits.append((kind + (": " if kind and axes else "") + ", ".join(axes)).strip())
         legend = ax.get_legend()

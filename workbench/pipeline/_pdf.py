@@ -72,7 +72,8 @@ def combined_html(folder: Path, notebooks: list[str], title: str) -> str:
         body = body.replace(f"href=\"{nb}.html\"", f"href=\"#page-{nb}\"")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<title>{_escape(title)}</title>{''.join(styles)}</head>"
+        f"<title>{_escape(title)}</title>{''.join(styles)}"
+        "<style>.wb-pagebreak{break-before:page}</style></head>"
         f"<body class=\"wb-index\"><main>{body}</main></body></html>\n"
     )
 
