@@ -5,7 +5,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lab bench notebooks clean
+.PHONY: run test lab bench notebooks clean browser
+
+# audit.pdf and the browser test need Debian's Chromium; pdftotext (poppler-utils) checks the PDF.
+# Idempotent and quiet: installs only what is missing (as root, or with sudo where available).
+browser:
+	@command -v chromium >/dev/null && command -v pdftotext >/dev/null || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			chromium poppler-utils >/dev/null; }
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -13,10 +21,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) browser
 	$(BIN)/workbench suite --out reports
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile tests
 	$(BIN)/python -m pytest -p no:xdist --nbval-lax --nbval-current-env \
 		--nbval-sanitize-with tests/sanitize.cfg notebooks

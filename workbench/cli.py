@@ -130,5 +130,24 @@ def assign_command(
         typer.echo(result.to_csv(index=False), nl=False)
 
 
+@app.command("statement")
+def statement_command(
+    run_dir: Path = typer.Option(..., "--run", "-r", help="Run directory (made with a persistent pseudonym key)."),
+    ids: Path = typer.Option(..., "--ids", help="Text file of raw customer ids, one per line."),
+    out: Path = typer.Option(Path("statements"), "--out", "-o", help="Folder for statement-<line>.html files."),
+) -> None:
+    """Per-customer segment statements (GDPR Art. 15 access, Art. 21/22 objection): one HTML page per id."""
+    from .statement import read_ids, statements_run
+
+    try:
+        results = statements_run(run_dir, read_ids(ids), out)
+    except InputError as exc:
+        _fail(str(exc))
+    for r in results:
+        typer.echo(f"line {r['line']}: {r['file']}" if r["status"] == "written" else r["message"])
+    written = sum(r["status"] == "written" for r in results)
+    typer.echo(f"{written} of {len(results)} statements written to {out}.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -36,11 +36,11 @@ def test_run_index_shows_verdicts_headlines_and_each_notebook(tmp_path):
     pipeline.write_run_index(folder, {"name": "small"}, SUMMARY, statuses, manifest)
     page = (folder / "index.html").read_text()
     assert "1,200 customers" in page and "34,567 transactions" in page
-    assert '<td class="fail">fail</td>' in page and '<td class="insufficient">too few</td>' in page
+    assert '<td class="fail">FAIL</td>' in page and '<td class="insufficient">INSUFFICIENT</td>' in page
     assert "Five &lt;segments&gt;" in page and "gap &amp; more" in page
     assert '<a href="01_data_privacy.html">01_data_privacy</a>' in page
     assert "ValueError: &lt;x&gt;" in page and '<td class="notrun">not run</td>' in page
-    assert page.index("Fairness verdicts") < page.index("Headline results")
+    assert page.index("Executive summary") < page.index("Verdicts") < page.index("Headline results")
 
 
 def test_suite_index_marks_incomplete_runs_failed(tmp_path):

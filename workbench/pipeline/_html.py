@@ -24,6 +24,7 @@ def export_html(ipynb: Path, html_path: Path) -> None:
 
     nb = nbformat.read(str(ipynb), as_version=4)
     _keep_report_content(nb)
+    _fill_missing_alt(nb)
     exporter = HTMLExporter(
         template_name="offline",
         extra_template_basedirs=[str(TEMPLATE_DIR)],
@@ -47,6 +48,26 @@ def _keep_report_content(nb) -> None:
                 o for o in cell.get("outputs", [])
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
+
+
+def _fill_missing_alt(nb) -> None:
+    """Give every figure without alt text one naming the section it illustrates.
+
+    Figures shown through the inline backend carry :func:`workbench.report.figure_alt` (their titles,
+    axes and legend); this covers the rest (e.g. an image displayed directly).
+    """
+    heading = "this report"
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.lstrip().startswith("#"):
+                    heading = line.lstrip("# ").strip()
+            continue
+        for out in cell.get("outputs", []):
+            if "image/png" in out.get("data", {}) and not (
+                out.get("metadata", {}).get("alt") or out.get("metadata", {}).get("image/png", {}).get("alt")
+            ):
+                out.setdefault("metadata", {})["alt"] = f"Figure for the section “{heading}”."
 
 
 def _title(nb, fallback: str) -> str:

@@ -10,48 +10,53 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from ._executive import executive_summary, verdict_rows
+from ._provenance import provenance_html
+
 if TYPE_CHECKING:
     from ._run import RunResult
 
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2rem auto;padding:0 1rem;color:#222}
-table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.35rem .6rem;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.ok{color:#17692d;font-weight:600}.failed,.fail{color:#b00020;font-weight:600}
-.pass{color:#17692d;font-weight:600}.insufficient{color:#8a6100;font-weight:600}.muted{color:#666}
-pre{background:#f7f7f7;padding:.6rem;overflow:auto;font-size:.85rem}
-"""
+# One stylesheet (screen and print) for the index pages and the notebook pages.
+_CSS = (Path(__file__).resolve().parent / "templates" / "offline" / "report.css").read_text()
 
 
 def write_run_index(folder: Path, config: dict, summary: dict, statuses: list[dict], manifest: dict) -> None:
-    """One page per run: dataset, parameters, per-notebook status and duration, headlines, links.
+    """One page per run: the executive summary first, then headlines, notebooks, parameters, provenance.
 
     Parameters
     ----------
     folder : Path
         The run directory (``data/prepare.json`` is read; ``index.html`` is written).
     config : dict
-        The run's config (its ``name`` titles the page).
+        The run's config (its ``name`` titles the page; ``report:`` gives purpose and sign-off fields).
     summary, manifest : dict
-        The run's ``summary.json`` and ``manifest.json`` content.
+        The run's ``summary.json`` and ``manifest.json`` content (``manifest["provenance"]`` is shown).
     statuses : list of dict
         Per step: ``notebook``, ``status``, ``seconds`` and optionally ``error``.
     """
     name = html.escape(str(config["name"]))
     prep = json.loads((folder / "data" / "prepare.json").read_text())
+    notebooks = [s["notebook"] for s in statuses if s["notebook"] != "prepare"]
     rows = "".join(_status_row(folder, s) for s in statuses)
     heads = "".join(f"<li>{html.escape(h)}</li>" for h in _headlines(summary))
     params = yaml.safe_dump(manifest["parameters"], sort_keys=False)
+    status_css = "ok" if manifest["status"] == "complete" else "failed"
     body = f"""
-<h1>Segmentation audit: {name}</h1>
-<p>Dataset <b>{html.escape(prep['dataset'])}</b> ({html.escape(prep['source'])}):
-{prep['n_customers']:,} customers after consent and erasure, {prep['n_transactions']:,} transactions.
-Run status: <b class="{'ok' if manifest['status'] == 'complete' else 'failed'}">{manifest['status']}</b>,
-started {manifest['started']}.</p>
-{_verdict_table(_verdict_rows(summary))}
-<h2>Headline results</h2><ul>{heads or '<li class="muted">No headline results recorded.</li>'}</ul>
-<h2>Notebooks</h2><table><tr><th>report</th><th>status</th><th>duration</th></tr>{rows}</table>
-<h2>Parameters</h2><pre>{html.escape(params)}</pre>
+<header><h1>Segmentation audit: {name}</h1>
+<p>Run status: <b class="{status_css}">{manifest['status']}</b>, started {manifest['started']}.</p></header>
+<main>
+{executive_summary(config, summary, manifest, prep, notebooks)}
+<section aria-labelledby="headlines"><h2 id="headlines">Headline results</h2>
+<ul>{heads or '<li class="muted">No headline results recorded.</li>'}</ul></section>
+<section aria-labelledby="sections"><h2 id="sections">Report sections</h2>
+<table><thead><tr><th scope="col">report</th><th scope="col">status</th><th scope="col">duration</th></tr></thead>
+<tbody>{rows}</tbody></table>
+<p>Printable: <a href="audit.pdf">audit.pdf</a> (this summary and every section, in order).</p></section>
+<section aria-labelledby="parameters"><h2 id="parameters">Parameters</h2><pre>{html.escape(params)}</pre>
 <p class="muted">Machine-readable: <a href="summary.json">summary.json</a>, <a href="manifest.json">manifest.json</a>.</p>
+</section>
+</main>
+{provenance_html(manifest["provenance"]) if manifest.get("provenance") else ""}
 """
     (folder / "index.html").write_text(_page(f"Segmentation audit: {config['name']}", body))
 
@@ -76,8 +81,10 @@ def write_suite_index(reports: Path, results: list[tuple[str, RunResult | None, 
         "<h1>Segmentation audit workbench: reports</h1>"
         f"<p class=\"muted\">Generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}. "
         "Every report opens offline; code is hidden.</p>"
-        "<table><tr><th>run</th><th>status</th><th>headline results</th></tr>" + rows + "</table>"
+        "<table><thead><tr><th scope=\"col\">run</th><th scope=\"col\">status</th>"
+        "<th scope=\"col\">headline results</th></tr></thead><tbody>" + rows + "</tbody></table>"
     )
+    body = f"<main>{body}</main>"
     path = reports / "index.html"
     path.write_text(_page("Segmentation audit workbench", body))
     return path
@@ -105,7 +112,7 @@ def _suite_row(name: str, result: RunResult | None, error: str) -> str:
     if folder and (folder / "summary.json").exists():
         summary = json.loads((folder / "summary.json").read_text())
         heads = "".join(f"<li>{html.escape(h)}</li>" for h in _headlines(summary)[:6])
-        details = f"<ul>{heads}</ul>{_verdict_table(_verdict_rows(summary))}"
+        details = f"<ul>{heads}</ul>{_verdict_table(verdict_rows(summary))}"
     if error:
         details += f"<p class=\"failed\">{html.escape(error)}</p>"
     return f"<tr><td>{link}</td><td class=\"{'ok' if status == 'complete' else 'failed'}\">{status}</td><td>{details}</td></tr>"
@@ -114,22 +121,16 @@ def _suite_row(name: str, result: RunResult | None, error: str) -> str:
 def _page(title: str, body: str) -> str:
     return (
         f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
+        f"<style>{_CSS}</style></head><body class=\"wb-index\">\n{body}\n</body></html>\n"
     )
 
 
-def _verdict_rows(summary: dict) -> list[dict]:
-    """Every stage's fairness verdict rows, stages in name order."""
-    rows = []
-    for stage in sorted(k for k in summary if isinstance(summary[k], dict)):
-        rows.extend(summary[stage].get("verdicts", []) or [])
-    return rows
-
-
 def _verdict_table(rows: list[dict]) -> str:
+    """The suite page's compact verdict list (a run's own page has the full table)."""
     if not rows:
         return ""
-    out = ["<h2>Fairness verdicts</h2><table><tr><th>action</th><th>attribute</th><th>verdict</th><th>why</th></tr>"]
+    out = ["<table><caption>Fairness verdicts</caption><thead><tr><th scope=\"col\">action</th>"
+           "<th scope=\"col\">attribute</th><th scope=\"col\">verdict</th><th scope=\"col\">why</th></tr></thead><tbody>"]
     for r in rows:
         v = str(r.get("verdict", ""))
         css = {"pass": "pass", "fail": "fail"}.get(v, "insufficient")
@@ -137,7 +138,7 @@ def _verdict_table(rows: list[dict]) -> str:
             f"<tr><td>{html.escape(str(r.get('action', '')))}</td><td>{html.escape(str(r.get('attribute', '')))}</td>"
             f"<td class=\"{css}\">{html.escape(v)}</td><td>{html.escape(str(r.get('sentence', '')))}</td></tr>"
         )
-    out.append("</table>")
+    out.append("</tbody></table>")
     return "\n".join(out)
 
 

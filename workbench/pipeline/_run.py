@@ -26,7 +26,9 @@ from ._execute import NOTEBOOK_DIR, NOTEBOOKS, execute_notebook, short_error
 from ._html import export_html
 from ._index import write_run_index, write_suite_index
 from ._manifest import build_manifest, hash_outputs, merge_summary
+from ._pdf import PDFUnavailable, write_pdf
 from ._prepare import prepare
+from ._provenance import add_provenance, provenance_facts, provenance_html
 
 SUITE = ["synthetic", "telco", "cdnow", "telco_audit"]
 
@@ -81,7 +83,7 @@ def run(
     run_obj, prepared = _prepare_into(tmp, config, progress)
     statuses = [prepared, *_execute_sequence(tmp, config["name"], notebooks, Path(notebook_dir), progress)]
     ok = not any(s["status"] == "failed" for s in statuses)
-    _write_records(run_obj, config, statuses, started, ok)
+    _write_records(run_obj, config, statuses, started, ok, progress)
     final = _place(tmp, out, ok=ok)
     message = "".join(
         f"notebook {s['notebook']} failed: {s['error']}" for s in statuses if s["status"] == "failed"
@@ -154,14 +156,40 @@ def _execute_one(tmp: Path, notebook: str, notebook_dir: Path) -> dict:
     return {"notebook": notebook, "status": status, "seconds": seconds, "error": error}
 
 
-def _write_records(run_obj: Run, config: dict, statuses: list[dict], started: datetime, ok: bool) -> None:
-    """``summary.json``, ``index.html``, then ``manifest.json`` (last: it hashes the other outputs)."""
+def _write_records(run_obj: Run, config: dict, statuses: list[dict], started: datetime, ok: bool,
+                   progress=print) -> None:
+    """``summary.json``, ``index.html``, provenance on every page, ``audit.pdf``, then ``manifest.json``.
+
+    ``manifest.json`` comes last: it hashes the other outputs. A PDF that cannot be printed (no
+    Chromium here) does not fail the run: the manifest records why under ``pdf``.
+    """
     summary = merge_summary(run_obj)
     run_obj.write_json("summary.json", summary)
     manifest = build_manifest(run_obj, config, statuses, started, ok=ok)
+    manifest["provenance"] = provenance_facts(config, manifest)
     write_run_index(run_obj.path, config, summary, statuses, manifest)
+    block = provenance_html(manifest["provenance"])
+    notebooks = [s["notebook"] for s in statuses if s["notebook"] != "prepare"]
+    for notebook in notebooks:
+        if (run_obj.path / f"{notebook}.html").exists():
+            add_provenance(run_obj.path / f"{notebook}.html", block)
+    manifest["pdf"] = _print_pdf(run_obj.path, notebooks, f"Segmentation audit: {config['name']}", progress)
     manifest["output_sha256"] = hash_outputs(run_obj.path)
     run_obj.write_json("manifest.json", manifest)
+
+
+def _print_pdf(folder: Path, notebooks: list[str], title: str, progress) -> str:
+    """Write ``audit.pdf``; return "audit.pdf" or the reason it is missing."""
+    progress(f"printing audit.pdf (headless Chromium): {title}")
+    try:
+        write_pdf(folder, notebooks, title)
+        return "audit.pdf"
+    except PDFUnavailable as exc:
+        progress(f"warning: {exc}")
+        return f"not written: {exc}"
+    except Exception as exc:  # a browser crash must not lose a complete audit
+        progress(f"warning: audit.pdf not written: {exc}")
+        return f"not written: {type(exc).__name__}: {exc}"
 
 
 def _is_complete(path: Path) -> bool:

@@ -1,0 +1,150 @@
+"""Per-customer statements from a run directory (GDPR Art. 15 access, Art. 21/22 objection to profiling).
+
+The only module of :mod:`workbench.statement` that reads the run directory. Raw ids are pseudonymised
+again with the configured persistent key to find the customer; nothing but the pseudonym links the
+statement to the run, and every row read is filtered to that one pseudonym first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..data import InputError
+from ..rundir import Run
+from ._content import data_held, purchase_summary, segmentation_values
+from .views import render_statement
+
+DEFAULT_CONTACT = "the data protection contact of the organisation that sent you this statement"
+
+
+def statement_for(run: Run, pseudonym: str, model: dict) -> dict | None:
+    """One customer's statement content (None when the pseudonym is not in the run).
+
+    Parameters
+    ----------
+    run : Run
+    pseudonym : str
+        The customer's pseudonym in this run.
+    model : dict
+        :func:`model_facts` of the run.
+
+    Returns
+    -------
+    dict or None
+        ``data`` (categories held), ``purchases``, ``segmentation_values``, ``explanation`` (from
+        :func:`workbench.explain.explain_customer`: segment, reasons, counterfactual) and ``model``.
+    """
+    from .. import explain
+
+    customers = run.customers()
+    own = customers.loc[customers["customer_id"] == pseudonym]
+    if len(own) != 1:
+        return None
+    try:
+        explanation = explain.explain_customer(run, pseudonym)
+    except KeyError:
+        return None
+    features = run.read_table("segments/features.parquet")
+    own_features = features.loc[features["customer_id"] == pseudonym]
+    tx = run.transactions()
+    own_tx = None if tx is None else tx.loc[tx["customer_id"] == pseudonym]
+    roles = run.read_json("data/roles.json")
+    return {
+        "data": data_held(own.iloc[0], roles, set(features.columns) - {"customer_id"}),
+        "purchases": purchase_summary(own_tx),
+        "segmentation_values": segmentation_values(own_features.iloc[0]) if len(own_features) else [],
+        "explanation": explanation,
+        "model": model,
+    }
+
+
+def model_facts(run: Run) -> dict:
+    """Model version and date, method, and how to object: from the run's manifest, segments and config."""
+    manifest = run.read_json("manifest.json") if (run.path / "manifest.json").exists() else {}
+    seginfo = run.read_json("artifacts/segments/segments.json")
+    config = run.config
+    report = (config or {}).get("report") or {}
+    prov = manifest.get("provenance") or {}
+    return {
+        "method": seginfo.get("method"),
+        "k": seginfo.get("k"),
+        "run_date": manifest.get("started"),
+        "git_commit": manifest.get("git_commit"),
+        "config_sha256": prov.get("config_sha256"),
+        "controller": report.get("commissioned_by"),
+        "purpose": report.get("purpose"),
+        "contact": report.get("contact") or DEFAULT_CONTACT,
+    }
+
+
+def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path) -> list[dict]:
+    """Write one self-contained HTML statement per raw customer id.
+
+    Parameters
+    ----------
+    run_dir : str or Path
+        A finished run directory whose pseudonyms were made with a persistent key.
+    raw_ids : list of str
+        Customer ids as the business knows them (never written anywhere but the customer's own statement).
+    out : str or Path
+        Folder for ``statement-<n>.html`` (n = the id's position in ``raw_ids``, from 1).
+
+    Returns
+    -------
+    list of dict
+        Per id, in order: ``line``, ``status`` ("written" or "not found") and ``file`` or ``message``.
+
+    Raises
+    ------
+    InputError
+        Not a run directory, or no persistent pseudonym key (now or when the run was made).
+    """
+    from ..privacy import pseudonym_for
+
+    run = Run(run_dir)
+    if not run.prepared:
+        raise InputError(f"{run_dir} is not a run directory (no data/prepare.json).")
+    prep = run.read_json("data/prepare.json")
+    if not prep.get("pseudonyms_persistent"):
+        raise InputError(
+            "This run's pseudonyms were made with a random per-run key that was never stored: its customers "
+            "cannot be found from their ids. Configure a persistent key (privacy.key_env or privacy.key_file) "
+            "and run again."
+        )
+    pseudonyms = pseudonym_for(raw_ids, run.settings("privacy", {}))
+    model = model_facts(run)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for line, (raw, pseudonym) in enumerate(zip(raw_ids, pseudonyms), 1):
+        content = statement_for(run, pseudonym, model)
+        if content is None:
+            results.append({"line": line, "status": "not found", "message": (
+                f"id on line {line}: no customer with this id in the run (never in the data, opted out of "
+                "profiling, or erased on request), so no statement was written.")})
+            continue
+        path = out / f"statement-{line:03d}.html"
+        path.write_text(render_statement(content, raw))
+        results.append({"line": line, "status": "written", "file": str(path)})
+    if len(results) > 1 and all(r["status"] == "not found" for r in results):
+        # Every id missing usually means a different key from the run's, not absent customers.
+        results[-1]["message"] += (" No id was found at all: check that the pseudonym key is the one the run "
+                                   f"was made with ({prep.get('pseudonym_key')}).")
+    return results
+
+
+def read_ids(path: str | Path) -> list[str]:
+    """Raw ids from a text file, one per line (a first line ``customer_id`` or ``id`` is a header)."""
+    try:
+        lines = [ln.strip() for ln in Path(path).read_text().splitlines()]
+    except OSError as exc:
+        raise InputError(f"cannot read the ids file {path}: {exc.strerror}.") from exc
+    lines = [ln for ln in lines if ln]
+    if lines and lines[0].lower() in {"customer_id", "id"}:
+        lines = lines[1:]
+    if not lines:
+        raise InputError(f"the ids file {path} holds no customer id (one id per line).")
+    return lines
+
+
+__all__ = ["model_facts", "read_ids", "statement_for", "statements_run"]

@@ -1,0 +1,126 @@
+"""One customer's statement as a self-contained HTML page (no scripts, nothing loaded from elsewhere)."""
+
+from __future__ import annotations
+
+import html
+
+_CSS = """body{font-family:system-ui,"DejaVu Sans",sans-serif;max-width:46em;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border-bottom:1px solid #ddd;padding:.3em .7em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.note{color:#555;font-size:.9em}@media print{body{margin:0;max-width:none}}"""
+
+
+def render_statement(content: dict, raw_id: str) -> str:
+    """The statement page: who it is for, data held, segment, reasons, what would change it, model, rights.
+
+    Parameters
+    ----------
+    content : dict
+        :func:`workbench.statement.statement_for` output for one customer.
+    raw_id : str
+        The customer's own id, shown so the statement reaches the right person.
+
+    Returns
+    -------
+    str
+        A complete HTML document.
+    """
+    e = html.escape
+    exp, model = content["explanation"], content["model"]
+    body = [
+        f"<header><h1>Your customer segment: what we hold and why</h1><p>Statement for customer <b>{e(raw_id)}</b>"
+        f"{' from ' + e(model['controller']) if model.get('controller') else ''}. It shows only your own data.</p>"
+        "</header><main>",
+        f"<h2>Your segment</h2><p>You are in the segment <b>“{e(exp['segment_name'])}”</b>. {e(exp['paragraph'])}</p>",
+        _reasons(exp),
+        _change(exp),
+        _data_section(content),
+        _model_section(model),
+        _rights(model),
+        "</main>",
+    ]
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Your customer segment"
+            f"</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+def _reasons(exp: dict) -> str:
+    e = html.escape
+    if not exp.get("contributions"):
+        return "<h2>Why</h2><p>No feature-level explanation is available for your segment.</p>"
+    rows = "".join(
+        f"<tr><td>{e(_words(c['feature']))}</td><td>{e(_num(c.get('value')))}</td>"
+        f"<td>{e(_num(c.get('typical')))}</td></tr>" for c in exp["contributions"]
+    )
+    return ("<h2>The main reasons</h2><p>These of your values weighed most in placing you in this segment "
+            "rather than the next closest one:</p><table><thead><tr><th scope=\"col\">what</th>"
+            "<th scope=\"col\">your value</th><th scope=\"col\">typical member of your segment</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>")
+
+
+def _change(exp: dict) -> str:
+    e = html.escape
+    cf = exp.get("counterfactual")
+    if not cf:
+        return ("<h2>What would change your segment</h2><p>No single realistic change in things you control "
+                "would move you to another segment.</p>")
+    items = "".join(f"<li>{e(_words(c['feature']))}: from {e(_num(c['from']))} to {e(_num(c['to']))}</li>"
+                    for c in cf["changes"])
+    return (f"<h2>What would change your segment</h2><p>These changes in your own behaviour would move you to "
+            f"“{e(cf['target_name'])}”:</p><ul>{items}</ul><p class=\"note\">Only things you can change were "
+            "considered (never age, gender or where you live).</p>")
+
+
+def _data_section(content: dict) -> str:
+    e = html.escape
+    parts = ["<h2>The data we hold about you</h2>"]
+    for group in content["data"]:
+        rows = "".join(f"<tr><td>{e(i['field'])}</td><td>{e(i['value'])}</td><td>{e(i['use'])}</td></tr>"
+                       for i in group["items"])
+        parts.append(f"<table><caption>{e(group['category'].capitalize())}</caption><thead><tr>"
+                     "<th scope=\"col\">item</th><th scope=\"col\">value</th><th scope=\"col\">use</th></tr>"
+                     f"</thead><tbody>{rows}</tbody></table>")
+    p = content.get("purchases")
+    if p:
+        parts.append(f"<p>Purchases: {p['transactions']:,} between {e(p['first'])} and {e(p['last'])}, "
+                     f"{p['total_amount']:,.2f} in total.</p>")
+    if content["segmentation_values"]:
+        rows = "".join(f"<tr><td>{e(v['field'])}</td><td>{e(v['value'])}</td></tr>"
+                       for v in content["segmentation_values"])
+        parts.append("<h3>Values used to choose your segment</h3><p class=\"note\">Including figures worked out "
+                     "from your purchases.</p><table><thead><tr><th scope=\"col\">value</th>"
+                     f"<th scope=\"col\">yours</th></tr></thead><tbody>{rows}</tbody></table>")
+    return "".join(parts)
+
+
+def _model_section(model: dict) -> str:
+    e = html.escape
+    commit = (model.get("git_commit") or "not recorded")[:12]
+    return (f"<h2>The model</h2><p>Segments made by {e(str(model.get('method')))} with {e(str(model.get('k')))} "
+            f"segments; run on {e(str(model.get('run_date') or 'not recorded'))}, software version {e(commit)}, "
+            f"configuration {e((model.get('config_sha256') or 'not recorded')[:12])}."
+            + (f" Purpose: {e(model['purpose'])}." if model.get("purpose") else "") + "</p>")
+
+
+def _rights(model: dict) -> str:
+    contact = html.escape(model["contact"])
+    return (
+        "<h2>Your rights</h2><ul>"
+        "<li><b>Object to profiling</b> (GDPR Art. 21): ask us to stop placing you in segments. Once you opt out, "
+        "you are removed before any future segmentation or statistic.</li>"
+        "<li><b>Human review</b> (GDPR Art. 22): if a decision about you rests on your segment, you can ask a person "
+        "to review it, give your view and contest it.</li>"
+        "<li><b>Access, correction and erasure</b> (GDPR Art. 15–17): ask for a copy, correct wrong values or have "
+        "your data erased.</li>"
+        f"</ul><p>To do any of these, contact {contact}.</p>"
+    )
+
+
+def _words(name: str) -> str:
+    return str(name).replace("_90d", " (90 days)").replace("_", " ")
+
+
+def _num(value) -> str:
+    if value is None:
+        return "not recorded"
+    if isinstance(value, (int, float)):
+        return f"{int(value):,}" if float(value).is_integer() else f"{value:,.2f}"
+    return str(value)
