@@ -21,7 +21,7 @@ def test_synthetic_planted_proxy(tmp_path, strength, prepared):
     assert [r["attribute"] for r in summary["verdicts"]] == ["gender", "age", "ethnicity", "gender × age"]
     if strength > 0:
         assert v.loc[("premium_offer", "ethnicity"), "verdict"] == "fail"
-        assert "below the 0.8 threshold: fail" in v.loc[("premium_offer", "ethnicity"), "sentence"]
+        assert "below 0.8 with 95% confidence" in v.loc[("premium_offer", "ethnicity"), "sentence"]
         assert proxies.iloc[0]["feature"] == "postcode" and proxies.iloc[0]["cramers_v"] > 0.5
         assert audit.proxy_joint.set_index("attribute").loc["ethnicity", "features_auc"] > 0.8
     else:

@@ -74,12 +74,14 @@ from ._groups import UNKNOWN, group_labels, sensitive_groups
 from ._mitigation import mitigate_correlation_remover, mitigate_threshold_optimizer
 from ._policy import resolve_policy
 from ._proxies import cramers_v, proxy_scan
-from ._rates import adjust_pvalues, outcome_rates_by_group, rate_by_group
-from ._selection import selection_audit
-from ._verdicts import verdicts
+from ._intervals import difference_interval, ratio_interval, wilson_interval
+from ._rates import adjust_pvalues, compare_counts, outcome_rates_by_group, rate_by_group
+from ._selection import dp_summary, selection_audit
+from ._verdicts import decision_family, verdicts
 from .plots import plot_proxies, plot_representation, plot_selection_rates
 from .stage import FairnessAudit, fairness_run
 from .views import (
+    consent_view,
     dp_view,
     given_markdown,
     mitigation_view,
@@ -95,8 +97,13 @@ __all__ = [
     "UNKNOWN",
     "FairnessAudit",
     "adjust_pvalues",
+    "compare_counts",
     "composition",
+    "consent_view",
     "cramers_v",
+    "decision_family",
+    "difference_interval",
+    "dp_summary",
     "dp_view",
     "fairness_run",
     "given_markdown",
@@ -112,6 +119,7 @@ __all__ = [
     "proxy_scan",
     "proxy_view",
     "rate_by_group",
+    "ratio_interval",
     "resolve_policy",
     "selection_audit",
     "selection_view",
@@ -119,4 +127,5 @@ __all__ = [
     "verdict_markdown",
     "verdict_text",
     "verdicts",
+    "wilson_interval",
 ]

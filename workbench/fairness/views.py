@@ -72,7 +72,7 @@ def selection_view(audit: FairnessAudit, action: str) -> pd.DataFrame:
             "attribute": r.attribute, "group": r.group,
             "customers": "suppressed" if not np.isfinite(r.n) else int(r.n),
             "selection rate (CI)": _ci(r.rate, r.rate_low, r.rate_high, pct=True),
-            "ratio to reference (CI)": "reference" if is_ref else _ci(r.ratio, r.ratio_low, r.ratio_high),
+            "ratio to comparison group (CI)": "comparison group" if is_ref else _ci(r.ratio, r.ratio_low, r.ratio_high),
             "p (corrected)": "" if is_ref or not np.isfinite(r.p_adjusted) else f"{r.p_adjusted:.2g}",
             "status": "" if is_ref else status.get((r.attribute, r.group), ""),
         })
@@ -80,14 +80,34 @@ def selection_view(audit: FairnessAudit, action: str) -> pd.DataFrame:
 
 
 def dp_view(audit: FairnessAudit) -> pd.DataFrame:
-    """Fairlearn's demographic-parity difference and ratio per (action, attribute), with CIs."""
+    """Demographic-parity difference and ratio per (action, attribute) over the groups large enough
+    to judge (the verdict's groups), with the intervals of the extreme pair; tiny groups named."""
     d = audit.dp
+
+    def yes_no(v, yes, no):
+        return "withheld" if v is None or (isinstance(v, float) and np.isnan(v)) else (yes if v else no)
+
     return pd.DataFrame({
         "action": d["action"], "attribute": d["attribute"],
         "DP difference (CI)": [_ci(*v) for v in zip(d["dp_difference"], d["dp_difference_low"], d["dp_difference_high"])],
         "DP ratio (CI)": [_ci(*v) for v in zip(d["dp_ratio"], d["dp_ratio_low"], d["dp_ratio_high"])],
-        "four-fifths rule": np.where(d["four_fifths"], "met", "not met"),
+        "four-fifths rule": [yes_no(v, "met", "not met") for v in d["four_fifths"]],
+        "within thresholds": [yes_no(v, "yes", "no") for v in d["within_thresholds"]],
+        "left out (too small)": d["dp_left_out"].replace("", "–"),
     }).set_index(["action", "attribute"])
+
+
+def consent_view(audit: FairnessAudit) -> pd.DataFrame | None:
+    """Consent rate by group for each purpose the policy needs (masked where a cell is suppressed)."""
+    c = audit.consent
+    if c is None:
+        return None
+    return pd.DataFrame({
+        "purpose": c["purpose"], "attribute": c["attribute"], "group": c["group"],
+        "customers": ["suppressed" if not np.isfinite(v) else int(v) for v in c["n"].astype(float)],
+        "consent rate (CI)": [_ci(*v, pct=True) for v in zip(c["rate"], c["rate_low"], c["rate_high"])],
+        "ratio to largest group (CI)": [_ci(*v) for v in zip(c["ratio"], c["ratio_low"], c["ratio_high"])],
+    }).set_index(["purpose", "attribute", "group"])
 
 
 def outcome_view(audit: FairnessAudit) -> pd.DataFrame:
