@@ -55,6 +55,7 @@ class FairnessAudit:
     headline: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     given: dict | None = None  # audit of given segments (labels): source, insufficient-evidence segments
+    rule: dict = field(default_factory=dict)  # thresholds, alpha, min_group_size, correction, suppression k
 
 
 @dataclass
@@ -121,7 +122,9 @@ def fairness_run(run: Run) -> FairnessAudit:
     if not attributes:
         return _not_applicable(run)
     inp = _read_inputs(run, settings, k_supp, attributes, customers_all)
-    audit = FairnessAudit(applicable=True, attributes=inp.audited)
+    audit = FairnessAudit(applicable=True, attributes=inp.audited, rule={
+        "thresholds": settings["thresholds"], "alpha": inp.alpha, "min_group_size": inp.min_n,
+        "correction": inp.correction, "k": k_supp})
     audit.coverage = _coverage(inp)
     audit.policy = pd.DataFrame([
         {"action": a, "segments": ", ".join(inp.names[i] for i in ids), "segment_ids": ids,
@@ -216,7 +219,9 @@ def _read_importance(run: Run) -> tuple[pd.DataFrame | None, str]:
         if not {"feature", "mean_abs_shap"} <= set(importance.columns):
             return None, "SHAP weights are not available (explain/importance.parquet lacks feature, mean_abs_shap)."
         return importance, (
-            "SHAP weight: mean |SHAP| of the feature in segment membership, averaged over segments (notebook 03)."
+            "SHAP weight: for each targeted segment, the feature's mean |SHAP| of the margin (own score minus "
+            "runner-up) over the segment's customers (notebook 03): its weight in the decision that put customers "
+            "into the segment the action reaches."
         )
     except Exception as exc:  # the explanation stage may be missing or failing: show the list without it
         return None, (
@@ -392,8 +397,10 @@ def _proxy_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> list[str]:
         audit.shap_note = "SHAP weights were not requested (fairness.proxy.shap: false)."
     else:
         importance, audit.shap_note = _read_importance(run)
+    targeted = {i: inp.names[i] for ids in inp.actions.values() for i in ids}
     audit.proxy_joint, audit.proxies = proxy_scan(
-        cand, inp.groups[inp.attributes], inp.segs, inputs=inputs, importance=importance, bins=int(p_set["bins"]),
+        cand, inp.groups[inp.attributes], inp.segs, inputs=inputs, importance=importance, targeted=targeted,
+        bins=int(p_set["bins"]),
         cv=int(p_set["cv"]), max_rows=int(p_set["max_rows"]), seed=inp.seed,
     )
     return inputs
