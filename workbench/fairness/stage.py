@@ -474,8 +474,11 @@ def _summarise(run: Run, audit: FairnessAudit, inp: _Inputs, verdict_out: pd.Dat
         **({"given_segments": {"source": given["source"],
                                "insufficient_evidence": [names[j] for j in given["insufficient_evidence"]]}}
            if given is not None else {}),
-        dp={f"{r['action']} / {r['attribute']}": {"difference": r["dp_difference"], "ratio": r["dp_ratio"]}
+        dp={f"{r['action']} / {r['attribute']}": {"difference": r["dp_difference"], "ratio": r["dp_ratio"],
+                                                  "within_thresholds": r["within_thresholds"],
+                                                  "left_out": r["dp_left_out"]}
             for r in dp_rows},
+        comparison_groups={f"{r.action} / {r.attribute}": r.reference for r in audit.verdicts.itertuples()},
         top_proxies=top_proxies,
     )
 
