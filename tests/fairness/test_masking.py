@@ -44,3 +44,23 @@ def test_composition_shares_follow_the_suppressed_table():
         assert np.isnan(sup.loc[str(seg), grp]) == np.isnan(row["n"])
         if np.isnan(row["n"]):
             assert np.isnan(row["share"])
+
+
+def test_outcome_rates_follow_their_suppressed_table():
+    from workbench.fairness._groups import _codes
+    from workbench.fairness._masking import mask_outcome, outcome_counts
+
+    rng = np.random.default_rng(2)
+    groups = pd.Series(np.repeat(["a", "b", "c"], [800, 600, 40]))
+    y = rng.uniform(size=len(groups)) < 0.3
+    sel = rng.uniform(size=len(groups)) < np.where(groups == "c", 0.05, 0.4)
+    tab, _ = fairness.outcome_rates_by_group(sel, y, groups, n_boot=20)
+    codes, labels = _codes(groups)
+    counts = outcome_counts(sel, y, codes, labels)
+    assert counts.to_numpy().sum() == len(groups) and counts.loc["a", "positive, selected"] == (y & sel)[:800].sum()
+    sup = privacy.suppress_counts(counts, 10, margins=True)
+    m = mask_outcome(tab, sup).set_index("group")
+    assert m.loc["c", "masked"] and np.isnan(m.loc["c", "tpr"])  # 40 customers, ~0.6 selected churners
+    for g in m.index:
+        if sup.loc[g, ["positive, selected", "positive, not selected"]].isna().any():
+            assert np.isnan(m.loc[g, "tpr"]) and np.isnan(m.loc[g, "tpr_low"])

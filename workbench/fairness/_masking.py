@@ -78,3 +78,30 @@ def mask_composition(long: pd.DataFrame, suppressed: pd.DataFrame) -> pd.DataFra
     for c in ("representation_ratio", "rr_low", "rr_high"):
         out.loc[~(share_ok & pop_ok), c] = np.nan
     return out
+
+
+#: Columns of the (group x outcome x selected) count table behind :func:`outcome_rates_by_group`.
+OUTCOME_CELLS = ["positive, selected", "positive, not selected", "negative, selected", "negative, not selected"]
+
+
+def outcome_counts(selected, y, codes: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    """Customers per group and (outcome, selected) cell: the table TPR and FPR are derived from."""
+    sel, y = np.asarray(selected).astype(bool), np.asarray(y).astype(bool)
+    cells = [y & sel, y & ~sel, ~y & sel, ~y & ~sel]
+    data = {name: np.bincount(codes[c], minlength=len(labels)) for name, c in zip(OUTCOME_CELLS, cells)}
+    out = pd.DataFrame(data, index=pd.Index([str(x) for x in labels], name="group"))
+    out.columns.name = "outcome"
+    return out
+
+
+def mask_outcome(table: pd.DataFrame, suppressed: pd.DataFrame) -> pd.DataFrame:
+    """TPR (needs both positive cells) and FPR (both negative cells) masked where a cell is hidden."""
+    out = table.copy()
+    sup = suppressed.reindex(out["group"].astype(str))
+    pos = sup[OUTCOME_CELLS[:2]].notna().all(axis=1).to_numpy()
+    neg = sup[OUTCOME_CELLS[2:]].notna().all(axis=1).to_numpy()
+    out["n"] = sup[TOTAL].to_numpy() if TOTAL in sup.columns else out["n"]
+    out.loc[~pos, ["positives", "tpr", "tpr_low", "tpr_high"]] = np.nan
+    out.loc[~neg, ["fpr", "fpr_low", "fpr_high"]] = np.nan
+    out["masked"] = ~(pos & neg)
+    return out

@@ -10,15 +10,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..privacy import publish_counts, suppress_counts, suppress_rows
+from ..privacy import publish_counts, suppress_counts
 from ..rundir import Run, register_stage
 from ._composition import composition
 from ._defaults import DEFAULTS
-from ._groups import UNKNOWN, sensitive_groups
+from ._groups import UNKNOWN, _codes, sensitive_groups
 from ._headline import _headline
 from ._mitigation import _correlation_remover_audit, mitigate_threshold_optimizer
 from ._models import _one_thread
-from ._masking import event_counts, mask_composition, mask_rates
+from ._masking import event_counts, mask_composition, mask_outcome, mask_rates, outcome_counts
 from ._policy import _customer_value, _spec_text, _value_order, action_options, consent_column, resolve_policy
 from ._proxies import proxy_scan
 from ._rates import outcome_rates_by_group
@@ -125,7 +125,6 @@ def fairness_run(run: Run) -> FairnessAudit:
     audit = FairnessAudit(applicable=True, attributes=inp.audited, rule={
         "thresholds": settings["thresholds"], "alpha": inp.alpha, "min_group_size": inp.min_n,
         "correction": inp.correction, "k": k_supp})
-    audit.coverage = _coverage(inp)
     audit.policy = pd.DataFrame([
         {"action": a, "segments": ", ".join(inp.names[i] for i in ids), "segment_ids": ids,
          "customers_selected_share": float(inp.selections[a].mean()),
@@ -133,9 +132,10 @@ def fairness_run(run: Run) -> FairnessAudit:
         for a, ids in inp.actions.items()
     ])
     _composition_step(run, inp, audit)
+    audit.coverage = _coverage(inp, audit)
     _consent_step(run, inp, audit)
     dp_rows = _targeting_step(run, inp, audit)
-    outcome_col = _outcome_step(inp, audit)
+    outcome_col = _outcome_step(run, inp, audit)
     inputs = _proxy_step(run, inp, audit)
     _mitigation_step(run, inp, audit, outcome_col, inputs)
     verdict_out = audit.verdicts[["action", "attribute", "verdict", "sentence"]]
@@ -244,23 +244,20 @@ def _read_model(run: Run):
 
 
 # -- the audit's steps (in this order) ----------------------------------------------------------------
-def _coverage(inp: _Inputs) -> pd.DataFrame:
-    """Known and unknown customers per attribute; a handful of unknowns shows as "fewer than k"."""
-    groups, k_supp = inp.groups, inp.k_supp
-    coverage = pd.DataFrame([
-        {"attribute": a, "groups": int(groups[a].nunique()),
-         "known": int((groups[a] != UNKNOWN).sum()), "unknown": int((groups[a] == UNKNOWN).sum()),
-         "coverage": float((groups[a] != UNKNOWN).mean())}
-        for a in inp.audited
-    ])
-    # A handful of unknowns is itself a small cell: show "fewer than k" instead of the count.
-    small_unknown = coverage["unknown"].between(1, k_supp - 1)
-    if small_unknown.any():
-        coverage["unknown"] = coverage["unknown"].astype(object)
-        coverage.loc[small_unknown, "unknown"] = f"<{k_supp}"
-        coverage["known"] = coverage["known"].astype(object)
-        coverage.loc[small_unknown, "known"] = "suppressed"
-    return coverage
+def _coverage(inp: _Inputs, audit: FairnessAudit) -> pd.DataFrame:
+    """Known and unknown customers per attribute, read from the suppressed composition table's totals
+    (so a hidden "unknown" total is hidden here too)."""
+    rows = []
+    for a in inp.audited:
+        counts = audit.counts[a]
+        total = float(counts.loc["Total", "Total"])
+        unknown = float(counts.loc["Total", UNKNOWN]) if UNKNOWN in counts.columns else 0.0
+        hidden = not np.isfinite(unknown) or not np.isfinite(total)
+        rows.append({"attribute": a, "groups": int(inp.groups[a].nunique()),
+                     "known": "suppressed" if hidden else int(total - unknown),
+                     "unknown": "suppressed" if hidden else int(unknown),
+                     "coverage": np.nan if hidden else (total - unknown) / total})
+    return pd.DataFrame(rows)
 
 
 def _composition_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
@@ -353,7 +350,7 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", str(name)).strip("_").lower()
 
 
-def _outcome_step(inp: _Inputs, audit: FairnessAudit) -> str | None:
+def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
     """True- and false-positive rates of each targeting rule where the dataset has an outcome."""
     roles, df = inp.roles, inp.df
     outcome_col = roles.outcome if roles.outcome and roles.outcome in df.columns else None
@@ -367,11 +364,17 @@ def _outcome_step(inp: _Inputs, audit: FairnessAudit) -> str | None:
                     selected[ok], y[ok].to_numpy(), inp.groups[attr][ok].reset_index(drop=True), n_boot=inp.n_boot,
                     alpha=inp.alpha, seed=np.random.default_rng([inp.seed, 3, a_i, j]),
                 )
+                codes, labels = _codes(inp.groups[attr][ok].reset_index(drop=True))
+                sup = suppress_counts(outcome_counts(selected[ok], y[ok].to_numpy(), codes, labels), inp.k_supp,
+                                      margins=True)
+                publish_counts(run, f"outcome_{_slug(action)}_{_slug(attr)}", sup, attr, f"{outcome_col} × {action}")
+                tab = mask_outcome(tab, sup)
+                if tab["masked"].any():  # the gaps of TPR and FPR would give a masked rate away
+                    summ = {k_: np.nan for k_ in summ}
                 out_parts.append(tab.assign(action=action, attribute=attr))
                 out_sum.append({"action": action, "attribute": attr, **summ})
         outcome = pd.concat(out_parts, ignore_index=True)
-        audit.outcome = _suppress_by(outcome[["action", "attribute", *tab.columns]], ["action", "attribute"], "n",
-                                     inp.k_supp)
+        audit.outcome = outcome[["action", "attribute", *tab.columns]]
         audit.outcome_summary = pd.DataFrame(out_sum)
     return outcome_col
 
@@ -481,13 +484,6 @@ def _summarise(run: Run, audit: FairnessAudit, inp: _Inputs, verdict_out: pd.Dat
         comparison_groups={f"{r.action} / {r.attribute}": r.reference for r in audit.verdicts.itertuples()},
         top_proxies=top_proxies,
     )
-
-
-def _suppress_by(df: pd.DataFrame, by: list[str], count_column: str, k: int) -> pd.DataFrame:
-    """:func:`workbench.privacy.suppress_rows` within each table of a long frame (complements stay in
-    their table)."""
-    parts = [suppress_rows(part, count_column, k) for _, part in df.groupby(by, sort=False)]
-    return pd.concat(parts).loc[df.index] if parts else df
 
 
 def _plain(df: pd.DataFrame | None) -> pd.DataFrame | None:
