@@ -73,3 +73,10 @@ def test_verdict_and_dp_tables_never_contradict():
         if v.verdict == "fail":
             assert dp["within_thresholds"] is False, (i, v.sentence, dp)
     assert seen == {"pass", "fail", "insufficient evidence"}
+
+
+def test_dp_is_withheld_when_a_judged_group_is_suppressed():
+    table = fairness.compare_counts(["a", "b", "c"], [500, 400, 40], [100, 90, 4])
+    assert np.isfinite(fairness.dp_summary(table, min_group_size=30)["dp_ratio"])
+    dp = fairness.dp_summary(table.assign(masked=table["group"] == "c"), min_group_size=30)
+    assert np.isnan(dp["dp_ratio"]) and np.isnan(dp["dp_difference"]) and dp["within_thresholds"] is None

@@ -55,7 +55,9 @@ def dp_summary(table: pd.DataFrame, *, min_group_size: int, alpha: float = 0.05,
     Fairlearn's ``demographic_parity_ratio`` over every group is 0 as soon as one 15-customer cell
     has no selection; here such cells are named in ``left_out`` instead of averaged in. The
     intervals are those of the extreme pair (Koopman for the ratio, Newcombe for the difference).
-    Where either extreme's counts are suppressed (``masked``), the figures are withheld.
+    ``table`` holds the exact counts; where any judged group's counts are suppressed (``masked``), the
+    figures are withheld (computing them over the visible groups only would judge other groups than
+    the verdict).
     """
     thresholds = thresholds or {"ratio": [0.8, 1.25], "difference": None}
     lo_t, hi_t = (float(x) for x in thresholds.get("ratio", [0.8, 1.25]))
@@ -69,9 +71,8 @@ def dp_summary(table: pd.DataFrame, *, min_group_size: int, alpha: float = 0.05,
     if len(big) < 2:
         return {**out, **nan}
     hi_g, lo_g = big.loc[big["rate"].idxmax()], big.loc[big["rate"].idxmin()]
-    masked = "masked" in big.columns and bool(hi_g.get("masked") == True or lo_g.get("masked") == True)  # noqa: E712
-    if masked:
-        return {**out, **nan, "dp_withheld": "suppressed (small cell)"}
+    if "masked" in big.columns and big["masked"].astype(bool).any():  # min and max would give a masked rate away
+        return {**out, **nan}
     args = (lo_g["events"], lo_g["n"], hi_g["events"], hi_g["n"])
     q_lo, q_hi = ratio_interval(*args, alpha)
     d_lo, d_hi = difference_interval(hi_g["events"], hi_g["n"], lo_g["events"], lo_g["n"], alpha)

@@ -209,7 +209,8 @@ def _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, m
     g_name = g_name[0].upper() + g_name[1:]
     verb = "were selected for" if fav else "received"
     if _masked(worst) or _masked(ref):
-        base = f"{g_name} {verb} {act} at a rate compared with {ref_name} that is suppressed (small cell)"
+        base = (f"{g_name} {verb} {act}; their rate, and its ratio to that of {ref_name}, are suppressed "
+                "(small cells)")
     else:
         ci = f"{words['conf']}% CI {_f(worst['ratio_low'])}–{_f(worst['ratio_high'])}"
         base = (f"{g_name} {verb} {act} at {_ratio_text(worst['ratio'], band)} times the rate of {ref_name} "

@@ -316,7 +316,8 @@ def _targeting_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> list[dict]:
     for (action, attr), part in selection.groupby(["action", "attribute"], sort=False):
         masked = mask_rates(part.drop(columns="_sup"), part["_sup"].iloc[0])
         parts.append(masked)
-        dp = dp_summary(masked, min_group_size=inp.min_n, alpha=inp.alpha, thresholds=thresholds)
+        exact = part.drop(columns="_sup").assign(masked=masked["masked"].to_numpy(bool))
+        dp = dp_summary(exact, min_group_size=inp.min_n, alpha=inp.alpha, thresholds=thresholds)
         dp_rows.append({"action": action, "attribute": attr, "favourable": inp.options[action]["favourable"], **dp})
     unmasked = selection.drop(columns="_sup")
     masked_all = pd.concat(parts).loc[unmasked.index]
