@@ -1,34 +1,89 @@
-"""The verdict rule: small groups never pass."""
+"""The verdict rule on exact counts: each case of issue 12's "done when", checked by hand."""
 
 from __future__ import annotations
 
-import numpy as np
+import pandas as pd
 
 from workbench import fairness
 
-
-def test_verdict_rule_small_groups_never_pass():
-    rng = np.random.default_rng(3)
-    groups = np.r_[np.repeat("big", 2000), np.repeat("small", 20)]
-    selected = rng.uniform(size=len(groups)) < 0.3
-    t = fairness.rate_by_group(selected, groups, n_boot=100).assign(action="a", attribute="g")
-    v = fairness.verdicts(t, thresholds={"ratio": [0.8, 1.25], "difference": 0.1}, min_group_size=30, alpha=0.05)
-    assert v["verdict"].tolist() == ["insufficient evidence"]
-    assert "fewer than 30" in v["sentence"].iloc[0]
+RATIO_ONLY = {"ratio": [0.8, 1.25], "difference": None}
 
 
-def test_verdict_rule_fail_needs_a_breach_and_pass_needs_every_group():
-    rng = np.random.default_rng(0)
-    groups = np.repeat(["a", "b"], 2000)
-    thresholds = {"ratio": [0.8, 1.25], "difference": 0.1}
-    unequal = rng.uniform(size=4000) < np.where(groups == "a", 0.3, 0.15)
-    t = fairness.rate_by_group(unequal, groups, n_boot=100).assign(action="premium_offer", attribute="g")
-    v = fairness.verdicts(t, thresholds=thresholds, min_group_size=30, alpha=0.05)
-    assert v["verdict"].tolist() == ["fail"] and v["groups"].iloc[0] == {"b": "fail"}
-    assert v["sentence"].iloc[0].startswith("Customers with g = b were selected for the premium offer at 0.")
-    assert v["sentence"].iloc[0].endswith("below the 0.8 threshold: fail.")
-    equal = rng.uniform(size=4000) < 0.3
-    t = fairness.rate_by_group(equal, groups, n_boot=100).assign(action="premium_offer", attribute="g")
-    v = fairness.verdicts(t, thresholds=thresholds, min_group_size=30, alpha=0.05, labelled={"g"})
-    assert v["verdict"].tolist() == ["pass"] and v["sentence"].iloc[0].startswith("B were selected")
-    assert v["sentence"].iloc[0].endswith("the largest gap by g; within 0.8–1.25: pass.")
+def _verdict(labels, n, selected, favourable=True, thresholds=RATIO_ONLY, **kw):
+    t = fairness.compare_counts(labels, n, selected, favourable=favourable).assign(action="offer", attribute="g")
+    v = fairness.verdicts(t, thresholds=thresholds, min_group_size=30, alpha=0.05,
+                          favourable={"offer": favourable}, **kw)
+    return v.iloc[0]
+
+
+def test_wide_interval_around_one_is_insufficient_never_pass():
+    v = _verdict(["a", "b"], [40, 40], [10, 10])  # ratio 1.00, 95% CI 0.47-2.11
+    assert v.verdict == "insufficient evidence" and v.groups == {"b": "too wide"}
+    assert "interval reaches beyond it" in v.sentence and "0.47–2.11" in v.sentence
+    assert v.more_customers > 0 and "more customers at these rates would settle it" in v.sentence
+
+
+def test_breach_between_two_non_largest_groups_fails():
+    # The largest group "a" (30%) sits between b (36%) and c (27%): c/a = 0.9 and b/a = 1.2 are inside
+    # the band, but c/b = 0.75 is not. The comparison group is the most favoured, b.
+    v = _verdict(["a", "b", "c"], [5000, 2000, 2000], [1500, 720, 540])
+    assert v.reference == "b" and v.verdict == "fail" and v.worst_group == "c"
+    assert "0.75 times the rate of customers with g = b, the group that receives it most" in v.sentence
+    assert "Holm correction over the 2 comparisons" in v.sentence
+    largest = fairness.compare_counts(["a", "b", "c"], [5000, 2000, 2000], [1500, 720, 540], reference="largest")
+    assert largest.set_index("group").loc[["b", "c"], "ratio"].between(0.8, 1.25).all()
+
+
+def test_large_sample_ratio_095_passes():
+    v = _verdict(["a", "b"], [20000, 20000], [4000, 3800])  # ratio 0.95, CI 0.91-0.99
+    assert v.verdict == "pass" and v.worst_ratio == 0.95
+    assert "inside 0.8–1.25" in v.sentence and "no multiplicity correction" in v.sentence
+
+
+def test_zero_selected_in_200_customers_fails_with_a_real_interval():
+    v = _verdict(["a", "b"], [2000, 200], [600, 0])
+    t = fairness.compare_counts(["a", "b"], [2000, 200], [600, 0]).set_index("group")
+    assert v.verdict == "fail" and "below 0.8 with 95% confidence" in v.sentence
+    assert t.loc["b", "ratio_low"] == 0 < t.loc["b", "ratio_high"] < 0.1
+    assert 0 == t.loc["b", "rate_low"] < t.loc["b", "rate_high"]
+
+
+def test_adverse_action_received_most_by_the_smallest_group_fails():
+    v = _verdict(["a", "b", "c"], [3000, 3000, 60], [150, 150, 12], favourable=False)
+    assert v.reference in ("a", "b") and v.worst_group == "c" and v.verdict == "fail"
+    assert "received the offer at 4.00 times the rate" in v.sentence and "receives it least" in v.sentence
+    assert "above 1.25 with 95% confidence" in v.sentence
+
+
+def test_small_intersection_with_unknown_is_ignored():
+    labels = ["women × 18–29", "men × 18–29", "women × unknown", "unknown × 18–29"]
+    v = _verdict(labels, [3000, 3000, 12, 8], [300, 300, 12, 0])
+    assert v.verdict == "pass"
+    assert v.groups["women × unknown"] == "ignored" and v.groups["unknown × 18–29"] == "ignored"
+    assert v.family_size == 1
+
+
+def test_small_known_groups_are_named_not_judged_and_not_in_the_family():
+    v = _verdict(["a", "b", "c"], [3000, 3000, 12], [300, 240, 0])
+    assert v.groups["c"] == "small" and v.family_size == 1 and "'c'" in v.sentence
+    assert v.verdict == "fail"
+
+
+def test_family_is_per_verdict_holm():
+    t = pd.concat([
+        fairness.compare_counts(["a", "b", "c"], [500, 500, 500], [150, 110, 140]).assign(action="x", attribute="g"),
+        fairness.compare_counts(["a", "b"], [500, 500], [150, 149]).assign(action="y", attribute="g"),
+    ], ignore_index=True)
+    fam = fairness.decision_family(t, min_group_size=30).set_index(["action", "group"])
+    p = fam.loc[("x", "b"), "p_value"]
+    # Holm over x's two comparisons only: the smallest p-value is doubled, y's comparison is not counted.
+    assert abs(fam.loc[("x", "b"), "p_adjusted"] - min(1, 2 * p)) < 1e-12
+    assert abs(fam.loc[("y", "b"), "p_adjusted"] - fam.loc[("y", "b"), "p_value"]) < 1e-12
+
+
+def test_suppressed_rows_show_no_number_in_the_sentence():
+    t = fairness.compare_counts(["a", "b"], [2000, 200], [600, 5]).assign(action="offer", attribute="g")
+    t["masked"] = t["group"] == "b"
+    v = fairness.verdicts(t, thresholds=RATIO_ONLY, min_group_size=30, alpha=0.05).iloc[0]
+    assert v.verdict == "fail" and "suppressed" in v.sentence
+    assert "2.5%" not in v.sentence and "p =" not in v.sentence and "CI" not in v.sentence

@@ -20,36 +20,51 @@ User guide
 3. **Targeting** (:func:`rate_by_group`, :func:`selection_audit`): the ``policy`` maps actions to
    segments (by id, by name, by a pattern over names, or by value rank from ``segments.json``'s
    ``value_order``). For each
-   action and attribute, the selection rate per group is Fairlearn's ``MetricFrame`` value; the
-   demographic-parity difference and ratio are Fairlearn's; each group is compared with a reference
-   group (``"largest"`` by default) by rate ratio and difference. Confidence intervals come from a
-   bootstrap of the *sufficient statistics*: resampling customers with replacement only changes the
-   counts per (group, selected) cell, which are multinomial, so drawing those counts is exactly the
-   row bootstrap at a cost independent of the number of customers. Each comparison has a
-   two-proportion test (Fisher's exact test for small cells); p-values are corrected for the number
-   of comparisons in the audit (Holm by default, or Benjamini-Hochberg). Where an outcome exists
-   (telco churn), true- and false-positive rates by group give equal-opportunity and
-   equalized-odds figures of the targeting rule.
-4. **Proxies** (:func:`proxy_scan`): how well the segmentation inputs and the customer-table
-   features predict each sensitive attribute, jointly (cross-validated AUC and balanced accuracy of
+   action and attribute, the selection rate per group is Fairlearn's ``MetricFrame`` value; each
+   group is compared with the comparison group (the most favoured, see the rule below) by rate
+   ratio and difference with score intervals computed from the counts; demographic-parity
+   difference and ratio cover the same judged groups (:func:`dp_summary`). Each comparison has a
+   two-proportion test (Fisher's exact test for small cells), corrected within its verdict's family
+   (:func:`decision_family`). Composition shares keep the count bootstrap (``_bootstrap``: the
+   (segment, group) counts drawn from a multinomial, exactly the row bootstrap at a cost independent
+   of the number of customers). Where an outcome exists (telco churn), true- and false-positive
+   rates by group give equal-opportunity and equalized-odds figures of the targeting rule.
+4. **Proxies** (:func:`proxy_scan`): how well the segmentation inputs alone, and all customer-table
+   features, predict each sensitive attribute, side by side, jointly (cross-validated AUC and balanced accuracy of
    a gradient-boosting classifier; high-cardinality categoricals such as postcode are target
    encoded inside the cross-validation) and one by one (mutual information, bias-corrected
-   Cramer's V); how well the segment labels predict it; each feature's SHAP weight in segment
-   membership (``explain/importance.parquet``) joined to the ranked list.
+   Cramer's V); how well the segment labels predict it; each feature's SHAP weight in the margin
+   (own score minus runner-up) of each *targeted* segment (``explain/importance.parquet``).
 5. **Mitigation** (:func:`mitigate_correlation_remover`, :func:`mitigate_threshold_optimizer`): the
-   same segmentation refitted after Fairlearn's ``CorrelationRemover``, and where an outcome exists
+   model's own clusterer refitted after Fairlearn's ``CorrelationRemover`` in the model's input space
+   (after its transforms, one-hot columns included), both partitions judged in one space, and where an outcome exists
    a ``ThresholdOptimizer`` targeting rule; each with its disparity and its cost (segment quality,
    value reached) before and after: the price of fairness.
 
-**Verdict rule** (:func:`verdicts`). A comparison *breaches* the policy when the rate ratio lies
-outside ``thresholds.ratio`` (four-fifths rule: 0.8-1.25) or the absolute difference exceeds
-``thresholds.difference``. A group **fails** when it breaches *and* the difference is statistically
-significant after correction (as in adverse-impact practice: a ratio test plus a significance
-test); a breach that is not significant, or a group (or reference group) smaller than
-``min_group_size``, is **insufficient evidence**, never a pass. An (action, attribute) fails if any
-group fails, passes only if every group passes, and is insufficient evidence otherwise. The
-``unknown`` group is compared like the others when it is large enough; when it is small it is
-reported but does not block the verdict.
+**Verdict rule** (:func:`verdicts`, stated in full in :mod:`workbench.fairness._verdicts` and in
+notebook 04's methodology section). Each (action, attribute) is judged against its *comparison group*:
+the most favoured group of at least ``min_group_size`` customers (highest rate of a favourable action,
+lowest of an adverse one: ``favourable: false`` in the policy), unless the config names one. **Pass**
+means equivalence shown: every judged group's confidence interval of its rate ratio lies inside
+``thresholds.ratio`` (and of its difference inside +-``thresholds.difference`` when set); a pass needs
+every comparison, so no multiplicity correction applies (intersection-union). **Fail** means a
+group's point estimate breaches the band and its two-proportion test is significant after
+correction (Holm by default) over the *family* of comparisons that can decide that verdict: the
+judged groups of that (action, attribute). **Insufficient evidence** otherwise, with the reason and,
+where computable, how many more customers would settle it. Groups below ``min_group_size`` are
+named, not judged; ``"unknown"`` and any intersection with an unknown part never are the comparison
+group and are ignored when small. Intervals are score-based (:func:`wilson_interval`,
+:func:`ratio_interval` (Koopman), :func:`difference_interval` (Newcombe)); never [0, 0].
+
+**Disclosure.** The selection table (group x selected / not selected), the composition (segment x
+group) and the consent table (group x consent given) are each suppressed once with
+:func:`workbench.privacy.suppress_counts` (``margins=True``) and registered with
+:func:`workbench.privacy.publish_counts`; every rate, share, ratio, interval, sentence and plot is
+derived from the suppressed table and masked where a cell it needs is hidden (``_masking``).
+
+**Consent by purpose.** A policy action may name the consent it needs (``consent:
+marketing_opt_in``); only customers whose ``consent_<purpose>`` flag (or the column the consent
+roles name) is true are selected, and the audit shows consent rates by group (:func:`consent_view`).
 
 **Given segments (audit mode).** When the segments were given as labels (a CRM/CDP export, see
 :func:`workbench.segment.audit_run`), the same audit runs on them; the policy names label segments,
@@ -63,7 +78,8 @@ Layout
 ------
 Algorithms (DataFrames in, results out): ``_groups`` (group labels), ``_bootstrap`` (the count
 bootstrap), ``_rates`` (rates by group, p-values), ``_policy``, ``_composition``, ``_selection``,
-``_verdicts`` (the verdict rule and its sentences), ``_proxies``, ``_models`` (the classifier they
+``_intervals`` (score intervals), ``_verdicts`` (the verdict rule and its sentences), ``_masking``
+(figures masked by a suppressed count table), ``_proxies``, ``_models`` (the classifier they
 share), ``_mitigation``, ``_headline``. ``stage`` is the only module that reads or writes the run
 directory (:func:`fairness_run`, :class:`FairnessAudit`); ``views`` and ``plots`` show an audit.
 """
@@ -74,16 +90,20 @@ from ._groups import UNKNOWN, group_labels, sensitive_groups
 from ._mitigation import mitigate_correlation_remover, mitigate_threshold_optimizer
 from ._policy import resolve_policy
 from ._proxies import cramers_v, proxy_scan
-from ._rates import adjust_pvalues, outcome_rates_by_group, rate_by_group
-from ._selection import selection_audit
-from ._verdicts import verdicts
+from ._intervals import difference_interval, ratio_interval, wilson_interval
+from ._rates import adjust_pvalues, compare_counts, outcome_rates_by_group, rate_by_group
+from ._selection import dp_summary, selection_audit
+from ._verdicts import decision_family, verdicts
 from .plots import plot_proxies, plot_representation, plot_selection_rates
 from .stage import FairnessAudit, fairness_run
 from .views import (
+    consent_view,
     dp_view,
     given_markdown,
+    methodology_markdown,
     mitigation_view,
     outcome_view,
+    proxy_joint_view,
     proxy_view,
     selection_view,
     verdict_markdown,
@@ -95,11 +115,17 @@ __all__ = [
     "UNKNOWN",
     "FairnessAudit",
     "adjust_pvalues",
+    "compare_counts",
     "composition",
+    "consent_view",
     "cramers_v",
+    "decision_family",
+    "difference_interval",
+    "dp_summary",
     "dp_view",
     "fairness_run",
     "given_markdown",
+    "methodology_markdown",
     "group_labels",
     "mitigate_correlation_remover",
     "mitigate_threshold_optimizer",
@@ -110,8 +136,10 @@ __all__ = [
     "plot_representation",
     "plot_selection_rates",
     "proxy_scan",
+    "proxy_joint_view",
     "proxy_view",
     "rate_by_group",
+    "ratio_interval",
     "resolve_policy",
     "selection_audit",
     "selection_view",
@@ -119,4 +147,5 @@ __all__ = [
     "verdict_markdown",
     "verdict_text",
     "verdicts",
+    "wilson_interval",
 ]

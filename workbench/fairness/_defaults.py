@@ -14,16 +14,20 @@ DEFAULTS: dict[str, Any] = {
     "labels": {},
     # Intersections audited like attributes, e.g. [[gender, age]].
     "intersections": [],
-    # Reference group: "largest", or per attribute {attribute: group or "largest"}.
-    "reference": "largest",
+    # Comparison group: "most favoured" (the sufficiently large known group with the highest rate of a
+    # favourable action, the lowest of an adverse one), "largest", or per attribute {attribute: group}.
+    "reference": "most favoured",
     # Actions -> segments: {segments: [ids]}, {names: [names]}, {match: regex over names},
-    # {top_value: n} or {bottom_value: n}.
+    # {top_value: n} or {bottom_value: n}; each may add favourable: false (an adverse action) and
+    # consent: <purpose> (only customers who gave that consent are selected).
     "policy": {"premium_offer": {"top_value": 1}, "retention_discount": {"bottom_value": 1}},
+    # Band of the rate ratio to the comparison group; difference: also a band of +-d on the rate
+    # difference (null: ratio only).
     "thresholds": {"ratio": [0.8, 1.25], "difference": 0.1},
     "min_group_size": 30,
     "alpha": 0.05,
     "correction": "holm",  # or "bh" (Benjamini-Hochberg)
-    "n_boot": 1000,
+    "n_boot": 1000,  # bootstrap of the composition shares (rates use score intervals)
     # Value per customer for value ranks and the business KPI: None = monetary, else the first
     # column of the "value" feature family.
     "value_column": None,

@@ -12,6 +12,12 @@ import pandas as pd
 UNKNOWN = "unknown"
 
 
+def _is_unknown(label: str) -> bool:
+    """``"unknown"``, or an intersection with an unknown part (``"female × unknown"``): an
+    intersection is only as known as its least known attribute."""
+    return any(part.strip() == UNKNOWN for part in str(label).split(" × "))
+
+
 def _fmt_value(v: Any) -> str:
     if isinstance(v, (bool, np.bool_)):
         return str(int(v))

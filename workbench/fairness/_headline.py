@@ -38,7 +38,8 @@ def _headline(audit, verdict_out: pd.DataFrame, actions: dict, names: dict, poli
 def _proxy_headline(attr: str, sub: pd.DataFrame, jr: pd.Series) -> tuple[dict, str]:
     """The strongest proxy of one attribute (and the strongest segmentation input), as a dict and a sentence."""
     r = sub.iloc[0]
-    top = {"feature": r["feature"], "cramers_v": r["cramers_v"], "features_auc": jr["features_auc"],
+    top = {"feature": r["feature"], "cramers_v": r["cramers_v"], "inputs_auc": jr["inputs_auc"],
+           "features_auc": jr["features_auc"],
            "segments_auc": jr["segments_auc"]}
     used = sub.loc[sub["segmentation_input"]]
     extra = ""
@@ -46,11 +47,11 @@ def _proxy_headline(attr: str, sub: pd.DataFrame, jr: pd.Series) -> tuple[dict, 
         extra = ", not a segmentation input"
         if len(used):
             u = used.iloc[0]
-            shap = "" if not np.isfinite(u["shap_weight"]) else f", SHAP weight {u['shap_weight']:.2f}"
+            shap = "" if not np.isfinite(u["shap_weight"]) else f", SHAP weight in a targeted segment {u['shap_weight']:.2f}"
             extra += f"; strongest among the inputs: {u['feature']} ({u['cramers_v']:.2f}{shap})"
             top["strongest_input"] = u["feature"]
-    tail = (f"all features predict {attr} with AUC {jr['features_auc']:.2f}, segment labels alone "
-            f"{jr['segments_auc']:.2f}.")
+    tail = (f"the segmentation inputs predict {attr} with AUC {jr['inputs_auc']:.2f}, all customer columns "
+            f"{jr['features_auc']:.2f}, segment labels alone {jr['segments_auc']:.2f}.")
     if r["cramers_v"] >= 0.1:
         return top, (f"Strongest proxy for {attr}: {r['feature']} (Cramér's V {r['cramers_v']:.2f}"
                      f"{extra}); {tail}")

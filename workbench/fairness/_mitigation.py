@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -23,6 +21,8 @@ def _fallback_model(k: int, seed: int):
 
 
 def _model_space(model, X: pd.DataFrame) -> np.ndarray:
+    """The inputs as the model clusters them: the fitted model's transform (numeric transforms and
+    one-hot columns), or the preprocessing steps of a fallback pipeline."""
     if hasattr(model, "transform") and hasattr(model, "preprocessor_"):
         return np.asarray(model.transform(X), dtype=float)
     if hasattr(model, "steps"):
@@ -30,15 +30,19 @@ def _model_space(model, X: pd.DataFrame) -> np.ndarray:
     return X.to_numpy(dtype=float)
 
 
-def _fit_predict(model, X: pd.DataFrame, fit_rows: np.ndarray) -> np.ndarray:
+def _cluster_like(model, Z: np.ndarray, fit_rows: np.ndarray, seed: int) -> np.ndarray:
+    """Cluster ``Z`` with the model's own algorithm and k; segment per row of ``Z``."""
     from sklearn.base import clone
 
-    m = clone(model)
-    if hasattr(m, "preprocessor_") or type(m).__name__ == "SegmentationModel":
-        m.fit(X.iloc[fit_rows].reset_index(drop=True))
-        return m, np.asarray(m.predict(X)).astype(int)
-    m.fit(X.iloc[fit_rows].to_numpy(dtype=float))
-    return m, np.asarray(m.predict(X.to_numpy(dtype=float))).astype(int)
+    if hasattr(model, "preprocessor_"):  # a fitted SegmentationModel: its clusterer, settings and k
+        from ..segment._clusterers import cluster, nearest_centre  # the clusterer stage 02 fits
+
+        _, centers, estimator = cluster(Z[fit_rows], model.method, int(model.k), seed, model.n_init,
+                                        model.ward_sample)
+        return np.asarray(estimator.predict(Z) if model.method == "gmm" else nearest_centre(Z, centers)).astype(int)
+    last = clone(model.steps[-1][1]) if hasattr(model, "steps") else clone(model)
+    last.fit(Z[fit_rows])
+    return np.asarray(last.predict(Z)).astype(int)
 
 
 def _silhouette(Z: np.ndarray, labels: np.ndarray, seed: int, size: int = 3000) -> float:
@@ -59,44 +63,48 @@ def mitigate_correlation_remover(
     alpha: float = 1.0,
     seed: int = 0,
     max_fit_rows: int = 200000,
-) -> tuple[np.ndarray, Any, pd.DataFrame]:
-    """Refit the segmentation on inputs from which Fairlearn's ``CorrelationRemover`` took out the
-    linear correlation with the sensitive attributes.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Recluster after Fairlearn's ``CorrelationRemover`` took out the linear correlation of the
+    model's inputs with the sensitive attributes, in the space the model clusters.
 
-    Numeric inputs are decorrelated from the one-hot encoded groups of every attribute (missing
-    numbers imputed by the median first); categorical inputs are kept as they are. The model is
-    cloned (same settings) and refitted.
+    The inputs are first transformed as the fitted model transforms them (``model.transform``: the
+    chosen numeric transforms and the one-hot columns of categorical inputs), so a gap removed is
+    removed where the clustering sees it (removing it in raw units would reappear after a log
+    transform) and categorical inputs are decorrelated too. Then the model's own clusterer, with
+    its settings and k, is fitted on the decorrelated matrix. The decorrelated values are a means
+    to the new partition, not results: they may fall outside any observable range and are not shown.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        The model's inputs, original units.
+    groups : pandas.DataFrame
+        One group-label column per sensitive attribute.
+    model : SegmentationModel or sklearn Pipeline
+        The *fitted* segmentation model (a Pipeline: its steps before the last are the transform).
 
     Returns
     -------
     labels : numpy.ndarray
         Segment per customer after mitigation.
-    fitted : estimator
-        The refitted model.
-    X_mitigated : pandas.DataFrame
-        The decorrelated inputs.
+    Z : numpy.ndarray
+        The inputs in the model's space, before mitigation.
+    Z_mitigated : numpy.ndarray
+        The decorrelated model-space inputs.
     """
     from fairlearn.preprocessing import CorrelationRemover
 
     X = features.reset_index(drop=True)
-    nums = [c for c in X.columns if not _is_categorical(X[c])]
-    Z = X[nums].astype(float)
-    Z = Z.fillna(Z.median())
+    Z = _model_space(model, X)
     S = pd.get_dummies(groups.reset_index(drop=True).astype(str), drop_first=True, dtype=float)
     S.columns = [f"__s{i}" for i in range(S.shape[1])]
     S = S.loc[:, S.std() > 0]
-    if S.shape[1]:
-        cr = CorrelationRemover(sensitive_feature_ids=list(S.columns), alpha=alpha)
-        Zt = cr.fit_transform(pd.concat([Z, S], axis=1))
-    else:
-        Zt = Z.to_numpy()
-    Xm = X.copy()
-    for j, c in enumerate(nums):
-        Xm[c] = Zt[:, j]
+    Zf = pd.DataFrame(Z, columns=[f"z{j}" for j in range(Z.shape[1])])
+    Zt = CorrelationRemover(sensitive_feature_ids=list(S.columns), alpha=alpha).fit_transform(
+        pd.concat([Zf, S], axis=1)) if S.shape[1] else Z
     rng = np.random.default_rng(seed)
-    fit_rows = np.sort(rng.choice(len(Xm), max_fit_rows, replace=False)) if len(Xm) > max_fit_rows else np.arange(len(Xm))
-    fitted, labels = _fit_predict(model, Xm, fit_rows)
-    return labels, fitted, Xm
+    fit_rows = np.sort(rng.choice(len(X), max_fit_rows, replace=False)) if len(X) > max_fit_rows else np.arange(len(X))
+    return _cluster_like(model, np.asarray(Zt, dtype=float), fit_rows, seed), Z, np.asarray(Zt, dtype=float)
 
 
 def mitigate_threshold_optimizer(
@@ -186,31 +194,27 @@ def _correlation_remover_audit(model, X, groups, attributes, segs, actions, sett
     note = ""
     if model is None:
         k = len(np.unique(segs))
-        model = _fallback_model(k, seed)
-        note = (f"segments/model.joblib is not available: a k-means with k={k} on standardised inputs "
-                "stands in for the segmentation model. ")
         X = X[[c for c in X.columns if not _is_categorical(X[c])]]
-    labels, fitted, Xm = mitigate_correlation_remover(
+        model = _fallback_model(k, seed).fit(X.to_numpy(dtype=float))
+        note = (f"segments/model.joblib is not available: a k-means with k={k} on standardised numeric inputs "
+                "stands in for the segmentation model. ")
+    labels, Z, _ = mitigate_correlation_remover(
         X, groups[attributes], model, alpha=float(m_set["alpha"]), seed=seed, max_fit_rows=int(m_set["max_fit_rows"])
     )
     new_actions = _actions_after(labels, segs, value, settings["policy"], actions)
-    # Model space of each segmentation, for silhouette.
-    try:
-        Z0 = _model_space(_loaded_or_refit(model, X), X)
-    except Exception:
-        Z0 = None
-    Z1 = _model_space(fitted, Xm)
-    sil0 = _silhouette(Z0, segs, seed) if Z0 is not None else np.nan
-    sil1 = _silhouette(Z1, labels, seed)
+    # Both partitions judged in one space: the model's inputs before mitigation.
+    sil0, sil1 = _silhouette(Z, segs, seed), _silhouette(Z, labels, seed)
     variants = (("as segmented", segs, actions, sil0), ("after CorrelationRemover", labels, new_actions, sil1))
     rows = _disparity_rows(variants, groups, value, int(settings["min_group_size"]))
     note += (
-        f"CorrelationRemover (alpha={m_set['alpha']}) removed the linear correlation of the numeric inputs with "
-        f"{', '.join(attributes)}; the segmentation was refitted with the same settings. It equalises each "
-        "input's mean across groups, not its whole distribution: where a segment is defined by the tail (the "
-        "highest spenders), membership may barely change. Value share: the share of total customer value "
-        "held by the customers an action reaches. Silhouette is measured in each segmentation's own model "
-        "space (sample of 3,000)."
+        f"CorrelationRemover (alpha={m_set['alpha']}) removed the linear correlation with "
+        f"{', '.join(attributes)} from the inputs as the model clusters them (after its transforms; one-hot "
+        "columns of categorical inputs included), and the model's clusterer was refitted there with the same "
+        "settings and k. It equalises each input's mean across groups, not its whole distribution: where a "
+        "segment is defined by the tail (the highest spenders), membership may barely change. The decorrelated "
+        "values are not shown: they are a means to the new partition, not customer values. Value share: the "
+        "share of total customer value (original units) held by the customers an action reaches. Silhouette: "
+        "both partitions measured in the same space, the model's inputs before mitigation (sample of 3,000)."
     )
     return pd.DataFrame(rows), note
 
@@ -253,18 +257,3 @@ def _disparity_rows(variants, groups: pd.DataFrame, value, min_group_size: int) 
                     "silhouette": sil,
                 })
     return rows
-
-
-def _loaded_or_refit(model, X):
-    """The fitted original model when it can transform ``X``; otherwise refit it (fallback model)."""
-    if hasattr(model, "preprocessor_"):
-        return model
-    try:
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(model)
-        return model
-    except Exception:
-        from sklearn.base import clone
-
-        return clone(model).fit(X.to_numpy(dtype=float))

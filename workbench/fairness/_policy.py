@@ -7,6 +7,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..data import InputError
+
 
 def resolve_policy(
     policy: dict, names: dict[int, str], value_order: list[int] | None = None
@@ -97,3 +99,38 @@ def _value_order(labels: np.ndarray, value: np.ndarray | None) -> list[int]:
         return [int(i) for i in ids]
     means = pd.Series(value).groupby(labels).mean()
     return [int(i) for i in means.sort_values(kind="stable").index]
+
+
+def action_options(policy: dict) -> dict[str, dict]:
+    """Per action: ``favourable`` (bool, default True) and ``consent`` (purpose or None).
+
+    An adverse action (a price rise, exclusion from a service) says ``favourable: false``: its most
+    favoured group is the one that receives it least. ``consent: marketing_opt_in`` restricts the
+    action to customers who gave that consent.
+    """
+    out = {}
+    for action, spec in (policy or {}).items():
+        spec = spec if isinstance(spec, dict) else {}
+        fav = spec.get("favourable", True)
+        if not isinstance(fav, bool):
+            raise ValueError(f"Policy '{action}': favourable must be true or false, got {fav!r}.")
+        consent = spec.get("consent")
+        out[str(action)] = {"favourable": fav, "consent": None if consent in (None, "") else str(consent)}
+    return out
+
+
+def consent_column(columns, purpose: str, roles_consent: dict | None = None) -> str:
+    """The prepared customer table's column holding consent for ``purpose``.
+
+    ``consent_<purpose>`` (what data preparation keeps per purpose), else the column the dataset's
+    consent roles name for it. A purpose with neither is a config error that names the fix.
+    """
+    cols = set(columns)
+    for candidate in (f"consent_{purpose}", (roles_consent or {}).get(purpose)):
+        if candidate and candidate in cols:
+            return candidate
+    raise InputError(
+        f"The fairness policy needs consent '{purpose}', but the prepared customer table has no column "
+        f"'consent_{purpose}' (nor the column the consent roles name for it). Declare it under "
+        f"dataset roles consent: {{{purpose}: <column>}} or remove 'consent: {purpose}' from the policy."
+    )

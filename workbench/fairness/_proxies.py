@@ -110,6 +110,7 @@ def proxy_scan(
     *,
     inputs: list[str] | None = None,
     importance: pd.DataFrame | None = None,
+    targeted: dict[int, str] | None = None,
     bins: int = 10,
     cv: int = 3,
     max_rows: int = 20000,
@@ -129,13 +130,21 @@ def proxy_scan(
     inputs : list of str, optional
         The segmentation inputs, to flag which candidates the segmentation used.
     importance : pandas.DataFrame, optional
-        ``explain/importance.parquet`` (``segment, feature, mean_abs_shap``); the mean over segments
-        is joined to each feature as ``shap_weight``.
+        ``explain/importance.parquet`` (``segment, feature, mean_abs_shap``: mean |SHAP| of the
+        margin, own score minus runner-up, over the segment's customers).
+    targeted : dict, optional
+        ``{segment id: label}`` of the segments an action targets: each feature gets one column
+        ``shap_<label>`` with its row of ``importance`` for that segment (the weight of the feature
+        in the decision that put customers into the targeted segment), and ``shap_weight``, the
+        largest of them. Without it ``shap_weight`` is NaN: an average over all segments would
+        explain no decision that was made.
 
     Returns
     -------
     joint : pandas.DataFrame
-        Per attribute: cross-validated AUC and balanced accuracy from all candidates, from the
+        Per attribute, side by side: cross-validated AUC and balanced accuracy from the
+        segmentation inputs alone (``inputs_auc``; what the segmentation itself could learn of the
+        attribute), from all candidate columns (``features_auc``; e.g. with postcode), from the
         segment labels alone, and Cramer's V between segment and attribute.
     per_feature : pandas.DataFrame
         Per (attribute, feature): mutual information (nats), bias-corrected Cramer's V, rank by V,
@@ -144,10 +153,9 @@ def proxy_scan(
     rng = np.random.default_rng(seed)
     n = len(groups)
     seg = np.asarray(segments)
-    inputs = set(inputs or [])
-    shap_weight = None
-    if importance is not None and len(importance):
-        shap_weight = importance.groupby("feature")["mean_abs_shap"].mean()
+    input_list = [c for c in (inputs or []) if c in candidates.columns]
+    inputs = set(input_list)
+    shap_weight = _targeted_shap(importance, targeted)
     # Per-feature association on up to 200,000 customers (the classifiers use ``max_rows``).
     frows = np.sort(rng.choice(n, 200_000, replace=False)) if n > 200_000 else np.arange(n)
     candidates, groups, seg_f = (
@@ -158,7 +166,8 @@ def proxy_scan(
     disc = {c: _discretise(candidates[c], bins) for c in candidates.columns}
     joint_rows, feat_rows = [], []
     for attr in groups.columns:
-        joint, feats = _scan_attribute(attr, groups[attr], candidates, disc, seg_f, rows, inputs, shap_weight, cv, seed)
+        joint, feats = _scan_attribute(attr, groups[attr], candidates, disc, seg_f, rows, input_list, shap_weight, cv,
+                                       seed)
         joint_rows.append(joint)
         feat_rows.extend(feats)
     per = pd.DataFrame(feat_rows)
@@ -170,6 +179,18 @@ def proxy_scan(
     return pd.DataFrame(joint_rows), per
 
 
+def _targeted_shap(importance: pd.DataFrame | None, targeted: dict[int, str] | None) -> pd.DataFrame | None:
+    """Feature x targeted segment table of ``mean_abs_shap`` (None when either is missing)."""
+    if importance is None or not len(importance) or not targeted:
+        return None
+    imp = importance.assign(segment=pd.to_numeric(importance["segment"], errors="coerce"))
+    imp = imp.loc[imp["segment"].isin([int(s) for s in targeted])]
+    if imp.empty:
+        return None
+    wide = imp.pivot_table(index="feature", columns="segment", values="mean_abs_shap", aggfunc="first")
+    return wide.rename(columns={int(s): lab for s, lab in targeted.items()})
+
+
 def _scan_attribute(attr, group_col, candidates, disc, seg_f, rows, inputs, shap_weight, cv, seed):
     """One attribute: the joint predictability row and one association row per candidate."""
     y_all = np.asarray(group_col.astype(str))
@@ -177,9 +198,12 @@ def _scan_attribute(attr, group_col, candidates, disc, seg_f, rows, inputs, shap
     sub = rows[known[rows]]
     y = y_all[sub]
     joint = _predictability(candidates.iloc[sub].reset_index(drop=True), y, cv, seed)
+    own = (_predictability(candidates.iloc[sub][inputs].reset_index(drop=True), y, cv, seed) if inputs
+           else {"auc": np.nan, "balanced_accuracy": np.nan})
     seg_pred = _label_predictability(seg_f[sub], y, cv, seed)
     joint_row = {
-        "attribute": attr, "n_used": len(sub), "features_auc": joint["auc"],
+        "attribute": attr, "n_used": len(sub), "inputs_auc": own["auc"],
+        "inputs_balanced_accuracy": own["balanced_accuracy"], "features_auc": joint["auc"],
         "features_balanced_accuracy": joint["balanced_accuracy"], "segments_auc": seg_pred["auc"],
         "segments_balanced_accuracy": seg_pred["balanced_accuracy"],
         "segments_cramers_v": cramers_v(seg_f[known], y_all[known]),
@@ -191,7 +215,11 @@ def _scan_attribute(attr, group_col, candidates, disc, seg_f, rows, inputs, shap
             "attribute": attr, "feature": c,
             "mutual_information": _mi_corrected(y_all[known], x),
             "cramers_v": cramers_v(x, y_all[known]),
-            "segmentation_input": c in inputs,
-            "shap_weight": float(shap_weight.get(c, np.nan)) if shap_weight is not None else np.nan,
+            "segmentation_input": c in set(inputs),
+            **({f"shap_{lab}": float(shap_weight.at[c, lab]) if c in shap_weight.index else np.nan
+                for lab in shap_weight.columns} if shap_weight is not None else {}),
         })
+        row = feat_rows[-1]
+        row["shap_weight"] = (float(np.nanmax([row[f"shap_{lab}"] for lab in shap_weight.columns]))
+                              if shap_weight is not None and c in shap_weight.index else np.nan)
     return joint_row, feat_rows

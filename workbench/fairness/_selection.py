@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from ._bootstrap import _generator, _multinomial, _quantiles
-from ._groups import _codes
+from ._intervals import difference_interval, ratio_interval
 from ._rates import rate_by_group
 
 
@@ -26,52 +23,64 @@ def selection_audit(
     selected: np.ndarray,
     groups: pd.Series,
     *,
-    reference: str | None = "largest",
-    n_boot: int = 1000,
+    reference: str | None = "most favoured",
+    favourable: bool = True,
     alpha: float = 0.05,
     min_group_size: int = 30,
-    seed: int | np.random.Generator = 0,
+    thresholds: dict | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Selection rate per group for one action and attribute, checked against Fairlearn.
 
-    The table is :func:`rate_by_group`'s, with ``rate`` replaced by ``MetricFrame.by_group`` (the
-    two agree to rounding; the difference is asserted below 1e-9). The dict holds Fairlearn's
-    demographic-parity difference (max - min rate) and ratio (min / max) over all groups, the
-    four-fifths check on that ratio, and the CIs of both from the same bootstrap.
+    The table is :func:`rate_by_group`'s (score intervals, the most favoured group as reference
+    unless one is named), with ``rate`` replaced by ``MetricFrame.by_group`` (the two agree to
+    rounding; the difference is asserted below 1e-9). The dict is :func:`dp_summary` of it.
     """
-    from fairlearn.metrics import demographic_parity_difference, demographic_parity_ratio
-
     sel = np.asarray(selected).astype(bool)
-    table = rate_by_group(
-        sel, groups, reference=reference, n_boot=n_boot, alpha=alpha, min_group_size=min_group_size,
-        correction=None, seed=seed,
-    )
+    table = rate_by_group(sel, groups, reference=reference, favourable=favourable, alpha=alpha,
+                          min_group_size=min_group_size, correction=None)
     mf = _metricframe_rates(sel, groups)
     mf_rates = mf.reindex(table["group"]).to_numpy(dtype=float)
     gap = np.nanmax(np.abs(mf_rates - table["rate"].to_numpy()))
     if not gap < 1e-9:
         raise AssertionError(f"selection rates differ from MetricFrame by {gap}")
     table["rate"] = mf_rates
-    sf = np.asarray(groups.astype(str))
-    dp_diff = float(demographic_parity_difference(sel.astype(int), sel.astype(int), sensitive_features=sf))
-    dp_ratio = float(demographic_parity_ratio(sel.astype(int), sel.astype(int), sensitive_features=sf))
-    # CIs of the DP figures from a multinomial bootstrap of the (selected, group) counts.
-    codes, labels = _codes(groups)
-    G = len(labels)
-    n = np.bincount(codes, minlength=G)
-    s = np.bincount(codes[sel], minlength=G)
-    rng = _generator(seed)
-    boot = _multinomial(np.stack([s, n - s]), n_boot, rng)
-    with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        br = boot[:, 0, :] / (boot[:, 0, :] + boot[:, 1, :])
-        bd = np.nanmax(br, axis=1) - np.nanmin(br, axis=1)
-        bq = np.nanmin(br, axis=1) / np.nanmax(br, axis=1)
-    d_lo, d_hi = _quantiles(bd, alpha)
-    q_lo, q_hi = _quantiles(bq, alpha)
-    summary = {
-        "dp_difference": dp_diff, "dp_difference_low": float(d_lo), "dp_difference_high": float(d_hi),
-        "dp_ratio": dp_ratio, "dp_ratio_low": float(q_lo), "dp_ratio_high": float(q_hi),
-        "four_fifths": bool(dp_ratio >= 0.8),
-    }
-    return table, summary
+    return table, dp_summary(table, min_group_size=min_group_size, alpha=alpha, thresholds=thresholds)
+
+
+def dp_summary(table: pd.DataFrame, *, min_group_size: int, alpha: float = 0.05,
+               thresholds: dict | None = None) -> dict:
+    """Demographic-parity difference (max - min rate) and ratio (min / max) over the groups of at
+    least ``min_group_size`` customers, the same groups the verdict judges.
+
+    Fairlearn's ``demographic_parity_ratio`` over every group is 0 as soon as one 15-customer cell
+    has no selection; here such cells are named in ``left_out`` instead of averaged in. The
+    intervals are those of the extreme pair (Koopman for the ratio, Newcombe for the difference).
+    ``table`` holds the exact counts; where any judged group's counts are suppressed (``masked``), the
+    figures are withheld (computing them over the visible groups only would judge other groups than
+    the verdict).
+    """
+    thresholds = thresholds or {"ratio": [0.8, 1.25], "difference": None}
+    lo_t, hi_t = (float(x) for x in thresholds.get("ratio", [0.8, 1.25]))
+    d_t = thresholds.get("difference")
+    big = table.loc[table["n"] >= min_group_size]
+    left_out = [str(g) for g in table.loc[table["n"] < min_group_size, "group"]]
+    out = {"dp_groups": len(big), "dp_left_out": ", ".join(left_out)}
+    nan = {"dp_difference": np.nan, "dp_difference_low": np.nan, "dp_difference_high": np.nan,
+           "dp_ratio": np.nan, "dp_ratio_low": np.nan, "dp_ratio_high": np.nan, "four_fifths": None,
+           "within_thresholds": None}
+    if len(big) < 2:
+        return {**out, **nan}
+    hi_g, lo_g = big.loc[big["rate"].idxmax()], big.loc[big["rate"].idxmin()]
+    if "masked" in big.columns and big["masked"].astype(bool).any():  # min and max would give a masked rate away
+        return {**out, **nan}
+    args = (lo_g["events"], lo_g["n"], hi_g["events"], hi_g["n"])
+    q_lo, q_hi = ratio_interval(*args, alpha)
+    d_lo, d_hi = difference_interval(hi_g["events"], hi_g["n"], lo_g["events"], lo_g["n"], alpha)
+    ratio = float(lo_g["rate"] / hi_g["rate"]) if hi_g["rate"] > 0 else np.nan
+    diff = float(hi_g["rate"] - lo_g["rate"])
+    within = bool(np.isfinite(ratio) and ratio >= lo_t and 1 / max(ratio, 1e-300) <= hi_t)
+    if d_t is not None:
+        within = within and diff <= float(d_t)
+    return {**out, "dp_difference": diff, "dp_difference_low": float(d_lo), "dp_difference_high": float(d_hi),
+            "dp_ratio": ratio, "dp_ratio_low": float(q_lo), "dp_ratio_high": float(q_hi),
+            "four_fifths": bool(np.isfinite(ratio) and ratio >= 0.8), "within_thresholds": within}

@@ -1,12 +1,59 @@
-"""Verdicts: pass / fail / insufficient evidence per (action, attribute), and the sentence saying why."""
+"""Verdicts: pass / fail / insufficient evidence per (action, attribute), and the sentence saying why.
+
+The rule, implemented here once (the notebook's methodology section states it in words):
+
+* **Groups that count.** A group counts when it has at least ``min_group_size`` customers.
+  ``"unknown"`` (and any intersection with an unknown part) never is the comparison group; when
+  small it is ignored, when large it is compared like any other group. A small known group is
+  named in the sentence but cannot decide the verdict.
+* **Comparison group.** The most favoured group that counts (highest rate of a favourable action,
+  lowest of an adverse one) unless the config names one. Every other group's ratio to it then lies
+  on one side of 1, and the largest gap between *any* two groups is a gap to it.
+* **Pass** = equivalence shown: for every group that counts, the confidence interval of its rate
+  ratio to the comparison group lies wholly inside the band (and, if a difference threshold is
+  configured, the interval of the difference inside +-threshold). This is a TOST-style test; a pass
+  needs every comparison to succeed (an intersection-union test), so it needs no multiplicity
+  correction.
+* **Fail** = some group's point estimate breaches the band (or the difference threshold) and its
+  two-proportion test is significant after Holm correction over the *family* of comparisons that
+  can decide this (action, attribute) verdict: the groups that count, each against the comparison
+  group. Small groups and a small ``unknown`` are not in the family, nor are other verdicts'
+  comparisons.
+* **Insufficient evidence** otherwise: a breach that is not significant, or an interval that
+  reaches beyond the band around an estimate inside it, or fewer than two groups that count.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ._groups import UNKNOWN
+from ._groups import _is_unknown
+from ._intervals import difference_interval, ratio_interval
 from ._policy import _action_text
+from ._rates import _two_proportion_p, adjust_pvalues
+
+_FAMILY = ["action", "attribute"]
+
+
+def decision_family(comparisons: pd.DataFrame, *, min_group_size: int, correction: str = "holm") -> pd.DataFrame:
+    """Each row's ``role`` and its p-value corrected over the comparisons that decide its verdict.
+
+    ``role`` is ``reference``, ``compared`` (at least ``min_group_size`` customers: in the family),
+    ``small`` (a known group below it: named, not judged) or ``ignored`` (a small unknown group).
+    ``p_adjusted`` is corrected within each (action, attribute) over the ``compared`` rows only,
+    and NaN elsewhere.
+    """
+    out = comparisons.copy()
+    small = out["n"] < min_group_size
+    unknown = out["group"].map(_is_unknown)
+    out["role"] = np.select([out["is_reference"].astype(bool), small & unknown, small],
+                            ["reference", "ignored", "small"], "compared")
+    out["p_adjusted"] = np.nan
+    for _, part in out.groupby(_FAMILY, sort=False):
+        rows = part.index[part["role"] == "compared"]
+        out.loc[rows, "p_adjusted"] = adjust_pvalues(out.loc[rows, "p_value"].to_numpy(float), correction)
+    return out
 
 
 def verdicts(
@@ -17,141 +64,209 @@ def verdicts(
     alpha: float,
     correction: str = "holm",
     labelled: set[str] | None = None,
+    favourable: dict[str, bool] | None = None,
 ) -> pd.DataFrame:
     """Pass / fail / insufficient evidence per (action, attribute), with one sentence each.
 
     ``comparisons`` is the long table of :func:`rate_by_group` rows with ``action`` and
-    ``attribute`` columns and audit-wide ``p_adjusted``. The rule is the package docstring's
-    *Verdict rule*: :func:`_group_status` judges each group, :func:`_decide` the (action, attribute).
+    ``attribute`` columns (and optionally ``masked``: rows whose counts are suppressed, so the
+    sentence shows no number of theirs). The rule is this module's docstring.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``action, attribute, verdict, sentence, reference, family_size, worst_group, worst_ratio,
+        groups`` (status per group: ``pass``, ``fail``, ``not significant``, ``too wide``, ``small``,
+        ``ignored``) and ``more_customers`` (customers that would settle an insufficient verdict
+        at the observed rates, where computable).
     """
     lo_t, hi_t = (float(x) for x in thresholds.get("ratio", [0.8, 1.25]))
-    d_t = float(thresholds.get("difference", 0.1))
-    labelled = labelled or set()
-    words = {
-        "conf": int(round(100 * (1 - alpha))),
-        "corr_name": {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(correction, str(correction)),
-    }
+    d_t = thresholds.get("difference")
+    d_t = None if d_t is None else float(d_t)
+    band = (lo_t, hi_t, d_t)
+    if "role" not in comparisons.columns:
+        comparisons = decision_family(comparisons, min_group_size=min_group_size, correction=correction)
+    words = {"conf": int(round(100 * (1 - alpha))), "labelled": labelled or set(), "min_n": min_group_size,
+             "corr": {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(correction, str(correction))}
     rows = []
-    for (action, attribute), part in comparisons.groupby(["action", "attribute"], sort=False):
-        ref = part.loc[part["is_reference"]].iloc[0]
-        status = _group_status(part, ref, lo_t, hi_t, d_t, min_group_size, alpha)
-        others = part.loc[~part["is_reference"] & part["group"].map(lambda g: status.get(g) != "ignored")]
-        verdict, worst = _decide(status, others, ref, min_group_size)
-        sentence = _sentence(action, attribute, attribute in labelled, ref, worst, status,
-                             lo_t, hi_t, d_t, min_group_size, words)
+    for (action, attribute), part in comparisons.groupby(_FAMILY, sort=False):
+        fav = True if favourable is None else bool(favourable.get(action, True))
+        ref = part.loc[part["role"] == "reference"].iloc[0]
+        if _masked(ref):  # every ratio would give the comparison group's rate away
+            part = part.assign(masked=True)
+        status = _group_status(part, band, alpha)
+        verdict, worst = _decide(part, ref, status, min_group_size)
+        more = None
+        if verdict == "insufficient evidence" and not (worst is not None and _masked(worst)):
+            more = _more_customers(worst, ref, status, band, alpha, part)
+        sentence = _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, more, words)
         rows.append({
             "action": action, "attribute": attribute, "verdict": verdict, "sentence": sentence,
-            "groups": {g: s_ for g, s_ in status.items()},
+            "reference": ref["group"], "family_size": int((part["role"] == "compared").sum()),
+            "worst_group": None if worst is None else worst["group"],
+            "worst_ratio": np.nan if worst is None else float(worst["ratio"]),
+            "more_customers": more, "groups": status,
         })
     return pd.DataFrame(rows)
 
 
-def _group_status(part: pd.DataFrame, ref: pd.Series, lo_t: float, hi_t: float, d_t: float,
-                  min_group_size: int, alpha: float) -> dict[str, str]:
-    """Each non-reference group: ``pass``, ``fail``, ``not significant``, ``small`` or ``ignored``.
+def _breach(r: pd.Series, band) -> bool:
+    lo_t, hi_t, d_t = band
+    ratio = float(r["ratio"])
+    out = (not np.isfinite(ratio) and r["rate"] > 0) or (np.isfinite(ratio) and not lo_t <= ratio <= hi_t)
+    return bool(out or (d_t is not None and abs(r["difference"]) > d_t))
 
-    A breach (ratio outside the band, or a gap beyond the difference threshold) fails only when
-    significant after correction; a small ``unknown`` group is reported but does not count.
-    """
+
+def _inside(r: pd.Series, band) -> bool:
+    lo_t, hi_t, d_t = band
+    ok = lo_t <= r["ratio_low"] and r["ratio_high"] <= hi_t
+    if d_t is not None:
+        ok = ok and -d_t <= r["difference_low"] and r["difference_high"] <= d_t
+    return bool(ok)
+
+
+def _group_status(part: pd.DataFrame, band, alpha: float) -> dict[str, str]:
+    """Status of each non-reference group under the rule (see the module docstring)."""
     status = {}
-    for _, r in part.loc[~part["is_reference"]].iterrows():
-        small = r["n"] < min_group_size or ref["n"] < min_group_size
-        if r["group"] == UNKNOWN and r["n"] < min_group_size:
-            status[r["group"]] = "ignored"
-            continue
-        ratio = r["ratio"]
-        breach_ratio = bool(np.isfinite(ratio) and not lo_t <= ratio <= hi_t) or (
-            not np.isfinite(ratio) and r["rate"] > 0
-        )
-        breach_diff = bool(abs(r["difference"]) > d_t)
-        if small:
-            status[r["group"]] = "small"
-        elif breach_ratio or breach_diff:
+    for _, r in part.loc[part["role"] != "reference"].iterrows():
+        if r["role"] in ("small", "ignored"):
+            status[r["group"]] = r["role"]
+        elif _breach(r, band):
             status[r["group"]] = "fail" if r["p_adjusted"] < alpha else "not significant"
         else:
-            status[r["group"]] = "pass"
+            status[r["group"]] = "pass" if _inside(r, band) else "too wide"
     return status
 
 
-def _decide(status: dict[str, str], others: pd.DataFrame, ref: pd.Series,
+def _decide(part: pd.DataFrame, ref: pd.Series, status: dict[str, str],
             min_group_size: int) -> tuple[str, pd.Series | None]:
-    """The verdict, and the group its sentence is about (None when no comparison could be made).
+    """The verdict, and the group its sentence is about (None when no comparison could be judged).
 
-    Any failing group fails the whole; a small or non-significant group makes it insufficient
-    evidence; it passes only when every group passes. The group shown is the one furthest from
-    the reference (by |log ratio|) among those that decided the verdict.
+    Among failing groups the one furthest from the comparison group (by |log ratio|); otherwise the
+    furthest of the undecided; for a pass the one whose interval comes closest to the band's edge.
     """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dist = np.abs(np.log(others["ratio"].astype(float).clip(lower=1e-12))).fillna(0.0)
-    if ref["n"] < min_group_size or others.empty:
+    compared = part.loc[part["role"] == "compared"]
+    if ref["n"] < min_group_size or compared.empty:
         return "insufficient evidence", None
-    failing = [g for g, st in status.items() if st == "fail"]
-    if failing:
-        cand = others.loc[others["group"].isin(failing)]
-        return "fail", cand.loc[dist.loc[cand.index].idxmax()]
-    if any(st in ("small", "not significant") for st in status.values()):
-        cand = others.loc[others["group"].map(lambda g: status.get(g) in ("small", "not significant"))]
-        worst = cand.iloc[0]
-        ns = cand.loc[cand["group"].map(lambda g: status[g] == "not significant")]
-        if len(ns):
-            worst = ns.loc[dist.loc[ns.index].idxmax()]
-        return "insufficient evidence", worst
-    return "pass", others.loc[dist.idxmax()]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist = np.abs(np.log(compared["ratio"].astype(float).clip(lower=1e-300))).fillna(0.0)
+    for verdict, states in (("fail", {"fail"}), ("insufficient evidence", {"not significant", "too wide"})):
+        cand = compared.loc[compared["group"].map(status).isin(states)]
+        if len(cand):
+            return verdict, cand.loc[dist.loc[cand.index].idxmax()]
+    with np.errstate(divide="ignore"):
+        reach = np.maximum(np.abs(np.log(compared["ratio_low"].astype(float).clip(lower=1e-300))),
+                           np.abs(np.log(compared["ratio_high"].astype(float))))
+    return "pass", compared.loc[reach.idxmax()]
+
+
+def _more_customers(worst, ref, status, band, alpha: float, part: pd.DataFrame) -> int | None:
+    """Customers (in the shown group and the comparison group together) that would settle the verdict,
+    if both grew by the same factor at their observed rates; None when no growth would (the estimate
+    sits on the band's edge) or there is nothing to grow."""
+    if worst is None or status.get(worst["group"]) not in ("not significant", "too wide"):
+        return None
+    m = int((part["role"] == "compared").sum())
+    s1, n1, s0, n0 = (float(v) for v in (worst["events"], worst["n"], ref["events"], ref["n"]))
+
+    def settled(f: float) -> bool:
+        a1, b1, a0, b0 = round(s1 * f), round(n1 * f), round(s0 * f), round(n0 * f)
+        if status[worst["group"]] == "not significant":  # Holm's strictest level: alpha / m
+            return _two_proportion_p(a1, b1, a0, b0) < alpha / max(m, 1)
+        q_lo, q_hi = ratio_interval(a1, b1, a0, b0, alpha)
+        r = {"ratio_low": float(q_lo), "ratio_high": float(q_hi), "difference_low": 0.0, "difference_high": 0.0}
+        if band[2] is not None:
+            d_lo, d_hi = difference_interval(a1, b1, a0, b0, alpha)
+            r.update(difference_low=float(d_lo), difference_high=float(d_hi))
+        return _inside(pd.Series(r), band)
+
+    lo, hi = 1.0, 1000.0
+    if not settled(hi):
+        return None
+    for _ in range(24):  # to 0.03% of the factor
+        mid = (lo * hi) ** 0.5
+        lo, hi = (lo, mid) if settled(mid) else (mid, hi)
+    return int(np.ceil((hi - 1) * (n1 + n0)))
 
 
 # -- the sentences -----------------------------------------------------------------------------------
-def _sentence(action: str, attribute: str, is_lab: bool, ref: pd.Series, worst: pd.Series | None,
-              status: dict[str, str], lo_t: float, hi_t: float, d_t: float, min_group_size: int,
-              words: dict) -> str:
-    """The plain-language reason for one verdict, about ``worst``."""
+def _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, more, words) -> str:
+    """The plain-language reason for one verdict: comparison group, interval, threshold, why."""
     act = _action_text(action)
-    if ref["n"] < min_group_size:
-        return (
-            f"The largest group for {attribute} has fewer than {min_group_size} customers: "
-            f"insufficient evidence about {act}."
-        )
+    small = [g for g, st in status.items() if st == "small"]
+    tail = ""
+    if small:
+        tail = (f" Not judged (fewer than {words['min_n']} customers): "
+                + ", ".join(f"'{g}'" for g in small) + ".")
     if worst is None:
-        return f"Only one group of {attribute} is present: no comparison is possible for {act}."
-    st = status[worst["group"]]
-    if st == "small":
-        smalls = [g for g, s_ in status.items() if s_ == "small"]
-        who = ", ".join(f"'{g}'" for g in smalls)
-        return (
-            f"Groups of {attribute} with fewer than {min_group_size} customers ({who}) "
-            f"cannot be assessed for {act}: insufficient evidence."
-        )
-    g_name = _group_phrase(attribute, worst["group"], is_lab)
+        return (f"Fewer than two groups of {attribute} have {words['min_n']} or more customers: no comparison "
+                f"can be judged for {act}: insufficient evidence.{tail}")
+    ref_name = _group_phrase(attribute, ref["group"], attribute in words["labelled"], first=False)
+    ref_name += ", the group that receives it most" if fav else ", the group that receives it least"
+    if verdict == "pass":
+        return _pass_sentence(act, attribute, ref_name, worst, part, band, words) + tail
+    g_name = _group_phrase(attribute, worst["group"], attribute in words["labelled"])
     g_name = g_name[0].upper() + g_name[1:]
-    ref_name = _group_phrase(attribute, ref["group"], is_lab, first=False)
-    ci = f"{words['conf']}% CI {_f(worst['ratio_low'])}–{_f(worst['ratio_high'])}"
-    shown = _f(worst["ratio"])
-    if shown in (f"{lo_t:.2f}", f"{hi_t:.2f}"):  # 1.2502 must not read as "1.25 ... above 1.25"
-        shown = f"{worst['ratio']:.3f}"
-    base = (
-        f"{g_name} were selected for {act} at {shown} times the rate of "
-        f"{ref_name} ({ci}; {_pct(worst['rate'])} vs {_pct(ref['rate'])})"
-    )
-    where = _where(worst, lo_t, hi_t, d_t)
+    verb = "were selected for" if fav else "received"
+    if _masked(worst) or _masked(ref):
+        base = (f"{g_name} {verb} {act}; their rate, and its ratio to that of {ref_name}, are suppressed "
+                "(small cells)")
+    else:
+        ci = f"{words['conf']}% CI {_f(worst['ratio_low'])}–{_f(worst['ratio_high'])}"
+        base = (f"{g_name} {verb} {act} at {_ratio_text(worst['ratio'], band)} times the rate of {ref_name} "
+                f"({ci}; {_pct(worst['rate'])} vs {_pct(ref['rate'])})")
+    st = status[worst["group"]]
+    m = int((part["role"] == "compared").sum())
+    where = _where(worst, band, words["conf"]) if st in ("fail", "not significant") else ""
+    p = "" if _masked(worst) else f"p = {worst['p_adjusted']:.2g}; "
+    if m > 1:
+        sig = f"significant after {words['corr']} correction over the {m} comparisons that decide this verdict"
+    else:
+        sig = "significant, the only comparison that decides this verdict, so uncorrected"
+    sig_text = f"{sig} ({p.rstrip('; ')})" if p else sig
+    settle = f"; about {more:,} more customers at these rates would settle it" if more else ""
     if st == "fail":
-        return f"{base}; {where}: fail."
+        return f"{base}; {where}, {sig_text}: fail.{tail}"
     if st == "not significant":
-        return (
-            f"{base}; {where} but not statistically significant after {words['corr_name']} "
-            f"correction (p = {worst['p_adjusted']:.2g}): insufficient evidence."
-        )
-    return f"{base}, the largest gap by {attribute}; {where}: pass."
+        return f"{base}; {where} but not {sig_text}: insufficient evidence{settle}.{tail}"
+    return (f"{base}; the estimate is within {band[0]:g}–{band[1]:g} but the interval reaches beyond it, so "
+            f"equivalence is not shown: insufficient evidence{settle}.{tail}")
 
 
-def _where(worst: pd.Series, lo_t: float, hi_t: float, d_t: float) -> str:
+def _pass_sentence(act, attribute, ref_name, worst, part, band, words) -> str:
+    lo_t, hi_t, d_t = band
+    m = int((part["role"] == "compared").sum())
+    diff = f" and its rate difference within ±{d_t:g}" if d_t is not None else ""
+    shown = "" if _masked(worst) else (
+        f" (closest to the edge: '{worst['group']}', {_f(worst['ratio_low'])}–{_f(worst['ratio_high'])})")
+    who = f"Each of the {m} groups of {attribute} compared" if m > 1 else f"The one group of {attribute} compared"
+    return (f"{who} with {ref_name}, has a {words['conf']}% CI of its selection-rate ratio for {act} inside {lo_t:g}–{hi_t:g}{diff}{shown}: "
+            "equivalence shown; a pass needs every comparison, so no multiplicity correction applies: pass.")
+
+
+def _where(worst: pd.Series, band, conf: int) -> str:
     """Where the shown group's ratio or gap lies relative to the thresholds."""
-    ratio = worst["ratio"]
+    lo_t, hi_t, d_t = band
+    ratio = float(worst["ratio"])
+    masked = _masked(worst)
     if np.isfinite(ratio) and ratio < lo_t:
-        return f"below the {lo_t:g} threshold"
-    if np.isfinite(ratio) and ratio > hi_t:
-        return f"above the {hi_t:g} threshold"
-    if abs(worst["difference"]) > d_t:
-        return f"a gap of {abs(worst['difference']):.2f}, beyond the {d_t:g} threshold"
-    return f"within {lo_t:g}–{hi_t:g}"
+        sure = not masked and worst["ratio_high"] < lo_t
+        return f"below {lo_t:g} with {conf}% confidence" if sure else f"below the {lo_t:g} threshold"
+    if (np.isfinite(ratio) and ratio > hi_t) or not np.isfinite(ratio):
+        sure = not masked and worst["ratio_low"] > hi_t
+        return f"above {hi_t:g} with {conf}% confidence" if sure else f"above the {hi_t:g} threshold"
+    return f"a gap of {abs(worst['difference']):.2f}, beyond the {d_t:g} threshold"
+
+
+def _masked(r: pd.Series) -> bool:
+    return bool(r.get("masked", False) == True)  # noqa: E712 (NaN and None are not masked)
+
+
+def _ratio_text(ratio: float, band) -> str:
+    shown = _f(ratio)
+    if shown in (f"{band[0]:.2f}", f"{band[1]:.2f}"):  # 1.2502 must not read as "1.25 ... above 1.25"
+        shown = f"{ratio:.3f}"
+    return shown
 
 
 def _group_phrase(attribute: str, group: str, labelled: bool, first: bool = True) -> str:
@@ -163,7 +278,9 @@ def _group_phrase(attribute: str, group: str, labelled: bool, first: bool = True
 
 
 def _f(x) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{x:.2f}"
+    if x is None or (isinstance(x, float) and np.isnan(x)):
+        return "n/a"
+    return "∞" if np.isinf(x) else f"{x:.2f}"
 
 
 def _pct(x) -> str:

@@ -15,6 +15,7 @@ def plot_selection_rates(audit: FairnessAudit, action: str, ax=None):
     import matplotlib.pyplot as plt
 
     sub = audit.selection.loc[audit.selection["action"] == action]
+    band = [float(x) for x in (audit.rule.get("thresholds") or {}).get("ratio", [0.8, 1.25])]
     attrs = list(dict.fromkeys(sub["attribute"]))
     fig, axes = plt.subplots(1, len(attrs), figsize=(3.6 * len(attrs), 3.2), squeeze=False, sharey=True)
     for ax_, attr in zip(axes[0], attrs):
@@ -28,11 +29,13 @@ def plot_selection_rates(audit: FairnessAudit, action: str, ax=None):
         ax_.errorbar(x, rate, yerr=np.nan_to_num(err), fmt="none", ecolor="black", capsize=3)
         ref = t.loc[isref, "rate"]
         if len(ref) and np.isfinite(ref.iloc[0]):
-            ax_.axhline(0.8 * ref.iloc[0], color="#b00020", lw=0.8, ls="--")
+            for edge in band:  # a favourable action breaches below, an adverse one above
+                ax_.axhline(edge * ref.iloc[0], color="#b00020", lw=0.8, ls="--")
         ax_.set_xticks(x, t["group"], rotation=45, ha="right", fontsize=8)
         ax_.set_title(attr, fontsize=10)
     axes[0][0].set_ylabel(f"selected for {action.replace('_', ' ')}")
-    fig.suptitle("Selection rate by group (grey: reference; dashed: 0.8 x reference)", fontsize=10)
+    fig.suptitle(f"Selection rate by group (grey: comparison group; dashed: {band[0]:g} and {band[1]:g} x its rate; "
+                 "suppressed rates not drawn)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,19 +10,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..privacy import suppress_counts, suppress_rows
+from ..privacy import publish_counts, suppress_counts
 from ..rundir import Run, register_stage
 from ._composition import composition
 from ._defaults import DEFAULTS
-from ._groups import UNKNOWN, sensitive_groups
+from ._groups import UNKNOWN, _codes, sensitive_groups
 from ._headline import _headline
 from ._mitigation import _correlation_remover_audit, mitigate_threshold_optimizer
 from ._models import _one_thread
-from ._policy import _customer_value, _spec_text, _value_order, resolve_policy
+from ._masking import event_counts, mask_composition, mask_outcome, mask_rates, outcome_counts
+from ._policy import _customer_value, _spec_text, _value_order, action_options, consent_column, resolve_policy
 from ._proxies import proxy_scan
-from ._rates import adjust_pvalues, outcome_rates_by_group
-from ._selection import selection_audit
-from ._verdicts import verdicts
+from ._rates import outcome_rates_by_group
+from ._rates import rate_by_group
+from ._selection import dp_summary, selection_audit
+from ._verdicts import decision_family, verdicts
 
 
 @dataclass
@@ -39,6 +42,7 @@ class FairnessAudit:
     outcome: pd.DataFrame | None = None
     outcome_summary: pd.DataFrame | None = None
     composition: pd.DataFrame | None = None
+    consent: pd.DataFrame | None = None
     counts: dict[str, pd.DataFrame] = field(default_factory=dict)
     balance: pd.DataFrame | None = None
     proxy_joint: pd.DataFrame | None = None
@@ -51,6 +55,7 @@ class FairnessAudit:
     headline: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     given: dict | None = None  # audit of given segments (labels): source, insufficient-evidence segments
+    rule: dict = field(default_factory=dict)  # thresholds, alpha, min_group_size, correction, suppression k
 
 
 @dataclass
@@ -75,6 +80,8 @@ class _Inputs:
     order_source: str
     actions: dict[str, list[int]]
     selections: dict[str, np.ndarray]
+    options: dict[str, dict]  # per action: favourable, consent
+    consented: dict[str, np.ndarray]  # per consent purpose the policy names: consent given
     groups: pd.DataFrame  # group labels per attribute and intersection
     labelled: set[str]
 
@@ -86,9 +93,10 @@ class _Inputs:
         """The configured reference group of ``attr`` (a display label when labels are given)."""
         refs = self.settings["reference"]
         if isinstance(refs, dict):
-            r = refs.get(attr, "largest")
+            r = refs.get(attr, "most favoured")
             lab = (self.settings.get("labels") or {}).get(attr) or {}
-            return {str(k): str(v) for k, v in lab.items()}.get(str(r), str(r)) if r != "largest" else r
+            named = r not in ("largest", "most favoured", "most_favoured")
+            return {str(k): str(v) for k, v in lab.items()}.get(str(r), str(r)) if named else r
         return refs
 
 
@@ -114,17 +122,20 @@ def fairness_run(run: Run) -> FairnessAudit:
     if not attributes:
         return _not_applicable(run)
     inp = _read_inputs(run, settings, k_supp, attributes, customers_all)
-    audit = FairnessAudit(applicable=True, attributes=inp.audited)
-    audit.coverage = _coverage(inp)
+    audit = FairnessAudit(applicable=True, attributes=inp.audited, rule={
+        "thresholds": settings["thresholds"], "alpha": inp.alpha, "min_group_size": inp.min_n,
+        "correction": inp.correction, "k": k_supp})
     audit.policy = pd.DataFrame([
         {"action": a, "segments": ", ".join(inp.names[i] for i in ids), "segment_ids": ids,
          "customers_selected_share": float(inp.selections[a].mean()),
          "chosen_by": _spec_text(settings["policy"][a], inp.order_source)}
         for a, ids in inp.actions.items()
     ])
-    _composition_step(inp, audit)
-    dp_rows = _targeting_step(inp, audit)
-    outcome_col = _outcome_step(inp, audit)
+    _composition_step(run, inp, audit)
+    audit.coverage = _coverage(inp, audit)
+    _consent_step(run, inp, audit)
+    dp_rows = _targeting_step(run, inp, audit)
+    outcome_col = _outcome_step(run, inp, audit)
     inputs = _proxy_step(run, inp, audit)
     _mitigation_step(run, inp, audit, outcome_col, inputs)
     verdict_out = audit.verdicts[["action", "attribute", "verdict", "sentence"]]
@@ -173,15 +184,30 @@ def _read_inputs(run: Run, settings: dict, k_supp: int, attributes: list[str],
         value_order = _value_order(segs, value)
         order_source = f"mean {value_name} per segment" if value is not None else "segment id (no value measure)"
     actions = resolve_policy(settings["policy"], names, value_order)
+    options = action_options(settings["policy"])
+    purposes = sorted({o["consent"] for o in options.values() if o["consent"]})
+    consented = {p: _consent_flags(df, p, roles) for p in purposes}
+    selections = {a: np.isin(segs, ids) & (consented[options[a]["consent"]] if options[a]["consent"] else True)
+                  for a, ids in actions.items()}
     return _Inputs(
         settings=settings, roles=roles, k_supp=k_supp, attributes=attributes, seed=run.seed,
         n_boot=int(settings["n_boot"]), alpha=float(settings["alpha"]), min_n=int(settings["min_group_size"]),
         correction=settings["correction"], seginfo=seginfo, df=df, feats=feats, segs=segs, names=names,
         value=value, order_source=order_source, actions=actions,
-        selections={a: np.isin(segs, ids) for a, ids in actions.items()},
+        selections=selections, options=options, consented=consented,
         groups=sensitive_groups(df, attributes, settings),
         labelled={a for a in attributes if (settings.get("labels") or {}).get(a)},
     )
+
+
+def _consent_flags(df: pd.DataFrame, purpose: str, roles) -> np.ndarray:
+    """Consent for ``purpose`` per customer (missing = not given)."""
+    col = consent_column(df.columns, purpose, getattr(roles, "consent", None))
+    flags = df[col]
+    if flags.dtype != bool:
+        flags = flags.map({True: True, False: False, 1: True, 0: False, "1": True, "0": False,
+                           "true": True, "false": False, "yes": True, "no": False})
+    return flags.fillna(False).to_numpy(dtype=bool)
 
 
 def _read_importance(run: Run) -> tuple[pd.DataFrame | None, str]:
@@ -193,7 +219,9 @@ def _read_importance(run: Run) -> tuple[pd.DataFrame | None, str]:
         if not {"feature", "mean_abs_shap"} <= set(importance.columns):
             return None, "SHAP weights are not available (explain/importance.parquet lacks feature, mean_abs_shap)."
         return importance, (
-            "SHAP weight: mean |SHAP| of the feature in segment membership, averaged over segments (notebook 03)."
+            "SHAP weight: for each targeted segment, the feature's mean |SHAP| of the margin (own score minus "
+            "runner-up) over the segment's customers (notebook 03): its weight in the decision that put customers "
+            "into the segment the action reaches."
         )
     except Exception as exc:  # the explanation stage may be missing or failing: show the list without it
         return None, (
@@ -216,39 +244,46 @@ def _read_model(run: Run):
 
 
 # -- the audit's steps (in this order) ----------------------------------------------------------------
-def _coverage(inp: _Inputs) -> pd.DataFrame:
-    """Known and unknown customers per attribute; a handful of unknowns shows as "fewer than k"."""
-    groups, k_supp = inp.groups, inp.k_supp
-    coverage = pd.DataFrame([
-        {"attribute": a, "groups": int(groups[a].nunique()),
-         "known": int((groups[a] != UNKNOWN).sum()), "unknown": int((groups[a] == UNKNOWN).sum()),
-         "coverage": float((groups[a] != UNKNOWN).mean())}
-        for a in inp.audited
-    ])
-    # A handful of unknowns is itself a small cell: show "fewer than k" instead of the count.
-    small_unknown = coverage["unknown"].between(1, k_supp - 1)
-    if small_unknown.any():
-        coverage["unknown"] = coverage["unknown"].astype(object)
-        coverage.loc[small_unknown, "unknown"] = f"<{k_supp}"
-        coverage["known"] = coverage["known"].astype(object)
-        coverage.loc[small_unknown, "known"] = "suppressed"
-    return coverage
+def _coverage(inp: _Inputs, audit: FairnessAudit) -> pd.DataFrame:
+    """Known and unknown customers per attribute, read from the suppressed composition table's totals
+    (so a hidden "unknown" total is hidden here too)."""
+    rows = []
+    for a in inp.audited:
+        counts = audit.counts[a]
+        total = float(counts.loc["Total", "Total"])
+        unknown = float(counts.loc["Total", UNKNOWN]) if UNKNOWN in counts.columns else 0.0
+        hidden = not np.isfinite(unknown) or not np.isfinite(total)
+        rows.append({"attribute": a, "groups": int(inp.groups[a].nunique()),
+                     "known": "suppressed" if hidden else int(total - unknown),
+                     "unknown": "suppressed" if hidden else int(unknown),
+                     "coverage": np.nan if hidden else (total - unknown) / total})
+    return pd.DataFrame(rows)
 
 
-def _composition_step(inp: _Inputs, audit: FairnessAudit) -> None:
-    """Composition, counts (suppressed) and balance per attribute; given segments too small to judge."""
+def _composition_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
+    """Composition per attribute: the (segment x group) counts suppressed once with margins and
+    published; shares, representation ratios and balance masked where their cells are hidden."""
     comp_parts, bal_parts = [], []
     for i, attr in enumerate(inp.audited):
         long, bal = composition(inp.segs, inp.groups[attr], segment_names=inp.names, n_boot=inp.n_boot,
                                 alpha=inp.alpha, min_group_size=inp.min_n, seed=np.random.default_rng([inp.seed, 1, i]))
+        counts = long.pivot(index="segment", columns="group", values="n")
+        counts = counts[[c for c in inp.groups[attr].cat.categories if c in counts.columns]]
+        counts.index = counts.index.astype(str)
+        sup = suppress_counts(counts, inp.k_supp, margins=True)
+        publish_counts(run, f"composition_{_slug(attr)}", sup, "segment", attr)
+        long = mask_composition(long, sup)
+        shown = sup.copy()
+        shown.index = [inp.names.get(int(j), j) if j != "Total" else j for j in sup.index]
+        shown.index.name = "segment_name"
+        audit.counts[attr] = shown
+        hidden = set(zip(long.loc[long["masked"], "segment"], long.loc[long["masked"], "group"]))
+        weak = [(int(r.segment), r.least_represented) in hidden for r in bal.itertuples()]
+        bal.loc[weak, ["balance", "least_represented"]] = [np.nan, "suppressed (small cell)"]
         comp_parts.append(long.assign(attribute=attr))
         bal_parts.append(bal.assign(attribute=attr))
-        counts = long.pivot(index="segment_name", columns="group", values="n")
-        counts = counts[[c for c in inp.groups[attr].cat.categories if c in counts.columns]]
-        audit.counts[attr] = suppress_counts(counts, inp.k_supp)
     comp = pd.concat(comp_parts, ignore_index=True)
-    comp = comp[["attribute", *[c for c in comp.columns if c != "attribute"]]]
-    audit.composition = _suppress_by(comp, ["attribute", "segment"], "n", inp.k_supp)
+    audit.composition = comp[["attribute", *[c for c in comp.columns if c != "attribute"]]]
     audit.balance = pd.concat(bal_parts, ignore_index=True)[["attribute", "segment", "segment_name", "balance", "least_represented"]]
     seginfo = inp.seginfo
     given = seginfo.get("audit") if seginfo.get("method") == "external labels" else None
@@ -262,28 +297,61 @@ def _composition_step(inp: _Inputs, audit: FairnessAudit) -> None:
         audit.balance.loc[weak, ["balance", "least_represented"]] = [np.nan, None]
 
 
-def _targeting_step(inp: _Inputs, audit: FairnessAudit) -> list[dict]:
-    """Selection rates per (action, attribute), audit-wide corrected p-values, verdicts, DP figures."""
+def _targeting_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> list[dict]:
+    """Per (action, attribute): the selected / not selected counts suppressed once with margins and
+    published; rates and comparisons masked by them; verdicts and DP figures from the masked table."""
     sel_parts, dp_rows = [], []
-    for a_i, (action, selected) in enumerate(inp.selections.items()):
-        for j, attr in enumerate(inp.audited):
-            table, dp = selection_audit(
-                selected, inp.groups[attr], reference=inp.reference(attr), n_boot=inp.n_boot, alpha=inp.alpha,
-                min_group_size=inp.min_n, seed=np.random.default_rng([inp.seed, 2, a_i, j]),
-            )
-            sel_parts.append(table.assign(action=action, attribute=attr))
-            dp_rows.append({"action": action, "attribute": attr, **dp})
-    selection = pd.concat(sel_parts, ignore_index=True)
-    selection["p_adjusted"] = adjust_pvalues(selection["p_value"].to_numpy(), inp.correction)
-    selection = selection[["action", "attribute", *[c for c in selection.columns if c not in ("action", "attribute")]]]
-    audit.verdicts = verdicts(selection, thresholds=inp.settings["thresholds"], min_group_size=inp.min_n,
-                              alpha=inp.alpha, correction=inp.correction, labelled=inp.labelled)
-    audit.selection = _suppress_by(selection, ["action", "attribute"], "n", inp.k_supp)
+    thresholds = inp.settings["thresholds"]
+    for action, selected in inp.selections.items():
+        fav = inp.options[action]["favourable"]
+        for attr in inp.audited:
+            table, _ = selection_audit(selected, inp.groups[attr], reference=inp.reference(attr), favourable=fav,
+                                       alpha=inp.alpha, min_group_size=inp.min_n, thresholds=thresholds)
+            sup = suppress_counts(event_counts(table), inp.k_supp, margins=True)
+            publish_counts(run, f"selection_{_slug(action)}_{_slug(attr)}", sup, attr, action)
+            sel_parts.append(table.assign(action=action, attribute=attr, _sup=[sup] * len(table)))
+    selection = decision_family(pd.concat(sel_parts, ignore_index=True), min_group_size=inp.min_n,
+                                correction=inp.correction)
+    parts = []
+    for (action, attr), part in selection.groupby(["action", "attribute"], sort=False):
+        masked = mask_rates(part.drop(columns="_sup"), part["_sup"].iloc[0])
+        parts.append(masked)
+        exact = part.drop(columns="_sup").assign(masked=masked["masked"].to_numpy(bool))
+        dp = dp_summary(exact, min_group_size=inp.min_n, alpha=inp.alpha, thresholds=thresholds)
+        dp_rows.append({"action": action, "attribute": attr, "favourable": inp.options[action]["favourable"], **dp})
+    unmasked = selection.drop(columns="_sup")
+    masked_all = pd.concat(parts).loc[unmasked.index]
+    # The verdict is decided on the exact counts; its sentence shows no number of a masked row.
+    audit.verdicts = verdicts(unmasked.assign(masked=masked_all["masked"].to_numpy(bool)), thresholds=thresholds, min_group_size=inp.min_n, alpha=inp.alpha,
+                              correction=inp.correction, labelled=inp.labelled,
+                              favourable={a: o["favourable"] for a, o in inp.options.items()})
+    cols = ["action", "attribute", *[c for c in masked_all.columns if c not in ("action", "attribute")]]
+    audit.selection = masked_all[cols]
     audit.dp = pd.DataFrame(dp_rows)
     return dp_rows
 
 
-def _outcome_step(inp: _Inputs, audit: FairnessAudit) -> str | None:
+def _consent_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
+    """Consent rate by group for each purpose the policy needs: unequal consent is itself a finding."""
+    parts = []
+    for purpose, given in inp.consented.items():
+        for attr in inp.audited:
+            t = rate_by_group(given, inp.groups[attr], reference="largest", alpha=inp.alpha,
+                              min_group_size=inp.min_n, correction=None)
+            sup = suppress_counts(event_counts(t, "consented", "not consented"), inp.k_supp, margins=True)
+            publish_counts(run, f"consent_{_slug(purpose)}_{_slug(attr)}", sup, attr, f"consent_{purpose}")
+            t = mask_rates(t, sup, yes="consented")
+            parts.append(t.assign(purpose=purpose, attribute=attr)[
+                ["purpose", "attribute", "group", "n", "events", "rate", "rate_low", "rate_high", "ratio",
+                 "ratio_low", "ratio_high", "masked"]])
+    audit.consent = pd.concat(parts, ignore_index=True) if parts else None
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", str(name)).strip("_").lower()
+
+
+def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
     """True- and false-positive rates of each targeting rule where the dataset has an outcome."""
     roles, df = inp.roles, inp.df
     outcome_col = roles.outcome if roles.outcome and roles.outcome in df.columns else None
@@ -297,11 +365,17 @@ def _outcome_step(inp: _Inputs, audit: FairnessAudit) -> str | None:
                     selected[ok], y[ok].to_numpy(), inp.groups[attr][ok].reset_index(drop=True), n_boot=inp.n_boot,
                     alpha=inp.alpha, seed=np.random.default_rng([inp.seed, 3, a_i, j]),
                 )
+                codes, labels = _codes(inp.groups[attr][ok].reset_index(drop=True))
+                sup = suppress_counts(outcome_counts(selected[ok], y[ok].to_numpy(), codes, labels), inp.k_supp,
+                                      margins=True)
+                publish_counts(run, f"outcome_{_slug(action)}_{_slug(attr)}", sup, attr, f"{outcome_col} × {action}")
+                tab = mask_outcome(tab, sup)
+                if tab["masked"].any():  # the gaps of TPR and FPR would give a masked rate away
+                    summ = {k_: np.nan for k_ in summ}
                 out_parts.append(tab.assign(action=action, attribute=attr))
                 out_sum.append({"action": action, "attribute": attr, **summ})
         outcome = pd.concat(out_parts, ignore_index=True)
-        audit.outcome = _suppress_by(outcome[["action", "attribute", *tab.columns]], ["action", "attribute"], "n",
-                                     inp.k_supp)
+        audit.outcome = outcome[["action", "attribute", *tab.columns]]
         audit.outcome_summary = pd.DataFrame(out_sum)
     return outcome_col
 
@@ -327,8 +401,10 @@ def _proxy_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> list[str]:
         audit.shap_note = "SHAP weights were not requested (fairness.proxy.shap: false)."
     else:
         importance, audit.shap_note = _read_importance(run)
+    targeted = {i: inp.names[i] for ids in inp.actions.values() for i in ids}
     audit.proxy_joint, audit.proxies = proxy_scan(
-        cand, inp.groups[inp.attributes], inp.segs, inputs=inputs, importance=importance, bins=int(p_set["bins"]),
+        cand, inp.groups[inp.attributes], inp.segs, inputs=inputs, importance=importance, targeted=targeted,
+        bins=int(p_set["bins"]),
         cv=int(p_set["cv"]), max_rows=int(p_set["max_rows"]), seed=inp.seed,
     )
     return inputs
@@ -402,17 +478,13 @@ def _summarise(run: Run, audit: FairnessAudit, inp: _Inputs, verdict_out: pd.Dat
         **({"given_segments": {"source": given["source"],
                                "insufficient_evidence": [names[j] for j in given["insufficient_evidence"]]}}
            if given is not None else {}),
-        dp={f"{r['action']} / {r['attribute']}": {"difference": r["dp_difference"], "ratio": r["dp_ratio"]}
+        dp={f"{r['action']} / {r['attribute']}": {"difference": r["dp_difference"], "ratio": r["dp_ratio"],
+                                                  "within_thresholds": r["within_thresholds"],
+                                                  "left_out": r["dp_left_out"]}
             for r in dp_rows},
+        comparison_groups={f"{r.action} / {r.attribute}": r.reference for r in audit.verdicts.itertuples()},
         top_proxies=top_proxies,
     )
-
-
-def _suppress_by(df: pd.DataFrame, by: list[str], count_column: str, k: int) -> pd.DataFrame:
-    """:func:`workbench.privacy.suppress_rows` within each table of a long frame (complements stay in
-    their table)."""
-    parts = [suppress_rows(part, count_column, k) for _, part in df.groupby(by, sort=False)]
-    return pd.concat(parts).loc[df.index] if parts else df
 
 
 def _plain(df: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -72,7 +72,7 @@ def selection_view(audit: FairnessAudit, action: str) -> pd.DataFrame:
             "attribute": r.attribute, "group": r.group,
             "customers": "suppressed" if not np.isfinite(r.n) else int(r.n),
             "selection rate (CI)": _ci(r.rate, r.rate_low, r.rate_high, pct=True),
-            "ratio to reference (CI)": "reference" if is_ref else _ci(r.ratio, r.ratio_low, r.ratio_high),
+            "ratio to comparison group (CI)": "comparison group" if is_ref else _ci(r.ratio, r.ratio_low, r.ratio_high),
             "p (corrected)": "" if is_ref or not np.isfinite(r.p_adjusted) else f"{r.p_adjusted:.2g}",
             "status": "" if is_ref else status.get((r.attribute, r.group), ""),
         })
@@ -80,14 +80,34 @@ def selection_view(audit: FairnessAudit, action: str) -> pd.DataFrame:
 
 
 def dp_view(audit: FairnessAudit) -> pd.DataFrame:
-    """Fairlearn's demographic-parity difference and ratio per (action, attribute), with CIs."""
+    """Demographic-parity difference and ratio per (action, attribute) over the groups large enough
+    to judge (the verdict's groups), with the intervals of the extreme pair; tiny groups named."""
     d = audit.dp
+
+    def yes_no(v, yes, no):
+        return "withheld" if v is None or (isinstance(v, float) and np.isnan(v)) else (yes if v else no)
+
     return pd.DataFrame({
         "action": d["action"], "attribute": d["attribute"],
         "DP difference (CI)": [_ci(*v) for v in zip(d["dp_difference"], d["dp_difference_low"], d["dp_difference_high"])],
         "DP ratio (CI)": [_ci(*v) for v in zip(d["dp_ratio"], d["dp_ratio_low"], d["dp_ratio_high"])],
-        "four-fifths rule": np.where(d["four_fifths"], "met", "not met"),
+        "four-fifths rule": [yes_no(v, "met", "not met") for v in d["four_fifths"]],
+        "within thresholds": [yes_no(v, "yes", "no") for v in d["within_thresholds"]],
+        "left out (too small)": d["dp_left_out"].replace("", "–"),
     }).set_index(["action", "attribute"])
+
+
+def consent_view(audit: FairnessAudit) -> pd.DataFrame | None:
+    """Consent rate by group for each purpose the policy needs (masked where a cell is suppressed)."""
+    c = audit.consent
+    if c is None:
+        return None
+    return pd.DataFrame({
+        "purpose": c["purpose"], "attribute": c["attribute"], "group": c["group"],
+        "customers": ["suppressed" if not np.isfinite(v) else int(v) for v in c["n"].astype(float)],
+        "consent rate (CI)": [_ci(*v, pct=True) for v in zip(c["rate"], c["rate_low"], c["rate_high"])],
+        "ratio to largest group (CI)": [_ci(*v) for v in zip(c["ratio"], c["ratio_low"], c["ratio_high"])],
+    }).set_index(["purpose", "attribute", "group"])
 
 
 def outcome_view(audit: FairnessAudit) -> pd.DataFrame:
@@ -105,11 +125,21 @@ def outcome_view(audit: FairnessAudit) -> pd.DataFrame:
 def proxy_view(audit: FairnessAudit, top: int = 6) -> pd.DataFrame:
     """The ranked proxy list per attribute with each feature's SHAP weight."""
     t = audit.proxies.groupby("attribute", sort=False).head(top)
-    out = t[["attribute", "rank", "feature", "cramers_v", "mutual_information", "segmentation_input", "shap_weight"]].copy()
-    out.columns = ["attribute", "rank", "feature", "Cramér's V", "mutual information (nats)", "segmentation input", "SHAP weight"]
-    if out["SHAP weight"].isna().all():
-        out = out.drop(columns="SHAP weight")
+    shap = [c for c in t.columns if c.startswith("shap_") and c != "shap_weight" and t[c].notna().any()]
+    out = t[["attribute", "rank", "feature", "cramers_v", "mutual_information", "segmentation_input", *shap]].copy()
+    out.columns = ["attribute", "rank", "feature", "Cramér's V", "mutual information (nats)", "segmentation input",
+                   *[f"SHAP weight in '{c[5:]}'" for c in shap]]
     return out.set_index(["attribute", "rank"]).round(3)
+
+
+def proxy_joint_view(audit: FairnessAudit) -> pd.DataFrame:
+    """How well each sensitive attribute can be predicted: from the segmentation's own inputs, from every
+    customer column, and from the segment labels alone (cross-validated AUC)."""
+    j = audit.proxy_joint.set_index("attribute")
+    return pd.DataFrame({
+        "AUC, segmentation inputs": j["inputs_auc"], "AUC, all customer columns": j["features_auc"],
+        "AUC, segment labels": j["segments_auc"], "Cramér's V, segment labels": j["segments_cramers_v"],
+    }).round(3)
 
 
 def mitigation_view(audit: FairnessAudit) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -127,3 +157,53 @@ def mitigation_view(audit: FairnessAudit) -> tuple[pd.DataFrame, pd.DataFrame, p
     piv.columns = [f"{a.replace('_', ' ')}: {b}" for a, b in piv.columns]
     cost = m.groupby("variant", sort=False)[["silhouette"]].first().T
     return piv.round(3), cost.round(3), m.groupby(["variant", "action"], sort=False)[["selected_share", "value_share"]].first().round(3)
+
+
+def methodology_markdown(audit: FairnessAudit) -> str:
+    """The verdict rule, its correction family and its intervals, with this run's settings, in words a
+    reviewer can check by hand against the selection tables."""
+    r = audit.rule
+    lo, hi = (float(x) for x in r["thresholds"].get("ratio", [0.8, 1.25]))
+    d = r["thresholds"].get("difference")
+    conf, n, alpha = int(round(100 * (1 - r["alpha"]))), r["min_group_size"], r["alpha"]
+    corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(r["correction"], r["correction"])
+    diff = f" and the interval of its rate difference inside ±{d:g}" if d is not None else ""
+    diff_b = f", or its rate difference is beyond ±{d:g}" if d is not None else ""
+    return f"""**Groups judged.** A group is judged when it has at least {n} customers. "unknown", and every
+intersection with an unknown part ("female × unknown"), is never the comparison group; when smaller
+than {n} it is ignored, when larger it is judged like any other group. Smaller known groups are named in
+the verdict's sentence, not judged, and left out of the demographic-parity figures.
+
+**Comparison group.** For each (action, attribute): the most favoured judged group, i.e. the one with the
+highest selection rate for a favourable action (`favourable: true`, the default) or the lowest for an
+adverse one, unless the config names a group. Every other group's ratio to it then lies on one side of 1,
+so the widest gap between any two groups is a gap to it.
+
+**Pass** (equivalence shown). Every judged group's {conf}% interval of its rate ratio to the comparison
+group lies inside {lo:g}–{hi:g}{diff}. This is a two one-sided tests (TOST) equivalence test, each
+one-sided test at level {alpha / 2:g} (conservative: a {conf}% interval where TOST at {alpha:g} would need
+only a {100 - 200 * alpha:g}% one). A pass needs *every* comparison to succeed (an intersection–union test),
+so the chance of a false pass stays below that level without any multiplicity correction.
+
+**Fail.** Some judged group's ratio is outside {lo:g}–{hi:g}{diff_b} (the four-fifths rule), *and* its
+two-proportion test against the comparison group (pooled z-test; Fisher's exact test when an expected count
+is below 5) is significant at {alpha:g} after {corr} correction over the **family** of the comparisons that
+can decide this verdict: the judged groups of this (action, attribute), each against the comparison group.
+Small groups, a small "unknown" and the other verdicts' comparisons are not in the family. When the whole
+interval lies beyond the band the sentence says so ("below {lo:g} with {conf}% confidence").
+
+**Insufficient evidence** otherwise: a breach that is not significant, an estimate inside the band whose
+interval reaches beyond it, or fewer than two judged groups. Where it can be computed, the sentence says how
+many more customers (both groups grown at their observed rates) would settle it.
+
+**Intervals** (all from the counts in the selection tables). Rate: Wilson's score interval. Ratio of two
+rates: Koopman's score interval (the ratios whose score test, with both rates re-estimated under that ratio,
+is not rejected). Difference: Newcombe's hybrid score interval from the two Wilson intervals. None collapses
+to [0, 0] at zero selections; their coverage at 30 customers and a 10% rate is checked by simulation in the
+test suite (at least 93% for a nominal {conf}%).
+
+**Disclosure.** Each published table of counts (selected / not selected per group, with its totals; customers
+per segment and group; consent given per group) is suppressed once (cells below {r["k"]} and the complementary
+cells that would give them away); every rate, share, ratio, interval and sentence is derived from that table
+and shown as "suppressed" where a cell it needs is hidden. Verdicts are decided on the exact counts.
+"""

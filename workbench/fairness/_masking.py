@@ -1,0 +1,107 @@
+"""Masking what is derived from a suppressed table of counts: rates, shares, ratios, intervals.
+
+Each published count table is suppressed once (:func:`workbench.privacy.suppress_counts`, with
+margins); every figure derived from it is masked where a cell it depends on is hidden, so a hidden
+cell can never be recovered as rate x n, share x N or from an interval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: Columns of :func:`rate_by_group` derived from one group's counts.
+RATE_COLUMNS = ["n", "events", "rate", "rate_low", "rate_high", "p_value", "p_adjusted"]
+#: Columns derived from a group's counts and the reference group's.
+PAIR_COLUMNS = ["ratio", "ratio_low", "ratio_high", "difference", "difference_low", "difference_high",
+                "p_value", "p_adjusted"]
+TOTAL = "Total"
+
+
+def event_counts(table: pd.DataFrame, yes: str = "selected", no: str = "not selected") -> pd.DataFrame:
+    """The (group x event) count table behind a :func:`rate_by_group` table, groups as rows."""
+    counts = pd.DataFrame({yes: table["events"].to_numpy(), no: (table["n"] - table["events"]).to_numpy()},
+                          index=pd.Index(table["group"].astype(str), name="group"))
+    counts.columns.name = "event"
+    return counts
+
+
+def mask_rates(table: pd.DataFrame, suppressed: pd.DataFrame, yes: str = "selected") -> pd.DataFrame:
+    """A :func:`rate_by_group` table masked by its suppressed count table (with margins).
+
+    A group whose event, non-event or total cell is hidden gets ``masked=True`` and NaN in every
+    column derived from its counts; its ``n`` and ``events`` are the published cells (NaN where
+    hidden). When the reference group is masked, every ratio and difference is masked too (each
+    would give its rate away).
+    """
+    out = table.copy()
+    sup = suppressed.drop(index=TOTAL, errors="ignore")
+    hidden = sup.isna().any(axis=1).reindex(out["group"].astype(str)).fillna(True).to_numpy()
+    out["masked"] = hidden
+    out["n"] = sup[TOTAL].reindex(out["group"].astype(str)).to_numpy() if TOTAL in sup else out["n"]
+    out["events"] = sup[yes].reindex(out["group"].astype(str)).to_numpy()
+    cols = [c for c in dict.fromkeys(RATE_COLUMNS + PAIR_COLUMNS) if c in out.columns and c not in ("n", "events")]
+    out[cols] = out[cols].astype(float)
+    out.loc[hidden, cols] = np.nan
+    if "is_reference" in out.columns and hidden[out["is_reference"].to_numpy(bool)].any():
+        out[[c for c in PAIR_COLUMNS if c in out.columns]] = np.nan
+    return out
+
+
+def mask_composition(long: pd.DataFrame, suppressed: pd.DataFrame) -> pd.DataFrame:
+    """The :func:`composition` table masked by the suppressed (segment x group) counts with margins.
+
+    A share needs its cell and its segment total; a population share its group total and the grand
+    total; a representation ratio all four.
+    """
+    out = long.copy()
+    seg = out["segment"].astype(str).to_numpy()
+    grp = out["group"].astype(str).to_numpy()
+    sup = suppressed.copy()
+    sup.index = sup.index.astype(str)
+    sup.columns = sup.columns.astype(str)
+
+    def cell(rows, cols):
+        return np.array([sup.at[r, c] if r in sup.index and c in sup.columns else np.nan for r, c in zip(rows, cols)])
+
+    n = cell(seg, grp)
+    seg_total = cell(seg, [TOTAL] * len(seg))
+    grp_total = cell([TOTAL] * len(grp), grp)
+    grand = float(sup.at[TOTAL, TOTAL]) if TOTAL in sup.index and TOTAL in sup.columns else np.nan
+    share_ok = np.isfinite(n) & np.isfinite(seg_total)
+    pop_ok = np.isfinite(grp_total) & np.isfinite(grand)
+    out["n"] = n
+    out["masked"] = ~share_ok
+    for c in ("share", "share_low", "share_high"):
+        out.loc[~share_ok, c] = np.nan
+    out.loc[~pop_ok, "population_share"] = np.nan
+    for c in ("representation_ratio", "rr_low", "rr_high"):
+        out.loc[~(share_ok & pop_ok), c] = np.nan
+    return out
+
+
+#: Columns of the (group x outcome x selected) count table behind :func:`outcome_rates_by_group`.
+OUTCOME_CELLS = ["positive, selected", "positive, not selected", "negative, selected", "negative, not selected"]
+
+
+def outcome_counts(selected, y, codes: np.ndarray, labels: list[str]) -> pd.DataFrame:
+    """Customers per group and (outcome, selected) cell: the table TPR and FPR are derived from."""
+    sel, y = np.asarray(selected).astype(bool), np.asarray(y).astype(bool)
+    cells = [y & sel, y & ~sel, ~y & sel, ~y & ~sel]
+    data = {name: np.bincount(codes[c], minlength=len(labels)) for name, c in zip(OUTCOME_CELLS, cells)}
+    out = pd.DataFrame(data, index=pd.Index([str(x) for x in labels], name="group"))
+    out.columns.name = "outcome"
+    return out
+
+
+def mask_outcome(table: pd.DataFrame, suppressed: pd.DataFrame) -> pd.DataFrame:
+    """TPR (needs both positive cells) and FPR (both negative cells) masked where a cell is hidden."""
+    out = table.copy()
+    sup = suppressed.reindex(out["group"].astype(str))
+    pos = sup[OUTCOME_CELLS[:2]].notna().all(axis=1).to_numpy()
+    neg = sup[OUTCOME_CELLS[2:]].notna().all(axis=1).to_numpy()
+    out["n"] = sup[TOTAL].to_numpy() if TOTAL in sup.columns else out["n"]
+    out.loc[~pos, ["positives", "tpr", "tpr_low", "tpr_high"]] = np.nan
+    out.loc[~neg, ["fpr", "fpr_low", "fpr_high"]] = np.nan
+    out["masked"] = ~(pos & neg)
+    return out
