@@ -55,7 +55,7 @@ attack in ``_disclosure``), ``_risk``, ``_quality``, ``_checks`` and ``_dp``; th
 ``stage``; notebook tables in ``views`` and figures in ``plots``.
 """
 
-from ._consent import exclude_customers, fingerprint, read_id_list
+from ._consent import consent_columns, consent_snapshot, exclude_customers, fingerprint, read_id_list
 from ._defaults import DEFAULTS
 from ._disclosure import disclosure_intervals
 from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
@@ -90,6 +90,8 @@ __all__ = [
     "dp_budget_tradeoff",
     "dp_release",
     "dp_utility",
+    "consent_columns",
+    "consent_snapshot",
     "exclude_customers",
     "fingerprint",
     "identifier_scan",

@@ -9,6 +9,8 @@ __all__ = ["minimisation_summary", "provenance_table"]
 
 def _reason(row) -> str:
     if row["kept"]:
+        if str(row["purpose_or_reason"]).startswith("consent for a purpose"):
+            return "kept: consent flag for per-action use"
         return "kept: declared purpose"
     text = str(row["purpose_or_reason"])
     if text.startswith("direct identifier"):
@@ -39,12 +41,13 @@ def minimisation_summary(inventory_table: pd.DataFrame) -> pd.DataFrame:
 
 
 def provenance_table(provenance: dict, inventory_table: pd.DataFrame) -> pd.DataFrame:
-    """Which consent snapshot and erasure list a run used: their SHA-256 fingerprints, or why none.
+    """Which consent snapshot and erasure list a run used: their keyed fingerprints, or why none.
 
     Parameters
     ----------
     provenance : dict
-        The manifest's ``dataset`` part (``consent_snapshot_sha256``, ``erasure_list_sha256``).
+        The manifest's ``dataset`` part (``consent_snapshot_hmac_sha256``,
+        ``erasure_list_hmac_sha256``, ``pseudonym_key_origin``).
     inventory_table : DataFrame
         The input-column inventory (says whether a consent flag was declared).
 
@@ -53,10 +56,21 @@ def provenance_table(provenance: dict, inventory_table: pd.DataFrame) -> pd.Data
     DataFrame
         ``record``, ``hash``.
     """
+    random_key = provenance.get("pseudonym_key_origin", "random") == "random"
+    no_key = "not recorded: the pseudonym key is random for this run, so no one could check a keyed hash"
+
+    def shown(value, present: bool, absent: str) -> str:
+        if not present:
+            return absent
+        return value or (no_key if random_key else "not recorded")
+
+    has_consent = bool(len(inventory_table)) and bool(inventory_table["role"].str.contains("consent").any())
     return pd.DataFrame({
-        "record": ["consent snapshot (SHA-256)", "erasure list (SHA-256)"],
+        "record": ["consent snapshot (HMAC-SHA256 under the pseudonym key)",
+                   "erasure list (HMAC-SHA256 under the pseudonym key)"],
         "hash": [
-            provenance.get("consent_snapshot_sha256") if inventory_table["role"].str.contains("consent").any() else "no consent flag declared",
-            provenance.get("erasure_list_sha256") or "no erasure list given",
+            shown(provenance.get("consent_snapshot_hmac_sha256"), has_consent, "no consent flag declared"),
+            shown(provenance.get("erasure_list_hmac_sha256"), bool(provenance.get("erasure_list_given")),
+                  "no erasure list given"),
         ],
     })
