@@ -58,6 +58,7 @@ attack in ``_disclosure``), ``_risk``, ``_quality``, ``_checks`` and ``_dp``; th
 from ._consent import consent_columns, consent_snapshot, exclude_customers, fingerprint, read_id_list
 from ._defaults import DEFAULTS
 from ._disclosure import disclosure_intervals
+from ._joint import DisclosureCheck, joint_disclosure, suppress_jointly
 from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
 from ._minimisation import inventory, minimise
 from ._pseudonyms import PseudonymKey, pseudonym_for, pseudonymise, resolve_key
@@ -68,11 +69,13 @@ from .plots import plot_relative_errors, plot_uniqueness
 from .stage import (
     DISCLOSURE_DIR,
     TOTAL,
+    disclosure_check,
     load_private_release,
     privacy_audit_run,
     private_release_run,
     publish_counts,
     published_tables,
+    suppress_and_publish,
     validation_checks,
 )
 from .views import minimisation_summary, provenance_table
@@ -80,8 +83,13 @@ from .views import minimisation_summary, provenance_table
 __all__ = [
     "DISCLOSURE_DIR",
     "TOTAL",
+    "DisclosureCheck",
+    "disclosure_check",
+    "joint_disclosure",
     "publish_counts",
     "published_tables",
+    "suppress_and_publish",
+    "suppress_jointly",
     "DEFAULTS",
     "DPRelease",
     "PseudonymKey",

@@ -13,6 +13,7 @@ from ..rundir import register_stage
 from ._checks import prepared_data_checks
 from ._defaults import DEFAULTS
 from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
+from ._joint import LONG_COLUMNS, TOTAL, DisclosureCheck, _long_form, joint_disclosure, suppress_jointly
 from ._quality import data_quality
 from ._risk import reidentification_risk
 from ._suppression import suppress_rows
@@ -24,6 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "DISCLOSURE_DIR",
     "TOTAL",
+    "disclosure_check",
+    "suppress_and_publish",
     "load_private_release",
     "privacy_audit_run",
     "private_release_run",
@@ -35,8 +38,6 @@ __all__ = [
 #: Where every published table of counts is registered (under ``artifacts/``), for the whole-run
 #: disclosure check: one Parquet file per table, long form.
 DISCLOSURE_DIR = "disclosure"
-#: The label of a margin: a cell labelled ``TOTAL`` on a dimension is summed over that dimension.
-TOTAL = "Total"
 
 _AUDIT_TABLES = ("reid_combinations", "reid_drivers", "reid_class_sizes", "quality_missing", "quality_outliers")
 
@@ -72,18 +73,7 @@ def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col
     """
     if row_dim == col_dim:
         raise ValueError(f"a published table needs two different dimensions, got {row_dim!r} twice")
-    values = table.to_numpy(dtype=float)
-    rows = [str(r) for r in table.index]
-    cols = [str(c) for c in table.columns]
-    long = pd.DataFrame({
-        "table": name,
-        "row_dim": row_dim,
-        "row": [r for r in rows for _ in cols],
-        "col_dim": col_dim,
-        "column": cols * len(rows),
-        "n": values.ravel(),
-    })
-    long["suppressed"] = long["n"].isna()
+    long = _long_form(name, table, row_dim, col_dim)
     run.write_table(f"{DISCLOSURE_DIR}/{name}.parquet", long)
     return long
 
@@ -93,8 +83,78 @@ def published_tables(run: "Run") -> pd.DataFrame:
     folder = run.path / "artifacts" / DISCLOSURE_DIR
     files = sorted(folder.glob("*.parquet")) if folder.exists() else []
     if not files:
-        return pd.DataFrame(columns=["table", "row_dim", "row", "col_dim", "column", "n", "suppressed"])
+        return pd.DataFrame(columns=LONG_COLUMNS)
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def suppress_and_publish(
+    run: "Run", name: str, counts: pd.DataFrame, row_dim: str, col_dim: str, k: int | None = None
+) -> pd.DataFrame:
+    """Suppress a table of counts (with margins) so that it agrees with every table published
+    before it, and register it: the one call a stage needs for a published count table.
+
+    The table is suppressed against every table registered before it (:func:`suppress_jointly`):
+    a quantity an earlier table hides (the same dimension values: e.g. the gender totals of
+    segment x gender, when action x gender comes next) is hidden here too, one it shows is
+    known, and complementary cells are chosen so that the joint attack recovers nothing.
+
+    Parameters
+    ----------
+    run : Run
+    name : str
+        Unique within the run (file name safe).
+    counts : DataFrame
+        Exact counts, rows = values of ``row_dim``, columns = values of ``col_dim``, no totals.
+    row_dim, col_dim : str
+    k : int, optional
+        The threshold (default: the run's ``suppression_k``).
+
+    Returns
+    -------
+    DataFrame
+        The publishable table: margins ``"Total"``, suppressed cells NaN.
+    """
+    k = _suppression_k(run) if k is None else int(k)
+    earlier = published_tables(run)
+    table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k)
+    publish_counts(run, name, table, row_dim, col_dim)
+    return table
+
+
+def disclosure_check(run: "Run | str", k: int | None = None) -> DisclosureCheck:
+    """The whole-run disclosure check: every registered table attacked jointly.
+
+    Collects every table registered with :func:`publish_counts` (``artifacts/disclosure/``) and
+    runs :func:`joint_disclosure` over all of them; writes ``artifacts/privacy/disclosure_check.json``
+    and the one-line result to ``summary.json`` (``disclosure``), which the run's index shows.
+
+    Parameters
+    ----------
+    run : Run or path
+        The run (or its directory) after the stages that publish counts.
+    k : int, optional
+        The threshold to judge by (default: the run's ``suppression_k``). A control run with
+        suppression switched off (``privacy.suppression_k: 1``) is judged at the usual 10.
+
+    Returns
+    -------
+    DisclosureCheck
+    """
+    if not hasattr(run, "read_json"):
+        from ..rundir import Run
+
+        run = Run(run)
+    k = _suppression_k(run) if k is None else int(k)
+    check = joint_disclosure(published_tables(run), k)
+    run.write_json("artifacts/privacy/disclosure_check.json", {
+        "tables": check.n_tables, "cells": check.n_cells, "hidden": check.n_hidden,
+        "recoverable": check.recoverable, "k": k, "passed": check.passed,
+        "findings": check.findings, "conflicts": check.conflicts,
+    })
+    run.summarise("disclosure", tables=check.n_tables, hidden_cells=check.n_hidden,
+                  recoverable_cells=check.recoverable, findings=len(check.findings), k=k,
+                  headline=[f"Disclosure check of the whole report: {check.sentence}"])
+    return check
 
 
 def _suppression_k(run: "Run") -> int:
