@@ -36,6 +36,7 @@ def _release(tmp_path, name: str, ledger, total: float = 10.0):
         "dataset.params.n_customers=2000", "privacy.dp.enabled=true", "privacy.dp.epsilon=1.0",
         f"privacy.dp.total_epsilon={total}", f"privacy.dp.ledger={ledger}"])
     config["name"] = name
+    config["privacy"]["dp"]["bounds"] = {"recency": [0, 730], "monetary": [0, 5000]}  # two queries: fast
     run = pipeline.prepare(config, tmp_path / name)
     _stage02(run)
     return run, privacy.private_release_run(run)
