@@ -54,8 +54,10 @@ def test_duplicate_ids_are_reported(byo):
     path = byo.parent / "customers.csv"
     c = pd.read_csv(path)
     pd.concat([c, c.iloc[[5]]]).to_csv(path, index=False)
-    with pytest.raises(InputError, match=r"'customer_id' has duplicate values"):
+    with pytest.raises(InputError, match=r"'customer_id' has duplicate values") as err:
         _load(byo)
+    assert str(c["customer_id"].iloc[5]) not in str(err.value)  # rows named, never the id itself
+    assert "data rows" in str(err.value)
 
 
 def test_unparseable_timestamp_is_reported(byo):

@@ -183,7 +183,8 @@ def test_consent_and_erasure_counts_match_in_summary_report_and_manifest(byo_run
                  f"customers_kept {N - n_opt - len(FORGOTTEN)}"):
         assert " ".join(line.split()) in " ".join(html.split()), line
     manifest = json.loads((result.out / "manifest.json").read_text())
-    assert manifest["dataset"]["erasure_list_sha256"] == privacy.fingerprint(FORGOTTEN)
+    key = privacy.PseudonymKey(KEY.encode(), "env:WORKBENCH_PSEUDONYM_KEY")
+    assert manifest["dataset"]["erasure_list_hmac_sha256"] == privacy.fingerprint(FORGOTTEN, key)
     ledger = manifest["dp_ledger"]
     assert len(ledger["queries"]) == 3
     assert sum(q["epsilon"] for q in ledger["queries"]) == pytest.approx(1.0)

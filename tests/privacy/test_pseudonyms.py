@@ -39,3 +39,15 @@ def test_random_key_changes_every_run_and_cannot_be_looked_up(monkeypatch, tmp_p
     short.write_text("tiny")
     with pytest.raises(InputError, match="shorter than 16"):
         privacy.resolve_key({"key_env": "WB_TEST_KEY", "key_file": str(short)})
+
+
+def test_a_short_key_from_the_environment_is_refused_like_a_short_key_file(monkeypatch, tmp_path):
+    monkeypatch.setenv("WB_TEST_KEY", "short-key")
+    with pytest.raises(InputError, match="WB_TEST_KEY is shorter than 16 bytes"):
+        privacy.resolve_key({"key_env": "WB_TEST_KEY"})
+    monkeypatch.setenv("WB_TEST_KEY", "x" * 16)
+    assert privacy.resolve_key({"key_env": "WB_TEST_KEY"}).persistent
+    (tmp_path / "k").write_text("short")
+    monkeypatch.delenv("WB_TEST_KEY")
+    with pytest.raises(InputError, match="shorter than 16 bytes"):
+        privacy.resolve_key({"key_env": "WB_TEST_KEY", "key_file": str(tmp_path / "k")})

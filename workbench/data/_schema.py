@@ -231,6 +231,9 @@ _ADVICE = {
 }
 
 
+_SHOWN_KINDS = ("numeric", "timestamp", "boolean")
+
+
 def _check_kind(check: str) -> str:
     if check.startswith("coerce_dtype('float") or check.startswith("dtype('float"):
         return "numeric"
@@ -252,7 +255,9 @@ def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str) -> None:
             lines.append(f"  missing column(s) {missing}: {_ADVICE[kind]}.")
             continue
         rows = [int(i) for i in group["index"].dropna()][:5]
-        values = [repr(v) for v in group["failure_case"].head(5)]
+        # values are shown only for kinds of value (a word in an amount column); never an id or
+        # any other value that may identify a customer: duplicates and blanks name rows only
+        values = [repr(v) for v in group["failure_case"].head(5)] if kind in _SHOWN_KINDS else []
         what = {
             "not_nullable": "is empty",
             "field_uniqueness": "has duplicate values",
@@ -266,8 +271,8 @@ def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str) -> None:
             if rows else "rows"
         )
         lines.append(
-            f"  column '{column}' {what} in {len(group)} row(s), e.g. {shown}: "
-            f"{', '.join(values)}. What to do: "
+            f"  column '{column}' {what} in {len(group)} row(s), e.g. {shown}"
+            f"{': ' + ', '.join(values) if values else ''}. What to do: "
             f"{_ADVICE.get(kind, 'fix the values or the role mapping')}."
         )
     raise InputError(f"Input error in table '{table}' ({source}):\n" + "\n".join(lines)) from None
@@ -309,8 +314,11 @@ def validate_customers(df: pd.DataFrame, roles: Roles, source: str = "customers"
 
 
 def _to_flag(s: pd.Series) -> pd.Series:
+    """Yes/no flags as nullable booleans: a blank stays missing, so the consent policy
+    (``privacy.blank_consent``) decides what it means instead of reading it as "no"."""
     text = s.astype(str).str.strip().str.lower()
-    return text.isin(_TRUE_VALUES) & s.notna()
+    blank = s.isna() | (text == "")
+    return pd.Series(text.isin(_TRUE_VALUES), index=s.index).astype("boolean").mask(blank)
 
 
 def validate_labels(df: pd.DataFrame, id_column: str, segment_column: str,

@@ -89,13 +89,11 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     forget = privacy.read_id_list(_resolve(settings["forget"], base_dir)) if settings.get("forget") else []
 
     roles = dataset.roles
+    blank = settings.get("blank_consent", "no_consent")
     customers, transactions, counts = privacy.exclude_customers(
-        dataset.customers, dataset.transactions, roles, forget
+        dataset.customers, dataset.transactions, roles, forget, blank_consent=blank
     )
-    opt_out_col = roles.consent.get("profiling_opt_out")
-    consent_ids = (
-        dataset.customers.loc[dataset.customers[opt_out_col], roles.id] if opt_out_col else []
-    )
+    customers, consent = privacy.consent_columns(customers, roles, blank_consent=blank)
     customers, pruned_roles, inventory = privacy.minimise(customers, roles)
     key = privacy.resolve_key(settings)
     customers, mapping = _pseudonymise(customers, roles.id, key)
@@ -110,15 +108,20 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     run.write_json("data/roles.json", pruned_roles.to_dict())
     run.write_json("data/prepare.json", _prepare_record(
         dataset, customers, transactions, counts, inventory, pruned_roles, key, settings
-    ))
+    ) | {"consent": consent})
     # ``_base_dir`` stays in config.yaml: open_run compares configs without it.
     (run_dir / "config.yaml").write_text(yaml.safe_dump(to_jsonable(dict(config)), sort_keys=False))
     run.add_to_manifest("dataset", {
         "name": dataset.name,
         "source": dataset.source,
         "fingerprint": _frame_fingerprint(customers, transactions),
-        "consent_snapshot_sha256": privacy.fingerprint(consent_ids),
-        "erasure_list_sha256": privacy.fingerprint(forget) if forget else None,
+        # keyed (HMAC under the pseudonym key): a plain hash of an id list is reversed by
+        # hashing candidate ids; with a random per-run key nothing could check it, so None
+        "consent_snapshot_hmac_sha256": (
+            privacy.fingerprint(privacy.consent_snapshot(dataset.customers, roles), key) if roles.consent else None
+        ),
+        "erasure_list_given": bool(forget),
+        "erasure_list_hmac_sha256": privacy.fingerprint(forget, key) if forget else None,
         "pseudonym_key_origin": key.origin,
     })
     return run

@@ -10,8 +10,12 @@ The first four steps run in :func:`workbench.pipeline.prepare`, before any noteb
    phones, ...) and columns without a role are dropped, consent flags are dropped once applied.
 3. :func:`exclude_customers` removes customers who opted out of profiling or asked to be forgotten
    (``workbench run --forget FILE``), from the customer table and the transaction table alike, and
-   returns counts only; :func:`fingerprint` records *which* consent snapshot and erasure list were
-   used (a hash) in the manifest.
+   returns counts only; a blank profiling flag follows ``privacy.blank_consent`` (default: no
+   consent). Every other consent purpose (e.g. marketing opt-in) is kept as a boolean column
+   ``consent_<purpose>`` (:func:`consent_columns`) for the fairness stage to apply per action.
+   :func:`fingerprint` records *which* consent snapshot and erasure list were used in the manifest:
+   an HMAC under the pseudonym key (none under a random per-run key), so that hashing candidate
+   ids cannot recover them.
 4. :func:`pseudonymise` replaces customer ids by HMAC-SHA256 pseudonyms under a key from
    :func:`resolve_key`: the environment variable ``WORKBENCH_PSEUDONYM_KEY`` (``privacy.key_env``)
    or a key file outside the repo (``privacy.key_file``); the same key gives the same pseudonyms in
@@ -19,7 +23,10 @@ The first four steps run in :func:`workbench.pipeline.prepare`, before any noteb
    for this run only: pseudonyms then cannot be linked across runs, or back to anyone, by anybody.
    The key is never written anywhere.
 
-Every published table goes through small-cell suppression: :func:`suppress_counts` for a 2-D table
+Every published table of counts is suppressed and registered with :func:`suppress_and_publish`
+(suppression against every table published before it); :func:`disclosure_check` attacks all
+registered tables of a run jointly (:func:`joint_disclosure`: the same quantity in two tables is one
+unknown) and reports the recoverable cells. Underneath: :func:`suppress_counts` for a 2-D table
 of counts (cells from 1 to ``k - 1`` hidden, plus complementary cells so that no hidden cell can be
 recovered from row or column totals; :func:`disclosure_intervals` runs that attack) and
 :func:`suppress_rows` for per-group statistics (groups smaller than ``k`` masked, plus the next
@@ -32,9 +39,13 @@ combinations drive uniqueness) and :func:`data_quality` (missingness, outliers, 
 
 Notebook 06 publishes segment profiles with differential privacy (:func:`dp_release`, OpenDP):
 a count per segment and the mean of each feature listed under ``privacy.dp.bounds`` (bounds from
-the config, never from the data), under one budget ``privacy.dp.epsilon``/``delta``; every query and
-its share of the budget go to the ``dp_ledger`` in ``manifest.json``, and :func:`dp_utility`
-compares the release with the exact profiles.
+the config, never from the data), under one budget ``privacy.dp.epsilon``/``delta``. The segments
+are refitted on a seeded fit sample that the release leaves out (:func:`disjoint_partition`), the
+release goes to ``release/`` in the run directory (DP values, accuracy, ledger, methodology page;
+no exact value), every release is appended to a ledger per dataset that persists across runs
+(``privacy.dp.ledger``), and a release over ``privacy.dp.total_epsilon`` is refused
+(:class:`BudgetExceeded`). :func:`dp_utility` compares the release with the exact profiles, for
+the internal report only.
 
 Configuration (``privacy:`` section, defaults in :data:`DEFAULTS`)::
 
@@ -42,12 +53,16 @@ Configuration (``privacy:`` section, defaults in :data:`DEFAULTS`)::
       key_env: WORKBENCH_PSEUDONYM_KEY   # env var holding the pseudonym key
       key_file: null                     # or a key file outside the repo
       forget: null                       # erasure list, one customer id per line
+      blank_consent: no_consent          # or consent: what a blank consent flag means
       suppression_k: 10
       risk: {max_combination: 3}
       dp:
         enabled: true
-        epsilon: 1.0
+        epsilon: 1.0                     # this release
         delta: 1.0e-7
+        total_epsilon: 10.0              # the dataset's budget over every release
+        ledger: null                     # default: dp_ledger.json beside the run directory
+        fit_share: 0.3                   # segments fitted on this left-out share
         bounds: {recency: [0, 730], frequency: [0, 100]}
 
 Modules: algorithms in ``_pseudonyms``, ``_minimisation``, ``_consent``, ``_suppression`` (with the
@@ -55,11 +70,14 @@ attack in ``_disclosure``), ``_risk``, ``_quality``, ``_checks`` and ``_dp``; th
 ``stage``; notebook tables in ``views`` and figures in ``plots``.
 """
 
-from ._consent import exclude_customers, fingerprint, read_id_list
+from ._consent import consent_columns, consent_snapshot, exclude_customers, fingerprint, read_id_list
 from ._defaults import DEFAULTS
 from ._disclosure import disclosure_intervals
+from ._joint import DisclosureCheck, joint_disclosure, suppress_jointly
 from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
+from ._ledger import BudgetExceeded, read_ledger
 from ._minimisation import inventory, minimise
+from ._partition import disjoint_partition
 from ._pseudonyms import PseudonymKey, pseudonym_for, pseudonymise, resolve_key
 from ._quality import data_quality
 from ._risk import identifier_scan, reidentification_risk
@@ -67,21 +85,35 @@ from ._suppression import suppress_counts, suppress_rows
 from .plots import plot_relative_errors, plot_uniqueness
 from .stage import (
     DISCLOSURE_DIR,
+    RELEASE_DIR,
     TOTAL,
+    disclosure_check,
     load_private_release,
     privacy_audit_run,
     private_release_run,
     publish_counts,
     published_tables,
+    suppress_and_publish,
     validation_checks,
 )
-from .views import minimisation_summary, provenance_table
+from .views import consent_table, disclosure_view, methodology_page, minimisation_summary, provenance_table
 
 __all__ = [
+    "BudgetExceeded",
+    "RELEASE_DIR",
+    "disclosure_view",
+    "disjoint_partition",
+    "methodology_page",
+    "read_ledger",
     "DISCLOSURE_DIR",
     "TOTAL",
+    "DisclosureCheck",
+    "disclosure_check",
+    "joint_disclosure",
     "publish_counts",
     "published_tables",
+    "suppress_and_publish",
+    "suppress_jointly",
     "DEFAULTS",
     "DPRelease",
     "PseudonymKey",
@@ -90,6 +122,9 @@ __all__ = [
     "dp_budget_tradeoff",
     "dp_release",
     "dp_utility",
+    "consent_columns",
+    "consent_table",
+    "consent_snapshot",
     "exclude_customers",
     "fingerprint",
     "identifier_scan",

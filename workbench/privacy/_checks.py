@@ -41,6 +41,7 @@ def prepared_data_checks(prep: dict, customers: pd.DataFrame, transactions: pd.D
     rows.append(("direct identifiers dropped", not present,
                  f"{len(dropped_direct)} declared: {', '.join(dropped_direct) or 'none'}"))
     kept = inv.loc[inv["kept"], "column"].tolist() if len(inv) else []
+    kept += [r["kept_as"] for r in (prep.get("consent") or {}).values() if r.get("kept_as")]
     unexpected = [c for c in customers.columns if c != "customer_id" and c not in kept]
     rows.append(("only columns with a declared purpose kept", not unexpected,
                  f"{len(customers.columns) - 1} kept" + (f"; unexpected: {unexpected}" if unexpected else "")))

@@ -43,6 +43,14 @@ def _roles_of(col: str, roles: Roles) -> list[str]:
     return found
 
 
+def _consent_outcome(col: str, roles: Roles) -> tuple[bool, str]:
+    """Profiling opt-out is applied at preparation; every other purpose is kept for per-action use."""
+    purpose = next(p for p, c in roles.consent.items() if c == col)
+    if purpose == "profiling_opt_out":
+        return False, "used to exclude opted-out customers, then dropped"
+    return True, f"consent for a purpose applied per action: kept as boolean consent_{purpose}"
+
+
 def inventory(columns: list[str], roles: Roles) -> pd.DataFrame:
     """One row per input column: its role(s), purpose, and whether minimisation keeps it.
 
@@ -65,7 +73,7 @@ def inventory(columns: list[str], roles: Roles) -> pd.DataFrame:
         elif not found:
             kept, why = False, "no declared role or purpose: dropped (data minimisation)"
         elif found == ["consent"]:
-            kept, why = False, "used to exclude opted-out customers, then dropped"
+            kept, why = _consent_outcome(col, roles)
         else:
             kept, why = True, "; ".join(_PURPOSE[r] for r in found)
         rows.append(
@@ -92,12 +100,15 @@ def minimise(customers: pd.DataFrame, roles: Roles) -> tuple[pd.DataFrame, Roles
     Returns
     -------
     tuple
-        The minimised table, the roles without direct identifiers and consent flags, and the
-        :func:`inventory`.
+        The minimised table, the roles without direct identifiers (``consent`` then names the
+        ``consent_<purpose>`` columns kept for per-action use, added by :func:`consent_columns`),
+        and the :func:`inventory`.
     """
-    table = inventory(list(customers.columns), roles)
-    kept = table.loc[table["kept"], "column"].tolist()
+    per_action = {c: f"consent_{p}" for p, c in roles.consent.items() if p != "profiling_opt_out"}
+    table = inventory([c for c in customers.columns if c not in per_action.values() or c in per_action], roles)
+    kept = [c for c in table.loc[table["kept"], "column"] if c not in per_action]
+    kept += [c for c in per_action.values() if c in customers.columns]
     pruned = Roles.from_dict(roles.to_dict())
     pruned.direct_identifiers = []
-    pruned.consent = {}
+    pruned.consent = {p: f"consent_{p}" for p in roles.consent if p != "profiling_opt_out" and f"consent_{p}" in customers.columns}
     return customers[kept].copy(), pruned, table

@@ -14,6 +14,9 @@ import pandas as pd
 from ..data import InputError
 from ._defaults import DEFAULTS
 
+#: The shortest pseudonym key accepted, from the environment or a key file.
+MIN_KEY_BYTES = 16
+
 
 @dataclass(frozen=True)
 class PseudonymKey:
@@ -47,15 +50,23 @@ def resolve_key(settings: dict) -> PseudonymKey:
     """
     env_name = settings.get("key_env") or DEFAULTS["key_env"]
     if os.environ.get(env_name):
-        return PseudonymKey(os.environ[env_name].encode(), f"env:{env_name}")
+        secret = os.environ[env_name].encode()
+        if len(secret) < MIN_KEY_BYTES:
+            raise InputError(
+                f"Config error: the pseudonym key in the environment variable {env_name} is shorter "
+                f"than {MIN_KEY_BYTES} bytes, too short to keep pseudonyms from being reversed. Set it "
+                "to a long random value, e.g. the output of: python -c \"import secrets; "
+                "print(secrets.token_hex(32))\"."
+            )
+        return PseudonymKey(secret, f"env:{env_name}")
     key_file = settings.get("key_file")
     if key_file:
         path = Path(key_file).expanduser()
         if not path.exists():
             raise InputError(f"Config error: privacy.key_file {path} does not exist.")
         secret = path.read_bytes().strip()
-        if len(secret) < 16:
-            raise InputError(f"Config error: the key in {path} is shorter than 16 bytes.")
+        if len(secret) < MIN_KEY_BYTES:
+            raise InputError(f"Config error: the key in {path} is shorter than {MIN_KEY_BYTES} bytes.")
         return PseudonymKey(secret, "file")
     return PseudonymKey(secrets.token_bytes(32), "random")
 

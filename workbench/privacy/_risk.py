@@ -9,8 +9,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.I)
-_PHONE = re.compile(r"^\+?[\d\s().-]{8,}$")
+# Both tests run in linear time on any value. The old unanchored ``[^@\s]+@[^@\s]+\.[a-z]{2,}``
+# retried every start position of a long value without '@', each scan running to the end
+# (quadratic: a 1 MB cell hung the run). Now each '@' (found by str.find) is examined once, over a
+# bounded window, and the phone pattern is one anchored character class on a bounded value.
+_EMAIL_DOMAIN = re.compile(r"[^@\s]{1,255}\.[a-z]{2,63}", re.I)
+_PHONE = re.compile(r"\+?[\d\s().-]{8,}")
+_MAX_SCANNED = 320  # longer than any email address or phone number (RFC 5321: 254 characters)
+
+
+def _looks_like_email(value: str) -> bool:
+    """Some '@' has a non-blank character before it and a dotted domain right after it.
+
+    The same test as the pattern ``[^@\s]+@[^@\s]+\.[a-z]{2,}`` anywhere in the value, done
+    in linear time: every '@' is visited once and only a bounded window after it is matched.
+    """
+    at = value.find("@")
+    while at != -1:
+        before = value[at - 1] if at > 0 else " "
+        if not before.isspace() and before != "@" and _EMAIL_DOMAIN.match(value, at + 1, at + 1 + _MAX_SCANNED):
+            return True
+        at = value.find("@", at + 1)
+    return False
+
+
+def _looks_like_phone(value: str) -> bool:
+    """Only digits, blanks, ``()+.-``, at least 8 of them, and not longer than any phone number."""
+    return len(value) <= _MAX_SCANNED and _PHONE.fullmatch(value) is not None
 
 
 def _codes(df: pd.DataFrame, col: str) -> np.ndarray:
@@ -150,8 +175,8 @@ def identifier_scan(customers: pd.DataFrame, sample: int = 2000) -> pd.DataFrame
             values = values.iloc[np.linspace(0, len(values) - 1, sample).astype(int)]
         if values.empty:
             continue
-        email = float(values.str.contains(_EMAIL).mean())
-        phone = float(values.str.match(_PHONE).mean())
+        email = float(values.map(_looks_like_email).mean())
+        phone = float(values.map(_looks_like_phone).mean())
         if max(email, phone) >= 0.2:
             rows.append({"column": col, "looks_like": "email" if email >= phone else "phone",
                          "share_of_values": round(max(email, phone), 3)})

@@ -70,10 +70,10 @@ def suppress_counts(
         is_total[:, -1] = True
     if col_total_row:
         is_total[-1, :] = True
-    suppressed = _protect(flat, equations, (flat > 0) & (flat < k), is_total.ravel())
-    out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
     index = list(table.index) + ([total_label] if col_total_row else [])
     columns = list(table.columns) + ([total_label] if row_total_col else [])
+    suppressed = _protect(flat, equations, (flat > 0) & (flat < k), is_total.ravel())
+    out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
     result = pd.DataFrame(out, index=pd.Index(index, name=table.index.name), columns=pd.Index(columns, name=table.columns.name))
     return result
 
@@ -85,7 +85,7 @@ def _cost(v: int, flat, is_total, eq_of: dict, needy=frozenset()) -> tuple:
     return (bool(is_total[v]), flat[v] == 0, not closes, flat[v], v)
 
 
-def _degree_rule(sup: np.ndarray, equations, cost) -> None:
+def _degree_rule(sup: np.ndarray, equations, cost, free: np.ndarray) -> None:
     """Give every line with exactly one suppressed cell a partner (in place), until none is left."""
 
     def n_unknown(e):
@@ -99,7 +99,7 @@ def _degree_rule(sup: np.ndarray, equations, cost) -> None:
             if n_unknown(e) != 1:
                 continue
             idx = equations[e][0]
-            cands = [int(v) for v in idx if not sup[v]]
+            cands = [int(v) for v in idx if not sup[v] and free[v]]
             if not cands:
                 continue
             others = frozenset(x for x in needy if x != e)
@@ -122,15 +122,15 @@ def _exposed_cell(flat, equations, sup: np.ndarray) -> int | None:
     return pinned[0] if pinned else None
 
 
-def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost) -> int | None:
+def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost, free: np.ndarray) -> int | None:
     """The cheapest cell to suppress next so that ``target`` is no longer determined (None: no
     cell left to suppress)."""
     cands = sorted(
-        {int(v) for e in eq_of.get(target, []) for v in equations[e][0] if not sup[v]},
+        {int(v) for e in eq_of.get(target, []) for v in equations[e][0] if not sup[v] and free[v]},
         key=cost,
     )
     if not cands:
-        cands = sorted((int(v) for v in np.flatnonzero(~sup)), key=cost)
+        cands = sorted((int(v) for v in np.flatnonzero(~sup & free)), key=cost)
     if not cands:
         return None
     chosen = cands[0]
@@ -144,9 +144,14 @@ def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost) 
     return chosen
 
 
-def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000):
-    """Add complementary suppressions until no suppressed cell is determined (see suppress_counts)."""
+def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=None):
+    """Add complementary suppressions until no suppressed cell is determined (see suppress_counts).
+
+    ``free`` marks the cells that may be chosen as complements (default: all); the others are
+    already published elsewhere (:func:`workbench.privacy.suppress_and_publish`).
+    """
     sup = primary.copy()
+    free = np.ones(len(flat), dtype=bool) if free is None else free
     if not sup.any() or not equations:
         return sup
     eq_of: dict[int, list[int]] = {}
@@ -158,11 +163,11 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000):
         return _cost(v, flat, is_total, eq_of, needy)
 
     for _ in range(max_rounds):
-        _degree_rule(sup, equations, cost)
+        _degree_rule(sup, equations, cost, free)
         target = _exposed_cell(flat, equations, sup)
         if target is None:
             return sup
-        chosen = _complement_for(target, sup, equations, eq_of, cost)
+        chosen = _complement_for(target, sup, equations, eq_of, cost, free)
         if chosen is None:
             warnings.warn(
                 "small-cell suppression cannot protect this table while its exact totals are "

@@ -5,6 +5,9 @@ The only module of :mod:`workbench.privacy` that reads or writes the run directo
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -13,17 +16,23 @@ from ..rundir import register_stage
 from ._checks import prepared_data_checks
 from ._defaults import DEFAULTS
 from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
+from ._joint import LONG_COLUMNS, TOTAL, DisclosureCheck, _long_form, joint_disclosure, suppress_jointly
+from ._ledger import BudgetExceeded, append_release, check_budget
+from ._partition import disjoint_partition
 from ._quality import data_quality
 from ._risk import reidentification_risk
 from ._suppression import suppress_rows
-from .views import minimisation_summary
+from .views import methodology_page, minimisation_summary
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..rundir import Run
 
 __all__ = [
     "DISCLOSURE_DIR",
+    "RELEASE_DIR",
     "TOTAL",
+    "disclosure_check",
+    "suppress_and_publish",
     "load_private_release",
     "privacy_audit_run",
     "private_release_run",
@@ -35,8 +44,6 @@ __all__ = [
 #: Where every published table of counts is registered (under ``artifacts/``), for the whole-run
 #: disclosure check: one Parquet file per table, long form.
 DISCLOSURE_DIR = "disclosure"
-#: The label of a margin: a cell labelled ``TOTAL`` on a dimension is summed over that dimension.
-TOTAL = "Total"
 
 _AUDIT_TABLES = ("reid_combinations", "reid_drivers", "reid_class_sizes", "quality_missing", "quality_outliers")
 
@@ -72,18 +79,7 @@ def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col
     """
     if row_dim == col_dim:
         raise ValueError(f"a published table needs two different dimensions, got {row_dim!r} twice")
-    values = table.to_numpy(dtype=float)
-    rows = [str(r) for r in table.index]
-    cols = [str(c) for c in table.columns]
-    long = pd.DataFrame({
-        "table": name,
-        "row_dim": row_dim,
-        "row": [r for r in rows for _ in cols],
-        "col_dim": col_dim,
-        "column": cols * len(rows),
-        "n": values.ravel(),
-    })
-    long["suppressed"] = long["n"].isna()
+    long = _long_form(name, table, row_dim, col_dim)
     run.write_table(f"{DISCLOSURE_DIR}/{name}.parquet", long)
     return long
 
@@ -93,8 +89,78 @@ def published_tables(run: "Run") -> pd.DataFrame:
     folder = run.path / "artifacts" / DISCLOSURE_DIR
     files = sorted(folder.glob("*.parquet")) if folder.exists() else []
     if not files:
-        return pd.DataFrame(columns=["table", "row_dim", "row", "col_dim", "column", "n", "suppressed"])
+        return pd.DataFrame(columns=LONG_COLUMNS)
     return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def suppress_and_publish(
+    run: "Run", name: str, counts: pd.DataFrame, row_dim: str, col_dim: str, k: int | None = None
+) -> pd.DataFrame:
+    """Suppress a table of counts (with margins) so that it agrees with every table published
+    before it, and register it: the one call a stage needs for a published count table.
+
+    The table is suppressed against every table registered before it (:func:`suppress_jointly`):
+    a quantity an earlier table hides (the same dimension values: e.g. the gender totals of
+    segment x gender, when action x gender comes next) is hidden here too, one it shows is
+    known, and complementary cells are chosen so that the joint attack recovers nothing.
+
+    Parameters
+    ----------
+    run : Run
+    name : str
+        Unique within the run (file name safe).
+    counts : DataFrame
+        Exact counts, rows = values of ``row_dim``, columns = values of ``col_dim``, no totals.
+    row_dim, col_dim : str
+    k : int, optional
+        The threshold (default: the run's ``suppression_k``).
+
+    Returns
+    -------
+    DataFrame
+        The publishable table: margins ``"Total"``, suppressed cells NaN.
+    """
+    k = _suppression_k(run) if k is None else int(k)
+    earlier = published_tables(run)
+    table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k)
+    publish_counts(run, name, table, row_dim, col_dim)
+    return table
+
+
+def disclosure_check(run: "Run | str", k: int | None = None) -> DisclosureCheck:
+    """The whole-run disclosure check: every registered table attacked jointly.
+
+    Collects every table registered with :func:`publish_counts` (``artifacts/disclosure/``) and
+    runs :func:`joint_disclosure` over all of them; writes ``artifacts/privacy/disclosure_check.json``
+    and the one-line result to ``summary.json`` (``disclosure``), which the run's index shows.
+
+    Parameters
+    ----------
+    run : Run or path
+        The run (or its directory) after the stages that publish counts.
+    k : int, optional
+        The threshold to judge by (default: the run's ``suppression_k``). A control run with
+        suppression switched off (``privacy.suppression_k: 1``) is judged at the usual 10.
+
+    Returns
+    -------
+    DisclosureCheck
+    """
+    if not hasattr(run, "read_json"):
+        from ..rundir import Run
+
+        run = Run(run)
+    k = _suppression_k(run) if k is None else int(k)
+    check = joint_disclosure(published_tables(run), k)
+    run.write_json("artifacts/privacy/disclosure_check.json", {
+        "tables": check.n_tables, "cells": check.n_cells, "hidden": check.n_hidden,
+        "recoverable": check.recoverable, "k": k, "passed": check.passed,
+        "findings": check.findings, "conflicts": check.conflicts,
+    })
+    run.summarise("disclosure", tables=check.n_tables, hidden_cells=check.n_hidden,
+                  recoverable_cells=check.recoverable, findings=len(check.findings), k=k,
+                  headline=[f"Disclosure check of the whole report: {check.sentence}"])
+    return check
 
 
 def _suppression_k(run: "Run") -> int:
@@ -209,80 +275,102 @@ def privacy_audit_run(run: "Run") -> dict[str, Any]:
 
 
 # -- notebook 06: the private release ---------------------------------------------------------------
-def _release_frame(run: "Run", bounds: dict) -> tuple[pd.DataFrame, list]:
-    """One row per customer: segment + every bounded feature found in the run (original units)."""
-    assignments = run.read_table("segments/assignments.parquet")[["customer_id", "segment"]]
-    frame = assignments.copy()
+#: The publishable release folder of a run: DP values, their accuracy, the ledger, the methodology.
+RELEASE_DIR = "release"
+
+
+def _bounded_values(run: "Run", customer_ids: pd.Series, bounds: dict) -> pd.DataFrame:
+    """Every bounded feature found in the run (original units), one row per customer in order."""
+    frame = pd.DataFrame({"customer_id": customer_ids.to_numpy()})
     if run.has("segments/features.parquet"):
         feats = pd.read_parquet(run.path / "artifacts" / "segments" / "features.parquet")
-        cols = [c for c in bounds if c in feats.columns]
-        frame = frame.merge(feats[["customer_id", *cols]], on="customer_id", how="left")
+        frame = frame.merge(feats[["customer_id", *[c for c in bounds if c in feats.columns]]], on="customer_id", how="left")
     customers = run.customers()
     cols = [c for c in bounds if c in customers.columns and c not in frame.columns]
-    if cols:
-        frame = frame.merge(customers[["customer_id", *cols]], on="customer_id", how="left")
+    frame = frame.merge(customers[["customer_id", *cols]], on="customer_id", how="left") if cols else frame
     wanted_rfm = [c for c in ("recency", "frequency", "monetary") if c in bounds and c not in frame.columns]
     if wanted_rfm and run.has_transactions:
         from ..features import rfm
 
         frame = frame.merge(rfm(run.transactions())[["customer_id", *wanted_rfm]], on="customer_id", how="left")
-    keys = sorted(int(s) for s in assignments["segment"].unique())
-    if run.has("segments/segments.json"):
-        names = run.read_json("artifacts/segments/segments.json").get("names") or {}
-        if names:
-            keys = sorted(int(s) for s in names)
-    return frame.drop(columns=["customer_id"]), keys
+    return frame.drop(columns=["customer_id"])
 
 
-def _write_disabled(run: "Run") -> None:
-    run.write_table("privacy/dp_release.parquet", pd.DataFrame({"segment": pd.Series([], dtype="int64")}))
-    run.write_json("artifacts/privacy/dp_release.json", {"enabled": False})
-    run.summarise("06_private_release", enabled=False,
-                  headline=["No differentially private release: privacy.dp.enabled is false."])
+def _release_frame(run: "Run", bounds: dict, fit_share: float) -> tuple[pd.DataFrame, list, dict]:
+    """The released customers (segment + bounded features), the public segment ids, the partition.
+
+    Learned segments are refitted on a seeded disjoint fit sample that the release leaves out
+    (:func:`disjoint_partition`); given labels (audit mode) are external, so all customers are released.
+    """
+    info = run.read_json("artifacts/segments/segments.json") if run.has("segments/segments.json") else {}
+    assignments = run.read_table("segments/assignments.parquet")[["customer_id", "segment"]]
+    if info.get("method") == "external labels" or not run.has("segments/features.parquet"):
+        keys = sorted(int(s) for s in (info.get("names") or dict.fromkeys(assignments["segment"].unique())))
+        frame = _bounded_values(run, assignments["customer_id"], bounds)
+        frame.insert(0, "segment", assignments["segment"].astype(int).to_numpy())
+        partition = {"partition": "the given segment labels (assigned outside this workbench)",
+                     "fit_share": 0.0, "names": {int(k): str(v) for k, v in (info.get("names") or {}).items()}}
+        return frame, keys, partition
+    feats = pd.read_parquet(run.path / "artifacts" / "segments" / "features.parquet")
+    k = int(info.get("k") or assignments["segment"].nunique())
+    released, segment = disjoint_partition(feats, list(info.get("inputs") or feats.columns[1:]), k, run.seed, fit_share)
+    frame = _bounded_values(run, feats.loc[released, "customer_id"], bounds)
+    frame.insert(0, "segment", segment[released])
+    partition = {
+        "partition": f"k-means with k={k} on the segmentation inputs of notebook 02, fitted on a seeded "
+                     f"{fit_share:.0%} sample of customers that this release leaves out; the other "
+                     f"{1 - fit_share:.0%} are assigned to those fixed centroids and released",
+        "fit_share": fit_share, "names": {i: f"release segment {i}" for i in range(k)},
+    }
+    return frame, list(range(k)), partition
 
 
-def _write_release(run: "Run", release: DPRelease, frame: pd.DataFrame, k: int) -> None:
-    """The released table and its accuracy (publishable) and the utility against the exact values
-    (internal), each with the segment names."""
-    names = run.read_table("segments/assignments.parquet").drop_duplicates("segment").set_index("segment")["segment_name"]
+def _ledger_path(run: "Run", settings: dict) -> Path:
+    """``privacy.dp.ledger`` (relative to the config's folder), default ``dp_ledger.json`` beside
+    the run directory (the reports folder): one ledger for every run written there."""
+    if settings.get("ledger"):
+        path = Path(str(settings["ledger"])).expanduser()
+        return path if path.is_absolute() else Path(run.config.get("_base_dir", ".")) / path
+    return run.path.parent / "dp_ledger.json"
+
+
+def _write_release(run: "Run", release: DPRelease, frame: pd.DataFrame, k: int, partition: dict, book: dict) -> None:
+    """``release/`` (DP values, accuracy, ledger, methodology: publishable) and the internal utility."""
+    names = partition["names"]
     table = release.table.copy()
-    table.insert(1, "segment_name", table["segment"].map(names).astype(str))
+    table.insert(1, "segment_name", table["segment"].map(lambda s: names.get(int(s), str(s))))
     run.write_table("privacy/dp_release.parquet", table)
     run.write_table("privacy/dp_accuracy.parquet", release.accuracy)
     utility = dp_utility(release, frame, "segment", k)
-    utility.insert(1, "segment_name", utility["segment"].map(names).astype(str))
-    run.write_table("privacy/dp_utility.parquet", utility)
+    utility.insert(1, "segment_name", utility["segment"].map(lambda s: names.get(int(s), str(s))))
+    run.write_table("privacy/dp_utility.parquet", utility)  # internal: exact values, never in release/
+    folder = run.path / RELEASE_DIR
+    folder.mkdir(exist_ok=True)
+    table.round(4).to_csv(folder / "release.csv", index=False)
+    release.accuracy.round(4).to_csv(folder / "accuracy.csv", index=False)
+    (folder / "ledger.json").write_text(json.dumps(book, indent=2, default=str))
+    (folder / "methodology.html").write_text(methodology_page(book, partition))
 
 
-def _record_release(run: "Run", release: DPRelease, settings: dict) -> None:
-    """``dp_release.json`` (what was released, under which guarantee) and the manifest's ledger."""
-    meta = {
-        "enabled": True, "epsilon": release.epsilon, "delta": release.delta, "spent": release.spent,
-        "bounds": release.bounds, "skipped_features": release.skipped, "segments_public": True,
-        "privacy_unit": "one customer (one row)", "count_weight": float(settings.get("count_weight", 1.0)),
-        "alpha": float(settings.get("alpha", 0.05)),
-    }
-    run.write_json("artifacts/privacy/dp_release.json", meta)
-    run.add_to_manifest("dp_ledger", {
-        "epsilon": release.epsilon, "delta": release.delta, "spent": release.spent,
-        "library": "opendp", "queries": release.ledger,
-    })
+def _refuse(run: "Run", message: str) -> None:
+    folder = run.path / RELEASE_DIR
+    folder.mkdir(exist_ok=True)
+    (folder / "REFUSED.txt").write_text(message + "\n")
+    run.write_table("privacy/dp_release.parquet", pd.DataFrame({"segment": pd.Series([], dtype="int64")}))
+    run.write_json("artifacts/privacy/dp_release.json", {"enabled": True, "refused": message})
+    run.summarise("06_private_release", enabled=True, refused=True,
+                  headline=["Differentially private release refused: the dataset's privacy budget would be exceeded."])
 
 
-def _summarise_release(run: "Run", release: DPRelease) -> None:
+def _summarise_release(run: "Run", release: DPRelease, partition: dict) -> None:
     """The deterministic key numbers only: the noisy values change every run."""
     count_acc = release.ledger[0][next(key for key in release.ledger[0] if key.startswith("accuracy_"))]
     run.summarise(
-        "06_private_release",
-        enabled=True,
-        epsilon=release.epsilon,
-        delta=release.delta,
-        epsilon_spent=round(release.spent["epsilon"], 10),
-        queries=len(release.ledger),
-        features=list(release.bounds),
-        count_error_95=round(count_acc, 4),
+        "06_private_release", enabled=True, refused=False, epsilon=release.epsilon, delta=release.delta,
+        epsilon_spent=round(release.spent["epsilon"], 10), queries=len(release.ledger),
+        features=list(release.bounds), count_error_95=round(count_acc, 4), fit_share=partition["fit_share"],
         headline=[
-            f"Segment profiles released with differential privacy (OpenDP): epsilon {release.epsilon:g}"
+            f"Segment profiles released with differential privacy (OpenDP) in release/: epsilon {release.epsilon:g}"
             f" over {len(release.ledger)} queries (counts and {len(release.bounds)} bounded mean(s));"
             f" counts are within +/-{count_acc:.0f} with 95% probability.",
         ],
@@ -293,11 +381,16 @@ def _summarise_release(run: "Run", release: DPRelease) -> None:
 def private_release_run(run: "Run") -> DPRelease | None:
     """Notebook 06: the differentially private release of segment profiles, once per run.
 
-    Reads ``segments/assignments.parquet`` (producing it if needed) and the bounded features;
-    writes ``artifacts/privacy/dp_release.parquet`` (the release), ``dp_utility.parquet`` (DP vs
-    exact, internal), ``dp_release.json``, the ``dp_ledger`` manifest entry and the deterministic
-    key numbers (budget, queries, expected count error) to ``summary.json``. With
-    ``privacy.dp.enabled: false`` it writes an empty release and returns ``None``.
+    The segments released are fitted on a seeded disjoint sample (``privacy.dp.fit_share``,
+    default 0.3) that the release leaves out, so the partition does not depend on the released
+    customers (given labels in audit mode are used as they are). The budget is checked against
+    the dataset's ledger (``privacy.dp.ledger``, default ``dp_ledger.json`` in the reports folder
+    holding the run) and ``privacy.dp.total_epsilon``: over budget, the release is refused
+    (``release/REFUSED.txt`` says why, the notebook and the run's headline say so) and the rest
+    of the run stands. Writes ``release/`` (``release.csv``: DP values only; ``accuracy.csv``;
+    ``ledger.json``; ``methodology.html``), the internal utility table
+    (``artifacts/privacy/dp_utility.parquet``), the ``dp_ledger`` manifest entry and the
+    deterministic key numbers to ``summary.json``.
 
     Parameters
     ----------
@@ -306,24 +399,49 @@ def private_release_run(run: "Run") -> DPRelease | None:
     Returns
     -------
     DPRelease or None
+        None when switched off or refused.
     """
     settings = run.settings("privacy", DEFAULTS)["dp"]
     if not settings.get("enabled"):
         _write_disabled(run)
         return None
     bounds = {str(f): tuple(float(b) for b in v) for f, v in (settings.get("bounds") or {}).items()}
-    k = _suppression_k(run)
-    frame, keys = _release_frame(run, bounds)
+    epsilon, total = float(settings["epsilon"]), float(settings.get("total_epsilon", 10.0))
+    ledger_path, dataset = _ledger_path(run, settings), run.read_json("manifest_parts/dataset.json")
+    try:
+        spent_before = check_budget(ledger_path, dataset["fingerprint"], epsilon, total)
+    except BudgetExceeded as refused:
+        _refuse(run, str(refused))
+        return None
+    frame, keys, partition = _release_frame(run, bounds, float(settings.get("fit_share", 0.3)))
     release = dp_release(
-        frame, "segment", bounds, float(settings["epsilon"]), float(settings.get("delta") or 0.0),
+        frame, "segment", bounds, epsilon, float(settings.get("delta") or 0.0),
         keys=keys, count_weight=float(settings.get("count_weight", 1.0)),
         alpha=float(settings.get("alpha", 0.05)), max_customers=int(settings.get("max_customers", 10**9)),
         impute={str(f): float(v) for f, v in (settings.get("impute") or {}).items()},
     )
-    _write_release(run, release, frame, k)
-    _record_release(run, release, settings)
-    _summarise_release(run, release)
+    entry = {"epsilon": epsilon, "delta": release.delta, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "run": run.config.get("name") or run.path.name}
+    releases = append_release(ledger_path, dataset["fingerprint"], entry, dataset.get("name", ""))
+    book = {"dataset": dataset.get("name", ""), "total_epsilon": total, "spent_before": spent_before,
+            "spent_after": spent_before + epsilon, "releases": releases, "queries": release.ledger,
+            "bounds": release.bounds, "skipped_features": release.skipped, "partition": partition["partition"],
+            "privacy_unit": "one customer (one row)", "alpha": float(settings.get("alpha", 0.05))}
+    _write_release(run, release, frame, _suppression_k(run), partition, book)
+    run.write_json("artifacts/privacy/dp_release.json", {
+        "enabled": True, "refused": None, "epsilon": release.epsilon, "delta": release.delta,
+        "spent": release.spent, "count_weight": float(settings.get("count_weight", 1.0)), **book})
+    run.add_to_manifest("dp_ledger", {"epsilon": release.epsilon, "delta": release.delta, "spent": release.spent,
+                                      "library": "opendp", "queries": release.ledger, "ledger_file": ledger_path.name})
+    _summarise_release(run, release, partition)
     return release
+
+
+def _write_disabled(run: "Run") -> None:
+    run.write_table("privacy/dp_release.parquet", pd.DataFrame({"segment": pd.Series([], dtype="int64")}))
+    run.write_json("artifacts/privacy/dp_release.json", {"enabled": False})
+    run.summarise("06_private_release", enabled=False,
+                  headline=["No differentially private release: privacy.dp.enabled is false."])
 
 
 def load_private_release(run: "Run") -> dict[str, Any]:
@@ -336,19 +454,24 @@ def load_private_release(run: "Run") -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"enabled": False}``, or the contents of ``dp_release.json`` plus ``release``, ``ledger``,
-        ``utility`` and ``tradeoff`` (:func:`dp_budget_tradeoff` at other budgets).
+        ``{"enabled": False}``; or ``refused`` (the message) when over budget; or the contents of
+        ``dp_release.json`` plus ``release``, ``accuracy``, ``ledger`` (this release's queries),
+        ``history`` (every release of the dataset), ``utility`` (internal) and ``tradeoff``.
     """
     run.require("privacy/dp_release.parquet")
     meta = run.read_json("artifacts/privacy/dp_release.json")
-    if not meta.get("enabled"):
-        return {"enabled": False}
-    ledger = run.read_json("manifest_parts/dp_ledger.json")
+    if meta.get("enabled") and "refused" not in meta:  # made by an older version: no ledger, no release/
+        private_release_run(run)
+        meta = run.read_json("artifacts/privacy/dp_release.json")
+    if not meta.get("enabled") or meta.get("refused"):
+        return {"enabled": bool(meta.get("enabled")), "refused": meta.get("refused")}
     release = run.read_table("privacy/dp_release.parquet")
     return {
         **meta,
         "release": release,
-        "ledger": pd.DataFrame(ledger["queries"]),
+        "accuracy": run.read_table("privacy/dp_accuracy.parquet"),
+        "ledger": pd.DataFrame(meta["queries"]),
+        "history": pd.DataFrame(meta["releases"]),
         "utility": run.read_table("privacy/dp_utility.parquet"),
         "tradeoff": dp_budget_tradeoff(
             meta["bounds"], release.set_index("segment")["count"], count_weight=meta["count_weight"],

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import html
+
 import pandas as pd
 
-__all__ = ["minimisation_summary", "provenance_table"]
+__all__ = ["consent_table", "disclosure_view", "methodology_page", "minimisation_summary", "provenance_table"]
 
 
 def _reason(row) -> str:
     if row["kept"]:
+        if str(row["purpose_or_reason"]).startswith("consent for a purpose"):
+            return "kept: consent flag for per-action use"
         return "kept: declared purpose"
     text = str(row["purpose_or_reason"])
     if text.startswith("direct identifier"):
@@ -39,12 +43,13 @@ def minimisation_summary(inventory_table: pd.DataFrame) -> pd.DataFrame:
 
 
 def provenance_table(provenance: dict, inventory_table: pd.DataFrame) -> pd.DataFrame:
-    """Which consent snapshot and erasure list a run used: their SHA-256 fingerprints, or why none.
+    """Which consent snapshot and erasure list a run used: their keyed fingerprints, or why none.
 
     Parameters
     ----------
     provenance : dict
-        The manifest's ``dataset`` part (``consent_snapshot_sha256``, ``erasure_list_sha256``).
+        The manifest's ``dataset`` part (``consent_snapshot_hmac_sha256``,
+        ``erasure_list_hmac_sha256``, ``pseudonym_key_origin``).
     inventory_table : DataFrame
         The input-column inventory (says whether a consent flag was declared).
 
@@ -53,10 +58,138 @@ def provenance_table(provenance: dict, inventory_table: pd.DataFrame) -> pd.Data
     DataFrame
         ``record``, ``hash``.
     """
+    random_key = provenance.get("pseudonym_key_origin", "random") == "random"
+    no_key = "not recorded: the pseudonym key is random for this run, so no one could check a keyed hash"
+
+    def shown(value, present: bool, absent: str) -> str:
+        if not present:
+            return absent
+        return value or (no_key if random_key else "not recorded")
+
+    has_consent = bool(len(inventory_table)) and bool(inventory_table["role"].str.contains("consent").any())
     return pd.DataFrame({
-        "record": ["consent snapshot (SHA-256)", "erasure list (SHA-256)"],
+        "record": ["consent snapshot (HMAC-SHA256 under the pseudonym key)",
+                   "erasure list (HMAC-SHA256 under the pseudonym key)"],
         "hash": [
-            provenance.get("consent_snapshot_sha256") if inventory_table["role"].str.contains("consent").any() else "no consent flag declared",
-            provenance.get("erasure_list_sha256") or "no erasure list given",
+            shown(provenance.get("consent_snapshot_hmac_sha256"), has_consent, "no consent flag declared"),
+            shown(provenance.get("erasure_list_hmac_sha256"), bool(provenance.get("erasure_list_given")),
+                  "no erasure list given"),
         ],
     })
+
+
+def _html_table(rows: list[dict], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c)))}</td>" for c in columns) + "</tr>" for r in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def methodology_page(book: dict, partition: dict) -> str:
+    """The plain methodology page published beside a DP release (``release/methodology.html``).
+
+    Says what was released, about whom, under which guarantee and budget, how each statistic was
+    computed, how accurate it is, how the segments were defined and what the guarantee does not
+    cover; lists every release of the dataset (the ledger). It holds no data value.
+
+    Parameters
+    ----------
+    book : dict
+        The release record (``total_epsilon``, ``spent_before``, ``spent_after``, ``releases``,
+        ``queries``, ``bounds``, ``partition``, ``privacy_unit``, ``alpha``).
+    partition : dict
+        How the segments were defined (``partition``, ``fit_share``).
+
+    Returns
+    -------
+    str
+        A self-contained HTML page.
+    """
+    this = book["releases"][-1]
+    level = int(round((1 - float(book["alpha"])) * 100))
+    bounds = "".join(f"<li>{html.escape(f)}: clipped to [{lo:g}, {hi:g}]</li>" for f, (lo, hi) in book["bounds"].items())
+    queries = _html_table(book["queries"], ["query", "statistic", "mechanism", "epsilon", "noise_scale",
+                                            f"accuracy_{level}"])
+    history = _html_table(book["releases"], ["date", "run", "epsilon", "delta"])
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Private release: methodology</title>
+<style>body{{font-family:sans-serif;max-width:52em;margin:2em auto;line-height:1.45}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><body>
+<h1>Segment profiles released with differential privacy</h1>
+<p>This folder holds the released values (<code>release.csv</code>), their accuracy (<code>accuracy.csv</code>)
+and the privacy budget ledger (<code>ledger.json</code>). No exact value is published here.</p>
+<h2>What is released</h2>
+<p>For each segment: the number of customers and the mean of each bounded feature. The privacy unit is
+{html.escape(book['privacy_unit'])}: every figure is almost equally likely whether or not any one released
+customer is in the data (epsilon {this['epsilon']:g}, delta {this['delta']:g} for this release).</p>
+<h2>How the segments were defined</h2>
+<p>{html.escape(partition['partition'])}. The partition therefore does not depend on any released customer.
+Customers in the fit sample are not part of this release, and the guarantee makes no claim about them.</p>
+<h2>How each figure was computed</h2>
+<p>Counts: OpenDP integer Laplace noise on the count per segment. Means: a noisy sum of the value clipped to
+its bounds (bounds from the configuration, never from the data; missing values replaced by a configured
+constant), divided by the noisy count; the division is post-processing and costs no budget.</p>
+<ul>{bounds or '<li>no bounded features</li>'}</ul>
+{queries}
+<h2>Accuracy</h2>
+<p><code>accuracy.csv</code> gives, per segment and statistic, the error that the noise stays within with
+{level}% probability, computed from the noise scales and the released counts only. Clipping and imputation
+add a bias that this bound does not include.</p>
+<h2>Budget</h2>
+<p>Total budget of this dataset: epsilon {book['total_epsilon']:g}. Spent before this release:
+{book['spent_before']:g}; after it: {book['spent_after']:g}. Every release of the same data adds up; a
+release that would exceed the total is refused.</p>
+{history}
+<h2>What the guarantee does not cover</h2>
+<ul><li>The definition of the segments (fitted on the fit sample), the bounds and the number of segments are public.</li>
+<li>The noise is drawn from a secure random source: a new release gives new values and spends budget again.</li></ul>
+</body></html>
+"""
+
+
+def disclosure_view(check) -> pd.DataFrame:
+    """The whole-run disclosure check as a table: one row per finding, or one row saying none.
+
+    Parameters
+    ----------
+    check : DisclosureCheck
+
+    Returns
+    -------
+    DataFrame
+        ``cell``, ``tables``, ``how``.
+    """
+    if check.findings.empty:
+        return pd.DataFrame([{"cell": "none", "tables": f"{check.n_tables} table(s)",
+                              "how": f"0 of {check.n_hidden} hidden cells recoverable"}])
+    return check.findings[["cell", "tables", "how"]].reset_index(drop=True)
+
+
+def consent_table(prepare_record: dict) -> pd.DataFrame:
+    """What preparation did with each declared consent purpose (from ``data/prepare.json``).
+
+    Parameters
+    ----------
+    prepare_record : dict
+        ``data/prepare.json`` (its ``consent`` entry, written by :func:`consent_columns`).
+
+    Returns
+    -------
+    DataFrame
+        ``purpose``, ``input column``, ``applied``, ``with consent``, ``without consent``,
+        ``blank`` (counts; empty for profiling, whose opt-outs are counted with the exclusions).
+    """
+    rows = []
+    for purpose, r in (prepare_record.get("consent") or {}).items():
+        rows.append({"purpose": purpose, "input column": r["column"], "applied": r["applied"],
+                     "with consent": r.get("with_consent"), "without consent": r.get("without_consent"),
+                     "blank": r.get("blank")})
+    return pd.DataFrame(rows, columns=["purpose", "input column", "applied", "with consent", "without consent", "blank"])

@@ -1,0 +1,89 @@
+"""The private release as a publishable artefact: release/ holds DP values only, a ledger per
+dataset persists across runs, and a release over the dataset's budget is refused."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import pipeline, privacy
+from workbench.data import load_config
+from workbench.features import rfm
+
+
+def _stage02(run, k: int = 4) -> None:
+    """A stand-in for stage 02: k-means on the RFM features, its artifacts."""
+    from sklearn.cluster import KMeans
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    feats = run.customers()[["customer_id"]].merge(rfm(run.transactions()), on="customer_id", how="left").fillna(0)
+    X = feats.drop(columns="customer_id").astype(float)
+    labels = make_pipeline(StandardScaler(), KMeans(k, n_init=4, random_state=0)).fit_predict(X)
+    run.write_table("segments/features.parquet", feats)
+    run.write_table("segments/assignments.parquet", pd.DataFrame({
+        "customer_id": feats["customer_id"], "segment": labels, "segment_name": [f"S{i}" for i in labels]}))
+    run.write_json("artifacts/segments/segments.json", {
+        "method": "kmeans", "k": k, "names": {i: f"S{i}" for i in range(k)}, "inputs": list(X.columns)})
+
+
+def _release(tmp_path, name: str, ledger, total: float = 10.0):
+    config = load_config(dataset="synthetic", overrides=[
+        "dataset.params.n_customers=2000", "privacy.dp.enabled=true", "privacy.dp.epsilon=1.0",
+        f"privacy.dp.total_epsilon={total}", f"privacy.dp.ledger={ledger}"])
+    config["name"] = name
+    config["privacy"]["dp"]["bounds"] = {"recency": [0, 730], "monetary": [0, 5000]}  # two queries: fast
+    run = pipeline.prepare(config, tmp_path / name)
+    _stage02(run)
+    return run, privacy.private_release_run(run)
+
+
+def _numbers(text: str) -> set[float]:
+    return {float(x) for x in re.findall(r"-?\d+\.?\d*(?:e-?\d+)?", text)}
+
+
+def test_release_folder_holds_dp_values_accuracy_ledger_and_methodology_but_no_exact_value(tmp_path):
+    ledger = tmp_path / "ledger.json"
+    run, release = _release(tmp_path, "first", ledger)
+    folder = run.path / privacy.RELEASE_DIR
+    assert sorted(p.name for p in folder.iterdir()) == ["accuracy.csv", "ledger.json", "methodology.html", "release.csv"]
+    published = pd.read_csv(folder / "release.csv")
+    assert published["count"].tolist() == release.table["count"].tolist()
+    assert set(pd.read_csv(folder / "accuracy.csv")["statistic"]) >= {"count", "mean_recency"}
+    book = json.loads((folder / "ledger.json").read_text())
+    assert [r["epsilon"] for r in book["releases"]] == [1.0] and book["total_epsilon"] == 10.0
+    assert "30% sample" in (folder / "methodology.html").read_text()
+    # the exact values (internal utility table) appear nowhere in release/, at any rounding
+    utility = run.read_table("privacy/dp_utility.parquet")
+    exact_means = utility.loc[utility["statistic"] != "count", "exact"].dropna()
+    assert len(exact_means) > 0
+    text = "".join(p.read_text() for p in folder.iterdir())
+    shown = _numbers(text)
+    for v in exact_means:
+        assert not any(np.isclose(v, s, rtol=0, atol=5e-5) for s in shown), v
+    released_total = int(utility.loc[utility["statistic"] == "count", "exact"].sum())
+    assert released_total == 2000 - round(0.3 * len(run.customers())) or released_total < len(run.customers())
+    assert str(released_total) not in re.findall(r"\d+", text)
+    assert str(len(run.customers())) not in re.findall(r"\d+", text)
+    summary = json.loads((run.path / "summary" / "06_private_release.json").read_text())
+    assert summary["refused"] is False and summary["fit_share"] == 0.3
+
+
+def test_the_ledger_persists_across_runs_and_a_release_over_budget_is_refused(tmp_path):
+    ledger = tmp_path / "reports" / "dp_ledger.json"
+    _release(tmp_path, "one", ledger, total=1.5)
+    run, release = _release(tmp_path, "two", ledger, total=1.5)
+    assert release is None
+    message = (run.path / privacy.RELEASE_DIR / "REFUSED.txt").read_text()
+    assert "refused" in message and "already spent epsilon 1 of its total budget 1.5" in message
+    assert not (run.path / privacy.RELEASE_DIR / "release.csv").exists()
+    loaded = privacy.load_private_release(run)
+    assert loaded["refused"] == message.strip()
+    fingerprint = run.read_json("manifest_parts/dataset.json")["fingerprint"]
+    assert [r["run"] for r in privacy.read_ledger(ledger, fingerprint)] == ["one"]  # refused: nothing spent
+    summary = json.loads((run.path / "summary" / "06_private_release.json").read_text())
+    assert summary["refused"] is True and "refused" in summary["headline"][0]

@@ -1,0 +1,243 @@
+"""The disclosure attack on a whole report: every published table of counts at once.
+
+A reviewer who reads every table of a run knows more than any one table says: the column totals
+of segment x gender and of action x gender are one quantity, so a total hidden in one table and
+shown in the other gives the hidden cell away, and complementary cells chosen table by table can
+be undone across tables. Here every published cell is one unknown identified by its dimension
+values (``{"segment": "4", "gender": "non-binary"}``; a ``"Total"`` label means summed over that
+dimension, so it is left out of the key), each table contributes its row and column sums, and the
+linear-programming attack of :mod:`._disclosure` runs over all of them jointly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ._disclosure import _count_matrix, _determined, _lp_bounds
+from ._suppression import _protect
+
+#: The label of a margin: a cell labelled ``TOTAL`` on a dimension is summed over that dimension.
+TOTAL = "Total"
+
+LONG_COLUMNS = ["table", "row_dim", "row", "col_dim", "column", "n", "suppressed"]
+
+
+@dataclass
+class DisclosureCheck:
+    """What an attacker learns from every published table together.
+
+    Attributes
+    ----------
+    n_tables : int
+        Tables attacked.
+    n_cells : int
+        Distinct quantities published (a cell shown in two tables counts once).
+    n_hidden : int
+        Distinct quantities hidden in every table that shows them.
+    findings : DataFrame
+        One row per disclosed quantity: ``cell`` (its dimension values), ``tables`` (where it
+        appears), ``how`` (``"published below k"``, ``"recovered exactly"``) and ``small``
+        (whether its value is between 1 and ``k - 1``). Never the value itself.
+    conflicts : list of str
+        Quantities published with different values in different tables (the tables then
+        describe different populations and cannot be linked; they are attacked separately).
+    k : int
+        The threshold the check judges by.
+    """
+
+    n_tables: int
+    n_cells: int
+    n_hidden: int
+    findings: pd.DataFrame
+    conflicts: list[str]
+    k: int
+
+    @property
+    def recoverable(self) -> int:
+        return int((self.findings["how"] == "recovered exactly").sum()) if len(self.findings) else 0
+
+    @property
+    def passed(self) -> bool:
+        return self.findings.empty
+
+    @property
+    def sentence(self) -> str:
+        """One line for the report: how many tables, how many cells recoverable or small."""
+        small = int((self.findings["how"] == "published below k").sum()) if len(self.findings) else 0
+        text = (f"{self.n_tables} published table(s) attacked jointly ({self.n_cells} distinct cells, "
+                f"{self.n_hidden} hidden): {self.recoverable} hidden cell(s) recoverable")
+        text += f", {small} cell(s) below k={self.k} shown." if small else "."
+        return text
+
+
+def _key(dim_a: str, a: str, dim_b: str, b: str) -> tuple:
+    """A cell's identity: its (dimension, value) pairs, margins left out, in a canonical order."""
+    return tuple(sorted((d, v) for d, v in ((dim_a, a), (dim_b, b)) if v != TOTAL))
+
+
+def _describe(key: tuple) -> str:
+    return ", ".join(f"{d}={v}" for d, v in key) or "grand total"
+
+
+def _equations(long: pd.DataFrame, index: dict) -> list:
+    """Each table's row and column sums over the global unknowns: (cells, coefficients, 0)."""
+    equations = []
+    for _, t in long.groupby("table", sort=True):
+        grid = {(r, c): index[k] for r, c, k in zip(t["row"], t["column"], t["key"])}
+        rows, cols = list(dict.fromkeys(t["row"])), list(dict.fromkeys(t["column"]))
+        for lines, others, at in ((rows, cols, lambda a, b: (a, b)), (cols, rows, lambda a, b: (b, a))):
+            if TOTAL not in others:
+                continue
+            parts = [o for o in others if o != TOTAL]
+            if not parts:  # a table of totals only (one "Total" row): nothing is summed
+                continue
+            for line in lines:
+                cells = [grid.get(at(line, o)) for o in parts]
+                total = grid.get(at(line, TOTAL))
+                if total is None or any(c is None for c in cells):
+                    continue
+                equations.append((np.array(cells + [total]), np.r_[np.ones(len(cells)), -1.0], 0.0))
+    return equations
+
+
+def _published_values(long: pd.DataFrame, keys: list) -> tuple[np.ndarray, list[str]]:
+    """Each quantity's published value (NaN when hidden everywhere), and the conflicting ones."""
+    shown = long.loc[~long["n"].isna()]
+    values = np.full(len(keys), np.nan)
+    conflicts = []
+    by_key = shown.groupby("key")["n"].agg(["min", "max"])
+    position = {k: i for i, k in enumerate(keys)}
+    for key, row in by_key.iterrows():
+        if row["max"] - row["min"] > 0.5:
+            conflicts.append(_describe(key))
+        values[position[key]] = row["min"]
+    return values, conflicts
+
+
+def joint_disclosure(tables: pd.DataFrame, k: int = 10) -> DisclosureCheck:
+    """Attack every published table at once: which hidden cells can be recovered exactly.
+
+    Every cell is an unknown identified by its dimension values, so the same quantity published
+    in several tables is one unknown (shown in one table and hidden in another: recovered). The
+    attacker knows every published value, each table's row and column sums (``"Total"`` cells)
+    and that counts are non-negative; for each quantity hidden everywhere, the smallest and
+    largest value consistent with all of that is found by linear programming (the hidden cells
+    pinned down by the equations alone first, cheaply). A hidden quantity is recovered when the
+    two meet. Published cells between 1 and ``k - 1`` are reported too: with suppression switched
+    off they are the disclosure.
+
+    Parameters
+    ----------
+    tables : DataFrame
+        Published tables in long form (:func:`workbench.privacy.publish_counts`): ``table``,
+        ``row_dim``, ``row``, ``col_dim``, ``column``, ``n`` (NaN where hidden).
+    k : int, default 10
+        The suppression threshold the check judges by.
+
+    Returns
+    -------
+    DisclosureCheck
+    """
+    long = tables.copy()
+    empty = pd.DataFrame(columns=["cell", "tables", "how", "small"])
+    if long.empty:
+        return DisclosureCheck(0, 0, 0, empty, [], k)
+    long["row"], long["column"] = long["row"].astype(str), long["column"].astype(str)
+    long["key"] = [_key(*a) for a in zip(long["row_dim"], long["row"], long["col_dim"], long["column"])]
+    keys = list(dict.fromkeys(long["key"]))
+    index = {key: i for i, key in enumerate(keys)}
+    values, conflicts = _published_values(long, keys)
+    if conflicts:  # different populations: linking them would be wrong, attack each table alone
+        long["key"] = [(("__table", t),) + key for t, key in zip(long["table"], long["key"])]
+        keys = list(dict.fromkeys(long["key"]))
+        index = {key: i for i, key in enumerate(keys)}
+        values, _ = _published_values(long, keys)
+    unknown = np.isnan(values)
+    recovered = _recovered(np.nan_to_num(values), _equations(long, index), unknown)
+    where = long.groupby("key", sort=False)["table"].agg(lambda t: ", ".join(sorted(set(t))))
+    rows = [{"cell": _describe(key), "tables": where[key], "how": "published below k", "small": True}
+            for key, v in zip(keys, values) if 0 < v < k]
+    rows += [{"cell": _describe(keys[i]), "tables": where[keys[i]], "how": "recovered exactly",
+              "small": bool(0 < value < k)} for i, value in recovered]
+    findings = pd.DataFrame(rows, columns=empty.columns)
+    return DisclosureCheck(len(set(long["table"])), len(keys), int(unknown.sum()), findings, conflicts, k)
+
+
+def _recovered(flat: np.ndarray, equations: list, unknown: np.ndarray) -> list[tuple[int, float]]:
+    """(position, value) of every unknown the equations and non-negativity pin down."""
+    unk = np.flatnonzero(unknown)
+    if not len(unk):
+        return []
+    if not equations:
+        return []
+    det = _determined(unknown, equations)
+    lows, highs = _lp_bounds(flat, equations, unknown)
+    return [(int(v), float(lo)) for v, d, lo, hi in zip(unk, det, lows, highs) if d or hi - lo < 0.5]
+
+
+def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str) -> pd.DataFrame:
+    """A 2-D table (margins labelled ``TOTAL``) in the long form of the registry."""
+    rows = [str(r) for r in table.index]
+    cols = [str(c) for c in table.columns]
+    values = table.to_numpy(dtype=float).ravel()
+    return pd.DataFrame({
+        "table": name, "row_dim": row_dim, "row": [r for r in rows for _ in cols],
+        "col_dim": col_dim, "column": cols * len(rows), "n": values, "suppressed": np.isnan(values),
+    })
+
+
+def suppress_jointly(
+    counts: pd.DataFrame, row_dim: str, col_dim: str, published: pd.DataFrame, k: int = 10
+) -> pd.DataFrame:
+    """Small-cell suppression of a new table (with margins) against every table already published.
+
+    Like :func:`suppress_counts` with ``margins=True``, but the attacker is assumed to hold every
+    table in ``published`` as well: quantities those tables hide are hidden here too, quantities
+    they show are known (and cannot be hidden any more), and complementary cells are added in the
+    new table until no hidden quantity, here or in an earlier table, can be pinned down by the
+    equations of all tables together.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        Exact counts, rows = values of ``row_dim``, columns = values of ``col_dim``, no totals.
+    row_dim, col_dim : str
+    published : DataFrame
+        The tables published so far, long form (:func:`workbench.privacy.published_tables`).
+    k : int, default 10
+
+    Returns
+    -------
+    DataFrame
+        The new table with ``"Total"`` margins, suppressed cells NaN.
+    """
+    values = _count_matrix(counts)
+    full = pd.DataFrame(np.vstack([np.hstack([values, values.sum(axis=1, keepdims=True)]),
+                                   np.r_[values.sum(axis=0), values.sum()][None, :]]),
+                        index=pd.Index([*counts.index, TOTAL], name=counts.index.name),
+                        columns=pd.Index([*counts.columns, TOTAL], name=counts.columns.name))
+    new = _long_form("\0new", full, row_dim, col_dim)
+    both = pd.concat([published[LONG_COLUMNS], new], ignore_index=True)
+    both["key"] = [_key(*a) for a in zip(both["row_dim"], both["row"].astype(str), both["col_dim"],
+                                         both["column"].astype(str))]
+    keys = list(dict.fromkeys(both["key"]))
+    index = {key: i for i, key in enumerate(keys)}
+    old = both.loc[both["table"] != "\0new"]
+    shown_before = {key for key, n in zip(old["key"], old["n"]) if not np.isnan(n)}
+    hidden_before = {key for key, n in zip(old["key"], old["n"]) if np.isnan(n)} - shown_before
+    flat = np.zeros(len(keys))
+    for key, n in zip(old["key"], old["n"]):
+        flat[index[key]] = 0.0 if np.isnan(n) else n
+    new_keys = [_key(row_dim, r, col_dim, c) for r, c in zip(new["row"], new["column"])]
+    for key, n in zip(new_keys, new["n"]):
+        flat[index[key]] = n
+    mine = set(new_keys) - shown_before  # cells of the new table nobody has published yet
+    primary = np.array([key in hidden_before or (key in mine and 0 < flat[i] < k) for i, key in enumerate(keys)])
+    free = np.array([key in mine for key in keys])
+    is_total = np.array([len(key) < 2 for key in keys])
+    sup = _protect(flat, _equations(both, index), primary, is_total, free=free)
+    hidden = np.array([sup[index[key]] for key in new_keys]).reshape(full.shape)
+    return full.mask(hidden)

@@ -1,0 +1,70 @@
+"""The privacy budget of a dataset across runs: a ledger file, and refusing a release over budget.
+
+Every differentially private release of a dataset spends part of one total budget: two releases
+of the same data at epsilon 1 are, together, a release at epsilon 2. The ledger holds, per dataset
+fingerprint (a hash of the prepared content, independent of the pseudonym key), every release's
+epsilon, delta, date and run; a release that would take the total over the dataset's budget is
+refused before any query runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ..data import InputError
+
+
+class BudgetExceeded(InputError):
+    """A release would take a dataset's spent privacy budget over its total."""
+
+
+def read_ledger(path: str | Path, fingerprint: str) -> list[dict]:
+    """The releases recorded for ``fingerprint`` in the ledger file (empty when none)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    try:
+        book = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        raise InputError(f"The privacy budget ledger {path} is not valid JSON; restore it from a backup "
+                         "(deleting it would forget the budget already spent).") from None
+    return list(book.get(fingerprint, {}).get("releases", []))
+
+
+def check_budget(path: str | Path, fingerprint: str, epsilon: float, total_epsilon: float) -> float:
+    """Raise :class:`BudgetExceeded` when ``epsilon`` more would exceed ``total_epsilon``.
+
+    Returns
+    -------
+    float
+        The epsilon spent so far on this dataset.
+    """
+    spent = sum(float(r["epsilon"]) for r in read_ledger(path, fingerprint))
+    if spent + epsilon > total_epsilon + 1e-12:
+        raise BudgetExceeded(
+            f"Differentially private release refused: this dataset has already spent epsilon "
+            f"{spent:g} of its total budget {total_epsilon:g} (ledger {path}), and this release "
+            f"would spend {epsilon:g} more. Every release of the same data adds up. What to do: "
+            "publish an earlier release again instead of making a new one, or lower "
+            "privacy.dp.epsilon to at most the remaining budget "
+            f"({max(total_epsilon - spent, 0):g}); raising privacy.dp.total_epsilon weakens the "
+            "promise made to every customer already released."
+        )
+    return spent
+
+
+def append_release(path: str | Path, fingerprint: str, entry: dict, dataset: str) -> list[dict]:
+    """Add one release to the ledger file (written atomically) and return the dataset's releases."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book = json.loads(path.read_text()) if path.exists() else {}
+    record = book.setdefault(fingerprint, {"dataset": dataset, "releases": []})
+    record["releases"].append(entry)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(book, handle, indent=2)
+    os.replace(tmp, path)
+    return list(record["releases"])
