@@ -112,7 +112,7 @@ def _mask_by_published(res: pd.DataFrame, published: pd.DataFrame, outcome: str)
     res["events"] = key.map(events).to_numpy()
     hidden = res["n"].isna() | res["events"].isna()
     numeric = [c for c in res.columns if c not in ("group", "is_reference", "n", "events")
-               and pd.api.types.is_numeric_dtype(res[c])]
+               and pd.api.types.is_numeric_dtype(res[c]) and not pd.api.types.is_bool_dtype(res[c])]
     res.loc[hidden, numeric] = np.nan
     if "is_reference" in res and hidden[res["is_reference"].astype(bool)].any():
         comparison = [c for c in numeric if c.startswith(("ratio", "difference", "p_"))]
