@@ -10,19 +10,12 @@ from workbench import dynamics
 from workbench.dynamics import INACTIVE, NOT_YET
 
 MIGRATION = {"source": "Steady regulars", "target": "Loyal high spenders", "share": 0.3, "at": "2026-01-01"}
-BEHAVIOURAL = {"customer_families": []}  # transaction features only: customer attributes have no history
 
 
 @pytest.fixture
 def planted_migration() -> dict:
     """30% of Steady regulars behave like Loyal high spenders from 2026 (``dataset.params.migration``)."""
     return dict(MIGRATION)
-
-
-@pytest.fixture
-def behavioural() -> dict:
-    """Feature settings of a behavioural segmentation (transaction features only)."""
-    return dict(BEHAVIOURAL)
 
 
 @pytest.fixture
@@ -33,19 +26,30 @@ def toy_states() -> pd.DataFrame:
     return pd.DataFrame({"customer_id": [f"p{i:03d}" for i in range(len(a))], "A": a, "B": b})
 
 
-@pytest.fixture(scope="session")
-def migrated():
-    """12,000 synthetic customers; 30% of Steady regulars behave like Loyal high spenders from 2026."""
+def migrated_world(seed: int, n_customers: int = 6000):
+    """A synthetic world with the planted migration, segmented with the DEFAULT inputs, and its states.
+
+    Stage 02's fit (``SegmentationModel`` on the default feature plan: transaction features and customer
+    attributes) records each customer's segment; :func:`windowed_states` scores the half-year windows.
+    """
     from workbench.segment import SegmentationModel
 
-    ds = workbench.load("synthetic", n_customers=12_000, seed=1, migration=MIGRATION)
+    ds = workbench.load("synthetic", n_customers=n_customers, seed=seed, migration=MIGRATION)
     end = pd.Timestamp("2026-07-01")
-    feats = dynamics.window_features(ds.customers, ds.transactions, ds.roles, end, settings=BEHAVIOURAL)
+    feats = dynamics.window_features(ds.customers, ds.transactions, ds.roles, end)
     model = SegmentationModel(k=5, random_state=0).fit(feats)
-    windows = dynamics.make_windows(ds.transactions["timestamp"])
-    dyn = dynamics.segment_states(model, ds.customers, ds.transactions, ds.roles, windows,
-                                  feature_settings=BEHAVIOURAL, seed=0)
+    recorded = pd.DataFrame({"customer_id": feats["customer_id"],
+                             "segment": model.predict(feats[model.feature_names_in_])})
+    windows = dynamics.make_windows(ds.transactions["timestamp"], months=6)
+    dyn = dynamics.windowed_states(ds.customers, ds.transactions, ds.roles, windows, recorded,
+                                   model.segment_names_, seed=0)
     truth = pd.DataFrame({"customer_id": ds.truth.segments.index, "segment": ds.truth.segments.to_numpy(),
                           "segment_after_migration": ds.truth.segments_after_migration.to_numpy()})
     migration = {k: v for k, v in ds.truth.migration.items() if k != "moved_ids"}
     return ds, model, dyn, truth, migration
+
+
+@pytest.fixture(scope="session")
+def migrated():
+    """6,000 synthetic customers (seed 1); 30% of Steady regulars behave like Loyal high spenders from 2026."""
+    return migrated_world(1)

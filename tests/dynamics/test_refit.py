@@ -14,8 +14,13 @@ def test_match_centroids_hungarian():
     assert dynamics.match_centroids(ref, new).tolist() == [2, 0, 1, 3]
 
 
-def test_refit_per_window_keeps_ids_aligned(migrated, behavioural):
-    ds, model, _, _, _ = migrated
+def test_refit_per_window_keeps_ids_aligned(migrated):
+    behavioural = {"customer_families": []}
+    from workbench.segment import SegmentationModel
+
+    ds, _, _, _, _ = migrated
+    feats = dynamics.window_features(ds.customers, ds.transactions, ds.roles, "2026-07-01", settings=behavioural)
+    model = SegmentationModel(k=5, random_state=0).fit(feats)
     small = ds.customers.iloc[:3000]
     tx = ds.transactions[ds.transactions["customer_id"].isin(small["customer_id"])]
     windows = dynamics.make_windows(tx["timestamp"], n_windows=3)

@@ -18,14 +18,22 @@ def test_stage_on_synthetic_writes_artifacts_and_deterministic_summary(tmp_path,
                  f"dataset.params.migration={planted_migration}".replace("'", '"')]
     run = _prepared(tmp_path, "synthetic", overrides)
     dyn = dynamics.dynamics_run(run)
-    assert dyn is not None and len(dyn.labels) == 8
+    assert dyn is not None and len(dyn.labels) == 4
     for name in ("states", "transitions", "grades", "drift", "centroid_shift", "staleness", "stale", "fairness"):
         assert run.has(f"dynamics/{name}.parquet"), name
     summary = run.read_json("summary/05_dynamics.json")
-    assert summary["applicable"] and summary["windows"][0] == "2024Q3"
+    assert summary["applicable"] and summary["windows"][0] == "2024H2"
     assert "planted_migration" in summary
     assert not any("customer_id" in str(v) or str(v).startswith("p") and len(str(v)) == 17
                    for v in summary.values() if isinstance(v, str))
+    # every published count table is registered for the whole-run disclosure check, margins included
+    from workbench import privacy
+
+    registered = privacy.published_tables(run)
+    names = set(registered["table"])
+    assert "dynamics_window_states" in names and any(n.startswith("dynamics_transitions_") for n in names)
+    assert any(n.startswith("dynamics_movement_") for n in names)
+    assert (registered["column"] == "Total").any()
     transitions = run.read_table("dynamics/transitions.parquet")
     k = run.read_json("data/prepare.json")["suppression_k"]
     assert ((transitions["count"].isna()) | (transitions["count"] == 0) | (transitions["count"] >= k)).all()

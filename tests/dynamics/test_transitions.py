@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench import dynamics
+from workbench import dynamics, privacy
 
 
 def test_transition_matrix_counts_rates_and_suppression(toy_states):
@@ -23,15 +23,27 @@ def test_transition_matrix_counts_rates_and_suppression(toy_states):
     assert rates.loc["low", "high"] == pytest.approx(10 / 40)
     sup, sup_rates = dynamics.transition_matrix(states, "A", "B", names, order=[0, 1], k=10)
     assert np.isnan(sup.loc["high", "low"]) and np.isnan(sup.loc["low", "inactive"])  # 3 and 5 < 10
-    assert sup.loc["low", "low"] == 25 or np.isnan(sup.loc["low", "low"])
-    assert sup_rates.isna().equals(sup.isna())
-    assert (sup.fillna(0) == 0).sum().sum() < sup.size  # not everything suppressed
+    assert "Total" in sup.index and "Total" in sup.columns  # margins published with the table
+    # rates derive from the published table: a rate exists only where its cell and row total are published
+    hidden = sup.drop(columns="Total").isna() | sup["Total"].isna().to_numpy()[:, None]
+    assert sup_rates.isna().equals(hidden)
+    shown = ~hidden
+    np.testing.assert_allclose((sup_rates * sup["Total"].to_numpy()[:, None])[shown], sup.drop(columns="Total")[shown])
+    # no hidden cell can be recovered from the published table (LP attack over its equations)
+    attack = privacy.disclosure_intervals(counts, sup, margins=True)
+    assert len(attack) and not attack["disclosed"].any()
+    # grades derive from the published table: NaN where a cell they sum is hidden
+    grades = dynamics.grades_from_published(sup, [0, 1], names).set_index("segment")
+    assert np.isnan(grades.loc["low", "inactive"]) and np.isnan(grades.loc["high", "downgraded"])
 
 
 def test_migration_share_and_grade_changes(toy_states):
     states = toy_states
     share = dynamics.migration_share(states, 0, 1, "A", "B")
-    assert share == {"n_source": 35, "n_moved": 10, "share": pytest.approx(10 / 35)}
+    # not conditioned on activity: the 5 who became inactive stay in the denominator
+    assert share == {"n_source": 40, "n_moved": 10, "n_inactive": 5, "share": pytest.approx(10 / 40)}
+    active = dynamics.migration_share(states, 0, 1, "A", "B", active_only=True)
+    assert active["n_source"] == 35 and active["share"] == pytest.approx(10 / 35)
     grades = dynamics.grade_changes(states, "A", "B", value_order=[0, 1], names={0: "low", 1: "high"})
     low = grades.set_index("segment").loc["low"]
     assert low["n"] == 40

@@ -78,8 +78,8 @@ def drift_flags(drift: pd.DataFrame, moderate: float = 0.1, major: float = 0.25)
 def cohort_shift(dyn: Dynamics, before: str, after: str, min_n: int = 30) -> pd.DataFrame:
     """How the members of each segment changed between two windows, beyond everyone's change.
 
-    For the customers in segment ``s`` at the end of ``before``, the mean of each model input at
-    ``after`` minus its mean at ``before`` (in model-input units: standard deviations for a
+    For the customers in segment ``s`` in ``before`` who are scored in both windows, the mean of
+    each model input at ``after`` minus its mean at ``before`` (in model-input units: standard deviations for a
     standardised k-means), minus the same change among all other customers. Changes shared by
     everyone (tenure grows by the window length for all) cancel; what one segment's members did
     differently stands out. Inputs expanded from one feature (one-hot levels) are summed by
@@ -91,16 +91,17 @@ def cohort_shift(dyn: Dynamics, before: str, after: str, min_n: int = 30) -> pd.
         Rows = segments (value order, high first; cohorts smaller than ``min_n`` left out),
         columns = original features; values = the excess mean shift.
     """
-    key_a, key_b = (before, before), (before, after)
-    if key_a not in dyn.cohort_means or key_b not in dyn.cohort_means:
+    key = (before, after)
+    if key not in dyn.cohort_means:
         raise KeyError(f"No cohort means for {before}→{after}; compute segment_states with cohort=True.")
-    (seg_a, all_a), (seg_b, all_b) = dyn.cohort_means[key_a], dyn.cohort_means[key_b]
-    k = min(len(seg_a), len(seg_b))
-    n = seg_a[:k, 0]
+    seg, overall = dyn.cohort_means[key]
+    k, d = len(seg), (seg.shape[1] - 1) // 2
+    n = seg[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        delta_seg = seg_b[:k, 1:] / n[:, None] - seg_a[:k, 1:] / n[:, None]
-        rest_n = all_a[0] - n
-        delta_rest = ((all_b[1:] - seg_b[:k, 1:]) - (all_a[1:] - seg_a[:k, 1:])) / rest_n[:, None]
+        delta_seg = (seg[:, 1 + d:] - seg[:, 1:1 + d]) / n[:, None]
+        rest_n = overall[0] - n
+        rest_change = (overall[1 + d:] - overall[1:1 + d])[None, :] - (seg[:, 1 + d:] - seg[:, 1:1 + d])
+        delta_rest = rest_change / rest_n[:, None]
     excess = pd.DataFrame(delta_seg - delta_rest, columns=dyn.input_names)
     excess.index = range(k)
     features = dyn.input_feature if len(dyn.input_feature) == len(dyn.input_names) else dyn.input_names

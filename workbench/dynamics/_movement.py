@@ -2,10 +2,41 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .. import fairness, privacy
 from ._transitions import grade_labels
+
+
+MOVES = ("downgraded", "same or upgraded", "inactive")
+
+
+def _grades_and_groups(states, customers, before, after, value_order, attr, bands, labels):
+    a = states[before].to_numpy()
+    b = states[after].to_numpy()
+    grade = grade_labels(a, b, value_order)
+    values = customers.set_index("customer_id")[attr].reindex(states["customer_id"]).reset_index(drop=True)
+    groups = fairness.group_labels(values, (bands or {}).get(attr), (labels or {}).get(attr))
+    return a, b, grade, groups
+
+
+def movement_table(states, customers, before, after, value_order, attr, bands=None, labels=None,
+                   k: int = 10) -> pd.DataFrame:
+    """Customers in a segment in ``before``, by group of ``attr`` and move: the one published table.
+
+    Columns ``downgraded``, ``same or upgraded``, ``inactive`` (state in ``after``), rows the groups;
+    suppressed once with :func:`workbench.privacy.suppress_counts` (``margins=True``). Every rate of
+    :func:`movement_fairness` for ``attr`` is derived from it.
+    """
+    a, _, grade, groups = _grades_and_groups(states, customers, before, after, value_order, attr, bands, labels)
+    base = a >= 0
+    move = pd.Series(np.select([grade == "down", grade == "inactive"], ["downgraded", "inactive"],
+                               "same or upgraded"))[base]
+    table = pd.crosstab(groups[base].astype(str).to_numpy(), move.to_numpy())
+    table = table.reindex(columns=list(MOVES), fill_value=0)
+    table.index.name, table.columns.name = attr, f"move {before}→{after}"
+    return privacy.suppress_counts(table, k, margins=True)
 
 
 def movement_fairness(
@@ -29,25 +60,24 @@ def movement_fairness(
     (denominator: customers active in both windows); *lapse* = inactive in ``after`` (denominator:
     all of them). Groups come from :func:`workbench.fairness.group_labels` (numeric attributes in
     ``bands``, missing values as ``"unknown"``); rates, bootstrap CIs and the comparison with the
-    largest group from :func:`workbench.fairness.rate_by_group`. Groups of fewer than ``k``
-    customers are masked (:func:`workbench.privacy.suppress_rows`).
+    largest group from :func:`workbench.fairness.rate_by_group`.
+
+    With ``k``, the group x move counts are published once (:func:`movement_table`) and every
+    number here is masked where a cell it derives from is hidden: ``n`` and ``events`` are the
+    published counts, a group's rate, interval and test are NaN when its events or denominator is
+    hidden, and every group's comparison with the reference is NaN when the reference's rate is.
 
     Returns
     -------
     pandas.DataFrame
         ``attribute, outcome`` plus the columns of :func:`workbench.fairness.rate_by_group`.
     """
-    a = states[before].to_numpy()
-    b = states[after].to_numpy()
-    grade = grade_labels(a, b, value_order)
-    table = customers.set_index("customer_id")
-    bands, labels = bands or {}, labels or {}
     frames = []
     for attr in sensitive:
-        if attr not in table.columns:
+        if attr not in customers.columns:
             continue
-        values = table[attr].reindex(states["customer_id"]).reset_index(drop=True)
-        groups = fairness.group_labels(values, bands.get(attr), labels.get(attr))
+        a, b, grade, groups = _grades_and_groups(states, customers, before, after, value_order, attr, bands, labels)
+        published = movement_table(states, customers, before, after, value_order, attr, bands, labels, k) if k else None
         for outcome, mask, y in [
             ("downgrade", (a >= 0) & (b >= 0), grade == "down"),
             ("lapse", a >= 0, grade == "inactive"),
@@ -58,11 +88,33 @@ def movement_fairness(
                 y[mask], groups[mask].reset_index(drop=True), n_boot=n_boot, alpha=alpha,
                 min_group_size=min_group_size, seed=seed,
             )
-            if k:
-                res = privacy.suppress_rows(res, "n", k, keep=["group", "is_reference"])
+            if published is not None:
+                res = _mask_by_published(res, published, outcome)
             res.insert(0, "outcome", outcome)
             res.insert(0, "attribute", attr)
             frames.append(res)
     if not frames:
         return pd.DataFrame(columns=["attribute", "outcome", "group", "n", "events", "rate", "rate_low", "rate_high"])
     return pd.concat(frames, ignore_index=True)
+
+
+def _mask_by_published(res: pd.DataFrame, published: pd.DataFrame, outcome: str) -> pd.DataFrame:
+    """``n``/``events`` from the published table; everything derived from a hidden cell masked."""
+    res = res.copy()
+    body = published.drop(index="Total", errors="ignore")
+    if outcome == "downgrade":
+        events = body["downgraded"]
+        n = body["downgraded"] + body["same or upgraded"]  # NaN if either is hidden
+    else:
+        events, n = body["inactive"], body["Total"]
+    key = res["group"].astype(str)
+    res["n"] = key.map(n).to_numpy()
+    res["events"] = key.map(events).to_numpy()
+    hidden = res["n"].isna() | res["events"].isna()
+    numeric = [c for c in res.columns if c not in ("group", "is_reference", "n", "events")
+               and pd.api.types.is_numeric_dtype(res[c]) and not pd.api.types.is_bool_dtype(res[c])]
+    res.loc[hidden, numeric] = np.nan
+    if "is_reference" in res and hidden[res["is_reference"].astype(bool)].any():
+        comparison = [c for c in numeric if c.startswith(("ratio", "difference", "p_"))]
+        res[comparison] = np.nan
+    return res

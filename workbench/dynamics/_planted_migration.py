@@ -23,14 +23,16 @@ def planted_migration_check(
       two), the learned *target* likewise; when no learned segment is labelled with a planted
       segment, the learned segment holding most of its customers stands for it.
     * **Measured share** (the definition the done-when test checks): among customers in the
-      learned source in ``before`` who are active in ``after`` (default: the last window), the
-      share in the learned target in ``after``: the source row of the transition matrix
-      ``before -> after`` restricted to active customers.
-    * ``planted_share`` is the generator's ``n_moved / n_source``. ``measured_share_all`` judges
-      every source customer by the segment their features give at the end of ``after``, active or
-      not; ``true_share_same_customers`` is the planted share among exactly the customers of the
-      measured denominator (from ``segment_after_migration``), separating the segmentation's
-      misclassification from who is in the denominator.
+      learned source in ``before`` whose behaviour in ``after`` (default: the last window) can be
+      seen (they bought something in it), the share in the learned target in ``after``. The planted
+      quantity is a change of *behaviour*, which a customer who bought nothing does not show;
+      ``measured_share_with_inactive`` is the transition-matrix row share, with ``inactive`` as a
+      destination of its own (the default of :func:`migration_share`), shown beside it, and
+      ``inactive_share`` the part of the source row that became inactive.
+    * ``planted_share`` is the generator's ``n_moved / n_source``; ``true_share_same_customers`` is
+      the planted share among exactly the customers of the measured denominator (from
+      ``segment_after_migration``), separating the segmentation's misclassification from who is in
+      the denominator.
 
     Parameters
     ----------
@@ -55,11 +57,10 @@ def planted_migration_check(
         return {"applicable": False, "because": because}
     a = dyn.states[before].to_numpy()
     b = dyn.states[after].to_numpy()
-    b_all = dyn.segments[after].to_numpy()
     in_src = np.isin(a, src)
     base = in_src & (b >= 0)
     share = float(np.isin(b[base], dst).mean()) if base.any() else float("nan")
-    share_all = float(np.isin(b_all[in_src], dst).mean()) if in_src.any() else float("nan")
+    share_all = float(np.isin(b[in_src], dst).mean()) if in_src.any() else float("nan")
     if migration.get("n_source"):
         planted_share = migration["n_moved"] / migration["n_source"]
     else:
@@ -74,8 +75,10 @@ def planted_migration_check(
         "target_ids": dst,
         "planted_share": float(planted_share),
         "measured_share": share,
+        "n_source": int(in_src.sum()),
         "n_source_active": int(base.sum()),
-        "measured_share_all": share_all,
+        "measured_share_with_inactive": share_all,
+        "inactive_share": float((b[in_src] == -1).mean()) if in_src.any() else float("nan"),
         "difference_pp": float(100 * (share - planted_share)),
     }
     if "segment_after_migration" in planted:
@@ -88,8 +91,8 @@ def planted_migration_check(
 def _learned_source_target(scored: np.ndarray, planted: pd.Series, migration: dict):
     """The learned segments standing for the planted source and target (majority vote), or why none do.
 
-    ``scored`` is the model's segment of each customer at the end of the window before the migration
-    (active in the window or not), ``planted`` their planted segment, in the same order.
+    ``scored`` is each customer's state in the window before the migration (negative: not scored),
+    ``planted`` their planted segment, in the same order.
     """
     known = (scored >= 0) & planted.notna().to_numpy()
     vote = pd.crosstab(planted[known].to_numpy(), scored[known])

@@ -46,9 +46,9 @@ class Dynamics:
     refit_states : pandas.DataFrame or None
         States under a per-window refit (ids matched by centroid), when asked for.
     cohort_means : dict
-        ``(u, t) -> (per-segment [count, sums of model inputs], overall [count, sums])``: the
-        model inputs at window ``t`` of the customers grouped by their segment at window ``u``;
-        :func:`cohort_shift` turns them into how each segment's members moved.
+        ``(u, t) -> (per-segment [count, sums at u, sums at t], overall [same])``: the model inputs
+        at windows ``u`` and ``t`` of the customers scored in both, grouped by their segment at
+        ``u``; :func:`cohort_shift` turns them into how each segment's members moved.
     input_feature : list
         The original feature each model input comes from.
     """
@@ -91,6 +91,7 @@ def segment_states(
     seed: int = 0,
     features_fn: Callable[[pd.Timestamp], pd.DataFrame] | None = None,
     cohort: bool = True,
+    windowed: bool = False,
 ) -> Dynamics:
     """Score every customer in every window and collect drift statistics on the way.
 
@@ -125,6 +126,11 @@ def segment_states(
         ``as_of -> features`` replacing :func:`window_features` (tests, other feature builders).
     cohort : bool
         Also collect what :func:`cohort_shift` needs (``Dynamics.cohort_means``).
+    windowed : bool
+        The features describe one window's purchases only (``lookback_months`` = the window length,
+        or a ``features_fn`` that does so): a customer is scored only in windows where they bought
+        something (else ``INACTIVE``), and PSI compares the active customers of consecutive, disjoint
+        windows. Without it, everyone acquired by a window's end is scored on features as of its end.
     """
     if refit_match not in ("previous", "original"):
         raise ValueError(f"refit_match must be 'previous' or 'original', got {refit_match!r}")
@@ -135,7 +141,7 @@ def segment_states(
     activity = pd.DataFrame({"customer_id": ids}).merge(activity, on="customer_id", how="left")
     names = {int(k): str(v) for k, v in (names or getattr(model, "segment_names_", {}) or {}).items()}
     scan = _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, refit_sample, refit_match,
-                         seed, cohort)
+                         seed, cohort, windowed)
     centroid_arrays, seen_ids = _centroid_arrays(scan.centroids, names, len(scan.input_names))
     names = {**{j: f"Segment {j}" for j in seen_ids}, **names}
     if not value_order:
@@ -166,13 +172,15 @@ class _Scan:
     drift: dict[str, pd.Series] = field(default_factory=dict)
     cohort_means: dict[tuple[str, str], tuple] = field(default_factory=dict)
     centroids: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+    inputs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, refit_sample, refit_match, seed,
-                  cohort) -> _Scan:
+                  cohort, windowed=False) -> _Scan:
     """Score every customer in every window, oldest first, collecting what :class:`Dynamics` holds.
 
-    Only the previous window's features are kept, so memory stays at two feature tables.
+    Only the previous window's features are kept, so memory stays at two feature tables (plus, for
+    the cohort means, every window's transformed inputs of the scored customers as float32).
     """
     labels = list(windows["label"])
     scan = _Scan(states={"customer_id": ids}, segments={"customer_id": ids},
@@ -181,7 +189,8 @@ def _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, r
     refit_ref = _refit_reference(model)
     previous = None
     for i, w in enumerate(windows.itertuples()):
-        X, seen, active, seg, rows, z = _score_window(model, features_fn(w.end), ids, activity, w.label)
+        X, seen, active, seg, rows, z = _score_window(model, features_fn(w.end), ids, activity, w.label, windowed)
+        scored = active if windowed else seen
         if z is not None and not scan.input_names:
             scan.input_names = [f"input_{j}" for j in range(z.shape[1])]
         state = seg.copy()
@@ -191,15 +200,16 @@ def _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, r
         cent = _segment_centroids(seg, rows, z)
         scan.centroids[w.label] = cent
         if cohort and z is not None:
-            scan.cohort_means.update(_cohort_sums(scan.segments, labels[: i + 1], w.label, rows, z))
+            scan.inputs[w.label] = (rows, z.astype(np.float32))
+            scan.cohort_means.update(_cohort_sums(scan.segments, scan.inputs, labels[: i + 1], w.label))
         if refit and len(rows):
             scan.refit_states[w.label], refit_ref = _refit_window(
                 model, X, z, rows, seen & ~active, cent, refit_ref, refit_match, seed + i, refit_sample)
         if previous is not None:
-            prev_label, prev_feats, prev_seen = previous
-            scan.drift[f"{prev_label}→{w.label}"] = feature_drift(prev_feats.loc[prev_seen], X.loc[seen],
+            prev_label, prev_feats, prev_scored = previous
+            scan.drift[f"{prev_label}→{w.label}"] = feature_drift(prev_feats.loc[prev_scored], X.loc[scored],
                                                                   bins=psi_bins)
-        previous = (w.label, X, seen)
+        previous = (w.label, X, scored)
     return scan
 
 
@@ -224,12 +234,15 @@ def _refit_reference(model):
     return None if centers is None else np.asarray(centers, dtype=float)
 
 
-def _score_window(model, feats: pd.DataFrame, ids: pd.Series, activity: pd.DataFrame, label: str):
-    """One window: model inputs, who was seen / active, the segment of everyone seen by its end.
+def _score_window(model, feats: pd.DataFrame, ids: pd.Series, activity: pd.DataFrame, label: str,
+                  windowed: bool = False):
+    """One window: model inputs, who was seen / active, the segment of everyone scored in it.
 
-    Returns ``X`` (model inputs, customer-table order), ``seen``, ``active``, ``seg`` (``NOT_YET`` for
-    customers not seen), ``rows`` (positions of the seen ones) and ``z`` (their transformed inputs; None
-    when nobody was seen).
+    Scored: everyone seen by the window's end, or with ``windowed`` only those active in the window
+    (the others have no behaviour in it: ``INACTIVE``). Returns ``X`` (model inputs, customer-table
+    order), ``seen``, ``active``, ``seg`` (``NOT_YET`` for customers not seen, ``INACTIVE`` for seen
+    ones not scored), ``rows`` (positions of the scored ones) and ``z`` (their transformed inputs;
+    None when nobody was scored).
     """
     if len(feats) != len(ids) or not (feats["customer_id"].to_numpy() == ids.to_numpy()).all():
         feats = pd.DataFrame({"customer_id": ids}).merge(feats, on="customer_id", how="left")
@@ -238,7 +251,8 @@ def _score_window(model, feats: pd.DataFrame, ids: pd.Series, activity: pd.DataF
     seen = activity[f"seen_{label}"].fillna(False).to_numpy(dtype=bool)
     active = activity[f"n_{label}"].fillna(0).to_numpy() > 0
     seg = np.full(len(ids), NOT_YET, dtype=np.int16)
-    rows = np.flatnonzero(seen)
+    seg[seen] = INACTIVE
+    rows = np.flatnonzero(active if windowed else seen)
     z = None
     if len(rows):
         Xs = X.iloc[rows]
@@ -257,29 +271,35 @@ def _segment_centroids(seg: np.ndarray, rows: np.ndarray, z: np.ndarray | None) 
     return cent
 
 
-def _cohort_sums(segments: dict, earlier: list[str], label: str, rows: np.ndarray, z: np.ndarray) -> dict:
-    """``(u, label) -> (per-segment [count, sums of z], overall [count, sums])`` for every window u so far.
+def _cohort_sums(segments: dict, inputs: dict, earlier: list[str], label: str) -> dict:
+    """``(u, label) -> (per segment [count, sums of z at u, sums at label], overall [same])`` for every u so far.
 
-    The mean model input now of the customers of each segment of every earlier window (and of this one):
-    how a segment's members moved, whatever segment they are in now. Customers scored in window u are
-    scored now too (``seen`` only grows), so rows of u are rows now.
+    The customers of each segment of window u who are scored in both u and ``label``: the sums of
+    their model inputs then and now, so that :func:`cohort_shift` compares the same people (a
+    customer inactive in either window has no inputs there and is left out).
     """
     from scipy import sparse
 
-    position = np.full(len(segments["customer_id"]), -1)
-    position[rows] = np.arange(len(rows))
+    rows_t, z_t = inputs[label]
+    n = len(segments["customer_id"])
+    pos_t = np.full(n, -1)
+    pos_t[rows_t] = np.arange(len(rows_t))
     out = {}
     for u in earlier:
+        rows_u, z_u = inputs[u]
+        pos_u = np.full(n, -1)
+        pos_u[rows_u] = np.arange(len(rows_u))
         seg_u = segments[u]
-        members = np.flatnonzero(seg_u >= 0)
+        members = np.flatnonzero((seg_u >= 0) & (pos_u >= 0) & (pos_t >= 0))
         codes = seg_u[members].astype(np.int64)
         n_codes = int(codes.max()) + 1 if len(codes) else 0
-        onehot = sparse.csr_matrix(
-            (np.ones(len(members)), (codes, position[members])), shape=(n_codes, len(rows)))
-        sums = np.asarray(onehot @ z)
+        onehot = sparse.csr_matrix((np.ones(len(members)), (codes, np.arange(len(members)))),
+                                   shape=(n_codes, len(members)))
+        sums_u = np.asarray(onehot @ z_u[pos_u[members]].astype(float))
+        sums_t = np.asarray(onehot @ z_t[pos_t[members]].astype(float))
         counts = np.bincount(codes, minlength=n_codes).astype(float)
-        out[(u, label)] = (np.column_stack([counts, sums]),
-                           np.concatenate([[len(members)], sums.sum(axis=0)]))
+        out[(u, label)] = (np.column_stack([counts, sums_u, sums_t]),
+                           np.concatenate([[len(members)], sums_u.sum(axis=0), sums_t.sum(axis=0)]))
     return out
 
 

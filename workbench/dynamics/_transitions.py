@@ -30,9 +30,11 @@ def transition_matrix(
 
     Segments nobody is in, in either window, are dropped unless ``drop_empty=False``.
 
-    With ``k``, counts pass through :func:`workbench.privacy.suppress_counts` (small cells and their
-    complements become NaN) and the rates of suppressed cells are NaN too; rates are computed from
-    the true row totals.
+    With ``k``, the counts pass once through :func:`workbench.privacy.suppress_counts` with
+    ``margins=True`` (small cells, small totals and their complements become NaN; a ``Total`` row and
+    column are appended) and the rates are derived from that published table alone: published cell /
+    published row total, NaN wherever either is hidden. A rate times its row total is then a
+    published cell, never a hidden one.
 
     Returns
     -------
@@ -54,12 +56,13 @@ def transition_matrix(
         counts = counts.drop(index=empty, columns=empty)
     counts.index = pd.Index([_state_label(s, names) for s in counts.index], name=f"from {before}")
     counts.columns = pd.Index([_state_label(s, names) for s in counts.columns], name=f"to {after}")
-    totals = counts.sum(axis=1)
-    rates = counts.div(totals.where(totals > 0), axis=0)
     if k:
-        counts = privacy.suppress_counts(counts, k)
-        rates = rates.where(counts.notna())
-    return counts, rates
+        counts = privacy.suppress_counts(counts, k, margins=True)
+        totals = counts["Total"]
+        rates = counts.drop(columns="Total").div(totals.where(totals > 0), axis=0)
+        return counts, rates
+    totals = counts.sum(axis=1)
+    return counts, counts.div(totals.where(totals > 0), axis=0)
 
 
 def migration_share(
@@ -68,35 +71,30 @@ def migration_share(
     target: int,
     before: str,
     after: str,
-    after_states: pd.DataFrame | None = None,
+    active_only: bool = False,
 ) -> dict:
     """Share of a segment that moved to another between two windows.
 
-    Definition: the denominator is the customers in segment ``source`` in window ``before``
-    (``states``: so they were active then). With ``after_states=None`` only those also active in
-    ``after`` count, and the numerator is those in segment ``target`` in ``after`` (a row of the
-    transition matrix restricted to active customers). Pass ``after_states=Dynamics.segments`` to
-    judge everyone by the segment the model gives their features at the end of ``after``, whether
-    or not they bought in that window: this avoids conditioning on activity, which would favour
-    segments that buy more often (the share among customers active in both windows over-represents
-    frequent buyers).
+    Definition: the denominator is the customers in segment ``source`` in window ``before`` (so
+    they were active then), whatever their state in ``after``: a customer who bought nothing in
+    ``after`` is in the ``inactive`` state and counts in the denominator, not as having stayed (the
+    transition matrix's ``source`` row). With ``active_only=True`` only those also active in
+    ``after`` count, i.e. the share among customers whose behaviour in ``after`` can be seen
+    (conditioning on activity favours segments that buy more often; shown beside, not instead).
 
     Returns
     -------
     dict
-        ``n_source`` (the denominator), ``n_moved`` and ``share``.
+        ``n_source`` (the denominator), ``n_moved``, ``n_inactive`` (of the denominator, inactive in
+        ``after``) and ``share``.
     """
     a = states[before].to_numpy()
-    if after_states is None:
-        b = states[after].to_numpy()
-        base = (a == source) & (b >= 0)
-    else:
-        order = states[["customer_id"]].merge(after_states[["customer_id", after]], on="customer_id", how="left")
-        b = order[after].fillna(NOT_YET).to_numpy()
-        base = a == source
+    b = states[after].to_numpy()
+    base = (a == source) & ((b >= 0) if active_only else True)
     moved = base & (b == target)
     n = int(base.sum())
-    return {"n_source": n, "n_moved": int(moved.sum()), "share": moved.sum() / n if n else float("nan")}
+    return {"n_source": n, "n_moved": int(moved.sum()), "n_inactive": int((base & (b == INACTIVE)).sum()),
+            "share": moved.sum() / n if n else float("nan")}
 
 
 def grade_changes(
@@ -158,6 +156,53 @@ def grade_labels(a: np.ndarray, b: np.ndarray, value_order: list[int]) -> np.nda
     return out
 
 
+def grades_from_published(counts: pd.DataFrame, value_order: list[int], names: dict[int, str]) -> pd.DataFrame:
+    """Up- and downgrade rates per segment of origin, derived from a published transition table.
+
+    ``counts`` is :func:`transition_matrix`'s suppressed table (with ``Total``). Each rate is a sum of
+    published cells over the published row total; it is NaN when any cell it sums is hidden, so no
+    rate (times ``n``) uncovers a suppressed cell. ``all`` sums the segment rows the same way.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``segment``, ``n`` and the rates ``upgraded``, ``same``, ``downgraded``, ``inactive``.
+    """
+    seg_names = [names.get(s, f"Segment {s}") for s in value_order]
+    present = [n for n in seg_names if n in counts.index and n in counts.columns]
+    rank = {n: r for r, n in enumerate(seg_names)}
+    inactive = STATE_NAMES[INACTIVE]
+    table = {}
+    for origin in present:
+        row = counts.loc[origin]
+        up = [t for t in present if rank[t] > rank[origin]]
+        down = [t for t in present if rank[t] < rank[origin]]
+        table[origin] = {"n": row["Total"], "upgraded": row[up].sum(min_count=len(up)) if up else 0.0,
+                         "same": row[origin], "downgraded": row[down].sum(min_count=len(down)) if down else 0.0,
+                         "inactive": row[inactive] if inactive in row else 0.0}
+    events = pd.DataFrame.from_dict(table, orient="index", columns=["n", "upgraded", "same", "downgraded", "inactive"])
+    events.loc["all"] = events.sum(axis=0, min_count=len(events)) if len(events) else np.nan
+    rates = events[["upgraded", "same", "downgraded", "inactive"]].div(events["n"].where(events["n"] > 0), axis=0)
+    out = pd.concat([events[["n"]], rates], axis=1).rename_axis("segment").reset_index()
+    return out
+
+
+def window_counts(states: pd.DataFrame, labels: list[str], value_order: list[int], names: dict[int, str],
+                  k: int) -> pd.DataFrame:
+    """Customers per window and state (segments high value first, inactive, not yet), suppressed once.
+
+    The one published table behind the per-window activity and segment shares
+    (:func:`workbench.dynamics.window_summary`) and the flow chart's bars:
+    :func:`workbench.privacy.suppress_counts` with ``margins=True``.
+    """
+    order = [*reversed(list(value_order)), INACTIVE, NOT_YET]
+    data = states[labels].to_numpy()
+    counts = pd.DataFrame({_state_label(s, names): (data == s).sum(axis=0) for s in order},
+                          index=pd.Index(labels, name="window"))
+    counts.columns.name = "state"
+    return privacy.suppress_counts(counts, k, margins=True)
+
+
 def _transition_tables(
     states: pd.DataFrame,
     labels: list[str],
@@ -165,11 +210,16 @@ def _transition_tables(
     value_order: list[int],
     names: dict[int, str],
     k: int,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Transition matrices (long form) and suppressed up- and downgrades for every consecutive window pair."""
-    long, grades = [], []
+) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """Transition matrices (long form), the grades derived from them, and the published tables by pair.
+
+    Each consecutive pair's matrix is suppressed once (:func:`transition_matrix` with ``k``); its
+    rates and up- and downgrades are derived from that table (:func:`grades_from_published`).
+    """
+    long, grades, published = [], [], {}
     for before, after in zip(labels[:-1], labels[1:]):
         counts, rates = transition_matrix(states, before, after, state_names, value_order, k=k)
+        published[(before, after)] = counts
         c = counts.stack(future_stack=True).rename("count")
         r = rates.stack(future_stack=True).rename("rate")
         part = pd.concat([c, r], axis=1).reset_index()
@@ -177,9 +227,8 @@ def _transition_tables(
         part.insert(0, "after", after)
         part.insert(0, "before", before)
         long.append(part)
-        g = grade_changes(states, before, after, value_order, names)
-        g = privacy.suppress_rows(g, "n", k, keep=["segment"])
+        g = grades_from_published(counts, value_order, names)
         g.insert(0, "after", after)
         g.insert(0, "before", before)
         grades.append(g)
-    return pd.concat(long, ignore_index=True), pd.concat(grades, ignore_index=True)
+    return pd.concat(long, ignore_index=True), pd.concat(grades, ignore_index=True), published

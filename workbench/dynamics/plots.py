@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._states import INACTIVE, NOT_YET
-from ._transitions import _state_label
+from ._states import INACTIVE, STATE_NAMES
+from ._transitions import _state_label, transition_matrix, window_counts
 
 
 def flow_chart(
@@ -18,60 +18,54 @@ def flow_chart(
     ax=None,
     title: str | None = None,
 ):
-    """Alluvial chart of movements between consecutive windows (matplotlib patches).
+    """Alluvial chart of movements between consecutive windows, drawn from published tables only.
 
     One column of stacked bars per window (segments from high value at the top to low value, then
-    ``inactive``), and a band between consecutive columns for every move, its width proportional
-    to the number of customers. Moves of fewer than ``k`` customers are not drawn (small cells).
+    ``inactive``), each bar as tall as the published count of its state in that window
+    (:func:`window_counts`), and a band between consecutive columns for every published cell of the
+    window pair's transition table (:func:`transition_matrix` with ``k``), as wide as that cell.
+    Hidden cells are not drawn and do not move anything: bars and bands are laid out from
+    published values alone (a hidden bar takes no room), so no gap or offset reveals a hidden count.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import PathPatch, Rectangle
     from matplotlib.path import Path as MplPath
 
     order = [*reversed(list(value_order)), INACTIVE]
+    state_names = {**names, **STATE_NAMES}
+    label_of = {s: _state_label(s, state_names) for s in order}
     tab10, tab20 = plt.get_cmap("tab10"), plt.get_cmap("tab20")
     palette = [tab10(i) for i in (0, 1, 2, 3, 4, 5, 6, 8, 9)] + [tab20(i) for i in (1, 3, 5, 7, 9, 11, 13, 17, 19)]
     colour = {s: palette[i % len(palette)] for i, s in enumerate(value_order)}  # grey is for inactive
     colour[INACTIVE] = (0.75, 0.75, 0.75, 1.0)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels) + 2), 5))
-    data = states[labels].to_numpy()
-    total = max(int((data != NOT_YET).sum(axis=0).max()), 1)
-    gap = 0.02 * total
-    bar_w = 0.18
-    tops: dict[tuple[int, int], float] = {}
+    bars = window_counts(states, labels, value_order, names, k)
+    total = max(float(np.nansum(bars.loc[labels, [label_of[s] for s in order]].to_numpy(), axis=1).max()), 1.0)
+    gap, bar_w = 0.02 * total, 0.18
+    bottoms: dict[tuple[int, int], float] = {}
     for c, label in enumerate(labels):
-        col = data[:, c]
         y = 0.0
         for s in reversed(order):  # bottom to top: inactive first
-            n = int((col == s).sum())
-            tops[(c, s)] = y
-            if n >= k:
-                ax.add_patch(Rectangle((c - bar_w / 2, y), bar_w, n, color=colour[s], lw=0))
+            n = bars.loc[label, label_of[s]]
+            bottoms[(c, s)] = y
+            if np.isnan(n) or n == 0:
+                continue
+            ax.add_patch(Rectangle((c - bar_w / 2, y), bar_w, n, color=colour[s], lw=0))
             y += n + gap
     for c in range(len(labels) - 1):
-        a, b = data[:, c], data[:, c + 1]
-        out_off = {s: tops[(c, s)] for s in order}
-        in_off = {s: tops[(c + 1, s)] for s in order}
+        table, _ = transition_matrix(states, labels[c], labels[c + 1], state_names, list(value_order), k=k)
+        out_off = {s: bottoms[(c, s)] for s in order}
+        in_off = {s: bottoms[(c + 1, s)] for s in order}
         for s in reversed(order):
             for t in reversed(order):
-                n = int(((a == s) & (b == t)).sum())
-                if n == 0:
+                n = table.at[label_of[s], label_of[t]] if (label_of[s] in table.index
+                                                            and label_of[t] in table.columns) else np.nan
+                if np.isnan(n) or n == 0:  # hidden or empty: takes no room
                     continue
-                y0, y1 = out_off[s], in_off[t]
+                _band(ax, c, out_off[s], in_off[t], n, bar_w, colour[s], MplPath, PathPatch)
                 out_off[s] += n
                 in_off[t] += n
-                if n < k:
-                    continue
-                x0, x1 = c + bar_w / 2, c + 1 - bar_w / 2
-                xm = (x0 + x1) / 2
-                verts = [
-                    (x0, y0), (xm, y0), (xm, y1), (x1, y1),
-                    (x1, y1 + n), (xm, y1 + n), (xm, y0 + n), (x0, y0 + n), (x0, y0),
-                ]
-                codes = [MplPath.MOVETO, *[MplPath.CURVE4] * 3, MplPath.LINETO, *[MplPath.CURVE4] * 3,
-                         MplPath.CLOSEPOLY]
-                ax.add_patch(PathPatch(MplPath(verts, codes), fc=colour[s], alpha=0.35, lw=0))
     ax.set_xlim(-0.5, len(labels) - 0.5)
     ax.set_ylim(0, total + gap * (len(order) + 1))
     ax.set_xticks(range(len(labels)), labels)
@@ -79,10 +73,18 @@ def flow_chart(
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     handles = [Rectangle((0, 0), 1, 1, color=colour[s]) for s in order]
-    ax.legend(handles, [_state_label(s, names) for s in order], loc="upper left",
-              bbox_to_anchor=(1.0, 1.0), frameon=False)
-    ax.set_title(title or "Movements between segments (bands of fewer than k customers not drawn)")
+    ax.legend(handles, [label_of[s] for s in order], loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+    ax.set_title(title or "Movements between segments (published counts; suppressed cells not drawn)")
     return ax
+
+
+def _band(ax, c, y0, y1, n, bar_w, colour, MplPath, PathPatch) -> None:
+    """One flow of ``n`` customers from column ``c`` (at height ``y0``) to ``c + 1`` (at ``y1``)."""
+    x0, x1 = c + bar_w / 2, c + 1 - bar_w / 2
+    xm = (x0 + x1) / 2
+    verts = [(x0, y0), (xm, y0), (xm, y1), (x1, y1), (x1, y1 + n), (xm, y1 + n), (xm, y0 + n), (x0, y0 + n), (x0, y0)]
+    codes = [MplPath.MOVETO, *[MplPath.CURVE4] * 3, MplPath.LINETO, *[MplPath.CURVE4] * 3, MplPath.CLOSEPOLY]
+    ax.add_patch(PathPatch(MplPath(verts, codes), fc=colour, alpha=0.35, lw=0))
 
 
 def plot_drift(drift: pd.DataFrame, top: int = 15, ax=None):

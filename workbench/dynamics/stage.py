@@ -7,8 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from .. import fairness
+from .. import fairness, privacy
 from ..rundir import Run, register_stage
+from ._behaviour import windowed_states
 from ._drift import centroid_shift, drift_flags
 from ._labels import (
     LabelStaleness,
@@ -18,27 +19,24 @@ from ._labels import (
     label_age_table,
     label_staleness_table,
 )
-from ._models import _CentroidModel, _LabelModel
-from ._movement import movement_fairness
+from ._movement import movement_fairness, movement_table
 from ._planted_migration import planted_migration_check
 from ._staleness import refresh_recommendation, stale_assignments, staleness_curve
-from ._states import Dynamics, segment_states
-from ._transitions import _transition_tables
+from ._states import Dynamics
+from ._transitions import _transition_tables, window_counts
 from ._windows import make_windows
 
 DEFAULTS: dict[str, Any] = {
-    "window_months": 3,  # window length in months: 3 = calendar quarters, 1 = months, 12 = years
+    # window length in months: each customer's state is scored on the window's purchases alone, so a
+    # window must hold enough purchases to place a customer (6 = half-years; 3 = quarters, noisier)
+    "window_months": 6,
     "n_windows": None,  # None: as many full windows as the history holds, at most max_windows
     "max_windows": 8,
-    "lookback_months": None,  # None: features use all history before each window's end (as_of)
-    "refit": False,  # also refit the model per window, ids matched to the previous window by centroid
-    "refit_sample": 200_000,  # customers a per-window refit is fitted on (scoring covers everyone)
-    "refit_match": "previous",  # refit ids matched to the previous window's refit, or "original" model
     "psi_bins": 10,
     "psi_moderate": 0.1,  # PSI bands: < 0.1 stable, 0.1-0.25 moderate shift, >= 0.25 major shift
     "psi_major": 0.25,
     "stale_tolerance": 0.10,  # refresh before more than this share of assignments is stale
-    "refresh_lag": 4,  # windows between the recorded refresh and now, for the stale table
+    "refresh_lag": 2,  # windows between the recorded refresh and now, for the stale table
     "sensitive": None,  # attributes for fairness of movement; None: the roles' sensitive attributes
     "ci_level": 0.95,
 }
@@ -54,10 +52,15 @@ def dynamics_run(run: Run) -> Dynamics | None:
     ``stale.parquet``, ``fairness.parquet``, ``dynamics.json``. Returns None (and records why)
     when the dataset has no transactions or too short a history.
 
+    States are behavioural (:func:`windowed_states`): each window's purchases alone, scored against
+    the recorded segments' behaviour profiles. Every published count table (transitions per window
+    pair, customers per window and state, movement by sensitive group) is suppressed once and
+    registered with :func:`workbench.privacy.publish_counts`; rates, shares and the flow chart derive
+    from those tables.
+
     In an audit of given segment labels (stage 02 in audit mode), :func:`label_staleness` first
     judges how stale the labels are (``label_staleness.json``, ``label_stale.parquet``,
-    ``label_age.parquet``), and the windows are scored with a surrogate of the labels
-    (:class:`_LabelModel`) instead of a fitted segmentation model.
+    ``label_age.parquet``); the windows are then scored against the given labels' behaviour profiles.
     """
     settings = run.settings("dynamics", DEFAULTS)
     given = _given_labels(run)
@@ -65,8 +68,7 @@ def dynamics_run(run: Run) -> Dynamics | None:
         return _dynamics_windows(run, settings)
     result = label_staleness(run, settings, given)
     label_summary = _write_label_staleness(run, result)
-    model = result.model if result.model is not None else _label_model_from_explain(run, given)
-    dyn = _dynamics_windows(run, settings, model=model)
+    dyn = _dynamics_windows(run, settings)
     path = run.path / "summary" / "05_dynamics.json"
     earlier = json.loads(path.read_text()).get("headline", []) if path.exists() else []
     heads = result.headline or [f"Staleness of the given labels: not applicable, because {result.because}."]
@@ -74,22 +76,6 @@ def dynamics_run(run: Run) -> Dynamics | None:
     if dyn is not None:
         dyn.settings["label_staleness"] = label_summary
     return dyn
-
-
-def _label_model_from_explain(run: Run, given: dict):
-    """A :class:`_LabelModel` from stage 03's surrogate of the labels when it is trustworthy, else None."""
-    from .. import explain as explain_module
-
-    if not run.has_transactions:
-        return None
-    try:
-        state = explain_module.load_state(run)
-    except Exception:  # the explanation stage failed: the nearest-centroid stand-in scores instead
-        return None
-    if state.get("kind") != "surrogate" or not state.get("trustworthy"):
-        return None
-    current = run.read_table("segments/features.parquet")
-    return _LabelModel(state["explainer"], current, given["names"])
 
 
 def _given_labels(run: Run) -> dict | None:
@@ -205,24 +191,13 @@ def read_label_staleness(run: Run) -> dict | None:
     return info
 
 
-def _load_model(run: Run):
-    """The fitted model of stage 02, or a nearest-centroid stand-in built from its assignments."""
-    import joblib
-
+def _recorded(run: Run):
+    """Stage 02's recorded assignment (or the given labels), segment names and value order."""
     assignments = run.read_table("segments/assignments.parquet")
     info = run.read_json("artifacts/segments/segments.json")
     names = {int(k): v for k, v in (info.get("names") or {}).items()}
-    if run.has("segments/model.joblib"):
-        model = joblib.load(run.artifact("segments/model.joblib"))
-        names = names or {int(k): v for k, v in getattr(model, "segment_names_", {}).items()}
-    else:
-        features = run.read_table("segments/features.parquet")
-        merged = features.merge(assignments[["customer_id", "segment"]], on="customer_id")
-        model = _CentroidModel(merged.drop(columns=["segment"]), merged["segment"].to_numpy(), names)
-    value_order = info.get("value_order")
-    if not value_order:
-        value_order = _value_order_from(run, assignments)
-    return model, names, [int(v) for v in value_order]
+    value_order = info.get("value_order") or _value_order_from(run, assignments)
+    return assignments[["customer_id", "segment"]], names, [int(v) for v in value_order]
 
 
 def _value_order_from(run: Run, assignments: pd.DataFrame) -> list[int]:
@@ -233,8 +208,8 @@ def _value_order_from(run: Run, assignments: pd.DataFrame) -> list[int]:
     return [int(s) for s in value.sort_values(kind="stable").index]
 
 
-def _dynamics_windows(run: Run, settings: dict, model=None) -> Dynamics | None:
-    """The window analysis of :func:`dynamics_run` (``model`` overrides stage 02's model)."""
+def _dynamics_windows(run: Run, settings: dict) -> Dynamics | None:
+    """The window analysis of :func:`dynamics_run`."""
     transactions = run.transactions()
     if transactions is None or transactions.empty:
         return _not_applicable(run, "the dataset has no transaction history to split into periods")
@@ -244,25 +219,19 @@ def _dynamics_windows(run: Run, settings: dict, model=None) -> Dynamics | None:
         return _not_applicable(
             run, f"the transaction history holds fewer than two full {settings['window_months']}-month windows"
         )
-    loaded, names, value_order = _load_model(run)
-    model = loaded if model is None else model
+    recorded, names, value_order = _recorded(run)
     customers = run.customers()
     k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     seg_settings = (run.config.get("segmentation") or {}).get("features") or None
-    dyn = segment_states(
-        model, customers, transactions, run.roles, windows, names=names, value_order=value_order,
-        lookback_months=settings["lookback_months"], feature_settings=seg_settings,
-        psi_bins=settings["psi_bins"], refit=settings["refit"], refit_sample=settings["refit_sample"],
-        refit_match=settings["refit_match"], seed=run.seed,
-    )
+    dyn = windowed_states(customers, transactions, run.roles, windows, recorded, names, value_order,
+                          feature_settings=seg_settings, psi_bins=settings["psi_bins"], seed=run.seed)
     dyn.settings = dict(settings, suppression_k=k)
     labels = dyn.labels
 
     run.write_table("dynamics/states.parquet", dyn.states.rename(columns=str))
-    run.write_table("dynamics/segments_by_window.parquet", dyn.segments.rename(columns=str))
-    if dyn.refit_states is not None:
-        run.write_table("dynamics/refit_states.parquet", dyn.refit_states.rename(columns=str))
-    transitions, grades = _transition_tables(dyn.states, labels, dyn.state_names(), value_order, dyn.names, k)
+    transitions, grades, published = _transition_tables(dyn.states, labels, dyn.state_names(), value_order,
+                                                        dyn.names, k)
+    _publish(run, dyn, published, window_counts(dyn.states, labels, value_order, dyn.names, k))
     run.write_table("dynamics/transitions.parquet", transitions)
     run.write_table("dynamics/grades.parquet", grades)
     run.write_table("dynamics/drift.parquet", dyn.drift.reset_index(names="feature"))
@@ -276,14 +245,23 @@ def _dynamics_windows(run: Run, settings: dict, model=None) -> Dynamics | None:
                     for w in windows.itertuples()],
         "refreshed_at": refreshed_at,
         "refresh": advice,
-        "model": getattr(model, "method", type(model).__name__),
+        "model": "nearest behaviour profile of the recorded segments, per window",
     }
     run.write_json("artifacts/dynamics/dynamics.json", info)
     dyn.settings.update(refreshed_at=refreshed_at, refresh=advice)
     summary = _summary(dyn, settings, grades, stale, advice, refreshed_at)
-    _planted_migration(run, dyn, model, customers, summary)
+    _planted_migration(run, dyn, customers, summary)
     run.summarise("05_dynamics", **summary)
     return dyn
+
+
+def _publish(run: Run, dyn: Dynamics, transitions: dict, per_window: pd.DataFrame) -> None:
+    """Register the published count tables (the whole-run disclosure check attacks them jointly)."""
+    run.write_table("dynamics/window_counts.parquet", per_window.reset_index())
+    privacy.publish_counts(run, "dynamics_window_states", per_window, "window", "state")
+    for (before, after), table in transitions.items():
+        privacy.publish_counts(run, f"dynamics_transitions_{before}_{after}", table,
+                               f"state {before}", f"state {after}")
 
 
 def _write_staleness(run: Run, dyn: Dynamics, settings: dict, k: int):
@@ -308,6 +286,10 @@ def _movement_fairness(run: Run, settings: dict, dyn: Dynamics, customers: pd.Da
         sensitive = run.settings("fairness", fairness.DEFAULTS).get("sensitive") or list(run.roles.sensitive)
     sensitive = [s for s in sensitive if s in customers.columns]
     fair_settings = run.settings("fairness", fairness.DEFAULTS)
+    for attr in sensitive:
+        table = movement_table(dyn.states, customers, labels[-2], labels[-1], value_order, attr,
+                               fair_settings.get("bands"), fair_settings.get("labels"), k)
+        privacy.publish_counts(run, f"dynamics_movement_{attr}", table, attr, f"move {labels[-2]}→{labels[-1]}")
     return movement_fairness(
         dyn.states, customers, labels[-2], labels[-1], value_order, sensitive,
         bands=fair_settings.get("bands"), labels=fair_settings.get("labels"),
@@ -352,7 +334,7 @@ def _summary(dyn: Dynamics, settings: dict, grades: pd.DataFrame, stale: pd.Data
     }
 
 
-def _planted_migration(run: Run, dyn: Dynamics, model, customers: pd.DataFrame, summary: dict) -> None:
+def _planted_migration(run: Run, dyn: Dynamics, customers: pd.DataFrame, summary: dict) -> None:
     """Synthetic data with a planted migration only: check it against the measured one (artifact, summary).
 
     The generator's truth (``data/truth.json``, ``data/truth.parquet``) exists only for the synthetic
@@ -366,7 +348,6 @@ def _planted_migration(run: Run, dyn: Dynamics, model, customers: pd.DataFrame, 
         return
     truth = pd.read_parquet(run.path / "data" / "truth.parquet")
     check = planted_migration_check(dyn, truth, migration)
-    check["static_inputs"] = [c for c in getattr(model, "feature_names_in_", []) if c in customers.columns]
     run.write_json("artifacts/dynamics/planted_migration.json", check)
     dyn.settings["planted_migration"] = check
     if check.get("applicable"):
