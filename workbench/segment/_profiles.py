@@ -27,6 +27,7 @@ def segment_z(model: "SegmentationModel", Z: np.ndarray, labels: np.ndarray) -> 
 
 def segment_count_table(
     labels: np.ndarray, segments: list, outcome: pd.Series | np.ndarray | None = None, suppression_k: int = 10,
+    suppress=None,
 ) -> pd.DataFrame:
     """The one published table of customers per segment (x outcome, when there is one), suppressed.
 
@@ -36,6 +37,13 @@ def segment_count_table(
     :func:`workbench.privacy.suppress_counts` (``margins=True``): an outcome rate published as
     ``events / n`` could otherwise give away a hidden cell (rate x n). Without an outcome it is the
     column of segment sizes with its total.
+
+    Parameters
+    ----------
+    suppress : callable, optional
+        ``exact counts -> published table`` for the segment x outcome table (the stage passes
+        :func:`workbench.privacy.suppress_and_publish`, which also agrees with earlier tables);
+        default :func:`workbench.privacy.suppress_counts` with margins.
 
     Returns
     -------
@@ -56,7 +64,9 @@ def segment_count_table(
         index=index,
     )
     counts.columns.name = "outcome"
-    return suppress_counts(counts, suppression_k, margins=True)
+    if suppress is None:
+        return suppress_counts(counts, suppression_k, margins=True)
+    return suppress(counts)
 
 
 def profile_segments(

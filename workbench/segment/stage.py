@@ -58,8 +58,15 @@ def _published_profile(run: Run, features, labels, names, outcome, value, sup_k)
     """Segment sizes (x outcome) suppressed once and registered; the profile derived from that table."""
     labels = np.asarray(labels)
     seg_ids = sorted(set(range(int(labels.max()) + 1)) | set(names or {})) if len(labels) else []
-    counts = segment_count_table(labels, seg_ids, outcome, sup_k)
-    privacy.publish_counts(run, "segment_sizes", counts, "segment", run.roles.outcome or "outcome")
+    outcome_dim = run.roles.outcome or "outcome"
+    if outcome is None:
+        counts = segment_count_table(labels, seg_ids, None, sup_k)
+        privacy.publish_counts(run, "segment_sizes", counts, "segment", outcome_dim)
+    else:
+        counts = segment_count_table(
+            labels, seg_ids, outcome, sup_k,
+            suppress=lambda exact: privacy.suppress_and_publish(run, "segment_sizes", exact, "segment", outcome_dim),
+        )
     return profile_segments(features, labels, names, outcome=outcome, value=value, suppression_k=sup_k,
                             counts=counts)
 
