@@ -17,13 +17,13 @@ from ._datasets import (
     load,
     write_byo,
 )
+from ._reading import read_table
 from ._schema import (
     CONSENT_PURPOSES,
     FEATURE_FAMILIES,
     InputError,
     Roles,
     TransactionRoles,
-    read_table,
     validate_customers,
     validate_labels,
     validate_transactions,

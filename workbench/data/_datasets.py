@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from . import _synthetic
+from ._reading import read_table
 from ._schema import (
     InputError,
     Roles,
     TransactionRoles,
-    read_table,
     validate_customers,
     validate_labels,
     validate_transactions,
@@ -60,6 +60,8 @@ class Dataset:
     truth: _synthetic.Truth | None = None
     paths: dict[str, str] | None = None
     label_counts: dict[str, int] | None = None
+    #: How each bring-your-own file was read: {table: {"encoding": …, "delimiter": …}}.
+    read_as: dict[str, dict] | None = None
 
     @property
     def has_transactions(self) -> bool:
@@ -212,9 +214,18 @@ def from_config(spec: dict[str, Any], base_dir: Path | str = ".") -> Dataset:
         if dataset.roles.segment:
             dataset = _inline_labels(dataset)
     if spec.get("labels"):
-        labels = read_table(base_dir / spec["labels"], "labels")
+        label_columns = spec.get("label_columns") or {}
+        label_id = label_columns.get("id", "customer_id")
+        labels = read_table(
+            base_dir / spec["labels"], "labels", **_csv_options(spec),
+            columns=[label_id, label_columns.get("segment", "segment"), label_columns.get("assigned_at") or "assigned_at"],
+            text_columns=[label_id],
+        )
         dataset = attach_labels(dataset, labels, **(spec.get("label_columns") or {}),
                                 source=str(base_dir / spec["labels"]))
+    for frame in (dataset.customers, dataset.transactions):
+        if frame is not None:
+            frame.attrs.clear()  # how files were read is in dataset.read_as, not in the tables
     return dataset
 
 
@@ -228,15 +239,25 @@ def _bring_your_own(spec: dict[str, Any], base_dir: Path) -> Dataset:
     if "customers" not in role_spec:
         raise InputError("Config error: dataset.roles.customers is missing; declare each column's role.")
     roles = Roles.from_config(role_spec["customers"], role_spec.get("transactions"))
-    customers = read_table(base_dir / spec["customers"], "customers")
+    customers = read_table(
+        base_dir / spec["customers"], "customers", **_csv_options(spec),
+        columns=roles.customer_columns(), text_columns=[roles.id],
+    )
     transactions = None
     if spec.get("transactions"):
         if roles.transactions is None:
             raise InputError(
                 "Config error: a transaction table is named but dataset.roles.transactions is missing."
             )
-        transactions = read_table(base_dir / spec["transactions"], "transactions")
+        transactions = read_table(
+            base_dir / spec["transactions"], "transactions", **_csv_options(spec),
+            columns=roles.transactions.columns(), text_columns=[roles.transactions.id],
+        )
+    read_as = {"customers": customers.attrs.get("read")}
+    if transactions is not None:
+        read_as["transactions"] = transactions.attrs.get("read")
     return Dataset(
+        read_as=read_as,
         name=spec.get("name", Path(spec["customers"]).stem),
         customers=customers,
         transactions=transactions,
@@ -244,6 +265,11 @@ def _bring_your_own(spec: dict[str, Any], base_dir: Path) -> Dataset:
         source=f"bring-your-own: {spec['customers']}" + (f" + {spec['transactions']}" if transactions is not None else ""),
         paths={k: str(base_dir / spec[k]) for k in ("customers", "transactions") if spec.get(k)},
     )
+
+
+def _csv_options(spec: dict[str, Any]) -> dict[str, str | None]:
+    """``dataset.encoding`` / ``dataset.delimiter`` from the config (None: detected per file)."""
+    return {"encoding": spec.get("encoding"), "delimiter": spec.get("delimiter")}
 
 
 UNLABELLED = "unlabelled"

@@ -13,7 +13,6 @@ and what to do. The CLI prints that message without a traceback and exits non-ze
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,7 +24,6 @@ __all__ = [
     "InputError",
     "Roles",
     "TransactionRoles",
-    "read_table",
     "validate_labels",
     "validate_customers",
     "validate_transactions",
@@ -188,37 +186,6 @@ def _as_list(value: Any) -> list[str]:
     return list(value)
 
 
-def read_table(path: str | Path, table: str) -> pd.DataFrame:
-    """Read a CSV or Parquet table, turning unreadable or empty files into :class:`InputError`."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(
-            f"Input error in table '{table}': file {path} does not exist. "
-            "Check the path in the config (relative paths are relative to the config file)."
-        )
-    try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise InputError(
-            f"Input error in table '{table}' ({path}): the file is empty (no header, no rows). "
-            "Export the table again with a header line."
-        ) from None
-    except Exception as exc:  # parser errors of every kind carry their own detail
-        raise InputError(
-            f"Input error in table '{table}' ({path}): the file cannot be read as "
-            f"{'Parquet' if path.suffix.lower() in {'.parquet', '.pq'} else 'CSV'}: {exc}"
-        ) from None
-    if df.empty:
-        raise InputError(
-            f"Input error in table '{table}' ({path}): the file has a header but no rows. "
-            "Export the table again with its data."
-        )
-    return df
-
-
 _ADVICE = {
     "column_in_dataframe": "add the column to the table, or map the role to an existing column in "
     "the config's roles section",
@@ -241,7 +208,7 @@ def _check_kind(check: str) -> str:
     return check
 
 
-def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str) -> None:
+def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str, df: pd.DataFrame | None = None) -> None:
     cases = errors.failure_cases
     cases = cases[~cases["check"].astype(str).str.startswith("dtype(")]
     lines = []
@@ -249,7 +216,7 @@ def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str) -> None:
         kind = _check_kind(str(check))
         if kind == "column_in_dataframe":
             missing = ", ".join(f"'{c}'" for c in group["failure_case"])
-            lines.append(f"  missing column(s) {missing}: {_ADVICE[kind]}.")
+            lines.append(f"  missing column(s) {missing}: {_ADVICE[kind]}.{_headers_hint(df)}")
             continue
         rows = [int(i) for i in group["index"].dropna()][:5]
         values = [repr(v) for v in group["failure_case"].head(5)]
@@ -271,6 +238,21 @@ def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str) -> None:
             f"{_ADVICE.get(kind, 'fix the values or the role mapping')}."
         )
     raise InputError(f"Input error in table '{table}' ({source}):\n" + "\n".join(lines)) from None
+
+
+def _headers_hint(df: pd.DataFrame | None) -> str:
+    """The file's real headers (and how it was read), so a misspelt or mis-split header shows."""
+    if df is None:
+        return ""
+    shown = ", ".join(repr(c) for c in list(df.columns)[:30])
+    how = df.attrs.get("read") or {}
+    hint = f" The table's columns are: {shown}"
+    if how.get("encoding"):
+        hint += f" (read as {how['encoding']}, delimiter {how['delimiter']!r}"
+        if len(df.columns) == 1:
+            hint += "; one column only: is the delimiter right? Set `dataset.delimiter` in the config"
+        hint += ")"
+    return hint + "."
 
 
 def _flag_check() -> pa.Check:
@@ -301,7 +283,7 @@ def validate_customers(df: pd.DataFrame, roles: Roles, source: str = "customers"
     try:
         pa.DataFrameSchema(columns).validate(df, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        _raise_for(errors, "customers", source)
+        _raise_for(errors, "customers", source, df)
     out = df.copy()
     for col in roles.consent.values():
         out[col] = _to_flag(out[col])
@@ -329,7 +311,7 @@ def validate_labels(df: pd.DataFrame, id_column: str, segment_column: str,
     try:
         return pa.DataFrameSchema(columns).validate(df, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        _raise_for(errors, "labels", source)
+        _raise_for(errors, "labels", source, df)
     raise AssertionError("unreachable")
 
 
@@ -355,5 +337,5 @@ def validate_transactions(
     try:
         return schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        _raise_for(errors, "transactions", source)
+        _raise_for(errors, "transactions", source, df)
     raise AssertionError("unreachable")
