@@ -68,6 +68,29 @@ def audit_command(
     run_command(dataset=None, config=config, out=out, param=param, forget=forget)
 
 
+@app.command("config")
+def config_command(
+    show: bool = typer.Option(False, "--show", help="Print the resolved config with every default."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Built-in dataset: synthetic, telco, cdnow."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Config override key.sub=value (YAML value)."),
+) -> None:
+    """Check a config (unknown keys, types, ranges); with --show, print what a run of it will use."""
+    import yaml
+
+    from .rundir import to_jsonable
+
+    try:
+        cfg = load_config(config=config, dataset=dataset, overrides=param)
+        pipeline.check_config(cfg)
+    except InputError as exc:
+        _fail(str(exc))
+    if show:
+        typer.echo(yaml.safe_dump(to_jsonable(pipeline.resolved_config(cfg)), sort_keys=False), nl=False)
+    else:
+        typer.echo(f"Config {cfg['name']} is valid.")
+
+
 @app.command("suite")
 def suite_command(
     out: Path = typer.Option(Path("reports"), "--out", "-o", help="Folder for the suite's reports."),

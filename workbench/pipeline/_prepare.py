@@ -13,6 +13,7 @@ import yaml
 from .. import privacy
 from ..data import TransactionRoles, from_config, load_config, section
 from ..rundir import Run, to_jsonable
+from ._config_schema import check_against_data, check_config
 
 _RUN_FOLDERS = ("data", "artifacts", "summary", "manifest_parts")
 
@@ -50,7 +51,7 @@ def open_run(run_dir: str | Path, config: str | Path | None = None, dataset: str
 
 
 def _same_config(a: dict, b: dict) -> bool:
-    strip = lambda d: {k: v for k, v in d.items() if k != "_base_dir"}  # noqa: E731
+    strip = lambda d: {k: v for k, v in d.items() if not str(k).startswith("_")}  # noqa: E731
     return strip(a) == strip(json.loads(json.dumps(b, default=str)))
 
 
@@ -79,6 +80,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     InputError
         The dataset fails validation.
     """
+    check_config(config)
     run_dir = Path(run_dir)
     if fresh and run_dir.exists():
         for sub in _RUN_FOLDERS:
@@ -96,6 +98,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     consent_ids = (
         dataset.customers.loc[dataset.customers[opt_out_col], roles.id] if opt_out_col else []
     )
+    check_against_data(config, len(customers))
     customers, pruned_roles, inventory = privacy.minimise(customers, roles)
     key = privacy.resolve_key(settings)
     customers, mapping = _pseudonymise(customers, roles.id, key)
@@ -197,6 +200,7 @@ def _prepare_record(dataset, customers, transactions, counts, inventory, pruned_
         ),
         "inventory": inventory.to_dict(orient="records"),
         "labels": dataset.label_counts,
+        "read_as": dataset.read_as,
         "audit_mode": pruned_roles.segment is not None,
         "pseudonym_key": key.origin,
         "pseudonyms_persistent": key.persistent,
