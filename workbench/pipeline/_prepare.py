@@ -201,6 +201,7 @@ def _prepare_record(dataset, customers, transactions, counts, inventory, pruned_
         "inventory": inventory.to_dict(orient="records"),
         "labels": dataset.label_counts,
         "read_as": dataset.read_as,
+        "data_checks": dataset.checks,
         "audit_mode": pruned_roles.segment is not None,
         "pseudonym_key": key.origin,
         "pseudonyms_persistent": key.persistent,
