@@ -37,7 +37,13 @@ def open_run(run_dir: str | Path, config: str | Path | None = None, dataset: str
     -------
     Run
         The prepared run directory.
+
+    Notes
+    -----
+    Opening a run also makes pandas Styler tables escape HTML (``styler.format.escape``), as plain
+    DataFrame tables already do: a segment named ``<script>`` in a report is text, never markup.
     """
+    escape_tables()
     run = Run(run_dir)
     if config is None and dataset is None:
         if not run.prepared:
@@ -48,6 +54,31 @@ def open_run(run_dir: str | Path, config: str | Path | None = None, dataset: str
         return run
     prepare(wanted, run.path, fresh=True)
     return run
+
+
+def escape_tables() -> None:
+    """Make every pandas table a notebook shows escape HTML, Styler included (it does not by default).
+
+    ``styler.format.escape`` covers a Styler's default formatter only: an explicit ``.format({...})``
+    or ``.format_index()`` call passes ``escape=None`` and renders raw HTML again. So those two
+    methods are wrapped to read the option when no ``escape`` is given; ``escape=False`` still opts out.
+    """
+    from pandas.io.formats.style import Styler
+
+    pd.set_option("styler.format.escape", "html")
+    for name in ("format", "format_index"):
+        method = getattr(Styler, name)
+        if getattr(method, "_escapes_by_default", False):
+            continue
+
+        def escaping(self, *args, _method=method, escape=None, **kwargs):
+            if escape is None:
+                escape = pd.get_option("styler.format.escape")
+            return _method(self, *args, escape=escape or None, **kwargs)
+
+        escaping._escapes_by_default = True
+        escaping.__doc__ = method.__doc__
+        setattr(Styler, name, escaping)
 
 
 def _same_config(a: dict, b: dict) -> bool:
