@@ -78,3 +78,21 @@ def test_the_kernel_dies_with_its_parent(tmp_path):
         time.sleep(0.1)
     os.kill(pid, signal.SIGKILL)
     pytest.fail("the child outlived its parent")
+
+
+def test_a_full_disk_names_the_path_and_leaves_nothing(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from workbench.cli import app
+    from workbench.pipeline import _run
+
+    def full_disk(run_obj, *args, **kwargs):
+        raise OSError(28, "No space left on device", str(run_obj.path / "summary.json"))
+
+    monkeypatch.setattr(_run, "_execute_sequence", lambda *a, **k: [])
+    monkeypatch.setattr(_run, "_write_records", full_disk)
+    out = tmp_path / "r"
+    res = CliRunner().invoke(app, ["run", "--dataset", "quickstart", "--out", str(out), "-p", "dataset.params.n_customers=200"])
+    assert res.exit_code == 1
+    assert "No space left on device" in res.output and "summary.json" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
