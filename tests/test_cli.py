@@ -39,3 +39,21 @@ def test_cli_rejects_bad_input_without_leaving_a_report(tmp_path, breakage, expe
     assert "Traceback" not in result.output
     assert not out.exists()
     assert not [p for p in out.parent.iterdir()] if out.parent.exists() else True
+
+
+def test_unknown_config_key_exits_2_suggesting_the_known_one(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", "--dataset", "synthetic", "--out", str(out), "-p", "n_customers=3000"])
+    assert result.exit_code == 2
+    assert "did you mean dataset.params.n_customers?" in result.output.lower()
+    assert not out.exists()
+
+
+def test_config_show_prints_the_resolved_config_with_defaults():
+    result = CliRunner().invoke(app, ["config", "--show", "--dataset", "quickstart", "-p", "fairness.alpha=0.01"])
+    assert result.exit_code == 0, result.output
+    import yaml
+
+    shown = yaml.safe_load(result.output)
+    assert shown["fairness"]["alpha"] == 0.01 and shown["fairness"]["min_group_size"] == 30
+    assert shown["dataset"]["params"]["n_customers"] == 3000

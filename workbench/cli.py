@@ -1,7 +1,8 @@
 """``workbench`` command line: run the notebook sequence, the default suite, and per-run tools.
 
-Bad input is reported as a plain message (no traceback) with exit code 2; a failing notebook gives
-exit code 1.
+Bad input (and a run directory another run is writing) is reported as a plain message (no
+traceback) with exit code 2; a failing notebook or a write error (naming the path) gives exit code 1; an
+interrupted run exits with 130 and leaves nothing half-written.
 """
 
 from __future__ import annotations
@@ -37,9 +38,15 @@ def run_command(
         cfg = load_config(config=config, dataset=dataset, overrides=param)
         if forget is not None:
             cfg = apply_overrides(cfg, [f"privacy.forget={forget.resolve()}"])
-        result = pipeline.run(cfg, out or Path("reports") / cfg["name"], progress=typer.echo)
+        destination = out or Path("reports") / cfg["name"]
+        result = pipeline.run(cfg, destination, progress=typer.echo)
     except InputError as exc:
         _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail(f"Interrupted: nothing was written to {destination}; an earlier complete run there is untouched.", code=130)
+    except OSError as exc:  # disk full, permission denied: say where
+        _fail(f"Could not write {exc.filename or destination}: {exc.strerror or exc}. Nothing was written to "
+              f"{destination}; free some space or choose another --out.", code=1)
     if not result.ok:
         _fail(f"{result.message}\nThe failed run is kept in {result.out}.", code=1)
     typer.echo(f"Done: {result.out / 'index.html'}")
@@ -66,6 +73,29 @@ def audit_command(
             "for a column of the customer table."
         )
     run_command(dataset=None, config=config, out=out, param=param, forget=forget)
+
+
+@app.command("config")
+def config_command(
+    show: bool = typer.Option(False, "--show", help="Print the resolved config with every default."),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Built-in dataset: synthetic, telco, cdnow."),
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config file."),
+    param: list[str] = typer.Option([], "--param", "-p", help="Config override key.sub=value (YAML value)."),
+) -> None:
+    """Check a config (unknown keys, types, ranges); with --show, print what a run of it will use."""
+    import yaml
+
+    from .rundir import to_jsonable
+
+    try:
+        cfg = load_config(config=config, dataset=dataset, overrides=param)
+        pipeline.check_config(cfg)
+    except InputError as exc:
+        _fail(str(exc))
+    if show:
+        typer.echo(yaml.safe_dump(to_jsonable(pipeline.resolved_config(cfg)), sort_keys=False), nl=False)
+    else:
+        typer.echo(f"Config {cfg['name']} is valid.")
 
 
 @app.command("suite")

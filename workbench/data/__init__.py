@@ -5,7 +5,7 @@ resolved config dict. Bad input raises :class:`InputError`, whose message names 
 column, example rows and the fix.
 """
 
-from ._config import CONFIG_DIR, apply_overrides, deep_merge, load_config, section
+from ._config import CONFIG_DIR, DATASET_DEFAULTS, apply_overrides, deep_merge, load_config, section
 from ._datasets import (
     BUILTIN,
     SYNTHETIC_ROLES,
@@ -17,13 +17,13 @@ from ._datasets import (
     load,
     write_byo,
 )
+from ._reading import read_table
 from ._schema import (
     CONSENT_PURPOSES,
     FEATURE_FAMILIES,
     InputError,
     Roles,
     TransactionRoles,
-    read_table,
     validate_customers,
     validate_labels,
     validate_transactions,
@@ -32,6 +32,7 @@ from ._schema import (
 __all__ = [
     "BUILTIN",
     "CONFIG_DIR",
+    "DATASET_DEFAULTS",
     "CONSENT_PURPOSES",
     "FEATURE_FAMILIES",
     "SYNTHETIC_ROLES",

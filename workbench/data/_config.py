@@ -20,9 +20,27 @@ import yaml
 
 from ._schema import InputError
 
-__all__ = ["CONFIG_DIR", "apply_overrides", "deep_merge", "load_config", "section"]
+__all__ = ["CONFIG_DIR", "DATASET_DEFAULTS", "apply_overrides", "deep_merge", "load_config", "section"]
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+
+#: Keys of the ``dataset:`` section and their defaults (``params`` are the built-in dataset's own).
+DATASET_DEFAULTS: dict[str, Any] = {
+    "builtin": None,  # a built-in dataset's name, or:
+    "name": None,
+    "customers": None,  # bring your own: customer table (CSV or Parquet), relative to the config file
+    "transactions": None,
+    "labels": None,  # external segment labels: customer_id, segment[, assigned_at]
+    "label_columns": {},  # {id: …, segment: …, assigned_at: …} when the label file names them otherwise
+    "roles": {},  # {customers: {id: …, sensitive: […], feature: {family: […]}, …}, transactions: {…}}
+    "params": {},
+    "encoding": None,  # CSV encoding; None: detected (utf-8 with or without BOM, else cp1252, else latin-1)
+    "delimiter": None,  # CSV delimiter; None: detected from the header line (, ; tab |)
+    "as_of": None,  # the date the data describes; None: the day the run prepares it
+    "min_customers": 50,  # fewer customers than this (after loading) is an input error
+    "ranges": {},  # declared ranges of numeric columns, e.g. {age: [0, 120]}; outside: an input error
+    "blank_consent": "no_consent",  # a blank consent flag means no consent (profiling opt-out: opted out)
+}
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
@@ -88,6 +106,8 @@ def load_config(
     if not isinstance(data, dict) or "dataset" not in data:
         raise InputError(f"Config file {path} needs a `dataset:` section.")
     data = apply_overrides(data, overrides)
+    data["_source"] = str(path)
+    data["_overrides"] = [item.split("=", 1)[0].strip() for item in overrides or []]
     data.setdefault("name", path.stem)
     data.setdefault("seed", 42)
     data["_base_dir"] = str(path.resolve().parent)

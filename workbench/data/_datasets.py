@@ -32,11 +32,13 @@ import numpy as np
 import pandas as pd
 
 from . import _synthetic
+from ._checks import future_rows
+from ._config import DATASET_DEFAULTS
+from ._reading import read_table
 from ._schema import (
     InputError,
     Roles,
     TransactionRoles,
-    read_table,
     validate_customers,
     validate_labels,
     validate_transactions,
@@ -60,6 +62,10 @@ class Dataset:
     truth: _synthetic.Truth | None = None
     paths: dict[str, str] | None = None
     label_counts: dict[str, int] | None = None
+    #: How each bring-your-own file was read: {table: {"encoding": …, "delimiter": …}}.
+    read_as: dict[str, dict] | None = None
+    #: What validation changed: transactions dated after the run's date, blank consent flags.
+    checks: dict[str, Any] | None = None
 
     @property
     def has_transactions(self) -> bool:
@@ -179,6 +185,15 @@ def _cdnow_dataset() -> Dataset:
 BUILTIN = {"synthetic": _synthetic_dataset, "telco": _telco_dataset, "cdnow": _cdnow_dataset}
 
 
+def _builtin(name: str, params: dict[str, Any]) -> Dataset:
+    if name not in BUILTIN:
+        raise InputError(f"Unknown dataset '{name}'. Built-in datasets: {sorted(BUILTIN)}.")
+    try:
+        return BUILTIN[name](**params)
+    except TypeError as exc:
+        raise InputError(f"Dataset '{name}' does not take these parameters: {exc}") from None
+
+
 def load(name: str, **params: Any) -> Dataset:
     """Load a built-in dataset by name, validated against its roles.
 
@@ -188,13 +203,7 @@ def load(name: str, **params: Any) -> Dataset:
     **params
         Passed to the dataset's generator (only ``synthetic`` takes any).
     """
-    if name not in BUILTIN:
-        raise InputError(f"Unknown dataset '{name}'. Built-in datasets: {sorted(BUILTIN)}.")
-    try:
-        dataset = BUILTIN[name](**params)
-    except TypeError as exc:
-        raise InputError(f"Dataset '{name}' does not take these parameters: {exc}") from None
-    return _validated(dataset)
+    return _validated(_builtin(name, params))
 
 
 def from_config(spec: dict[str, Any], base_dir: Path | str = ".") -> Dataset:
@@ -202,19 +211,29 @@ def from_config(spec: dict[str, Any], base_dir: Path | str = ".") -> Dataset:
 
     ``spec`` names ``customers`` (CSV or Parquet path), optionally ``transactions`` and ``labels``
     (``customer_id, segment[, assigned_at]``), and ``roles`` with ``customers`` and ``transactions``
-    sections. Relative paths are resolved against ``base_dir`` (the config file's folder).
+    sections. Relative paths are resolved against ``base_dir`` (the config file's folder). The checks
+    of :data:`~workbench.data.DATASET_DEFAULTS` apply (``encoding``, ``delimiter``, ``as_of``,
+    ``min_customers``, ``ranges``, ``blank_consent``); what they changed is in ``dataset.checks``.
     """
     base_dir = Path(base_dir)
     if "builtin" in spec:
-        dataset = load(spec["builtin"], **(spec.get("params") or {}))
+        dataset = _validated(_builtin(spec["builtin"], spec.get("params") or {}), spec)
     else:
-        dataset = _validated(_bring_your_own(spec, base_dir))
+        dataset = _validated(_bring_your_own(spec, base_dir), spec)
         if dataset.roles.segment:
             dataset = _inline_labels(dataset)
     if spec.get("labels"):
-        labels = read_table(base_dir / spec["labels"], "labels")
-        dataset = attach_labels(dataset, labels, **(spec.get("label_columns") or {}),
-                                source=str(base_dir / spec["labels"]))
+        label_columns = spec.get("label_columns") or {}
+        label_id = label_columns.get("id", "customer_id")
+        labels = read_table(
+            base_dir / spec["labels"], "labels", **_csv_options(spec),
+            columns=[label_id, label_columns.get("segment", "segment"), label_columns.get("assigned_at") or "assigned_at"],
+            text_columns=[label_id],
+        )
+        dataset = attach_labels(dataset, labels, **label_columns, source=str(base_dir / spec["labels"]))
+    for frame in (dataset.customers, dataset.transactions):
+        if frame is not None:
+            frame.attrs.clear()  # how files were read is in dataset.read_as, not in the tables
     return dataset
 
 
@@ -228,15 +247,25 @@ def _bring_your_own(spec: dict[str, Any], base_dir: Path) -> Dataset:
     if "customers" not in role_spec:
         raise InputError("Config error: dataset.roles.customers is missing; declare each column's role.")
     roles = Roles.from_config(role_spec["customers"], role_spec.get("transactions"))
-    customers = read_table(base_dir / spec["customers"], "customers")
+    customers = read_table(
+        base_dir / spec["customers"], "customers", **_csv_options(spec),
+        columns=roles.customer_columns(), text_columns=[roles.id],
+    )
     transactions = None
     if spec.get("transactions"):
         if roles.transactions is None:
             raise InputError(
                 "Config error: a transaction table is named but dataset.roles.transactions is missing."
             )
-        transactions = read_table(base_dir / spec["transactions"], "transactions")
+        transactions = read_table(
+            base_dir / spec["transactions"], "transactions", **_csv_options(spec),
+            columns=roles.transactions.columns(), text_columns=[roles.transactions.id],
+        )
+    read_as = {"customers": customers.attrs.get("read")}
+    if transactions is not None:
+        read_as["transactions"] = transactions.attrs.get("read")
     return Dataset(
+        read_as=read_as,
         name=spec.get("name", Path(spec["customers"]).stem),
         customers=customers,
         transactions=transactions,
@@ -244,6 +273,11 @@ def _bring_your_own(spec: dict[str, Any], base_dir: Path) -> Dataset:
         source=f"bring-your-own: {spec['customers']}" + (f" + {spec['transactions']}" if transactions is not None else ""),
         paths={k: str(base_dir / spec[k]) for k in ("customers", "transactions") if spec.get(k)},
     )
+
+
+def _csv_options(spec: dict[str, Any]) -> dict[str, str | None]:
+    """``dataset.encoding`` / ``dataset.delimiter`` from the config (None: detected per file)."""
+    return {"encoding": spec.get("encoding"), "delimiter": spec.get("delimiter")}
 
 
 UNLABELLED = "unlabelled"
@@ -311,17 +345,38 @@ def attach_labels(
     return dataset
 
 
-def _validated(dataset: Dataset) -> Dataset:
+def _validated(dataset: Dataset, spec: dict[str, Any] | None = None) -> Dataset:
+    """Validate both tables; drop transactions dated after the run's date; check the customer count."""
+    spec = {**DATASET_DEFAULTS, **(spec or {})}
     paths = dataset.paths or {}
+    consent_cols = dict(dataset.roles.consent)
+    blanks = {p: int(dataset.customers[c].isna().sum() + dataset.customers[c].astype(str).str.strip().eq("").sum())
+              for p, c in consent_cols.items() if c in dataset.customers}
     dataset.customers = validate_customers(
-        dataset.customers, dataset.roles, paths.get("customers", dataset.source)
+        dataset.customers, dataset.roles, paths.get("customers", dataset.source),
+        ranges=spec["ranges"], blank_consent=spec["blank_consent"],
     )
+    checks: dict[str, Any] = {"blank_consent_policy": spec["blank_consent"], "blank_consent_flags": blanks}
     if dataset.transactions is not None:
         if dataset.roles.transactions is None:
             raise InputError(f"Dataset '{dataset.name}' has transactions but no transaction roles.")
-        dataset.transactions = validate_transactions(
-            dataset.transactions, dataset.roles.transactions, paths.get("transactions", dataset.source)
+        tx_roles = dataset.roles.transactions
+        tx = validate_transactions(
+            dataset.transactions, tx_roles, paths.get("transactions", dataset.source), ranges=spec["ranges"]
         )
+        future, cutoff = future_rows(tx[tx_roles.timestamp], spec["as_of"])
+        dataset.transactions = tx.loc[~future].reset_index(drop=True)
+        checks["future_transactions_excluded"] = int(future.sum())
+        checks["as_of"] = "configured" if spec["as_of"] is not None else "run date"
+    n = len(dataset.customers)
+    if n < spec["min_customers"]:
+        raise InputError(
+            f"Input error in table 'customers' ({paths.get('customers', dataset.source)}): {n} customer(s), "
+            f"fewer than the minimum of {spec['min_customers']} (dataset.min_customers): segments, rates and "
+            "suppressed tables of so few customers say nothing and disclose individuals. Add customers, or "
+            "lower dataset.min_customers if you know what you are doing."
+        )
+    dataset.checks = checks
     return dataset
 
 

@@ -13,11 +13,12 @@ and what to do. The CLI prints that message without a traceback and exits non-ze
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
+
+from ._checks import AMOUNT_RANGE, blank_consent as _blank_as, looks_numeric, numeric_problems, parse_timestamps
 
 __all__ = [
     "CONSENT_PURPOSES",
@@ -25,7 +26,6 @@ __all__ = [
     "InputError",
     "Roles",
     "TransactionRoles",
-    "read_table",
     "validate_labels",
     "validate_customers",
     "validate_transactions",
@@ -188,37 +188,6 @@ def _as_list(value: Any) -> list[str]:
     return list(value)
 
 
-def read_table(path: str | Path, table: str) -> pd.DataFrame:
-    """Read a CSV or Parquet table, turning unreadable or empty files into :class:`InputError`."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(
-            f"Input error in table '{table}': file {path} does not exist. "
-            "Check the path in the config (relative paths are relative to the config file)."
-        )
-    try:
-        if path.suffix.lower() in {".parquet", ".pq"}:
-            df = pd.read_parquet(path)
-        else:
-            df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise InputError(
-            f"Input error in table '{table}' ({path}): the file is empty (no header, no rows). "
-            "Export the table again with a header line."
-        ) from None
-    except Exception as exc:  # parser errors of every kind carry their own detail
-        raise InputError(
-            f"Input error in table '{table}' ({path}): the file cannot be read as "
-            f"{'Parquet' if path.suffix.lower() in {'.parquet', '.pq'} else 'CSV'}: {exc}"
-        ) from None
-    if df.empty:
-        raise InputError(
-            f"Input error in table '{table}' ({path}): the file has a header but no rows. "
-            "Export the table again with its data."
-        )
-    return df
-
-
 _ADVICE = {
     "column_in_dataframe": "add the column to the table, or map the role to an existing column in "
     "the config's roles section",
@@ -244,7 +213,19 @@ def _check_kind(check: str) -> str:
     return check
 
 
-def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str) -> None:
+def _validate(schema: pa.DataFrameSchema, df: pd.DataFrame, table: str, source: str, extra: list[str]) -> pd.DataFrame:
+    """Validate with pandera, then raise one error listing pandera's findings and ``extra`` lines."""
+    try:
+        out = schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        _raise_for(errors, table, source, df, extra)
+    if extra:
+        raise InputError(f"Input error in table '{table}' ({source}):\n" + "\n".join(f"  {x}" for x in extra))
+    return out
+
+
+def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str, df: pd.DataFrame | None = None,
+               extra: list[str] = ()) -> None:
     cases = errors.failure_cases
     cases = cases[~cases["check"].astype(str).str.startswith("dtype(")]
     lines = []
@@ -252,7 +233,7 @@ def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str) -> None:
         kind = _check_kind(str(check))
         if kind == "column_in_dataframe":
             missing = ", ".join(f"'{c}'" for c in group["failure_case"])
-            lines.append(f"  missing column(s) {missing}: {_ADVICE[kind]}.")
+            lines.append(f"  missing column(s) {missing}: {_ADVICE[kind]}.{_headers_hint(df)}")
             continue
         rows = [int(i) for i in group["index"].dropna()][:5]
         # values are shown only for kinds of value (a word in an amount column); never an id or
@@ -275,7 +256,23 @@ def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str) -> None:
             f"{': ' + ', '.join(values) if values else ''}. What to do: "
             f"{_ADVICE.get(kind, 'fix the values or the role mapping')}."
         )
+    lines += [f"  {x}" for x in extra]
     raise InputError(f"Input error in table '{table}' ({source}):\n" + "\n".join(lines)) from None
+
+
+def _headers_hint(df: pd.DataFrame | None) -> str:
+    """The file's real headers (and how it was read), so a misspelt or mis-split header shows."""
+    if df is None:
+        return ""
+    shown = ", ".join(repr(c) for c in list(df.columns)[:30])
+    how = df.attrs.get("read") or {}
+    hint = f" The table's columns are: {shown}"
+    if how.get("encoding"):
+        hint += f" (read as {how['encoding']}, delimiter {how['delimiter']!r}"
+        if len(df.columns) == 1:
+            hint += "; one column only: is the delimiter right? Set `dataset.delimiter` in the config"
+        hint += ")"
+    return hint + "."
 
 
 def _flag_check() -> pa.Check:
@@ -288,14 +285,30 @@ def _flag_check() -> pa.Check:
     )
 
 
-def validate_customers(df: pd.DataFrame, roles: Roles, source: str = "customers") -> pd.DataFrame:
+def validate_customers(
+    df: pd.DataFrame, roles: Roles, source: str = "customers", ranges: dict | None = None,
+    blank_consent: str = "no_consent",
+) -> pd.DataFrame:
     """Check the customer table against its roles and return it with consent flags as booleans.
+
+    Parameters
+    ----------
+    df : DataFrame
+    roles : Roles
+    source : str
+        The file, for messages.
+    ranges : dict, optional
+        Declared ranges of numeric columns, ``{column: [low, high]}`` (``dataset.ranges``).
+    blank_consent : {"no_consent", "consent"}
+        What a blank consent flag means (``dataset.blank_consent``); by default no consent, so a blank
+        profiling opt-out is read as opted out.
 
     Raises
     ------
     InputError
-        When a role's column is missing, ids are missing or duplicated, or a consent flag or the
-        outcome holds values that cannot be read.
+        When a role's column is missing, ids are missing or duplicated, a consent flag or the outcome
+        holds values that cannot be read, a numeric sensitive attribute holds text, or a value lies
+        outside its declared range. Every problem of every column is listed at once.
     """
     columns: dict[str, pa.Column] = {
         c: pa.Column(required=True, nullable=True) for c in roles.customer_columns()
@@ -303,13 +316,19 @@ def validate_customers(df: pd.DataFrame, roles: Roles, source: str = "customers"
     columns[roles.id] = pa.Column(required=True, nullable=False, unique=True)
     for col in roles.consent.values():
         columns[col] = pa.Column(required=True, nullable=True, checks=_flag_check())
-    try:
-        pa.DataFrameSchema(columns).validate(df, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        _raise_for(errors, "customers", source)
     out = df.copy()
-    for col in roles.consent.values():
-        out[col] = _to_flag(out[col])
+    extra = []
+    for col in dict.fromkeys([*roles.sensitive, *(ranges or {})]):
+        if col not in out.columns:
+            continue
+        numeric = pd.api.types.is_numeric_dtype(out[col]) and not pd.api.types.is_bool_dtype(out[col])
+        if col in (ranges or {}) or (not numeric and looks_numeric(out[col])):
+            parsed, lines = numeric_problems(out[col], col, (ranges or {}).get(col))
+            extra += lines
+            out[col] = parsed
+    _validate(pa.DataFrameSchema(columns), df, "customers", source, extra)
+    for purpose, col in roles.consent.items():
+        out[col] = _to_flag(out[col]).where(~_blank(out[col]), _blank_as(out[col], purpose, blank_consent))
     return out
 
 
@@ -319,6 +338,10 @@ def _to_flag(s: pd.Series) -> pd.Series:
     text = s.astype(str).str.strip().str.lower()
     blank = s.isna() | (text == "")
     return pd.Series(text.isin(_TRUE_VALUES), index=s.index).astype("boolean").mask(blank)
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.isna() | s.astype(str).str.strip().eq("")
 
 
 def validate_labels(df: pd.DataFrame, id_column: str, segment_column: str,
@@ -334,34 +357,36 @@ def validate_labels(df: pd.DataFrame, id_column: str, segment_column: str,
     }
     if assigned_at:
         columns[assigned_at] = pa.Column("datetime64[ns]", coerce=True, nullable=True)
-    try:
-        return pa.DataFrameSchema(columns).validate(df, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        _raise_for(errors, "labels", source)
-    raise AssertionError("unreachable")
+    return _validate(pa.DataFrameSchema(columns), df, "labels", source, [])
 
 
 def validate_transactions(
-    df: pd.DataFrame, roles: TransactionRoles, source: str = "transactions"
+    df: pd.DataFrame, roles: TransactionRoles, source: str = "transactions", ranges: dict | None = None,
 ) -> pd.DataFrame:
     """Check the transaction table and return it with a datetime timestamp and float amount.
 
     Raises
     ------
     InputError
-        When a column is missing, the customer id is empty, a timestamp cannot be parsed or an
-        amount is not a number.
+        When a column is missing, the customer id is empty, a timestamp cannot be parsed, or an amount
+        is empty, not a number, infinite or outside its range (``ranges[amount]``, default
+        :data:`AMOUNT_RANGE`). Every problem of every column is listed at once.
     """
     schema = pa.DataFrameSchema(
         {
             roles.id: pa.Column(required=True, nullable=False),
-            roles.timestamp: pa.Column("datetime64[ns]", coerce=True, nullable=False),
-            roles.amount: pa.Column("float64", coerce=True, nullable=False),
+            roles.timestamp: pa.Column(required=True, nullable=False),
+            roles.amount: pa.Column(required=True, nullable=True),
             **{c: pa.Column(required=True, nullable=True) for c in (roles.category, roles.channel) if c},
         }
     )
-    try:
-        return schema.validate(df, lazy=True)
-    except pa.errors.SchemaErrors as errors:
-        _raise_for(errors, "transactions", source)
-    raise AssertionError("unreachable")
+    extra, parsed = [], {}
+    if roles.timestamp in df.columns:
+        parsed[roles.timestamp], lines = parse_timestamps(df[roles.timestamp], roles.timestamp)
+        extra += lines
+    if roles.amount in df.columns:
+        bounds = (ranges or {}).get(roles.amount, AMOUNT_RANGE)
+        parsed[roles.amount], lines = numeric_problems(df[roles.amount], roles.amount, bounds, required=True)
+        extra += lines
+    out = _validate(schema, df, "transactions", source, extra)
+    return out.assign(**{k: v.to_numpy() for k, v in parsed.items()})

@@ -85,12 +85,12 @@ def window_activity(transactions: pd.DataFrame, windows: pd.DataFrame) -> pd.Dat
     parts, params = [], []
     for w in windows.itertuples():
         parts.append(
-            f'count(*) FILTER (WHERE amount > 0 AND timestamp >= CAST(? AS TIMESTAMP) '
+            f'count(*) FILTER (WHERE amount >= 0 AND timestamp >= CAST(? AS TIMESTAMP) '
             f'AND timestamp < CAST(? AS TIMESTAMP)) AS "n_{w.label}"'
         )
         params += [w.start.to_pydatetime(), w.end.to_pydatetime()]
         parts.append(
-            f'count(*) FILTER (WHERE amount > 0 AND timestamp < CAST(? AS TIMESTAMP)) > 0 '
+            f'count(*) FILTER (WHERE amount >= 0 AND timestamp < CAST(? AS TIMESTAMP)) > 0 '
             f'AS "seen_{w.label}"'
         )
         params.append(w.end.to_pydatetime())

@@ -7,7 +7,9 @@ customer (``customer_id`` plus raw features in original units). Two kinds of fam
 
 * **transaction families** (behavioural and value-based), aggregated by one SQL ``GROUP BY`` that DuckDB
   runs over the DataFrame, so the same query scales to tens of millions of rows (and is portable to
-  a distributed SQL engine): ``recency`` (days since the last purchase), ``frequency`` (purchases),
+  a distributed SQL engine). A purchase is an order of amount >= 0 ($0 orders count; returns, as
+  negative amounts, do not; see :mod:`workbench.features._transactions` for the definitions next to
+  lifetimes'): ``recency`` (days since the last purchase), ``frequency`` (purchases),
   ``monetary`` (net spend, returns subtracted), ``tenure`` (days since the first purchase),
   ``average_order_value``, ``inter_purchase_time`` (mean days between purchases), ``trend``
   (purchases in the last period against the one before, in [-1, 1]), ``category_shares`` and

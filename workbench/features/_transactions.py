@@ -1,4 +1,21 @@
-"""Transaction families: one SQL ``GROUP BY`` in DuckDB turns transactions into one row per customer."""
+"""Transaction families: one SQL ``GROUP BY`` in DuckDB turns transactions into one row per customer.
+
+Definitions (one row of the transaction table is one order; a negative amount is a return):
+
+* a **purchase** is an order with amount >= 0: a $0 order (a free promotional CD, a fully discounted
+  basket) is still a purchase, so it counts for frequency, recency and tenure; a return is not;
+* **recency**: days from the last purchase to ``as_of`` (>= 1 by default);
+* **frequency**: the number of purchases (every order, the first included; two orders on one day are
+  two purchases);
+* **monetary**: net spend, the sum of all amounts, returns subtracted;
+* **tenure**: days from the first purchase to ``as_of``.
+
+lifetimes' ``summary_data_from_transaction_data`` (the BG/NBD convention) differs: its ``frequency``
+counts *repeat* purchase periods (distinct days with a purchase, minus one), its ``recency`` is the
+customer's age at the last purchase (first to last purchase, 0 for one-time buyers), ``T`` is our
+tenure, and ``monetary_value`` is the mean value of the repeat purchases (the first left out). It does
+not filter by amount, so $0 orders count there too, and returns are orders.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +43,7 @@ TRANSACTION_FAMILIES = (
     "returns_rate",
 )
 
-_PURCHASE = "amount > 0"
+_PURCHASE = "amount >= 0"  # a $0 order is a purchase; a return (negative amount) is not
 _N_PURCHASES = f"nullif(count(*) FILTER (WHERE {_PURCHASE}), 0)"
 
 

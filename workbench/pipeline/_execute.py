@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
+import sys
 from pathlib import Path
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
@@ -43,16 +46,37 @@ def short_error(exc: Exception) -> str:
     return f"{ename}: {evalue}".strip()[:500]
 
 
-def _quiet_kernel_manager():
-    """A kernel manager whose kernel does not print its start-up chatter into the progress output.
+def _die_with_parent() -> None:
+    """In a child process before ``exec``: be killed when the parent dies (Linux ``PR_SET_PDEATHSIG``).
 
-    Cell errors still reach the executed notebook (they travel over the kernel's iopub channel).
+    ipykernel's own parent poller is a Python thread: a kernel stuck in C code that holds the GIL (a
+    backtracking regular expression, a huge sort) never runs it and outlives a killed ``workbench
+    run``. SIGKILL from the kernel needs no Python at all. Elsewhere than Linux this does nothing.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() == 1:  # the parent died before prctl: do not linger
+            os.kill(os.getpid(), signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
+def _quiet_kernel_manager():
+    """A kernel manager whose kernel stays quiet and dies with the process that started it.
+
+    Start-up chatter stays out of the progress output; cell errors still reach the executed notebook
+    (they travel over the kernel's iopub channel). See :func:`_die_with_parent`.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kwargs):
             kwargs.setdefault("stderr", subprocess.DEVNULL)
+            if sys.platform.startswith("linux"):
+                kwargs.setdefault("preexec_fn", _die_with_parent)
             return await super()._async_launch_kernel(kernel_cmd, **kwargs)
 
     return QuietKernelManager

@@ -31,6 +31,8 @@ def merge_summary(run: Run) -> dict:
     }
     if prep.get("labels"):
         summary["labels"] = prep["labels"]
+    if prep.get("data_checks"):
+        summary["data_checks"] = prep["data_checks"]
     summary.update(_fragments(run.path / "summary"))
     return summary
 

@@ -13,6 +13,7 @@ import yaml
 from .. import privacy
 from ..data import TransactionRoles, from_config, load_config, section
 from ..rundir import Run, to_jsonable
+from ._config_schema import check_against_data, check_config
 
 _RUN_FOLDERS = ("data", "artifacts", "summary", "manifest_parts")
 
@@ -36,7 +37,13 @@ def open_run(run_dir: str | Path, config: str | Path | None = None, dataset: str
     -------
     Run
         The prepared run directory.
+
+    Notes
+    -----
+    Opening a run also makes pandas Styler tables escape HTML (``styler.format.escape``), as plain
+    DataFrame tables already do: a segment named ``<script>`` in a report is text, never markup.
     """
+    escape_tables()
     run = Run(run_dir)
     if config is None and dataset is None:
         if not run.prepared:
@@ -49,8 +56,33 @@ def open_run(run_dir: str | Path, config: str | Path | None = None, dataset: str
     return run
 
 
+def escape_tables() -> None:
+    """Make every pandas table a notebook shows escape HTML, Styler included (it does not by default).
+
+    ``styler.format.escape`` covers a Styler's default formatter only: an explicit ``.format({...})``
+    or ``.format_index()`` call passes ``escape=None`` and renders raw HTML again. So those two
+    methods are wrapped to read the option when no ``escape`` is given; ``escape=False`` still opts out.
+    """
+    from pandas.io.formats.style import Styler
+
+    pd.set_option("styler.format.escape", "html")
+    for name in ("format", "format_index"):
+        method = getattr(Styler, name)
+        if getattr(method, "_escapes_by_default", False):
+            continue
+
+        def escaping(self, *args, _method=method, escape=None, **kwargs):
+            if escape is None:
+                escape = pd.get_option("styler.format.escape")
+            return _method(self, *args, escape=escape or None, **kwargs)
+
+        escaping._escapes_by_default = True
+        escaping.__doc__ = method.__doc__
+        setattr(Styler, name, escaping)
+
+
 def _same_config(a: dict, b: dict) -> bool:
-    strip = lambda d: {k: v for k, v in d.items() if k != "_base_dir"}  # noqa: E731
+    strip = lambda d: {k: v for k, v in d.items() if not str(k).startswith("_")}  # noqa: E731
     return strip(a) == strip(json.loads(json.dumps(b, default=str)))
 
 
@@ -79,6 +111,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     InputError
         The dataset fails validation.
     """
+    check_config(config)
     run_dir = Path(run_dir)
     if fresh and run_dir.exists():
         for sub in _RUN_FOLDERS:
@@ -93,6 +126,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     customers, transactions, counts = privacy.exclude_customers(
         dataset.customers, dataset.transactions, roles, forget, blank_consent=blank
     )
+    check_against_data(config, len(customers))
     customers, consent = privacy.consent_columns(customers, roles, blank_consent=blank)
     customers, pruned_roles, inventory = privacy.minimise(customers, roles)
     key = privacy.resolve_key(settings)
@@ -200,6 +234,8 @@ def _prepare_record(dataset, customers, transactions, counts, inventory, pruned_
         ),
         "inventory": inventory.to_dict(orient="records"),
         "labels": dataset.label_counts,
+        "read_as": dataset.read_as,
+        "data_checks": dataset.checks,
         "audit_mode": pruned_roles.segment is not None,
         "pseudonym_key": key.origin,
         "pseudonyms_persistent": key.persistent,

@@ -6,15 +6,23 @@ into place only when it is complete, so an earlier complete run is never damaged
 * a bad input (:class:`~workbench.data.InputError`) leaves no folder at all;
 * a failing notebook stops the sequence; the failed executed notebook (with its error), its HTML and
   an ``index.html`` marking it failed are kept, in the destination if it held no complete run, else
-  beside it in ``<out>.failed``.
+  beside it in ``<out>.failed``;
+* an interrupted run (Ctrl-C, SIGTERM) removes its temporary folder and leaves the destination as it
+  was; the kernel dies with the run (see ``_execute``);
+* a second run into the same ``out`` while one is going on is refused: ``.<out>.lock`` beside the
+  destination holds the running process's id (a lock whose process is gone is taken over).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,17 +86,88 @@ def run(
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     notebooks = notebooks or NOTEBOOKS
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    started = datetime.now(timezone.utc)
-    run_obj, prepared = _prepare_into(tmp, config, progress)
-    statuses = [prepared, *_execute_sequence(tmp, config["name"], notebooks, Path(notebook_dir), progress)]
-    ok = not any(s["status"] == "failed" for s in statuses)
-    _write_records(run_obj, config, statuses, started, ok, progress)
-    final = _place(tmp, out, ok=ok)
+    with run_lock(out), _sigterm_as_interrupt():
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        try:
+            started = datetime.now(timezone.utc)
+            run_obj, prepared = _prepare_into(tmp, config, progress)
+            statuses = [prepared, *_execute_sequence(tmp, config["name"], notebooks, Path(notebook_dir), progress)]
+            ok = not any(s["status"] == "failed" for s in statuses)
+            _write_records(run_obj, config, statuses, started, ok, progress)
+            final = _place(tmp, out, ok=ok)
+        except BaseException:  # bad input, Ctrl-C, SIGTERM, a full disk: nothing half-written stays
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     message = "".join(
         f"notebook {s['notebook']} failed: {s['error']}" for s in statuses if s["status"] == "failed"
     )
     return RunResult(out=final, ok=ok, statuses=statuses, message=message)
+
+
+class RunLocked(InputError):
+    """Another run is writing the same run directory."""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
+
+
+@contextmanager
+def run_lock(out: Path):
+    """Hold ``.<out>.lock`` (the process id) while a run writes ``out``; refuse when another run holds it.
+
+    Raises
+    ------
+    RunLocked
+        A live process holds the lock.
+    """
+    lock = out.with_name(f".{out.name}.lock")
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            break
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and _alive(pid):
+                raise RunLocked(
+                    f"Another run (process {pid}) is writing {out}. Wait for it to finish or choose another "
+                    f"--out. If no run is going on, remove {lock}."
+                ) from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+    else:
+        raise RunLocked(f"Could not take the lock {lock}: another run took it meanwhile.")
+    try:
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        yield lock
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+@contextmanager
+def _sigterm_as_interrupt():
+    """Treat SIGTERM like Ctrl-C while a run is going on, so that it cleans up after itself."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_suite(out: str | Path = "reports", names: list[str] | None = None, progress=print) -> tuple[bool, Path]:
@@ -113,15 +192,11 @@ def run_suite(out: str | Path = "reports", names: list[str] | None = None, progr
 
 
 def _prepare_into(tmp: Path, config: dict, progress) -> tuple[Run, dict]:
-    """Prepare the data in ``tmp``; on any error remove ``tmp`` (bad input leaves nothing)."""
-    try:
-        progress(f"[{config['name']}] preparing data (validation, minimisation, consent, pseudonyms)")
-        t0 = time.perf_counter()
-        run_obj = prepare(config, tmp)
-        return run_obj, {"notebook": "prepare", "status": "ok", "seconds": round(time.perf_counter() - t0, 2)}
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    """Prepare the data in ``tmp`` (the caller removes ``tmp`` on any error: bad input leaves nothing)."""
+    progress(f"[{config['name']}] preparing data (validation, minimisation, consent, pseudonyms)")
+    t0 = time.perf_counter()
+    run_obj = prepare(config, tmp)
+    return run_obj, {"notebook": "prepare", "status": "ok", "seconds": round(time.perf_counter() - t0, 2)}
 
 
 def _execute_sequence(tmp: Path, name: str, notebooks: list[str], notebook_dir: Path, progress) -> list[dict]:

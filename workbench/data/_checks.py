@@ -1,0 +1,155 @@
+"""Value checks beyond a column's type: numbers that are not numbers, ranges, blank consent, dates.
+
+Each check returns the lines of an error message (empty when all is well), so that every problem of
+every column is reported at once: fixing one value kind should never reveal the next.
+
+* :func:`numeric_problems`: a numeric role (an amount, an age) holding text ("twelve"), infinities or
+  NaN-like text ("inf", "NaN"), or values outside a declared range (``dataset.ranges``, e.g.
+  ``age: [0, 120]``; amounts default to ±10^12, beyond any real order).
+* :func:`looks_numeric`: a column whose values are mostly numbers is numeric; a few text values in it
+  are errors, not extra groups (an age column holding "forty" is not 76 text groups).
+* :func:`blank_consent`: how blank consent flags are read (``dataset.blank_consent``): by default a
+  blank means *no consent*, so a blank profiling opt-out is read as opted out.
+* :func:`future_rows`: transactions dated after the run's date (or ``dataset.as_of``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "AMOUNT_RANGE", "BLANK_CONSENT", "blank_consent", "future_rows", "looks_numeric", "numeric_problems",
+    "parse_timestamps",
+]
+
+#: Plausible order amounts when no range is declared: 1e308 is a number, not an order.
+AMOUNT_RANGE = (-1e12, 1e12)
+#: Policies for blank consent flags: "no_consent" (default) or "consent".
+BLANK_CONSENT = ("no_consent", "consent")
+_NAN_LIKE = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
+
+
+def _examples(values: pd.Series, n: int = 5) -> str:
+    return ", ".join(repr(v) for v in pd.unique(values)[:n])
+
+
+def _rows(index: pd.Index, n: int = 5) -> str:
+    rows = [int(i) for i in index[:n]]
+    return (f"data rows {', '.join(map(str, rows))} (first data row = 0; in a CSV, file lines "
+            f"{', '.join(str(r + 2) for r in rows)})")
+
+
+def looks_numeric(values: pd.Series, share: float = 0.8) -> bool:
+    """Whether at least ``share`` of the non-missing values read as finite numbers."""
+    present = values.dropna()
+    if present.empty:
+        return False
+    if pd.api.types.is_numeric_dtype(present) and not pd.api.types.is_bool_dtype(present):
+        return True
+    parsed = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    return bool(np.isfinite(parsed).mean() >= share)
+
+
+def numeric_problems(values: pd.Series, column: str, bounds=None, required: bool = False) -> tuple[pd.Series, list[str]]:
+    """Parse ``values`` as numbers; return them and one line per kind of bad value.
+
+    Parameters
+    ----------
+    values : Series
+    column : str
+        The column's name in messages.
+    bounds : (low, high), optional
+        The declared range (inclusive).
+    required : bool, default False
+        Whether a missing value is an error too.
+
+    Returns
+    -------
+    (Series of float, list of str)
+    """
+    text = values.astype(str).str.strip()
+    parsed = pd.to_numeric(values if pd.api.types.is_numeric_dtype(values) else text, errors="coerce").astype(float)
+    missing = values.isna()
+    nan_like = ~missing & (text.str.lower().isin(_NAN_LIKE) | np.isinf(parsed))
+    not_number = ~missing & parsed.isna() & ~nan_like
+    lines = []
+    if required and missing.any():
+        lines.append(f"column '{column}' is empty in {int(missing.sum())} row(s), e.g. {_rows(values.index[missing])}. "
+                     "What to do: fill in the values or remove those rows.")
+    if not_number.any():
+        lines.append(
+            f"column '{column}' holds values that are not numbers in {int(not_number.sum())} row(s), e.g. "
+            f"{_rows(values.index[not_number])}: {_examples(values[not_number])}. What to do: make the column "
+            "numeric (digits and '.' only, no currency symbols, thousands separators or words)."
+        )
+    if nan_like.any():
+        lines.append(
+            f"column '{column}' holds infinite or not-a-number values in {int(nan_like.sum())} row(s), e.g. "
+            f"{_rows(values.index[nan_like])}: {_examples(values[nan_like])}. What to do: replace them by the "
+            "real values, or leave the cells blank if unknown."
+        )
+    parsed = parsed.where(~nan_like)
+    if bounds is not None:
+        low, high = bounds
+        outside = parsed.notna() & ((parsed < low) | (parsed > high))
+        if outside.any():
+            lines.append(
+                f"column '{column}' holds values outside its range [{low:g}, {high:g}] in {int(outside.sum())} "
+                f"row(s), e.g. {_rows(values.index[outside])}: {_examples(values[outside])}. What to do: correct "
+                f"them, blank them if unknown, or declare another range (dataset.ranges.{column})."
+            )
+    return parsed, lines
+
+
+def parse_timestamps(values: pd.Series, column: str) -> tuple[pd.Series, list[str]]:
+    """Parse timestamps; return them and a line naming the values that are not dates.
+
+    Exports mix ``2024-03-31`` and ``2024-03-31 14:05:00`` in one column; pandas infers one format from
+    the first value, so ISO 8601 (any precision) is tried next, then each value on its own.
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values, []
+    parsed = None
+    for fmt in (None, "ISO8601", "mixed"):
+        try:
+            parsed = pd.to_datetime(values, format=fmt, errors="raise")
+            break
+        except (ValueError, TypeError, OverflowError):
+            continue
+    if parsed is None:
+        parsed = pd.to_datetime(values, format="mixed", errors="coerce")
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    bad = values.notna() & parsed.isna()
+    lines = []
+    if bad.any():
+        lines.append(
+            f"column '{column}' holds values that are not dates/times in {int(bad.sum())} row(s), e.g. "
+            f"{_rows(values.index[bad])}: {_examples(values[bad])}. What to do: use ISO dates such as "
+            "2024-03-31 or 2024-03-31T14:05:00."
+        )
+    return parsed.astype("datetime64[ns]"), lines
+
+
+def blank_consent(values: pd.Series, purpose: str, policy: str = "no_consent") -> pd.Series:
+    """The boolean a blank flag of ``purpose`` stands for, under ``policy``.
+
+    A blank ``marketing_opt_in`` is "no consent" (False) under the default policy; a blank
+    ``profiling_opt_out`` is "opted out" (True): no consent to profiling.
+    """
+    no_consent = policy == "no_consent"
+    if purpose == "profiling_opt_out":
+        return pd.Series(no_consent, index=values.index)
+    return pd.Series(not no_consent, index=values.index)
+
+
+def future_rows(timestamps: pd.Series, as_of) -> tuple[pd.Series, pd.Timestamp]:
+    """Rows dated after ``as_of`` (a date: the whole day counts; None: now, UTC), and the cut-off."""
+    if as_of is None:
+        cutoff = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    else:
+        cutoff = pd.Timestamp(as_of)
+        if cutoff == cutoff.normalize():
+            cutoff = cutoff + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    return timestamps > cutoff, cutoff
