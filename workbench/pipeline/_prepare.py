@@ -122,7 +122,8 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     forget = privacy.read_id_list(_resolve(settings["forget"], base_dir)) if settings.get("forget") else []
 
     roles = dataset.roles
-    blank = settings.get("blank_consent", "no_consent")
+    # one policy for blank consent flags, read where the flags are parsed (dataset.blank_consent)
+    blank = (config.get("dataset") or {}).get("blank_consent", "no_consent")
     customers, transactions, counts = privacy.exclude_customers(
         dataset.customers, dataset.transactions, roles, forget, blank_consent=blank
     )

@@ -10,7 +10,7 @@ The first four steps run in :func:`workbench.pipeline.prepare`, before any noteb
    phones, ...) and columns without a role are dropped, consent flags are dropped once applied.
 3. :func:`exclude_customers` removes customers who opted out of profiling or asked to be forgotten
    (``workbench run --forget FILE``), from the customer table and the transaction table alike, and
-   returns counts only; a blank profiling flag follows ``privacy.blank_consent`` (default: no
+   returns counts only; a blank profiling flag follows ``dataset.blank_consent`` (default: no
    consent). Every other consent purpose (e.g. marketing opt-in) is kept as a boolean column
    ``consent_<purpose>`` (:func:`consent_columns`) for the fairness stage to apply per action.
    :func:`fingerprint` records *which* consent snapshot and erasure list were used in the manifest:
@@ -53,7 +53,6 @@ Configuration (``privacy:`` section, defaults in :data:`DEFAULTS`)::
       key_env: WORKBENCH_PSEUDONYM_KEY   # env var holding the pseudonym key
       key_file: null                     # or a key file outside the repo
       forget: null                       # erasure list, one customer id per line
-      blank_consent: no_consent          # or consent: what a blank consent flag means
       suppression_k: 10
       risk: {max_combination: 3}
       dp:

@@ -33,7 +33,7 @@ def read_id_list(path: str | Path) -> list[str]:
     return ids
 
 
-#: What a blank consent flag means (``privacy.blank_consent``): consent is never assumed by default.
+#: What a blank consent flag means (``dataset.blank_consent``): consent is never assumed by default.
 BLANK_CONSENT_POLICIES = ("no_consent", "consent")
 
 
@@ -51,7 +51,7 @@ def _flag(customers: pd.DataFrame, col: str, blank_consent: str) -> tuple[pd.Ser
 def _policy(blank_consent: str) -> str:
     if blank_consent not in BLANK_CONSENT_POLICIES:
         raise InputError(
-            f"Config error: privacy.blank_consent is {blank_consent!r}; use one of "
+            f"Config error: dataset.blank_consent is {blank_consent!r}; use one of "
             f"{', '.join(BLANK_CONSENT_POLICIES)} (default no_consent: a blank flag is no consent)."
         )
     return blank_consent

@@ -6,7 +6,6 @@ DEFAULTS = {
     "key_env": "WORKBENCH_PSEUDONYM_KEY",
     "key_file": None,
     "forget": None,
-    "blank_consent": "no_consent",
     "suppression_k": 10,
     "risk": {"max_combination": 3},
     "quality": {"iqr_factor": 3.0},
