@@ -53,7 +53,7 @@ def test_blank_profiling_flag_follows_the_declared_policy(toy):
     assert counts["profiling_flag_blank"] == 2 and counts["blank_profiling_flag_treated_as"] == "opted out"
     kept, _, counts = privacy.exclude_customers(customers, tx, roles, blank_consent="consent")
     assert kept["cid"].tolist() == ["a", "c", "d", "e"]
-    with pytest.raises(InputError, match="privacy.blank_consent"):
+    with pytest.raises(InputError, match="dataset.blank_consent"):
         privacy.exclude_customers(customers, tx, roles, blank_consent="maybe")
 
 

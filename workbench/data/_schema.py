@@ -334,7 +334,7 @@ def validate_customers(
 
 def _to_flag(s: pd.Series) -> pd.Series:
     """Yes/no flags as nullable booleans: a blank stays missing, so the consent policy
-    (``privacy.blank_consent``) decides what it means instead of reading it as "no"."""
+    (``dataset.blank_consent``) decides what it means instead of reading it as "no"."""
     text = s.astype(str).str.strip().str.lower()
     blank = s.isna() | (text == "")
     return pd.Series(text.isin(_TRUE_VALUES), index=s.index).astype("boolean").mask(blank)
