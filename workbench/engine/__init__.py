@@ -19,7 +19,9 @@ on the engine of the innermost :func:`using` block.
 """
 
 from ._engine import DuckDBEngine, Engine, SparkEngine, active_config, make_engine, to_spark_sql, using
-from ._queries import count_query, hmac_key_table, model_space_exprs, pseudonym_query, score_query
+from ._queries import (
+    count_query, hmac_key_table, model_space_exprs, predict_segments, pseudonym_query, score_query,
+)
 from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_session
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "hmac_key_table",
     "make_engine",
     "model_space_exprs",
+    "predict_segments",
     "pseudonym_query",
     "score_query",
     "spark_session",

@@ -59,7 +59,8 @@ def _numeric_expr(col: str, pipeline) -> str:
     x = f"CAST({_ident(col)} AS DOUBLE)"
     x = f"CASE WHEN isnan({x}) THEN NULL ELSE {x} END"  # Spark keeps pandas' NaN as NaN, not NULL
     if "log" in steps:
-        x = f"ln(1 + greatest({x}, {_num(0)}))"
+        # greatest() skips NULLs on both engines: keep a missing value missing for the imputer.
+        x = f"CASE WHEN {x} IS NULL THEN NULL ELSE ln(1 + greatest({x}, {_num(0)})) END"
     x = f"coalesce({x}, {_num(steps['impute'].statistics_[0])})"
     w = steps["winsorize"]
     if np.isfinite(w.lower_[0]):
@@ -132,3 +133,15 @@ def count_query(table: str, by: list[str]) -> str:
     cols = ", ".join(_ident(c) for c in by)
     order = ", ".join(f"{_ident(c)} ASC NULLS LAST" for c in by)
     return f"SELECT {cols}, count(*) AS n FROM {_ident(table)} GROUP BY {cols} ORDER BY {order}"
+
+
+def predict_segments(model, X: pd.DataFrame, engine) -> np.ndarray:
+    """Segment ids of the rows of ``X`` (raw features) scored by :func:`score_query` on ``engine``.
+
+    The engine counterpart of ``model.predict(X)``: same ids, in the row order of ``X``.
+    """
+    frame = X.drop(columns=["customer_id"], errors="ignore")[list(model.feature_names_in_)].copy()
+    frame["customer_id"] = np.arange(len(frame))  # the row number, to restore the order
+    engine.register("score_input", frame)
+    out = engine.sql(score_query(model, "score_input") + " ORDER BY customer_id")
+    return out["segment"].to_numpy().astype(int)
