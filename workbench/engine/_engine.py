@@ -130,7 +130,7 @@ class SparkEngine(Engine):
     def register(self, name, data):
         paths = _paths(data)
         if paths is None:
-            frame = self.spark.createDataFrame(data) if len(data) else self._empty(data)
+            frame = self.spark.createDataFrame(data)
         elif _format(paths) == "parquet":
             frame = self.spark.read.parquet(*paths)
         else:
@@ -138,12 +138,6 @@ class SparkEngine(Engine):
         frame.createOrReplaceTempView(name)
         self._views.append(name)
         return self
-
-    def _empty(self, data: pd.DataFrame):
-        # Arrow cannot infer a schema from zero rows of object columns; borrow it from DuckDB's types.
-        import pyarrow as pa
-
-        return self.spark.createDataFrame(pa.Table.from_pandas(data, preserve_index=False).to_pandas())
 
     def register_view(self, name, text):
         self.spark.sql(to_spark_sql(text)).createOrReplaceTempView(name)
