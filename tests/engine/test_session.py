@@ -39,3 +39,13 @@ def test_using_nests_and_restores():
             assert engine.active_config()["engine"] == "duckdb"
         assert engine.active_config()["engine"] == "spark"
     assert engine.active_config() == {}
+
+
+def test_a_bad_engine_stops_prepare_before_anything_is_written(tmp_path):
+    from workbench.data import load_config
+    from workbench.pipeline import prepare
+
+    cfg = load_config(dataset="synthetic", overrides=["dataset.params.n_customers=200", "engine=polars"])
+    with pytest.raises(InputError, match="engine 'polars' is not known"):
+        prepare(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
