@@ -82,6 +82,7 @@ def _steps(con, data: Path, work: Path) -> dict:
     sel = _aggregates(con, columns, list(TRANSACTION_FAMILIES), DEFAULTS, as_of)
     con.to_parquet(f"SELECT {', '.join(sel)} FROM tx GROUP BY customer_id", work / "features")
     times["features_s"] = time.perf_counter() - t
+    print(f"  {con.name} features_s {times['features_s']:.1f}", file=sys.stderr, flush=True)
 
     t = time.perf_counter()
     con.register("features", work / "features")
@@ -89,10 +90,12 @@ def _steps(con, data: Path, work: Path) -> dict:
     X = sample.drop(columns="customer_id")
     model = segment.SegmentationModel(k=5, random_state=0, fit_sample=50_000, n_init=2).fit(X)
     times["fit_sample_s"] = time.perf_counter() - t
+    print(f"  {con.name} fit_sample_s {times['fit_sample_s']:.1f}", file=sys.stderr, flush=True)
 
     t = time.perf_counter()
     con.to_parquet(engine.score_query(model, "features"), work / "segments")
     times["scoring_s"] = time.perf_counter() - t
+    print(f"  {con.name} scoring_s {times['scoring_s']:.1f}", file=sys.stderr, flush=True)
 
     t = time.perf_counter()
     con.register("segments", work / "segments")
@@ -101,6 +104,7 @@ def _steps(con, data: Path, work: Path) -> dict:
     counts = [con.sql(engine.count_query("audit", by)) for by in (["segment"], ["segment", "gender"],
                                                                    ["segment", "gender", "age_band"])]
     times["counts_s"] = time.perf_counter() - t
+    print(f"  {con.name} counts_s {times['counts_s']:.1f}", file=sys.stderr, flush=True)
     times["customers_counted"] = int(counts[0]["n"].sum())
     return times
 
@@ -147,7 +151,8 @@ def main() -> None:
         for name in args.engines:
             cmd = [sys.executable, __file__, "--child", "--engine", name, "--data", str(data),
                    "--work", str(Path(args.root) / f"work_{name}_{n}"), "--spark-memory", args.spark_memory]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+            # stderr passes through: each step's time shows even if a run is stopped part-way.
+            out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1]
             row = {"engine": name, "customers": n, **json.loads(out)}
             row["s_per_million"] = row["total_s"] / (n / 1e6)
             rows.append(row)
