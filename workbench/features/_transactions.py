@@ -1,4 +1,7 @@
-"""Transaction families: one SQL ``GROUP BY`` in DuckDB turns transactions into one row per customer.
+"""Transaction families: one SQL ``GROUP BY`` turns transactions into one row per customer.
+
+The query runs on the engine of the innermost :func:`workbench.engine.using` block (embedded DuckDB
+by default, Spark with ``engine: spark``); it is written in DuckDB's dialect and kept portable.
 
 Definitions (one row of the transaction table is one order; a negative amount is a return):
 
@@ -22,10 +25,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from ..engine import active_config, make_engine
 from ._defaults import DEFAULTS
 
 #: Transaction feature families, in output order.
@@ -62,11 +65,11 @@ def _levels(con, values: pd.Series, column: str, max_levels: int) -> list[str]:
         counts = values.value_counts(dropna=True)
         counts = counts[counts > 0].sort_index(key=lambda i: i.astype(str)).sort_values(ascending=False, kind="stable")
         return sorted(str(v) for v in counts.index[:max_levels])
-    rows = con.execute(
+    rows = con.sql(
         f"SELECT CAST({column} AS VARCHAR) AS v, count(*) AS n FROM tx WHERE {column} IS NOT NULL "
         f"GROUP BY 1 ORDER BY n DESC, v LIMIT {int(max_levels)}"
-    ).fetchall()
-    return sorted(r[0] for r in rows)
+    )
+    return sorted(rows["v"])
 
 
 def _quote(value: str) -> str:
@@ -75,6 +78,11 @@ def _quote(value: str) -> str:
 
 def _timestamp(t) -> str:
     return f"TIMESTAMP '{pd.Timestamp(t).isoformat(sep=' ')}'"
+
+
+def _days(start: str, end: str) -> str:
+    """Calendar days from ``start`` to ``end``: both cast to DATE, so both engines count day boundaries."""
+    return f"date_diff('day', CAST({start} AS DATE), CAST({end} AS DATE))"
 
 
 def _trend_clause(as_of: pd.Timestamp, trend_days: int) -> str:
@@ -113,17 +121,17 @@ def _aggregates(con, transactions: pd.DataFrame, families: list[str], settings: 
     purchase = _PURCHASE
     sel = ["customer_id", f"count(*) FILTER (WHERE {purchase}) AS frequency"]
     if "recency" in families:
-        sel.append(f"date_diff('day', max(timestamp) FILTER (WHERE {purchase}), {a}) AS recency")
+        sel.append(f"{_days(f'max(timestamp) FILTER (WHERE {purchase})', a)} AS recency")
     if "monetary" in families:
         sel.append("sum(amount) AS monetary")
     if "tenure" in families:
-        sel.append(f"date_diff('day', min(timestamp) FILTER (WHERE {purchase}), {a}) AS tenure")
+        sel.append(f"{_days(f'min(timestamp) FILTER (WHERE {purchase})', a)} AS tenure")
     if "average_order_value" in families:
         sel.append(f"sum(amount) FILTER (WHERE {purchase}) / {_N_PURCHASES} AS average_order_value")
     if "inter_purchase_time" in families:
         sel.append(
-            f"CASE WHEN count(*) FILTER (WHERE {purchase}) > 1 THEN CAST(date_diff('day', "
-            f"min(timestamp) FILTER (WHERE {purchase}), max(timestamp) FILTER (WHERE {purchase})) AS DOUBLE) "
+            f"CASE WHEN count(*) FILTER (WHERE {purchase}) > 1 THEN CAST("
+            f"{_days(f'min(timestamp) FILTER (WHERE {purchase})', f'max(timestamp) FILTER (WHERE {purchase})')} AS DOUBLE) "
             f"/ (count(*) FILTER (WHERE {purchase}) - 1) END AS inter_purchase_time"
         )
     if "trend" in families:
@@ -134,6 +142,11 @@ def _aggregates(con, transactions: pd.DataFrame, families: list[str], settings: 
     if "returns_rate" in families:
         sel.append("avg(CAST(amount < 0 AS INTEGER)) AS returns_rate")
     return sel
+
+
+def _alias(item: str) -> str:
+    """The output name of one SELECT item (``... AS name``)."""
+    return item.rsplit(" AS ", 1)[1]
 
 
 def _finish(out: pd.DataFrame, families: list[str]) -> pd.DataFrame:
@@ -155,7 +168,7 @@ def transaction_features(
     settings: dict | None = None,
     customer_ids: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Aggregate a transaction table to one row per customer with one SQL query in DuckDB.
+    """Aggregate a transaction table to one row per customer with one SQL query (DuckDB or Spark).
 
     Parameters
     ----------
@@ -186,22 +199,20 @@ def transaction_features(
         raise ValueError(f"Unknown transaction feature families {sorted(unknown)}; known: {TRANSACTION_FAMILIES}")
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(transactions)
     cols = ["customer_id", "timestamp", "amount"] + [c for c in ("category", "channel") if c in transactions]
-    con = duckdb.connect()
-    try:
+    with make_engine(active_config()) as con:
         con.register("src", transactions[cols] if list(transactions.columns) != cols else transactions)
-        con.execute(f"CREATE TEMP VIEW tx AS SELECT * FROM src WHERE timestamp < {_timestamp(as_of)}")
         # One scan, one GROUP BY: every feature is an aggregate with a FILTER clause (standard SQL,
         # apart from date_diff), so no per-row columns are materialised.
+        con.register_view("tx", f"SELECT * FROM src WHERE timestamp < {_timestamp(as_of)}")
         sel = _aggregates(con, transactions, families, settings, as_of)
         query = f"SELECT {', '.join(sel)} FROM tx GROUP BY customer_id"
         if customer_ids is not None:
-            # Join in the database, in the caller's row order: cheaper than a pandas merge on strings.
+            # Join in the engine, in the caller's row order: cheaper than a pandas merge on strings.
             con.register("ids", pd.DataFrame({"customer_id": customer_ids.to_numpy(), "row_": np.arange(len(customer_ids))}))
+            names = ", ".join(f"agg.{_alias(item)}" for item in sel[1:])
             query = (
-                f"SELECT ids.customer_id, agg.* EXCLUDE (customer_id) FROM ids LEFT JOIN ({query}) agg "
-                "USING (customer_id) ORDER BY ids.row_"
+                f"SELECT ids.customer_id, {names} FROM ids LEFT JOIN ({query}) AS agg "
+                "ON ids.customer_id = agg.customer_id ORDER BY ids.row_"
             )
-        out = con.execute(query).df()
-    finally:
-        con.close()
+        out = con.sql(query)
     return _finish(out, families)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from .. import privacy
+from .. import engine, privacy
 from ..data import TransactionRoles, from_config, load_config, section
 from ..rundir import Run, to_jsonable
 from ._config_schema import check_against_data, check_config
@@ -112,6 +112,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         The dataset fails validation.
     """
     check_config(config)
+    engine.engine_settings(config)  # a bad `engine`/`spark` setting fails here, before anything is written
     run_dir = Path(run_dir)
     if fresh and run_dir.exists():
         for sub in _RUN_FOLDERS:

@@ -12,7 +12,7 @@ import joblib
 import numpy as np
 import pandas as pd
 
-from .. import privacy
+from .. import engine, privacy
 from ..data import UNLABELLED, InputError, section
 from ..features import DEFAULTS as FEATURE_DEFAULTS
 from ..rundir import Run, register_stage
@@ -35,6 +35,12 @@ from ._profiles import (
 from .views import SegmentationResult, audit_headline, learned_headline, planted_agreement
 
 # -- steps shared by both paths -------------------------------------------------------------------
+def _predict(model: SegmentationModel, X: pd.DataFrame, config: dict) -> np.ndarray:
+    """Segment ids: with ``engine: spark`` nearest-centre scoring runs as a query there, else in numpy."""
+    if engine.engine_settings(config)[0] != "spark" or model.cluster_centers_ is None:
+        return model.predict(X)
+    with engine.make_engine(config) as eng:
+        return engine.predict_segments(model, X, eng)
 
 
 def _settings(run: Run) -> tuple[dict, dict]:
@@ -157,11 +163,12 @@ def segment_run(run: Run) -> SegmentationResult:
     customers, transactions, roles = run.customers(), run.transactions(), run.roles
     sup_k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     seed = run.seed
-    features, plan, X, value = segmentation_inputs(customers, transactions, roles, fsettings)
+    with engine.using(run.config):  # transaction features on the configured engine
+        features, plan, X, value = segmentation_inputs(customers, transactions, roles, fsettings)
     model, card, reason = fit_with_k(X, settings, value, seed)
     if settings.get("reference_run"):
         _align_to_reference(model, settings["reference_run"], X)
-    labels = model.predict(X)
+    labels = _predict(model, X, run.config)
     Z = model.transform(X)
     z = segment_z(model, Z, labels)
     names = name_segments(z)
@@ -287,7 +294,8 @@ def audit_run(run: Run) -> SegmentationResult:
     sup_k = int(prep.get("suppression_k", 10))
     min_size = int(settings.get("min_segment_size") or sup_k)
     seed = run.seed
-    features, plan, X, value = segmentation_inputs(customers, transactions, roles, fsettings)
+    with engine.using(run.config):
+        features, plan, X, value = segmentation_inputs(customers, transactions, roles, fsettings)
     ids, names, order = _given_ids(customers, features, roles.segment, value)
     k = len(names)
     unlabelled_id = next((j for j, n in names.items() if n == UNLABELLED), None)

@@ -1,0 +1,51 @@
+"""Engine settings from the config: defaults, pass-through of Spark settings, clear errors."""
+
+import pytest
+
+from workbench import engine
+from workbench.data import InputError, apply_overrides
+
+
+def test_default_is_duckdb_and_local_two_cores():
+    assert engine.engine_settings(None) == ("duckdb", {"master": "local[2]", "conf": {}})
+    assert engine.engine_settings({}) == ("duckdb", {"master": "local[2]", "conf": {}})
+
+
+def test_override_selects_spark_and_passes_settings_through():
+    config = apply_overrides({"engine": "duckdb"}, ["engine=spark", "spark.master=sc://host:15002",
+                                                    "spark.conf={spark.executor.memory: 8g}"])
+    name, settings = engine.engine_settings(config)
+    assert name == "spark"
+    assert settings == {"master": "sc://host:15002", "conf": {"spark.executor.memory": "8g"}}
+
+
+def test_unknown_engine_names_the_key_and_the_choices():
+    with pytest.raises(InputError, match=r"engine 'polars' is not known; use one of \['duckdb', 'spark'\]"):
+        engine.engine_settings({"engine": "polars"})
+    with pytest.raises(InputError, match="`spark` must be a mapping"):
+        engine.engine_settings({"engine": "spark", "spark": "local[2]"})
+
+
+def test_make_engine_defaults_to_embedded_duckdb():
+    with engine.make_engine({}) as eng:
+        assert isinstance(eng, engine.DuckDBEngine)
+        assert eng.sql("SELECT 1 AS x")["x"].tolist() == [1]
+
+
+def test_using_nests_and_restores():
+    assert engine.active_config() == {}
+    with engine.using({"engine": "spark"}):
+        with engine.using({"engine": "duckdb"}):
+            assert engine.active_config()["engine"] == "duckdb"
+        assert engine.active_config()["engine"] == "spark"
+    assert engine.active_config() == {}
+
+
+def test_a_bad_engine_stops_prepare_before_anything_is_written(tmp_path):
+    from workbench.data import load_config
+    from workbench.pipeline import prepare
+
+    cfg = load_config(dataset="synthetic", overrides=["dataset.params.n_customers=200", "engine=polars"])
+    with pytest.raises(InputError, match="engine 'polars' is not known"):
+        prepare(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

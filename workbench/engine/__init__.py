@@ -1,0 +1,45 @@
+"""Where the heavy per-customer queries run: embedded DuckDB (default) or Spark.
+
+Each heavy query is one SQL text in DuckDB's dialect. :class:`DuckDBEngine` runs it as written;
+:class:`SparkEngine` runs SQLGlot's translation to Spark SQL (:func:`to_spark_sql`), the approach
+Splink takes to run one linkage model on DuckDB and Spark. Only small results (one row per segment,
+group or cell) come back to the driver as pandas; large ones go to Parquet with ``to_parquet``.
+
+A run picks its engine in the config::
+
+    engine: spark            # default duckdb
+    spark:
+      master: local[2]       # or spark://host:7077, yarn, k8s://..., sc://host:15002 (Spark Connect)
+      conf: {spark.executor.memory: 8g}
+
+Queries here: :func:`pseudonym_query` (HMAC-SHA256, identical to :mod:`hmac` on both engines),
+:func:`score_query` (nearest centroid in the model's transformed space), :func:`count_query`
+(group-by counts). The transaction features (:func:`workbench.features.transaction_features`) run
+on the engine of the innermost :func:`using` block.
+"""
+
+from ._engine import DuckDBEngine, Engine, SparkEngine, active_config, make_engine, to_spark_sql, using
+from ._queries import (
+    count_query, hmac_key_table, model_space_exprs, predict_segments, pseudonym_query, score_query,
+)
+from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_session
+
+__all__ = [
+    "ENGINES",
+    "SPARK_DEFAULTS",
+    "DuckDBEngine",
+    "Engine",
+    "SparkEngine",
+    "active_config",
+    "count_query",
+    "engine_settings",
+    "hmac_key_table",
+    "make_engine",
+    "model_space_exprs",
+    "predict_segments",
+    "pseudonym_query",
+    "score_query",
+    "spark_session",
+    "to_spark_sql",
+    "using",
+]

@@ -1,0 +1,199 @@
+"""One SQL text, two engines: DuckDB runs it as written, Spark runs SQLGlot's Spark translation."""
+
+from __future__ import annotations
+
+import contextlib
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+from ._session import engine_settings, spark_session
+
+
+@lru_cache(maxsize=256)
+def to_spark_sql(text: str) -> str:
+    """Translate one DuckDB statement to Spark SQL with SQLGlot (no hand-written rewriting).
+
+    The project's queries are written in DuckDB's dialect, kept to constructs both engines share
+    (aggregate ``FILTER``, ``CASE``, ``greatest``, ``sha256``/``unhex``); SQLGlot renames the few
+    functions that differ (``sha256(x)`` -> ``SHA2(x, 256)``, ``date_diff`` -> ``DATEDIFF``).
+    """
+    import sqlglot
+
+    return sqlglot.transpile(text, read="duckdb", write="spark")[0]
+
+
+def _paths(data) -> list[str] | None:
+    """File paths of a registration, or ``None`` when ``data`` is a DataFrame."""
+    if isinstance(data, pd.DataFrame):
+        return None
+    items = [data] if isinstance(data, (str, Path)) else list(data)
+    return [str(p) for p in items]
+
+
+def _format(paths: list[str]) -> str:
+    first = Path(paths[0])
+    if first.is_dir() or first.suffix in (".parquet", ".pq") or "*.parquet" in first.name:
+        return "parquet"
+    if first.suffix in (".csv", ".gz") or first.name.endswith(".csv.gz"):
+        return "csv"
+    raise ValueError(f"Cannot tell the format of {paths[0]}: name Parquet files *.parquet and CSV files *.csv.")
+
+
+class Engine:
+    """Where the heavy queries run: ``register`` tables, then ``sql`` (small results) or ``to_parquet``.
+
+    Subclasses: :class:`DuckDBEngine` (embedded, the default) and :class:`SparkEngine`. Every query
+    is one DuckDB-dialect SQL text; :class:`SparkEngine` runs its SQLGlot translation.
+    """
+
+    name = "engine"
+
+    def register(self, name: str, data) -> "Engine":
+        """Make ``data`` queryable as table ``name``: a DataFrame, or Parquet/CSV path(s) (files, globs, folders)."""
+        raise NotImplementedError
+
+    def register_view(self, name: str, text: str) -> "Engine":
+        """Make the query ``text`` queryable as view ``name`` (computed when used, not now)."""
+        raise NotImplementedError
+
+    def sql(self, text: str) -> pd.DataFrame:
+        """Run a query and return its (small) result as a DataFrame."""
+        raise NotImplementedError
+
+    def to_parquet(self, text: str, path: str | Path) -> Path:
+        """Run a query and write its (large) result as Parquet files into folder ``path``."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the engine's tables (the SparkSession itself lives as long as the process)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class DuckDBEngine(Engine):
+    """An in-memory DuckDB connection (``threads`` caps its worker threads; default DuckDB's)."""
+
+    name = "duckdb"
+
+    def __init__(self, threads: int | None = None):
+        import duckdb
+
+        self.con = duckdb.connect()
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def register(self, name, data):
+        paths = _paths(data)
+        if paths is None:
+            self.con.register(name, data)
+            return self
+        fmt = _format(paths)
+        paths = [str(Path(p) / "*.parquet") if Path(p).is_dir() else p for p in paths]
+        listing = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+        reader = f"read_parquet({listing})" if fmt == "parquet" else f"read_csv({listing}, header = true)"
+        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {reader}')
+        return self
+
+    def register_view(self, name, text):
+        self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {text}')
+        return self
+
+    def sql(self, text):
+        return self.con.execute(text).df()
+
+    def to_parquet(self, text, path):
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        target = str(path / "part-0.parquet").replace("'", "''")
+        self.con.execute(f"COPY ({text}) TO '{target}' (FORMAT parquet)")
+        return path
+
+    def close(self):
+        self.con.close()
+
+
+class SparkEngine(Engine):
+    """The process's SparkSession (see :func:`spark_session`); tables are temporary views."""
+
+    name = "spark"
+
+    def __init__(self, settings: dict | None = None):
+        self.spark = spark_session(settings)
+        self._views: list[str] = []
+
+    def register(self, name, data):
+        paths = _paths(data)
+        if paths is None:
+            frame = self.spark.createDataFrame(data)
+        elif _format(paths) == "parquet":
+            frame = self.spark.read.parquet(*paths)
+        else:
+            frame = self.spark.read.csv(paths, header=True, inferSchema=True)
+        frame.createOrReplaceTempView(name)
+        self._views.append(name)
+        return self
+
+    def register_view(self, name, text):
+        self.spark.sql(to_spark_sql(text)).createOrReplaceTempView(name)
+        self._views.append(name)
+        return self
+
+    def sql(self, text):
+        return self.spark.sql(to_spark_sql(text)).toPandas()
+
+    def to_parquet(self, text, path):
+        self.spark.sql(to_spark_sql(text)).write.mode("overwrite").parquet(str(path))
+        return Path(path)
+
+    def close(self):
+        for name in self._views:
+            self.spark.catalog.dropTempView(name)
+        self._views.clear()
+
+
+def make_engine(config: dict | None = None, threads: int | None = None) -> Engine:
+    """The engine a run config asks for (top-level ``engine`` and ``spark`` keys).
+
+    Parameters
+    ----------
+    config : dict, optional
+        ``engine: duckdb`` (default) or ``engine: spark`` with ``spark: {master, conf}``.
+    threads : int, optional
+        DuckDB worker threads.
+
+    Returns
+    -------
+    Engine
+        Use it as a context manager, or call ``close`` when done.
+    """
+    name, spark = engine_settings(config)
+    return SparkEngine(spark) if name == "spark" else DuckDBEngine(threads)
+
+
+_ACTIVE: list[dict] = []
+
+
+@contextlib.contextmanager
+def using(config: dict | None):
+    """Within this block, :func:`active_config` is ``config``: the engine heavy queries run on.
+
+    Stage code calls ``with using(run.config):`` once; the queries inside (for example
+    :func:`workbench.features.transaction_features`) open their engine with
+    ``make_engine(active_config())``, so no signature in between has to carry it.
+    """
+    _ACTIVE.append(config or {})
+    try:
+        yield
+    finally:
+        _ACTIVE.pop()
+
+
+def active_config() -> dict:
+    """The config of the innermost :func:`using` block, or ``{}`` (DuckDB) outside any."""
+    return _ACTIVE[-1] if _ACTIVE else {}

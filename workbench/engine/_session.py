@@ -1,0 +1,90 @@
+"""Engine settings from the config, and the one SparkSession of a process."""
+
+from __future__ import annotations
+
+import copy
+
+from ..data import InputError
+
+ENGINES = ("duckdb", "spark")
+
+#: Settings of the ``spark`` config section. ``conf`` is passed to the session builder unchanged.
+SPARK_DEFAULTS = {
+    "master": "local[2]",
+    "conf": {},
+}
+
+# Small-data defaults for a local session: few shuffle partitions (the default 200 makes every
+# GROUP BY of a test table start 200 tasks), no web UI, UTC so timestamps never shift, Arrow for
+# the pandas round trip, and timestamps without time zone (pandas' naive timestamps, DuckDB's
+# TIMESTAMP): with TIMESTAMP_LTZ a naive value would be read in the session zone.
+_SESSION_CONF = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.timestampType": "TIMESTAMP_NTZ",
+}
+
+_SESSION = None
+
+
+def engine_settings(config: dict | None) -> tuple[str, dict]:
+    """The engine a config asks for and its ``spark`` section merged over :data:`SPARK_DEFAULTS`.
+
+    Parameters
+    ----------
+    config : dict or None
+        A run config (top-level keys ``engine`` and ``spark``); ``None`` means the defaults.
+
+    Returns
+    -------
+    (str, dict)
+        ``"duckdb"`` or ``"spark"``, and the Spark settings (``master``, ``conf``).
+
+    Raises
+    ------
+    InputError
+        An unknown engine name, or a ``spark`` section that is not a mapping.
+    """
+    config = config or {}
+    name = str(config.get("engine") or "duckdb").lower()
+    if name not in ENGINES:
+        raise InputError(f"Config error: engine '{name}' is not known; use one of {list(ENGINES)} (e.g. -p engine=duckdb).")
+    spark = config.get("spark") or {}
+    if not isinstance(spark, dict) or not isinstance(spark.get("conf") or {}, dict):
+        raise InputError("Config error: `spark` must be a mapping like {master: 'local[2]', conf: {key: value}}.")
+    settings = copy.deepcopy(SPARK_DEFAULTS)
+    settings.update({k: v for k, v in spark.items() if k != "conf"})
+    settings["conf"] = {**SPARK_DEFAULTS["conf"], **(spark.get("conf") or {})}
+    return name, settings
+
+
+def spark_session(settings: dict | None = None):
+    """The process's SparkSession, created on first use from ``settings`` (``master``, ``conf``).
+
+    One session per process: Spark allows one active local context per JVM, and starting one
+    costs seconds. Later calls return the same session whatever their settings. ``master`` may be
+    ``local[N]``, a cluster URL (``spark://``, ``yarn``, ``k8s://``) or a Spark Connect address
+    ``sc://host:port`` (then only runtime settings apply, and ``pyspark[connect]`` must be installed).
+    """
+    global _SESSION
+    if _SESSION is not None:
+        return _SESSION
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise InputError("engine: spark needs pyspark: pip install 'workbench[spark]' (and Java 17+).") from None
+    settings = {**SPARK_DEFAULTS, **(settings or {})}
+    master = str(settings["master"])
+    builder = SparkSession.builder.appName("workbench")
+    builder = builder.remote(master) if master.startswith("sc://") else builder.master(master)
+    for key, value in {**_SESSION_CONF, **(settings.get("conf") or {})}.items():
+        if master.startswith("sc://") and key.startswith("spark.ui"):
+            continue  # a static setting of the server, not of this client
+        builder = builder.config(key, str(value))
+    _SESSION = builder.getOrCreate()
+    if not master.startswith("sc://"):
+        _SESSION.sparkContext.setLogLevel("ERROR")
+    return _SESSION
