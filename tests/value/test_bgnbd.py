@@ -48,3 +48,17 @@ def test_no_repeat_purchase_means_alive_and_bad_input_is_named():
         fit_bgnbd([1, 2], [5, 40], [30, 30])
     with pytest.raises(ValueError, match="missing"):
         fit_bgnbd([1, np.nan], [5, 4], [30, 30])
+
+
+def test_analytic_gradient_matches_finite_differences(cdnow_summary):
+    from scipy.optimize import approx_fprime
+
+    from workbench.value._bgnbd import bgnbd_loglik_grad
+
+    d = cdnow_summary
+    w = np.ones(len(d))
+    theta = np.log([0.3, 4.0, 0.7, 2.0])
+    _, grad = bgnbd_loglik_grad(np.exp(theta), d["x"].to_numpy(float), d["t_x"].to_numpy(float), d["T"].to_numpy(float), w)
+    numeric = approx_fprime(theta, lambda t: bgnbd_loglik_grad(np.exp(t), d["x"].to_numpy(float), d["t_x"].to_numpy(float),
+                                                                d["T"].to_numpy(float), w)[0], 1e-6)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4)

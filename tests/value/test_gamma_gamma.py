@@ -30,3 +30,16 @@ def test_no_repeat_purchase_gets_the_population_mean_and_few_buyers_raise():
 def test_spend_frequency_correlation_is_measured_on_repeat_buyers():
     assert spend_frequency_correlation([0, 1, 2, 3], [0, 10, 20, 30]) == pytest.approx(1.0)
     assert np.isnan(spend_frequency_correlation([0, 1], [0, 10]))
+
+
+def test_analytic_gradient_matches_finite_differences(cdnow_summary):
+    from scipy.optimize import approx_fprime
+
+    from workbench.value._gamma_gamma import gamma_gamma_loglik_grad
+
+    r = cdnow_summary[cdnow_summary["x"] > 0]
+    x, m = r["x"].to_numpy(float), r["zbar"].to_numpy(float)
+    theta = np.log([5.0, 3.0, 12.0])
+    _, grad = gamma_gamma_loglik_grad(np.exp(theta), x, m)
+    numeric = approx_fprime(theta, lambda t: gamma_gamma_loglik_grad(np.exp(t), x, m)[0], 1e-6)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4)

@@ -33,8 +33,13 @@ def test_a_group_with_a_suppressed_cell_shows_no_rate():
     overlap = overlap_counts(hist, pred, group, k=20)
     assert overlap.loc["unknown"].isna().any()  # 10 customers: below k
     rates = targeting_rates(hist, pred, group, overlap, n_boot=50)
-    hidden = overlap.drop(index="Total").isna().any(axis=1)
-    for g, row in rates.groupby("group"):
-        # the complements of the small group hide other groups' cells too: every derived rate goes
-        assert row["suppressed"].all() == hidden[g] and row["rate"].isna().all() == hidden[g]
-    assert rates.loc[rates["group"] == "unknown", "n"].isna().all()
+    body = overlap.drop(index="Total")
+    for _, row in rates.iterrows():
+        # a rate is shown only where its numerator (both + the policy's one-only cell) and the
+        # group's size are published cells of the suppressed table
+        own = "historical only" if row["policy"] == "historical value" else "predicted only"
+        published = body.loc[row["group"], ["both", own, "Total"]].notna().all()
+        assert row["suppressed"] == (not published) and np.isnan(row["rate"]) == (not published)
+        if published:
+            assert row["selected"] == body.loc[row["group"], "both"] + body.loc[row["group"], own]
+    assert rates.loc[rates["group"] == "unknown", "rate"].isna().all()

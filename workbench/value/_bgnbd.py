@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-__all__ = ["BetaGeo", "bgnbd_loglik", "fit_bgnbd"]
+__all__ = ["BetaGeo", "bgnbd_loglik", "bgnbd_loglik_grad", "fit_bgnbd"]
 
 
 def bgnbd_loglik(params, x, t_x, T) -> np.ndarray:
@@ -29,6 +29,28 @@ def bgnbd_loglik(params, x, t_x, T) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf)
     return a1 + a2 + np.logaddexp(a3, a4)
+
+
+def bgnbd_loglik_grad(params, x, t_x, T, weights) -> tuple[float, np.ndarray]:
+    """Weighted total log-likelihood and its gradient with respect to ``log(r, alpha, a, b)``.
+
+    The analytic gradient lets L-BFGS-B take one likelihood evaluation per step instead of five
+    (finite differences), which is most of the fit's cost on a large sample.
+    """
+    r, alpha, a, b = params
+    ll = bgnbd_loglik(params, x, t_x, T)
+    a3 = -(r + x) * np.log(alpha + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x), -np.inf)
+        w = np.where(x > 0, np.exp(a4 - np.logaddexp(a3, a4)), 0.0)  # weight of the "dropped out" term
+        inv_b = np.where(x > 0, 1.0 / np.maximum(b + x - 1, 1e-300), 0.0)
+    dg = special.digamma
+    d_r = dg(r + x) - dg(r) + np.log(alpha) - (1 - w) * np.log(alpha + T) - w * np.log(alpha + t_x)
+    d_alpha = r / alpha - (1 - w) * (r + x) / (alpha + T) - w * (r + x) / (alpha + t_x)
+    d_a = dg(a + b) - dg(a + b + x) + w / a
+    d_b = dg(b + x) - dg(a + b + x) - dg(b) + dg(a + b) - w * inv_b
+    grad = np.array([weights @ d_r * r, weights @ d_alpha * alpha, weights @ d_a * a, weights @ d_b * b])
+    return float(weights @ ll), grad
 
 
 def _compress(x, t_x, T):
@@ -64,10 +86,10 @@ def fit_bgnbd(x, t_x, T, initial=(1.0, 1.0, 1.0, 1.0)) -> "BetaGeo":
     start = np.log(np.array(initial, dtype=float) * [1.0, max(float(np.mean(T)), 1e-9) / 30.0, 1.0, 1.0])
 
     def objective(theta):
-        ll = bgnbd_loglik(np.exp(theta), ux, ut, uT)
-        return -np.dot(w, ll) / total
+        ll, grad = bgnbd_loglik_grad(np.exp(theta), ux, ut, uT, w)
+        return -ll / total, -grad / total
 
-    res = optimize.minimize(objective, start, method="L-BFGS-B", bounds=[(-12, 12)] * 4,
+    res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=[(-12, 12)] * 4,
                             options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
     r, alpha, a, b = np.exp(res.x)
     return BetaGeo(r=float(r), alpha=float(alpha), a=float(a), b=float(b), loglik=float(-res.fun * total),

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-__all__ = ["GammaGamma", "fit_gamma_gamma", "gamma_gamma_loglik", "spend_frequency_correlation"]
+__all__ = ["GammaGamma", "fit_gamma_gamma", "gamma_gamma_loglik", "gamma_gamma_loglik_grad", "spend_frequency_correlation"]
 
 
 def gamma_gamma_loglik(params, x, m) -> np.ndarray:
@@ -26,6 +26,18 @@ def gamma_gamma_loglik(params, x, m) -> np.ndarray:
     px = p * x
     return (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(v)
             + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(x * m + v))
+
+
+def gamma_gamma_loglik_grad(params, x, m) -> tuple[float, np.ndarray]:
+    """Total log-likelihood and its gradient with respect to ``log(p, q, v)`` (one evaluation per step)."""
+    p, q, v = params
+    px, xm = p * x, x * m
+    dg = special.digamma
+    d_p = x * (dg(px + q) - dg(px) + np.log(m) + np.log(x) - np.log(xm + v))
+    d_q = dg(px + q) - dg(q) + np.log(v) - np.log(xm + v)
+    d_v = q / v - (px + q) / (xm + v)
+    grad = np.array([d_p.sum() * p, d_q.sum() * q, d_v.sum() * v])
+    return float(gamma_gamma_loglik(params, x, m).sum()), grad
 
 
 def fit_gamma_gamma(x, m, initial=(1.0, 1.0, 1.0)) -> "GammaGamma":
@@ -56,9 +68,10 @@ def fit_gamma_gamma(x, m, initial=(1.0, 1.0, 1.0)) -> "GammaGamma":
     start = np.log(np.array(initial, dtype=float) * [1.0, 1.0, float(np.mean(m))])
 
     def objective(theta):
-        return -np.mean(gamma_gamma_loglik(np.exp(theta), x, m))
+        ll, grad = gamma_gamma_loglik_grad(np.exp(theta), x, m)
+        return -ll / len(x), -grad / len(x)
 
-    res = optimize.minimize(objective, start, method="L-BFGS-B", bounds=[(-12, 12)] * 3,
+    res = optimize.minimize(objective, start, jac=True, method="L-BFGS-B", bounds=[(-12, 12)] * 3,
                             options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-9})
     p, q, v = np.exp(res.x)
     return GammaGamma(p=float(p), q=float(q), v=float(v), loglik=float(-res.fun * len(x)), n=int(len(x)),

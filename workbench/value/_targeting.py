@@ -35,35 +35,50 @@ def overlap_counts(by_history, by_prediction, groups, k: int = 10) -> pd.DataFra
     return suppress_counts(table, k=k, margins=True)
 
 
+_POLICIES = {"historical value": "historical only", "predicted value": "predicted only"}
+
+
+def _visible(overlap: pd.DataFrame, policy: str) -> pd.DataFrame:
+    """Per group: is its size published, and is the policy's selected count (both + one-only) published?"""
+    body = overlap.drop(index="Total", errors="ignore")
+    return pd.DataFrame({"n": body["Total"].notna(),
+                         "selected": body["both"].notna() & body[_POLICIES[policy]].notna()})
+
+
 def targeting_rates(by_history, by_prediction, groups, overlap: pd.DataFrame, *, n_boot: int = 1000,
                     seed: int = 0, min_group_size: int = 30) -> pd.DataFrame:
     """Selection rate per group under each policy, with bootstrap intervals, side by side.
 
     Rates come from :func:`workbench.fairness.rate_by_group` (count bootstrap, Holm-corrected
-    comparison with the largest group). A group whose row of the suppressed ``overlap`` table has a
-    hidden cell shows no rate: every rate is derived from that table's cells.
+    comparison with the largest group). Everything shown is derived from the suppressed ``overlap``
+    table: a group's size only where its total is published, its rate and interval only where the
+    policy's selected count (``both`` + the policy's one-only cell) is, and its comparison with the
+    reference group only where the reference's rate is shown too.
 
     Returns
     -------
     DataFrame
         ``policy`` ("historical value" / "predicted value"), ``group``, ``n``, ``selected``, ``rate``,
-        ``rate_low``, ``rate_high``, ``ratio``, ``p_adjusted``, ``sufficient``, ``suppressed``.
+        ``rate_low``, ``rate_high``, ``ratio``, ``p_adjusted``, ``sufficient``, ``suppressed`` (the
+        rate is hidden).
     """
     labels = _labels(groups)
-    hidden = overlap.drop(index="Total", errors="ignore").isna().any(axis=1)
     parts = []
     for policy, selected in (("historical value", by_history), ("predicted value", by_prediction)):
         rates = rate_by_group(np.asarray(selected, dtype=bool), labels, n_boot=n_boot, seed=seed,
-                              min_group_size=min_group_size)
-        rates = rates.rename(columns={"events": "selected"})
+                              min_group_size=min_group_size).rename(columns={"events": "selected"})
+        for c in ("n", "selected", "rate", "rate_low", "rate_high", "ratio", "p_adjusted"):
+            rates[c] = rates[c].astype(float)
+        vis = _visible(overlap, policy).reindex(rates["group"]).fillna(False).to_numpy(dtype=bool)
+        shown = vis[:, 0] & vis[:, 1]
+        reference_shown = bool(shown[rates["is_reference"].to_numpy(dtype=bool)].all())
+        rates.loc[~vis[:, 0], "n"] = np.nan
+        rates.loc[~shown, ["selected", "rate", "rate_low", "rate_high"]] = np.nan
+        rates.loc[~shown | (not reference_shown), ["ratio", "p_adjusted"]] = np.nan
+        rates["sufficient"] = rates["sufficient"].astype(bool) & shown
+        rates["suppressed"] = ~shown
         rates.insert(0, "policy", policy)
         parts.append(rates)
-    out = pd.concat(parts, ignore_index=True)
-    out["suppressed"] = out["group"].map(hidden).fillna(False).astype(bool)
-    stats = [c for c in out.columns if c not in ("policy", "group", "suppressed", "is_reference", "sufficient")]
-    out[stats] = out[stats].astype(float)
-    out.loc[out["suppressed"], stats] = np.nan
-    out.loc[out["suppressed"], "sufficient"] = False
     keep = ["policy", "group", "n", "selected", "rate", "rate_low", "rate_high", "ratio", "p_adjusted",
             "sufficient", "suppressed"]
-    return out[keep]
+    return pd.concat(parts, ignore_index=True)[keep]

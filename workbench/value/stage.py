@@ -23,7 +23,8 @@ from ._gamma_gamma import spend_frequency_correlation
 from ._summary import calibration_holdout, clv_summary
 from ._targeting import overlap_counts, targeting_rates
 
-__all__ = ["PREDICTED", "ValueResult", "growth_by_segment", "has_transactions", "targeting_audit", "value_run"]
+__all__ = ["PREDICTED", "ValueResult", "growth_by_segment", "has_transactions", "summarise_value", "targeting_audit",
+           "value_run"]
 
 PREDICTED = "value/predicted.parquet"
 _MODEL_COLUMNS = ["expected_purchases", "p_alive", "expected_spend", "clv"]
@@ -158,3 +159,22 @@ def targeting_audit(run: Run) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
         out[attr] = (overlap, rates)
     return out
 
+
+
+def summarise_value(run: Run, result: ValueResult, growth: pd.DataFrame | None,
+                    targeting: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> list[str]:
+    """Write the ``07_predicted_value`` summary fragment (parameters, published counts only); return the headline."""
+    from .views import headline
+
+    total = None if growth is None else growth.loc["Total", "growth potential"]
+    lines = headline(result.models, result.holdout, total)
+    selected = {}
+    for attr, (overlap, _) in targeting.items():
+        t = overlap.loc["Total"]
+        selected[attr] = {"by_history": t["both"] + t["historical only"], "by_prediction": t["both"] + t["predicted only"],
+                          "history_only": t["historical only"], "prediction_only": t["predicted only"]}
+    m = result.models
+    run.summarise("07_predicted_value", headline=lines, unit=m["unit"], bgnbd=m["bgnbd"], gamma_gamma=m["gamma_gamma"],
+                  fitted_customers=m["fitted_customers"], scored_customers=m["scored_customers"],
+                  holdout=result.holdout.to_dict(orient="records"), growth_potential=total, targeting=selected)
+    return lines
