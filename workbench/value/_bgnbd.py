@@ -49,8 +49,10 @@ def bgnbd_loglik_grad(params, x, t_x, T, weights) -> tuple[float, np.ndarray]:
     d_alpha = r / alpha - (1 - w) * (r + x) / (alpha + T) - w * (r + x) / (alpha + t_x)
     d_a = dg(a + b) - dg(a + b + x) + w / a
     d_b = dg(b + x) - dg(a + b + x) - dg(b) + dg(a + b) - w * inv_b
-    grad = np.array([weights @ d_r * r, weights @ d_alpha * alpha, weights @ d_a * a, weights @ d_b * b])
-    return float(weights @ ll), grad
+    # element-wise sums, not BLAS dot products: BLAS threads spin on a shared 2-core machine
+    grad = np.array([(weights * d_r).sum() * r, (weights * d_alpha).sum() * alpha, (weights * d_a).sum() * a,
+                     (weights * d_b).sum() * b])
+    return float((weights * ll).sum()), grad
 
 
 def _compress(x, t_x, T):

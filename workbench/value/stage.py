@@ -23,7 +23,8 @@ from ._gamma_gamma import spend_frequency_correlation
 from ._summary import calibration_holdout, clv_summary
 from ._targeting import overlap_counts, targeting_rates
 
-__all__ = ["PREDICTED", "ValueResult", "growth_by_segment", "has_transactions", "summarise_value", "targeting_audit",
+__all__ = ["PREDICTED", "ValueResult", "growth_by_segment", "has_transactions", "p_alive_by_state", "summarise_value",
+           "targeting_audit",
            "value_run"]
 
 PREDICTED = "value/predicted.parquet"
@@ -178,3 +179,31 @@ def summarise_value(run: Run, result: ValueResult, growth: pd.DataFrame | None,
                   fitted_customers=m["fitted_customers"], scored_customers=m["scored_customers"],
                   holdout=result.holdout.to_dict(orient="records"), growth_potential=total, targeting=selected)
     return lines
+
+
+_P_ALIVE_BANDS = [0.0, 0.25, 0.5, 0.75, 1.0 + 1e-12]
+_P_ALIVE_LABELS = ["P(alive) < 0.25", "0.25-0.5", "0.5-0.75", ">= 0.75"]
+
+
+def p_alive_by_state(run: Run) -> pd.DataFrame | None:
+    """Customers per state in the latest window of notebook 05 (a segment, inactive) and P(alive) band.
+
+    P(alive) is the churn-risk signal; the dynamics states say who bought nothing in the last
+    quarter. Suppressed with totals and registered. ``None`` when notebook 05 has not run here
+    (``dynamics/states.parquet`` is absent): this view does not trigger the dynamics stage.
+    """
+    if not run.has("dynamics/states.parquet"):
+        return None
+    states = run.read_table("dynamics/states.parquet")
+    last = states.columns[-1]
+    names = {int(k): v for k, v in run.read_json("artifacts/segments/segments.json").get("names", {}).items()}
+    names.update({-1: "inactive", -2: "not yet a customer"})
+    predicted = run.read_table(PREDICTED)[["customer_id", "p_alive"]].dropna()
+    df = predicted.merge(states[["customer_id", last]], on="customer_id", how="inner")
+    state = df[last].map(lambda v: names.get(int(v), str(v))).rename("state")
+    band = pd.cut(df["p_alive"], _P_ALIVE_BANDS, labels=_P_ALIVE_LABELS, right=False).astype(str).rename("p_alive")
+    table = pd.crosstab(state, band).reindex(columns=_P_ALIVE_LABELS, fill_value=0)
+    counts = suppress_counts(table, k=_k(run), margins=True)
+    publish_counts(run, "value_p_alive_by_state", counts, "dynamics_state", "p_alive_band")
+    counts.attrs["window"] = str(last)
+    return counts
