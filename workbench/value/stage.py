@@ -43,6 +43,8 @@ class ValueResult:
 
 def has_transactions(run: Run) -> bool:
     """Whether the run has a transaction log with at least one purchase (the models need one)."""
+    if not run.has_transactions:
+        return False
     tx = run.transactions()
     return tx is not None and bool(len(tx)) and bool((tx["amount"] > 0).any())
 
