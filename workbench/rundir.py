@@ -38,7 +38,7 @@ def register_stage(artifact: str):
     return wrap
 
 
-_STAGE_MODULES = ("segment", "explain", "fairness", "dynamics", "privacy")
+_STAGE_MODULES = ("segment", "explain", "fairness", "dynamics", "privacy", "value")
 
 
 def _import_stages() -> None:

@@ -16,6 +16,7 @@ NOTEBOOKS = [
     "04_fairness_audit",
     "05_segment_dynamics",
     "06_private_release",
+    "07_predicted_value",
 ]
 
 

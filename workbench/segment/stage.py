@@ -165,6 +165,7 @@ def segment_run(run: Run) -> SegmentationResult:
     seed = run.seed
     with engine.using(run.config):  # transaction features on the configured engine
         features, plan, X, value = segmentation_inputs(customers, transactions, roles, fsettings)
+    features, plan, X = _with_predicted_value(run, fsettings, features, plan, X)  # issue 18
     model, card, reason = fit_with_k(X, settings, value, seed)
     if settings.get("reference_run"):
         _align_to_reference(model, settings["reference_run"], X)
@@ -175,7 +176,8 @@ def segment_run(run: Run) -> SegmentationResult:
     model.segment_names_ = names
     outcome = customers[roles.outcome] if roles.outcome and roles.outcome in customers else None
     profile = _published_profile(run, features, labels, names, outcome, value, sup_k)
-    order = value_order(features, labels, value, model.k)
+    order = (_predicted_value_order(run, settings, features, labels, model.k)  # issue 18
+             or value_order(features, labels, value, model.k))
     assignments = _assignments(features, labels, names)
     rfm_table, groups = _rfm_tables(run, customers, transactions, sup_k)
     planted = _planted_segments(run, features)
@@ -195,6 +197,44 @@ def segment_run(run: Run) -> SegmentationResult:
                               truth_ari=truth_ari, info={"value_feature": value, "suppression_k": sup_k,
                                                           "stability": {**settings["stability"],
                                                                         "min_share": settings["min_segment_share"]}})
+
+
+# -- the predicted-value family (issue 18): read from the value stage's artifact, no import ----------
+_PREDICTED = "value/predicted.parquet"  # written by workbench.value (found through the stage registry)
+_PREDICTED_COLUMNS = ("clv", "p_alive", "expected_purchases", "expected_spend")
+
+
+def _with_predicted_value(run: Run, fsettings: dict, features, plan, X):
+    """Add the ``value`` family: the columns ``segmentation.features.predicted_value`` lists.
+
+    Predicted CLV, P(alive), expected purchases and expected spend per purchase come from
+    ``value/predicted.parquet`` (stage 07, produced on demand); customers without a purchase have
+    NaN there, which the model imputes like any other missing value.
+    """
+    cols = list(fsettings.get("predicted_value") or [])
+    unknown = [c for c in cols if c not in _PREDICTED_COLUMNS]
+    if unknown:
+        raise ValueError(f"segmentation.features.predicted_value: unknown {unknown}; choose from {list(_PREDICTED_COLUMNS)}")
+    if not cols:
+        return features, plan, X
+    predicted = features[["customer_id"]].merge(run.read_table(_PREDICTED), on="customer_id", how="left")
+    rows = []
+    for col in cols:
+        features[col] = X[col] = predicted[col].to_numpy()
+        rows.append(dict(feature=col, family="value (predicted)", source="value model", kind="numeric",
+                         transform="none", used=True, reason="input"))
+    return features, pd.concat([plan, pd.DataFrame(rows)], ignore_index=True), X
+
+
+def _predicted_value_order(run: Run, settings: dict, features, labels, k: int) -> list[int] | None:
+    """Segment ids ordered by mean predicted CLV when ``segmentation.value_order_by`` is ``predicted_clv``."""
+    by = settings.get("value_order_by")
+    if by in (None, "historical"):
+        return None
+    if by != "predicted_clv":
+        raise ValueError(f"segmentation.value_order_by must be 'historical' or 'predicted_clv', got {by!r}")
+    predicted = features[["customer_id"]].merge(run.read_table(_PREDICTED), on="customer_id", how="left")
+    return value_order(predicted, labels, "clv", k)
 
 
 # -- audit mode: segments given as labels -----------------------------------------------------------

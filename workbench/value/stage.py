@@ -1,0 +1,211 @@
+"""Stage 07: the only module of ``workbench.value`` that reads or writes the run directory.
+
+Artifacts: ``value/predicted.parquet`` (one row per customer: ``customer_id``, the sufficient
+statistics, ``historical_value``, ``expected_purchases``, ``p_alive``, ``expected_spend``, ``clv``,
+``growth_potential``; NaN model columns for customers without a purchase), ``value/models.json``
+(parameters, log-likelihoods, sample sizes, settings) and ``value/holdout.parquet`` (the holdout
+check, suppressed). Published count tables are registered with :func:`workbench.privacy.publish_counts`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import fairness
+from ..privacy import publish_counts, suppress_counts
+from ..rundir import Run, register_stage
+from ._clv import fit_models, growth_potential, holdout_table, predict_value, top_share_selected
+from ._defaults import DEFAULTS
+from ._gamma_gamma import spend_frequency_correlation
+from ._summary import calibration_holdout, clv_summary
+from ._targeting import overlap_counts, targeting_rates
+
+__all__ = ["PREDICTED", "ValueResult", "growth_by_segment", "has_transactions", "p_alive_by_state", "summarise_value",
+           "targeting_audit",
+           "value_run"]
+
+PREDICTED = "value/predicted.parquet"
+_MODEL_COLUMNS = ["expected_purchases", "p_alive", "expected_spend", "clv"]
+
+
+@dataclass
+class ValueResult:
+    """What notebook 07 shows: the predictions, the fitted models and the holdout check."""
+
+    predicted: pd.DataFrame
+    models: dict
+    holdout: pd.DataFrame
+    settings: dict
+
+
+def has_transactions(run: Run) -> bool:
+    """Whether the run has a transaction log with at least one purchase (the models need one)."""
+    if not run.has_transactions:
+        return False
+    tx = run.transactions()
+    return tx is not None and bool(len(tx)) and bool((tx["amount"] > 0).any())
+
+
+def _settings(run: Run) -> dict:
+    s = run.settings("value", DEFAULTS)
+    for key in ("horizon_days", "step_days", "fit_sample"):
+        if s.get(key) is not None and not (isinstance(s[key], (int, float)) and s[key] > 0):
+            raise ValueError(f"config value.{key} must be a positive number, got {s[key]!r}")
+    return s
+
+
+def _calibration_end(tx: pd.DataFrame, s: dict) -> tuple[pd.Timestamp, pd.Timestamp]:
+    end = pd.Timestamp(tx["timestamp"].max()).normalize() + pd.Timedelta(days=1)
+    if s.get("calibration_end"):
+        return pd.Timestamp(s["calibration_end"]), end
+    start = pd.Timestamp(tx["timestamp"].min()).normalize()
+    days = s.get("holdout_days") or max(1, (end - start).days // 3)
+    return end - pd.Timedelta(days=int(days)), end
+
+
+def _holdout(run: Run, tx: pd.DataFrame, s: dict, k: int) -> tuple[pd.DataFrame, dict]:
+    """Refit BG/NBD on the calibration period; actual vs predicted holdout purchases per bucket."""
+    cal_end, end = _calibration_end(tx, s)
+    cal = calibration_holdout(tx, cal_end, end)
+    bg = fit_models(cal, s["fit_sample"], run.seed)[0] if len(cal) else None
+    table = holdout_table(cal, bg)
+    counts = suppress_counts(table.set_index("bucket")[["customers"]], k=k, margins=True)
+    publish_counts(run, "value_holdout", counts, "calibration_repeat_purchases", "value_holdout")
+    table["customers"] = counts["customers"].drop(index="Total").to_numpy()
+    table.loc[table["customers"].isna(), ["actual", "predicted"]] = np.nan
+    info = {"calibration_end": str(cal_end.date()), "observation_end": str(end.date()),
+            "holdout_days": int((end - cal_end).days), "params": bg.params if bg else None}
+    return table, info
+
+
+@register_stage(PREDICTED)
+def value_run(run: Run) -> ValueResult:
+    """Stage 07: sufficient statistics, the two models fitted on a sample, everyone scored, the holdout check."""
+    if not has_transactions(run):
+        raise ValueError("the CLV models need a transaction log with purchases; this dataset has none")
+    s = _settings(run)
+    k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
+    tx = run.transactions()
+    summary = clv_summary(tx)
+    bg, gg = fit_models(summary, s["fit_sample"], run.seed)
+    scored = predict_value(summary, bg, gg, s["horizon_days"], s["discount_rate"], s["step_days"])
+    customers = run.customers()[["customer_id"]]
+    predicted = customers.merge(scored, on="customer_id", how="left")
+    predicted["historical_value"] = predicted["historical_value"].fillna(0.0)
+    predicted["frequency"] = predicted["frequency"].fillna(-1).astype("int64")  # -1: no purchase at all
+    buyers = predicted[_MODEL_COLUMNS[-1]].notna().to_numpy()
+    predicted["growth_potential"] = False
+    predicted.loc[buyers, "growth_potential"] = growth_potential(
+        predicted.loc[buyers, "historical_value"], predicted.loc[buyers, "clv"], s["growth_rank_gap"])
+    run.write_table(PREDICTED, predicted)
+    holdout, holdout_info = _holdout(run, tx, s, k)
+    run.write_table("value/holdout.parquet", holdout)
+    models = {
+        "unit": "days", "bgnbd": bg.params, "gamma_gamma": gg.params,
+        "bgnbd_loglik": bg.loglik, "gamma_gamma_loglik": gg.loglik, "fitted_customers": bg.n,
+        "gamma_gamma_customers": gg.n, "converged": bool(bg.converged and gg.converged),
+        "scored_customers": int(buyers.sum()), "customers": int(len(predicted)),
+        "spend_frequency_correlation": spend_frequency_correlation(summary["frequency"], summary["monetary_value"]),
+        "holdout": holdout_info, "settings": {key: s[key] for key in DEFAULTS if key in s},
+    }
+    run.write_json("artifacts/value/models.json", models)
+    return ValueResult(predicted=predicted, models=models, holdout=holdout, settings=s)
+
+
+def _k(run: Run) -> int:
+    return int(run.read_json("data/prepare.json").get("suppression_k", 10))
+
+
+def growth_by_segment(run: Run) -> pd.DataFrame:
+    """Customers with growth potential per segment, against the rest: suppressed with totals, registered."""
+    predicted = run.read_table(PREDICTED)
+    seg = run.read_table("segments/assignments.parquet")[["customer_id", "segment_name"]]
+    df = predicted[["customer_id", "growth_potential", "clv"]].merge(seg, on="customer_id", how="inner")
+    df = df[df["clv"].notna()]
+    label = np.where(df["growth_potential"], "growth potential", "other")
+    table = pd.crosstab(df["segment_name"].astype(str).rename("segment"), pd.Series(label, name="growth", index=df.index))
+    table = table.reindex(columns=["growth potential", "other"], fill_value=0)
+    counts = suppress_counts(table, k=_k(run), margins=True)
+    publish_counts(run, "value_growth_by_segment", counts, "segment_name", "value_growth")
+    return counts
+
+
+def targeting_audit(run: Run) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
+    """Top ``value.top_share`` by historical vs by predicted value, per sensitive attribute.
+
+    Returns ``{attribute: (overlap counts, rates)}``: the suppressed counts of who is selected by
+    both, one or neither policy (registered for the whole-run disclosure check) and the selection
+    rate per group under each policy with intervals. Empty when the dataset declares no sensitive
+    attribute.
+    """
+    s = _settings(run)
+    fs = run.settings("fairness", fairness.DEFAULTS)
+    attributes = list(fs.get("sensitive") or run.roles.sensitive)
+    if not attributes:
+        return {}
+    predicted = run.read_table(PREDICTED)
+    buyers = predicted["clv"].notna().to_numpy()
+    customers = run.customers()
+    groups = fairness.sensitive_groups(customers, attributes, {**fs, "intersections": []})
+    by_history = top_share_selected(predicted.loc[buyers, "historical_value"], s["top_share"])
+    by_prediction = top_share_selected(predicted.loc[buyers, "clv"], s["top_share"])
+    out = {}
+    for attr in attributes:
+        g = groups[attr].to_numpy()[buyers]
+        overlap = overlap_counts(by_history, by_prediction, g, k=_k(run))
+        publish_counts(run, f"value_targeting_{attr}", overlap, attr, "value_selection")
+        rates = targeting_rates(by_history, by_prediction, g, overlap, n_boot=int(s["n_boot"]), seed=run.seed,
+                                min_group_size=int(fs.get("min_group_size", 30)))
+        out[attr] = (overlap, rates)
+    return out
+
+
+
+def summarise_value(run: Run, result: ValueResult, growth: pd.DataFrame | None,
+                    targeting: dict[str, tuple[pd.DataFrame, pd.DataFrame]]) -> list[str]:
+    """Write the ``07_predicted_value`` summary fragment (parameters, published counts only); return the headline."""
+    from .views import headline
+
+    total = None if growth is None else growth.loc["Total", "growth potential"]
+    lines = headline(result.models, result.holdout, total)
+    selected = {}
+    for attr, (overlap, _) in targeting.items():
+        t = overlap.loc["Total"]
+        selected[attr] = {"by_history": t["both"] + t["historical only"], "by_prediction": t["both"] + t["predicted only"],
+                          "history_only": t["historical only"], "prediction_only": t["predicted only"]}
+    m = result.models
+    run.summarise("07_predicted_value", headline=lines, unit=m["unit"], bgnbd=m["bgnbd"], gamma_gamma=m["gamma_gamma"],
+                  fitted_customers=m["fitted_customers"], scored_customers=m["scored_customers"],
+                  holdout=result.holdout.to_dict(orient="records"), growth_potential=total, targeting=selected)
+    return lines
+
+
+_P_ALIVE_BANDS = [0.0, 0.25, 0.5, 0.75, 1.0 + 1e-12]
+_P_ALIVE_LABELS = ["P(alive) < 0.25", "0.25-0.5", "0.5-0.75", ">= 0.75"]
+
+
+def p_alive_by_state(run: Run) -> pd.DataFrame | None:
+    """Customers per state in the latest window of notebook 05 (a segment, inactive) and P(alive) band.
+
+    P(alive) is the churn-risk signal; the dynamics states say who bought nothing in the last
+    quarter. Suppressed with totals and registered. ``None`` when notebook 05 has not run here
+    (``dynamics/states.parquet`` is absent): this view does not trigger the dynamics stage.
+    """
+    if not run.has("dynamics/states.parquet"):
+        return None
+    states = run.read_table("dynamics/states.parquet")
+    last = states.columns[-1]
+    names = {int(k): v for k, v in run.read_json("artifacts/segments/segments.json").get("names", {}).items()}
+    names.update({-1: "inactive", -2: "not yet a customer"})
+    predicted = run.read_table(PREDICTED)[["customer_id", "p_alive"]].dropna()
+    df = predicted.merge(states[["customer_id", last]], on="customer_id", how="inner")
+    state = df[last].map(lambda v: names.get(int(v), str(v))).rename("state")
+    band = pd.cut(df["p_alive"], _P_ALIVE_BANDS, labels=_P_ALIVE_LABELS, right=False).astype(str).rename("p_alive")
+    table = pd.crosstab(state, band).reindex(columns=_P_ALIVE_LABELS, fill_value=0)
+    counts = suppress_counts(table, k=_k(run), margins=True)
+    publish_counts(run, "value_p_alive_by_state", counts, "dynamics_state", "p_alive_band")
+    counts.attrs["window"] = str(last)
+    return counts

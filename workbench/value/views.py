@@ -1,0 +1,92 @@
+"""Tables and sentences of notebook 07 (predicted value): results in, DataFrames and strings out."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["headline", "model_lines", "parameter_table", "targeting_table", "left_out_table", "growth_sentence"]
+
+_MEANING = {
+    "r": "purchase rate: Gamma shape",
+    "alpha": "purchase rate: Gamma scale (days)",
+    "a": "drop-out probability: Beta a",
+    "b": "drop-out probability: Beta b",
+    "p": "spend per purchase: Gamma shape",
+    "q": "spend heterogeneity: Gamma shape",
+    "v": "spend heterogeneity: Gamma scale",
+}
+
+
+def parameter_table(models: dict) -> pd.DataFrame:
+    """Both models' parameters with what each one governs."""
+    rows = [("BG/NBD", k, v) for k, v in models["bgnbd"].items()]
+    rows += [("Gamma-Gamma", k, v) for k, v in models["gamma_gamma"].items()]
+    out = pd.DataFrame(rows, columns=["model", "parameter", "estimate"])
+    out["meaning"] = out["parameter"].map(_MEANING)
+    return out
+
+
+def model_lines(models: dict) -> list[str]:
+    """Plain-text key numbers (rounded) for nbval: parameters, sample sizes, mean purchase rate."""
+    bg, gg = models["bgnbd"], models["gamma_gamma"]
+    return [
+        f"customers with a purchase: {models['scored_customers']} of {models['customers']}; "
+        f"fitted on {models['fitted_customers']} (Gamma-Gamma on {models['gamma_gamma_customers']} repeat buyers)",
+        "BG/NBD: " + ", ".join(f"{k}={v:.3g}" for k, v in bg.items()),
+        "Gamma-Gamma: " + ", ".join(f"{k}={v:.3g}" for k, v in gg.items()),
+        f"converged: {models['converged']}; spend-frequency correlation {models['spend_frequency_correlation']:.2f}",
+    ]
+
+
+def headline(models: dict, holdout: pd.DataFrame, growth_total: float | None) -> list[str]:
+    """Summary sentences: the models, the holdout check and how many customers show growth potential."""
+    s = models["settings"]
+    out = [f"CLV over {s['horizon_days']} days at {s['discount_rate']:.0%} a year, from BG/NBD and Gamma-Gamma "
+           f"fitted on {models['fitted_customers']} customers and scored for {models['scored_customers']}."]
+    shown = holdout.dropna(subset=["customers"])
+    if len(shown):
+        w = shown["customers"].to_numpy(float)
+        actual, predicted = np.dot(w, shown["actual"]) / w.sum(), np.dot(w, shown["predicted"]) / w.sum()
+        out.append(f"Holdout check ({models['holdout']['holdout_days']} days after "
+                   f"{models['holdout']['calibration_end']}): {actual:.2f} repeat purchases per customer observed, "
+                   f"{predicted:.2f} predicted.")
+    if growth_total is not None and np.isfinite(growth_total):
+        out.append(f"{int(growth_total)} customers rank far higher by predicted value than by spend so far "
+                   f"(percentile gap >= {s['growth_rank_gap']:g}).")
+    return out
+
+
+def growth_sentence(counts: pd.DataFrame) -> str:
+    """One sentence on the growth-potential table (its ``Total`` row, as published)."""
+    total = counts.loc["Total"]
+    if not np.isfinite(total["growth potential"]) or not np.isfinite(total["Total"]):
+        return "The number of customers with growth potential is suppressed (small count)."
+    return (f"{int(total['growth potential'])} of {int(total['Total'])} customers with a purchase rank far higher "
+            "by predicted value than by historical spend.")
+
+
+def _interval(rate, low, high) -> str:
+    if not np.isfinite(rate):
+        return "suppressed"
+    return f"{rate:.1%} [{low:.1%}, {high:.1%}]"
+
+
+def targeting_table(rates: pd.DataFrame) -> pd.DataFrame:
+    """Selection rate with its 95% interval per group, the two policies side by side."""
+    r = rates.assign(shown=[_interval(a, b, c) for a, b, c in zip(rates["rate"], rates["rate_low"], rates["rate_high"])])
+    wide = r.pivot(index="group", columns="policy", values="shown")
+    n = r.drop_duplicates("group").set_index("group")["n"]
+    wide.insert(0, "customers", n.map(lambda v: "suppressed" if not np.isfinite(v) else f"{int(v)}"))
+    order = list(dict.fromkeys(rates["group"]))
+    return wide.loc[order].rename_axis(None, axis=1).reset_index()
+
+
+def left_out_table(overlap: pd.DataFrame) -> pd.DataFrame:
+    """Per group: selected by history but left out by prediction, and the reverse, as shares of the group."""
+    body = overlap.drop(index="Total", errors="ignore")
+    out = pd.DataFrame(index=body.index)
+    out["customers"] = body["Total"]
+    out["left out by predicted (history only)"] = body["historical only"] / body["Total"]
+    out["left out by historical (predicted only)"] = body["predicted only"] / body["Total"]
+    return out.rename_axis("group").reset_index()
