@@ -4,8 +4,8 @@ Both run in this process on the same customers (the synthetic CRM world, k-means
 
 * exact: :func:`workbench.explain.global_importance` over *every* customer in batches: the model's
   transform, every segment's score, ``shap.LinearExplainer`` SHAP values of all k scores, mapped to
-  original features, the assigned and runner-up segments, the versus-runner-up SHAP, each
-  customer's top contributions and the per-segment mean |SHAP|;
+  original features, the assigned and runner-up segments, the SHAP of the margin between them (what
+  the reports explain), each customer's top contributions and the per-segment mean |margin SHAP|;
 * reference: a default ``lightgbm.LGBMClassifier`` surrogate (100 rounds x k classes) fitted on a
   sample, explained by ``shap.TreeExplainer`` on ``--tree-sample`` customers.
 

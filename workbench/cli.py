@@ -115,6 +115,8 @@ def explain_command(
     customer: str = typer.Option(..., "--customer", help="The customer's pseudonymous id (customer_id in the run)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
     html_file: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML page here."),
+    versus: Optional[str] = typer.Option(None, "--versus", help="Explain against this segment id instead of "
+                                         "the runner-up."),
 ) -> None:
     """Explain one customer's segment (for an access request): looked up by pseudonym only."""
     from . import explain
@@ -123,10 +125,10 @@ def explain_command(
     if not run_obj.prepared:
         _fail(f"{run_dir} is not a run directory (no data/prepare.json).")
     try:
-        result = explain.explain_customer(run_obj, customer)
+        result = explain.explain_customer(run_obj, customer, versus=versus)
     except KeyError:
         _fail(f"No customer with pseudonym {customer} in this run.")
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
     if html_file is not None:
         html_file.write_text(explain.render_html(result))

@@ -1,25 +1,109 @@
-"""Counterfactuals: a small change in actionable features that moves a customer to the runner-up."""
+"""Feasible counterfactuals: changes in purchasing, applied to transactions, recomputed and verified by the model."""
 
-from workbench import explain
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from workbench import explain, segment
+from workbench.features import DEFAULTS as FEATURE_DEFAULTS
+from workbench.features import build_features
+
+CLOCK_AND_PROFILE = {"recency", "tenure", "age", "region", "postcode", "price_sensitivity", "brand_affinity",
+                     "eco_concern"}
 
 
-def test_counterfactual_moves_customer_with_actionable_features_only(fitted):
-    X, _, _, exp = fitted
-    res = exp.explain(X.iloc[:40])
-    moved = 0
-    for i in range(40):
-        x = X.iloc[[i]]
-        target = int(res["runner_up"][i])
-        members = X[exp.predict(X) == target]
-        typical = {c: float(members[c].median()) for c in ["spend", "visits"]}
-        cf = explain.counterfactual(x, exp.predict, target, typical, ["spend", "visits"],
-                                    scale={"spend": float(X["spend"].std()), "visits": float(X["visits"].std())})
-        if cf is None:
+@pytest.fixture(scope="module")
+def segmented(tmp_path_factory):
+    """A synthetic run segmented by the real pipeline model (k-means on the default inputs), explained."""
+    import os
+
+    from workbench import open_run
+
+    os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
+    folder = tmp_path_factory.mktemp("cf")
+    cfg = folder / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "t", "dataset": {"builtin": "synthetic", "params": {
+        "n_customers": 1500, "seed": 2}}, "seed": 3, "segmentation": {"k": 5}}))
+    run = open_run(folder / "run", cfg)
+    segment.segment_run(run)
+    explain.explain_run(run)
+    return run, explain.load_state(run)
+
+
+def test_actions_only_change_purchases_never_the_clock_or_the_profile():
+    tx = pd.DataFrame({"customer_id": "c", "timestamp": pd.to_datetime(["2024-01-05", "2024-03-01", "2024-05-01"]),
+                       "amount": [10.0, 30.0, 20.0], "category": ["food", "food", "toys"], "channel": "web"})
+    ctx = explain.FeatureContext(as_of=pd.Timestamp("2024-06-01"), settings=dict(FEATURE_DEFAULTS),
+                                 levels={"category": ["food", "toys", "tech"], "channel": ["web", "store"]},
+                                 typical_basket=15.0, columns=["frequency"])
+    sets = explain.candidate_actions(tx, ctx)
+    assert {a.kind for s in sets for a in s} == {"add", "move"}
+    add = next(s for s in sets if s[0].kind == "add" and s[0].n == 2 and s[0].basket == 1.0)
+    changed = explain.apply_actions(tx, add, ctx.as_of)
+    new = changed.iloc[3:]
+    assert len(changed) == 5 and (new["amount"] == 20.0).all()  # the customer's median basket
+    assert (new["timestamp"] < ctx.as_of).all() and (new["timestamp"] >= ctx.as_of - pd.Timedelta(days=90)).all()
+    assert (new["category"] == "food").all()  # the customer's usual category: shares move only by a move
+    move = next(s for s in sets if s[0].kind == "move" and s[0].source == "food" and s[0].target == "tech"
+                and s[0].fraction == 0.5)
+    moved = explain.apply_actions(tx, move, ctx.as_of)
+    assert moved["category"].tolist() == ["food", "tech", "toys"]  # the most recent food purchase
+    assert moved["amount"].tolist() == tx["amount"].tolist() and move[0].text.startswith("moving 1 of your 2 purchases in category")
+
+
+def test_every_counterfactual_is_verified_and_consistent_with_its_transactions(segmented):
+    run, state = segmented
+    ctx = state["feature_context"]
+    features = run.read_table("segments/features.parquet")
+    assignments = run.read_table("segments/assignments.parquet").set_index("customer_id")
+    customers, transactions = run.customers(), run.transactions()
+    model = state["model"]
+    assert model is not None and state["counterfactual_model"] == "segmentation model"
+    fsettings = {**FEATURE_DEFAULTS, **((run.config.get("segmentation") or {}).get("features") or {})}
+    cols = [c for c in features.columns if c != "customer_id"]
+    found = 0
+    for i in np.random.default_rng(0).choice(len(features), 8, replace=False):
+        pid = features["customer_id"].iloc[i]
+        row = features.iloc[[i]][cols].reset_index(drop=True)
+        tx = transactions[transactions["customer_id"] == pid]
+        current = int(assignments.loc[pid, "segment"])
+        cf = explain.feasible_counterfactual(row, tx, model.predict, current, ctx, state["scale"])
+        if not cf["found"]:
+            assert cf["searched"] > 0
             continue
-        moved += 1
-        changed = x.copy()
+        found += 1
+        assert cf["target"] != current and cf["actions"]
+        # recompute the features of the whole run with this customer's transactions changed
+        changed = explain.apply_actions(tx, cf["action_sets"], ctx.as_of)
+        others = transactions[transactions["customer_id"] != pid]
+        all_tx = pd.concat([others, changed.astype({c: others[c].dtype for c in ("category", "channel")
+                                                     if c in others and not isinstance(others[c].dtype,
+                                                                                       pd.CategoricalDtype)})],
+                           ignore_index=True)
+        for c in ("category", "channel"):
+            if c in all_tx:
+                all_tx[c] = all_tx[c].astype(str)
+        recomputed = build_features(customers, all_tx, run.roles, fsettings, as_of=ctx.as_of)
+        mine = recomputed[recomputed["customer_id"] == pid][cols].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, cf["features"][cols], check_dtype=False, atol=1e-9)
+        assert model.predict(mine)[0] == cf["target"]  # verified with the model
+        moved = {c["feature"] for c in cf["changes"]}
+        assert moved and not moved & {"age", "region", "price_sensitivity", "brand_affinity", "eco_concern"}
         for c in cf["changes"]:
-            assert c["feature"] in {"spend", "visits"}
-            changed[c["feature"]] = c["to"]
-        assert exp.predict(changed)[0] == target
-    assert moved >= 20
+            assert mine[c["feature"]].iloc[0] == pytest.approx(c["to"])
+    assert found >= 4
+
+
+def test_customer_explanation_suggests_behaviour_not_the_clock(segmented):
+    run, _ = segmented
+    pid = run.read_table("segments/assignments.parquet")["customer_id"].iloc[3]
+    exp = explain.explain_customer(run, pid)
+    cf = exp["counterfactual"]
+    assert cf is not None
+    if cf["found"]:
+        text = " ".join(cf["actions"])
+        assert "purchase" in text and not any(w in text for w in ("recency", "tenure", "age", "survey"))
+        assert "would move you to" in exp["paragraph"]
+    else:
+        assert "moves you to another segment" in cf["why"]

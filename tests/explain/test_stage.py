@@ -86,9 +86,17 @@ def test_explain_customer_text_json_and_html(small_run):
     exp = explain.explain_customer(run, pid)
     assert exp["segment"] == int(assignments["segment"].iloc[17])
     assert exp["contributions"] and exp["paragraph"].startswith("You are in the segment")
-    if exp["trustworthy"] and exp["method"] == "exact":
-        assert exp["score"] == pytest.approx(exp["base_value"] + sum(
-            c["contribution"] for c in exp["contributions"]), abs=1e-6) or len(exp["contributions"]) == 5
+    assert exp["runner_up"]["segment"] != exp["segment"] and exp["margin"] >= 0
+    if len(exp["contributions"]) < 5:  # every feature listed: they add up to the margin
+        assert exp["margin"] == pytest.approx(exp["base_value"] + sum(
+            c["contribution"] for c in exp["contributions"]), abs=1e-6)
+    towards = [c["feature"] for c in exp["contributions"] if c["contribution"] > 0]
+    reasons = exp["paragraph"].split("mainly because of")[1].split(".")[0] if towards else ""
+    for c in exp["contributions"]:  # "mainly because of" names only features that push towards the segment
+        if c["contribution"] < 0:
+            assert f"your {c['feature'].replace('_', ' ')}," not in reasons
+    other = explain.explain_customer(run, pid, versus=(exp["segment"] + 1) % 4 if out["method"] == "exact" else None)
+    assert other["contributions"]
     page = explain.render_html(exp)
     assert not EXTERNAL.search(page) and "<script" not in page
     runner = CliRunner()
@@ -128,3 +136,74 @@ def test_real_segmentation_model_is_explained_exactly(tmp_path):
     truth = explain.compare_with_truth(run, out["importance"])
     holiday = truth[truth["planted"] == "Holiday bargain hunters"]
     assert len(holiday) and "holiday_share" in holiday["explained_top"].iloc[0]
+
+
+# -- given labels: two segments (issue 15) and one ---------------------------------------------------
+def _given_run(tmp_path, n_segments: int):
+    import os
+
+    import yaml
+
+    import workbench
+    from workbench import data, open_run, segment
+
+    os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
+    d = workbench.load("synthetic", n_customers=800, seed=4)
+    config_path = data.write_byo(d, tmp_path / "byo")
+    ids = d.customers["customer_id"]
+    planted = d.truth.segments.reindex(ids).to_numpy()
+    label = np.where(planted == "Loyal high spenders", "targeted", "not targeted") if n_segments == 2 else "everyone"
+    pd.DataFrame({"customer_id": ids, "segment": label}).to_csv(tmp_path / "byo" / "labels.csv", index=False)
+    spec = yaml.safe_load(config_path.read_text())
+    spec["dataset"]["labels"] = "labels.csv"
+    spec["explain"] = {"sample_size": 600, "surrogate": {"n_estimators": 60}}
+    config_path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    run = open_run(tmp_path / "run", config_path)
+    segment.audit_run(run)
+    return run
+
+
+def test_two_given_segments_are_both_explained(tmp_path):
+    run = _given_run(tmp_path, 2)
+    out = explain.explain_run(run)
+    assert out["method"] == "surrogate" and out["trustworthy"]
+    imp = run.read_table("explain/importance.parquet")
+    names = run.read_json("artifacts/segments/segments.json")["names"]
+    assert sorted(names.values()) == ["not targeted", "targeted"]
+    assert set(imp["segment"].astype(str)) == set(names) and (imp["mean_abs_shap"] > 0).any()
+    assignments = run.read_table("segments/assignments.parquet")
+    for name in ("targeted", "not targeted"):
+        pid = assignments.loc[assignments["segment_name"] == name, "customer_id"].iloc[0]
+        exp = explain.explain_customer(run, pid)
+        assert exp["segment_name"] == name and exp["runner_up"]["segment_name"] != name
+        assert exp["contributions"] and exp["paragraph"].startswith("You are in the segment")
+
+
+def test_one_given_segment_says_there_is_nothing_to_explain(tmp_path):
+    run = _given_run(tmp_path, 1)
+    out = explain.explain_run(run)
+    assert out["method"] == "none" and not out["trustworthy"]
+    assert "no membership decision to explain" in explain.describe(out)
+    assert explain.shown_segments(out) == [] and explain.withheld_table(out) is None
+    assert len(run.read_table("explain/importance.parquet")) == 0
+    summary = run.read_json("summary/03_explain.json")
+    assert summary["method"] == "none" and "no membership decision to explain" in summary["headline"][0]
+    pid = run.read_table("segments/assignments.parquet")["customer_id"].iloc[0]
+    exp = explain.explain_customer(run, pid)
+    assert "the only one" in exp["paragraph"] and not exp["contributions"]
+
+
+def test_example_customer_only_when_the_config_asks(small_run):
+    run, _ = small_run
+    assert explain.example_customer(run) is None
+    assert "report.individual_examples: true" in explain.example_withheld()
+    import yaml
+
+    path = run.path / "config.yaml"
+    before = path.read_text()
+    path.write_text(yaml.safe_dump({**yaml.safe_load(before), "report": {"individual_examples": True}}))
+    try:
+        text = explain.example_customer(run)
+    finally:
+        path.write_text(before)
+    assert text.startswith("Customer <an example customer>") and not re.search(r"p[0-9a-f]{16}", text)

@@ -1,17 +1,22 @@
-"""One customer's explanation: top contributions next to typical values, the runner-up, a counterfactual."""
+"""One customer's explanation: margin contributions next to typical values, the runner-up, a feasible counterfactual."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from ._counterfactual import counterfactual
+from ._counterfactual import feasible_counterfactual
 from ._grouping import _label
 
 
 def customer_explanation(state: dict, customer_id: str, X: pd.DataFrame, assigned_segment, assigned_name: str,
-                         prof: pd.DataFrame, top: int = 5) -> tuple[dict, bool]:
+                         prof: pd.DataFrame, top: int = 5, versus=None, transactions: pd.DataFrame | None = None
+                         ) -> tuple[dict, bool]:
     """Explain one customer's segment from the explainer state of a run.
+
+    The explained quantity is the margin between the assigned segment and the runner-up (or the
+    segment named by ``versus``): a positive contribution pushes the customer towards the assigned
+    segment, a negative one towards the other.
 
     Parameters
     ----------
@@ -27,6 +32,10 @@ def customer_explanation(state: dict, customer_id: str, X: pd.DataFrame, assigne
         ``explain/profiles.parquet`` indexed by ``segment`` (``"all"``: the population).
     top : int, default 5
         Contributions listed.
+    versus : segment id, optional
+        Explain against this segment instead of the runner-up.
+    transactions : DataFrame, optional
+        The customer's transactions (for a feasible counterfactual); None: no counterfactual.
 
     Returns
     -------
@@ -37,13 +46,14 @@ def customer_explanation(state: dict, customer_id: str, X: pd.DataFrame, assigne
     """
     names = state["names"]
     segment = _label(assigned_segment)
-    population = prof.loc["all"]
     out = {
         "customer_id": customer_id, "segment": segment,
         "segment_name": names.get(str(segment), assigned_name),
         "method": state["kind"], "trustworthy": bool(state["trustworthy"]), "reason": state["reason"],
         "contributions": [], "runner_up": None, "counterfactual": None,
     }
+    if state["kind"] == "none":
+        return out, False
     given = state.get("audit")
     if given is not None:  # audit mode: a label nobody explained, or a segment too small to explain
         if segment in set(given.get("unexplained") or []):
@@ -52,49 +62,37 @@ def customer_explanation(state: dict, customer_id: str, X: pd.DataFrame, assigne
         why = (given.get("untrusted") or {}).get(str(segment))
         if why:
             out.update(trustworthy=False, reason=why)
-    res, model_segment, runner = _explain_row(state, X, segment, assigned_segment)
+    res, model_segment = _explain_row(state, X, assigned_segment, versus)
+    runner = _label(res["runner_up"][0])
     out["model_agrees"] = bool(str(model_segment) == str(segment))
     groups = state.get("feature_groups") or {}
     feats = list(state["explainer"].features_)
-    own = pd.Series(res["own"][0], index=feats).groupby(lambda f: groups.get(f, f), sort=False).sum()
-    versus = pd.Series(res["versus"][0], index=feats).groupby(lambda f: groups.get(f, f), sort=False).sum()
-    out["base_value"] = float(res["base_own"][0])
-    out["score"] = float(res["base_own"][0] + own.sum())
+    margin = pd.Series(res["margin"][0], index=feats).groupby(lambda f: groups.get(f, f), sort=False).sum()
+    out["base_value"] = float(res["base_margin"][0])
+    out["margin"] = float(res["base_margin"][0] + margin.sum())
+    out["versus_requested"] = versus is not None
     out["runner_up"] = {"segment": runner, "segment_name": names.get(str(runner), str(runner))}
-    order = own.sort_values(key=np.abs, ascending=False).index[:top]
-    for feat in order:
+    for feat in margin.sort_values(key=np.abs, ascending=False).index[:top]:
         out["contributions"].append({
             "feature": feat, "value": _value_of(X, groups, feat), "typical": _typical(prof, segment, feat),
-            "typical_runner_up": _typical(prof, runner, feat), "population_median": population.get(feat),
-            "contribution": float(own[feat]), "versus_runner_up": float(versus[feat]),
+            "typical_runner_up": _typical(prof, runner, feat), "population_median": prof.loc["all"].get(feat),
+            "contribution": float(margin[feat]),
         })
-    out["separating"] = [
-        {"feature": f, "versus_runner_up": float(versus[f]), "value": _value_of(X, groups, f),
-         "typical_runner_up": _typical(prof, runner, f)}
-        for f in versus.sort_values(ascending=False).index[:3] if versus[f] > 0
-    ]
-    if state["trustworthy"] and out["trustworthy"] and runner != "rest":
-        out["counterfactual"] = _counterfactual_to(state, X, prof, runner, model_segment)
-    out["actionable"] = list(state["actionable"])
+    if state["trustworthy"] and out["trustworthy"]:
+        out["counterfactual"] = _counterfactual(state, X, transactions, model_segment)
     return out, True
 
 
-def _explain_row(state: dict, X: pd.DataFrame, segment, assigned_segment) -> tuple[dict, object, object]:
-    """The explainer's result for the customer, the segment the explainer predicts, and the runner-up."""
+def _explain_row(state: dict, X: pd.DataFrame, assigned_segment, versus) -> tuple[dict, object]:
+    """The explainer's margin explanation of the customer, and the segment the explainer predicts."""
     explainer = state["explainer"]
     if state["kind"] == "exact":
-        res = explainer.explain(X)
-        return res, _label(res["segment"][0]), _label(res["runner_up"][0])
-    if explainer.segment is not None:
-        res = explainer.explain(X)
-        runner = "rest"
-        if str(segment) != str(explainer.segment):  # a non-member: explain "rest" against the segment
-            res = {**res, "own": -res["own"], "versus": -res["versus"], "base_own": -res["base_own"]}
-            runner = _label(explainer.segment)
-    else:
+        res = explainer.explain(X, versus=versus)
+    elif explainer.segment is not None:
         res = explainer.explain(X, labels=[assigned_segment])
-        runner = _label(res["runner_up"][0])
-    return res, _label(explainer.predict(X)[0]), runner
+    else:
+        res = explainer.explain(X, labels=[assigned_segment], versus=versus)
+    return res, _label(explainer.predict(X)[0])
 
 
 def _typical(prof: pd.DataFrame, seg, feat):
@@ -114,33 +112,23 @@ def _value_of(X: pd.DataFrame, groups: dict, feat: str):
     return dummies[0][len(feat) + 1:] if dummies else None
 
 
-def _counterfactual_to(state: dict, X: pd.DataFrame, prof: pd.DataFrame, runner, model_segment) -> dict | None:
-    """Move the customer to the runner-up with a small change in actionable features (None if none does)."""
-    predict = state["explainer"].predict
-    if state.get("model") is not None:
-        predict = state["model"].predict
-    target_values = {}
-    for f in state["actionable"]:
-        v = _typical(prof, runner, f)
-        try:
-            target_values[f] = float(v) if v is not None else None
-        except (TypeError, ValueError):
-            target_values[f] = None
-    try:
-        cf = counterfactual(X, predict, _coerce_like(runner, model_segment), target_values, state["actionable"],
-                            scale=state["scale"], integer=set(state["integer"]))
-    except Exception:  # a counterfactual is a courtesy, never a failure
-        cf = None
-    if cf is not None:
-        cf["target_name"] = state["names"].get(str(runner), str(runner))
-        cf["target"] = runner
+def _counterfactual(state: dict, X: pd.DataFrame, transactions: pd.DataFrame | None, model_segment) -> dict:
+    """A feasible counterfactual (:func:`feasible_counterfactual`), or why there is none."""
+    ctx = state.get("feature_context")
+    if ctx is None or transactions is None:
+        return {"found": False, "why": "the run has no transaction history, so no change in purchasing behaviour "
+                                       "can be computed; attributes such as demographics, geography or survey "
+                                       "answers are never suggested"}
+    predict = state["model"].predict if state.get("model") is not None else state["explainer"].predict
+    cf = feasible_counterfactual(X, transactions, predict, model_segment, ctx, state["scale"])
+    cf.pop("features", None)
+    cf.pop("action_sets", None)
+    if not cf["found"]:
+        cf["why"] = (f"none of the {cf['searched']:,} changes in purchasing behaviour searched (more purchases in a "
+                     "quarter, moving purchases between categories or channels, and pairs of them) moves you to "
+                     "another segment")
+        return cf
+    cf["target"] = _label(cf["target"])
+    cf["target_name"] = state["names"].get(str(cf["target"]), str(cf["target"]))
+    cf["reachable"] = [_label(s) for s in cf["reachable"]]
     return cf
-
-
-def _coerce_like(value, like):
-    if isinstance(like, (int, np.integer)):
-        try:
-            return int(value)
-        except (TypeError, ValueError):
-            return value
-    return value

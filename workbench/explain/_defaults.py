@@ -6,11 +6,8 @@ DEFAULTS = {
     "batch_size": 50_000,        # customers explained at once (memory stays bounded)
     "top_n": 5,                  # contributions kept per customer (exact path)
     "sample_size": 5_000,        # customers explained by the surrogate for the global view
-    "plot_sample": 2_000,        # points per segment in the beeswarm plots
+    "plot_sample": 2_000,        # customers sampled for the quantile bands of margin SHAP (aggregates only)
     "one_vs_rest": None,         # surrogate path: explain only this segment id against the rest
-    "actionable": None,          # features a counterfactual may change; None = the default rule
-    "not_actionable_families": ["demographic", "geographic"],
-    "not_actionable": ["tenure"],
     "surrogate": {
         "n_estimators": 200,
         "num_leaves": 15,

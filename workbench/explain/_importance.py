@@ -1,4 +1,4 @@
-"""The global view: every customer explained in batches, mean |SHAP| per segment and original feature."""
+"""The global view: every customer explained in batches, mean |margin SHAP| per segment and original feature."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ def _iter_batches(n: int, batch_size: int) -> Iterator[slice]:
 
 def global_importance(explainer, X: pd.DataFrame, batch_size: int = 50_000, top_n: int = 0,
                       sample: np.ndarray | None = None, labels=None, on_batch: Callable | None = None) -> dict:
-    """Explain every row of ``X`` in batches; accumulate mean |SHAP| per segment and feature.
+    """Explain every row of ``X`` in batches; mean |margin SHAP| per segment and feature.
+
+    The explained quantity is each customer's margin between the assigned segment and the runner-up
+    (:meth:`LinearScoreExplainer.explain`), so a segment's importance is what separates its own
+    members from the segment closest to them: the mean over the customers *assigned* to the segment.
 
     Parameters
     ----------
@@ -26,20 +30,20 @@ def global_importance(explainer, X: pd.DataFrame, batch_size: int = 50_000, top_
     batch_size : int
         Rows explained at once; memory is O(batch_size x features x segments).
     top_n : int
-        Keep each row's ``top_n`` features by |own-score contribution| (0: keep none).
+        Keep each row's ``top_n`` features by |margin SHAP| (0: keep none).
     sample : array of row positions, optional
-        Rows whose full SHAP values are kept (for the beeswarm plots).
+        Rows whose margin SHAP values are kept (for the distribution plots).
     labels : array, optional
         Real segments (surrogate path).
     on_batch : callable, optional
-        Called with each batch's result dict (e.g. to write it out).
+        Called with each batch's slice and result dict (e.g. to write it out).
 
     Returns
     -------
     dict
         ``importance`` (DataFrame: segment, feature, mean_abs_shap, mean_shap_members, n_members),
-        ``segment``, ``runner_up`` (per row), ``top`` (dict of arrays: feature index, own, versus),
-        ``sample_shap`` (len(sample), p, k), ``sample_rows``.
+        ``segment``, ``runner_up`` (per row), ``top`` (dict of arrays: feature index, margin),
+        ``sample_margin`` (len(sample), p), ``sample_segment``, ``sample_rows``.
     """
     features = list(explainer.features_)
     one_vs_rest = explainer.kind == "surrogate" and explainer.segment is not None
@@ -51,19 +55,16 @@ def global_importance(explainer, X: pd.DataFrame, batch_size: int = 50_000, top_
     for sl in _iter_batches(len(X), batch_size):
         batch = X.iloc[sl]
         if explainer.kind == "surrogate":
-            res = explainer.explain(batch, None if labels is None or one_vs_rest else np.asarray(labels)[sl])
+            res = explainer.explain(batch, None if labels is None else np.asarray(labels)[sl])
         else:
             res = explainer.explain(batch)
-        members = None
-        if one_vs_rest:
-            members = (np.asarray(labels)[sl] == explainer.segment) if labels is not None else \
-                (res["segment"] == explainer.segment)
+        members = res["segment"].astype(str) == str(explainer.segment) if one_vs_rest else None
         totals.add(sl, res, members)
         if on_batch is not None:
             on_batch(sl, res)
     return {"importance": totals.importance(features), "segment": totals.seg_out, "runner_up": totals.run_out,
-            "top": totals.top, "sample_shap": totals.sample_shap, "sample_rows": totals.sample,
-            "segments": segments, "features": features}
+            "top": totals.top, "sample_margin": totals.sample_margin, "sample_segment": totals.sample_segment,
+            "sample_rows": totals.sample, "segments": segments, "features": features}
 
 
 class _Totals:
@@ -77,48 +78,44 @@ class _Totals:
         self.member_n = np.zeros(k)
         self.seg_out = np.empty(n, dtype=object if one_vs_rest else segments.dtype)  # one-vs-rest: segment or "rest"
         self.run_out = np.empty(n, dtype=object if one_vs_rest else segments.dtype)
-        self.top = {"feature": np.zeros((n, top_n), dtype=np.int32), "own": np.zeros((n, top_n)),
-                    "versus": np.zeros((n, top_n))} if top_n else None
+        self.top = {"feature": np.zeros((n, top_n), dtype=np.int32), "margin": np.zeros((n, top_n))} if top_n else None
         self.sample = np.asarray([] if sample is None else sample, dtype=int)
-        self.sample_shap = np.zeros((len(self.sample), p, k))
+        self.sample_margin = np.zeros((len(self.sample), p))
+        self.sample_segment = np.empty(len(self.sample), dtype=object)
 
     def add(self, sl: slice, res: dict, members: np.ndarray | None) -> None:
-        """One batch's explanation; ``members`` (one-vs-rest only) marks the explained segment's members."""
-        phi = res["shap_nkp"]  # (b, k, p)
-        self.abs_sum += np.abs(phi).sum(axis=0)
+        """One batch; ``members`` (one-vs-rest only) marks the explained segment's members."""
+        margin = res["margin"]  # (b, p)
         if members is not None:
-            self.member_sum[0] += phi[members, 0, :].sum(axis=0)
-            self.member_n[0] += members.sum()
+            onehot = members.astype(float)[:, None]
         else:
-            b = sl.stop - sl.start
-            onehot = np.zeros((b, len(self.segments)))
-            onehot[np.arange(b), res["top_index"]] = 1.0
-            self.member_sum += np.einsum("bk,bkp->kp", onehot, phi, optimize=True)
-            self.member_n += onehot.sum(axis=0)
+            onehot = np.zeros((len(margin), len(self.segments)))
+            onehot[np.arange(len(margin)), res["top_index"]] = 1.0
+        self.abs_sum += onehot.T @ np.abs(margin)
+        self.member_sum += onehot.T @ margin
+        self.member_n += onehot.sum(axis=0)
         self.seg_out[sl] = res["segment"]
         self.run_out[sl] = res["runner_up"]
         if self.top_n:
-            self._add_top(sl, res)
+            m = min(self.top_n, self.p)
+            order = np.argsort(-np.abs(margin), axis=1, kind="stable")[:, :m]
+            self.top["feature"][sl, :m] = order
+            self.top["margin"][sl, :m] = np.take_along_axis(margin, order, axis=1)
         in_batch = (self.sample >= sl.start) & (self.sample < sl.stop)
         if in_batch.any():
-            self.sample_shap[in_batch] = res["shap"][self.sample[in_batch] - sl.start]
-
-    def _add_top(self, sl: slice, res: dict) -> None:
-        own = res["own"]
-        m = min(self.top_n, self.p)
-        order = np.argsort(-np.abs(own), axis=1, kind="stable")[:, :m]
-        self.top["feature"][sl, :m] = order
-        self.top["own"][sl, :m] = np.take_along_axis(own, order, axis=1)
-        self.top["versus"][sl, :m] = np.take_along_axis(res["versus"], order, axis=1)
+            self.sample_margin[in_batch] = margin[self.sample[in_batch] - sl.start]
+            self.sample_segment[in_batch] = np.asarray(res["segment"])[self.sample[in_batch] - sl.start]
 
     def importance(self, features: list[str]) -> pd.DataFrame:
         rows = []
         for j, seg in enumerate(self.segments):
+            n_j = self.member_n[j]
             for i, feat in enumerate(features):
                 rows.append({
-                    "segment": _label(seg), "feature": feat, "mean_abs_shap": self.abs_sum[j, i] / max(self.n, 1),
-                    "mean_shap_members": self.member_sum[j, i] / self.member_n[j] if self.member_n[j] else np.nan,
-                    "n_members": int(self.member_n[j]),
+                    "segment": _label(seg), "feature": feat,
+                    "mean_abs_shap": self.abs_sum[j, i] / n_j if n_j else 0.0,
+                    "mean_shap_members": self.member_sum[j, i] / n_j if n_j else np.nan,
+                    "n_members": int(n_j),
                 })
         return pd.DataFrame(rows)
 
@@ -137,13 +134,12 @@ def original_importance(result: dict, originals: list[str]) -> pd.DataFrame:
 
 
 def contributions_table(customer_id, segment, result: dict, features: list[str], top_n: int) -> pd.DataFrame:
-    """Exact path: every customer's ``top_n`` contributions (feature, own score, versus the runner-up)."""
+    """Exact path: every customer's ``top_n`` contributions to the margin over the runner-up."""
     top = result["top"]
     feats = np.array(features, dtype=object)
     m = min(top_n, len(feats))
     table = {"customer_id": customer_id, "segment": segment, "runner_up": result["runner_up"].astype(int)}
     for r in range(m):
         table[f"feature_{r + 1}"] = pd.Categorical(feats[top["feature"][:, r]], categories=features)
-        table[f"own_{r + 1}"] = top["own"][:, r]
-        table[f"versus_{r + 1}"] = top["versus"][:, r]
+        table[f"margin_{r + 1}"] = top["margin"][:, r]
     return pd.DataFrame(table)

@@ -9,8 +9,9 @@ import pandas as pd
 
 from ._grouping import _aggregation_matrix, _unique
 
+
 class LinearScoreExplainer:
-    """Exact SHAP values of linear segment scores, mapped back to original features.
+    """Exact SHAP values of the margin between linear segment scores, mapped back to original features.
 
     The model assigns a customer to ``argmax_j s_j`` with ``s_j = z @ coef[j] + intercept[j]`` and
     ``z = transform(X)``. For k-means, ``coef = 2 C`` and ``intercept = -||c_j||^2``
@@ -91,31 +92,50 @@ class LinearScoreExplainer:
             return phi
         return np.einsum("ndk,dp->npk", phi, self.aggregate_, optimize=True)
 
-    def explain(self, X: pd.DataFrame) -> dict:
-        """Explain a batch: assigned and runner-up segment, own-score and versus-runner-up SHAP.
+    def _phi(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Scores (n, k) and SHAP values of every score, laid out (n, k, p).
 
         The SHAP values are the LinearExplainer's interventional values ``(z - mean) * coef`` (its
         fitted ``mean`` and ``coef``), fused with the sum into original features as one matrix
         product ``(z - mean) @ B`` with ``B[:, j*p:(j+1)*p] = diag(coef[j]) @ aggregate``; a test
         checks that they equal ``explainer_.shap_values``.
-
-        Returns
-        -------
-        dict
-            ``segment``, ``runner_up`` (segment ids, (n,)), ``scores`` (n, k), ``shap`` (n, p, k),
-            ``shap_nkp`` (the same values laid out (n, k, p)), ``own`` (n, p): SHAP of the assigned
-            segment's score, ``versus`` (n, p): SHAP of ``s_segment - s_runner_up``, ``base_own``
-            and ``base_versus`` (n,): their base values, ``top_index``/``runner_index`` (positions).
         """
         z = np.asarray(self.transform(X), dtype=float)
         scores = z @ self.coef.T
         scores += self.intercept
         if getattr(self, "_fused", None) is None:
-            k, p = len(self.coef), len(self.features_)
+            k = len(self.coef)
             self._fused = np.concatenate([self.coef[j][:, None] * self.aggregate_ for j in range(k)], axis=1)
         z -= np.asarray(self.explainer_.mean, dtype=float)
         phi = (z @ self._fused).reshape(len(z), len(self.coef), len(self.features_))
-        return _batch_result(scores, phi, self.base_values_, self.segments)
+        return scores, phi
+
+    def explain(self, X: pd.DataFrame, versus=None) -> dict:
+        """Explain a batch: the assigned segment against the runner-up (or a named segment).
+
+        The explained quantity is the *margin* ``m = s_assigned - s_other``; for centroids
+        ``m = ||z - c_other||^2 - ||z - c_assigned||^2``, linear in ``z`` and independent of where the
+        origin of the model space lies, so its interventional SHAP values are exact and origin-invariant
+        (the SHAP values of one score alone are not: they carry the dropped ``||z||^2``).
+
+        Parameters
+        ----------
+        X : DataFrame
+            Raw features.
+        versus : segment id, optional
+            Explain against this segment instead of each customer's runner-up.
+
+        Returns
+        -------
+        dict
+            ``segment``, ``runner_up`` (segment ids, (n,); ``runner_up`` is ``versus`` when given),
+            ``scores`` (n, k), ``margin`` (n, p): SHAP of the margin, ``base_margin`` (n,),
+            ``top_index``/``runner_index`` (positions), and the per-score values ``shap`` (n, p, k)
+            and ``shap_nkp`` (n, k, p) for diagnostics.
+        """
+        scores, phi = self._phi(X)
+        other = None if versus is None else _position(self.segments, versus)
+        return _batch_result(scores, phi, self.base_values_, self.segments, other)
 
     def __getstate__(self):
         state = dict(self.__dict__)
@@ -123,28 +143,43 @@ class LinearScoreExplainer:
         return state
 
 
-def _batch_result(scores: np.ndarray, phi_nkp: np.ndarray, base: np.ndarray, segments: np.ndarray) -> dict:
+def _position(segments: np.ndarray, segment) -> int:
+    """Position of ``segment`` among ``segments`` (compared as text: ids may come back as str or int)."""
+    names = [str(s) for s in np.asarray(segments).tolist()]
+    if str(segment) not in names:
+        raise ValueError(f"Unknown segment {segment!r}: the segments are {', '.join(names)}.")
+    return names.index(str(segment))
+
+
+def _batch_result(scores: np.ndarray, phi_nkp: np.ndarray, base: np.ndarray, segments: np.ndarray,
+                  other: int | None = None, top: np.ndarray | None = None) -> dict:
+    """The margin explanation of a batch from every score's SHAP values.
+
+    ``top`` (positions of the assigned segments) defaults to the highest score; ``other`` (one
+    position) to each row's runner-up. SHAP is linear, so the margin's SHAP is the difference of
+    the two scores' SHAP values.
+    """
     n, k = scores.shape
     rows = np.arange(n)
-    top = np.argmax(scores, axis=1)
-    if k > 1:
+    if top is None:
+        top = np.argmax(scores, axis=1)
+    if other is not None:
+        second = np.full(n, other)
+    elif k > 1:
         masked = scores.copy()
         masked[rows, top] = -np.inf
         second = np.argmax(masked, axis=1)
     else:
         second = top
-    own = phi_nkp[rows, top, :]
-    versus = own - phi_nkp[rows, second, :]
+    margin = phi_nkp[rows, top, :] - phi_nkp[rows, second, :]
     return {
         "segment": segments[top],
         "runner_up": segments[second],
         "scores": scores,
         "shap": phi_nkp.transpose(0, 2, 1),
         "shap_nkp": phi_nkp,
-        "own": own,
-        "versus": versus,
-        "base_own": base[top],
-        "base_versus": base[top] - base[second],
+        "margin": margin,
+        "base_margin": base[top] - base[second],
         "top_index": top,
         "runner_index": second,
     }

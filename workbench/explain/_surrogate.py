@@ -8,7 +8,7 @@ import pandas as pd
 from ._defaults import DEFAULTS
 from ._grouping import _label
 from ._importance import global_importance
-from ._linear import _batch_result
+from ._linear import _batch_result, _position
 
 class SurrogateExplainer:
     """A compact gradient-boosted surrogate of any segmentation, with fidelity, explained by SHAP.
@@ -157,66 +157,84 @@ class SurrogateExplainer:
         state.pop("_tree", None)
         return state
 
+    @property
+    def _binary(self) -> bool:
+        """A two-class LightGBM model: one raw score, the log-odds of class 1 against class 0."""
+        return len(self.classes_) == 2
+
     def scores(self, X: pd.DataFrame) -> np.ndarray:
-        raw = self.model_.predict(self._prepare(X), raw_score=True)
-        return raw[:, None] if raw.ndim == 1 else raw
+        """Raw scores, one column per class; differences of two columns are log-odds.
+
+        A binary model has one raw score (log-odds of class 1 against class 0); it is returned as
+        ``[0, raw]`` for two segments, and as the segment's log-odds ``-raw`` (one column) one-vs-rest.
+        """
+        raw = np.asarray(self.model_.predict(self._prepare(X), raw_score=True), dtype=float)
+        if raw.ndim == 2 and raw.shape[1] > 1:
+            return raw
+        raw = raw.reshape(len(raw))
+        if self.segment is not None:
+            return -raw[:, None]
+        return np.column_stack([np.zeros_like(raw), raw])
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[self.model_.predict(self._prepare(X))]
 
     def shap_values(self, X: pd.DataFrame) -> np.ndarray:
-        """SHAP of the surrogate's raw scores, (n, p, k); one-vs-rest: (n, p, 1), log-odds of the segment."""
+        """SHAP of the raw scores (:meth:`scores`), shape (n, p, columns of :meth:`scores`)."""
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "binary classifier output has changed"
             phi = self._explainer().shap_values(self._prepare(X))
-        if isinstance(phi, list):
-            phi = np.stack(phi, axis=-1)[:, :, 1:] if len(phi) == 2 else np.stack(phi, axis=-1)
-        phi = np.asarray(phi)
-        if phi.ndim == 2:  # binary: log-odds of class 1 ("rest"); flip to the segment's log-odds
-            phi = -phi[:, :, None]
-        return phi
+        if isinstance(phi, list):  # older shap: one array per class; binary ones are (-phi, phi)
+            phi = phi[-1] if len(phi) == 2 else np.stack(phi, axis=-1)
+        phi = np.asarray(phi, dtype=float)
+        if phi.ndim == 3 and not self._binary:
+            return phi
+        if phi.ndim == 3:  # (n, p, 2) with the two classes' values opposite
+            phi = phi[:, :, -1]
+        if self.segment is not None:  # log-odds of class 1 ("rest"): flip to the segment's
+            return -phi[:, :, None]
+        return np.stack([np.zeros_like(phi), phi], axis=-1)
 
     @property
     def base_values_(self) -> np.ndarray:
         base = np.atleast_1d(np.asarray(self._explainer().expected_value, dtype=float))
-        return -base[:1] if self.segment is not None else base
+        if not self._binary:
+            return base
+        if self.segment is not None:
+            return -base[-1:]
+        return np.array([0.0, base[-1]])
 
-    def explain(self, X: pd.DataFrame, labels=None) -> dict:
-        """Like :meth:`LinearScoreExplainer.explain`, for the surrogate's raw scores.
+    def explain(self, X: pd.DataFrame, labels=None, versus=None) -> dict:
+        """Like :meth:`LinearScoreExplainer.explain`: SHAP of the log-odds of the assigned segment
+        against the runner-up (difference of the two classes' raw scores, so exact for the surrogate).
 
         With ``labels`` (the real segments), the explained segment is the real one and the
-        runner-up the surrogate's best other segment; otherwise the surrogate's prediction.
+        runner-up the surrogate's best other segment; otherwise the surrogate's prediction. ``versus``
+        names the other segment instead of the runner-up. One-vs-rest the margin is the log-odds of
+        the segment against the rest (for the segment's members; its negative for the rest).
         """
-        phi = self.shap_values(X)
+        phi = np.ascontiguousarray(self.shap_values(X).transpose(0, 2, 1))  # (n, k, p)
         base = self.base_values_
-        if self.segment is not None:
-            scores = -self.scores(X)  # log-odds of the segment
-            n = len(X)
-            own = phi[:, :, 0]
-            seg = np.empty(n, dtype=object)
-            seg[:] = "rest"
-            seg[scores[:, 0] > 0] = self.segment
-            return {"segment": seg, "runner_up": np.full(n, "rest", dtype=object), "scores": scores, "shap": phi,
-                    "shap_nkp": phi.transpose(0, 2, 1),
-                    "own": own, "versus": own, "base_own": np.full(n, base[0]), "base_versus": np.full(n, base[0]),
-                    "top_index": np.zeros(n, dtype=int), "runner_index": np.zeros(n, dtype=int)}
         scores = self.scores(X)
+        if self.segment is not None:
+            member = scores[:, 0] > 0 if labels is None else np.asarray(labels).astype(str) == str(self.segment)
+            sign = np.where(member, 1.0, -1.0)
+            n = len(scores)
+            seg = np.where(member, self.segment, "rest").astype(object)
+            return {"segment": seg, "runner_up": np.where(member, "rest", self.segment).astype(object),
+                    "scores": scores, "shap": phi.transpose(0, 2, 1), "shap_nkp": phi,
+                    "margin": phi[:, 0, :] * sign[:, None], "base_margin": base[0] * sign,
+                    "top_index": np.zeros(n, dtype=int), "runner_index": np.zeros(n, dtype=int)}
+        other = None if versus is None else _position(self.classes_, versus)
+        top = None
         if labels is not None:
-            index = {c: i for i, c in enumerate(self.classes_.tolist())}
-            top = np.array([index.get(v, -1) for v in np.asarray(labels).tolist()])
+            index = {str(c): i for i, c in enumerate(self.classes_.tolist())}
+            top = np.array([index.get(str(v), -1) for v in np.asarray(labels).tolist()])
             if (top < 0).any():
                 raise ValueError("labels contain segments the surrogate was not fitted on")
-            masked = scores.copy()
-            masked[np.arange(len(top)), top] = -np.inf
-            second = np.argmax(masked, axis=1) if scores.shape[1] > 1 else top
-            rows = np.arange(len(top))
-            own = phi[rows, :, top]
-            return {"segment": self.classes_[top], "runner_up": self.classes_[second], "scores": scores,
-                    "shap": phi, "shap_nkp": phi.transpose(0, 2, 1), "own": own, "versus": own - phi[rows, :, second], "base_own": base[top],
-                    "base_versus": base[top] - base[second], "top_index": top, "runner_index": second}
-        return _batch_result(scores, np.ascontiguousarray(phi.transpose(0, 2, 1)), base, self.classes_)
+        return _batch_result(scores, phi, base, self.classes_, other, top)
 
 
 def _fidelity_reason(accuracy: float, low: dict, threshold: float, trustworthy: bool) -> str:

@@ -1,4 +1,4 @@
-"""Figures for the notebook: mean |SHAP| per segment and a beeswarm of contributions (matplotlib)."""
+"""Figures for the notebook: mean |margin SHAP| per segment and its quantile bands (matplotlib; aggregates only)."""
 
 from __future__ import annotations
 
@@ -25,45 +25,59 @@ def plot_importance(importance: pd.DataFrame, names: dict | None = None, top: in
         ax.barh(part["feature"], part["mean_abs_shap"], color=colors)
         ax.set_title(_segment_title(seg, names), fontsize=10)
         ax.tick_params(labelsize=8)
-        ax.set_xlabel("mean |SHAP| (score units)", fontsize=8)
+        ax.set_xlabel("mean |SHAP| of the margin over the runner-up", fontsize=8)
     for ax in axes.ravel()[len(segs):]:
         ax.axis("off")
-    fig.suptitle("Features that drive each segment's score (red: pushes members in, blue: out)", fontsize=10)
+    fig.suptitle("What separates each segment's members from their runner-up (red: on average towards the "
+                 "segment, blue: towards the runner-up)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
-def plot_beeswarm(result: dict, X: pd.DataFrame, segment, names: dict | None = None, top: int = 8):
-    """Beeswarm-like plot of one segment's SHAP values over the sampled customers (matplotlib).
+#: Fewest members of a segment in the sample for its quantile bands to be drawn.
+MIN_BAND_MEMBERS = 50
 
-    Each dot is a customer; x is the feature's contribution to the segment's score; colour is the
-    customer's value of the feature (low blue, high red; grey for categories).
+
+def margin_bands(result: dict, segment, top: int = 8, min_members: int = MIN_BAND_MEMBERS) -> pd.DataFrame | None:
+    """Quantiles (10, 25, 50, 75, 90 %) of each feature's margin SHAP over a segment's sampled members.
+
+    Aggregates only: no single customer's value is returned, and a segment with fewer than
+    ``min_members`` sampled members gets None. Features are the ``top`` by mean |margin SHAP|.
+    """
+    members = np.asarray(result["sample_segment"]).astype(str) == str(segment)
+    if members.sum() < min_members:
+        return None
+    phi = result["sample_margin"][members]
+    order = np.argsort(-np.abs(phi).mean(axis=0), kind="stable")[:top]
+    q = np.quantile(phi[:, order], [0.1, 0.25, 0.5, 0.75, 0.9], axis=0)
+    return pd.DataFrame({"feature": [result["features"][i] for i in order], "q10": q[0], "q25": q[1],
+                         "median": q[2], "q75": q[3], "q90": q[4], "n": int(members.sum())})
+
+
+def plot_margin_bands(result: dict, segment, names: dict | None = None, top: int = 8,
+                      min_members: int = MIN_BAND_MEMBERS):
+    """How each feature's contribution to the margin varies over a segment's members: quantile bands.
+
+    A bar from the 25th to the 75th percentile, a line from the 10th to the 90th and a tick at the
+    median, per feature (no individual customers are drawn). Positive: pushes members towards their
+    segment, negative: towards the runner-up. None when the segment has too few sampled members.
     """
     import matplotlib.pyplot as plt
 
-    segments = [_label(s) for s in result["segments"]]
-    j = segments.index(_label(segment))
-    phi = result["sample_shap"][:, :, j]
-    values = X.iloc[result["sample_rows"]]
-    features = result["features"]
-    order = np.argsort(-np.abs(phi).mean(axis=0))[:top][::-1]
-    rng = np.random.default_rng(0)
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(order) + 1.2))
-    for row, i in enumerate(order):
-        col = values[features[i]] if features[i] in values.columns else None
-        if col is not None and (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
-            v = pd.to_numeric(col, errors="coerce").astype(float).to_numpy()
-            ranks = pd.Series(v).rank(pct=True).to_numpy()
-            color = plt.cm.coolwarm(np.nan_to_num(ranks, nan=0.5))
-        else:
-            color = "#888888"
-        jitter = rng.normal(0, 0.08, len(phi))
-        ax.scatter(phi[:, i], row + jitter, s=4, c=color, alpha=0.6, linewidths=0)
+    bands = margin_bands(result, segment, top, min_members)
+    if bands is None:
+        return None
+    bands = bands.iloc[::-1].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(bands) + 1.2))
+    y = np.arange(len(bands))
+    ax.hlines(y, bands["q10"], bands["q90"], color="#555555", lw=1)
+    ax.barh(y, bands["q75"] - bands["q25"], left=bands["q25"], height=0.5, color="#c0392b", alpha=0.6)
+    ax.scatter(bands["median"], y, marker="|", s=120, color="black")
     ax.axvline(0, color="black", lw=0.6)
-    ax.set_yticks(range(len(order)), [features[i] for i in order], fontsize=8)
-    ax.set_xlabel("contribution to the segment's score (SHAP)", fontsize=8)
-    ax.set_title(f"{_segment_title(segment, names)}: contributions per customer (colour: low to high value)",
-                 fontsize=9)
+    ax.set_yticks(y, bands["feature"], fontsize=8)
+    ax.set_xlabel("contribution to the margin over the runner-up (SHAP; > 0 towards the segment)", fontsize=8)
+    ax.set_title(f"{_segment_title(segment, names)}: middle half (bar) and 10-90% (line) of its "
+                 f"{int(bands['n'].iloc[0]):,} sampled members", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..rundir import Run, register_stage, to_jsonable
 from . import views
-from ._counterfactual import _numeric_scales, actionable_features
+from ._counterfactual import FeatureContext, _numeric_scales, run_levels
 from ._customer import customer_explanation
 from ._defaults import DEFAULTS
 from ._grouping import _label, group_columns
@@ -20,6 +20,9 @@ from ._profiles import profiles
 from ._surrogate import explain_labels
 
 IMPORTANCE_COLUMNS = ["segment", "feature", "mean_abs_shap", "mean_shap_members", "trustworthy"]
+
+#: The ``report`` config section: individual customers appear in reports only when asked for.
+REPORT_DEFAULTS = {"individual_examples": False}
 
 
 # -- the stage ----------------------------------------------------------------------------------
@@ -60,13 +63,14 @@ def explain_run(run: Run) -> dict:
     run.write_table("explain/importance.parquet", importance[IMPORTANCE_COLUMNS])
     prof = profiles(X, labels, names, k=suppression_k)
     run.write_table("explain/profiles.parquet", prof)
-    actionable = actionable_features(list(X.columns), settings, roles)
-    cf_model = _counterfactual_model(run, model, exact, X, labels)
-    _save_state(run, settings, explainer, names, X, result, originals, actionable, trustworthy, reason, fidelity,
+    cf_model = _counterfactual_model(run, model, X, labels)
+    _save_state(run, settings, explainer, names, X, result, originals, trustworthy, reason, fidelity,
                 cf_model, model if cf_model == "segmentation model" else None)
     meta = {
-        "method": explainer.kind, "trustworthy": trustworthy, "reason": reason, "fidelity": fidelity,
-        "agreement_with_assignments": agreement, "features": list(X.columns), "actionable": actionable,
+        "method": explainer.kind, "explained": "margin between the assigned segment and the runner-up",
+        "trustworthy": trustworthy, "reason": reason, "fidelity": fidelity,
+        "agreement_with_assignments": agreement, "features": list(X.columns),
+        "counterfactual_model": cf_model,
         "n_customers": int(len(X)), "one_vs_rest": settings.get("one_vs_rest"),
         "base_values": _base_values(result, explainer),
     }
@@ -158,11 +162,11 @@ def _mark_trust(importance: pd.DataFrame, fidelity: dict | None, trustworthy: bo
                                   key=lambda c: c if c.name != "segment" else c.astype(str)).reset_index(drop=True)
 
 
-def _counterfactual_model(run: Run, model, exact: bool, X: pd.DataFrame, labels: np.ndarray) -> str:
+def _counterfactual_model(run: Run, model, X: pd.DataFrame, labels: np.ndarray) -> str:
     """Which model counterfactuals are checked with: the segmentation model when it reproduces the stored
     assignments (on a seeded sample), else the explainer."""
     cf_model = "explainer"
-    if not exact and model is not None and hasattr(model, "predict"):
+    if model is not None and hasattr(model, "predict"):
         try:
             check = np.sort(np.random.default_rng(run.seed + 3).choice(len(X), min(2000, len(X)), replace=False))
             pred = np.asarray(model.predict(X.iloc[check]))
@@ -174,7 +178,7 @@ def _counterfactual_model(run: Run, model, exact: bool, X: pd.DataFrame, labels:
 
 
 def _save_state(run: Run, settings: dict, explainer, names: dict, X: pd.DataFrame, result: dict,
-                originals: list[str], actionable: list[str], trustworthy: bool, reason: str, fidelity: dict | None,
+                originals: list[str], trustworthy: bool, reason: str, fidelity: dict | None,
                 cf_model: str, model, **extra) -> None:
     """Write ``explain/explainer.joblib``: what :func:`explain_customer` needs."""
     import joblib
@@ -182,12 +186,28 @@ def _save_state(run: Run, settings: dict, explainer, names: dict, X: pd.DataFram
     scale, integer = _numeric_scales(X)
     state = {
         "kind": explainer.kind, "explainer": explainer, "names": names, "features": list(X.columns),
-        "feature_groups": dict(zip(result["features"], originals)), "actionable": actionable,
+        "feature_groups": dict(zip(result["features"], originals)),
+        "feature_context": _feature_context(run, list(X.columns)),
         "scale": scale, "integer": integer, "trustworthy": trustworthy, "reason": reason,
         "fidelity": fidelity, "counterfactual_model": cf_model, "model": model,
         "threshold": settings["fidelity_threshold"], "top_n": settings["top_n"], **extra,
     }
     joblib.dump(state, run.artifact("explain/explainer.joblib"))
+
+
+def _feature_context(run: Run, columns: list[str]) -> FeatureContext | None:
+    """The run's transaction feature computation (``as_of``, settings, levels) for counterfactuals."""
+    from ..features import DEFAULTS as FEATURE_DEFAULTS
+    from ..features import default_as_of
+
+    transactions = run.transactions()
+    if transactions is None or not len(transactions):
+        return None
+    fsettings = {**FEATURE_DEFAULTS, **((run.config.get("segmentation") or {}).get("features") or {})}
+    purchases = transactions.loc[transactions["amount"] > 0, "amount"]
+    return FeatureContext(as_of=default_as_of(transactions), settings=fsettings,
+                          levels=run_levels(transactions, int(fsettings["max_levels"])),
+                          typical_basket=float(purchases.median()) if len(purchases) else 1.0, columns=columns)
 
 
 def _base_values(result: dict, explainer) -> dict:
@@ -209,7 +229,8 @@ def _summarise(run: Run, explainer, importance: pd.DataFrame, names: dict, fidel
             ("Membership is explained exactly (linear scores of the centroid model)." if exact else
              f"Membership is explained by a surrogate model that reproduces {fidelity['accuracy']:.0%} of "
              f"held-out assignments.")
-        ] + [f"{names.get(s, 'Segment ' + s)} is driven mostly by {', '.join(f)}." for s, f in top_by_segment.items()]
+        ] + [f"{names.get(s, 'Segment ' + s)} is told apart from its runner-up mostly by {', '.join(f)}."
+             for s, f in top_by_segment.items()]
     else:
         headline = [f"Segment membership is not explained: {reason}."]
     run.summarise(
@@ -236,7 +257,7 @@ def _explain_given(run: Run, settings: dict, X: pd.DataFrame, labels: np.ndarray
     min_size = int(audit.get("min_segment_size") or suppression_k)
     labelled = labels != (-1 if unlabelled is None else unlabelled)
     if labelled.sum() < 2 or len(np.unique(labels[labelled])) < 2:
-        raise ValueError("Fewer than two labelled segments: there is no segment membership to explain.")
+        return _nothing_to_explain(run, X, labels, names, suppression_k)
     explainer, result = explain_labels(X[labelled].reset_index(drop=True), labels[labelled], settings, seed=run.seed)
     fidelity = explainer.fidelity_
     trustworthy, reason = explainer.trustworthy_, fidelity["reason"]
@@ -250,7 +271,6 @@ def _explain_given(run: Run, settings: dict, X: pd.DataFrame, labels: np.ndarray
 
     prof = profiles(X, labels, names, k=suppression_k)
     run.write_table("explain/profiles.parquet", prof)
-    actionable = actionable_features(list(X.columns), settings, roles)
     unexplained = [] if unlabelled is None or not (labels == unlabelled).any() else [int(unlabelled)]
     given = {
         "unexplained": unexplained,
@@ -258,12 +278,12 @@ def _explain_given(run: Run, settings: dict, X: pd.DataFrame, labels: np.ndarray
         "untrusted": untrusted,
         "insufficient_evidence": sorted(small),
     }
-    _save_state(run, settings, explainer, names, X, result, originals, actionable, trustworthy, reason, fidelity,
+    _save_state(run, settings, explainer, names, X, result, originals, trustworthy, reason, fidelity,
                 "explainer", None, audit=given)
     n_unlabelled = int((~labelled).sum())
     meta = {
         "method": explainer.kind, "trustworthy": trustworthy, "reason": reason, "fidelity": fidelity,
-        "agreement_with_assignments": None, "features": list(X.columns), "actionable": actionable,
+        "agreement_with_assignments": None, "features": list(X.columns),
         "n_customers": int(len(X)), "n_explained": int(labelled.sum()), "one_vs_rest": settings.get("one_vs_rest"),
         "base_values": _base_values(result, explainer),
         "audit": {**given, "unlabelled_customers": n_unlabelled},
@@ -275,6 +295,29 @@ def _explain_given(run: Run, settings: dict, X: pd.DataFrame, labels: np.ndarray
     return {"method": explainer.kind, "importance": importance, "fidelity": fidelity, "trustworthy": trustworthy,
             "reason": reason, "result": result, "X": result["X_sample"], "names": names, "profiles": prof,
             "agreement": None, "audit": {**given, "unlabelled_customers": n_unlabelled}, "shown": shown}
+
+
+NOTHING = ("only one segment is given, so no customer was chosen over another segment: there is no "
+           "membership decision to explain (the audit covers the segment's composition only)")
+
+
+def _nothing_to_explain(run: Run, X: pd.DataFrame, labels: np.ndarray, names: dict, suppression_k: int) -> dict:
+    """One given segment (or none labelled): write empty artifacts that say there is nothing to explain."""
+    import joblib
+
+    importance = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+        IMPORTANCE_COLUMNS, ["int64", "object", "float64", "float64", "bool"])})
+    run.write_table("explain/importance.parquet", importance)
+    prof = profiles(X, labels, names, k=suppression_k)
+    run.write_table("explain/profiles.parquet", prof)
+    joblib.dump({"kind": "none", "names": names, "trustworthy": False, "reason": NOTHING},
+                run.artifact("explain/explainer.joblib"))
+    run.write_json("artifacts/explain/explain.json", {"method": "none", "trustworthy": False, "reason": NOTHING,
+                                                        "n_customers": int(len(X))})
+    run.summarise("03_explain", method="none", trustworthy=False, audit=True, fidelity=None,
+                  top_features=None, headline=[f"Segment membership is not explained: {NOTHING}."])
+    return {"method": "none", "importance": importance, "fidelity": None, "trustworthy": False, "reason": NOTHING,
+            "result": None, "X": X, "names": names, "profiles": prof, "agreement": None, "audit": {}, "shown": []}
 
 
 def _given_trust(importance: pd.DataFrame, fidelity: dict, trustworthy: bool, small: set, min_size: int,
@@ -317,8 +360,8 @@ def _summarise_given(run: Run, explainer, importance: pd.DataFrame, names: dict,
         headline = [f"The given segments are explained by a surrogate model that reproduces {fidelity['accuracy']:.1%} of "
                     "held-out labelled customers' segments (the labels have no centroids)."]
         largest = [str(s) for s in sizes.index if str(s) in top_by_segment][:5]
-        headline += [f"{names.get(s, 'Segment ' + s)} is driven mostly by {', '.join(top_by_segment[s])}."
-                     for s in largest]
+        headline += [f"{names.get(s, 'Segment ' + s)} is told apart from its runner-up mostly by "
+                     f"{', '.join(top_by_segment[s])}." for s in largest]
         if untrusted:
             headline.append(f"Explanations withheld for {len(untrusted)} segment(s): too small, or not reproduced "
                             "closely enough by the surrogate.")
@@ -353,14 +396,15 @@ def load_state(run: Run) -> dict:
     return joblib.load(run.artifact("explain/explainer.joblib"))
 
 
-def _read_customer(run: Run, relative: str, customer_id: str) -> pd.DataFrame:
+def _read_customer(run: Run, relative: str, customer_id: str, path=None) -> pd.DataFrame:
+    """One customer's rows of an artifact (or of the Parquet file ``path``), read with a filter."""
     import pyarrow.parquet as pq
 
-    table = pq.read_table(run.require(relative), filters=[("customer_id", "==", customer_id)])
+    table = pq.read_table(path or run.require(relative), filters=[("customer_id", "==", customer_id)])
     return table.to_pandas()
 
 
-def explain_customer(run: Run, customer_id: str, top: int = 5) -> dict:
+def explain_customer(run: Run, customer_id: str, top: int = 5, versus=None) -> dict:
     """Explain one customer's segment, looked up by pseudonym.
 
     Parameters
@@ -370,13 +414,16 @@ def explain_customer(run: Run, customer_id: str, top: int = 5) -> dict:
         The customer's pseudonym.
     top : int, default 5
         Contributions listed.
+    versus : segment id, optional
+        Explain the margin against this segment instead of the runner-up.
 
     Returns
     -------
     dict
         ``customer_id`` (the pseudonym), ``segment``, ``segment_name``, ``method``, ``trustworthy``,
-        ``reason``, ``contributions`` (top features: value, typical member, population median,
-        contribution, versus runner-up), ``runner_up``, ``counterfactual`` and ``paragraph``.
+        ``reason``, ``contributions`` (top features by |margin SHAP|: value, typical member,
+        population median, contribution to the margin), ``runner_up``, ``margin``, ``counterfactual``
+        (a change in purchasing verified with the model, or why none was found) and ``paragraph``.
 
     Raises
     ------
@@ -389,15 +436,30 @@ def explain_customer(run: Run, customer_id: str, top: int = 5) -> dict:
     if len(row) != 1 or len(assigned) != 1:
         raise KeyError(f"No customer with pseudonym {customer_id} in this run.")
     prof = run.read_table("explain/profiles.parquet").set_index("segment")
+    tx = None
+    if state.get("feature_context") is not None:
+        tx = _read_customer(run, "", customer_id, path=run.path / "data" / "transactions.parquet")
     out, explained = customer_explanation(state, customer_id, row.drop(columns=["customer_id"]),
                                           assigned["segment"].iloc[0], str(assigned["segment_name"].iloc[0]),
-                                          prof, top)
-    out["paragraph"] = views.customer_paragraph(out) if explained else views.unlabelled_paragraph(out["segment_name"])
+                                          prof, top, versus=versus, transactions=tx)
+    if state["kind"] == "none":
+        out["paragraph"] = views.nothing_paragraph(out["segment_name"], state["reason"])
+    else:
+        out["paragraph"] = views.customer_paragraph(out) if explained else views.unlabelled_paragraph(
+            out["segment_name"])
     return to_jsonable(out)
 
 
-def example_customer(run: Run, seed: int | None = None) -> str:
-    """A randomly drawn customer's explanation as text, with the pseudonym replaced (for reports)."""
+def individual_examples(run: Run) -> bool:
+    """Whether the config allows an individual customer in the reports (``report.individual_examples``)."""
+    return bool(run.settings("report", REPORT_DEFAULTS).get("individual_examples"))
+
+
+def example_customer(run: Run, seed: int | None = None) -> str | None:
+    """A randomly drawn customer's explanation as text, pseudonym replaced; None unless the config
+    sets ``report.individual_examples: true`` (no individual appears in a report by default)."""
+    if not individual_examples(run):
+        return None
     assignments = run.read_table("segments/assignments.parquet")
     rng = np.random.default_rng(run.seed if seed is None else seed)
     pid = assignments["customer_id"].iloc[int(rng.integers(len(assignments)))]

@@ -14,12 +14,16 @@ from ._grouping import _label
 def describe(result: dict) -> str:
     """Markdown: which path explained membership and whether the explanation can be trusted."""
     if result["method"] == "exact":
-        text = ("**Exact explanation.** The segmentation assigns each customer to the nearest centre, i.e. to the "
-                "highest of scores that are linear in the model inputs, so the SHAP values below are exact: "
-                "for every customer, base value plus contributions equals the score.")
+        text = ("**Exact explanation of the decision.** The segmentation assigns each customer to the nearest centre. "
+                "What is explained is the margin by which the assigned centre beats the runner-up, "
+                "||z - c_runner-up||\u00b2 - ||z - c_assigned||\u00b2: it is linear in the model inputs, so its SHAP "
+                "values are exact (base value plus contributions equals the margin) and do not depend on where the "
+                "origin of the features lies.")
         if result.get("agreement") is not None:
             text += f" The scores reproduce {result['agreement']:.2%} of the stored assignments."
         return text
+    if result["method"] == "none":
+        return f"**Nothing to explain.** {result['reason'][0].upper() + result['reason'][1:]}."
     fid = result["fidelity"]
     f1 = ", ".join(f"{s}: {v:.2f}" for s, v in fid["f1"].items())
     if result.get("audit") is not None:
@@ -39,7 +43,8 @@ def describe(result: dict) -> str:
         return text
     if result["trustworthy"]:
         return (f"**Surrogate explanation.** The segmentation is not linear in its inputs, so a compact "
-                f"gradient-boosted surrogate was fitted to it; {fid['reason']}. Per-segment F1: {f1}.")
+                f"gradient-boosted surrogate was fitted to it; {fid['reason']}. What is explained is the surrogate's "
+                f"log-odds of the assigned segment against the runner-up. Per-segment F1: {f1}.")
     return (f"**Not trustworthy: explanations are withheld.** {fid['reason'][0].upper() + fid['reason'][1:]}. "
             f"Per-segment F1: {f1}.")
 
@@ -47,6 +52,8 @@ def describe(result: dict) -> str:
 def shown_segments(result: dict, limit: int | None = None) -> list:
     """Segments whose explanation the notebook plots: every explained segment of a normal run; in an
     audit of given labels the trustworthy ones, largest first, at most ``limit``."""
+    if result.get("result") is None:
+        return []
     segments = [_label(s) for s in result["result"]["segments"]]
     if result.get("audit") is None:
         return segments
@@ -120,6 +127,19 @@ def compare_with_planted(assignments: pd.DataFrame, truth: pd.DataFrame, differs
 
 
 # -- one customer -------------------------------------------------------------------------------
+def nothing_paragraph(segment_name: str, reason: str) -> str:
+    """The paragraph when the run has a single segment: no decision between segments was made."""
+    return f"You are in the segment \u201c{segment_name}\u201d, the only one: {reason}."
+
+
+def example_withheld() -> str:
+    """Markdown for notebook 03 when no individual customer may be shown (the default)."""
+    return ("**No individual customer is shown in this report.** A compliance report does not show one "
+            "customer's data by default. To answer one customer's access request, run "
+            "`workbench explain --run DIR --customer PSEUDONYM` (add `--html FILE` for a page to send); to show a "
+            "randomly drawn example here, set `report.individual_examples: true` in the config.")
+
+
 def unlabelled_paragraph(segment_name: str) -> str:
     """The paragraph for a customer without a given label: there is no assignment to explain."""
     return (f"You have no segment label in the source system, so you are counted in the group "
@@ -163,50 +183,56 @@ def _level(value, median) -> str:
 
 
 def customer_paragraph(out: dict) -> str:
-    """The plain-language paragraph of one customer's explanation (its ``paragraph``)."""
+    """The plain-language paragraph of one customer's explanation (its ``paragraph``).
+
+    Built on the margin against the runner-up (or the requested segment): "mainly because of" names
+    only features that push the customer towards the assigned segment; the features that pull towards
+    the other segment are named as such.
+    """
     name = out["segment_name"]
     if not out["trustworthy"]:
         return (f"You are in the segment \u201c{name}\u201d. We cannot give a reliable explanation of why: "
                 f"{out['reason']}. The table shows your values next to the typical member of your segment "
                 "and all customers, for comparison only.")
-    parts = []
-    for c in out["contributions"]:
-        if c["contribution"] <= 0:
-            continue
-        level = _level(c["value"], c["population_median"])
-        value = _fmt(c["value"])
-        typ = _fmt(c["typical"])
-        med = _fmt(c["population_median"])
-        desc = f"your {_readable(c['feature'])}"
-        desc += f", which is {level}" if level and level != "typical" else ""
-        desc += f" ({value}; typical member of this segment: {typ}; all customers: {med})"
-        parts.append(desc)
-    if not parts:
-        parts = [f"your {_readable(c['feature'])} ({_fmt(c['value'])})" for c in out["contributions"][:3]]
-    text = f"You are in the segment \u201c{name}\u201d mainly because of " + _join(parts[:4]) + "."
-    against = [c for c in out["contributions"] if c["contribution"] < 0][:2]
-    if against:
-        text += (" Pointing away from it: " + _join([f"your {_readable(c['feature'])} ({_fmt(c['value'])})"
-                                                  for c in against]) + ".")
     runner = out.get("runner_up") or {}
-    if runner.get("segment") not in (None, "rest"):
-        sep = out.get("separating") or []
-        if sep:
-            text += (f" The closest other segment is \u201c{runner['segment_name']}\u201d; what separates you from it "
-                     f"most is your {_join([_readable(s['feature']) for s in sep])}.")
-        cf = out.get("counterfactual")
-        if cf:
-            changes = _join([f"{_readable(c['feature'])} were {_fmt(c['to'])} instead of {_fmt(c['from'])}"
-                             for c in cf["changes"]])
-            text += f" If your {changes}, you would be in \u201c{cf['target_name']}\u201d."
-        elif out.get("actionable") is not None and out["trustworthy"]:
-            text += f" No change in the features you can influence alone would move you to \u201c{runner['segment_name']}\u201d."
+    other = runner.get("segment_name", "the other segments")
+    if runner.get("segment") == "rest":
+        other = "the other segments"
+    towards = [c for c in out["contributions"] if c["contribution"] > 0]
+    away = [c for c in out["contributions"] if c["contribution"] < 0]
+    closest = "the segment you compared with" if out.get("versus_requested") else "the closest other segment"
+    text = (f"You are in the segment \u201c{name}\u201d rather than \u201c{other}\u201d ({closest}) ")
+    if towards:
+        text += "mainly because of " + _join([_described(c) for c in towards[:4]]) + "."
+    else:
+        text += "although none of the listed features on its own favours it."
+    if away:
+        text += (f" Pulling you towards \u201c{other}\u201d: "
+                 + _join([f"your {_readable(c['feature'])} ({_fmt(c['value'])})" for c in away[:3]]) + ".")
+    text += _counterfactual_sentence(out.get("counterfactual"))
     if out["method"] == "surrogate":
         text += (" This explanation describes a surrogate model that reproduces the segments closely "
                  f"({out['reason']}).")
         if not out.get("model_agrees", True):
             text += " For you, the surrogate predicts a different segment, so treat this explanation with care."
     return text
+
+
+def _described(c: dict) -> str:
+    level = _level(c["value"], c["population_median"])
+    desc = f"your {_readable(c['feature'])}"
+    desc += f", which is {level}" if level and level != "typical" else ""
+    return desc + (f" ({_fmt(c['value'])}; typical member of this segment: {_fmt(c['typical'])}; "
+                   f"all customers: {_fmt(c['population_median'])})")
+
+
+def _counterfactual_sentence(cf: dict | None) -> str:
+    if not cf:
+        return ""
+    if not cf.get("found"):
+        return f" No change we looked for would move you to another segment: {cf['why']}."
+    return (f" A change in your purchasing that would move you to \u201c{cf['target_name']}\u201d: "
+            f"{_join(cf['actions'])}.")
 
 
 def _join(items: list[str]) -> str:
@@ -222,6 +248,9 @@ def render_text(exp: dict) -> str:
              f"Method: {'exact SHAP of the centroid scores' if exp['method'] == 'exact' else 'surrogate model'}"
              + ("" if exp["trustworthy"] else " (not trustworthy)"), ""]
     lines += _wrap(exp["paragraph"]) + [""]
+    runner = (exp.get("runner_up") or {}).get("segment_name", "")
+    if exp["contributions"]:
+        lines += [f"Contributions to the margin over \u201c{runner}\u201d (positive: towards your segment)"]
     header = f"{'feature':<24} {'your value':>12} {'typical':>12} {'all (median)':>12} {'contribution':>13}"
     lines += [header, "-" * len(header)]
     for c in exp["contributions"]:
@@ -229,9 +258,13 @@ def render_text(exp: dict) -> str:
         lines.append(f"{c['feature'][:24]:<24} {_fmt(c['value'])[:12]:>12} {_fmt(c['typical'])[:12]:>12} "
                      f"{_fmt(c['population_median'])[:12]:>12} {contrib:>13}")
     cf = exp.get("counterfactual")
-    if cf:
-        lines += ["", f"Counterfactual: to be in \u201c{cf['target_name']}\u201d:"]
-        lines += [f"  {c['feature']}: {_fmt(c['from'])} -> {_fmt(c['to'])}" for c in cf["changes"]]
+    if cf and cf.get("found"):
+        lines += ["", f"Counterfactual (verified with the model): to be in \u201c{cf['target_name']}\u201d:"]
+        lines += [f"  {a}" for a in cf["actions"]]
+        lines += ["  which would change:"]
+        lines += [f"    {c['feature']}: {_fmt(c['from'])} -> {_fmt(c['to'])}" for c in cf["changes"]]
+    elif cf:
+        lines += ["", f"Counterfactual: none found ({cf['why']})."]
     return "\n".join(lines)
 
 
@@ -255,16 +288,8 @@ def render_html(exp: dict) -> str:
             f"<tr><td>{e(_readable(c['feature']))}</td><td>{e(_fmt(c['value']))}</td><td>{e(_fmt(c['typical']))}</td>"
             f"<td>{e(_fmt(c['population_median']))}</td><td>{bar}</td></tr>"
         )
-    cf = exp.get("counterfactual")
-    cf_html = ""
-    if cf:
-        items = "".join(f"<li>{e(_readable(c['feature']))}: {e(_fmt(c['from']))} &rarr; {e(_fmt(c['to']))}</li>"
-                        for c in cf["changes"])
-        cf_html = (f"<h2>What would change the segment?</h2><p>The closest other segment is "
-                   f"&ldquo;{e(cf['target_name'])}&rdquo;. These changes would move you there:</p><ul>{items}</ul>"
-                   f"<p class=note>Only features you can influence were considered: "
-                   f"{e(', '.join(_readable(f) for f in exp.get('actionable') or []))}.</p>")
-    method = ("an exact decomposition of the segment scores (SHAP values of a linear score)"
+    cf_html = _counterfactual_html(exp.get("counterfactual"))
+    method = ("an exact decomposition of the margin between your segment and the closest other one (SHAP values)"
               if exp["method"] == "exact" else "a surrogate model of the segmentation, explained with SHAP values")
     trust = "" if exp["trustworthy"] else f"<p class=warn>Not trustworthy: {e(exp['reason'])}.</p>"
     return f"""<!DOCTYPE html>
@@ -285,7 +310,7 @@ table {{ border-collapse: collapse; margin: 1em 0; }} td, th {{ padding: 0.3em 0
 <th>weight in the decision</th></tr>
 {''.join(rows)}
 </table>
-<p class=note>Red bars pushed you into the segment, blue bars away from it. Typical values are medians
+<p class=note>Red bars pushed you towards your segment, blue bars towards the closest other one. Typical values are medians
 (most common value for categories); figures for groups of fewer customers than the publication threshold
 are not shown.</p>
 {cf_html}
@@ -293,3 +318,20 @@ are not shown.</p>
 """
 
 
+
+
+def _counterfactual_html(cf: dict | None) -> str:
+    """The "what would change the segment?" section of the page (changes in purchasing only)."""
+    e = _html.escape
+    if not cf:
+        return ""
+    if not cf.get("found"):
+        return f"<h2>What would change the segment?</h2><p>No change was found: {e(cf['why'])}.</p>"
+    actions = "".join(f"<li>{e(a)}</li>" for a in cf["actions"])
+    items = "".join(f"<li>{e(_readable(c['feature']))}: {e(_fmt(c['from']))} &rarr; {e(_fmt(c['to']))}</li>"
+                    for c in cf["changes"])
+    return (f"<h2>What would change the segment?</h2><p>The nearest segment a change in your purchasing "
+            f"reaches is &ldquo;{e(cf['target_name'])}&rdquo;:</p><ul>{actions}</ul>"
+            f"<p>These purchases would change your figures as follows:</p><ul>{items}</ul>"
+            "<p class=note>Only changes in purchasing were considered. Recency and tenure follow from the "
+            "dates of purchases and are never suggested; age, location and survey answers are never changed.</p>")
