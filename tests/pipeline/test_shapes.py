@@ -53,16 +53,12 @@ def _html(result, notebook: str) -> str:
 
 # --- given segments -----------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="explain stage: notebook 03 raises ValueError 'Fewer than two labelled "
-                   "segments: there is no segment membership to explain.' instead of a not-applicable section")
 def test_one_given_segment_audits_composition_only(tmp_path):
     d = _world()
     result, summary = _run(tmp_path, d, AUDIT, labels=["everyone"] * N)
     assert "not applicable" in _html(result, "03_explain_membership").lower() + _html(result, "04_fairness_audit").lower()
 
 
-@pytest.mark.xfail(strict=True, reason="explain stage: SurrogateExplainer.explain IndexError on a binary "
-                   "LightGBM surrogate (one score column); the explain engineer fixes it")
 def test_two_given_segments_give_a_full_report(tmp_path):
     d = _world()
     labels = np.where(np.arange(N) % 3 == 0, "targeted", "not targeted")
@@ -101,9 +97,7 @@ def _with_gender(values) -> data.Dataset:
 
 @pytest.mark.parametrize("shape, values", [
     ("one group", ["female"] * N),
-    pytest.param("all missing", [None] * N, marks=pytest.mark.xfail(strict=True, reason=(
-        "fairness stage: notebook 04 fails with 'ValueError: math domain error' in _proxies._mi_corrected "
-        "(mutual_info_score on zero known rows when every value is missing)"))),
+    ("all missing", [None] * N),
     ("40 groups", [f"g{i % 40:02d}" for i in range(N)]),
 ])
 def test_sensitive_attribute_shapes(tmp_path, shape, values):
@@ -145,16 +139,17 @@ def test_one_transaction_per_customer(tmp_path):
     _run(tmp_path, d, ["02_segmentation", "03_explain_membership", "05_segment_dynamics"])
 
 
-@pytest.mark.xfail(strict=True, reason="segment stage: notebook 02 fails with 'ValueError: X has no feature "
-                   "columns' (constant inputs are dropped) instead of saying that no input varies")
-def test_every_customer_identical(tmp_path):
+def test_every_customer_identical_stops_with_a_message_naming_the_cause(tmp_path):
     d = _world()
     first = d.customers.iloc[0]
     for col in d.roles.feature_columns + d.roles.sensitive:
         d.customers[col] = first[col]
     tx = d.transactions.iloc[[0]].drop(columns="customer_id")
     d.transactions = tx.merge(d.customers[["customer_id"]], how="cross")[d.transactions.columns]
-    _run(tmp_path, d, ["02_segmentation", "03_explain_membership", "04_fairness_audit"])
+    config = data.write_byo(d, tmp_path / "byo")
+    cfg = load_config(config=config, overrides=list(SMALL))
+    result = pipeline.run(cfg, tmp_path / "run", notebooks=["02_segmentation"], progress=lambda m: None)
+    assert not result.ok and "No segmentation input varies across customers" in result.message
 
 
 def test_one_customer_stops_with_exit_2(tmp_path):

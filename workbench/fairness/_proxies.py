@@ -195,6 +195,8 @@ def _scan_attribute(attr, group_col, candidates, disc, seg_f, rows, inputs, shap
     """One attribute: the joint predictability row and one association row per candidate."""
     y_all = np.asarray(group_col.astype(str))
     known = y_all != UNKNOWN
+    if len(np.unique(y_all[known])) < 2:  # no value known, or one group: nothing can be predicted
+        return _nothing_to_scan(attr, int(known.sum()), candidates.columns, inputs, shap_weight)
     sub = rows[known[rows]]
     y = y_all[sub]
     joint = _predictability(candidates.iloc[sub].reset_index(drop=True), y, cv, seed)
@@ -222,4 +224,19 @@ def _scan_attribute(attr, group_col, candidates, disc, seg_f, rows, inputs, shap
         row = feat_rows[-1]
         row["shap_weight"] = (float(np.nanmax([row[f"shap_{lab}"] for lab in shap_weight.columns]))
                               if shap_weight is not None and c in shap_weight.index else np.nan)
+    return joint_row, feat_rows
+
+
+def _nothing_to_scan(attr, n_known, columns, inputs, shap_weight):
+    """Rows of an attribute with fewer than two known groups: every measure is undefined (NaN)."""
+    nan = float("nan")
+    joint_row = {
+        "attribute": attr, "n_used": n_known, "inputs_auc": nan, "inputs_balanced_accuracy": nan,
+        "features_auc": nan, "features_balanced_accuracy": nan, "segments_auc": nan,
+        "segments_balanced_accuracy": nan, "segments_cramers_v": nan,
+    }
+    labels = list(shap_weight.columns) if shap_weight is not None else []
+    feat_rows = [{"attribute": attr, "feature": c, "mutual_information": nan, "cramers_v": nan,
+                  "segmentation_input": c in set(inputs), **{f"shap_{lab}": nan for lab in labels},
+                  "shap_weight": nan} for c in columns]
     return joint_row, feat_rows

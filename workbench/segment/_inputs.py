@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..data import Roles
+from ..data import InputError, Roles
 from ..features import build_features, feature_plan, is_numeric
 
 
@@ -35,4 +35,11 @@ def segmentation_inputs(customers: pd.DataFrame, transactions: pd.DataFrame | No
         X = X.drop(columns=constant)
         features = features.drop(columns=constant)
         plan.loc[plan["feature"].isin(constant), ["used", "reason"]] = [False, "constant in this dataset"]
+    if X.shape[1] == 0:
+        raise InputError(
+            "No segmentation input varies across customers: every candidate input is constant "
+            f"({', '.join(constant) if constant else 'no candidate inputs'}), so no segment can be learned. "
+            "Check that the export holds the customers' own values (not one row repeated), or give segment "
+            "labels to audit instead (dataset.labels)."
+        )
     return features, plan, X, value_feature(features, roles)
