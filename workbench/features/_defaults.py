@@ -16,4 +16,7 @@ DEFAULTS: dict[str, Any] = {
     "trend_days": 180,  # length of the "last period" and "previous period" of `trend`
     "holiday_season": [[11, 15], [12, 24]],  # (month, day) start and end, inclusive
     "max_levels": 12,  # at most this many category / channel share columns
+    # predicted-value family (workbench.value, issue 18): any of clv, p_alive, expected_purchases,
+    # expected_spend, read from the value stage's artifact by the segmentation stage
+    "predicted_value": [],
 }

@@ -36,6 +36,7 @@ SECTIONS = {
     "fairness": "workbench.fairness",
     "dynamics": "workbench.dynamics",
     "report": "workbench.report",
+    "value": "workbench.value",
 }
 NESTED = {"segmentation.features": "workbench.features"}
 
@@ -45,6 +46,7 @@ FREE_FORM = {
     "privacy.dp.bounds", "privacy.dp.impute",
     "segmentation.transforms",
     "fairness.labels", "fairness.bands", "fairness.policy", "fairness.reference",
+    "spark.conf",
 }
 
 _ANY = object()
@@ -52,6 +54,9 @@ _ANY = object()
 TYPES: dict[str, Any] = {
     "segmentation.k": (int, str),
     "segmentation.reference_run": (str, type(None)),
+    "segmentation.refit_n_init": (int, type(None)),
+    "value.calibration_end": (str, type(None)),
+    "value.holdout_days": (int, type(None)),
     "fairness.reference": (str, dict),
     "fairness.sensitive": (list, type(None)),
     "fairness.value_column": (str, type(None)),
@@ -141,7 +146,9 @@ def known_config(config: dict | None = None) -> dict:
 
     Free-form sections appear with their defaults (often empty).
     """
-    known: dict[str, Any] = {"name": None, "seed": 42}
+    from ..engine import SPARK_DEFAULTS
+
+    known: dict[str, Any] = {"name": None, "seed": 42, "engine": "duckdb", "spark": dict(SPARK_DEFAULTS)}
     dataset = dict(DATASET_DEFAULTS)
     spec = (config or {}).get("dataset") or {}
     dataset["params"] = _dataset_params(spec)
