@@ -25,15 +25,16 @@ def _count_matrix(table: pd.DataFrame) -> np.ndarray:
 
 
 def _with_margins(values: np.ndarray, margins: bool) -> np.ndarray:
-    """The published grid: with ``margins``, a total column and row appended (only along an axis
-    with more than one line, since a single line is its own total)."""
-    n_rows, n_cols = values.shape
+    """The published grid: with ``margins``, a total column and row appended.
+
+    Always both, even along an axis with a single line (whose total equals it): every consumer can
+    then read ``"Total"`` without special cases, and the equation "line = its total" makes the
+    suppression hide the total with its only cell.
+    """
     full = values
     if margins:
-        if n_cols > 1:
-            full = np.hstack([full, full.sum(axis=1, keepdims=True)])
-        if n_rows > 1:
-            full = np.vstack([full, full.sum(axis=0, keepdims=True)])
+        full = np.hstack([full, full.sum(axis=1, keepdims=True)])
+        full = np.vstack([full, full.sum(axis=0, keepdims=True)])
     return full
 
 

@@ -54,8 +54,8 @@ def segment_count_table(
     labels = np.asarray(labels)
     index = pd.Index(list(segments), name="segment")
     if outcome is None:
-        counts = pd.DataFrame({TOTAL: [int((labels == j).sum()) for j in segments]}, index=index)
-        published = suppress_counts(counts, suppression_k, margins=True)
+        counts = pd.DataFrame({"customers": [int((labels == j).sum()) for j in segments]}, index=index)
+        published = suppress_counts(counts, suppression_k, margins=True)[[TOTAL]]
         published.columns = pd.Index([TOTAL], name="outcome")
         return published
     y = np.asarray(outcome, dtype=float)
@@ -160,8 +160,8 @@ def rfm_group_counts(rfm: pd.DataFrame, suppression_k: int = 10) -> pd.DataFrame
     """The published table of customers per named RFM group (one column, with its total), suppressed."""
     order = [g for g in list(RFM_GROUPS["group"]) + ["No purchases"] if g in set(rfm["rfm_group"].astype(str))]
     sizes = rfm["rfm_group"].astype(str).value_counts()
-    counts = pd.DataFrame({TOTAL: [int(sizes.get(g, 0)) for g in order]}, index=pd.Index(order, name="rfm_group"))
-    published = suppress_counts(counts, suppression_k, margins=True)
+    counts = pd.DataFrame({"customers": [int(sizes.get(g, 0)) for g in order]}, index=pd.Index(order, name="rfm_group"))
+    published = suppress_counts(counts, suppression_k, margins=True)[[TOTAL]]
     published.columns = pd.Index([TOTAL], name="customers")
     return published
 
