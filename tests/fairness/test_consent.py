@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from workbench import fairness
@@ -47,5 +48,11 @@ def test_consent_by_purpose_changes_the_selected_set(tmp_path, prepared):
 
 def test_missing_consent_column_is_a_clear_error(tmp_path, prepared):
     run = prepared(tmp_path, "synthetic", ["dataset.params.n_customers=1000", POLICY])
+    # a dataset whose preparation kept no marketing consent: the action that needs it cannot be audited
+    path = run.path / "data" / "customers.parquet"
+    pd.read_parquet(path).drop(columns=["consent_marketing_opt_in"]).to_parquet(path, index=False)
+    roles = run.read_json("data/roles.json")
+    roles["consent"] = {k: v for k, v in (roles.get("consent") or {}).items() if k != "marketing_opt_in"}
+    run.write_json("data/roles.json", roles)
     with pytest.raises(InputError, match="consent_marketing_opt_in"):
         fairness.fairness_run(run)

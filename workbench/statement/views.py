@@ -59,14 +59,18 @@ def _reasons(exp: dict) -> str:
 def _change(exp: dict) -> str:
     e = html.escape
     cf = exp.get("counterfactual")
-    if not cf:
-        return ("<h2>What would change your segment</h2><p>No single realistic change in things you control "
-                "would move you to another segment.</p>")
+    if not cf or not cf.get("found"):
+        why = f" ({e(cf['why'])})" if cf and cf.get("why") else ""
+        return ("<h2>What would change your segment</h2><p>No realistic change in your own buying that we "
+                f"searched would move you to another segment{why}.</p>")
+    actions = "".join(f"<li>{e(a)}</li>" for a in cf.get("actions", []))
     items = "".join(f"<li>{e(_words(c['feature']))}: from {e(_num(c['from']))} to {e(_num(c['to']))}</li>"
-                    for c in cf["changes"])
-    return (f"<h2>What would change your segment</h2><p>These changes in your own behaviour would move you to "
-            f"“{e(cf['target_name'])}”:</p><ul>{items}</ul><p class=\"note\">Only things you can change were "
-            "considered (never age, gender or where you live).</p>")
+                    for c in cf.get("changes", []))
+    return (f"<h2>What would change your segment</h2><p>This change in your own buying would move you to "
+            f"“{e(str(cf.get('target_name', cf.get('target'))))}”:</p><ul>{actions}</ul>"
+            f"<p>It would change what we compute from your purchases:</p><ul>{items}</ul>"
+            "<p class=\"note\">Only changes in behaviour were considered (never age, gender, where you live, "
+            "or how long you have been a customer).</p>")
 
 
 def _data_section(content: dict) -> str:
