@@ -131,7 +131,7 @@ def cohort_flags(shift: pd.DataFrame, threshold: float = 0.1, top: int = 4) -> p
         v = values.dropna()
         v = v[v.abs() >= threshold].reindex(v.abs().sort_values(ascending=False).index).dropna()[:top]
         rows.append({"segment": seg, "changed": ", ".join(f"{f} ({x:+.2f})" for f, x in v.items()) or "—"})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["segment", "changed"])  # the columns even when no segment has members
 
 
 def centroid_shift(dyn: Dynamics) -> pd.DataFrame:
