@@ -18,6 +18,7 @@ from ._datasets import (
     write_byo,
 )
 from ._reading import read_table
+from ._synthetic import write_parquet_chunks
 from ._schema import (
     CONSENT_PURPOSES,
     FEATURE_FAMILIES,
@@ -30,6 +31,7 @@ from ._schema import (
 )
 
 __all__ = [
+    "write_parquet_chunks",
     "BUILTIN",
     "CONFIG_DIR",
     "DATASET_DEFAULTS",

@@ -348,3 +348,46 @@ def _transactions(rng, segment, frac_from, frac_to, days, day_weights, customer_
     category = (CATEGORY_MIX[seg_of].cumsum(axis=1) > rng.uniform(size=(len(local), 1))).argmax(axis=1)
     channel = (CHANNEL_MIX[seg_of].cumsum(axis=1) > rng.uniform(size=(len(local), 1))).argmax(axis=1)
     return owner, day, amount, category.astype(np.int8), channel.astype(np.int8)
+
+
+def write_parquet_chunks(
+    out,
+    n_customers: int,
+    *,
+    chunk: int = 250_000,
+    seed: int = 0,
+    **params,
+) -> list[tuple]:
+    """Write the synthetic world as Parquet, one chunk of customers at a time.
+
+    For customer bases too large for memory (the scale benchmark writes 10 million): chunk ``i``
+    is :func:`generate` with ``chunk`` customers and its own seed drawn from ``(seed, i)``, its ids
+    renumbered to ``C`` + nine digits from ``i * chunk + 1``, written to
+    ``customers/part-iiiii.parquet`` and ``transactions/part-iiiii.parquet`` under ``out``. Only one
+    chunk is ever in memory. The first ``m`` chunk files of a larger base are exactly the base of
+    ``m * chunk`` customers, so one 10M write serves 1M and 3M as well.
+
+    Returns
+    -------
+    list of tuple
+        ``(customers_file, transactions_file)`` per chunk, in order.
+    """
+    from pathlib import Path
+
+    out = Path(out)
+    for sub in ("customers", "transactions"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    files = []
+    for index, first in enumerate(range(0, int(n_customers), int(chunk))):
+        n = min(int(chunk), int(n_customers) - first)
+        chunk_seed = int(np.random.SeedSequence([int(seed), index]).generate_state(1)[0])
+        customers, transactions, _ = generate(n_customers=n, seed=chunk_seed, **params)
+        global_ids = np.char.add("C", np.char.zfill(np.arange(first + 1, first + n + 1).astype(str), 9))
+        renumber = dict(zip(customers["customer_id"], global_ids))
+        customers["customer_id"] = global_ids
+        transactions["customer_id"] = transactions["customer_id"].map(renumber)
+        pair = (out / "customers" / f"part-{index:05d}.parquet", out / "transactions" / f"part-{index:05d}.parquet")
+        customers.to_parquet(pair[0], index=False)
+        transactions.to_parquet(pair[1], index=False)
+        files.append(pair)
+    return files
