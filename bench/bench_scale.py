@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
@@ -133,6 +132,15 @@ def _steps(con, data: Path, work: Path, n: int, chunk: int) -> dict:
     return times
 
 
+def _peak_rss_mb(pid: int | str = "self") -> float | None:
+    """Peak resident memory (VmHWM) of a process. Not ``getrusage``: Linux carries ``ru_maxrss``
+    across ``exec``, so a child would report its parent's peak (the chunk writer's) as its own."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 def _jvm_peak_rss_mb() -> float | None:
     """Peak resident memory (VmHWM) of the JVM this process started for Spark, read before it stops."""
     from pyspark import SparkContext
@@ -140,10 +148,7 @@ def _jvm_peak_rss_mb() -> float | None:
     proc = getattr(SparkContext._gateway, "proc", None)
     if proc is None:  # Spark Connect or an attached gateway: the JVM is not ours to measure
         return None
-    for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return None
+    return _peak_rss_mb(proc.pid)
 
 
 def child(args) -> None:
@@ -160,7 +165,7 @@ def child(args) -> None:
     times = _steps(con, data, work, args.n, args.chunk)
     con.close()
     times.update(start_s=started, total_s=time.perf_counter() - t0,
-                 driver_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                 driver_rss_mb=_peak_rss_mb(),
                  jvm_rss_mb=_jvm_peak_rss_mb() if args.engine == "spark" else None)
     print(json.dumps(times))
 

@@ -31,10 +31,10 @@ def _stage02(run, k: int = 4) -> None:
         "method": "kmeans", "k": k, "names": {i: f"S{i}" for i in range(k)}, "inputs": list(X.columns)})
 
 
-def _release(tmp_path, name: str, ledger, total: float = 10.0):
+def _release(tmp_path, name: str, ledger, total: float = 10.0, overrides=()):
     config = load_config(dataset="synthetic", overrides=[
         "dataset.params.n_customers=2000", "privacy.dp.enabled=true", "privacy.dp.epsilon=1.0",
-        f"privacy.dp.total_epsilon={total}", f"privacy.dp.ledger={ledger}"])
+        f"privacy.dp.total_epsilon={total}", f"privacy.dp.ledger={ledger}", *overrides])
     config["name"] = name
     config["privacy"]["dp"]["bounds"] = {"recency": [0, 730], "monetary": [0, 5000]}  # two queries: fast
     run = pipeline.prepare(config, tmp_path / name)
@@ -83,7 +83,30 @@ def test_the_ledger_persists_across_runs_and_a_release_over_budget_is_refused(tm
     assert not (run.path / privacy.RELEASE_DIR / "release.csv").exists()
     loaded = privacy.load_private_release(run)
     assert loaded["refused"] == message.strip()
-    fingerprint = run.read_json("manifest_parts/dataset.json")["fingerprint"]
-    assert [r["run"] for r in privacy.read_ledger(ledger, fingerprint)] == ["one"]  # refused: nothing spent
+    dataset = run.read_json("manifest_parts/dataset.json")
+    releases = privacy.read_ledger(ledger, f"{dataset['name']}: {dataset['source']}")
+    assert [r["run"] for r in releases] == ["one"]  # refused: nothing spent
+    assert releases[0]["content_fingerprint"] == dataset["fingerprint"]
     summary = json.loads((run.path / "summary" / "06_private_release.json").read_text())
     assert summary["refused"] is True and "refused" in summary["headline"][0]
+
+
+def test_erasing_a_customer_does_not_reset_the_budget(tmp_path):
+    """The same people minus one erased customer: different content, the same population's budget."""
+    ledger = tmp_path / "reports" / "dp_ledger.json"
+    first, _ = _release(tmp_path, "one", ledger, total=1.5)
+    erased = tmp_path / "forget.txt"
+    erased.write_text("C0000001\n")
+    run, release = _release(tmp_path, "two", ledger, total=1.5, overrides=[f"privacy.forget={erased}"])
+    assert run.read_json("manifest_parts/dataset.json")["fingerprint"] != \
+        first.read_json("manifest_parts/dataset.json")["fingerprint"]
+    assert release is None
+    assert "already spent epsilon 1" in (run.path / privacy.RELEASE_DIR / "REFUSED.txt").read_text()
+
+
+def test_a_named_population_keeps_its_own_budget(tmp_path):
+    ledger = tmp_path / "dp_ledger.json"
+    _release(tmp_path, "one", ledger, total=1.5, overrides=["privacy.dp.population=panel A"])
+    _, release = _release(tmp_path, "two", ledger, total=1.5, overrides=["privacy.dp.population=panel B"])
+    assert release is not None
+    assert [r["run"] for r in privacy.read_ledger(ledger, "panel A")] == ["one"]

@@ -53,6 +53,7 @@ _ANY = object()
 #: Types of keys whose default does not tell (``None`` defaults, unions).
 TYPES: dict[str, Any] = {
     "segmentation.k": (int, str),
+    "privacy.dp.population": (str, type(None)),
     "segmentation.reference_run": (str, type(None)),
     "segmentation.refit_n_init": (int, type(None)),
     "value.calibration_end": (str, type(None)),

@@ -61,6 +61,7 @@ Configuration (``privacy:`` section, defaults in :data:`DEFAULTS`)::
         delta: 1.0e-7
         total_epsilon: 10.0              # the dataset's budget over every release
         ledger: null                     # default: dp_ledger.json beside the run directory
+        population: null                 # ledger key; default the dataset's name and source
         fit_share: 0.3                   # segments fitted on this left-out share
         bounds: {recency: [0, 730], frequency: [0, 100]}
 

@@ -15,6 +15,7 @@ DEFAULTS = {
         "delta": 1e-7,
         "total_epsilon": 10.0,
         "ledger": None,
+        "population": None,
         "fit_share": 0.3,
         "bounds": {},
         "count_weight": 1.0,

@@ -1,10 +1,11 @@
 """The privacy budget of a dataset across runs: a ledger file, and refusing a release over budget.
 
 Every differentially private release of a dataset spends part of one total budget: two releases
-of the same data at epsilon 1 are, together, a release at epsilon 2. The ledger holds, per dataset
-fingerprint (a hash of the prepared content, independent of the pseudonym key), every release's
-epsilon, delta, date and run; a release that would take the total over the dataset's budget is
-refused before any query runs.
+of the same data at epsilon 1 are, together, a release at epsilon 2. The ledger holds, per
+population (the dataset's name and source, or ``privacy.dp.population``: the people, not the
+content, so an erasure or a new month of data does not reset the budget), every release's epsilon,
+delta, date, run and content fingerprint; a release that would take the total over the
+population's budget is refused before any query runs.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ class BudgetExceeded(InputError):
     """A release would take a dataset's spent privacy budget over its total."""
 
 
-def read_ledger(path: str | Path, fingerprint: str) -> list[dict]:
-    """The releases recorded for ``fingerprint`` in the ledger file (empty when none)."""
+def read_ledger(path: str | Path, population: str) -> list[dict]:
+    """The releases recorded for ``population`` in the ledger file (empty when none)."""
     path = Path(path)
     if not path.exists():
         return []
@@ -31,10 +32,10 @@ def read_ledger(path: str | Path, fingerprint: str) -> list[dict]:
     except json.JSONDecodeError:
         raise InputError(f"The privacy budget ledger {path} is not valid JSON; restore it from a backup "
                          "(deleting it would forget the budget already spent).") from None
-    return list(book.get(fingerprint, {}).get("releases", []))
+    return list(book.get(population, {}).get("releases", []))
 
 
-def check_budget(path: str | Path, fingerprint: str, epsilon: float, total_epsilon: float) -> float:
+def check_budget(path: str | Path, population: str, epsilon: float, total_epsilon: float) -> float:
     """Raise :class:`BudgetExceeded` when ``epsilon`` more would exceed ``total_epsilon``.
 
     Returns
@@ -42,7 +43,7 @@ def check_budget(path: str | Path, fingerprint: str, epsilon: float, total_epsil
     float
         The epsilon spent so far on this dataset.
     """
-    spent = sum(float(r["epsilon"]) for r in read_ledger(path, fingerprint))
+    spent = sum(float(r["epsilon"]) for r in read_ledger(path, population))
     if spent + epsilon > total_epsilon + 1e-12:
         raise BudgetExceeded(
             f"Differentially private release refused: this dataset has already spent epsilon "
@@ -56,12 +57,12 @@ def check_budget(path: str | Path, fingerprint: str, epsilon: float, total_epsil
     return spent
 
 
-def append_release(path: str | Path, fingerprint: str, entry: dict, dataset: str) -> list[dict]:
+def append_release(path: str | Path, population: str, entry: dict, dataset: str) -> list[dict]:
     """Add one release to the ledger file (written atomically) and return the dataset's releases."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     book = json.loads(path.read_text()) if path.exists() else {}
-    record = book.setdefault(fingerprint, {"dataset": dataset, "releases": []})
+    record = book.setdefault(population, {"dataset": dataset, "releases": []})
     record["releases"].append(entry)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as handle:

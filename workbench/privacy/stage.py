@@ -325,6 +325,17 @@ def _release_frame(run: "Run", bounds: dict, fit_share: float) -> tuple[pd.DataF
     return frame, list(range(k)), partition
 
 
+def _population(dataset: dict, settings: dict) -> str:
+    """The ledger key: whose budget a release spends.
+
+    ``privacy.dp.population`` when set, else the dataset's name and source (the file, or the
+    generator and its parameters). Not the content fingerprint: erasing one customer, or a new
+    month of transactions, changes the content but not the people, and every release about them
+    adds up; keying by content would hand each edited copy a fresh budget.
+    """
+    return str(settings.get("population") or f"{dataset.get('name', '')}: {dataset.get('source', '')}")
+
+
 def _ledger_path(run: "Run", settings: dict) -> Path:
     """``privacy.dp.ledger`` (relative to the config's folder), default ``dp_ledger.json`` beside
     the run directory (the reports folder): one ledger for every run written there."""
@@ -409,7 +420,7 @@ def private_release_run(run: "Run") -> DPRelease | None:
     epsilon, total = float(settings["epsilon"]), float(settings.get("total_epsilon", 10.0))
     ledger_path, dataset = _ledger_path(run, settings), run.read_json("manifest_parts/dataset.json")
     try:
-        spent_before = check_budget(ledger_path, dataset["fingerprint"], epsilon, total)
+        spent_before = check_budget(ledger_path, _population(dataset, settings), epsilon, total)
     except BudgetExceeded as refused:
         _refuse(run, str(refused))
         return None
@@ -421,8 +432,8 @@ def private_release_run(run: "Run") -> DPRelease | None:
         impute={str(f): float(v) for f, v in (settings.get("impute") or {}).items()},
     )
     entry = {"epsilon": epsilon, "delta": release.delta, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "run": run.config.get("name") or run.path.name}
-    releases = append_release(ledger_path, dataset["fingerprint"], entry, dataset.get("name", ""))
+             "run": run.config.get("name") or run.path.name, "content_fingerprint": dataset["fingerprint"]}
+    releases = append_release(ledger_path, _population(dataset, settings), entry, dataset.get("name", ""))
     book = {"dataset": dataset.get("name", ""), "total_epsilon": total, "spent_before": spent_before,
             "spent_after": spent_before + epsilon, "releases": releases, "queries": release.ledger,
             "bounds": release.bounds, "skipped_features": release.skipped, "partition": partition["partition"],
