@@ -1,0 +1,87 @@
+"""The aggregates behind the audit's published tables, each one SQL text for both engines.
+
+Cell counts (composition, selection, outcomes, consent, transitions, customers per window and
+state), per-window purchase activity, and per-group sums (the clamped fixed-point sums and counts
+behind the DP release, the exact per-segment means beside it). The engine scans every customer;
+one row per cell comes back to the driver, where suppression, intervals, verdicts and DP noise are
+applied to those small tables.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ._engine import active_config, make_engine
+from ._queries import _ident, _num
+
+
+def cell_counts_query(table: str, keys: list[str], events: list[str] | None = None) -> str:
+    """Customers per combination of ``keys`` (``n``), and per boolean column of ``events`` how many of them.
+
+    NULL is a group of its own (SQL's GROUP BY), ordered last. ``count(*)`` is a BIGINT on both
+    engines, so the counts come back as exact integers.
+    """
+    cols = ", ".join(_ident(k) for k in keys)
+    flags = "".join(f", count(*) FILTER (WHERE {_ident(e)}) AS {_ident(e)}" for e in events or [])
+    order = ", ".join(f"{_ident(k)} ASC NULLS LAST" for k in keys)
+    return f"SELECT {cols}, count(*) AS n{flags} FROM {_ident(table)} GROUP BY {cols} ORDER BY {order}"
+
+
+def crosstab(codes: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    """Dense count array of integer ``codes`` (one array per axis, values ``0 .. shape[i] - 1``).
+
+    The engine counterpart of ``np.add.at(table, codes, 1)``: the codes are counted with
+    :func:`cell_counts_query` on the engine of the innermost :func:`workbench.engine.using` block
+    and the (small) result is scattered into an ``int64`` array of ``shape``.
+    """
+    names = list(codes)
+    frame = pd.DataFrame({k: np.asarray(v, dtype=np.int64).ravel() for k, v in codes.items()})
+    table = np.zeros(shape, dtype=np.int64)
+    if frame.empty:  # no customers, no counts (Spark cannot infer a schema from no rows)
+        return table
+    with make_engine(active_config()) as eng:
+        out = eng.register("cells_in", frame).sql(cell_counts_query("cells_in", names))
+    if len(out):
+        idx = tuple(out[k].to_numpy(dtype=np.int64) for k in names)
+        table[idx] = out["n"].to_numpy(dtype=np.int64)
+    return table
+
+
+def _banker(expr: str) -> str:
+    """Round half to even (numpy's ``np.round``) with floor only: both engines' ``round`` go half up."""
+    f = f"floor({expr})"
+    return (f"CASE WHEN ({expr}) - {f} = {_num(0.5)} AND {f} - {_num(2)} * floor({f} / {_num(2)}) = {_num(0)} "
+            f"THEN {f} WHEN ({expr}) - {f} >= {_num(0.5)} THEN {f} + {_num(1)} ELSE {f} END")
+
+
+def clamped_fixed_point(column: str, lower: float, upper: float, fill: float, factor: int) -> str:
+    """SQL for ``round(clip(coalesce(x, fill), lower, upper) * factor)`` as BIGINT (NaN counts as missing).
+
+    The per-customer value whose per-segment sum the DP release adds noise to
+    (:func:`workbench.privacy.dp_release`): clipped to bounds from the config, missing values
+    replaced by a data-independent ``fill``, in fixed point so the sum is an exact integer.
+    """
+    x = f"CAST({_ident(column)} AS DOUBLE)"
+    x = f"CASE WHEN {x} IS NULL OR isnan({x}) THEN {_num(fill)} ELSE {x} END"
+    x = f"least(greatest({x}, {_num(lower)}), {_num(upper)}) * {_num(factor)}"
+    return f"CAST({_banker(x)} AS BIGINT)"
+
+
+def group_sums_query(table: str, by: str, sums: dict[str, str], means: dict[str, str] | None = None) -> str:
+    """Per value of ``by``: ``n`` customers, ``sum(expr)`` for each of ``sums``, ``avg(expr)`` of ``means``.
+
+    ``avg`` skips NULLs (pandas' ``mean`` skips NaN: pass NaN-as-NULL expressions); each is cast
+    to DOUBLE so Spark returns no DECIMAL. Ordered by ``by``, NULLs last.
+    """
+    parts = [f"{_ident(by)}", "count(*) AS n"]
+    parts += [f"sum({expr}) AS {_ident(name)}" for name, expr in sums.items()]
+    parts += [f"CAST(avg({expr}) AS DOUBLE) AS {_ident(name)}" for name, expr in (means or {}).items()]
+    return (f"SELECT {', '.join(parts)} FROM {_ident(table)} GROUP BY {_ident(by)} "
+            f"ORDER BY {_ident(by)} ASC NULLS LAST")
+
+
+def nan_as_null(column: str) -> str:
+    """``column`` as DOUBLE with NaN as NULL (Spark keeps pandas' NaN as NaN; DuckDB as NULL)."""
+    x = f"CAST({_ident(column)} AS DOUBLE)"
+    return f"CASE WHEN isnan({x}) THEN NULL ELSE {x} END"
