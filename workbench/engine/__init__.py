@@ -20,7 +20,7 @@ on the engine of the innermost :func:`using` block.
 """
 
 from ._aggregate_queries import (
-    cell_counts_query, clamped_fixed_point, crosstab, group_sums_query, nan_as_null,
+    cell_counts_query, clamped_fixed_point, crosstab, group_sums_query, nan_as_null, window_activity_query,
 )
 from ._engine import DuckDBEngine, Engine, SparkEngine, active_config, make_engine, to_spark_sql, using
 from ._queries import (
@@ -51,4 +51,5 @@ __all__ = [
     "spark_session",
     "to_spark_sql",
     "using",
+    "window_activity_query",
 ]

@@ -48,6 +48,24 @@ def crosstab(codes: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray
     return table
 
 
+def _timestamp(t) -> str:
+    return f"TIMESTAMP '{pd.Timestamp(t).isoformat(sep=' ')}'"
+
+
+def window_activity_query(table: str, windows: pd.DataFrame) -> str:
+    """Per customer of ``table`` (``customer_id, timestamp, amount``): ``n_<label>`` purchases
+    (amount >= 0) in each window of ``windows`` (``label, start, end``), and ``seen_<label>``,
+    whether they bought anything before its end. One scan, one GROUP BY with ``FILTER`` clauses.
+    """
+    parts = []
+    for w in windows.itertuples():
+        start, end = _timestamp(w.start), _timestamp(w.end)
+        parts.append(f"count(*) FILTER (WHERE amount >= 0 AND timestamp >= {start} AND timestamp < {end}) "
+                     f"AS {_ident('n_' + str(w.label))}")
+        parts.append(f"count(*) FILTER (WHERE amount >= 0 AND timestamp < {end}) > 0 AS {_ident('seen_' + str(w.label))}")
+    return f"SELECT customer_id, {', '.join(parts)} FROM {_ident(table)} GROUP BY customer_id"
+
+
 def _banker(expr: str) -> str:
     """Round half to even (numpy's ``np.round``) with floor only: both engines' ``round`` go half up."""
     f = f"floor({expr})"
