@@ -20,7 +20,8 @@ on the engine of the innermost :func:`using` block.
 """
 
 from ._aggregate_queries import (
-    cell_counts_query, clamped_fixed_point, crosstab, group_sums_query, nan_as_null, window_activity_query,
+    cell_counts_query, clamped_fixed_point, crosstab, group_sums_query, margin_importance_query, margin_weights,
+    nan_as_null, window_activity_query,
 )
 from ._engine import DuckDBEngine, Engine, SparkEngine, active_config, make_engine, to_spark_sql, using
 from ._queries import (
@@ -43,6 +44,8 @@ __all__ = [
     "group_sums_query",
     "hmac_key_table",
     "make_engine",
+    "margin_importance_query",
+    "margin_weights",
     "model_space_exprs",
     "nan_as_null",
     "predict_segments",

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._engine import active_config, make_engine
-from ._queries import _ident, _num
+from ._queries import _ident, _num, model_space_exprs
 
 
 def cell_counts_query(table: str, keys: list[str], events: list[str] | None = None) -> str:
@@ -103,3 +103,58 @@ def nan_as_null(column: str) -> str:
     """``column`` as DOUBLE with NaN as NULL (Spark keeps pandas' NaN as NaN; DuckDB as NULL)."""
     x = f"CAST({_ident(column)} AS DOUBLE)"
     return f"CASE WHEN isnan({x}) THEN NULL ELSE {x} END"
+
+
+def margin_importance_query(model, table: str, mean, coef, intercept, groups: list[list[int]],
+                            weights: str = "margin_w") -> str:
+    """Per assigned segment: members ``n``, and per original feature the sum of |margin SHAP| and of margin SHAP.
+
+    The margin of a customer is their assigned (highest) score minus the runner-up's, for the linear
+    scores ``z . coef_j + intercept_j`` in the model space of ``model`` (:func:`model_space_exprs`);
+    its interventional SHAP value for original feature ``p`` is ``sum_{d in p} (z_d - mean_d) (coef_top,d
+    - coef_second,d)`` (:class:`workbench.explain.LinearScoreExplainer`). Its mean is a closed form
+    over sums of ``z`` per (segment, runner-up) pair, its mean absolute value is not (|.| of a
+    per-customer sum), so both are computed per customer in the query and summed per segment.
+    Ties go to the lower position, as ``argmax``. Register the pair weights
+    ``(top, second, w0, ...)`` = ``coef[top] - coef[second]`` as ``weights`` first.
+
+    Returns
+    -------
+    str
+        Columns ``top`` (segment position), ``n``, then ``abs_<p>`` and ``sum_<p>`` per feature group.
+    """
+    z = model_space_exprs(model)
+    k = len(coef)
+    zs = ", ".join(f"{e} AS z{i}" for i, e in enumerate(z))
+    scores = ", ".join(
+        "(" + " + ".join(f"z{i} * {_num(c)}" for i, c in enumerate(coef[j])) + f") + {_num(intercept[j])} AS s{j}"
+        for j in range(k))
+    best = "greatest(" + ", ".join(f"s{j}" for j in range(k)) + ")" if k > 1 else "s0"
+    top = " ".join(f"WHEN s{j} >= {best} THEN {j}" for j in range(k))
+    masked = [f"CASE WHEN top = {j} THEN {_num(-1e308)} ELSE s{j} END" for j in range(k)]
+    best2 = "greatest(" + ", ".join(masked) + ")" if k > 1 else masked[0]
+    second = " ".join(f"WHEN top <> {j} AND s{j} >= {best2} THEN {j}" for j in range(k))
+    margins = ", ".join(
+        "(" + " + ".join(f"(r.z{d} - {_num(mean[d])}) * w.w{d}" for d in dims) + f") AS m{p}"
+        for p, dims in enumerate(groups))
+    sums = ", ".join(f"sum(abs(m{p})) AS abs_{p}, sum(m{p}) AS sum_{p}" for p in range(len(groups)))
+    return (
+        f"WITH z AS (SELECT {zs} FROM {_ident(table)}), "
+        f"s AS (SELECT *, {scores} FROM z), "
+        f"t AS (SELECT *, CASE {top} END AS top FROM s), "
+        f"r AS (SELECT *, CASE {second} ELSE top END AS second FROM t), "
+        f"m AS (SELECT r.top, {margins} FROM r JOIN {_ident(weights)} AS w ON r.top = w.top AND r.second = w.second) "
+        f"SELECT top, count(*) AS n, {sums} FROM m GROUP BY top ORDER BY top"
+    )
+
+
+def margin_weights(coef) -> pd.DataFrame:
+    """The table ``(top, second, w0, ...)``: ``coef[top] - coef[second]`` for every ordered pair (and top = second)."""
+    coef = np.asarray(coef, dtype=float)
+    k, d = coef.shape
+    rows = [(a, b) for a in range(k) for b in range(k)]
+    w = np.array([coef[a] - coef[b] for a, b in rows]).reshape(len(rows), d)
+    frame = pd.DataFrame(w, columns=[f"w{i}" for i in range(d)])
+    frame.insert(0, "second", [b for _, b in rows])
+    frame.insert(0, "top", [a for a, _ in rows])
+    return frame
