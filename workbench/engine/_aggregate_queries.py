@@ -1,8 +1,9 @@
 """The aggregates behind the audit's published tables, each one SQL text for both engines.
 
 Cell counts (composition, selection, outcomes, consent, transitions, customers per window and
-state), per-window purchase activity, and per-group sums (the clamped fixed-point sums and counts
-behind the DP release, the exact per-segment means beside it). The engine scans every customer;
+state), per-window purchase activity, per-group sums (the clamped fixed-point sums and counts
+behind the DP release, the exact per-segment means beside it) and the global importance of the
+linear margin (per segment: |margin SHAP| and margin SHAP summed). The engine scans every customer;
 one row per cell comes back to the driver, where suppression, intervals, verdicts and DP noise are
 applied to those small tables.
 """
