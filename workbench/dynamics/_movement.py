@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .. import fairness, privacy
+from ..engine import crosstab
 from ._transitions import grade_labels
 
 
@@ -33,8 +34,10 @@ def movement_table(states, customers, before, after, value_order, attr, bands=No
     base = a >= 0
     move = pd.Series(np.select([grade == "down", grade == "inactive"], ["downgraded", "inactive"],
                                "same or upgraded"))[base]
-    table = pd.crosstab(groups[base].astype(str).to_numpy(), move.to_numpy())
-    table = table.reindex(columns=list(MOVES), fill_value=0)
+    names, g = np.unique(groups[base].astype(str).to_numpy(), return_inverse=True)  # rows sorted, as crosstab
+    m = pd.Index(list(MOVES)).get_indexer(move.to_numpy())
+    cells = crosstab({"group": g, "move": m}, (len(names), len(MOVES)))  # counted in the engine
+    table = pd.DataFrame(cells, index=pd.Index(names), columns=list(MOVES))
     table.index.name, table.columns.name = attr, f"move {before}→{after}"
     return privacy.suppress_counts(table, k, margins=True)
 

@@ -6,11 +6,18 @@ import numpy as np
 import pandas as pd
 
 from .. import privacy
+from ..engine import crosstab
 from ._states import INACTIVE, NOT_YET, STATE_NAMES
 
 
 def _state_label(state: int, names: dict[int, str]) -> str:
     return STATE_NAMES.get(int(state)) or names.get(int(state), f"Segment {state}")
+
+
+def _positions(values: np.ndarray, states: list[int]) -> np.ndarray:
+    """Position of each value in ``states`` (-1 where it is not one of them): the cell codes to count."""
+    lookup = pd.Series(np.arange(len(states)), index=pd.Index([int(s) for s in states]))
+    return lookup.reindex(np.asarray(values).astype(np.int64)).fillna(-1).to_numpy(dtype=np.int64)
 
 
 def transition_matrix(
@@ -48,7 +55,10 @@ def transition_matrix(
     seg_ids = list(order) if order else sorted(int(s) for s in np.union1d(a, b) if s >= 0)
     row_states = [*seg_ids, INACTIVE, NOT_YET]
     col_states = [*seg_ids, INACTIVE]
-    counts = pd.crosstab(a, b).reindex(index=row_states, columns=col_states, fill_value=0)
+    ra, cb = _positions(a, row_states), _positions(b, col_states)
+    ok = (ra >= 0) & (cb >= 0)  # states outside ``order`` are left out
+    cells = crosstab({"before": ra[ok], "after": cb[ok]}, (len(row_states), len(col_states)))  # in the engine
+    counts = pd.DataFrame(cells, index=row_states, columns=col_states)
     if counts.loc[NOT_YET].sum() == 0:
         counts = counts.drop(index=NOT_YET)
     if drop_empty:  # segments nobody is in, in either window
@@ -197,7 +207,11 @@ def window_counts(states: pd.DataFrame, labels: list[str], value_order: list[int
     """
     order = [*reversed(list(value_order)), INACTIVE, NOT_YET]
     data = states[labels].to_numpy()
-    counts = pd.DataFrame({_state_label(s, names): (data == s).sum(axis=0) for s in order},
+    pos = _positions(data.ravel(), order)
+    window = np.tile(np.arange(len(labels)), len(data))  # row-major: each customer's windows in turn
+    ok = pos >= 0
+    cells = crosstab({"window": window[ok], "state": pos[ok]}, (len(labels), len(order)))  # in the engine
+    counts = pd.DataFrame(cells, columns=[_state_label(s, names) for s in order],
                           index=pd.Index(labels, name="window"))
     counts.columns.name = "state"
     return privacy.suppress_counts(counts, k, margins=True)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import duckdb
 import pandas as pd
+
+from ..engine import active_config, make_engine, window_activity_query
 
 _GRACE = pd.Timedelta(days=7)  # a quiet first or last day does not make a window partial
 
@@ -74,7 +75,8 @@ def _window_label(start: pd.Timestamp, months: int) -> str:
 def window_activity(transactions: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
     """Purchases per customer and window, and whether the customer had bought anything by its end.
 
-    One DuckDB aggregation over the transaction log (portable SQL: ``count(*) FILTER``).
+    One aggregation over the transaction log (:func:`workbench.engine.window_activity_query`) on the
+    engine of the innermost :func:`workbench.engine.using` block.
 
     Returns
     -------
@@ -82,26 +84,9 @@ def window_activity(transactions: pd.DataFrame, windows: pd.DataFrame) -> pd.Dat
         ``customer_id``, then for each window ``n_<label>`` (purchases with a positive amount in
         the window) and ``seen_<label>`` (any purchase before the window's end).
     """
-    parts, params = [], []
-    for w in windows.itertuples():
-        parts.append(
-            f'count(*) FILTER (WHERE amount >= 0 AND timestamp >= CAST(? AS TIMESTAMP) '
-            f'AND timestamp < CAST(? AS TIMESTAMP)) AS "n_{w.label}"'
-        )
-        params += [w.start.to_pydatetime(), w.end.to_pydatetime()]
-        parts.append(
-            f'count(*) FILTER (WHERE amount >= 0 AND timestamp < CAST(? AS TIMESTAMP)) > 0 '
-            f'AS "seen_{w.label}"'
-        )
-        params.append(w.end.to_pydatetime())
-    con = duckdb.connect()
-    try:
-        con.register("tx", transactions[["customer_id", "timestamp", "amount"]])
-        return con.execute(
-            f"SELECT customer_id, {', '.join(parts)} FROM tx GROUP BY customer_id", params
-        ).df()
-    finally:
-        con.close()
+    with make_engine(active_config()) as eng:
+        eng.register("tx", transactions[["customer_id", "timestamp", "amount"]])
+        return eng.sql(window_activity_query("tx", windows))
 
 
 def window_features(

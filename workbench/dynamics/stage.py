@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import fairness, privacy
+from .. import engine, fairness, privacy
 from ..rundir import Run, register_stage
 from ._behaviour import windowed_states
 from ._drift import centroid_shift, drift_flags
@@ -62,6 +62,11 @@ def dynamics_run(run: Run) -> Dynamics | None:
     judges how stale the labels are (``label_staleness.json``, ``label_stale.parquet``,
     ``label_age.parquet``); the windows are then scored against the given labels' behaviour profiles.
     """
+    with engine.using(run.config):  # window features and every count table on the configured engine
+        return _dynamics_run(run)
+
+
+def _dynamics_run(run: Run) -> Dynamics | None:
     settings = run.settings("dynamics", DEFAULTS)
     given = _given_labels(run)
     if given is None:

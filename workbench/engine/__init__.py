@@ -14,10 +14,15 @@ A run picks its engine in the config::
 
 Queries here: :func:`pseudonym_query` (HMAC-SHA256, identical to :mod:`hmac` on both engines),
 :func:`score_query` (nearest centroid in the model's transformed space), :func:`count_query`
-(group-by counts). The transaction features (:func:`workbench.features.transaction_features`) run
+(group-by counts); the aggregates behind the published tables (:func:`crosstab`,
+:func:`cell_counts_query`, :func:`group_sums_query`, :func:`clamped_fixed_point`). The transaction features (:func:`workbench.features.transaction_features`) run
 on the engine of the innermost :func:`using` block.
 """
 
+from ._aggregate_queries import (
+    cell_counts_query, clamped_fixed_point, crosstab, group_sums_query, margin_importance_query, margin_weights,
+    nan_as_null, window_activity_query,
+)
 from ._engine import DuckDBEngine, Engine, SparkEngine, active_config, make_engine, to_spark_sql, using
 from ._queries import (
     count_query, hmac_key_table, model_space_exprs, predict_segments, pseudonym_query, score_query,
@@ -31,15 +36,23 @@ __all__ = [
     "Engine",
     "SparkEngine",
     "active_config",
+    "cell_counts_query",
+    "clamped_fixed_point",
     "count_query",
+    "crosstab",
     "engine_settings",
+    "group_sums_query",
     "hmac_key_table",
     "make_engine",
+    "margin_importance_query",
+    "margin_weights",
     "model_space_exprs",
+    "nan_as_null",
     "predict_segments",
     "pseudonym_query",
     "score_query",
     "spark_session",
     "to_spark_sql",
     "using",
+    "window_activity_query",
 ]

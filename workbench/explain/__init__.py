@@ -53,7 +53,7 @@ from ._counterfactual import (Action, FeatureContext, apply_actions, candidate_a
                               feasible_counterfactual, run_levels)
 from ._defaults import DEFAULTS
 from ._grouping import group_columns
-from ._importance import global_importance
+from ._importance import global_importance, margin_importance
 from ._linear import LinearScoreExplainer, centroid_explainer
 from ._profiles import profiles
 from ._surrogate import SurrogateExplainer, explain_labels
@@ -86,6 +86,7 @@ __all__ = [
     "individual_examples",
     "load_state",
     "margin_bands",
+    "margin_importance",
     "plot_importance",
     "plot_margin_bands",
     "profiles",

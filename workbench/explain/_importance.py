@@ -7,6 +7,7 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from ..engine import active_config, make_engine, margin_importance_query, margin_weights
 from ._grouping import _label
 
 
@@ -16,7 +17,8 @@ def _iter_batches(n: int, batch_size: int) -> Iterator[slice]:
 
 
 def global_importance(explainer, X: pd.DataFrame, batch_size: int = 50_000, top_n: int = 0,
-                      sample: np.ndarray | None = None, labels=None, on_batch: Callable | None = None) -> dict:
+                      sample: np.ndarray | None = None, labels=None, on_batch: Callable | None = None,
+                      model=None) -> dict:
     """Explain every row of ``X`` in batches; mean |margin SHAP| per segment and feature.
 
     The explained quantity is each customer's margin between the assigned segment and the runner-up
@@ -37,6 +39,10 @@ def global_importance(explainer, X: pd.DataFrame, batch_size: int = 50_000, top_
         Real segments (surrogate path).
     on_batch : callable, optional
         Called with each batch's slice and result dict (e.g. to write it out).
+    model : SegmentationModel, optional
+        The nearest-centre model ``explainer`` explains (:func:`centroid_explainer` of it): the
+        importance table is then computed in the engine over every customer
+        (:func:`margin_importance`); the batches give only the per-row outputs.
 
     Returns
     -------
@@ -51,7 +57,8 @@ def global_importance(explainer, X: pd.DataFrame, batch_size: int = 50_000, top_
     if one_vs_rest:
         segments = np.array([explainer.segment])
     segments = np.asarray(segments)
-    totals = _Totals(segments, len(features), len(X), top_n, sample, one_vs_rest)
+    in_engine = model is not None and explainer.kind == "exact"
+    totals = _Totals(segments, len(features), len(X), top_n, sample, one_vs_rest, accumulate=not in_engine)
     for sl in _iter_batches(len(X), batch_size):
         batch = X.iloc[sl]
         if explainer.kind == "surrogate":
@@ -62,7 +69,8 @@ def global_importance(explainer, X: pd.DataFrame, batch_size: int = 50_000, top_
         totals.add(sl, res, members)
         if on_batch is not None:
             on_batch(sl, res)
-    return {"importance": totals.importance(features), "segment": totals.seg_out, "runner_up": totals.run_out,
+    importance = margin_importance(explainer, model, X) if in_engine else totals.importance(features)
+    return {"importance": importance, "segment": totals.seg_out, "runner_up": totals.run_out,
             "top": totals.top, "sample_margin": totals.sample_margin, "sample_segment": totals.sample_segment,
             "sample_rows": totals.sample, "segments": segments, "features": features}
 
@@ -70,9 +78,10 @@ def global_importance(explainer, X: pd.DataFrame, batch_size: int = 50_000, top_
 class _Totals:
     """What :func:`global_importance` accumulates over the batches."""
 
-    def __init__(self, segments: np.ndarray, p: int, n: int, top_n: int, sample, one_vs_rest: bool):
+    def __init__(self, segments: np.ndarray, p: int, n: int, top_n: int, sample, one_vs_rest: bool,
+                 accumulate: bool = True):
         k = len(segments)
-        self.segments, self.n, self.p, self.top_n = segments, n, p, top_n
+        self.segments, self.n, self.p, self.top_n, self.accumulate = segments, n, p, top_n, accumulate
         self.abs_sum = np.zeros((k, p))
         self.member_sum = np.zeros((k, p))
         self.member_n = np.zeros(k)
@@ -86,14 +95,15 @@ class _Totals:
     def add(self, sl: slice, res: dict, members: np.ndarray | None) -> None:
         """One batch; ``members`` (one-vs-rest only) marks the explained segment's members."""
         margin = res["margin"]  # (b, p)
-        if members is not None:
-            onehot = members.astype(float)[:, None]
-        else:
-            onehot = np.zeros((len(margin), len(self.segments)))
-            onehot[np.arange(len(margin)), res["top_index"]] = 1.0
-        self.abs_sum += onehot.T @ np.abs(margin)
-        self.member_sum += onehot.T @ margin
-        self.member_n += onehot.sum(axis=0)
+        if self.accumulate:  # else the importance is computed in the engine (margin_importance)
+            if members is not None:
+                onehot = members.astype(float)[:, None]
+            else:
+                onehot = np.zeros((len(margin), len(self.segments)))
+                onehot[np.arange(len(margin)), res["top_index"]] = 1.0
+            self.abs_sum += onehot.T @ np.abs(margin)
+            self.member_sum += onehot.T @ margin
+            self.member_n += onehot.sum(axis=0)
         self.seg_out[sl] = res["segment"]
         self.run_out[sl] = res["runner_up"]
         if self.top_n:
@@ -118,6 +128,41 @@ class _Totals:
                     "n_members": int(n_j),
                 })
         return pd.DataFrame(rows)
+
+
+def margin_importance(explainer, model, X: pd.DataFrame) -> pd.DataFrame:
+    """Mean |margin SHAP| and mean margin SHAP per assigned segment and feature, in the engine.
+
+    For the exact (linear-score) explainer of a nearest-centre ``model``: every customer of ``X``
+    (raw features) is scored, assigned, paired with its runner-up and explained in one query
+    (:func:`workbench.engine.margin_importance_query`) on the engine of the innermost
+    :func:`workbench.engine.using` block; one row per segment comes back. The same table as
+    :func:`global_importance` accumulates from the batches (a test checks it within 1e-9).
+
+    Returns
+    -------
+    DataFrame
+        ``segment, feature, mean_abs_shap, mean_shap_members, n_members``.
+    """
+    features = list(explainer.features_)
+    groups = [np.flatnonzero(explainer.aggregate_[:, p]).tolist() for p in range(len(features))]
+    mean = np.asarray(explainer.explainer_.mean, dtype=float)
+    query = margin_importance_query(model, "importance_in", mean, explainer.coef, explainer.intercept, groups)
+    with make_engine(active_config()) as eng:
+        eng.register("importance_in", X[list(model.feature_names_in_)])
+        eng.register("margin_w", margin_weights(explainer.coef))
+        out = eng.sql(query).set_index("top")
+    rows = []
+    for j, seg in enumerate(explainer.segments):
+        n_j = int(out.at[j, "n"]) if j in out.index else 0
+        for p, feat in enumerate(features):
+            rows.append({
+                "segment": _label(seg), "feature": feat,
+                "mean_abs_shap": float(out.at[j, f"abs_{p}"]) / n_j if n_j else 0.0,
+                "mean_shap_members": float(out.at[j, f"sum_{p}"]) / n_j if n_j else np.nan,
+                "n_members": n_j,
+            })
+    return pd.DataFrame(rows)
 
 
 def original_importance(result: dict, originals: list[str]) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .. import engine
 from ..rundir import Run, register_stage, to_jsonable
 from . import views
 from ._counterfactual import FeatureContext, _numeric_scales, run_levels
@@ -128,8 +129,9 @@ def _fit_exact(run: Run, settings: dict, model, frame: pd.DataFrame, X: pd.DataF
     plot_rows = np.sort(plot_rng.choice(len(X), min(settings["plot_sample"], len(X)), replace=False))
     explainer = centroid_explainer(model, X, background_size=settings["background_size"], random_state=run.seed)
     X_model = X[list(getattr(model, "feature_names_in_", X.columns))]
-    result = global_importance(explainer, X_model, batch_size=settings["batch_size"],
-                               top_n=settings["top_n"], sample=plot_rows)
+    with engine.using(run.config):  # the importance table in the configured engine, over every customer
+        result = global_importance(explainer, X_model, batch_size=settings["batch_size"],
+                                   top_n=settings["top_n"], sample=plot_rows, model=_engine_model(model))
     agreement = float(np.mean(result["segment"].astype(int) == labels.astype(int)))
     reason = ("exact: k-means assigns each customer to the highest of linear scores, so SHAP values of "
               "those scores are exact")
@@ -139,6 +141,12 @@ def _fit_exact(run: Run, settings: dict, model, frame: pd.DataFrame, X: pd.DataF
         frame["customer_id"].to_numpy(), labels, result, explainer.features_, settings["top_n"]))
     return {"explainer": explainer, "result": result, "X_plot": X_model, "trustworthy": True, "fidelity": None,
             "reason": reason, "agreement": agreement}
+
+
+def _engine_model(model):
+    """``model`` when its scoring translates to SQL (a :class:`~workbench.segment.SegmentationModel`
+    with centroids), so the importance runs in the engine; else None (a scikit-learn pipeline)."""
+    return model if getattr(model, "transforms_", None) is not None and hasattr(model, "preprocessor_") else None
 
 
 def _fit_surrogate(run: Run, settings: dict, X: pd.DataFrame, labels: np.ndarray) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..engine import crosstab
 from ._bootstrap import _generator, _multinomial, _quantiles
 from ._groups import UNKNOWN, _codes
 
@@ -39,8 +40,7 @@ def composition(
     seg_ids = np.unique(seg)
     seg_pos = np.searchsorted(seg_ids, seg)
     S, G = len(seg_ids), len(labels)
-    table = np.zeros((S, G), dtype=np.int64)
-    np.add.at(table, (seg_pos, codes), 1)
+    table = crosstab({"segment": seg_pos, "group": codes}, (S, G))  # counted in the engine
     rng = _generator(seed)
     boot = _multinomial(table, n_boot, rng)  # (B, S, G)
 

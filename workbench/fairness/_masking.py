@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..engine import crosstab
+
 #: Columns of :func:`rate_by_group` derived from one group's counts.
 RATE_COLUMNS = ["n", "events", "rate", "rate_low", "rate_high", "p_value", "p_adjusted"]
 #: Columns derived from a group's counts and the reference group's.
@@ -87,8 +89,9 @@ OUTCOME_CELLS = ["positive, selected", "positive, not selected", "negative, sele
 def outcome_counts(selected, y, codes: np.ndarray, labels: list[str]) -> pd.DataFrame:
     """Customers per group and (outcome, selected) cell: the table TPR and FPR are derived from."""
     sel, y = np.asarray(selected).astype(bool), np.asarray(y).astype(bool)
-    cells = [y & sel, y & ~sel, ~y & sel, ~y & ~sel]
-    data = {name: np.bincount(codes[c], minlength=len(labels)) for name, c in zip(OUTCOME_CELLS, cells)}
+    cells = crosstab({"y": y, "selected": sel, "group": codes}, (2, 2, len(labels)))  # counted in the engine
+    order = [(1, 1), (1, 0), (0, 1), (0, 0)]  # the (outcome, selected) of each of OUTCOME_CELLS
+    data = {name: cells[yy, ss] for name, (yy, ss) in zip(OUTCOME_CELLS, order)}
     out = pd.DataFrame(data, index=pd.Index([str(x) for x in labels], name="group"))
     out.columns.name = "outcome"
     return out

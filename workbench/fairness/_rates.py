@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..engine import crosstab
 from ._bootstrap import _generator, _multinomial, _quantiles
 from ._groups import _codes, _is_unknown
 from ._intervals import difference_interval, ratio_interval, wilson_interval
@@ -134,9 +135,8 @@ def rate_by_group(
     codes, labels = _codes(groups)
     if len(codes) != len(sel):
         raise ValueError(f"selected has {len(sel)} rows but groups has {len(codes)}")
-    G = len(labels)
-    n = np.bincount(codes, minlength=G)
-    s = np.bincount(codes[sel], minlength=G)
+    cells = crosstab({"group": codes, "event": sel}, (len(labels), 2))  # counted in the engine
+    n, s = cells.sum(axis=1), cells[:, 1]
     return compare_counts(labels, n, s, reference=reference, favourable=favourable, interval=interval,
                           n_boot=n_boot, alpha=alpha, min_group_size=min_group_size, correction=correction,
                           seed=seed)
@@ -257,9 +257,7 @@ def outcome_rates_by_group(
     sel = np.asarray(selected).astype(bool).ravel()
     y = np.asarray(y_true).astype(bool).ravel()
     codes, labels = _codes(groups)
-    G = len(labels)
-    cells = np.zeros((2, 2, G), dtype=np.int64)  # [y, selected, group]
-    np.add.at(cells, (y.astype(int), sel.astype(int), codes), 1)
+    cells = crosstab({"y": y, "selected": sel, "group": codes}, (2, 2, len(labels)))  # counted in the engine
     rng = _generator(seed)
     boot = _multinomial(cells, n_boot, rng)
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import engine
 from ..privacy import publish_counts, suppress_counts
 from ..rundir import Run, register_stage
 from ._composition import composition
@@ -110,6 +111,11 @@ def fairness_run(run: Run) -> FairnessAudit:
     ``threshold_optimizer.parquet``. Summary ``04_fairness``: ``verdicts``, ``headline`` and key
     figures.
     """
+    with engine.using(run.config):  # the counts behind every published table run on the configured engine
+        return _fairness_run(run)
+
+
+def _fairness_run(run: Run) -> FairnessAudit:
     settings = run.settings("fairness", DEFAULTS)
     # A configured policy replaces the default one (merging would keep the default actions).
     configured = (run.config.get("fairness") or {}).get("policy")

@@ -74,7 +74,7 @@ from ._consent import consent_columns, consent_snapshot, exclude_customers, fing
 from ._defaults import DEFAULTS
 from ._disclosure import disclosure_intervals
 from ._joint import DisclosureCheck, joint_disclosure, suppress_jointly
-from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
+from ._dp import DPRelease, dp_aggregates, dp_budget_tradeoff, dp_release, dp_utility
 from ._ledger import BudgetExceeded, read_ledger
 from ._minimisation import inventory, minimise
 from ._partition import disjoint_partition
@@ -119,6 +119,7 @@ __all__ = [
     "PseudonymKey",
     "data_quality",
     "disclosure_intervals",
+    "dp_aggregates",
     "dp_budget_tradeoff",
     "dp_release",
     "dp_utility",

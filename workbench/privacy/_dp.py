@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..data import InputError
+from ..engine import active_config, clamped_fixed_point, group_sums_query, make_engine, nan_as_null
 from ._suppression import suppress_rows
 
 
@@ -53,95 +53,104 @@ def _laplace_accuracy(scale: float, alpha: float) -> float:
     return float(scale * math.log(1.0 / alpha))
 
 
-def _encode(frame: pd.DataFrame, by: str, bounds: dict, features: list[str], impute: dict | None):
-    """The segment column and each feature clipped, imputed and in fixed point, with its factor."""
-    data: dict[str, Any] = {by: pd.Series(frame[by]).astype("int64").to_numpy()}
-    factors: dict[str, int] = {}
+#: OpenDP's name for the mechanism :func:`_laplace_release` builds (``make_laplace`` on integers).
+_MECHANISM = "Integer Laplace"
+_I64_MAX = 2**63 - 1
+
+
+def _factors(bounds: dict, features: list[str]) -> dict[str, int]:
+    """The fixed-point factor of each feature, after checking its bounds."""
+    factors = {}
     for f in features:
         lo, hi = (float(b) for b in bounds[f])
         if not lo < hi:
             raise InputError(f"Config error: privacy.dp.bounds.{f} must be [lower, upper] with lower < upper.")
-        factor = _int_factor(lo, hi)
-        factors[f] = factor
-        fill = float((impute or {}).get(f, (lo + hi) / 2))
-        values = pd.to_numeric(frame[f], errors="coerce").astype(float).fillna(fill).clip(lo, hi)
-        data[f] = np.round(values.to_numpy() * factor).astype(np.int64)
-    return data, factors
+        factors[f] = _int_factor(lo, hi)
+    return factors
 
 
-def _compositor(dp, data: dict, by: str, epsilon: float, delta: float, weights: list, max_customers: int, n_keys: int):
-    """An OpenDP compositor over ``data`` splitting (epsilon, delta) by ``weights``; one row per
-    customer, the segment ids ``by`` public."""
-    import polars as pl
+def _fill(f: str, bounds: dict, impute: dict | None) -> float:
+    lo, hi = (float(b) for b in bounds[f])
+    return float((impute or {}).get(f, (lo + hi) / 2))
 
-    lf = pl.DataFrame(data).lazy()
-    loss = dp.loss_of(epsilon=float(epsilon), delta=float(delta)) if delta else dp.loss_of(epsilon=float(epsilon))
-    return dp.Context.compositor(
-        data=lf,
-        privacy_unit=dp.unit_of(contributions=1),
-        privacy_loss=loss,
-        split_by_weights=weights,
-        margins=[dp.polars.Margin(by=[by], invariant="keys", max_length=int(max_customers), max_groups=max(n_keys, 1))],
-    )
+
+def dp_aggregates(frame: pd.DataFrame, by: str, bounds: dict, features: list[str], keys: list,
+                  impute: dict | None = None) -> pd.DataFrame:
+    """The exact aggregates a DP release adds noise to, computed in the engine over every customer.
+
+    Per public key of ``by``: ``n`` customers and, per feature, the sum of the value clipped to
+    its bounds (missing: ``impute`` or the middle of the bounds) in fixed point (an exact BIGINT;
+    :func:`workbench.engine.clamped_fixed_point`). Keys nobody is in get zeros. Runs on the engine
+    of the innermost :func:`workbench.engine.using` block; only one row per key comes back.
+    """
+    factors = _factors(bounds, features)
+    sums = {f: clamped_fixed_point(f, *(float(b) for b in bounds[f]), _fill(f, bounds, impute), factors[f])
+            for f in features}
+    with make_engine(active_config()) as eng:
+        eng.register("dp_in", frame[[by, *features]])
+        out = eng.sql(group_sums_query("dp_in", by, sums))
+    out = out.dropna(subset=[by])
+    out.index = out[by].astype("int64").to_numpy()
+    table = out[["n", *features]].reindex([int(k) for k in keys]).fillna(0).astype("int64")
+    return table.rename_axis(by).reset_index()
+
+
+def _laplace_release(dp, exact: np.ndarray, sensitivity: int, epsilon: float):
+    """Integer Laplace noise on a vector of exact integer aggregates: OpenDP's ``make_laplace`` over
+    ``i64`` vectors with the L1 distance. One customer moves the vector by at most ``sensitivity``
+    (a count by 1, a clamped fixed-point sum by ``max(|lower|, |upper|)``), so scale =
+    sensitivity / epsilon; the privacy map is checked to be within ``epsilon``."""
+    space = dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64")
+    measurement = dp.m.make_laplace(*space, float(sensitivity) / float(epsilon))
+    if not measurement.map(int(sensitivity)) <= float(epsilon) * (1 + 1e-12):
+        raise AssertionError(f"the Laplace measurement spends more than epsilon={epsilon}")
+    return np.asarray(measurement([int(v) for v in exact]), dtype=float), float(sensitivity) / float(epsilon)
 
 
 class _Budget:
-    """Runs the queries of one OpenDP compositor and writes each one's spend to the ledger."""
+    """Splits epsilon over the queries by weight (basic composition) and writes each one's spend to the ledger."""
 
-    def __init__(self, dp, context, epsilon: float, total_weight: float, alpha: float):
-        self.dp, self.context = dp, context
-        self.epsilon, self.total_w, self.alpha = epsilon, total_weight, alpha
+    def __init__(self, dp, epsilon: float, total_weight: float, alpha: float):
+        self.dp, self.epsilon, self.total_w, self.alpha = dp, epsilon, total_weight, alpha
         self.ledger: list[dict] = []
 
-    def spend(self, query, statistic: str, feature: str | None, weight: float, factor: int = 1, bnd=None):
-        measurement = query.resolve()  # the noise scale is found once, then the query runs
-        summary = self.dp.summarize_polars_measurement(measurement, self.alpha)
-        released = self.context(measurement).collect().to_pandas()
-        scale = float(summary["scale"][0]) / factor
-        accuracy = float(summary["accuracy"][0]) / factor
+    def spend(self, exact: np.ndarray, sensitivity: int, statistic: str, feature: str | None, weight: float,
+              factor: int = 1, bnd=None):
+        eps = float(self.epsilon) * weight / self.total_w
+        released, scale = _laplace_release(self.dp, exact, sensitivity, eps)
+        accuracy = float(self.dp.discrete_laplacian_scale_to_accuracy(scale, self.alpha)) / factor
         self.ledger.append({
             "query": len(self.ledger) + 1,
             "statistic": statistic,
             "feature": feature,
             "bounds": list(bnd) if bnd is not None else None,
-            "mechanism": str(summary["distribution"][0]),
-            "epsilon": float(self.epsilon) * weight / self.total_w,
+            "mechanism": _MECHANISM,
+            "epsilon": eps,
             "delta": 0.0,
             "share_of_budget": weight / self.total_w,
-            "noise_scale": scale,
+            "noise_scale": scale / factor,
             f"accuracy_{int(round((1 - self.alpha) * 100))}": accuracy,
         })
         return released, accuracy
 
 
-def _release_counts(budget: _Budget, by: str, keys: list, weight: float):
-    """The noisy count per public segment id (missing ids: 0), and their expected error."""
-    dp = budget.dp
-    counts, count_acc = budget.spend(
-        budget.context.query().group_by(by).agg(dp.len(signed=True)), "count per segment", None, weight
-    )
-    table = pd.DataFrame({by: keys})
-    counts = counts.rename(columns={"len": "count"})
-    table = table.merge(counts[[by, "count"]], on=by, how="left")
-    table["count"] = table["count"].fillna(0).astype(float).clip(lower=0).round().astype(int)
-    acc_rows = [{by: s, "statistic": "count", "expected_error_95": count_acc} for s in keys]
+def _release_counts(budget: _Budget, agg: pd.DataFrame, by: str, weight: float):
+    """The noisy count per public segment id (at least 0), and their expected error."""
+    noisy, count_acc = budget.spend(agg["n"].to_numpy(), 1, "count per segment", None, weight)
+    table = pd.DataFrame({by: agg[by].to_numpy(), "count": np.clip(noisy, 0, None).round().astype(int)})
+    acc_rows = [{by: s, "statistic": "count", "expected_error_95": count_acc} for s in table[by]]
     return table, count_acc, acc_rows
 
 
-def _release_mean(budget: _Budget, table: pd.DataFrame, by: str, f: str, bounds, factor: int, count_acc: float):
+def _release_mean(budget: _Budget, table: pd.DataFrame, agg: pd.DataFrame, by: str, f: str, bounds, factor: int,
+                  count_acc: float):
     """Add ``mean_<f>`` (noisy sum / noisy count) to ``table``; return its expected-error rows."""
-    import polars as pl
-
     lo, hi = (float(b) for b in bounds)
-    q = budget.context.query().group_by(by).agg(
-        pl.col(f).dp.sum((int(round(lo * factor)), int(round(hi * factor))))
-    )
-    sums, sum_acc = budget.spend(q, f"sum of {f} per segment (for its mean)", f, 1.0, factor, (lo, hi))
-    sums = sums.rename(columns={f: "_sum"})
-    merged = table[[by, "count"]].merge(sums[[by, "_sum"]], on=by, how="left")
-    noisy_sum = merged["_sum"].astype(float) / factor
-    denom = merged["count"].clip(lower=1).astype(float)
-    table[f"mean_{f}"] = (noisy_sum / denom).clip(lo, hi).to_numpy()
+    sensitivity = max(abs(int(round(lo * factor))), abs(int(round(hi * factor))))
+    noisy, sum_acc = budget.spend(agg[f].to_numpy(), sensitivity, f"sum of {f} per segment (for its mean)", f, 1.0,
+                                  factor, (lo, hi))
+    denom = table["count"].clip(lower=1).astype(float).to_numpy()
+    table[f"mean_{f}"] = np.clip(noisy / factor / denom, lo, hi)
     mag = max(abs(lo), abs(hi))
     acc_rows = []
     for s, n_dp in zip(table[by], table["count"]):
@@ -166,14 +175,17 @@ def dp_release(
 
     One customer is one row of ``frame`` (the privacy unit: adding or removing a customer). The
     budget ``epsilon`` is split over ``1 + len(features)`` queries by weight (``count_weight`` for
-    the counts query, 1 for each feature's sum), composed by OpenDP's compositor so the total can
-    never exceed the declared budget:
+    the counts query, 1 for each feature's sum); by basic composition the total never exceeds the
+    declared budget. The exact aggregates are computed in the engine over every customer
+    (:func:`dp_aggregates`); OpenDP adds the noise on the driver to those few numbers:
 
-    * counts per segment: OpenDP ``dp.len()`` (integer Laplace noise);
-    * per feature, the sum per segment of the value clipped to its bounds: ``dp.sum(bounds)`` on a
-      fixed-point integer encoding (integer Laplace noise; avoids the floating-point slack OpenDP adds
-      to float sums);
+    * counts per segment: integer Laplace noise (OpenDP ``make_laplace``; sensitivity 1);
+    * per feature, the sum per segment of the value clipped to its bounds, in a fixed-point integer
+      encoding (integer Laplace noise with sensitivity ``max(|lower|, |upper|)``; avoids the
+      floating-point slack OpenDP adds to float sums);
     * means are post-processing (noisy sum / noisy count), which costs no budget.
+
+    Every public segment id gets a noisy count, including one nobody is in.
 
     Bounds come from the caller (the config), never from the data: values outside are clipped,
     missing values are replaced by the middle of the bounds (a data-independent choice). The segment
@@ -198,7 +210,8 @@ def dp_release(
     alpha : float
         Accuracy level: the ledger's accuracy is the noise bound that holds with ``1 - alpha``.
     max_customers : int
-        A public upper bound on the number of customers per segment (OpenDP needs one for sums).
+        A public upper bound on the number of customers per segment: the largest clamped
+        fixed-point sum must fit in 64 bits (else an ``InputError``).
     impute : dict, optional
         ``{feature: value}`` for missing values (e.g. ``frequency: 0`` for customers without
         purchases); default the middle of the bounds. Never computed from the data.
@@ -215,13 +228,18 @@ def dp_release(
     features = [f for f in bounds if f in frame.columns]
     skipped = [f for f in bounds if f not in frame.columns]
     keys = sorted(frame[by].dropna().unique().tolist()) if keys is None else list(keys)
-    data, factors = _encode(frame, by, bounds, features, impute)
+    factors = _factors(bounds, features)
+    for f in features:  # the largest possible sum must fit the engine's BIGINT and OpenDP's i64
+        top = max(abs(float(b)) for b in bounds[f]) * factors[f]
+        if top * max(int(max_customers), 1) > _I64_MAX:
+            raise InputError(f"Config error: privacy.dp.max_customers={max_customers} times the bound of {f} "
+                             "overflows a 64-bit sum; lower privacy.dp.max_customers.")
+    agg = dp_aggregates(frame, by, bounds, features, keys, impute)
     weights = [float(count_weight)] + [1.0] * len(features)
-    context = _compositor(dp, data, by, epsilon, delta, weights, max_customers, len(keys))
-    budget = _Budget(dp, context, epsilon, sum(weights), alpha)
-    table, count_acc, acc_rows = _release_counts(budget, by, keys, weights[0])
+    budget = _Budget(dp, epsilon, sum(weights), alpha)
+    table, count_acc, acc_rows = _release_counts(budget, agg, by, weights[0])
     for f in features:
-        acc_rows += _release_mean(budget, table, by, f, bounds[f], factors[f], count_acc)
+        acc_rows += _release_mean(budget, table, agg, by, f, bounds[f], factors[f], count_acc)
     ledger = budget.ledger
     spent_eps = float(sum(e["epsilon"] for e in ledger))
     return DPRelease(
@@ -261,7 +279,11 @@ def dp_utility(release: DPRelease, frame: pd.DataFrame, by: str, k: int = 10) ->
         ``relative_error``, ``within_expected``.
     """
     feats = [c[len("mean_"):] for c in release.table.columns if c.startswith("mean_")]
-    exact = frame.groupby(by).agg(**{"count": (by, "size")}, **{f"mean_{f}": (f, "mean") for f in feats}).reset_index()
+    with make_engine(active_config()) as eng:  # exact counts and means over every customer, in the engine
+        eng.register("dp_exact", frame[[by, *feats]])
+        exact = eng.sql(group_sums_query("dp_exact", by, {}, {f"mean_{f}": nan_as_null(f) for f in feats}))
+    exact = exact.dropna(subset=[by]).rename(columns={"n": "count"})
+    exact[by] = exact[by].astype(release.table[by].dtype)
     exact = release.table[[by]].merge(exact, on=by, how="left").fillna({"count": 0})
     masked = suppress_rows(exact, "count", k, keep=[by])
     long = []

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .. import engine
 from ..rundir import register_stage
 from ._checks import prepared_data_checks
 from ._defaults import DEFAULTS
@@ -412,6 +413,11 @@ def private_release_run(run: "Run") -> DPRelease | None:
     DPRelease or None
         None when switched off or refused.
     """
+    with engine.using(run.config):  # the exact aggregates on the configured engine; noise on the driver
+        return _private_release(run)
+
+
+def _private_release(run: "Run") -> DPRelease | None:
     settings = run.settings("privacy", DEFAULTS)["dp"]
     if not settings.get("enabled"):
         _write_disabled(run)
