@@ -8,18 +8,25 @@
   the offline HTML export writes into the ``<img alt=…>``.
 * :func:`use_report_style` sets a colour-blind-safe palette (Okabe–Ito) and colour map (cividis) in one
   place for every figure.
+* :func:`print_pdfs` prints HTML pages to PDF with Debian's headless Chromium, every network request
+  refused: the run's ``audit.pdf`` and the per-customer statements both go through it.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import os
+import re
+import shutil
 from numbers import Number
+from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown, display
 
-__all__ = ["Table", "figure_alt", "not_applicable", "table", "use_report_style", "OKABE_ITO"]
+__all__ = ["CHROMIUM", "OKABE_ITO", "PDFUnavailable", "Table", "chromium_available", "figure_alt", "not_applicable",
+           "print_pdfs", "table", "use_report_style"]
 
 # Okabe & Ito (2008), distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -245,3 +252,80 @@ def use_report_style() -> None:
 
     with_alt.__wrapped__ = original
     backend_inline._fetch_figure_metadata = with_alt
+
+
+# -- printing ------------------------------------------------------------------------------------------
+#: Debian's Chromium (apt-get install chromium); Playwright drives it, no browser is downloaded.
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
+_PDF_FOOTER = (
+    "<div style=\"font-size:8px;width:100%;text-align:center;color:#555;font-family:sans-serif\">"
+    "{title} — page <span class=\"pageNumber\"></span> of <span class=\"totalPages\"></span></div>"
+)
+
+
+class PDFUnavailable(RuntimeError):
+    """Chromium or Playwright is missing: the HTML is complete, only the PDF could not be printed."""
+
+
+def chromium_available() -> bool:
+    """Whether Debian's Chromium and the Playwright driver are installed here."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return False
+    return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
+
+
+def print_pdfs(jobs: list[tuple[Path, Path, str]]) -> list[Path]:
+    """Print HTML files to PDF with headless Chromium, offline, one browser for all of them.
+
+    Every ``http(s)`` request is refused, so a page prints only what it holds (a self-contained page
+    prints completely; nothing leaves the machine). A4, page numbers in the footer, headings as the
+    PDF outline, tagged PDF (figures keep their alt text).
+
+    Parameters
+    ----------
+    jobs : list of (html_path, pdf_path, title)
+        Each page to print, where to write it, and the title shown in its footer.
+
+    Returns
+    -------
+    list of Path
+        The PDFs written, in order.
+
+    Raises
+    ------
+    PDFUnavailable
+        When Chromium or Playwright is not installed (``make`` installs both).
+
+    Examples
+    --------
+    ``print_pdfs([(Path("statement-001.html"), Path("statement-001.pdf"), "Your segment statement")])``
+    """
+    if not chromium_available():
+        raise PDFUnavailable(
+            f"cannot print a PDF: Chromium ({CHROMIUM}) or the Python package playwright is missing; "
+            "`make test` / `.ci/run` install them (apt-get install chromium poppler-utils)."
+        )
+    from playwright.sync_api import sync_playwright
+
+    written = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for source, out, title in jobs:
+                page = browser.new_page()
+                page.route(re.compile(r"^https?://"), lambda route: route.abort())  # nothing leaves the machine
+                page.goto(Path(source).resolve().as_uri(), wait_until="load")
+                page.emulate_media(media="print")
+                page.pdf(
+                    path=str(out), format="A4", print_background=True, outline=True, tagged=True,
+                    display_header_footer=True, header_template="<span></span>",
+                    footer_template=_PDF_FOOTER.format(title=html.escape(title, quote=False)),
+                    margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"},
+                )
+                page.close()
+                written.append(Path(out))
+        finally:
+            browser.close()
+    return written
