@@ -75,6 +75,7 @@ def table(
     decimals: int = 2,
     index: bool | None = None,
     caption: str | None = None,
+    complementary: list | None = None,
 ) -> Table:
     """A reviewer-ready table from a DataFrame (counts, rates, names).
 
@@ -96,6 +97,12 @@ def table(
         Force keeping (True) or dropping (False) the index; by default kept when meaningful.
     caption : str, optional
         A caption over the table.
+    complementary : list of (row, column), optional
+        The cells hidden only to protect a smaller cell (complementary suppression), by index label
+        and column. Default: ``df.attrs["complementary"]``, which
+        :func:`workbench.privacy.suppress_counts` and :func:`~workbench.privacy.suppress_rows` set.
+        With ``k`` these cells read ``"hidden†"`` and the others ``"< k"``, each with its footnote;
+        without this knowledge every hidden cell reads ``"< k"`` with a footnote naming both reasons.
 
     Returns
     -------
@@ -109,27 +116,54 @@ def table(
     floats that are all whole numbers (counts after a join that introduced NaN) prints ``530``,
     not ``530.0``; a suppressed count prints ``< 10``.
     """
+    known = complementary if complementary is not None else df.attrs.get("complementary")
     frame = _flatten(df, index)
+    guard = _flatten(_complement_mask(df, known or []), index)
     names = names or {}
-    shown, numeric, hidden = {}, [], False
-    for col in frame.columns:
+    shown, numeric, used = {}, [], set()
+    for col, guard_col in zip(frame.columns, guard.columns):
         values = frame[col]
         is_num = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         whole = is_num and bool(values.dropna().map(lambda v: float(v).is_integer()).all())
         fmt = _formatter(col in percent, whole, decimals)
-        hidden |= bool(values.isna().any())
-        shown[_words(col, names)] = [_cell(v, fmt, k) for v in values]
+        cells = [_cell(v, fmt, k, g is True) for v, g in zip(values, guard[guard_col])]
+        used |= {c for c in cells if c in (_COMPLEMENT, f"< {k}", "–")}
+        shown[_words(col, names)] = cells
         numeric.append(is_num)
+    return Table(pd.DataFrame(shown, dtype=object), numeric, caption, _notes(used, k, known is not None))
+
+
+#: How a cell hidden only to protect a smaller one reads (complementary suppression).
+_COMPLEMENT = "hidden†"
+
+
+def _complement_mask(df: pd.DataFrame, cells: list) -> pd.DataFrame:
+    """True at the listed (row, column) cells; the index is kept so it flattens like ``df``."""
+    mask = pd.DataFrame(False, index=df.index, columns=df.columns, dtype=object)
+    for row, col in cells:
+        if row in mask.index and col in mask.columns:
+            mask.loc[row, col] = True
+    return mask
+
+
+def _notes(used: set, k: int | None, known: bool) -> list[str]:
+    """Footnotes for the markers the table shows, and only those."""
+    same = "The same cell is hidden in every table, figure and sentence of this run."
     notes = []
-    if hidden and k is not None:
+    if k is not None and f"< {k}" in used:
         notes.append(
+            f"“< {k}”: fewer than {k} customers, hidden by small-cell suppression (privacy.suppression_k = {k}). {same}"
+            if known else
             f"“< {k}”: hidden by small-cell suppression (privacy.suppression_k = {k}): the cell counts fewer "
             f"than {k} customers, or was hidden together with such a cell so that it cannot be worked out "
-            "from the totals. The same cell is hidden in every table, figure and sentence of this run."
+            f"from the totals. {same}"
         )
-    elif hidden:
+    if _COMPLEMENT in used:
+        notes.append(f"“{_COMPLEMENT}”: hidden so that a smaller cell cannot be recovered from the totals (its own "
+                     f"count may be {k} or more). {same}")
+    if "–" in used:
         notes.append("“–”: not available for this row.")
-    return Table(pd.DataFrame(shown, dtype=object), numeric, caption, notes)
+    return notes
 
 
 def _flatten(df: pd.DataFrame, index: bool | None) -> pd.DataFrame:
@@ -155,9 +189,11 @@ def _formatter(is_percent: bool, whole: bool, decimals: int):
     return lambda v: f"{float(v):,.{decimals}f}"
 
 
-def _cell(value, fmt, k: int | None) -> str:
+def _cell(value, fmt, k: int | None, complementary: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
-        return f"< {k}" if k is not None else "–"
+        if k is None:
+            return "–"
+        return _COMPLEMENT if complementary else f"< {k}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Number):

@@ -300,6 +300,8 @@ def _composition_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
         shown = sup.copy()
         shown.index = [inp.names.get(int(j), j) if j != "Total" else j for j in sup.index]
         shown.index.name = "segment_name"
+        shown.attrs["complementary"] = [(shown.index[list(sup.index).index(r)], c)  # same cells, named rows
+                                        for r, c in sup.attrs.get("complementary", [])]
         audit.counts[attr] = shown
         hidden = set(zip(long.loc[long["masked"], "segment"], long.loc[long["masked"], "group"]))
         weak = [(int(r.segment), r.least_represented) in hidden for r in bal.itertuples()]

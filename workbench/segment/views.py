@@ -117,7 +117,10 @@ class SegmentationResult:
         """Named segments: id, name, share, revenue share, churn rate where an outcome exists."""
         cols = [c for c in ("segment_name", "n", "share", "revenue_share", "churn_rate", "suppressed", "evidence",
                             "description") if c in self.profile]
-        return self.profile[cols].set_index(self.profile["segment"]).round(3)
+        out = self.profile[cols].set_index(self.profile["segment"]).round(3)
+        ids = list(self.profile["segment"])  # complementary cells follow the rows to their segment ids
+        out.attrs["complementary"] = [(ids[i], c) for i, c in self.profile.attrs.get("complementary", []) if c in cols]
+        return out
 
 
 def learned_headline(model: SegmentationModel, reason: str, names: dict[int, str], shares: pd.Series,
