@@ -146,7 +146,7 @@ def _privacy_facts(summary: dict, manifest: dict, prep: dict) -> str:
     k = prep.get("suppression_k", p01.get("suppression_k"))
     facts.append(
         f"Small-cell suppression: every published count below {k} is hidden (shown as “&lt; {k}”), "
-        "with complementary cells hidden so it cannot be recovered from totals."
+        "with complementary cells hidden so it cannot be recovered from totals (shown as “hidden†”)."
     )
     sens = summary.get("02_segmentation", {}).get("sensitive_inputs")
     if sens is not None:
