@@ -210,11 +210,7 @@ def dp_release(
     import opendp.prelude as dp
 
     dp.enable_features("contrib")
-    if epsilon <= 0:
-        raise InputError(f"Config error: privacy.dp.epsilon must be positive, got {epsilon}.")
-    features = [f for f in bounds if f in frame.columns]
-    skipped = [f for f in bounds if f not in frame.columns]
-    keys = sorted(frame[by].dropna().unique().tolist()) if keys is None else list(keys)
+    features, skipped, keys = _release_plan(frame, by, bounds, epsilon, keys)
     data, factors = _encode(frame, by, bounds, features, impute)
     weights = [float(count_weight)] + [1.0] * len(features)
     context = _compositor(dp, data, by, epsilon, delta, weights, max_customers, len(keys))
@@ -222,14 +218,27 @@ def dp_release(
     table, count_acc, acc_rows = _release_counts(budget, by, keys, weights[0])
     for f in features:
         acc_rows += _release_mean(budget, table, by, f, bounds[f], factors[f], count_acc)
-    ledger = budget.ledger
-    spent_eps = float(sum(e["epsilon"] for e in ledger))
+    return _release_record(table, budget.ledger, epsilon, delta, acc_rows, bounds, features, skipped)
+
+
+def _release_plan(frame: pd.DataFrame, by: str, bounds: dict, epsilon: float, keys) -> tuple[list, list, list]:
+    """Check the budget; the bounded features present (and those skipped); the public segment ids."""
+    if epsilon <= 0:
+        raise InputError(f"Config error: privacy.dp.epsilon must be positive, got {epsilon}.")
+    features = [f for f in bounds if f in frame.columns]
+    skipped = [f for f in bounds if f not in frame.columns]
+    keys = sorted(frame[by].dropna().unique().tolist()) if keys is None else list(keys)
+    return features, skipped, keys
+
+
+def _release_record(table, ledger, epsilon, delta, acc_rows, bounds, features, skipped) -> DPRelease:
+    """The release with what it spent (the sum of its queries' epsilon; Laplace spends no delta)."""
     return DPRelease(
         table=table,
         ledger=ledger,
         epsilon=float(epsilon),
         delta=float(delta),
-        spent={"epsilon": spent_eps, "delta": 0.0},
+        spent={"epsilon": float(sum(e["epsilon"] for e in ledger)), "delta": 0.0},
         accuracy=pd.DataFrame(acc_rows),
         bounds={f: [float(b) for b in bounds[f]] for f in features},
         skipped=skipped,
