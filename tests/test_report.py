@@ -65,3 +65,41 @@ def test_report_style_is_colour_blind_safe_and_attaches_alt_text():
     report.use_report_style()  # twice: still one wrapper
     assert backend_inline._fetch_figure_metadata.__wrapped__.__name__ == "_fetch_figure_metadata"
     plt.close(fig)
+
+
+def test_primary_and_complementary_cells_read_differently_with_their_own_footnotes():
+    from workbench.privacy import suppress_counts
+
+    counts = pd.DataFrame({"female": [530, 4, 300], "male": [1204, 77, 250]},
+                          index=pd.Index(["Loyal", "Lapsed", "New"], name="segment"))
+    published = suppress_counts(counts, k=10, margins=True)
+    # 4 is below k (primary); the cells hidden to protect it count k or more (complementary)
+    assert published.attrs["complementary"] and ("Lapsed", "female") not in published.attrs["complementary"]
+    t = report.table(published, k=10)
+    lapsed = t.frame.set_index("Segment").loc["Lapsed"]
+    assert lapsed["Female"] == "< 10"
+    shown = t.frame.drop(columns="Segment").to_numpy().ravel().tolist()
+    assert shown.count("< 10") == 1 and shown.count("hidden†") == len(published.attrs["complementary"]) >= 1
+    totals = counts.assign(Total=counts.sum(axis=1))
+    totals.loc["Total"] = totals.sum()
+    assert all(totals.loc[row, col] >= 10 for row, col in published.attrs["complementary"])
+    html = t._repr_html_()
+    assert "“&lt; 10”: fewer than 10 customers" in html
+    assert "“hidden†”: hidden so that a smaller cell cannot be recovered from the totals" in html
+    # told explicitly: no cell is complementary, so the footnote for that marker is absent
+    plain = report.table(published, k=10, complementary=[])
+    assert "hidden†" not in plain._repr_html_()
+    # without the knowledge (a frame built elsewhere) both reasons are named under one marker
+    unknown = report.table(pd.DataFrame({"n": [5.0, np.nan]}), k=10)
+    assert unknown.frame["N"].tolist() == ["5", "< 10"] and "or was hidden together with" in unknown._repr_html_()
+
+
+def test_complementary_row_of_suppress_rows_is_marked():
+    from workbench.privacy import suppress_rows
+
+    rows = suppress_rows(pd.DataFrame({"segment": ["a", "b", "c"], "n": [3, 40, 500], "spend": [1.0, 2.0, 3.0]}),
+                         "n", k=10)
+    assert rows.attrs["complementary"] == [(1, "n"), (1, "spend")]
+    t = report.table(rows.drop(columns="suppressed"), k=10)
+    assert t.frame["N"].tolist() == ["< 10", "hidden†", "500"]
+    assert t.frame["Spend"].tolist() == ["< 10", "hidden†", "3"]

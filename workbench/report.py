@@ -8,18 +8,25 @@
   the offline HTML export writes into the ``<img alt=…>``.
 * :func:`use_report_style` sets a colour-blind-safe palette (Okabe–Ito) and colour map (cividis) in one
   place for every figure.
+* :func:`print_pdfs` prints HTML pages to PDF with Debian's headless Chromium, every network request
+  refused: the run's ``audit.pdf`` and the per-customer statements both go through it.
 """
 
 from __future__ import annotations
 
 import html
 import math
+import os
+import re
+import shutil
 from numbers import Number
+from pathlib import Path
 
 import pandas as pd
 from IPython.display import Markdown, display
 
-__all__ = ["Table", "figure_alt", "not_applicable", "table", "use_report_style", "OKABE_ITO"]
+__all__ = ["CHROMIUM", "OKABE_ITO", "PDFUnavailable", "Table", "chromium_available", "figure_alt", "not_applicable",
+           "print_pdfs", "table", "use_report_style"]
 
 # Okabe & Ito (2008), distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -68,6 +75,7 @@ def table(
     decimals: int = 2,
     index: bool | None = None,
     caption: str | None = None,
+    complementary: list | None = None,
 ) -> Table:
     """A reviewer-ready table from a DataFrame (counts, rates, names).
 
@@ -89,6 +97,12 @@ def table(
         Force keeping (True) or dropping (False) the index; by default kept when meaningful.
     caption : str, optional
         A caption over the table.
+    complementary : list of (row, column), optional
+        The cells hidden only to protect a smaller cell (complementary suppression), by index label
+        and column. Default: ``df.attrs["complementary"]``, which
+        :func:`workbench.privacy.suppress_counts` and :func:`~workbench.privacy.suppress_rows` set.
+        With ``k`` these cells read ``"hidden†"`` and the others ``"< k"``, each with its footnote;
+        without this knowledge every hidden cell reads ``"< k"`` with a footnote naming both reasons.
 
     Returns
     -------
@@ -102,27 +116,54 @@ def table(
     floats that are all whole numbers (counts after a join that introduced NaN) prints ``530``,
     not ``530.0``; a suppressed count prints ``< 10``.
     """
+    known = complementary if complementary is not None else df.attrs.get("complementary")
     frame = _flatten(df, index)
+    guard = _flatten(_complement_mask(df, known or []), index)
     names = names or {}
-    shown, numeric, hidden = {}, [], False
-    for col in frame.columns:
+    shown, numeric, used = {}, [], set()
+    for col, guard_col in zip(frame.columns, guard.columns):
         values = frame[col]
         is_num = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         whole = is_num and bool(values.dropna().map(lambda v: float(v).is_integer()).all())
         fmt = _formatter(col in percent, whole, decimals)
-        hidden |= bool(values.isna().any())
-        shown[_words(col, names)] = [_cell(v, fmt, k) for v in values]
+        cells = [_cell(v, fmt, k, g is True) for v, g in zip(values, guard[guard_col])]
+        used |= {c for c in cells if c in (_COMPLEMENT, f"< {k}", "–")}
+        shown[_words(col, names)] = cells
         numeric.append(is_num)
+    return Table(pd.DataFrame(shown, dtype=object), numeric, caption, _notes(used, k, known is not None))
+
+
+#: How a cell hidden only to protect a smaller one reads (complementary suppression).
+_COMPLEMENT = "hidden†"
+
+
+def _complement_mask(df: pd.DataFrame, cells: list) -> pd.DataFrame:
+    """True at the listed (row, column) cells; the index is kept so it flattens like ``df``."""
+    mask = pd.DataFrame(False, index=df.index, columns=df.columns, dtype=object)
+    for row, col in cells:
+        if row in mask.index and col in mask.columns:
+            mask.loc[row, col] = True
+    return mask
+
+
+def _notes(used: set, k: int | None, known: bool) -> list[str]:
+    """Footnotes for the markers the table shows, and only those."""
+    same = "The same cell is hidden in every table, figure and sentence of this run."
     notes = []
-    if hidden and k is not None:
+    if k is not None and f"< {k}" in used:
         notes.append(
+            f"“< {k}”: fewer than {k} customers, hidden by small-cell suppression (privacy.suppression_k = {k}). {same}"
+            if known else
             f"“< {k}”: hidden by small-cell suppression (privacy.suppression_k = {k}): the cell counts fewer "
             f"than {k} customers, or was hidden together with such a cell so that it cannot be worked out "
-            "from the totals. The same cell is hidden in every table, figure and sentence of this run."
+            f"from the totals. {same}"
         )
-    elif hidden:
+    if _COMPLEMENT in used:
+        notes.append(f"“{_COMPLEMENT}”: hidden so that a smaller cell cannot be recovered from the totals (its own "
+                     f"count may be {k} or more). {same}")
+    if "–" in used:
         notes.append("“–”: not available for this row.")
-    return Table(pd.DataFrame(shown, dtype=object), numeric, caption, notes)
+    return notes
 
 
 def _flatten(df: pd.DataFrame, index: bool | None) -> pd.DataFrame:
@@ -148,9 +189,11 @@ def _formatter(is_percent: bool, whole: bool, decimals: int):
     return lambda v: f"{float(v):,.{decimals}f}"
 
 
-def _cell(value, fmt, k: int | None) -> str:
+def _cell(value, fmt, k: int | None, complementary: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA or value is pd.NaT:
-        return f"< {k}" if k is not None else "–"
+        if k is None:
+            return "–"
+        return _COMPLEMENT if complementary else f"< {k}"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, Number):
@@ -245,3 +288,80 @@ def use_report_style() -> None:
 
     with_alt.__wrapped__ = original
     backend_inline._fetch_figure_metadata = with_alt
+
+
+# -- printing ------------------------------------------------------------------------------------------
+#: Debian's Chromium (apt-get install chromium); Playwright drives it, no browser is downloaded.
+CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
+_PDF_FOOTER = (
+    "<div style=\"font-size:8px;width:100%;text-align:center;color:#555;font-family:sans-serif\">"
+    "{title} — page <span class=\"pageNumber\"></span> of <span class=\"totalPages\"></span></div>"
+)
+
+
+class PDFUnavailable(RuntimeError):
+    """Chromium or Playwright is missing: the HTML is complete, only the PDF could not be printed."""
+
+
+def chromium_available() -> bool:
+    """Whether Debian's Chromium and the Playwright driver are installed here."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return False
+    return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
+
+
+def print_pdfs(jobs: list[tuple[Path, Path, str]]) -> list[Path]:
+    """Print HTML files to PDF with headless Chromium, offline, one browser for all of them.
+
+    Every ``http(s)`` request is refused, so a page prints only what it holds (a self-contained page
+    prints completely; nothing leaves the machine). A4, page numbers in the footer, headings as the
+    PDF outline, tagged PDF (figures keep their alt text).
+
+    Parameters
+    ----------
+    jobs : list of (html_path, pdf_path, title)
+        Each page to print, where to write it, and the title shown in its footer.
+
+    Returns
+    -------
+    list of Path
+        The PDFs written, in order.
+
+    Raises
+    ------
+    PDFUnavailable
+        When Chromium or Playwright is not installed (``make`` installs both).
+
+    Examples
+    --------
+    ``print_pdfs([(Path("statement-001.html"), Path("statement-001.pdf"), "Your segment statement")])``
+    """
+    if not chromium_available():
+        raise PDFUnavailable(
+            f"cannot print a PDF: Chromium ({CHROMIUM}) or the Python package playwright is missing; "
+            "`make test` / `.ci/run` install them (apt-get install chromium poppler-utils)."
+        )
+    from playwright.sync_api import sync_playwright
+
+    written = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            for source, out, title in jobs:
+                page = browser.new_page()
+                page.route(re.compile(r"^https?://"), lambda route: route.abort())  # nothing leaves the machine
+                page.goto(Path(source).resolve().as_uri(), wait_until="load")
+                page.emulate_media(media="print")
+                page.pdf(
+                    path=str(out), format="A4", print_background=True, outline=True, tagged=True,
+                    display_header_footer=True, header_template="<span></span>",
+                    footer_template=_PDF_FOOTER.format(title=html.escape(title, quote=False)),
+                    margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"},
+                )
+                page.close()
+                written.append(Path(out))
+        finally:
+            browser.close()
+    return written

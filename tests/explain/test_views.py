@@ -19,3 +19,18 @@ def test_compare_with_planted_names_overlap_and_leaves_out_small_segments():
 def test_unlabelled_customer_paragraph_says_there_is_nothing_to_explain():
     text = views.unlabelled_paragraph("unlabelled")
     assert "no segment label" in text and "\u201cunlabelled\u201d" in text
+
+
+def test_methodology_states_the_path_the_fidelity_rule_and_the_grammar():
+    from workbench.explain import DEFAULTS, methodology_markdown
+
+    settings = {**DEFAULTS, "fidelity_threshold": 0.85, "background_size": 150}
+    exact = " ".join(methodology_markdown({"method": "exact"}, settings).split())
+    assert "Exact SHAP of the margin" in exact and "background of 150 seeded customers" in exact
+    assert "0.85" not in exact  # no fidelity gate on the exact path
+    surrogate = " ".join(methodology_markdown({"method": "surrogate", "fidelity": {"accuracy": 0.912, "n_test": 400}},
+                                              settings).split())
+    assert "at least 0.85 (`explain.fidelity_threshold`)" in surrogate
+    assert "accuracy 0.912 on 400 held-out customers" in surrogate
+    for text in (exact, surrogate):
+        assert "add 1, 2, 3, 5, 8, 12 purchases in a quarter (90 days)" in text and "never changed" in text

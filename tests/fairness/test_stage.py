@@ -43,3 +43,24 @@ def test_cdnow_is_not_applicable(tmp_path):
     audit = fairness.fairness_run(run)
     assert not audit.applicable and "sensitive" in audit.reason
     assert run.read_json("summary/04_fairness.json")["verdicts"] == []
+
+
+def test_published_verdicts_carry_the_value_and_interval_unless_suppressed():
+    import numpy as np
+    import pandas as pd
+
+    from workbench.fairness.stage import published_verdicts
+
+    v = pd.DataFrame({
+        "action": ["offer", "offer"], "attribute": ["gender", "age"], "verdict": ["pass", "insufficient evidence"],
+        "sentence": ["a", "b"], "reference": ["female", "30-45"], "family_size": [1, 3],
+        "worst_group": ["male", "18-30"], "worst_ratio": [0.97, 0.7], "worst_ratio_low": [0.91, np.nan],
+        "worst_ratio_high": [1.04, 1.1], "worst_masked": [False, True],
+    })
+    out = published_verdicts(v, alpha=0.05, correction="holm")
+    first, second = out.to_dict(orient="records")
+    assert (first["value"], first["interval_low"], first["interval_high"]) == (0.97, 0.91, 1.04)
+    assert first["compared_group"] == "male" and first["level"] == 0.95 and first["family_size"] == 1
+    # the suppressed group's numbers are withheld, as in its sentence
+    assert second["value"] is None and second["interval_low"] is None and second["compared_group"] is None
+    assert second["correction"] == "holm" and second["reference"] == "30-45"

@@ -167,3 +167,20 @@ def test_small_cells_are_protected_and_the_control_without_suppression_is_caught
         assert {f"gender=x, segment={s}" for s in range(6)} <= small
     else:
         assert check.passed and check.n_hidden > 0, check.findings
+
+
+def test_cells_hidden_because_another_table_hides_them_are_marked_complementary(tmp_path):
+    run = _run(tmp_path)
+    earlier = pd.DataFrame([[np.nan, 120.0, np.nan, np.nan]], index=pd.Index(["Total"], name="region"),
+                           columns=pd.Index(["f", "m", "nb", "Total"], name="gender"))
+    privacy.publish_counts(run, "earlier", earlier, "region", "gender")
+    a = privacy.suppress_and_publish(run, "composition", SEG, "segment", "gender")
+    marked = set(a.attrs["complementary"])
+    assert ("Total", "f") in marked and ("Total", "Total") in marked  # 140 and 263 customers: hidden, not small
+    hidden = {(r, c) for r in a.index for c in a.columns if np.isnan(a.loc[r, c])}
+    exact = SEG.assign(Total=SEG.sum(axis=1))
+    exact.loc["Total"] = exact.sum()
+    assert marked <= hidden
+    # every hidden cell not marked counts 1..k-1 customers: its "< k" label is literally true
+    assert all(0 < exact.loc[r, c] < 10 for r, c in hidden - marked)
+    assert all(not 0 < exact.loc[r, c] < 10 for r, c in marked)

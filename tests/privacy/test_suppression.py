@@ -143,3 +143,18 @@ def test_suppress_rows_two_small_rows_need_no_complement_and_unknown_total():
     single = pd.DataFrame({"group": ["a", "b"], "n": [3, 100], "rate": [0.1, 0.3]})
     assert suppress_rows(single, "n", total_known=False)["suppressed"].tolist() == [True, False]
     assert suppress_rows(single, "n")["suppressed"].tolist() == [True, True]
+
+
+def test_suppress_counts_lists_complementary_cells_apart_from_small_ones():
+    import numpy as np
+    import pandas as pd
+
+    from workbench.privacy import suppress_counts
+
+    counts = pd.DataFrame({"a": [3, 50, 60], "b": [40, 45, 70]}, index=["x", "y", "z"])
+    out = suppress_counts(counts, k=10, margins=True)
+    marked = set(out.attrs["complementary"])
+    hidden = {(r, c) for r in out.index for c in out.columns if np.isnan(out.loc[r, c])}
+    assert ("x", "a") in hidden and ("x", "a") not in marked  # 3 customers: primary
+    assert marked and marked == hidden - {("x", "a")}  # the rest were hidden to protect it
+    assert suppress_counts(counts + 100, k=10).attrs["complementary"] == []

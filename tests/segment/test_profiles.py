@@ -44,3 +44,20 @@ def test_profile_sizes_are_the_published_table_totals(data):
     hidden = prof.loc[prof["segment"] >= 0].set_index("segment")["n"].isna()
     assert hidden.to_dict() == counts.loc[[0, 1, 2], "Total"].isna().to_dict()
     assert hidden[2] and hidden[1]
+
+
+def test_profile_marks_segments_hidden_only_to_protect_a_smaller_one():
+    import pandas as pd
+
+    from workbench.report import table
+
+    labels = np.array([0] * 4 + [1] * 40 + [2] * 500)
+    features = pd.DataFrame({"customer_id": [f"c{i}" for i in range(len(labels))],
+                             "monetary": np.arange(len(labels), dtype=float)})
+    prof = segment.profile_segments(features, labels, suppression_k=10)
+    # segment 0 (4 customers) is below k; segment 1 (40) is hidden so that 0 cannot be worked out
+    assert prof.loc[prof["segment"] == 0, "suppressed"].item() and prof.loc[prof["segment"] == 1, "suppressed"].item()
+    rows = {r for r, _ in prof.attrs["complementary"]}
+    assert rows == {1} and (1, "n") in prof.attrs["complementary"]
+    shown = table(prof[["segment", "n", "share"]], k=10).frame
+    assert shown["N"].tolist()[:3] == ["< 10", "hidden†", "500"]

@@ -6,6 +6,8 @@ that no one else has); a statement must contain its own customer's canaries and 
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import yaml
 
 from workbench import pipeline
 from workbench.data import InputError, load_config
+from workbench.report import chromium_available
 from workbench.segment import segment_run
 from workbench.statement import read_ids, statements_run
 
@@ -78,7 +81,7 @@ def byo_run(tmp_path_factory):
 def test_statements_for_five_ids_hold_only_their_own_values(byo_run, tmp_path):
     chosen = [4, 17, 88, 150, 239]
     raw = pd.read_csv(byo_run / "customers.csv")
-    results = statements_run(byo_run / "run", [f"C{i:05d}" for i in chosen], tmp_path)
+    results = statements_run(byo_run / "run", [f"C{i:05d}" for i in chosen], tmp_path, pdf=False)
     assert [r["status"] for r in results] == ["written"] * 5
     for i, r in zip(chosen, results):
         page = Path(r["file"]).read_text()
@@ -97,7 +100,7 @@ def test_statements_for_five_ids_hold_only_their_own_values(byo_run, tmp_path):
 
 
 def test_unknown_and_opted_out_ids_get_a_message_not_a_crash(byo_run, tmp_path):
-    results = statements_run(byo_run / "run", ["C00001", "NOT-A-CUSTOMER", "C00009"], tmp_path)
+    results = statements_run(byo_run / "run", ["C00001", "NOT-A-CUSTOMER", "C00009"], tmp_path, pdf=False)
     assert [r["status"] for r in results] == ["written", "not found", "not found"]
     assert "line 2" in results[1]["message"] and "NOT-A-CUSTOMER" not in results[1]["message"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["statement-001.html"]
@@ -106,7 +109,33 @@ def test_unknown_and_opted_out_ids_get_a_message_not_a_crash(byo_run, tmp_path):
 def test_refused_without_a_persistent_key(byo_run, tmp_path, monkeypatch):
     monkeypatch.delenv("WORKBENCH_PSEUDONYM_KEY")
     with pytest.raises(InputError, match="No pseudonym key"):
+        statements_run(byo_run / "run", ["C00001"], tmp_path, pdf=False)
+
+
+@pytest.mark.skipif(not chromium_available() or shutil.which("pdftotext") is None,
+                    reason="needs Debian's chromium and poppler-utils (make browser installs them)")
+def test_each_pdf_holds_its_own_canaries_and_no_one_elses(byo_run, tmp_path):
+    chosen = [4, 17, 88]
+    results = statements_run(byo_run / "run", [f"C{i:05d}" for i in chosen] + ["NOT-A-CUSTOMER"], tmp_path)
+    assert [r["status"] for r in results] == ["written"] * 3 + ["not found"]
+    assert sorted(p.name for p in tmp_path.glob("*.pdf")) == [f"statement-00{n}.pdf" for n in (1, 2, 3)]
+    for i, r in zip(chosen, results):
+        assert Path(r["pdf"]) == Path(r["file"]).with_suffix(".pdf")
+        text = subprocess.run(["pdftotext", "-layout", r["pdf"], "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert f"TIER{i:05d}X" in text and f"{1000 + 7 * i:,}" in text  # their own canaries, printed
+        assert "Your rights" in text and "privacy@example.org" in text and "page 1 of" in text
+        leaked = [j for j in range(N) if j != i and (f"TIER{j:05d}X" in text or f"C{j:05d}" in text)]
+        assert not leaked, f"PDF statement of C{i:05d} shows customers {leaked[:5]}"
+
+
+def test_pdf_refused_up_front_without_chromium(byo_run, tmp_path, monkeypatch):
+    import workbench.statement.stage as stage
+
+    monkeypatch.setattr(stage, "chromium_available", lambda: False)
+    with pytest.raises(InputError, match="--no-pdf"):
         statements_run(byo_run / "run", ["C00001"], tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
 
 
 def test_read_ids_skips_a_header_and_blank_lines(tmp_path):

@@ -46,3 +46,18 @@ def test_growth_sentence_reads_the_published_total():
     assert views.growth_sentence(counts).startswith("12 of 100")
     counts.loc["Total", "growth potential"] = np.nan
     assert "suppressed" in views.growth_sentence(counts)
+
+
+def test_methodology_renders_fit_holdout_and_targeting_settings():
+    from workbench.value.views import methodology_markdown
+
+    models = {"fitted_customers": 900, "gamma_gamma_customers": 700, "scored_customers": 950,
+              "holdout": {"calibration_end": "2025-01-01", "observation_end": "2025-07-01", "holdout_days": 181},
+              "settings": {"fit_sample": 5000, "step_days": 30, "horizon_days": 180, "discount_rate": 0.08,
+                           "growth_rank_gap": 0.4, "top_share": 0.2}}
+    text = " ".join(methodology_markdown(models, k=8, min_group_size=50).split())
+    assert "at most 5,000 customers" in text and "900 for BG/NBD" in text and "700 repeat buyers" in text
+    assert "next 180 days" in text and "8% a year" in text
+    assert "up to 2025-01-01, holdout of 181 days" in text and "fewer than 8 customers" in text
+    assert "at least 0.4" in text and "top 20%" in text and "at least 50 customers" in text
+    assert "Wilson score interval" in text and "Holm-corrected" in text

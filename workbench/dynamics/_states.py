@@ -136,12 +136,22 @@ def segment_states(
         raise ValueError(f"refit_match must be 'previous' or 'original', got {refit_match!r}")
     if features_fn is None:
         features_fn = _features_as_of(customers, transactions, roles, lookback_months, feature_settings)
-    ids = customers["customer_id"].reset_index(drop=True)
-    activity = window_activity(transactions, windows)
-    activity = pd.DataFrame({"customer_id": ids}).merge(activity, on="customer_id", how="left")
+    ids, activity = _customer_activity(customers, transactions, windows)
     names = {int(k): str(v) for k, v in (names or getattr(model, "segment_names_", {}) or {}).items()}
     scan = _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, refit_sample, refit_match,
                          seed, cohort, windowed)
+    return _dynamics(model, windows, scan, names, value_order, refit)
+
+
+def _customer_activity(customers: pd.DataFrame, transactions: pd.DataFrame, windows: pd.DataFrame):
+    """The customer ids in table order, and each one's activity per window (customers without any, too)."""
+    ids = customers["customer_id"].reset_index(drop=True)
+    activity = window_activity(transactions, windows)
+    return ids, pd.DataFrame({"customer_id": ids}).merge(activity, on="customer_id", how="left")
+
+
+def _dynamics(model, windows: pd.DataFrame, scan: "_Scan", names: dict, value_order, refit: bool) -> Dynamics:
+    """The scan as a :class:`Dynamics`: centroid arrays, names for segments seen only in windows, value order."""
     centroid_arrays, seen_ids = _centroid_arrays(scan.centroids, names, len(scan.input_names))
     names = {**{j: f"Segment {j}" for j in seen_ids}, **names}
     if not value_order:

@@ -60,10 +60,11 @@ from ._surrogate import SurrogateExplainer, explain_labels
 from .plots import margin_bands, plot_importance, plot_margin_bands
 from .stage import (compare_with_truth, example_customer, explain_customer, explain_run, individual_examples,
                     load_state)
-from .views import (describe, example_withheld, render_html, render_text, shown_segments, top_features,
-                    withheld_table)
+from .views import (describe, example_withheld, methodology_markdown, render_html, render_text, shown_segments,
+                    top_features, withheld_table)
 
 __all__ = [
+    "methodology_markdown",
     "Action",
     "DEFAULTS",
     "FeatureContext",

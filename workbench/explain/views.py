@@ -335,3 +335,57 @@ def _counterfactual_html(cf: dict | None) -> str:
             f"<p>These purchases would change your figures as follows:</p><ul>{items}</ul>"
             "<p class=note>Only changes in purchasing were considered. Recency and tenure follow from the "
             "dates of purchases and are never suggested; age, location and survey answers are never changed.</p>")
+
+
+def methodology_markdown(result: dict, settings: dict) -> str:
+    """Notebook 03's methodology with this run's settings: what is explained, samples, fidelity, counterfactuals.
+
+    Parameters
+    ----------
+    result : dict
+        What :func:`~workbench.explain.explain_run` returned.
+    settings : dict
+        The ``explain`` config section over its defaults (``run.settings("explain", DEFAULTS)``).
+
+    Returns
+    -------
+    str
+        Markdown a reviewer can check by hand against the fidelity line and the importance table.
+    """
+    from ._counterfactual import ADD_PURCHASES, BASKETS, MOVE_FRACTIONS, QUARTER_DAYS
+
+    thr = float(settings["fidelity_threshold"])
+    sur = settings["surrogate"]
+    if result["method"] == "exact":
+        how = f"""**Exact SHAP of the margin.** The margin ||z − c_runner-up||² − ||z − c_assigned||² is linear in the
+model inputs z, so each input's SHAP value is its term of that difference measured from a background of
+{int(settings['background_size'])} seeded customers; contributions of one-hot columns and transforms are summed back to
+the original feature. Additivity holds exactly: base value + contributions = margin (tested). Importance is
+the mean absolute contribution over every member of the segment (computed in batches of
+{int(settings['batch_size']):,}); the spread bands use a seeded sample of {int(settings['plot_sample']):,} customers and
+are drawn only for segments with at least 50 sampled members. There is no sampling error in the importance
+and so no interval; the agreement line says how many stored assignments the scores reproduce."""
+    elif result["method"] == "none":
+        how = "**Nothing was explained.** " + str(result.get("reason", ""))
+    else:
+        fid = result.get("fidelity") or {}
+        how = f"""**Surrogate SHAP.** A gradient-boosted surrogate (LightGBM, {sur['n_estimators']} trees of
+{sur['num_leaves']} leaves) learns the segment labels from the features of at most {int(sur['max_fit']):,} seeded
+customers; {float(sur['test_size']):.0%} of them are held out. **Fidelity rule:** its explanations are shown only
+when its held-out accuracy is at least {thr:g} (`explain.fidelity_threshold`), and a segment's only when that
+segment's held-out F1 is at least {thr:g} as well{f" (this run: accuracy {fid['accuracy']:.3f} on {fid.get('n_test', 0):,} held-out customers)" if fid.get('accuracy') is not None else ''}.
+Importance is the mean absolute TreeSHAP value over a seeded sample of {int(settings['sample_size']):,} customers;
+a SHAP value explains the surrogate, which is why fidelity gates it."""
+    return f"""{how}
+
+**Counterfactuals.** A suggested change is one action a customer can take with their own purchases, or one
+addition together with one move: add {', '.join(map(str, ADD_PURCHASES))} purchases in a quarter ({QUARTER_DAYS} days)
+of {', '.join(f'{b:g}×' for b in BASKETS)} their typical basket, or move {', '.join(f'{m:.0%}' for m in MOVE_FRACTIONS)} of
+their purchases from one category or channel to another. The changed transactions go through the run's own
+feature computation and the result is scored by the segmentation model (by the explainer where the model does
+not reproduce the stored assignments); the nearest segment some candidate reaches is reported (distance: standardised change of the features; ties: fewer
+actions). Clock features (recency, tenure) and customer attributes (demographics, survey scores) are never changed.
+
+**Disclosure.** Importance and spread are aggregates over segments; a segment smaller than
+`privacy.suppression_k` customers is not profiled, and no individual customer is shown unless the config sets
+`report.individual_examples: true`."""

@@ -76,7 +76,8 @@ def verdicts(
     -------
     pandas.DataFrame
         ``action, attribute, verdict, sentence, reference, family_size, worst_group, worst_ratio,
-        groups`` (status per group: ``pass``, ``fail``, ``not significant``, ``too wide``, ``small``,
+        worst_ratio_low, worst_ratio_high`` (its interval), ``worst_masked`` (its counts are
+        suppressed, so none of its numbers may be published), ``groups`` (status per group: ``pass``, ``fail``, ``not significant``, ``too wide``, ``small``,
         ``ignored``) and ``more_customers`` (customers that would settle an insufficient verdict
         at the observed rates, where computable).
     """
@@ -105,6 +106,9 @@ def verdicts(
             "reference": ref["group"], "family_size": int((part["role"] == "compared").sum()),
             "worst_group": None if worst is None else worst["group"],
             "worst_ratio": np.nan if worst is None else float(worst["ratio"]),
+            "worst_ratio_low": np.nan if worst is None else float(worst["ratio_low"]),
+            "worst_ratio_high": np.nan if worst is None else float(worst["ratio_high"]),
+            "worst_masked": worst is not None and _masked(worst),
             "more_customers": more, "groups": status,
         })
     return pd.DataFrame(rows)

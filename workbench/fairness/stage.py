@@ -144,12 +144,36 @@ def _fairness_run(run: Run) -> FairnessAudit:
     outcome_col = _outcome_step(run, inp, audit)
     inputs = _proxy_step(run, inp, audit)
     _mitigation_step(run, inp, audit, outcome_col, inputs)
-    verdict_out = audit.verdicts[["action", "attribute", "verdict", "sentence"]]
+    verdict_out = published_verdicts(audit.verdicts, inp.alpha, inp.correction)
     _write_artifacts(run, audit, verdict_out)
     audit.headline, top_proxies = _headline(audit, verdict_out, inp.actions, inp.names, settings["policy"],
                                             inp.order_source, attributes)
     _summarise(run, audit, inp, verdict_out, dp_rows, top_proxies)
     return audit
+
+
+def published_verdicts(v: pd.DataFrame, alpha: float, correction: str) -> pd.DataFrame:
+    """The verdict rows as published (``verdicts.parquet``, ``summary.json``): the sentence, and the number
+    it rests on with its interval and its test.
+
+    ``value`` is the rate ratio of the judged group furthest from parity (closest to the band's edge for a
+    pass) to the comparison group, ``interval_low``/``interval_high`` its Koopman interval at ``level``;
+    all three are None where that group's counts are suppressed, as in the sentence. ``family_size`` is
+    the number of comparisons the ``correction`` runs over.
+    """
+    out = v[["action", "attribute", "verdict", "sentence"]].copy()
+    shown = ~v["worst_masked"].astype(bool) & v["worst_ratio"].notna()
+    for col, src in (("value", "worst_ratio"), ("interval_low", "worst_ratio_low"), ("interval_high", "worst_ratio_high")):
+        out[col] = pd.Series([round(float(x), 4) if ok and np.isfinite(x) else None for x, ok in zip(v[src], shown)],
+                             index=out.index, dtype=object)  # None, not NaN: summary.json stays valid JSON
+    out["measure"] = "rate ratio to the comparison group"
+    out["compared_group"] = pd.Series([str(g) if ok else None for g, ok in zip(v["worst_group"], shown)],
+                                      index=out.index, dtype=object)
+    out["reference"] = v["reference"].astype(str).to_numpy()
+    out["family_size"] = v["family_size"].astype(int).to_numpy()
+    out["level"] = float(1 - alpha)
+    out["correction"] = str(correction)
+    return out
 
 
 # -- reading ------------------------------------------------------------------------------------------
@@ -282,6 +306,8 @@ def _composition_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
         shown = sup.copy()
         shown.index = [inp.names.get(int(j), j) if j != "Total" else j for j in sup.index]
         shown.index.name = "segment_name"
+        shown.attrs["complementary"] = [(shown.index[list(sup.index).index(r)], c)  # same cells, named rows
+                                        for r, c in sup.attrs.get("complementary", [])]
         audit.counts[attr] = shown
         hidden = set(zip(long.loc[long["masked"], "segment"], long.loc[long["masked"], "group"]))
         weak = [(int(r.segment), r.least_represented) in hidden for r in bal.itertuples()]

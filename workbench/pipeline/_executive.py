@@ -55,11 +55,13 @@ def verdict_rows(summary: dict) -> list[dict]:
 
 
 def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
-    """The verdict table: check, threshold and test, finding (value with interval), verdict, evidence.
+    """The verdict table: check, threshold, value, interval, test, finding, verdict, evidence.
 
-    The finding is the stage's own sentence, which states the value, its interval and the groups
-    compared; the threshold column names the policy band, the level and the correction, so the
-    row says what was tested, at what level, over which family.
+    ``value`` and its interval are the numbers the stage published in ``summary.json`` (for fairness:
+    the rate ratio of the group furthest from parity to the comparison group, and its interval),
+    shown as recorded there, never recomputed, and blank where the stage withheld them (suppressed
+    counts). The test column names the level, the correction and the family it runs over; the
+    finding is the stage's own sentence.
     """
     rows = verdict_rows(summary)
     if not rows:
@@ -70,7 +72,8 @@ def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
         f"rate of each group against the reference group, per action and attribute. {html.escape(test)}"
         "</caption><thead><tr>"
         "<th scope=\"col\">check</th><th scope=\"col\">threshold</th>"
-        "<th scope=\"col\">finding (value, interval)</th><th scope=\"col\">verdict</th>"
+        "<th scope=\"col\">value</th><th scope=\"col\">95% interval</th><th scope=\"col\">test</th>"
+        "<th scope=\"col\">finding</th><th scope=\"col\">verdict</th>"
         "<th scope=\"col\">evidence</th></tr></thead><tbody>"
     ]
     for r in rows:
@@ -80,11 +83,36 @@ def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
         link = _evidence_link(r["_stage"], notebooks)
         out.append(
             f"<tr><td>{html.escape(check)}</td><td>{html.escape(band)}</td>"
+            f"{_value_cells(r)}<td>{html.escape(_test_text(r))}</td>"
             f"<td>{html.escape(str(r.get('sentence', '')))}</td>"
             f"<td class=\"{_VERDICT_CLASS.get(v, 'insufficient')}\">{word}</td><td>{link}</td></tr>"
         )
     out.append("</tbody></table>")
     return "\n".join(out)
+
+
+def format_value(x) -> str:
+    """A published number as the verdict table shows it (two decimals; "–" where none was published)."""
+    return "–" if x is None else f"{float(x):.2f}"
+
+
+def _value_cells(r: dict) -> str:
+    """The value and its interval, as recorded in summary.json (numeric cells, right-aligned)."""
+    value = format_value(r.get("value"))
+    lo, hi = r.get("interval_low"), r.get("interval_high")
+    interval = "–" if lo is None or hi is None else f"{format_value(lo)}–{format_value(hi)}"
+    title = f" title=\"{html.escape(str(r['measure']))}\"" if r.get("measure") else ""
+    return f"<td class=\"num\"{title}>{value}</td><td class=\"num\">{interval}</td>"
+
+
+def _test_text(r: dict) -> str:
+    """Family and level of the row's test, from the row itself."""
+    if r.get("level") is None:
+        return "–"
+    corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(str(r.get("correction")), str(r.get("correction")))
+    m = r.get("family_size")
+    family = f"{m} comparison{'s' if m != 1 else ''} against {r.get('reference')}" if m is not None else "its comparisons"
+    return f"{float(r['level']):.0%} level, {corr} over the family of {family}"
 
 
 def _purpose(config: dict, prep: dict) -> str:
@@ -118,7 +146,7 @@ def _privacy_facts(summary: dict, manifest: dict, prep: dict) -> str:
     k = prep.get("suppression_k", p01.get("suppression_k"))
     facts.append(
         f"Small-cell suppression: every published count below {k} is hidden (shown as “&lt; {k}”), "
-        "with complementary cells hidden so it cannot be recovered from totals."
+        "with complementary cells hidden so it cannot be recovered from totals (shown as “hidden†”)."
     )
     sens = summary.get("02_segmentation", {}).get("sensitive_inputs")
     if sens is not None:
@@ -209,7 +237,9 @@ def _threshold_text(config: dict) -> tuple[str, str]:
     band = f"rate ratio within {lo:g}–{hi:g}, gap ≤ {diff:g}"
     test = (
         f"Pass: the {1 - alpha:.0%} interval lies inside the band. Fail: a breach significant at {alpha:g} "
-        f"after {corr} correction over all group comparisons of the audit. Otherwise insufficient evidence."
+        f"after {corr} correction over the comparisons that decide that verdict (its family: the judged groups "
+        "of that action and attribute, each against the comparison group). Otherwise insufficient evidence. "
+        "Value: the rate ratio of the group furthest from parity to the comparison group, with its interval."
     )
     return band, test
 

@@ -9,34 +9,16 @@ WeasyPrint: see CONTRIBUTING (pipeline) and ``bench/bench_pdf.py``.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
-CHROMIUM = os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium")
-_FOOTER = (
-    "<div style=\"font-size:8px;width:100%;text-align:center;color:#555;font-family:sans-serif\">"
-    "{title} — page <span class=\"pageNumber\"></span> of <span class=\"totalPages\"></span></div>"
-)
+from ..report import CHROMIUM, PDFUnavailable, chromium_available, print_pdfs  # noqa: F401 (re-exported)
+
 _STYLE = re.compile(r"<style[^>]*>.*?</style>", re.S | re.I)
 _MAIN = re.compile(r"<main[^>]*>(.*)</main>", re.S | re.I)
 _HEADER = re.compile(r"<header>(.*?)</header>", re.S)
 _FOOTER_BLOCK = re.compile(r"<footer class=\"provenance\".*?</footer>", re.S)
-
-
-class PDFUnavailable(RuntimeError):
-    """Chromium or Playwright is missing: the run is complete, only the PDF could not be printed."""
-
-
-def chromium_available() -> bool:
-    """Whether Debian's Chromium and the Playwright driver are installed here."""
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return False
-    return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
 
 
 def combined_html(folder: Path, notebooks: list[str], title: str) -> str:
@@ -102,33 +84,11 @@ def write_pdf(folder: Path, notebooks: list[str], title: str, out: Path | None =
     PDFUnavailable
         When Chromium or Playwright is not installed (``make`` installs both).
     """
-    if not chromium_available():
-        raise PDFUnavailable(
-            f"cannot print audit.pdf: Chromium ({CHROMIUM}) or the Python package playwright is missing; "
-            "`make test` / `.ci/run` install them (apt-get install chromium poppler-utils)."
-        )
-    from playwright.sync_api import sync_playwright
-
     out = out or folder / "audit.pdf"
     with tempfile.TemporaryDirectory(prefix="wb-pdf-") as tmp:
         source = Path(tmp) / "audit.html"
         source.write_text(combined_html(folder, notebooks, title))
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            try:
-                page = browser.new_page()
-                # Nothing leaves the machine: any http(s) request is refused.
-                page.route(re.compile(r"^https?://"), lambda route: route.abort())
-                page.goto(source.as_uri(), wait_until="load")
-                page.emulate_media(media="print")
-                page.pdf(
-                    path=str(out), format="A4", print_background=True, outline=True, tagged=True,
-                    display_header_footer=True, header_template="<span></span>",
-                    footer_template=_FOOTER.format(title=_escape(title)),
-                    margin={"top": "14mm", "bottom": "16mm", "left": "12mm", "right": "12mm"},
-                )
-            finally:
-                browser.close()
+        print_pdfs([(source, out, title)])
     return out
 
 

@@ -96,10 +96,13 @@ from .stage import (
     suppress_and_publish,
     validation_checks,
 )
-from .views import consent_table, disclosure_view, methodology_page, minimisation_summary, provenance_table
+from .views import (consent_table, data_methodology_markdown, disclosure_view, methodology_page, minimisation_summary,
+                    provenance_table, release_methodology_markdown)
 
 __all__ = [
     "BudgetExceeded",
+    "data_methodology_markdown",
+    "release_methodology_markdown",
     "RELEASE_DIR",
     "disclosure_view",
     "disjoint_partition",

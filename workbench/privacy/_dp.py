@@ -223,6 +223,19 @@ def dp_release(
     import opendp.prelude as dp
 
     dp.enable_features("contrib")
+    features, skipped, keys, factors = _release_plan(frame, by, bounds, epsilon, keys, max_customers)
+    agg = dp_aggregates(frame, by, bounds, features, keys, impute)
+    weights = [float(count_weight)] + [1.0] * len(features)
+    budget = _Budget(dp, epsilon, sum(weights), alpha)
+    table, count_acc, acc_rows = _release_counts(budget, agg, by, weights[0])
+    for f in features:
+        acc_rows += _release_mean(budget, table, agg, by, f, bounds[f], factors[f], count_acc)
+    return _release_record(table, budget.ledger, epsilon, delta, acc_rows, bounds, features, skipped)
+
+
+def _release_plan(frame: pd.DataFrame, by: str, bounds: dict, epsilon: float, keys, max_customers: int):
+    """Check the budget and the sums' range; the bounded features present (and those skipped), the
+    public segment ids and each feature's fixed-point factor."""
     if epsilon <= 0:
         raise InputError(f"Config error: privacy.dp.epsilon must be positive, got {epsilon}.")
     features = [f for f in bounds if f in frame.columns]
@@ -234,20 +247,17 @@ def dp_release(
         if top * max(int(max_customers), 1) > _I64_MAX:
             raise InputError(f"Config error: privacy.dp.max_customers={max_customers} times the bound of {f} "
                              "overflows a 64-bit sum; lower privacy.dp.max_customers.")
-    agg = dp_aggregates(frame, by, bounds, features, keys, impute)
-    weights = [float(count_weight)] + [1.0] * len(features)
-    budget = _Budget(dp, epsilon, sum(weights), alpha)
-    table, count_acc, acc_rows = _release_counts(budget, agg, by, weights[0])
-    for f in features:
-        acc_rows += _release_mean(budget, table, agg, by, f, bounds[f], factors[f], count_acc)
-    ledger = budget.ledger
-    spent_eps = float(sum(e["epsilon"] for e in ledger))
+    return features, skipped, keys, factors
+
+
+def _release_record(table, ledger, epsilon, delta, acc_rows, bounds, features, skipped) -> DPRelease:
+    """The release with what it spent (the sum of its queries' epsilon; Laplace spends no delta)."""
     return DPRelease(
         table=table,
         ledger=ledger,
         epsilon=float(epsilon),
         delta=float(delta),
-        spent={"epsilon": spent_eps, "delta": 0.0},
+        spent={"epsilon": float(sum(e["epsilon"] for e in ledger)), "delta": 0.0},
         accuracy=pd.DataFrame(acc_rows),
         bounds={f: [float(b) for b in bounds[f]] for f in features},
         skipped=skipped,

@@ -212,7 +212,8 @@ def suppress_jointly(
     Returns
     -------
     DataFrame
-        The new table with ``"Total"`` margins, suppressed cells NaN.
+        The new table with ``"Total"`` margins, suppressed cells NaN; ``attrs["complementary"]`` as
+        in :func:`workbench.privacy.suppress_counts`.
     """
     values = _count_matrix(counts)
     full = pd.DataFrame(np.vstack([np.hstack([values, values.sum(axis=1, keepdims=True)]),
@@ -240,4 +241,9 @@ def suppress_jointly(
     is_total = np.array([len(key) < 2 for key in keys])
     sup = _protect(flat, _equations(both, index), primary, is_total, free=free)
     hidden = np.array([sup[index[key]] for key in new_keys]).reshape(full.shape)
-    return full.mask(hidden)
+    out = full.mask(hidden)
+    # a hidden cell whose own count is not 1..k-1 is hidden to protect another (here or in an earlier table)
+    small = (full.to_numpy() > 0) & (full.to_numpy() < k)
+    rows, cols = np.nonzero(hidden & ~small)
+    out.attrs["complementary"] = [(full.index[i], full.columns[j]) for i, j in zip(rows, cols)]
+    return out

@@ -57,6 +57,9 @@ def suppress_counts(
     -------
     DataFrame
         Same shape (plus totals if ``margins``), float, suppressed cells ``NaN``.
+        ``attrs["complementary"]`` lists the ``(row, column)`` labels of the cells hidden only to
+        protect another cell (their own count may be k or more); every other hidden cell counts 1 to
+        ``k - 1`` customers. :func:`workbench.report.table` labels the two kinds differently.
     """
     values = _count_matrix(table)
     full = _with_margins(values, margins)
@@ -72,9 +75,12 @@ def suppress_counts(
         is_total[-1, :] = True
     index = list(table.index) + ([total_label] if col_total_row else [])
     columns = list(table.columns) + ([total_label] if row_total_col else [])
-    suppressed = _protect(flat, equations, (flat > 0) & (flat < k), is_total.ravel())
+    primary = (flat > 0) & (flat < k)
+    suppressed = _protect(flat, equations, primary, is_total.ravel())
     out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
     result = pd.DataFrame(out, index=pd.Index(index, name=table.index.name), columns=pd.Index(columns, name=table.columns.name))
+    rows, cols = np.unravel_index(np.flatnonzero(suppressed & ~primary), shape)
+    result.attrs["complementary"] = [(index[i], columns[j]) for i, j in zip(rows, cols)]
     return result
 
 
@@ -215,7 +221,8 @@ def suppress_rows(
     -------
     DataFrame
         A copy with masked statistics (numeric columns become float with ``NaN``; other columns
-        hold ``None``) and the boolean column ``suppressed``.
+        hold ``None``) and the boolean column ``suppressed``. ``attrs["complementary"]`` lists the
+        ``(row, column)`` labels hidden only to protect another row (see :func:`suppress_counts`).
     """
     if count_column not in df.columns:
         raise KeyError(f"count column {count_column!r} not in the table")
@@ -224,6 +231,7 @@ def suppress_rows(
         out = out.drop(columns="suppressed")
     counts = pd.to_numeric(out[count_column], errors="coerce").fillna(0).to_numpy(dtype=float)
     suppressed = (counts > 0) & (counts < k)
+    pick = None
     if total_known and suppressed.sum() == 1:
         order = np.lexsort((np.arange(len(counts)), counts))  # stable: smallest count first
         positive = [i for i in order if not suppressed[i] and counts[i] > 0]
@@ -249,4 +257,5 @@ def suppress_rows(
                 col[suppressed] = None
             out[c] = col
     out["suppressed"] = suppressed
+    out.attrs["complementary"] = [] if pick is None else [(out.index[pick], c) for c in stats]
     return out

@@ -251,7 +251,8 @@ def privacy_audit_run(run: "Run") -> dict[str, Any]:
     -------
     dict
         ``prepare`` (data/prepare.json), ``checks``, ``inventory``, ``minimisation``, ``risk``
-        (see :func:`reidentification_risk`), ``quality`` (see :func:`data_quality`), ``k``.
+        (see :func:`reidentification_risk`), ``quality`` (see :func:`data_quality`), ``k``, ``settings``
+        (the ``privacy`` config section, for the methodology).
     """
     settings = run.settings("privacy", DEFAULTS)
     prep = run.read_json("data/prepare.json")
@@ -272,7 +273,7 @@ def privacy_audit_run(run: "Run") -> dict[str, Any]:
     _write_audit(run, checks, risk, quality, k)
     _summarise_audit(run, prep, inv, checks, risk, k)
     return {"prepare": prep, "checks": checks, "inventory": inv, "minimisation": mini,
-            "risk": risk, "quality": quality, "k": k}
+            "risk": risk, "quality": quality, "k": k, "settings": settings}
 
 
 # -- notebook 06: the private release ---------------------------------------------------------------

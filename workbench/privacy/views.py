@@ -6,7 +6,8 @@ import html
 
 import pandas as pd
 
-__all__ = ["consent_table", "disclosure_view", "methodology_page", "minimisation_summary", "provenance_table"]
+__all__ = ["consent_table", "data_methodology_markdown", "disclosure_view", "methodology_page", "minimisation_summary",
+           "provenance_table", "release_methodology_markdown"]
 
 
 def _reason(row) -> str:
@@ -193,3 +194,100 @@ def consent_table(prepare_record: dict) -> pd.DataFrame:
                      "with consent": r.get("with_consent"), "without consent": r.get("without_consent"),
                      "blank": r.get("blank")})
     return pd.DataFrame(rows, columns=["purpose", "input column", "applied", "with consent", "without consent", "blank"])
+
+
+def data_methodology_markdown(audit: dict) -> str:
+    """Notebook 01's methodology with this run's settings: consent, pseudonyms, suppression, risk, quality.
+
+    Parameters
+    ----------
+    audit : dict
+        What :func:`~workbench.privacy.privacy_audit_run` returns (``prepare``, ``risk``, ``k``,
+        ``settings``).
+
+    Returns
+    -------
+    str
+        Markdown a reviewer can check by hand against the tables of the notebook.
+    """
+    prep, k, settings = audit["prepare"], int(audit["k"]), audit.get("settings", {})
+    counts = prep.get("counts", {})
+    n_in = counts.get("customers_in_input")
+    excluded = {key: v for key, v in counts.items()
+                if key in ("opted_out_of_profiling", "erased", "profiling_flag_blank") and v}
+    excl = "; ".join(f"{key.replace('_', ' ')}: {v:,}" for key, v in excluded.items()) or "none"
+    overall = audit["risk"].get("overall")
+    qis = overall["quasi_identifiers"] if overall else "none declared"
+    qis = qis if isinstance(qis, str) else ", ".join(qis)
+    max_comb = int((settings.get("risk") or {}).get("max_combination", 3))
+    iqr = float((settings.get("quality") or {}).get("iqr_factor", 3.0))
+    key = "a configured persistent key" if prep.get("pseudonyms_persistent") else "a random key for this run only"
+    return f"""**Sample.** {prep.get('n_customers', 0):,} customers{'' if n_in is None else f' of {n_in:,} in the input'}
+after consent and erasure, and {prep.get('n_transactions', 0):,} transactions. Exclusions by reason (the counts
+printed above): {excl}. They are removed before any feature, fit, statistic or explanation of this run.
+
+**Pseudonyms.** Each customer id is replaced by HMAC-SHA256(key, id), with {key}; the key is never written to
+the run directory.
+
+**Suppression rule** (`privacy.suppression_k` = {k}). Every published table of counts is suppressed once: a
+cell with 1 to {k - 1} customers is hidden (primary suppression), and further cells are hidden so that no
+hidden cell can be recovered from row and column totals (complementary suppression). The same cell is hidden
+everywhere it appears; notebook 06 attacks all published tables jointly to check this.
+
+**Re-identification risk.** Quasi-identifiers: {qis}. Customers are grouped by their combination of
+quasi-identifier values (missing counts as a value of its own); the k-anonymity level is the size of the
+smallest group, a customer is *unique* in a group of one, and the share below k counts customers in groups
+smaller than {k}. Combinations of up to {max_comb} quasi-identifiers are scored for the drivers table. No
+sampling and no interval: these are exact counts over the prepared customers.
+
+**Quality.** Missing shares are exact over the prepared customers. Outliers: values beyond Tukey's fences
+Q1 − {iqr:g}·IQR and Q3 + {iqr:g}·IQR of each numeric, non-binary column (`privacy.quality.iqr_factor`);
+outlier counts below {k} are suppressed like any other count.
+"""
+
+
+def release_methodology_markdown(dp: dict, k: int) -> str:
+    """Notebook 06's methodology with this run's settings: budget split, mechanisms, accuracy, ledger, disclosure.
+
+    Parameters
+    ----------
+    dp : dict
+        What :func:`~workbench.privacy.load_private_release` returns for an enabled release (``epsilon``,
+        ``delta``, ``queries``, ``bounds``, ``alpha``, ``total_epsilon``, ``partition``).
+    k : int
+        The run's suppression threshold (for the whole-report disclosure check).
+
+    Returns
+    -------
+    str
+        Markdown a reviewer can check by hand against the ledger and accuracy tables.
+    """
+    level = int(round(100 * (1 - float(dp.get("alpha", 0.05)))))
+    queries = dp.get("queries") or []
+    n_q = len(queries)
+    bounds = ", ".join(f"{f} in [{lo:g}, {hi:g}]" for f, (lo, hi) in (dp.get("bounds") or {}).items()) or "none"
+    return f"""**Guarantee.** (epsilon, delta) = ({dp['epsilon']:g}, {dp['delta']:g}) for this release, one customer as
+the privacy unit. The segments: {dp['partition']}.
+
+**Budget split.** The release's epsilon is split over its {n_q} queries (one count query over the segments, one
+clamped-sum query per bounded feature), each query's share in the ledger above; by sequential composition the shares add up
+to the release's epsilon. Bounds (from the config, never from the data): {bounds}.
+
+**Mechanisms.** OpenDP's integer Laplace mechanism on public segment ids (so delta is not spent); OpenDP
+derives each query's noise scale from its sensitivity and its share of epsilon (a count has sensitivity 1:
+scale = 1/ε of the query). Sums are computed in fixed point on values clipped to the bounds. Means are noisy
+sums over noisy counts: post-processing, no further budget.
+
+**Accuracy** ({level}%). A count's accuracy is OpenDP's bound that the noise stays within with {level}%
+probability (the accuracy column of the ledger). A mean's expected error is (a_sum + max(|lower|, |upper|) ·
+a_count) / n, with n the *released* count of the segment, capped at the bound range: it uses no exact value.
+Clipping and imputation add a bias this bound does not include (the internal table shows it).
+
+**Ledger.** Releases of the same dataset add up: {dp.get('spent_before', 0):g} spent before this release,
+{dp.get('spent_after', 0):g} after it, of a total of {dp['total_epsilon']:g} (`privacy.dp.total_epsilon`); a
+release that would exceed it is refused.
+
+**Disclosure check.** Every published table of counts (suppression threshold {k}) is attacked jointly: a cell
+hidden in one table and published in another, or pinned to one value by the totals of all tables together and
+non-negativity (a linear programme minimising and maximising each hidden cell), counts as recovered.
+"""

@@ -69,7 +69,7 @@ from ._profiles import (
 from ._transforms import Winsorizer, log1p_nonneg
 from .plots import plot_k_selection, plot_profile_heatmap, plot_projection, plot_sizes
 from .stage import assign_new, audit_run, segment_run
-from .views import SegmentationResult
+from .views import SegmentationResult, methodology_markdown
 
 __all__ = [
     "DEFAULTS",
@@ -78,6 +78,7 @@ __all__ = [
     "PHRASES",
     "SegmentationModel",
     "SegmentationResult",
+    "methodology_markdown",
     "UNLABELLED",
     "Winsorizer",
     "assign_new",

@@ -104,7 +104,8 @@ def profile_segments(
     Returns
     -------
     DataFrame
-        One row per segment id plus a ``population`` row.
+        One row per segment id plus a ``population`` row; ``attrs["complementary"]`` lists the
+        ``(row, column)`` cells of segments hidden only to protect a smaller one.
     """
     X = features.drop(columns=["customer_id"], errors="ignore")
     labels = np.asarray(labels)
@@ -138,7 +139,13 @@ def profile_segments(
     for c in numeric:
         pop[c] = float(X[c].median())
     pop["suppressed"] = False
-    return pd.DataFrame(rows + [pop])
+    out = pd.DataFrame(rows + [pop])
+    # segments hidden only to protect a smaller one (their own size is k or more): see report.table
+    guard = [i for i, (j, r) in enumerate(zip(seg_ids, rows))
+             if r["suppressed"] and not 0 < (labels == j).sum() < suppression_k]
+    out.attrs["complementary"] = [(i, c) for i in guard for c in out.columns
+                                  if c not in ("segment", "segment_name", "suppressed") and pd.isna(out.at[i, c])]
+    return out
 
 
 def describe_inputs(plan: pd.DataFrame, model: "SegmentationModel") -> pd.DataFrame:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -116,7 +117,10 @@ class SegmentationResult:
         """Named segments: id, name, share, revenue share, churn rate where an outcome exists."""
         cols = [c for c in ("segment_name", "n", "share", "revenue_share", "churn_rate", "suppressed", "evidence",
                             "description") if c in self.profile]
-        return self.profile[cols].set_index(self.profile["segment"]).round(3)
+        out = self.profile[cols].set_index(self.profile["segment"]).round(3)
+        ids = list(self.profile["segment"])  # complementary cells follow the rows to their segment ids
+        out.attrs["complementary"] = [(ids[i], c) for i, c in self.profile.attrs.get("complementary", []) if c in cols]
+        return out
 
 
 def learned_headline(model: SegmentationModel, reason: str, names: dict[int, str], shares: pd.Series,
@@ -172,3 +176,60 @@ def planted_agreement(planted: pd.Series, labels, exclude: int | None = None) ->
         return float(adjusted_rand_score(planted, labels)) if planted.notna().all() else None
     keep = planted.notna().to_numpy() & (labels != exclude)
     return float(adjusted_rand_score(planted[keep], labels[keep])) if keep.sum() > 1 else None
+
+
+def methodology_markdown(result: SegmentationResult, settings: dict) -> str:
+    """Notebook 02's methodology with this run's settings: samples, the k rule, suppression of sizes.
+
+    Parameters
+    ----------
+    result : SegmentationResult
+        What :func:`~workbench.segment.segment_run` returned.
+    settings : dict
+        The ``segmentation`` config section over its defaults (``run.settings("segmentation", DEFAULTS)``).
+
+    Returns
+    -------
+    str
+        Markdown a reviewer can check by hand against the k report card and the segment table.
+    """
+    n = len(result.assignments)
+    k_sup = int(result.info.get("suppression_k", 10))
+    sizes = (f"**Segment sizes.** Counts of customers per segment over all {n:,} customers; shares are published "
+             f"counts over the published total. A segment with fewer than {k_sup} customers is suppressed "
+             f"(`privacy.suppression_k`), and so are the cells that would give it away from the total.")
+    if result.is_audit:
+        min_size = int(settings.get("min_segment_size") or k_sup)
+        return (f"**Segments given, not fitted.** The {result.k} segments are labels assigned outside the "
+                f"workbench; no k was chosen. A given segment with fewer than {min_size} customers "
+                "(`segmentation.min_segment_size`) is marked insufficient evidence: too small to profile or judge.\n\n"
+                f"{sizes}\n\n**Comparison with a learned segmentation.** Adjusted Rand index and adjusted mutual "
+                "information between the given and the learned labels over the labelled customers (1 = identical, "
+                "0 = as by chance).")
+    st = {"ari": 0.8, "jaccard": 0.85, "reproduce": 0.8, "clear": 0.9, **(settings.get("stability") or {})}
+    lo, hi = settings.get("k_range", [2, 8])
+    fixed = result.card is None
+    choice = (f"**Choice of k.** k = {result.k} was fixed in the config (`segmentation.k`); no report card was computed."
+              if fixed else
+              f"""**Choice of k.** Every k from {lo} to {hi} is fitted ({settings['method']}, {settings['n_init']} restarts)
+on a seeded sample of at most {int(settings['selection_sample']):,} customers, then refitted on
+{int(settings['n_bootstrap'])} bootstrap resamples of that sample; each refit labels the whole sample and is compared with
+the reference fit. A segment *reproduces* in a refit when the Jaccard similarity of its members with the
+matched refit segment is at least {st['jaccard']:g} (Hennig 2007). A k is **eligible** when its smallest segment
+holds at least {float(settings['min_segment_share']):.0%} of customers; **stable** when, in addition, the median
+adjusted Rand index of refits against the reference is at least {st['ari']:g} and every segment reproduces in at
+least {st['reproduce']:.0%} of refits; **clearly stable** at {st['clear']:.0%} of refits. The recommendation is the
+largest stable k; when it is only marginally stable and k − 1 is clearly stable, the higher silhouette of the two
+wins. With {int(settings['n_bootstrap'])} refits, "{st['reproduce']:.0%} of refits" means at least
+{math.ceil(st['reproduce'] * int(settings['n_bootstrap']))} of them. Silhouette is computed on a seeded sample of
+{int(settings['silhouette_sample']):,} customers; Calinski–Harabasz and Davies–Bouldin on the selection sample.
+No interval is given for these indices: stability is judged by the refit shares above.""")
+    return f"""{choice}
+
+**The model.** The final model is fitted on a seeded sample of at most {int(settings['fit_sample']):,} customers
+(inputs winsorised at the {float(settings['winsorize']):.0%} / {1 - float(settings['winsorize']):.0%} quantiles,
+{settings['scaler']} scaling) and assigns all {n:,} customers. Segment ids are ordered by mean value
+(0 = lowest).
+
+{sizes}
+"""

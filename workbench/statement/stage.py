@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data import InputError
+from ..report import CHROMIUM, chromium_available, print_pdfs
 from ..rundir import Run
 from ._content import data_held, purchase_summary, segmentation_values
 from .views import render_statement
@@ -77,8 +78,8 @@ def model_facts(run: Run) -> dict:
     }
 
 
-def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path) -> list[dict]:
-    """Write one self-contained HTML statement per raw customer id.
+def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path, pdf: bool = True) -> list[dict]:
+    """Write one self-contained HTML statement per raw customer id, and the same statement as PDF.
 
     Parameters
     ----------
@@ -88,16 +89,21 @@ def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path) -> 
         Customer ids as the business knows them (never written anywhere but the customer's own statement).
     out : str or Path
         Folder for ``statement-<n>.html`` (n = the id's position in ``raw_ids``, from 1).
+    pdf : bool, default True
+        Also print each statement to ``statement-<n>.pdf`` beside its HTML (headless Chromium, every
+        network request refused: :func:`workbench.report.print_pdfs`).
 
     Returns
     -------
     list of dict
-        Per id, in order: ``line``, ``status`` ("written" or "not found") and ``file`` or ``message``.
+        Per id, in order: ``line``, ``status`` ("written" or "not found") and ``file`` (and ``pdf``)
+        or ``message``.
 
     Raises
     ------
     InputError
-        Not a run directory, or no persistent pseudonym key (now or when the run was made).
+        Not a run directory, no persistent pseudonym key (now or when the run was made), or PDFs asked
+        for where Chromium is not installed (checked before anything is written).
     """
     from ..privacy import pseudonym_for
 
@@ -111,6 +117,9 @@ def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path) -> 
             "cannot be found from their ids. Configure a persistent key (privacy.key_env or privacy.key_file) "
             "and run again."
         )
+    if pdf and not chromium_available():
+        raise InputError(f"cannot print statement PDFs: Chromium ({CHROMIUM}) or the Python package playwright is "
+                         "missing. Install them (apt-get install chromium; `make browser`) or pass --no-pdf.")
     pseudonyms = pseudonym_for(raw_ids, run.settings("privacy", {}))
     model = model_facts(run)
     out = Path(out)
@@ -126,11 +135,23 @@ def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path) -> 
         path = out / f"statement-{line:03d}.html"
         path.write_text(render_statement(content, raw))
         results.append({"line": line, "status": "written", "file": str(path)})
+    if pdf:
+        _print(results)
     if len(results) > 1 and all(r["status"] == "not found" for r in results):
         # Every id missing usually means a different key from the run's, not absent customers.
         results[-1]["message"] += (" No id was found at all: check that the pseudonym key is the one the run "
                                    f"was made with ({prep.get('pseudonym_key')}).")
     return results
+
+
+def _print(results: list[dict]) -> None:
+    """Each written statement printed to PDF beside its HTML, by one offline browser."""
+    jobs = [(Path(r["file"]), Path(r["file"]).with_suffix(".pdf"), "Your segment statement")
+            for r in results if r["status"] == "written"]
+    for r, (_, pdf_path, _) in zip([r for r in results if r["status"] == "written"], jobs):
+        r["pdf"] = str(pdf_path)
+    if jobs:
+        print_pdfs(jobs)
 
 
 def read_ids(path: str | Path) -> list[str]:

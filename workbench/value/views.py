@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["headline", "model_lines", "parameter_table", "targeting_table", "left_out_table", "growth_sentence"]
+__all__ = ["headline", "methodology_markdown", "model_lines", "parameter_table", "targeting_table", "left_out_table",
+           "growth_sentence"]
 
 _MEANING = {
     "r": "purchase rate: Gamma shape",
@@ -90,3 +91,47 @@ def left_out_table(overlap: pd.DataFrame) -> pd.DataFrame:
     out["left out by predicted (history only)"] = body["historical only"] / body["Total"]
     out["left out by historical (predicted only)"] = body["predicted only"] / body["Total"]
     return out.rename_axis("group").reset_index()
+
+
+def methodology_markdown(models: dict, k: int, min_group_size: int = 30) -> str:
+    """Notebook 07's methodology with this run's settings: fit, CLV, holdout, growth, targeting intervals.
+
+    Parameters
+    ----------
+    models : dict
+        ``ValueResult.models`` (also ``artifacts/value/models.json``): parameters, sample sizes, the
+        holdout dates and the ``value`` settings used.
+    k : int
+        The run's suppression threshold.
+    min_group_size : int, default 30
+        ``fairness.min_group_size``: the smallest group that can be the comparison group.
+
+    Returns
+    -------
+    str
+        Markdown a reviewer can check by hand against the parameter, holdout and targeting tables.
+    """
+    s, h = models["settings"], models["holdout"]
+    return f"""**Fit.** Both models are fitted by maximum likelihood on a seeded sample of at most
+{int(s['fit_sample']):,} customers (this run: {models['fitted_customers']:,} for BG/NBD, {models['gamma_gamma_customers']:,}
+repeat buyers for Gamma-Gamma) and score all {models['scored_customers']:,} customers with a purchase in closed form.
+Sufficient statistics per customer: frequency (repeat purchase days), recency and age T in days, mean spend of
+repeat purchases. No interval is given for the parameters; the holdout check below is the model's test.
+
+**CLV.** Expected purchases in each {int(s['step_days'])}-day step of the next {int(s['horizon_days'])} days times
+the Gamma-Gamma expected spend per purchase, each step discounted once at {float(s['discount_rate']):.0%} a year.
+
+**Holdout check.** Calibration period up to {h['calibration_end']}, holdout of {h['holdout_days']} days up to
+{h['observation_end']}. BG/NBD is refitted on the calibration period alone; for customers grouped by their repeat
+purchases before the calibration date, the observed mean purchases in the holdout is compared with the
+predicted mean. Groups with fewer than {k} customers are suppressed (with their complements) and not drawn.
+
+**Growth potential.** Among customers with a purchase: predicted-CLV percentile rank minus historical-spend
+percentile rank at least {float(s['growth_rank_gap']):g} (`value.growth_rank_gap`).
+
+**Targeting.** Each policy selects the top {float(s['top_share']):.0%} of customers (`value.top_share`) by historical
+spend or by predicted CLV. Per group: the selection rate with its 95% Wilson score interval, and the ratio to the
+most favoured group of at least {min_group_size} customers (`fairness.min_group_size`) with a p-value (two-proportion test) Holm-corrected over the groups
+of that policy and attribute. Every count comes from one table per attribute (selected by both, by one only, by
+neither), suppressed at {k} with its margins; a rate or ratio is blank where a count it needs is hidden.
+"""

@@ -1,0 +1,65 @@
+"""The verdict table's value and interval columns: exactly the numbers summary.json publishes."""
+
+import json
+import re
+from html import unescape
+
+import pytest
+
+from workbench import pipeline
+from workbench.data import load_config
+from workbench.pipeline._executive import format_value, verdict_table
+
+SMALL = ["dataset.params.n_customers=1500", "dataset.params.seed=11",
+         "fairness.mitigation.correlation_remover=false", "fairness.mitigation.threshold_optimizer=false",
+         "fairness.proxy.shap=false"]
+
+
+@pytest.fixture(scope="module")
+def fairness_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("exec") / "small"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
+        result = pipeline.run(load_config(dataset="synthetic", overrides=SMALL), out,
+                              notebooks=["04_fairness_audit"], progress=lambda m: None)
+    assert result.ok, result.message
+    return result.out
+
+
+def _verdict_rows(page: str) -> list[list[str]]:
+    table = re.search(r'<table class="verdicts">.*?</table>', page, re.S).group(0)
+    body = table.split("<tbody>", 1)[1]
+    return [[unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+def test_index_shows_summary_values_and_intervals(fairness_run):
+    summary = json.loads((fairness_run / "summary.json").read_text())
+    verdicts = summary["04_fairness"]["verdicts"]
+    rows = _verdict_rows((fairness_run / "index.html").read_text())
+    assert len(rows) == len(verdicts) > 0
+    with_value = 0
+    for row, v in zip(rows, verdicts):
+        check, _band, value, interval, test = row[:5]
+        assert check == f"{v['action'].replace('_', ' ')} by {v['attribute']}"
+        assert value == format_value(v["value"])
+        if v["value"] is None:  # withheld (suppressed counts): no number, in the sentence either
+            assert interval == "–"
+            continue
+        with_value += 1
+        assert interval == f"{format_value(v['interval_low'])}–{format_value(v['interval_high'])}"
+        assert v["interval_low"] <= v["value"] <= v["interval_high"]
+        # the sentence states the same interval, rounded the same way
+        assert f"{v['interval_low']:.2f}–{v['interval_high']:.2f}" in v["sentence"]
+        assert f"{v['family_size']} comparison" in test and "95% level, Holm" in test
+        assert v["reference"] in test
+    assert with_value > 0
+
+
+def test_withheld_value_shows_no_number():
+    row = {"action": "premium_offer", "attribute": "age", "verdict": "insufficient evidence", "sentence": "s",
+           "value": None, "interval_low": None, "interval_high": None, "level": 0.95, "correction": "bh",
+           "family_size": 1, "reference": "30-45", "_stage": "04_fairness"}
+    page = verdict_table({"04_fairness": {"verdicts": [row]}}, {}, ["04_fairness_audit"])
+    cells = _verdict_rows(page)[0]
+    assert cells[2:5] == ["–", "–", "95% level, Benjamini–Hochberg over the family of 1 comparison against 30-45"]
