@@ -20,11 +20,11 @@ from ._migration import ONLY_A, ONLY_B, migration_counts, moved_share, publish_m
 from ._segments import match_segments, segment_sizes
 from ._verdicts import change_sentence, verdict_changes
 from .stage import check_comparable, compare_runs, load_run, write_comparison
-from .views import comparison_html, index_section
+from .views import comparison_html, index_section, migration_table, verdict_table
 
 __all__ = [
     "ONLY_A", "ONLY_B", "Comparison", "RunData", "change_sentence", "check_comparable", "compare",
     "compare_runs", "comparison_html", "index_section", "input_drift", "load_run", "match_segments",
-    "migration_counts", "moved_share", "publish_migration", "segment_sizes", "summary_sentences",
-    "verdict_changes", "write_comparison",
+    "migration_counts", "migration_table", "moved_share", "publish_migration", "segment_sizes", "summary_sentences",
+    "verdict_changes", "verdict_table", "write_comparison",
 ]

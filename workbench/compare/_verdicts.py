@@ -123,20 +123,21 @@ def _numbers(r: dict | None, sel: pd.DataFrame | None) -> dict:
 
 
 def _shown(v) -> bool:
+    """A value is shown unless None or NaN (hidden by suppression, or pandas' missing text)."""
     return v is not None and not (isinstance(v, float) and math.isnan(v))
 
 
 def _ratio_text(row: dict, side: str) -> str:
     r, lo, hi = (row.get(f"{n}_{side}") for n in ("ratio", "ratio_low", "ratio_high"))
     if not _shown(r):
-        return "hidden (small cells)" if row.get(f"group_{side}") is not None else "no ratio"
+        return "hidden (small cells)" if _shown(row.get(f"group_{side}")) else "no ratio"
     interval = f" [{lo:.2f}, {hi:.2f}]" if _shown(lo) and _shown(hi) else ""
     return f"{r:.2f}{interval}"
 
 
 def _groups(row: dict) -> str:
-    ga, gb = row.get("group_before"), row.get("group_after")
-    refa, refb = row.get("reference_before"), row.get("reference_after")
+    ga, gb, refa, refb = (row.get(c) if _shown(row.get(c)) else None
+                          for c in ("group_before", "group_after", "reference_before", "reference_after"))
     if ga is None and gb is None:
         return ""
     if (ga, refa) == (gb, refb) or gb is None:

@@ -66,7 +66,7 @@ def provenance_section(c: Comparison) -> str:
         for key, label in _FACTS.items()
     )
     return ("<section aria-labelledby=\"provenance\"><h2 id=\"provenance\">The two runs</h2>"
-            "<table class=\"provenance-table\"><caption>Provenance of each run (from its manifest.json); both used "
+            "<table class=\"provenance-table\" style=\"word-break: break-all\"><caption>Provenance of each run (from its manifest.json); both used "
             "the same persistent pseudonym key (checked), so customers are matched across them.</caption>"
             "<thead><tr><th scope=\"col\">fact</th><th scope=\"col\">earlier run</th><th scope=\"col\">later run</th>"
             f"</tr></thead><tbody>{rows}</tbody></table></section>")
@@ -77,9 +77,10 @@ def verdict_table(c: Comparison) -> report.Table:
     v = c.verdicts
     cols = {"check": [f"{str(a).replace('_', ' ')} by {b}" for a, b in zip(v["action"], v["attribute"])]}
     for side in ("before", "after"):
-        cols[f"verdict {side}"] = [WORDS.get(x, str(x)) for x in v[f"verdict_{side}"]]
-        cols[f"group {side}"] = [f"{g} vs {r}" if g else "—" for g, r in zip(v[f"group_{side}"], v[f"reference_{side}"])]
-        cols[f"ratio {side}"] = pd.Series([r if g else "—" for r, g in zip(v[f"ratio_{side}"], v[f"group_{side}"])],
+        cols[f"verdict {side}"] = [WORDS[None] if _missing(x) else WORDS.get(x, str(x)) for x in v[f"verdict_{side}"]]
+        cols[f"group {side}"] = ["—" if _missing(g) else f"{g} vs {r}"
+                                 for g, r in zip(v[f"group_{side}"], v[f"reference_{side}"])]
+        cols[f"ratio {side}"] = pd.Series(["—" if _missing(g) else r for r, g in zip(v[f"ratio_{side}"], v[f"group_{side}"])],
                                           dtype=object)
         cols[f"interval {side}"] = [_interval(lo, hi, g) for lo, hi, g in
                                     zip(v[f"ratio_low_{side}"], v[f"ratio_high_{side}"], v[f"group_{side}"])]
@@ -154,8 +155,13 @@ def _drift_section(c: Comparison) -> str:
             + "</section>")
 
 
+def _missing(v) -> bool:
+    """None or NaN (pandas may turn a None in a text column into NaN)."""
+    return v is None or (isinstance(v, float) and v != v)
+
+
 def _interval(lo, hi, group) -> str | float:
-    if group is None:
+    if _missing(group):
         return "—"
     if pd.isna(lo) or pd.isna(hi):
         return float("nan")
