@@ -2,9 +2,10 @@
 
 ``configs/synthetic_migration.yaml`` plants 30% of "Steady regulars" behaving like "Loyal high
 spenders" from 2026-01-01. A period is expressed with ``dataset.since`` / ``dataset.as_of``: the
-earlier run sees 2025-07-01 … 2025-12-31, the later one 2026-01-01 … 2026-06-30, both segmented with
-k = 5 (a re-audit keeps the number of segments). Only notebooks 02 and 04 run: the comparison reads
-the segmentation and the fairness verdicts.
+earlier run sees the twelve months 2025-01-01 … 2025-12-31, the later one 2025-07-01 … 2026-06-30
+(both hold one holiday season, so seasonal shoppers stay seasonal), both segmented on transaction
+behaviour with k = 5 (a re-audit keeps the number of segments). Only notebooks 02 and 04 run: the
+comparison reads the segmentation and the fairness verdicts.
 """
 
 from pathlib import Path
@@ -16,7 +17,7 @@ from workbench.data import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "test-key-not-secret-0123456789"  # the suite's fixed key (tests/conftest.py)
-PERIODS = {"earlier": ("2025-01-01", "2025-06-30"), "later": ("2026-01-01", "2026-06-30")}
+PERIODS = {"earlier": ("2025-01-01", "2025-12-31"), "later": ("2025-07-01", "2026-06-30")}
 NOTEBOOKS = ["02_segmentation", "04_fairness_audit"]
 # a behavioural re-audit: the same number of segments, transaction features only
 SETTINGS = ["segmentation.k=5", "segmentation.features.customer_families=[]"]

@@ -128,7 +128,11 @@ def summary_sentences(c: Comparison) -> list[str]:
     out.append(f"{len(changed)} of {n_v} verdicts changed." if n_v else "Neither run has a verdict-bearing check.")
     out += [str(s) for s in changed["sentence"]] if len(changed) else []
     seg = f"Segments: {k_a} before, {k_b} after"
-    seg += "; some segments were renamed or refitted (matched by centroid)." if renamed else ", the same names."
+    if renamed:
+        ways = sorted(set(c.matches["matched_by"]) - {"same name"})
+        seg += f"; some segments were renamed or refitted (paired by {' / '.join(ways)})."
+    else:
+        seg += ", the same names."
     out.append(seg)
     if moved is None:
         out.append("How many customers changed segment is not shown: a cell it needs is hidden by suppression.")
