@@ -24,8 +24,9 @@ def test_counts_join_by_pseudonym_and_margins_are_segment_sizes():
     counts = migration_counts(a, b)
     assert list(counts.index) == ["Alpha", "Beta", ONLY_B]
     assert list(counts.columns) == ["Alpha", "Beta", "Gamma", ONLY_A]
-    assert counts.sum(axis=1).loc[["Alpha", "Beta"]].tolist() == a["segment_name"].value_counts().loc[["Alpha", "Beta"]].tolist()
-    assert counts.sum(axis=0).loc[["Alpha", "Beta", "Gamma"]].tolist() == b["segment_name"].value_counts().loc[["Alpha", "Beta", "Gamma"]].tolist()
+    sizes_a, sizes_b = a["segment_name"].value_counts(), b["segment_name"].value_counts()
+    assert counts.sum(axis=1).loc[["Alpha", "Beta"]].tolist() == sizes_a.loc[["Alpha", "Beta"]].tolist()
+    assert counts.sum(axis=0).loc[["Alpha", "Beta", "Gamma"]].tolist() == sizes_b.loc[["Alpha", "Beta", "Gamma"]].tolist()
     assert counts.loc[ONLY_B, "Gamma"] == 30 and counts[ONLY_A].sum() == 5
     assert counts.loc[ONLY_B, ONLY_A] == 0
 

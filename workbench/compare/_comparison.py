@@ -92,8 +92,12 @@ def compare(a: RunData, b: RunData) -> Comparison:
     verdicts = verdict_changes(a.verdicts, b.verdicts, a.selection, b.selection)
     matches = match_segments(a.features, a.assignments, b.features, b.assignments)
     segments = segment_sizes(a.sizes, b.sizes, matches)
-    migration = publish_migration(migration_counts(a.assignments, b.assignments), k)
     pairs = {m.earlier: m.later for m in matches.itertuples(index=False) if m.earlier is not None}
+    counts = migration_counts(a.assignments, b.assignments)
+    # later segments in the order of their earlier counterparts: who stayed is on the diagonal
+    first = [pairs[r] for r in counts.index if pairs.get(r) in counts.columns]
+    counts = counts[first + [c for c in counts.columns if c not in first]]
+    migration = publish_migration(counts, k)
     movement = moved_share(migration, pairs)
     shared = [c for c in a.inputs if c in b.inputs and c in a.features and c in b.features]
     psi_table, shares = input_drift(a.features, b.features, shared, k)

@@ -66,8 +66,9 @@ def provenance_section(c: Comparison) -> str:
         for key, label in _FACTS.items()
     )
     return ("<section aria-labelledby=\"provenance\"><h2 id=\"provenance\">The two runs</h2>"
-            "<table class=\"provenance-table\" style=\"word-break: break-all\"><caption>Provenance of each run (from its manifest.json); both used "
-            "the same persistent pseudonym key (checked), so customers are matched across them.</caption>"
+            "<table class=\"provenance-table\" style=\"word-break: break-all\"><caption>Provenance of each run "
+            "(from its manifest.json); both used the same persistent pseudonym key (checked), so customers are "
+            "matched across them.</caption>"
             "<thead><tr><th scope=\"col\">fact</th><th scope=\"col\">earlier run</th><th scope=\"col\">later run</th>"
             f"</tr></thead><tbody>{rows}</tbody></table></section>")
 
@@ -80,8 +81,8 @@ def verdict_table(c: Comparison) -> report.Table:
         cols[f"verdict {side}"] = [WORDS[None] if _missing(x) else WORDS.get(x, str(x)) for x in v[f"verdict_{side}"]]
         cols[f"group {side}"] = ["—" if _missing(g) else f"{g} vs {r}"
                                  for g, r in zip(v[f"group_{side}"], v[f"reference_{side}"])]
-        cols[f"ratio {side}"] = pd.Series(["—" if _missing(g) else r for r, g in zip(v[f"ratio_{side}"], v[f"group_{side}"])],
-                                          dtype=object)
+        cols[f"ratio {side}"] = pd.Series(
+            ["—" if _missing(g) else r for r, g in zip(v[f"ratio_{side}"], v[f"group_{side}"])], dtype=object)
         cols[f"interval {side}"] = [_interval(lo, hi, g) for lo, hi, g in
                                     zip(v[f"ratio_low_{side}"], v[f"ratio_high_{side}"], v[f"group_{side}"])]
     cols["changed"] = v["changed"].astype(bool)
@@ -107,10 +108,11 @@ def _verdict_section(c: Comparison) -> str:
 def _segment_section(c: Comparison) -> str:
     t = report.table(c.segments, k=c.k, caption=(
         f"Segments: k = {c.facts_a.get('k_segments')} before, k = {c.facts_b.get('k_segments')} after. Sizes as "
-        "each run published them; segments are matched by name, else by nearest centroid (one to one)."))
-    dist = c.matches.loc[c.matches["matched_by"] == "centroid"]
+        "each run published them; segments are paired by name, else by the customers they keep (runs of the same "
+        "customers) or the nearest centroid (one to one)."))
+    dist = c.matches.loc[c.matches["matched_by"].isin(["centroid", "shared customers"])]
     note = "".join(
-        f"<li>{html.escape(str(m.earlier))} → {html.escape(str(m.later))}: centroid distance {m.distance:.2f} "
+        f"<li>{html.escape(str(m.earlier))} → {html.escape(str(m.later))} ({m.matched_by}): centroid distance {m.distance:.2f} "
         "(root mean squared difference of standardised inputs)</li>" for m in dist.itertuples())
     return ("<section aria-labelledby=\"segments\"><h2 id=\"segments\">Segments</h2>" + t._repr_html_()
             + (f"<ul>{note}</ul>" if note else "") + "</section>")
