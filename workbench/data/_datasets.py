@@ -367,7 +367,8 @@ def _validated(dataset: Dataset, spec: dict[str, Any] | None = None) -> Dataset:
         )
         future, cutoff = future_rows(tx[tx_roles.timestamp], spec["as_of"])
         # a period [since, as_of]: a re-audit compares the same customers' behaviour in two periods
-        early = tx[tx_roles.timestamp] < pd.Timestamp(spec["since"]) if spec.get("since") is not None else False
+        early = (tx[tx_roles.timestamp] < pd.Timestamp(spec["since"]) if spec.get("since") is not None
+                 else pd.Series(False, index=tx.index))
         dataset.transactions = tx.loc[~future & ~early].reset_index(drop=True)
         checks["future_transactions_excluded"] = int(future.sum())
         if spec.get("since") is not None:
