@@ -182,5 +182,28 @@ def statement_command(
     typer.echo(f"{written} of {len(results)} statements written to {out}.")
 
 
+@app.command("compare")
+def compare_command(
+    earlier: Path = typer.Argument(..., help="The earlier run directory (RUN_A)."),
+    later: Path = typer.Argument(..., help="The later run directory (RUN_B), e.g. a re-audit or after mitigation."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Folder for compare.html and compare.json "
+                                       "(default: the later run directory)."),
+) -> None:
+    """Compare two runs of one dataset: changed verdicts, segments, migration, input drift -> compare.html."""
+    from .compare import compare_runs, write_comparison
+
+    try:
+        comparison = compare_runs(earlier, later)
+        page, _ = write_comparison(comparison, out or later)
+    except InputError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"Could not write {exc.filename or out or later}: {exc.strerror or exc}. Nothing half-written was "
+              "left; choose another --out.", code=1)
+    for line in comparison.summary:
+        typer.echo(line)
+    typer.echo(f"Done: {page}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

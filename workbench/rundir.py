@@ -13,6 +13,7 @@ producers are found through that registry.
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 from typing import Any, Callable
@@ -76,7 +77,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (float, np.floating)):
         v = float(value)
         return None if not np.isfinite(v) else round(v, 10)
-    if isinstance(value, (pd.Timestamp,)):
+    if isinstance(value, (pd.Timestamp, datetime.date)):  # a YAML date (dataset.as_of: 2025-12-31) too
         return value.isoformat()
     return value
 

@@ -111,3 +111,20 @@ def test_audit_pdf_holds_every_verdict_sentence(run_dir):
     assert b"/Outlines" in pdf.read_bytes()  # headings as the PDF outline (bookmarks)
     outline = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True)
     assert "Executive summary" in outline.stdout  # the summary is the first page
+
+
+def test_compare_page_loads_offline_accessibly(run_dir, browser, tmp_path):
+    """``workbench compare`` of the run with itself: the page works offline and reads "No change"."""
+    from workbench.compare import compare_runs, write_comparison
+
+    page_path, _ = write_comparison(compare_runs(run_dir, run_dir), tmp_path / "compare")
+    context, page, errors, attempted = _visit(browser, page_path)
+    try:
+        assert not errors and not attempted, (errors, attempted)
+        assert page.evaluate("document.documentElement.lang") == "en"
+        assert page.locator("main").count() == 1 and page.locator("h1").count() == 1
+        assert page.locator("h2").count() >= 5 and page.locator("table th[scope=col]").count() > 10
+        assert page.locator("text=No change").count() >= 1
+        page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    finally:
+        context.close()

@@ -37,6 +37,7 @@ DATASET_DEFAULTS: dict[str, Any] = {
     "encoding": None,  # CSV encoding; None: detected (utf-8 with or without BOM, else cp1252, else latin-1)
     "delimiter": None,  # CSV delimiter; None: detected from the header line (, ; tab |)
     "as_of": None,  # the date the data describes; None: the day the run prepares it
+    "since": None,  # first date of the period analysed (transactions before it are left out); None: all history
     "min_customers": 50,  # fewer customers than this (after loading) is an input error
     "ranges": {},  # declared ranges of numeric columns, e.g. {age: [0, 120]}; outside: an input error
     "blank_consent": "no_consent",  # a blank consent flag means no consent (profiling opt-out: opted out)

@@ -366,8 +366,13 @@ def _validated(dataset: Dataset, spec: dict[str, Any] | None = None) -> Dataset:
             dataset.transactions, tx_roles, paths.get("transactions", dataset.source), ranges=spec["ranges"]
         )
         future, cutoff = future_rows(tx[tx_roles.timestamp], spec["as_of"])
-        dataset.transactions = tx.loc[~future].reset_index(drop=True)
+        # a period [since, as_of]: a re-audit compares the same customers' behaviour in two periods
+        early = (tx[tx_roles.timestamp] < pd.Timestamp(spec["since"]) if spec.get("since") is not None
+                 else pd.Series(False, index=tx.index))
+        dataset.transactions = tx.loc[~future & ~early].reset_index(drop=True)
         checks["future_transactions_excluded"] = int(future.sum())
+        if spec.get("since") is not None:
+            checks["transactions_before_since_excluded"] = int(early.sum())
         checks["as_of"] = "configured" if spec["as_of"] is not None else "run date"
     n = len(dataset.customers)
     if n < spec["min_customers"]:

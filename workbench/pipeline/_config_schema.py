@@ -71,6 +71,9 @@ TYPES: dict[str, Any] = {
     "segmentation.features.transaction_families": (list, type(None)),
     "segmentation.features.customer_families": (list, type(None)),
     "dataset.params.migration": (dict, type(None)),
+    # the earlier run a new run is compared with (`workbench compare`, a section of index.html);
+    # checked by _check_typed_free_form, ``report`` being a free-form section
+    "report.compare_with": (str, type(None)),
 }
 
 
@@ -260,6 +263,15 @@ def _walk(tree: dict, known: Any, prefix: str, config: dict, known_paths: list[s
             _walk(value, default, path + ".", config, known_paths, problems)
 
 
+def _check_typed_free_form(config: dict, problems: list[str]) -> None:
+    """Types of the few keys a free-form section (one without ``DEFAULTS``, as ``report``) declares in TYPES."""
+    for path in ("report.compare_with",):
+        section_name, key = path.split(".")
+        value = (config.get(section_name) or {}).get(key) if isinstance(config.get(section_name), dict) else None
+        if value is not None and not _type_ok(value, TYPES[path]):
+            problems.append(f"'{path}' ({_origin(path, config)}) is {value!r}: it must be {_type_name(TYPES[path])}.")
+
+
 def check_config(config: dict) -> None:
     """Raise :class:`InputError` listing every unknown key and every value of a wrong type or range.
 
@@ -272,6 +284,7 @@ def check_config(config: dict) -> None:
     known_paths = _flatten(known)
     problems: list[str] = []
     _walk(config, known, "", config, known_paths, problems)
+    _check_typed_free_form(config, problems)
     _check_orders(config, known, problems)
     if problems:
         raise InputError("Config error:\n" + "\n".join(f"  {p}" for p in problems)

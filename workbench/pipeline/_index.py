@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from ..compare import compare_runs, index_section, write_comparison
+from ..data import InputError
 from ._executive import executive_summary, verdict_rows
 from ._provenance import provenance_html
 
@@ -46,6 +48,7 @@ def write_run_index(folder: Path, config: dict, summary: dict, statuses: list[di
 <p>Run status: <b class="{status_css}">{manifest['status']}</b>, started {manifest['started']}.</p></header>
 <main>
 {executive_summary(config, summary, manifest, prep, notebooks)}
+{comparison_section(folder, config, summary, manifest)}
 <section aria-labelledby="headlines"><h2 id="headlines">Headline results</h2>
 <ul>{heads or '<li class="muted">No headline results recorded.</li>'}</ul></section>
 <section aria-labelledby="sections"><h2 id="sections">Report sections</h2>
@@ -59,6 +62,27 @@ def write_run_index(folder: Path, config: dict, summary: dict, statuses: list[di
 {provenance_html(manifest["provenance"]) if manifest.get("provenance") else ""}
 """
     (folder / "index.html").write_text(_page(f"Segmentation audit: {config['name']}", body))
+
+
+def comparison_section(folder: Path, config: dict, summary: dict, manifest: dict) -> str:
+    """"Compared with the previous audit", when the config names the earlier run (``report.compare_with``).
+
+    Writes ``compare.html`` and ``compare.json`` into the run (``workbench compare``'s output); a
+    comparison that cannot be made (the earlier run missing, another dataset or pseudonym key) does
+    not fail the run: the section says why. A relative path is read from the config file's folder.
+    """
+    earlier = (config.get("report") or {}).get("compare_with")
+    if not earlier:
+        return ""
+    path = Path(str(earlier)).expanduser()
+    if not path.is_absolute():
+        path = Path(config.get("_base_dir", ".")) / path
+    try:
+        comparison = compare_runs(path, folder, later_summary=summary, later_manifest=manifest)
+        write_comparison(comparison, folder)
+    except InputError as exc:
+        return index_section(None, because=str(exc))
+    return index_section(comparison)
 
 
 def write_suite_index(reports: Path, results: list[tuple[str, RunResult | None, str]]) -> Path:

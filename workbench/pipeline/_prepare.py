@@ -159,6 +159,9 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         "erasure_list_given": bool(forget),
         "erasure_list_hmac_sha256": privacy.fingerprint(forget, key) if forget else None,
         "pseudonym_key_origin": key.origin,
+        # HMAC of a fixed text under the key: equal for equal keys, so `workbench compare` can check
+        # that two runs' pseudonyms name the same customers; None for a random per-run key
+        "pseudonym_key_check": privacy.fingerprint(["workbench pseudonym key check"], key),
     })
     return run
 
