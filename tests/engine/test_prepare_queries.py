@@ -67,3 +67,28 @@ def test_exclude_customers_returns_the_rows_the_engine_keeps_unchanged():
     assert kept["cid"].tolist() == ["00042", "e", "f"] and kept.index.tolist() == [0, 4, 5]
     assert kept.dtypes.equals(customers.dtypes)
     assert kept_tx.index.tolist() == [0, 3, 5, 6] and counts["customers_kept"] == 3
+
+
+def test_prepare_writes_the_same_tables_and_record_on_both_engines(spark_engine, tmp_path, monkeypatch):
+    from workbench.data import load_config
+    from workbench.pipeline import prepare
+
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "prepare-parity-0123456789")
+    forget = tmp_path / "forget.txt"
+    forget.write_text("customer_id\nC0000007\nC0000011\nnot-a-customer\n")
+    runs = {}
+    for name in ("duckdb", "spark"):
+        cfg = load_config(dataset="synthetic", overrides=[
+            "dataset.params.n_customers=600", "dataset.params.seed=4", f"engine={name}", f"privacy.forget={forget}",
+        ])
+        runs[name] = prepare(cfg, tmp_path / name)
+    duck, spark = runs["duckdb"], runs["spark"]
+    record = duck.read_json("data/prepare.json")
+    assert record == spark.read_json("data/prepare.json")
+    assert record["counts"]["erased"] + record["counts"]["erasure_ids_not_found"] == 3
+    assert record["n_customers"] == record["counts"]["customers_kept"] == len(duck.customers())
+    for table in ("customers.parquet", "transactions.parquet", "truth.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(duck.path / "data" / table),
+                                      pd.read_parquet(spark.path / "data" / table), check_dtype=False)
+        assert not list((duck.path / "data").glob("*.parts"))  # the engine's parts are merged and removed
+    assert duck.read_json("manifest_parts/dataset.json") == spark.read_json("manifest_parts/dataset.json")
