@@ -27,6 +27,11 @@ from ._engine import DuckDBEngine, Engine, SparkEngine, active_config, make_engi
 from ._queries import (
     count_query, hmac_key_table, model_space_exprs, predict_segments, pseudonym_query, score_query,
 )
+from ._prepare_queries import (  # preparation (issue 16, part P)
+    CUSTOMERS as PREP_CUSTOMERS, FORGET as PREP_FORGET, KEPT as PREP_KEPT, TRANSACTIONS as PREP_TRANSACTIONS,
+    TRUTH as PREP_TRUTH, consent_counts_query, exclusion_counts_query, kept_transactions_rows_query, prepared_customers_query,
+    prepared_transactions_query, register_flags, transaction_counts_query, truth_query,
+)
 from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_session
 
 __all__ = [
@@ -55,4 +60,8 @@ __all__ = [
     "to_spark_sql",
     "using",
     "window_activity_query",
+    # preparation (issue 16, part P)
+    "PREP_CUSTOMERS", "PREP_FORGET", "PREP_KEPT", "PREP_TRANSACTIONS", "PREP_TRUTH", "consent_counts_query",
+    "exclusion_counts_query", "kept_transactions_rows_query", "prepared_customers_query",
+    "prepared_transactions_query", "register_flags", "transaction_counts_query", "truth_query",
 ]

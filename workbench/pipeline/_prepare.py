@@ -125,32 +125,31 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     roles = dataset.roles
     # one policy for blank consent flags, read where the flags are parsed (dataset.blank_consent)
     blank = (config.get("dataset") or {}).get("blank_consent", "no_consent")
-    customers, transactions, counts = privacy.exclude_customers(
-        dataset.customers, dataset.transactions, roles, forget, blank_consent=blank
-    )
-    check_against_data(config, len(customers))
-    customers, consent = privacy.consent_columns(customers, roles, blank_consent=blank)
-    customers, pruned_roles, inventory = privacy.minimise(customers, roles)
     key = privacy.resolve_key(settings)
-    customers, mapping = _pseudonymise(customers, roles.id, key)
-    pruned_roles.id = "customer_id"
-
     run = Run(run_dir)
     (run_dir / "data").mkdir(parents=True, exist_ok=True)
-    customers.to_parquet(run_dir / "data" / "customers.parquet", index=False)
-    transactions = _write_transactions(run, transactions, pruned_roles, mapping)
-    if dataset.truth is not None:
-        _write_truth(run, dataset.truth, customers, mapping)
+    with engine.make_engine(config) as eng:
+        privacy.register_inputs(eng, dataset.customers, dataset.transactions, roles, forget, key,
+                                truth=_truth_table(dataset.truth))
+        with_tx = dataset.transactions is not None and roles.transactions is not None
+        counts = privacy.exclusion_counts(eng, roles, forget, blank, transactions=with_tx)
+        check_against_data(config, counts["customers_kept"])
+        consent = privacy.consent_record(eng, roles, blank)
+        pruned_roles, inventory = _write_customers(eng, run, roles, list(dataset.customers.columns), blank)
+        tx_written = with_tx and _write_transactions(eng, run, roles, pruned_roles)
+        if dataset.truth is not None:
+            _write_truth(eng, run, dataset.truth, roles.id)
+    n_transactions = counts.get("transactions_kept", 0) if tx_written else 0
     run.write_json("data/roles.json", pruned_roles.to_dict())
     run.write_json("data/prepare.json", _prepare_record(
-        dataset, customers, transactions, counts, inventory, pruned_roles, key, settings
+        dataset, counts, n_transactions, inventory, pruned_roles, key, settings
     ) | {"consent": consent})
     # ``_base_dir`` stays in config.yaml: open_run compares configs without it.
     (run_dir / "config.yaml").write_text(yaml.safe_dump(to_jsonable(dict(config)), sort_keys=False))
     run.add_to_manifest("dataset", {
         "name": dataset.name,
         "source": dataset.source,
-        "fingerprint": _frame_fingerprint(customers, transactions),
+        "fingerprint": _frame_fingerprint(run_dir / "data"),
         # keyed (HMAC under the pseudonym key): a plain hash of an id list is reversed by
         # hashing candidate ids; with a random per-run key nothing could check it, so None
         "consent_snapshot_hmac_sha256": (
@@ -171,51 +170,62 @@ def _resolve(path: str, base_dir: Path) -> Path:
     return p if p.is_absolute() else base_dir / p
 
 
-def _pseudonymise(customers: pd.DataFrame, id_col: str, key) -> tuple[pd.DataFrame, dict]:
-    """Replace the id column by keyed pseudonyms, renamed ``customer_id``; also return raw id -> pseudonym."""
-    ids = customers[id_col].astype(str)
-    mapping = dict(zip(ids, privacy.pseudonymise(ids, key)))
-    customers = customers.assign(**{id_col: ids.map(mapping)})
-    return customers.rename(columns={id_col: "customer_id"}).reset_index(drop=True), mapping
+def _write_customers(eng, run: Run, roles, columns: list[str], blank: str):
+    """Write the kept customers, minimised, id replaced by its pseudonym; return pruned roles and inventory.
 
-
-def _write_transactions(run: Run, transactions: pd.DataFrame | None, pruned_roles, mapping: dict):
-    """Write the kept transaction columns under canonical names; point ``pruned_roles`` at them.
-
-    Returns the transactions as written (or as given, when there are none to write).
+    Minimisation decides on column names alone (:func:`workbench.privacy.minimise` of an empty table
+    with the input's columns plus the ``consent_<purpose>`` flags), so the rows never leave the engine.
     """
-    if transactions is None or pruned_roles.transactions is None:
-        return transactions
-    tx_roles = pruned_roles.transactions
-    transactions = transactions[tx_roles.columns()].assign(
-        **{tx_roles.id: transactions[tx_roles.id].astype(str).map(mapping)}
-    )
+    per_action = {p: c for p, c in roles.consent.items() if p != "profiling_opt_out"}
+    shape = pd.DataFrame(columns=[*columns, *(f"consent_{p}" for p in per_action)])
+    _, pruned_roles, inventory = privacy.minimise(shape, roles)
+    kept = [c for c in inventory.loc[inventory["kept"], "column"] if c not in per_action.values()]
+    query = engine.prepared_customers_query(roles.id, kept, per_action, blank)
+    _write_parquet(eng, query, run.path / "data" / "customers.parquet")
+    pruned_roles.id = "customer_id"
+    return pruned_roles, inventory
+
+
+def _write_transactions(eng, run: Run, roles, pruned_roles) -> bool:
+    """Write the kept customers' transactions under canonical names; point ``pruned_roles`` at them.
+
+    Returns whether a transaction table was written.
+    """
+    tx_roles = roles.transactions
+    if pruned_roles.transactions is None:
+        return False
     rename = {tx_roles.id: "customer_id", tx_roles.timestamp: "timestamp", tx_roles.amount: "amount"}
     if tx_roles.category:
         rename[tx_roles.category] = "category"
     if tx_roles.channel:
         rename[tx_roles.channel] = "channel"
-    transactions = transactions.rename(columns=rename).reset_index(drop=True)
-    transactions.to_parquet(run.path / "data" / "transactions.parquet", index=False)
+    _write_parquet(eng, engine.prepared_transactions_query(rename, tx_roles.id),
+                   run.path / "data" / "transactions.parquet")
     pruned_roles.transactions = TransactionRoles(
         id="customer_id", timestamp="timestamp", amount="amount",
         category="category" if tx_roles.category else None,
         channel="channel" if tx_roles.channel else None,
     )
-    return transactions
+    return True
 
 
-def _write_truth(run: Run, truth, customers: pd.DataFrame, mapping: dict) -> None:
-    """Synthetic data only: the planted segments per pseudonym, and what else was planted."""
-    def planted_by_pseudonym(segments: dict) -> pd.Series:
-        return customers["customer_id"].map({mapping[k]: v for k, v in segments.items() if k in mapping})
-
-    planted = pd.DataFrame({
-        "customer_id": customers["customer_id"],
-        "segment": planted_by_pseudonym(truth.segments),
-        "segment_after_migration": planted_by_pseudonym(truth.segments_after_migration),
+def _truth_table(truth) -> pd.DataFrame | None:
+    """Synthetic data: the planted segments per raw id, as a table the engine joins to the pseudonyms."""
+    if truth is None:
+        return None
+    segments = pd.Series(truth.segments)  # planted segment per raw id (the index)
+    after = pd.Series(truth.segments_after_migration) if truth.segments_after_migration is not None else None
+    return pd.DataFrame({
+        "id": pd.Series(segments.index.astype(str), dtype=object),
+        "segment": segments.to_numpy(),
+        "segment_after_migration": (after.reindex(segments.index).to_numpy() if after is not None
+                                    else pd.Series(None, index=segments.index, dtype=object).to_numpy()),
     })
-    planted.to_parquet(run.path / "data" / "truth.parquet", index=False)
+
+
+def _write_truth(eng, run: Run, truth, id_column: str) -> None:
+    """Synthetic data only: the planted segments per pseudonym, and what else was planted."""
+    _write_parquet(eng, engine.truth_query(id_column), run.path / "data" / "truth.parquet")
     migration = dict(truth.migration or {})
     migration.pop("moved_ids", None)  # raw ids: never written
     run.write_json("data/truth.json", {
@@ -224,15 +234,35 @@ def _write_truth(run: Run, truth, customers: pd.DataFrame, mapping: dict) -> Non
     })
 
 
-def _prepare_record(dataset, customers, transactions, counts, inventory, pruned_roles, key, settings) -> dict:
+def _write_parquet(eng, query: str, path: Path) -> None:
+    """Run ``query`` on the engine into Parquet parts, then stream them into the one file ``path``.
+
+    The run directory holds one file per table (every stage and test reads ``data/<table>.parquet``);
+    the parts are copied batch by batch in their order, so the driver holds one batch, not the table.
+    """
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    parts = path.with_name(path.stem + ".parts")
+    shutil.rmtree(parts, ignore_errors=True)
+    eng.to_parquet(query, parts)
+    files = sorted(p for p in parts.glob("*.parquet") if not p.name.startswith(("_", ".")))
+    dataset = ds.dataset([str(p) for p in files], format="parquet")
+    with pq.ParquetWriter(path, dataset.schema) as writer:
+        for batch in dataset.to_batches():
+            writer.write_batch(batch)
+    shutil.rmtree(parts, ignore_errors=True)
+
+
+def _prepare_record(dataset, counts, n_transactions, inventory, pruned_roles, key, settings) -> dict:
     """Content of ``data/prepare.json``: what entered the run and what was dropped on the way."""
     roles = dataset.roles
     return {
         "dataset": dataset.name,
         "source": dataset.source,
         "counts": counts,
-        "n_customers": len(customers),
-        "n_transactions": 0 if transactions is None else len(transactions),
+        "n_customers": counts["customers_kept"],
+        "n_transactions": n_transactions,
         "transaction_columns_dropped": (
             sorted(set(dataset.transactions.columns) - set(roles.transactions.columns()))
             if dataset.transactions is not None and roles.transactions is not None else []
@@ -248,13 +278,22 @@ def _prepare_record(dataset, customers, transactions, counts, inventory, pruned_
     }
 
 
-def _frame_fingerprint(customers: pd.DataFrame, transactions: pd.DataFrame | None) -> str:
-    """Hash of the prepared content, independent of the pseudonym key (ids are left out)."""
+def _frame_fingerprint(data_dir: Path) -> str:
+    """Hash of the prepared content, independent of the pseudonym key (ids are left out).
+
+    Read batch by batch from the written files: the per-row hashes do not depend on how the rows
+    are batched, so the fingerprint is the same whichever engine wrote them.
+    """
+    import pyarrow.parquet as pq
+
     digest = hashlib.sha256()
-    for frame in (customers, transactions):
-        if frame is None:
+    for name in ("customers", "transactions"):
+        path = data_dir / f"{name}.parquet"
+        if not path.exists():
             continue
-        body = frame.drop(columns=["customer_id"])
-        digest.update(",".join(body.columns).encode())
-        digest.update(pd.util.hash_pandas_object(body, index=False).to_numpy().tobytes())
+        columns = [c for c in pq.read_schema(path).names if c != "customer_id"]
+        digest.update(",".join(columns).encode())
+        for batch in pq.ParquetFile(path).iter_batches(columns=columns):
+            body = batch.to_pandas()
+            digest.update(pd.util.hash_pandas_object(body, index=False).to_numpy().tobytes())
     return digest.hexdigest()

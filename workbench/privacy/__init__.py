@@ -70,7 +70,10 @@ attack in ``_disclosure``), ``_risk``, ``_quality``, ``_checks`` and ``_dp``; th
 ``stage``; notebook tables in ``views`` and figures in ``plots``.
 """
 
-from ._consent import consent_columns, consent_snapshot, exclude_customers, fingerprint, read_id_list
+from ._consent import (
+    consent_columns, consent_record, consent_snapshot, exclude_customers, exclusion_counts, fingerprint, read_id_list,
+    register_inputs,
+)
 from ._defaults import DEFAULTS
 from ._disclosure import disclosure_intervals
 from ._joint import DisclosureCheck, joint_disclosure, suppress_jointly
@@ -127,9 +130,11 @@ __all__ = [
     "dp_release",
     "dp_utility",
     "consent_columns",
+    "consent_record",
     "consent_table",
     "consent_snapshot",
     "exclude_customers",
+    "exclusion_counts",
     "fingerprint",
     "identifier_scan",
     "inventory",
@@ -144,6 +149,7 @@ __all__ = [
     "pseudonym_for",
     "pseudonymise",
     "read_id_list",
+    "register_inputs",
     "reidentification_risk",
     "resolve_key",
     "suppress_counts",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import engine
 from ..data import InputError, Roles
 
 
@@ -57,6 +58,59 @@ def _policy(blank_consent: str) -> str:
     return blank_consent
 
 
+def register_inputs(eng, customers, transactions, roles: Roles, forget, key, truth=None) -> None:
+    """Register what preparation reads on engine ``eng``, each table with its row number ``_row``.
+
+    Tables: ``prep_customers``, ``prep_transactions`` (when given), ``prep_forget`` (the erasure list,
+    column ``id``), ``hmac_key`` (the padded pseudonym key, as data, never in a query text) and, for
+    synthetic data, ``prep_truth``. Then the views of
+    :func:`~workbench.engine.register_flags` (flags, kept customers, their pseudonyms).
+
+    ``customers`` and ``transactions`` are DataFrames or anything :meth:`Engine.register` reads.
+    """
+    eng.register(engine.PREP_CUSTOMERS, _numbered(customers))
+    if transactions is not None and roles.transactions is not None:
+        eng.register(engine.PREP_TRANSACTIONS, _numbered(transactions))
+    # one NULL row besides the ids (the queries skip it): Spark cannot register an empty table
+    ids = [*sorted(set(map(str, forget or []))), None]
+    eng.register(engine.PREP_FORGET, pd.DataFrame({"id": pd.Series(ids, dtype="string")}))
+    eng.register("hmac_key", engine.hmac_key_table(key.secret))
+    if truth is not None:
+        eng.register(engine.PREP_TRUTH, truth)
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    # the row number keeps the input order through the engine (Spark's row order is not the input's)
+    return frame.reset_index(drop=True).assign(_row=pd.RangeIndex(len(frame)))
+
+
+def exclusion_counts(eng, roles: Roles, forget, blank_consent: str = "no_consent", transactions: bool = False) -> dict:
+    """What consent and erasure remove, counted in the engine over every customer (never the ids).
+
+    Needs :func:`register_inputs` first; registers the views ``prep_flags``, ``prep_kept`` and
+    ``prep_pseudonyms``. The keys are those of :func:`exclude_customers`.
+    """
+    policy = _policy(blank_consent)
+    engine.register_flags(eng, roles.id, roles.consent.get("profiling_opt_out"), policy)
+    row = eng.sql(engine.exclusion_counts_query(policy)).iloc[0]
+    counts = {
+        "customers_in_input": int(row["customers_in_input"]),
+        "opted_out_of_profiling": int(row["opted_out_of_profiling"]),
+        "erasure_requests": len(set(map(str, forget or []))),
+        "erased": int(row["erased"]),
+        "erasure_ids_not_found": int(row["erasure_ids_not_found"]),
+        "customers_kept": int(row["customers_kept"]),
+    }
+    if transactions:
+        tx = eng.sql(engine.transaction_counts_query(roles.transactions.id, policy)).iloc[0]
+        counts |= {k: int(tx[k]) for k in ("transactions_in_input", "transactions_of_unknown_customers",
+                                           "transactions_kept")}
+    if int(row["profiling_flag_blank"]):
+        counts["profiling_flag_blank"] = int(row["profiling_flag_blank"])
+        counts["blank_profiling_flag_treated_as"] = "opted out" if policy == "no_consent" else "not opted out"
+    return counts
+
+
 def exclude_customers(
     customers: pd.DataFrame,
     transactions: pd.DataFrame | None,
@@ -69,6 +123,9 @@ def exclude_customers(
     A blank profiling opt-out flag follows ``blank_consent``: ``"no_consent"`` (the default)
     treats the customer as not consenting to profiling, so they are removed too and counted as
     ``profiling_flag_blank``; ``"consent"`` treats a blank as "did not opt out".
+
+    The decision is the engine's anti-join (:func:`exclusion_counts`, the queries preparation runs
+    on DuckDB or Spark), here on an embedded DuckDB; the rows it keeps are returned as given.
 
     Parameters
     ----------
@@ -86,38 +143,24 @@ def exclude_customers(
         The filtered tables and the counts (never the ids) for the report.
     """
     policy = _policy(blank_consent)
-    ids = customers[roles.id].astype(str)
-    opt_out_col = roles.consent.get("profiling_opt_out")
-    if opt_out_col:
-        opted_out, blank = _flag(customers, opt_out_col, policy)
-    else:
-        opted_out = blank = pd.Series(False, index=customers.index)
-    no_consent = opted_out | (blank if policy == "no_consent" else False)
-    forget_set = set(map(str, forget or []))
-    forgotten = ids.isin(forget_set)
-    drop = no_consent | forgotten
-    counts = {
-        "customers_in_input": int(len(customers)),
-        "opted_out_of_profiling": int(opted_out.sum()),
-        "erasure_requests": int(len(forget_set)),
-        "erased": int((forgotten & ~no_consent).sum()),
-        "erasure_ids_not_found": int(len(forget_set - set(ids))),
-        "customers_kept": int((~drop).sum()),
-    }
-    if blank.any():
-        counts["profiling_flag_blank"] = int(blank.sum())
-        counts["blank_profiling_flag_treated_as"] = "opted out" if policy == "no_consent" else "not opted out"
-    kept = customers.loc[~drop]
-    if transactions is not None and roles.transactions is not None:
-        tx_ids = transactions[roles.transactions.id].astype(str)
-        dropped_ids = set(ids[drop])
-        unknown = ~tx_ids.isin(set(ids))
-        counts["transactions_in_input"] = int(len(transactions))
-        counts["transactions_of_unknown_customers"] = int(unknown.sum())
-        keep_tx = ~tx_ids.isin(dropped_ids) & ~unknown
-        transactions = transactions.loc[keep_tx]
-        counts["transactions_kept"] = int(keep_tx.sum())
-    return kept, transactions, counts
+    with_tx = transactions is not None and roles.transactions is not None
+    with engine.DuckDBEngine(threads=1) as eng:
+        register_inputs(eng, customers, transactions, roles, forget, _NO_KEY)
+        counts = exclusion_counts(eng, roles, forget, policy, transactions=with_tx)
+        kept = eng.sql(f"SELECT _row FROM {engine.PREP_KEPT} ORDER BY _row")["_row"].to_numpy()
+        if with_tx:
+            rows = eng.sql(engine.kept_transactions_rows_query(roles.transactions.id, policy))["_row"].to_numpy()
+            transactions = transactions.iloc[rows]
+    return customers.iloc[kept], transactions, counts
+
+
+class _NoKey:
+    """A placeholder key for exclusion alone (no pseudonym is computed from it)."""
+
+    secret = b"\0" * 16
+
+
+_NO_KEY = _NoKey()
 
 
 def consent_snapshot(customers: pd.DataFrame, roles: Roles) -> list[str]:
@@ -190,22 +233,48 @@ def consent_columns(customers: pd.DataFrame, roles: Roles, blank_consent: str = 
     record = {}
     for purpose, col in roles.consent.items():
         if purpose == "profiling_opt_out":
-            record[purpose] = {
-                "column": col, "kept_as": None,
-                "applied": "at preparation: customers who opted out of profiling were removed"
-                + (" (a blank flag counts as opted out)" if policy == "no_consent" else
-                   " (a blank flag counts as not opted out)"),
-            }
+            record[purpose] = _purpose_record(purpose, col, policy)
             continue
         said_yes, blank = _flag(out, col, policy)
         flag = said_yes | (blank if policy == "consent" else False)
         out[f"consent_{purpose}"] = flag.astype(bool)
-        record[purpose] = {
-            "column": col, "kept_as": f"consent_{purpose}",
-            "applied": f"not applied at preparation: kept as consent_{purpose} for each action that "
-                       f"needs it (fairness policy); a blank flag counts as "
-                       f"{'no consent' if policy == 'no_consent' else 'consent'}",
-            "with_consent": int(flag.sum()), "without_consent": int((~flag).sum()),
-            "blank": int(blank.sum()),
-        }
+        record[purpose] = _purpose_record(purpose, col, policy, int(flag.sum()), int((~flag).sum()), int(blank.sum()))
     return out, record
+
+
+def consent_record(eng, roles: Roles, blank_consent: str = "no_consent") -> dict:
+    """The record of :func:`consent_columns`, counted in the engine over the kept customers.
+
+    Needs :func:`exclusion_counts` first (it registers the kept customers). The flags themselves are
+    written by :func:`~workbench.engine.prepared_customers_query` with the same rule.
+    """
+    policy = _policy(blank_consent)
+    per_action = {p: c for p, c in roles.consent.items() if p != "profiling_opt_out"}
+    row = eng.sql(engine.consent_counts_query(per_action, policy)).iloc[0] if per_action else None
+    record = {}
+    for purpose, col in roles.consent.items():
+        if purpose == "profiling_opt_out":
+            record[purpose] = _purpose_record(purpose, col, policy)
+        else:
+            with_consent = int(row[purpose + "__with"])
+            record[purpose] = _purpose_record(purpose, col, policy, with_consent, int(row["n"]) - with_consent,
+                                              int(row[purpose + "__blank"]))
+    return record
+
+
+def _purpose_record(purpose: str, col: str, policy: str, with_consent=None, without=None, blank=None) -> dict:
+    """What preparation did with one consent purpose (counts only, for the inventory)."""
+    if purpose == "profiling_opt_out":
+        return {
+            "column": col, "kept_as": None,
+            "applied": "at preparation: customers who opted out of profiling were removed"
+            + (" (a blank flag counts as opted out)" if policy == "no_consent" else
+               " (a blank flag counts as not opted out)"),
+        }
+    return {
+        "column": col, "kept_as": f"consent_{purpose}",
+        "applied": f"not applied at preparation: kept as consent_{purpose} for each action that "
+                   f"needs it (fairness policy); a blank flag counts as "
+                   f"{'no consent' if policy == 'no_consent' else 'consent'}",
+        "with_consent": with_consent, "without_consent": without, "blank": blank,
+    }

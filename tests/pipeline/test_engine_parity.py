@@ -1,0 +1,73 @@
+"""The whole audit on DuckDB and on Spark local[2] gives the same summary.json (counts exactly, floats within 1e-9).
+
+The stages run in this process, in the notebooks' order and with the calls the notebooks make, so the
+one SparkSession of the test session serves every stage (a notebook kernel would start a JVM each).
+"""
+
+import pytest
+
+from workbench import dynamics, engine, explain, fairness, privacy, segment, value
+from workbench.data import load_config
+from workbench.pipeline import prepare
+from workbench.pipeline._manifest import merge_summary
+
+
+@pytest.fixture(scope="module")
+def spark_session():
+    # one JVM for the module; engine.spark_session keeps it for the process (tests/engine shares it)
+    eng = engine.SparkEngine({"master": "local[2]"})
+    yield eng.spark
+    eng.close()
+
+
+def _audit(run_dir, name: str) -> dict:
+    cfg = load_config(config="configs/synthetic.yaml", overrides=[
+        "dataset.params.n_customers=2000", "segmentation.k_range=[2, 4]", f"engine={name}",
+    ])
+    run = prepare(cfg, run_dir)
+    privacy.privacy_audit_run(run)
+    segment.segment_run(run)
+    explain.explain_run(run)
+    fairness.fairness_run(run)
+    dynamics.dynamics_run(run)
+    privacy.load_private_release(run)
+    privacy.disclosure_check(run)
+    result = value.value_run(run)
+    growth, targeting = value.growth_by_segment(run), value.targeting_audit(run)
+    value.summarise_value(run, result, growth, targeting)
+    return merge_summary(run)
+
+
+def _differences(a, b, path="summary") -> list[str]:
+    """Where two JSON trees differ: numbers by more than 1e-9, anything else at all."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if a.keys() != b.keys():
+            return [f"{path}: keys {sorted(a.keys() ^ b.keys())}"]
+        return [d for k in a for d in _differences(a[k], b[k], f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} vs {len(b)} items"]
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{path}[{i}]")]
+    if isinstance(a, float) or isinstance(b, float):
+        if isinstance(a, bool) or isinstance(b, bool) or a is None or b is None or abs(a - b) > 1e-9:
+            return [f"{path}: {a!r} vs {b!r}"]
+        return []
+    return [] if a == b and type(a) is type(b) else [f"{path}: {a!r} vs {b!r}"]
+
+
+def test_json_difference_finds_counts_floats_and_keys():
+    assert _differences({"n": 3, "r": 0.5}, {"n": 3, "r": 0.5 + 1e-12}) == []
+    assert _differences({"n": 3}, {"n": 4}) == ["summary.n: 3 vs 4"]
+    assert _differences({"r": [0.5]}, {"r": [0.5001]}) == ["summary.r[0]: 0.5 vs 0.5001"]
+    assert _differences({"a": 1}, {"b": 1}) == ["summary: keys ['a', 'b']"]
+
+
+def test_the_whole_audit_gives_the_same_summary_on_duckdb_and_spark(spark_session, tmp_path, monkeypatch):
+    # a random key would do too (summary.json holds no pseudonyms); a fixed one makes failures repeatable
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "parity-key-0123456789abcdef")
+    # each run in its own folder: the DP budget ledger lives beside the run directory
+    duck = _audit(tmp_path / "duckdb" / "run", "duckdb")
+    spark = _audit(tmp_path / "spark" / "run", "spark")
+    assert duck["n_customers"] > 1500 and duck["privacy"]["customers_kept"] == duck["n_customers"]
+    assert {"02_segmentation", "04_fairness", "05_dynamics", "06_private_release", "07_predicted_value"} <= duck.keys()
+    assert _differences(duck, spark) == []
