@@ -63,3 +63,12 @@ def test_withheld_value_shows_no_number():
     page = verdict_table({"04_fairness": {"verdicts": [row]}}, {}, ["04_fairness_audit"])
     cells = _verdict_rows(page)[0]
     assert cells[2:5] == ["–", "–", "95% level, Benjamini–Hochberg over the family of 1 comparison against 30-45"]
+
+
+def test_hyphenated_words_in_a_finding_stay_on_one_line():
+    from workbench.pipeline._executive import unbroken_hyphens
+
+    out = unbroken_hyphens("selected at 0.94 times the rate of non-binary customers aged 18-29 <b>")
+    assert '<span class="nobr">non-binary</span>' in out and '<span class="nobr">18-29</span>' in out
+    assert "&lt;b&gt;" in out and "0.94" in out
+    assert "<span class=\"nobr\">0.8–1.25</span>" in unbroken_hyphens("within 0.8–1.25 but")

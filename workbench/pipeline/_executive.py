@@ -9,6 +9,7 @@ evidence.
 from __future__ import annotations
 
 import html
+import re
 
 from ._provenance import REPORT_KEYS
 
@@ -84,11 +85,21 @@ def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
         out.append(
             f"<tr><td>{html.escape(check)}</td><td>{html.escape(band)}</td>"
             f"{_value_cells(r)}<td>{html.escape(_test_text(r))}</td>"
-            f"<td>{html.escape(str(r.get('sentence', '')))}</td>"
+            f"<td>{unbroken_hyphens(str(r.get('sentence', '')))}</td>"
             f"<td class=\"{_VERDICT_CLASS.get(v, 'insufficient')}\">{word}</td><td>{link}</td></tr>"
         )
     out.append("</tbody></table>")
     return "\n".join(out)
+
+
+def unbroken_hyphens(text: str) -> str:
+    """``text`` escaped, each hyphenated word or range (``non-binary``, ``0.8–1.25``) kept on one line.
+
+    A line break after a word's hyphen in a narrow table cell is joined back without the hyphen by
+    ``pdftotext`` (after an en dash, with a space added), so the PDF would no longer hold the
+    stage's sentence word for word.
+    """
+    return re.sub(r"(\S*\w[-–]\w\S*)", r'<span class="nobr">\1</span>', html.escape(text))
 
 
 def format_value(x) -> str:
