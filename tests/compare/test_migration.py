@@ -52,3 +52,47 @@ def test_no_movement_gives_zero_off_the_diagonal():
     assert m == {"in_both": 300, "moved": 0, "share_moved": 0.0, "only_earlier": 0, "only_later": 0}
     inner = published.loc[["Alpha", "Beta", "Gamma"], ["Alpha", "Beta", "Gamma"]].to_numpy()
     assert (inner == np.diag(np.diag(inner))).all() and (np.diag(inner) == 100).all()
+
+
+def _sizes_table(hidden):
+    """The earlier run's registered segment-size table (segment ids x outcome) with ``hidden`` totals."""
+    from workbench.privacy._joint import _long_form
+
+    table = pd.DataFrame({"no": [150.0, 150.0, 5.0], "yes": [50.0, 45.0, 0.0]}, index=["0", "1", "2"])
+    table["Total"] = table.sum(axis=1)
+    table.loc["Total"] = table.sum(axis=0)
+    for row in hidden:
+        table.loc[row, ["no", "Total"]] = np.nan
+    return _long_form("segment_sizes", table, "segment", "churn")
+
+
+def test_margins_stay_hidden_where_the_run_hid_the_segment_size():
+    """The earlier run hid Gamma's size (5) and, as its complement, Alpha's: the migration table's
+    margins are those sizes, so it must hide Alpha's too, or 400 - Alpha - Beta gives Gamma away."""
+    from workbench.compare._migration import run_tables
+    from workbench.privacy import joint_disclosure
+
+    a = _assign([(f"p{i:04d}", 0) for i in range(200)] + [(f"p{i:04d}", 1) for i in range(200, 395)]
+                + [(f"p{i:04d}", 2) for i in range(395, 400)])
+    counts = migration_counts(a, a)
+    ids = {"Alpha": 0, "Beta": 1, "Gamma": 2}
+    earlier = _sizes_table(hidden=["0", "2"])
+    alone = publish_migration(counts, k=10)
+    linked = publish_migration(counts, k=10, earlier=(earlier, ids), later=(earlier.iloc[:0], ids))
+    assert alone.loc["Alpha", "Total"] == 200  # suppressed on its own, the table gives Alpha's size away
+    assert np.isnan(linked.loc["Alpha", "Total"]) and np.isnan(linked.loc["Gamma", "Total"])
+    shown = linked.to_numpy()[~np.isnan(linked.to_numpy())]
+    assert ((shown == 0) | (shown >= 10)).all()
+
+    by_id = linked.rename(index=lambda r: str(ids.get(r, r)), columns=lambda c: str(ids.get(c, c)))
+    from workbench.privacy._joint import _long_form
+    migration = _long_form("migration", by_id, "earlier segment", "later segment").assign(
+        population="customers of either run")
+    attack = pd.concat([run_tables(earlier, "earlier"), migration], ignore_index=True)
+    check = joint_disclosure(attack, k=10)
+    assert check.recoverable == 0 and not check.conflicts
+    leaky = _long_form("migration", alone.rename(index=lambda r: str(ids.get(r, r)),
+                                                 columns=lambda c: str(ids.get(c, c))),
+                       "earlier segment", "later segment").assign(population="customers of either run")
+    assert joint_disclosure(pd.concat([run_tables(earlier, "earlier"), leaky], ignore_index=True),
+                            k=10).recoverable > 0

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ._drift import input_drift
-from ._migration import migration_counts, moved_share, publish_migration
+from ._migration import migration_counts, moved_share, publish_migration, segment_ids
 from ._segments import match_segments, segment_sizes
 from ._verdicts import verdict_changes
 
@@ -25,7 +25,9 @@ class RunData:
     ``facts`` holds provenance (dataset, fingerprint, config hash, seed, commit, run date, key
     origin, k, customers) and nothing identifying; ``verdicts`` every stage's verdict rows;
     ``selection`` the published selection table (or None); ``sizes`` the published segment sizes
-    (``segment_name``, ``n``); ``assignments`` and ``features`` are per pseudonym and never published.
+    (``segment_name``, ``n``); ``assignments`` and ``features`` are per pseudonym and never published;
+    ``published`` every table of counts the run registered for its disclosure check (long form; None
+    for a run older than the registry).
     """
 
     label: str
@@ -37,6 +39,7 @@ class RunData:
     features: pd.DataFrame
     inputs: list[str]
     k: int
+    published: pd.DataFrame | None = None
 
 
 @dataclass
@@ -97,7 +100,9 @@ def compare(a: RunData, b: RunData) -> Comparison:
     # later segments in the order of their earlier counterparts: who stayed is on the diagonal
     first = [pairs[r] for r in counts.index if pairs.get(r) in counts.columns]
     counts = counts[first + [c for c in counts.columns if c not in first]]
-    migration = publish_migration(counts, k)
+    linked = a.published is not None and b.published is not None
+    migration = publish_migration(counts, k, *(((a.published, segment_ids(a.assignments)),
+                                                (b.published, segment_ids(b.assignments))) if linked else ()))
     movement = moved_share(migration, pairs)
     shared = [c for c in a.inputs if c in b.inputs and c in a.features and c in b.features]
     psi_table, shares = input_drift(a.features, b.features, shared, k)

@@ -44,14 +44,64 @@ def migration_counts(assign_a: pd.DataFrame, assign_b: pd.DataFrame) -> pd.DataF
     return counts.astype(int)
 
 
-def publish_migration(counts: pd.DataFrame, k: int) -> pd.DataFrame:
-    """The migration table as published: small-cell suppression with margins (``"Total"``).
+def publish_migration(counts: pd.DataFrame, k: int, earlier=None, later=None) -> pd.DataFrame:
+    """The migration table as published: small-cell suppression with margins (``"Total"``), joint
+    with everything both runs published.
 
-    Cells from 1 to ``k - 1`` and the complementary cells that would let them be worked out from
-    the totals are hidden (NaN), exactly as :func:`workbench.privacy.suppress_counts` hides them in
-    every other table of a run. Everything shown about migration is derived from this table.
+    Its row totals are the earlier run's segment sizes and its column totals the later run's, which
+    each run's reports already show or hide. So the table is suppressed with
+    :func:`workbench.privacy.suppress_jointly` against every table both runs registered
+    (:func:`run_tables`): a size a run hid stays hidden here, one it showed is known to the
+    attacker, and complementary cells are chosen so that no hidden cell of either run or of this
+    table can be worked out from all of them together. Everything shown about migration is derived
+    from this table.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        :func:`migration_counts`.
+    k : int
+        The threshold (the larger of the two runs').
+    earlier, later : (DataFrame, dict), optional
+        Each run's registered tables (:func:`workbench.privacy.published_tables`) and its
+        ``{segment name: segment id}``. Without them (runs older than the registry) the table is
+        suppressed on its own, with :func:`workbench.privacy.suppress_counts`.
     """
-    return privacy.suppress_counts(counts, k=k, margins=True)
+    if earlier is None or later is None:
+        return privacy.suppress_counts(counts, k=k, margins=True)
+    (tables_a, ids_a), (tables_b, ids_b) = earlier, later
+    by_id = counts.rename(index=lambda r: str(ids_a.get(r, r)), columns=lambda c: str(ids_b.get(c, c)))
+    published = pd.concat([run_tables(tables_a, "earlier"), run_tables(tables_b, "later")], ignore_index=True)
+    shown = privacy.suppress_jointly(by_id, "earlier segment", "later segment", published, k,
+                                     population="customers of either run")
+    names_a = {str(i): n for n, i in ids_a.items()}
+    names_b = {str(i): n for n, i in ids_b.items()}
+    out = shown.rename(index=lambda r: names_a.get(r, r), columns=lambda c: names_b.get(c, c))
+    out.index.name, out.columns.name = counts.index.name, counts.columns.name
+    out.attrs["complementary"] = [(names_a.get(r, r), names_b.get(c, c)) for r, c in shown.attrs["complementary"]]
+    return out
+
+
+def run_tables(published: pd.DataFrame, label: str) -> pd.DataFrame:
+    """One run's registered tables as one of two: dimensions prefixed by ``label``, its own grand total.
+
+    A run registers segment sizes under the dimension ``segment`` (segment ids); here they become
+    ``earlier segment`` or ``later segment``, the migration table's dimensions, so its margins are
+    linked to the sizes each run published; every other dimension of the two runs stays apart
+    (the women of the earlier run are not those of the later one), and so does each run's total.
+    """
+    out = published.copy()
+    out["table"] = f"{label}: " + out["table"].astype(str)
+    out["row_dim"] = f"{label} " + out["row_dim"].astype(str)
+    out["col_dim"] = f"{label} " + out["col_dim"].astype(str)
+    out["population"] = f"the {label} run"
+    return out
+
+
+def segment_ids(assign: pd.DataFrame) -> dict[str, int]:
+    """``{segment name: segment id}`` of a run's assignments."""
+    pairs = assign[["segment", "segment_name"]].drop_duplicates()
+    return {str(n): int(i) for i, n in zip(pairs["segment"], pairs["segment_name"])}
 
 
 def moved_share(published: pd.DataFrame, matches: dict[str, str | None]) -> dict:

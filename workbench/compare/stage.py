@@ -18,6 +18,7 @@ import yaml
 
 from .. import privacy
 from ..data import InputError
+from ..rundir import Run
 from ._comparison import Comparison, RunData, compare
 from .views import comparison_html
 
@@ -79,6 +80,8 @@ def load_run(path: str | Path, label: str, summary: dict | None = None, manifest
         features=pd.read_parquet(path / "artifacts" / "segments" / "features.parquet"),
         inputs=[str(c) for c in segments.get("inputs", [])],
         k=k,
+        published=privacy.published_tables(Run(path)) if (path / "artifacts" / privacy.DISCLOSURE_DIR).is_dir()
+        else None,
     )
 
 

@@ -23,6 +23,8 @@ from ._suppression import _protect
 TOTAL = "Total"
 
 LONG_COLUMNS = ["table", "row_dim", "row", "col_dim", "column", "n", "suppressed"]
+#: The pseudo-dimension naming whose grand total a cell is, when tables of several runs meet.
+POPULATION = "all customers of"
 
 
 @dataclass
@@ -73,12 +75,27 @@ class DisclosureCheck:
         return text
 
 
-def _key(dim_a: str, a: str, dim_b: str, b: str) -> tuple:
-    """A cell's identity: its (dimension, value) pairs, margins left out, in a canonical order."""
-    return tuple(sorted((d, v) for d, v in ((dim_a, a), (dim_b, b)) if v != TOTAL))
+def _key(dim_a: str, a: str, dim_b: str, b: str, population: str = "") -> tuple:
+    """A cell's identity: its (dimension, value) pairs, margins left out, in a canonical order.
+
+    A grand total has no dimension value left: it is the size of the table's ``population``. Tables
+    of one run share it (``""``); tables of different runs, as ``workbench compare`` attacks them
+    together, name their populations so that two runs' totals are two quantities.
+    """
+    key = tuple(sorted((d, v) for d, v in ((dim_a, a), (dim_b, b)) if v != TOTAL))
+    return key if key or not population else ((POPULATION, population),)
+
+
+def _keys(long: pd.DataFrame) -> list[tuple]:
+    """:func:`_key` of every row of a long form (its ``population`` column is optional)."""
+    population = long["population"].fillna("") if "population" in long else [""] * len(long)
+    return [_key(*a) for a in zip(long["row_dim"], long["row"].astype(str), long["col_dim"],
+                                  long["column"].astype(str), population)]
 
 
 def _describe(key: tuple) -> str:
+    if len(key) == 1 and key[0][0] == POPULATION:
+        return f"grand total ({key[0][1]})"
     return ", ".join(f"{d}={v}" for d, v in key) or "grand total"
 
 
@@ -146,7 +163,7 @@ def joint_disclosure(tables: pd.DataFrame, k: int = 10) -> DisclosureCheck:
     if long.empty:
         return DisclosureCheck(0, 0, 0, empty, [], k)
     long["row"], long["column"] = long["row"].astype(str), long["column"].astype(str)
-    long["key"] = [_key(*a) for a in zip(long["row_dim"], long["row"], long["col_dim"], long["column"])]
+    long["key"] = _keys(long)
     keys = list(dict.fromkeys(long["key"]))
     index = {key: i for i, key in enumerate(keys)}
     values, conflicts = _published_values(long, keys)
@@ -190,7 +207,8 @@ def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str) -> pd
 
 
 def suppress_jointly(
-    counts: pd.DataFrame, row_dim: str, col_dim: str, published: pd.DataFrame, k: int = 10
+    counts: pd.DataFrame, row_dim: str, col_dim: str, published: pd.DataFrame, k: int = 10,
+    population: str = "",
 ) -> pd.DataFrame:
     """Small-cell suppression of a new table (with margins) against every table already published.
 
@@ -208,6 +226,9 @@ def suppress_jointly(
     published : DataFrame
         The tables published so far, long form (:func:`workbench.privacy.published_tables`).
     k : int, default 10
+    population : str, default ""
+        Whose grand total the new table's is, when ``published`` holds tables of other populations
+        (their ``population`` column; see :func:`_key`). ``""``: the run's customers.
 
     Returns
     -------
@@ -220,10 +241,10 @@ def suppress_jointly(
                                    np.r_[values.sum(axis=0), values.sum()][None, :]]),
                         index=pd.Index([*counts.index, TOTAL], name=counts.index.name),
                         columns=pd.Index([*counts.columns, TOTAL], name=counts.columns.name))
-    new = _long_form("\0new", full, row_dim, col_dim)
-    both = pd.concat([published[LONG_COLUMNS], new], ignore_index=True)
-    both["key"] = [_key(*a) for a in zip(both["row_dim"], both["row"].astype(str), both["col_dim"],
-                                         both["column"].astype(str))]
+    new = _long_form("\0new", full, row_dim, col_dim).assign(population=population)
+    columns = LONG_COLUMNS + (["population"] if "population" in published else [])
+    both = pd.concat([published[columns], new], ignore_index=True)
+    both["key"] = _keys(both)
     keys = list(dict.fromkeys(both["key"]))
     index = {key: i for i, key in enumerate(keys)}
     old = both.loc[both["table"] != "\0new"]
@@ -232,7 +253,7 @@ def suppress_jointly(
     flat = np.zeros(len(keys))
     for key, n in zip(old["key"], old["n"]):
         flat[index[key]] = 0.0 if np.isnan(n) else n
-    new_keys = [_key(row_dim, r, col_dim, c) for r, c in zip(new["row"], new["column"])]
+    new_keys = [_key(row_dim, r, col_dim, c, population) for r, c in zip(new["row"], new["column"])]
     for key, n in zip(new_keys, new["n"]):
         flat[index[key]] = n
     mine = set(new_keys) - shown_before  # cells of the new table nobody has published yet
