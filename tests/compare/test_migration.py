@@ -86,13 +86,12 @@ def test_margins_stay_hidden_where_the_run_hid_the_segment_size():
 
     by_id = linked.rename(index=lambda r: str(ids.get(r, r)), columns=lambda c: str(ids.get(c, c)))
     from workbench.privacy._joint import _long_form
-    migration = _long_form("migration", by_id, "earlier segment", "later segment").assign(
-        population="customers of either run")
+    migration = _long_form("migration", by_id, "earlier segment", "later segment")
     attack = pd.concat([run_tables(earlier, "earlier"), migration], ignore_index=True)
     check = joint_disclosure(attack, k=10)
     assert check.recoverable == 0 and not check.conflicts
     leaky = _long_form("migration", alone.rename(index=lambda r: str(ids.get(r, r)),
                                                  columns=lambda c: str(ids.get(c, c))),
-                       "earlier segment", "later segment").assign(population="customers of either run")
+                       "earlier segment", "later segment")
     assert joint_disclosure(pd.concat([run_tables(earlier, "earlier"), leaky], ignore_index=True),
                             k=10).recoverable > 0

@@ -47,6 +47,18 @@ def test_run_directory_is_complete_and_self_describing(small_run):
     assert "complete" in index
 
 
+def test_the_whole_run_disclosure_check_covers_every_published_table(small_run):
+    """Stage 07 publishes after notebook 06's check: the summary's check is made again at the end, over
+    every registered table, each linked to the tables of its population (none attacked alone)."""
+    out = small_run.out
+    registered = sorted(p.stem for p in (out / "artifacts" / "disclosure").glob("*.parquet"))
+    assert any(name.startswith("value_") for name in registered)
+    summary = json.loads((out / "summary.json").read_text())["disclosure"]
+    check = json.loads((out / "artifacts" / "privacy" / "disclosure_check.json").read_text())
+    assert summary["tables"] == check["tables"] == len(registered)
+    assert check["conflicts"] == [] and check["unlinked_tables"] == [] and summary["recoverable_cells"] == 0
+
+
 def test_reports_load_nothing_from_the_internet(small_run):
     pages = list(small_run.out.glob("*.html"))
     assert len(pages) >= len(pipeline.NOTEBOOKS) + 1

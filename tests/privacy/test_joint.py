@@ -87,6 +87,44 @@ def test_tables_of_different_populations_are_not_linked():
     assert check.conflicts == ["gender=f, p=all"] and check.passed  # b's hidden pair stays hidden
 
 
+def _leak_pair():
+    """segment x gender hiding the nb total (and a complement), and a gender-totals table showing it away."""
+    a = privacy.suppress_counts(SEG, 10, margins=True)
+    leaky = pd.DataFrame([[140.0, 120.0, 268.0]], index=pd.Index(["Total"], name="action"),
+                         columns=pd.Index(["f", "m", "Total"], name="gender"))
+    return _long("a", a, "segment", "gender"), _long("b", leaky, "action", "gender")
+
+
+def _buyers(population):
+    """A table over a subpopulation (buyers) with the same dimensions and other totals."""
+    table = pd.DataFrame([[30.0, 25.0, 55.0]], index=pd.Index(["Total"], name="action"),
+                         columns=pd.Index(["f", "m", "Total"], name="gender"))
+    return _long("buyers", table, "action", "gender").assign(population=population)
+
+
+def test_a_declared_population_is_linked_only_to_itself_and_the_rest_stay_linked():
+    a, b = _leak_pair()
+    check = privacy.joint_disclosure(pd.concat([a, b, _buyers("customers with a predicted value")]), 10)
+    assert not check.conflicts and not check.unlinked
+    assert "gender=nb" in set(check.findings["cell"])  # a and b are still attacked together
+
+
+def test_an_undeclared_population_unlinks_only_the_tables_that_disagree():
+    """Before: one disagreeing table made the check attack every table alone, and the leak of b was missed."""
+    a, b = _leak_pair()
+    check = privacy.joint_disclosure(pd.concat([a, b, _buyers("")]), 10)
+    assert check.conflicts and check.unlinked == ["buyers"]
+    assert "gender=nb" in set(check.findings["cell"]) and not check.passed
+    assert "attacked alone" in check.sentence and "buyers" in check.sentence
+
+
+def test_publish_counts_records_the_population(tmp_path):
+    run = _run(tmp_path)
+    table = privacy.suppress_and_publish(run, "value", SEG, "segment", "gender", population="buyers")
+    long = privacy.published_tables(run)
+    assert set(long["population"]) == {"buyers"} and table.loc["Total", "Total"] == SEG.to_numpy().sum()
+
+
 # -- whole runs: the tables a run publishes, on every default-suite dataset and on small cells ------
 def _segment_and_groups(run: Run) -> tuple[pd.Series, dict]:
     """A stand-in segmentation (quintiles of the first numeric input) and the sensitive groups."""

@@ -72,8 +72,7 @@ def publish_migration(counts: pd.DataFrame, k: int, earlier=None, later=None) ->
     (tables_a, ids_a), (tables_b, ids_b) = earlier, later
     by_id = counts.rename(index=lambda r: str(ids_a.get(r, r)), columns=lambda c: str(ids_b.get(c, c)))
     published = pd.concat([run_tables(tables_a, "earlier"), run_tables(tables_b, "later")], ignore_index=True)
-    shown = privacy.suppress_jointly(by_id, "earlier segment", "later segment", published, k,
-                                     population="customers of either run")
+    shown = privacy.suppress_jointly(by_id, "earlier segment", "later segment", published, k)
     names_a = {str(i): n for n, i in ids_a.items()}
     names_b = {str(i): n for n, i in ids_b.items()}
     out = shown.rename(index=lambda r: names_a.get(r, r), columns=lambda c: names_b.get(c, c))
@@ -83,18 +82,21 @@ def publish_migration(counts: pd.DataFrame, k: int, earlier=None, later=None) ->
 
 
 def run_tables(published: pd.DataFrame, label: str) -> pd.DataFrame:
-    """One run's registered tables as one of two: dimensions prefixed by ``label``, its own grand total.
+    """One run's registered tables as one of two: dimensions prefixed by ``label``, its own populations.
 
     A run registers segment sizes under the dimension ``segment`` (segment ids); here they become
     ``earlier segment`` or ``later segment``, the migration table's dimensions, so its margins are
-    linked to the sizes each run published; every other dimension of the two runs stays apart
-    (the women of the earlier run are not those of the later one), and so does each run's total.
+    linked to the sizes each run published. Every other dimension of the two runs stays apart (the
+    women of the earlier run are not those of the later one), and so do their grand totals and
+    the populations their tables name.
     """
     out = published.copy()
+    own = out["population"].fillna("").astype(str) if "population" in out else pd.Series("", index=out.index)
+    grand = (out["row"].astype(str) == privacy.TOTAL) & (out["column"].astype(str) == privacy.TOTAL) & own.eq("")
     out["table"] = f"{label}: " + out["table"].astype(str)
     out["row_dim"] = f"{label} " + out["row_dim"].astype(str)
     out["col_dim"] = f"{label} " + out["col_dim"].astype(str)
-    out["population"] = f"the {label} run"
+    out["population"] = own.where(own.eq(""), f"the {label} run: " + own).where(~grand, f"the {label} run")
     return out
 
 

@@ -22,13 +22,20 @@ def _grades_and_groups(states, customers, before, after, value_order, attr, band
     return a, b, grade, groups
 
 
+def movement_population(before: str) -> str:
+    """What a movement table counts (its population for the whole-run disclosure check)."""
+    return f"customers in a segment in {before}"
+
+
 def movement_table(states, customers, before, after, value_order, attr, bands=None, labels=None,
-                   k: int = 10) -> pd.DataFrame:
+                   k: int = 10, suppress=None) -> pd.DataFrame:
     """Customers in a segment in ``before``, by group of ``attr`` and move: the one published table.
 
     Columns ``downgraded``, ``same or upgraded``, ``inactive`` (state in ``after``), rows the groups;
-    suppressed once with :func:`workbench.privacy.suppress_counts` (``margins=True``). Every rate of
-    :func:`movement_fairness` for ``attr`` is derived from it.
+    suppressed once with ``suppress`` (the exact counts in, the published table with margins out;
+    default :func:`workbench.privacy.suppress_counts` with ``margins=True``: the stage passes
+    :func:`workbench.privacy.suppress_and_publish`, since the tables of every attribute share their
+    move totals). Every rate of :func:`movement_fairness` for ``attr`` is derived from it.
     """
     a, _, grade, groups = _grades_and_groups(states, customers, before, after, value_order, attr, bands, labels)
     base = a >= 0
@@ -39,7 +46,7 @@ def movement_table(states, customers, before, after, value_order, attr, bands=No
     cells = crosstab({"group": g, "move": m}, (len(names), len(MOVES)))  # counted in the engine
     table = pd.DataFrame(cells, index=pd.Index(names), columns=list(MOVES))
     table.index.name, table.columns.name = attr, f"move {before}→{after}"
-    return privacy.suppress_counts(table, k, margins=True)
+    return suppress(table) if suppress else privacy.suppress_counts(table, k, margins=True)
 
 
 def movement_fairness(
@@ -56,6 +63,7 @@ def movement_fairness(
     min_group_size: int = 30,
     seed: int = 0,
     k: int | None = None,
+    published: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Downgrade and lapse rates between two windows by sensitive group, with confidence intervals.
 
@@ -69,6 +77,7 @@ def movement_fairness(
     number here is masked where a cell it derives from is hidden: ``n`` and ``events`` are the
     published counts, a group's rate, interval and test are NaN when its events or denominator is
     hidden, and every group's comparison with the reference is NaN when the reference's rate is.
+    ``published`` gives those tables per attribute when the stage has published them already.
 
     Returns
     -------
@@ -80,7 +89,9 @@ def movement_fairness(
         if attr not in customers.columns:
             continue
         a, b, grade, groups = _grades_and_groups(states, customers, before, after, value_order, attr, bands, labels)
-        published = movement_table(states, customers, before, after, value_order, attr, bands, labels, k) if k else None
+        published_table = (published or {}).get(attr)
+        if published_table is None and k:
+            published_table = movement_table(states, customers, before, after, value_order, attr, bands, labels, k)
         for outcome, mask, y in [
             ("downgrade", (a >= 0) & (b >= 0), grade == "down"),
             ("lapse", a >= 0, grade == "inactive"),
@@ -91,8 +102,8 @@ def movement_fairness(
                 y[mask], groups[mask].reset_index(drop=True), n_boot=n_boot, alpha=alpha,
                 min_group_size=min_group_size, seed=seed,
             )
-            if published is not None:
-                res = _mask_by_published(res, published, outcome)
+            if published_table is not None:
+                res = _mask_by_published(res, published_table, outcome)
             res.insert(0, "outcome", outcome)
             res.insert(0, "attribute", attr)
             frames.append(res)

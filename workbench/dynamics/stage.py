@@ -19,7 +19,7 @@ from ._labels import (
     label_age_table,
     label_staleness_table,
 )
-from ._movement import movement_fairness, movement_table
+from ._movement import movement_fairness, movement_population, movement_table
 from ._planted_migration import planted_migration_check
 from ._staleness import refresh_recommendation, stale_assignments, staleness_curve
 from ._states import Dynamics
@@ -263,10 +263,11 @@ def _dynamics_windows(run: Run, settings: dict) -> Dynamics | None:
 def _publish(run: Run, dyn: Dynamics, transitions: dict, per_window: pd.DataFrame) -> None:
     """Register the published count tables (the whole-run disclosure check attacks them jointly)."""
     run.write_table("dynamics/window_counts.parquet", per_window.reset_index())
-    privacy.publish_counts(run, "dynamics_window_states", per_window, "window", "state")
+    privacy.publish_counts(run, "dynamics_window_states", per_window, "window", "state", population="customer-windows")
     for (before, after), table in transitions.items():
+        # one table per population: customers acquired by the later window
         privacy.publish_counts(run, f"dynamics_transitions_{before}_{after}", table,
-                               f"state {before}", f"state {after}")
+                               f"state {before}", f"state {after}", population=f"customers acquired by {after}")
 
 
 def _write_staleness(run: Run, dyn: Dynamics, settings: dict, k: int):
@@ -291,15 +292,19 @@ def _movement_fairness(run: Run, settings: dict, dyn: Dynamics, customers: pd.Da
         sensitive = run.settings("fairness", fairness.DEFAULTS).get("sensitive") or list(run.roles.sensitive)
     sensitive = [s for s in sensitive if s in customers.columns]
     fair_settings = run.settings("fairness", fairness.DEFAULTS)
+    published = {}
     for attr in sensitive:
-        table = movement_table(dyn.states, customers, labels[-2], labels[-1], value_order, attr,
-                               fair_settings.get("bands"), fair_settings.get("labels"), k)
-        privacy.publish_counts(run, f"dynamics_movement_{attr}", table, attr, f"move {labels[-2]}→{labels[-1]}")
+        def publish(exact, attr=attr):
+            return privacy.suppress_and_publish(run, f"dynamics_movement_{attr}", exact, attr, exact.columns.name,
+                                                k, population=movement_population(labels[-2]))
+
+        published[attr] = movement_table(dyn.states, customers, labels[-2], labels[-1], value_order, attr,
+                                         fair_settings.get("bands"), fair_settings.get("labels"), k, suppress=publish)
     return movement_fairness(
         dyn.states, customers, labels[-2], labels[-1], value_order, sensitive,
         bands=fair_settings.get("bands"), labels=fair_settings.get("labels"),
         alpha=1 - float(settings["ci_level"]), n_boot=int(fair_settings.get("n_boot", 1000)),
-        min_group_size=int(fair_settings.get("min_group_size", 30)), seed=run.seed, k=k,
+        min_group_size=int(fair_settings.get("min_group_size", 30)), seed=run.seed, k=k, published=published,
     )
 
 

@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from .. import privacy
 from ..data import InputError, load_config
 from ..rundir import Run
 from ._execute import NOTEBOOK_DIR, NOTEBOOKS, execute_notebook, short_error
@@ -238,6 +239,9 @@ def _write_records(run_obj: Run, config: dict, statuses: list[dict], started: da
     ``manifest.json`` comes last: it hashes the other outputs. A PDF that cannot be printed (no
     Chromium here) does not fail the run: the manifest records why under ``pdf``.
     """
+    if privacy.published_tables(run_obj).shape[0]:
+        # the whole-run check again, after every notebook: stages after 06 (07's value tables) publish too
+        privacy.disclosure_check(run_obj)
     summary = merge_summary(run_obj)
     run_obj.write_json("summary.json", summary)
     manifest = build_manifest(run_obj, config, statuses, started, ok=ok)

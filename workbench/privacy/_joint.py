@@ -11,7 +11,7 @@ linear-programming attack of :mod:`._disclosure` runs over all of them jointly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,9 @@ from ._suppression import _protect
 #: The label of a margin: a cell labelled ``TOTAL`` on a dimension is summed over that dimension.
 TOTAL = "Total"
 
-LONG_COLUMNS = ["table", "row_dim", "row", "col_dim", "column", "n", "suppressed"]
-#: The pseudo-dimension naming whose grand total a cell is, when tables of several runs meet.
-POPULATION = "all customers of"
+LONG_COLUMNS = ["table", "row_dim", "row", "col_dim", "column", "n", "suppressed", "population"]
+#: The pseudo-dimension naming what a cell counts when it is not the run's customers.
+POPULATION = "population"
 
 
 @dataclass
@@ -45,9 +45,12 @@ class DisclosureCheck:
         (whether its value is between 1 and ``k - 1``). Never the value itself.
     conflicts : list of str
         Quantities published with different values in different tables (the tables then
-        describe different populations and cannot be linked; they are attacked separately).
+        describe different populations and cannot be linked).
     k : int
         The threshold the check judges by.
+    unlinked : list of str
+        The tables attacked alone because their values disagree with the others' (a population
+        not declared when they were published); empty when every table could be linked.
     """
 
     n_tables: int
@@ -56,6 +59,7 @@ class DisclosureCheck:
     findings: pd.DataFrame
     conflicts: list[str]
     k: int
+    unlinked: list[str] = field(default_factory=list)
 
     @property
     def recoverable(self) -> int:
@@ -72,18 +76,21 @@ class DisclosureCheck:
         text = (f"{self.n_tables} published table(s) attacked jointly ({self.n_cells} distinct cells, "
                 f"{self.n_hidden} hidden): {self.recoverable} hidden cell(s) recoverable")
         text += f", {small} cell(s) below k={self.k} shown." if small else "."
+        if self.unlinked:
+            text += (f" {len(self.unlinked)} table(s) disagree with the others on a total they share and were "
+                     f"attacked alone, so links through them are not checked: {', '.join(self.unlinked)}.")
         return text
 
 
 def _key(dim_a: str, a: str, dim_b: str, b: str, population: str = "") -> tuple:
     """A cell's identity: its (dimension, value) pairs, margins left out, in a canonical order.
 
-    A grand total has no dimension value left: it is the size of the table's ``population``. Tables
-    of one run share it (``""``); tables of different runs, as ``workbench compare`` attacks them
-    together, name their populations so that two runs' totals are two quantities.
+    Cells count the run's customers unless their table names another ``population`` (customers
+    with a predicted value, customer-windows, the earlier of two runs): then the same dimension
+    values are another quantity, and the population is part of the identity.
     """
     key = tuple(sorted((d, v) for d, v in ((dim_a, a), (dim_b, b)) if v != TOTAL))
-    return key if key or not population else ((POPULATION, population),)
+    return ((POPULATION, population),) + key if population else key
 
 
 def _keys(long: pd.DataFrame) -> list[tuple]:
@@ -94,9 +101,9 @@ def _keys(long: pd.DataFrame) -> list[tuple]:
 
 
 def _describe(key: tuple) -> str:
-    if len(key) == 1 and key[0][0] == POPULATION:
-        return f"grand total ({key[0][1]})"
-    return ", ".join(f"{d}={v}" for d, v in key) or "grand total"
+    scope = [v for d, v in key if d == POPULATION]
+    cell = ", ".join(f"{d}={v}" for d, v in key if d != POPULATION) or "grand total"
+    return f"{cell} ({scope[0]})" if scope else cell
 
 
 def _equations(long: pd.DataFrame, index: dict) -> list:
@@ -167,8 +174,8 @@ def joint_disclosure(tables: pd.DataFrame, k: int = 10) -> DisclosureCheck:
     keys = list(dict.fromkeys(long["key"]))
     index = {key: i for i, key in enumerate(keys)}
     values, conflicts = _published_values(long, keys)
-    if conflicts:  # different populations: linking them would be wrong, attack each table alone
-        long["key"] = [(("__table", t),) + key for t, key in zip(long["table"], long["key"])]
+    unlinked = _unlink_disagreeing(long) if conflicts else []
+    if unlinked:
         keys = list(dict.fromkeys(long["key"]))
         index = {key: i for i, key in enumerate(keys)}
         values, _ = _published_values(long, keys)
@@ -180,7 +187,38 @@ def joint_disclosure(tables: pd.DataFrame, k: int = 10) -> DisclosureCheck:
     rows += [{"cell": _describe(keys[i]), "tables": where[keys[i]], "how": "recovered exactly",
               "small": bool(0 < value < k)} for i, value in recovered]
     findings = pd.DataFrame(rows, columns=empty.columns)
-    return DisclosureCheck(len(set(long["table"])), len(keys), int(unknown.sum()), findings, conflicts, k)
+    return DisclosureCheck(len(set(long["table"])), len(keys), int(unknown.sum()), findings, conflicts, k,
+                           unlinked)
+
+
+def _unlink_disagreeing(long: pd.DataFrame) -> list[str]:
+    """Attack alone the tables whose published values disagree with the other tables'; their names.
+
+    A quantity published with two values means a table counts another population than it declares
+    (:func:`workbench.privacy.publish_counts` ``population``). Linking it would be wrong, but so would
+    giving up the links of every other table: only the tables off the value most tables publish for
+    a disagreeing quantity (on a tie, the larger) get keys of their own (``long["key"]`` is rewritten
+    in place).
+    """
+    unlinked: list[str] = []
+    while True:
+        shown = long.loc[~long["n"].isna()]
+        spread = shown.groupby("key", sort=False)["n"].agg(lambda v: v.max() - v.min())
+        disagreeing = set(spread.index[spread > 0.5])
+        if not disagreeing:
+            return unlinked
+        rows = shown.loc[shown["key"].isin(disagreeing)]
+        off = set()
+        for _, cell in rows.groupby("key", sort=False):
+            # the value most tables publish; on a tie the larger: a subpopulation is never the larger
+            tables_per_value = cell.groupby(cell["n"].round())["table"].nunique()
+            common = max(tables_per_value.index, key=lambda v: (tables_per_value[v], v))
+            off |= set(cell.loc[(cell["n"] - common).abs() > 0.5, "table"])
+        mine = long["table"].isin(off)
+        long.loc[mine, "key"] = pd.Series([(("__table", t),) + key for t, key in
+                                           zip(long.loc[mine, "table"], long.loc[mine, "key"])],
+                                          index=long.index[mine], dtype=object)
+        unlinked += sorted(off)
 
 
 def _recovered(flat: np.ndarray, equations: list, unknown: np.ndarray) -> list[tuple[int, float]]:
@@ -195,7 +233,7 @@ def _recovered(flat: np.ndarray, equations: list, unknown: np.ndarray) -> list[t
     return [(int(v), float(lo)) for v, d, lo, hi in zip(unk, det, lows, highs) if d or hi - lo < 0.5]
 
 
-def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str) -> pd.DataFrame:
+def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str, population: str = "") -> pd.DataFrame:
     """A 2-D table (margins labelled ``TOTAL``) in the long form of the registry."""
     rows = [str(r) for r in table.index]
     cols = [str(c) for c in table.columns]
@@ -203,6 +241,7 @@ def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str) -> pd
     return pd.DataFrame({
         "table": name, "row_dim": row_dim, "row": [r for r in rows for _ in cols],
         "col_dim": col_dim, "column": cols * len(rows), "n": values, "suppressed": np.isnan(values),
+        "population": population,
     })
 
 
@@ -227,8 +266,8 @@ def suppress_jointly(
         The tables published so far, long form (:func:`workbench.privacy.published_tables`).
     k : int, default 10
     population : str, default ""
-        Whose grand total the new table's is, when ``published`` holds tables of other populations
-        (their ``population`` column; see :func:`_key`). ``""``: the run's customers.
+        What the new table counts when not the run's customers (see :func:`_key`); ``published``
+        names its tables' populations in a ``population`` column (absent: the run's customers).
 
     Returns
     -------
@@ -241,9 +280,8 @@ def suppress_jointly(
                                    np.r_[values.sum(axis=0), values.sum()][None, :]]),
                         index=pd.Index([*counts.index, TOTAL], name=counts.index.name),
                         columns=pd.Index([*counts.columns, TOTAL], name=counts.columns.name))
-    new = _long_form("\0new", full, row_dim, col_dim).assign(population=population)
-    columns = LONG_COLUMNS + (["population"] if "population" in published else [])
-    both = pd.concat([published[columns], new], ignore_index=True)
+    new = _long_form("\0new", full, row_dim, col_dim, population)
+    both = pd.concat([published.reindex(columns=LONG_COLUMNS), new], ignore_index=True)
     both["key"] = _keys(both)
     keys = list(dict.fromkeys(both["key"]))
     index = {key: i for i, key in enumerate(keys)}
@@ -259,7 +297,7 @@ def suppress_jointly(
     mine = set(new_keys) - shown_before  # cells of the new table nobody has published yet
     primary = np.array([key in hidden_before or (key in mine and 0 < flat[i] < k) for i, key in enumerate(keys)])
     free = np.array([key in mine for key in keys])
-    is_total = np.array([len(key) < 2 for key in keys])
+    is_total = np.array([sum(d != POPULATION for d, _ in key) < 2 for key in keys])
     sup = _protect(flat, _equations(both, index), primary, is_total, free=free)
     hidden = np.array([sup[index[key]] for key in new_keys]).reshape(full.shape)
     out = full.mask(hidden)

@@ -49,7 +49,8 @@ DISCLOSURE_DIR = "disclosure"
 _AUDIT_TABLES = ("reid_combinations", "reid_drivers", "reid_class_sizes", "quality_missing", "quality_outliers")
 
 
-def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col_dim: str) -> pd.DataFrame:
+def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col_dim: str,
+                   population: str = "") -> pd.DataFrame:
     """Register a published (already suppressed) 2-D table of counts for the whole-run disclosure check.
 
     Every stage that publishes counts, or anything derived from counts (shares, rates, intervals,
@@ -71,6 +72,10 @@ def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col
         What the rows and columns are, e.g. ``"segment"`` and ``"gender"``. Use the same names
         for the same dimension across tables (``"segment"`` for segment ids), so the check can
         link them.
+    population : str, default ""
+        What the table counts when it is not the run's customers, e.g. ``"customers with a predicted
+        value"`` or ``"customer-windows"``: its cells are then other quantities than the same
+        dimension values of the run's customers, and are linked only to tables of that population.
 
     Returns
     -------
@@ -80,7 +85,7 @@ def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col
     """
     if row_dim == col_dim:
         raise ValueError(f"a published table needs two different dimensions, got {row_dim!r} twice")
-    long = _long_form(name, table, row_dim, col_dim)
+    long = _long_form(name, table, row_dim, col_dim, population)
     run.write_table(f"{DISCLOSURE_DIR}/{name}.parquet", long)
     return long
 
@@ -95,7 +100,8 @@ def published_tables(run: "Run") -> pd.DataFrame:
 
 
 def suppress_and_publish(
-    run: "Run", name: str, counts: pd.DataFrame, row_dim: str, col_dim: str, k: int | None = None
+    run: "Run", name: str, counts: pd.DataFrame, row_dim: str, col_dim: str, k: int | None = None,
+    population: str = "",
 ) -> pd.DataFrame:
     """Suppress a table of counts (with margins) so that it agrees with every table published
     before it, and register it: the one call a stage needs for a published count table.
@@ -115,6 +121,8 @@ def suppress_and_publish(
     row_dim, col_dim : str
     k : int, optional
         The threshold (default: the run's ``suppression_k``).
+    population : str, default ""
+        What the table counts when not the run's customers (see :func:`publish_counts`).
 
     Returns
     -------
@@ -123,8 +131,8 @@ def suppress_and_publish(
     """
     k = _suppression_k(run) if k is None else int(k)
     earlier = published_tables(run)
-    table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k)
-    publish_counts(run, name, table, row_dim, col_dim)
+    table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k, population)
+    publish_counts(run, name, table, row_dim, col_dim, population)
     return table
 
 
@@ -156,10 +164,11 @@ def disclosure_check(run: "Run | str", k: int | None = None) -> DisclosureCheck:
     run.write_json("artifacts/privacy/disclosure_check.json", {
         "tables": check.n_tables, "cells": check.n_cells, "hidden": check.n_hidden,
         "recoverable": check.recoverable, "k": k, "passed": check.passed,
-        "findings": check.findings, "conflicts": check.conflicts,
+        "findings": check.findings, "conflicts": check.conflicts, "unlinked_tables": check.unlinked,
     })
     run.summarise("disclosure", tables=check.n_tables, hidden_cells=check.n_hidden,
                   recoverable_cells=check.recoverable, findings=len(check.findings), k=k,
+                  unlinked_tables=len(check.unlinked),
                   headline=[f"Disclosure check of the whole report: {check.sentence}"])
     return check
 

@@ -19,12 +19,14 @@ def _labels(groups) -> np.ndarray:
     return g.where(g.notna(), UNKNOWN).astype(str).to_numpy()
 
 
-def overlap_counts(by_history, by_prediction, groups, k: int = 10) -> pd.DataFrame:
+def overlap_counts(by_history, by_prediction, groups, k: int = 10, suppress=None) -> pd.DataFrame:
     """Customers per group selected by both policies, by one only, or by neither; suppressed, with totals.
 
     One table is the disclosure unit: each policy's selection count, each group's size and "who is
     left out under each" are sums of its cells, so suppressing it once (with margins) hides the same
-    cell everywhere it would appear.
+    cell everywhere it would appear. ``suppress`` does it (exact counts in, published table out;
+    default :func:`workbench.privacy.suppress_counts` with margins): the stage suppresses jointly with
+    the other attributes' tables, which share the selection totals.
     """
     h = np.asarray(by_history, dtype=bool)
     p = np.asarray(by_prediction, dtype=bool)
@@ -32,7 +34,7 @@ def overlap_counts(by_history, by_prediction, groups, k: int = 10) -> pd.DataFra
     cell = np.select([h & p, h & ~p, ~h & p], OVERLAP_COLUMNS[:3], default=OVERLAP_COLUMNS[3])
     table = pd.crosstab(pd.Series(labels, name="group"), pd.Series(cell, name="selection"))
     table = table.reindex(columns=OVERLAP_COLUMNS, fill_value=0)
-    return suppress_counts(table, k=k, margins=True)
+    return suppress(table) if suppress else suppress_counts(table, k=k, margins=True)
 
 
 _POLICIES = {"historical value": "historical only", "predicted value": "predicted only"}

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import fairness
-from ..privacy import publish_counts, suppress_counts
+from ..privacy import suppress_and_publish
 from ..rundir import Run, register_stage
 from ._clv import fit_models, growth_potential, holdout_table, predict_value, top_share_selected
 from ._defaults import DEFAULTS
@@ -72,8 +72,8 @@ def _holdout(run: Run, tx: pd.DataFrame, s: dict, k: int) -> tuple[pd.DataFrame,
     cal = calibration_holdout(tx, cal_end, end)
     bg = fit_models(cal, s["fit_sample"], run.seed)[0] if len(cal) else None
     table = holdout_table(cal, bg)
-    counts = suppress_counts(table.set_index("bucket")[["customers"]], k=k, margins=True)
-    publish_counts(run, "value_holdout", counts, "calibration_repeat_purchases", "value_holdout")
+    counts = suppress_and_publish(run, "value_holdout", table.set_index("bucket")[["customers"]],
+                                  "calibration_repeat_purchases", "value_holdout", k, population=CALIBRATION)
     table["customers"] = counts["customers"].drop(index="Total").to_numpy()
     table.loc[table["customers"].isna(), ["actual", "predicted"]] = np.nan
     info = {"calibration_end": str(cal_end.date()), "observation_end": str(end.date()),
@@ -115,6 +115,11 @@ def value_run(run: Run) -> ValueResult:
     return ValueResult(predicted=predicted, models=models, holdout=holdout, settings=s)
 
 
+#: What the value stage's tables count (their populations for the whole-run disclosure check).
+SCORED = "customers with a predicted value"
+CALIBRATION = "customers of the calibration period"
+
+
 def _k(run: Run) -> int:
     return int(run.read_json("data/prepare.json").get("suppression_k", 10))
 
@@ -128,8 +133,8 @@ def growth_by_segment(run: Run) -> pd.DataFrame:
     label = np.where(df["growth_potential"], "growth potential", "other")
     table = pd.crosstab(df["segment_name"].astype(str).rename("segment"), pd.Series(label, name="growth", index=df.index))
     table = table.reindex(columns=["growth potential", "other"], fill_value=0)
-    counts = suppress_counts(table, k=_k(run), margins=True)
-    publish_counts(run, "value_growth_by_segment", counts, "segment_name", "value_growth")
+    counts = suppress_and_publish(run, "value_growth_by_segment", table, "segment_name", "value_growth", _k(run),
+                                  population=SCORED)
     return counts
 
 
@@ -155,8 +160,11 @@ def targeting_audit(run: Run) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     out = {}
     for attr in attributes:
         g = groups[attr].to_numpy()[buyers]
-        overlap = overlap_counts(by_history, by_prediction, g, k=_k(run))
-        publish_counts(run, f"value_targeting_{attr}", overlap, attr, "value_selection")
+        def publish(exact, attr=attr):
+            return suppress_and_publish(run, f"value_targeting_{attr}", exact, attr, "value_selection", _k(run),
+                                        population=SCORED)
+
+        overlap = overlap_counts(by_history, by_prediction, g, k=_k(run), suppress=publish)
         rates = targeting_rates(by_history, by_prediction, g, overlap, n_boot=int(s["n_boot"]), seed=run.seed,
                                 min_group_size=int(fs.get("min_group_size", 30)))
         out[attr] = (overlap, rates)
@@ -205,7 +213,7 @@ def p_alive_by_state(run: Run) -> pd.DataFrame | None:
     state = df[last].map(lambda v: names.get(int(v), str(v))).rename("state")
     band = pd.cut(df["p_alive"], _P_ALIVE_BANDS, labels=_P_ALIVE_LABELS, right=False).astype(str).rename("p_alive")
     table = pd.crosstab(state, band).reindex(columns=_P_ALIVE_LABELS, fill_value=0)
-    counts = suppress_counts(table, k=_k(run), margins=True)
-    publish_counts(run, "value_p_alive_by_state", counts, "dynamics_state", "p_alive_band")
+    counts = suppress_and_publish(run, "value_p_alive_by_state", table, "dynamics_state", "p_alive_band", _k(run),
+                                  population=SCORED)
     counts.attrs["window"] = str(last)
     return counts
