@@ -20,9 +20,9 @@ def test_overlap_partitions_each_group_and_matches_rates():
     body = overlap.drop(index="Total")
     shown = body.dropna()
     assert (shown[OVERLAP_COLUMNS].sum(axis=1) == shown["Total"]).all()
-    rates = targeting_rates(hist, pred, group, overlap, n_boot=200, seed=1)
+    rates = targeting_rates(hist, pred, group, overlap)
     labels = pd.Series(group, dtype=object).fillna("unknown").to_numpy()
-    ref = rate_by_group(hist, labels, n_boot=200, seed=1).set_index("group")
+    ref = rate_by_group(hist, labels).set_index("group")
     got = rates[rates["policy"] == "historical value"].set_index("group")
     assert got.loc["a", "rate"] == ref.loc["a", "rate"]
     assert got.loc["a", "selected"] == shown.loc["a", "both"] + shown.loc["a", "historical only"]
@@ -32,7 +32,7 @@ def test_a_group_with_a_suppressed_cell_shows_no_rate():
     hist, pred, group = _world(unknown=0.002)
     overlap = overlap_counts(hist, pred, group, k=20)
     assert overlap.loc["unknown"].isna().any()  # 10 customers: below k
-    rates = targeting_rates(hist, pred, group, overlap, n_boot=50)
+    rates = targeting_rates(hist, pred, group, overlap)
     body = overlap.drop(index="Total")
     for _, row in rates.iterrows():
         # a rate is shown only where its numerator (both + the policy's one-only cell) and the

@@ -13,5 +13,4 @@ DEFAULTS: dict[str, Any] = {
     "holdout_days": None,  # ... or the last N days held out (both None: the last third of the history)
     "growth_rank_gap": 0.5,  # growth potential: predicted-value percentile rank minus historical >= this
     "top_share": 0.10,  # value-targeting policy of the audit: the top 10% by value are selected
-    "n_boot": 1000,  # bootstrap resamples of the selection-rate intervals
 }

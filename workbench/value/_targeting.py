@@ -47,12 +47,14 @@ def _visible(overlap: pd.DataFrame, policy: str) -> pd.DataFrame:
                          "selected": body["both"].notna() & body[_POLICIES[policy]].notna()})
 
 
-def targeting_rates(by_history, by_prediction, groups, overlap: pd.DataFrame, *, n_boot: int = 1000,
-                    seed: int = 0, min_group_size: int = 30) -> pd.DataFrame:
-    """Selection rate per group under each policy, with bootstrap intervals, side by side.
+def targeting_rates(by_history, by_prediction, groups, overlap: pd.DataFrame, *, alpha: float = 0.05,
+                    min_group_size: int = 30) -> pd.DataFrame:
+    """Selection rate per group under each policy, with score intervals, side by side.
 
-    Rates come from :func:`workbench.fairness.rate_by_group` (count bootstrap, Holm-corrected
-    comparison with the largest group). Everything shown is derived from the suppressed ``overlap``
+    Rates come from :func:`workbench.fairness.rate_by_group`: Wilson score intervals at level
+    ``1 - alpha``, and each group compared with the most favoured group of at least
+    ``min_group_size`` customers (Koopman ratio interval, two-proportion test, Holm-corrected over
+    the groups of one policy). Everything shown is derived from the suppressed ``overlap``
     table: a group's size only where its total is published, its rate and interval only where the
     policy's selected count (``both`` + the policy's one-only cell) is, and its comparison with the
     reference group only where the reference's rate is shown too.
@@ -67,7 +69,7 @@ def targeting_rates(by_history, by_prediction, groups, overlap: pd.DataFrame, *,
     labels = _labels(groups)
     parts = []
     for policy, selected in (("historical value", by_history), ("predicted value", by_prediction)):
-        rates = rate_by_group(np.asarray(selected, dtype=bool), labels, n_boot=n_boot, seed=seed,
+        rates = rate_by_group(np.asarray(selected, dtype=bool), labels, alpha=alpha,
                               min_group_size=min_group_size).rename(columns={"events": "selected"})
         for c in ("n", "selected", "rate", "rate_low", "rate_high", "ratio", "p_adjusted"):
             rates[c] = rates[c].astype(float)

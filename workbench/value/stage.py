@@ -165,7 +165,7 @@ def targeting_audit(run: Run) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
                                         population=SCORED)
 
         overlap = overlap_counts(by_history, by_prediction, g, k=_k(run), suppress=publish)
-        rates = targeting_rates(by_history, by_prediction, g, overlap, n_boot=int(s["n_boot"]), seed=run.seed,
+        rates = targeting_rates(by_history, by_prediction, g, overlap,
                                 min_group_size=int(fs.get("min_group_size", 30)))
         out[attr] = (overlap, rates)
     return out
