@@ -41,6 +41,8 @@ class TableShape:
     text: set[str] = field(default_factory=set)
     profile: dict = field(default_factory=dict)
     csv: bool = False
+    #: The resolved paths, for messages.
+    source: str = ""
 
     def count(self, column: str, what: str) -> int:
         return int(self.profile.get(f"{column}__{what}", 0))
@@ -145,7 +147,8 @@ def missing_columns_line(shape: TableShape, wanted: list[str], headers: list[str
     missing = [c for c in wanted if c not in shape.columns]
     if not missing:
         return []
-    shown = ", ".join(repr(c) for c in headers[:30])
+    # stripped: DuckDB trims header names and Spark does not; the names matched ignore the spaces anyway
+    shown = ", ".join(repr(str(c).strip()) for c in headers[:30])
     hint = f" The table's columns are: {shown} ({how}"
     if len(headers) == 1:
         hint += "; one column only: is the delimiter right? Set `dataset.delimiter` in the config"

@@ -127,7 +127,8 @@ def _register(eng, table: str, path_spec, base_dir: Path, wanted: list[str], del
     typed = {c for c, d in dtypes.items() if pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d)}
     text = {c for c, d in dtypes.items() if d == object}
     profile = eng.sql(vq.profile_query(view, sorted(text))).iloc[0].to_dict()
-    shape = TableShape(table=table, view=view, columns=list(kinds), typed=typed, text=text, profile=profile, csv=csv)
+    shape = TableShape(table=table, view=view, columns=list(kinds), typed=typed, text=text, profile=profile, csv=csv,
+                       source=", ".join(paths))
     if int(profile["n"]) == 0:
         raise InputError(f"Input error in table '{table}' ({', '.join(paths)}): the file has a header but no rows. "
                          "Export the table again with its data.")
@@ -217,7 +218,7 @@ def register_input(eng, spec: dict[str, Any], base_dir: Path | str = ".") -> Eng
     shape, headers, how = _register(eng, "customers", spec["customers"], base_dir, roles.customer_columns(), delimiter)
     lines = missing_columns_line(shape, roles.customer_columns(), headers, _describe(how))
     lines += customer_lines(eng, shape, roles, spec["ranges"])
-    _raise(lines, "customers", spec["customers"])
+    _raise(lines, "customers", shape.source)
     counts = eng.sql(vq.blank_counts_query(shape.view, roles.consent)).iloc[0]
     checks: dict[str, Any] = {"blank_consent_policy": spec["blank_consent"],
                               "blank_consent_flags": {p: int(counts[p]) for p in roles.consent}}
@@ -229,7 +230,7 @@ def register_input(eng, spec: dict[str, Any], base_dir: Path | str = ".") -> Eng
     n = int(counts["n"])
     if n < spec["min_customers"]:
         raise InputError(
-            f"Input error in table 'customers' ({spec['customers']}): {n} customer(s), "
+            f"Input error in table 'customers' ({shape.source}): {n} customer(s), "
             f"fewer than the minimum of {spec['min_customers']} (dataset.min_customers): segments, rates and "
             "suppressed tables of so few customers say nothing and disclose individuals. Add customers, or "
             "lower dataset.min_customers if you know what you are doing."
@@ -249,7 +250,7 @@ def _register_transactions(eng, spec, base_dir: Path, roles: Roles, checks: dict
                                     spec.get("delimiter"))
     lines = missing_columns_line(shape, tx_roles.columns(), headers, _describe(how))
     lines += transaction_lines(eng, shape, tx_roles, spec["ranges"])
-    _raise(lines, "transactions", spec["transactions"])
+    _raise(lines, "transactions", shape.source)
     _, cutoff = future_rows(pd.Series([], dtype="datetime64[ns]"), spec["as_of"])
     since = pd.Timestamp(spec["since"]) if spec.get("since") is not None else None
     literal = lambda t: t.strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
@@ -270,6 +271,6 @@ def _describe(how: dict) -> str:
     return f"read as {how['format']} by {how['engine']}"
 
 
-def _raise(lines: list[str], table: str, path_spec) -> None:
+def _raise(lines: list[str], table: str, source: str) -> None:
     if lines:
-        raise InputError(f"Input error in table '{table}' ({path_spec}):\n" + "\n".join(f"  {x}" for x in lines))
+        raise InputError(f"Input error in table '{table}' ({source}):\n" + "\n".join(f"  {x}" for x in lines))
