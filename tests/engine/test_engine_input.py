@@ -48,7 +48,8 @@ def test_the_same_bad_files_give_the_same_message_on_both_engines(tmp_path, engi
                    "column 'age' holds infinite or not-a-number values in 2 row(s)",
                    "column 'age' holds values outside its range [0, 120] in 1 row(s), e.g. in one.csv: '200'"):
         assert needle in customers
-    assert "column 'amount' holds values that are not numbers in 2 row(s), e.g. in transactions.csv: 'oops', '€3'" in transactions
+    assert ("column 'amount' holds values that are not numbers in 2 row(s), e.g. in transactions.csv: 'oops', '€3'"
+            in transactions)
     assert "column 'timestamp' holds values that are not dates/times in 1 row(s)" in transactions
 
 

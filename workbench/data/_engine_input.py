@@ -26,6 +26,8 @@ import pandas as pd
 
 from .. import engine
 from ..engine import _validation_queries as vq
+from ..engine._prepare_queries import ROW
+from ..engine._queries import _ident
 from ._checks import blank_consent, future_rows
 from ._config import DATASET_DEFAULTS
 from ._engine_checks import TableShape, customer_lines, missing_columns_line, numeric_columns, transaction_lines
@@ -104,8 +106,11 @@ def _files(path_spec, base_dir: Path, table: str) -> tuple[list[str], str]:
                      "(*.parquet) nor CSV (*.csv). Give one format per table.")
 
 
-def _register(eng, table: str, path_spec, base_dir: Path, wanted: list[str], delimiter) -> tuple[TableShape, list, dict]:
-    """Register one table's files and its clean view; return its shape, the file's headers and how it was read."""
+def _register(eng, table: str, path_spec, base_dir: Path, wanted: list[str], delimiter) -> tuple:
+    """Register one table's files and its clean view.
+
+    Returns its :class:`TableShape`, the files' headers and how they were read (for ``read_as``).
+    """
     paths, fmt = _files(path_spec, base_dir, table)
     raw, view = f"raw_{table}", f"clean_{table}"
     how = {"engine": eng.name, "format": fmt, "paths": len(paths)}
@@ -125,7 +130,8 @@ def _register(eng, table: str, path_spec, base_dir: Path, wanted: list[str], del
     eng.register_view(view, vq.clean_view_query(raw, kinds))
     dtypes = {rename.get(h, h): empty[h].dtype for h in headers}
     typed = {c for c, d in dtypes.items() if pd.api.types.is_numeric_dtype(d) and not pd.api.types.is_bool_dtype(d)}
-    text = {c for c, d in dtypes.items() if d == object}
+    # an empty result's text columns come back as object, a full one's as pandas' string dtype
+    text = {c for c, d in dtypes.items() if pd.api.types.is_object_dtype(d) or pd.api.types.is_string_dtype(d)}
     profile = eng.sql(vq.profile_query(view, sorted(text))).iloc[0].to_dict()
     shape = TableShape(table=table, view=view, columns=list(kinds), typed=typed, text=text, profile=profile, csv=csv,
                        source=", ".join(paths))
@@ -137,7 +143,7 @@ def _register(eng, table: str, path_spec, base_dir: Path, wanted: list[str], del
 
 def _inferred(shape: TableShape, column: str) -> str:
     """A CSV column typed as pandas' CSV reader types it: BIGINT, DOUBLE, BOOLEAN or text (Parquet: as typed)."""
-    col = engine._queries._ident(column)
+    col = _ident(column)
     if not shape.csv:
         return col
     n, present = int(shape.profile["n"]), shape.count(column, "present")
@@ -158,13 +164,12 @@ def _finite(column: str, typed: bool) -> str:
 
 
 def _customer_select(shape: TableShape, roles: Roles, ranges: dict, policy: str) -> dict[str, str]:
-    ident = engine._queries._ident
     numeric = set(numeric_columns(shape, roles, ranges))
     flags = {c: p for p, c in roles.consent.items()}
     select = {}
     for col in shape.columns:
         if col == roles.id:
-            select[col] = f"CAST({ident(col)} AS VARCHAR)"
+            select[col] = f"CAST({_ident(col)} AS VARCHAR)"
         elif col in flags:
             blank = bool(blank_consent(pd.Series([None]), flags[col], policy).iloc[0])
             select[col] = vq.flag_expr(col, _TRUE_VALUES, _FALSE_VALUES, blank)
@@ -172,16 +177,15 @@ def _customer_select(shape: TableShape, roles: Roles, ranges: dict, policy: str)
             select[col] = _finite(col, col in shape.typed)
         else:
             select[col] = _inferred(shape, col)
-    select[engine._prepare_queries.ROW] = f"CAST({ident(roles.id)} AS VARCHAR)"
+    select[ROW] = f"CAST({_ident(roles.id)} AS VARCHAR)"
     return select
 
 
-def _transaction_select(shape: TableShape, roles, ranges: dict) -> dict[str, str]:
-    ident = engine._queries._ident
+def _transaction_select(shape: TableShape, roles) -> dict[str, str]:
     select = {}
     for col in shape.columns:
         if col == roles.id:
-            select[col] = f"CAST({ident(col)} AS VARCHAR)"
+            select[col] = f"CAST({_ident(col)} AS VARCHAR)"
         elif col == roles.timestamp:
             select[col] = vq.timestamp_expr(col)
         elif col == roles.amount:
@@ -259,7 +263,7 @@ def _register_transactions(eng, spec, base_dir: Path, roles: Roles, checks: dict
     ts = vq.timestamp_expr(tx_roles.timestamp)
     where = f"{ts} <= TIMESTAMP '{literal(cutoff)}'" + (f" AND {ts} >= TIMESTAMP '{literal(since)}'" if since else "")
     eng.register_view(engine.PREP_TRANSACTIONS, vq.typed_view_query(
-        shape.view, _transaction_select(shape, tx_roles, spec["ranges"]), where))
+        shape.view, _transaction_select(shape, tx_roles), where))
     checks = {**checks, "future_transactions_excluded": int(period["future"])}
     if since is not None:
         checks["transactions_before_since_excluded"] = int(period["early"])
