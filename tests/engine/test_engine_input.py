@@ -11,7 +11,8 @@ SPEC = {
     "customers": "customers/*.csv", "transactions": "transactions.csv", "min_customers": 5, "as_of": "2024-12-31",
     "ranges": {"age": [0, 120]},
     "roles": {
-        "customers": {"id": "customer_id", "sensitive": ["age"], "consent": {"profiling_opt_out": "opt_out"}},
+        "customers": {"id": "customer_id", "sensitive": ["age"], "consent": {"profiling_opt_out": "opt_out"},
+                      "feature": {"demographic": ["income"]}},
         "transactions": {"id": "customer_id", "timestamp": "timestamp", "amount": "amount"},
     },
 }
@@ -40,7 +41,10 @@ def test_the_same_bad_files_give_the_same_message_on_both_engines(tmp_path, engi
             messages.setdefault(name, []).append(str(err.value))
     assert messages["duckdb"] == messages["spark"]
     customers, transactions = messages["duckdb"]
-    for needle in ("column 'customer_id' is empty in 1 row(s), e.g. in one.csv",
+    for needle in ("missing column(s) 'income': add the column to the table, or map the role to an existing column "
+                   "in the config's roles section. The table's columns are: 'Customer_ID', 'Age', 'opt_out' "
+                   "(read as CSV, every column as text).",
+                   "column 'customer_id' is empty in 1 row(s), e.g. in one.csv",
                    "column 'customer_id' has duplicate values in 2 row(s)",
                    "column 'opt_out' holds values that are not yes/no flags in 2 row(s), e.g. in one.csv, two.csv: "
                    "'maybe', 'perhaps'",

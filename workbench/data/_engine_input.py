@@ -272,7 +272,8 @@ def _register_transactions(eng, spec, base_dir: Path, roles: Roles, checks: dict
 
 
 def _describe(how: dict) -> str:
-    return f"read as {how['format']} by {how['engine']}"
+    """How the files were read, in words that do not depend on the engine (messages must not)."""
+    return "read as CSV, every column as text" if how["format"] == "csv" else "read as Parquet"
 
 
 def _raise(lines: list[str], table: str, source: str) -> None:
