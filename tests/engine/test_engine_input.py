@@ -25,7 +25,8 @@ def _bad_files(folder):
                   "Age ": ["30", "forty", "inf", "200", "1e999", "31"],
                   "opt_out": ["yes", "no", "maybe", "", "Y", "N"]}).to_csv(folder / "customers" / "one.csv", index=False)
     pd.DataFrame({"Customer_ID": ["b1", "b2"], "Age ": ["€5", "40"],
-                  "opt_out": ["0", "perhaps"]}).to_csv(folder / "customers" / "two.csv", index=False)
+                  "opt_out": ["0", "perhaps"]}).to_csv(
+        folder / "customers" / "two+ b.csv", index=False)  # Spark URL-encodes file names: shown as they are
     pd.DataFrame({"customer_id": ["a1", "a2", None], "timestamp": ["2024-01-01", "31/13/2024", None],
                   "amount": ["12.5", "€3", "oops"]}).to_csv(folder / "transactions.csv", index=False)
 
@@ -35,7 +36,7 @@ def test_the_same_bad_files_give_the_same_message_on_both_engines(tmp_path, engi
     messages = {}
     for name, eng in engines.items():
         only_ids = {**SPEC["roles"], "customers": {"id": "customer_id"}}  # clean customers: transactions fail
-        for spec in (SPEC, {**SPEC, "customers": "customers/two.csv", "roles": only_ids}):
+        for spec in (SPEC, {**SPEC, "customers": "customers/two+ b.csv", "roles": only_ids}):
             with pytest.raises(InputError) as err:
                 register_input(eng, spec, tmp_path)
             messages.setdefault(name, []).append(str(err.value))
@@ -46,9 +47,9 @@ def test_the_same_bad_files_give_the_same_message_on_both_engines(tmp_path, engi
                    "(read as CSV, every column as text).",
                    "column 'customer_id' is empty in 1 row(s), e.g. in one.csv",
                    "column 'customer_id' has duplicate values in 2 row(s)",
-                   "column 'opt_out' holds values that are not yes/no flags in 2 row(s), e.g. in one.csv, two.csv: "
+                   "column 'opt_out' holds values that are not yes/no flags in 2 row(s), e.g. in one.csv, two+ b.csv: "
                    "'maybe', 'perhaps'",
-                   "column 'age' holds values that are not numbers in 2 row(s), e.g. in one.csv, two.csv: 'forty', '€5'",
+                   "column 'age' holds values that are not numbers in 2 row(s), e.g. in one.csv, two+ b.csv: 'forty', '€5'",
                    "column 'age' holds infinite or not-a-number values in 2 row(s)",
                    "column 'age' holds values outside its range [0, 120] in 1 row(s), e.g. in one.csv: '200'"):
         assert needle in customers

@@ -137,6 +137,8 @@ class SparkEngine(Engine):
         self._views: list[str] = []
 
     def register(self, name, data, *, text=False, delimiter=None, file_column=None):
+        from pyspark.sql import functions as F
+
         paths = _paths(data)
         if paths is None:
             frame = self.spark.createDataFrame(data)
@@ -145,7 +147,9 @@ class SparkEngine(Engine):
         else:
             frame = self.spark.read.csv(paths, header=True, inferSchema=not text, sep=delimiter or ",")
         if file_column and paths is not None:
-            frame = frame.select("*", frame["_metadata.file_name"].alias(file_column))
+            # Spark's file_name is URL-encoded ("my%20file.csv"); decode it, keeping a literal "+" a "+"
+            decoded = F.expr("url_decode(replace(_metadata.file_name, '+', '%2B'))")
+            frame = frame.select("*", decoded.alias(file_column))
         frame.createOrReplaceTempView(name)
         self._views.append(name)
         return self
