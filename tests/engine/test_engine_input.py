@@ -27,8 +27,8 @@ def _bad_files(folder):
     pd.DataFrame({"Customer_ID": ["b1", "b2"], "Age ": ["€5", "40"],
                   "opt_out": ["0", "perhaps"]}).to_csv(
         folder / "customers" / "two+ b.csv", index=False)  # Spark URL-encodes file names: shown as they are
-    pd.DataFrame({"customer_id": ["a1", "a2", None], "timestamp": ["2024-01-01", "31/13/2024", None],
-                  "amount": ["12.5", "€3", "oops"]}).to_csv(folder / "transactions.csv", index=False)
+    pd.DataFrame({"customer_id": ["a1", "a2", None, "a5"], "timestamp": ["2024-01-01", "31/13/2024", None, " 2024-02-01 "],
+                  "amount": ["12.5", "€3", "oops", "1"]}).to_csv(folder / "transactions.csv", index=False)
 
 
 def test_the_same_bad_files_give_the_same_message_on_both_engines(tmp_path, engines):

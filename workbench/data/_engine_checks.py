@@ -134,7 +134,8 @@ def transaction_lines(eng, shape: TableShape, roles, ranges: dict) -> list[str]:
         if col in present:
             lines += _run(eng, vq.missing_query(shape.view, col), col, _kind("not_nullable"), False)
     if roles.timestamp in present:
-        lines += _run(eng, vq.bad_timestamp_query(shape.view, roles.timestamp), roles.timestamp,
+        typed = roles.timestamp not in shape.text
+        lines += _run(eng, vq.bad_timestamp_query(shape.view, roles.timestamp, typed), roles.timestamp,
                       TIMESTAMP_PROBLEM, True)
     if roles.amount in present:
         bounds = (ranges or {}).get(roles.amount, AMOUNT_RANGE)

@@ -187,7 +187,7 @@ def _transaction_select(shape: TableShape, roles) -> dict[str, str]:
         if col == roles.id:
             select[col] = f"CAST({_ident(col)} AS VARCHAR)"
         elif col == roles.timestamp:
-            select[col] = vq.timestamp_expr(col)
+            select[col] = vq.timestamp_expr(col, col not in shape.text)
         elif col == roles.amount:
             select[col] = _finite(col, col in shape.typed)
         else:
@@ -258,9 +258,10 @@ def _register_transactions(eng, spec, base_dir: Path, roles: Roles, checks: dict
     _, cutoff = future_rows(pd.Series([], dtype="datetime64[ns]"), spec["as_of"])
     since = pd.Timestamp(spec["since"]) if spec.get("since") is not None else None
     literal = lambda t: t.strftime("%Y-%m-%d %H:%M:%S.%f")  # noqa: E731
+    typed = tx_roles.timestamp not in shape.text
     period = eng.sql(vq.period_counts_query(shape.view, tx_roles.timestamp, literal(cutoff),
-                                            literal(since) if since is not None else None)).iloc[0]
-    ts = vq.timestamp_expr(tx_roles.timestamp)
+                                            literal(since) if since is not None else None, typed)).iloc[0]
+    ts = vq.timestamp_expr(tx_roles.timestamp, typed)
     where = f"{ts} <= TIMESTAMP '{literal(cutoff)}'" + (f" AND {ts} >= TIMESTAMP '{literal(since)}'" if since else "")
     eng.register_view(engine.PREP_TRANSACTIONS, vq.typed_view_query(
         shape.view, _transaction_select(shape, tx_roles), where))

@@ -77,9 +77,13 @@ def number_expr(column: str, typed: bool) -> str:
     return f"CASE WHEN regexp_matches({text(col)}, '{NUMBER_RE}') THEN TRY_CAST({text(col)} AS DOUBLE) END"
 
 
-def timestamp_expr(column: str) -> str:
-    """``column`` as TIMESTAMP (NULL where it is not one); a typed timestamp stays as it is."""
-    return f"TRY_CAST({_ident(column)} AS TIMESTAMP)"
+def timestamp_expr(column: str, typed: bool = False) -> str:
+    """``column`` as TIMESTAMP (NULL where it is not one); a typed timestamp stays as it is.
+
+    Text is trimmed first (Spark reads `` 2024-03-31 `` as a date, DuckDB does not). A UTC offset
+    (``+02:00``, ``Z``) is ignored by both engines, where the pandas path converts to UTC.
+    """
+    return f"TRY_CAST({_ident(column) if typed else text(_ident(column))} AS TIMESTAMP)"
 
 
 def flag_expr(column: str, true_values, false_values, blank: bool) -> str:
@@ -153,15 +157,15 @@ def outside_query(table: str, column: str, typed: bool, low: float, high: float)
                          f"{parsed} > {float(high)!r})", _ident(column))
 
 
-def bad_timestamp_query(table: str, column: str) -> str:
+def bad_timestamp_query(table: str, column: str, typed: bool = False) -> str:
     """Rows whose ``column`` is present but not a date/time."""
     col = _ident(column)
-    return problem_query(table, f"{col} IS NOT NULL AND {timestamp_expr(column)} IS NULL", col)
+    return problem_query(table, f"{col} IS NOT NULL AND {timestamp_expr(column, typed)} IS NULL", col)
 
 
-def period_counts_query(table: str, column: str, cutoff: str, since: str | None) -> str:
+def period_counts_query(table: str, column: str, cutoff: str, since: str | None, typed: bool = False) -> str:
     """One row: transactions dated after ``cutoff`` and before ``since`` (timestamps as ISO text)."""
-    ts = timestamp_expr(column)
+    ts = timestamp_expr(column, typed)
     early = f"count(*) FILTER (WHERE {ts} < TIMESTAMP '{since}')" if since else "0"
     return (f"SELECT count(*) FILTER (WHERE {ts} > TIMESTAMP '{cutoff}') AS future, {early} AS early "
             f"FROM {table}")
