@@ -34,7 +34,6 @@ class TableShape:
     columns (``n`` and ``<column>__present`` etc.).
     """
 
-    table: str
     view: str
     columns: list[str]
     typed: set[str] = field(default_factory=set)

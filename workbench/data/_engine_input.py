@@ -133,7 +133,7 @@ def _register(eng, table: str, path_spec, base_dir: Path, wanted: list[str], del
     # an empty result's text columns come back as object, a full one's as pandas' string dtype
     text = {c for c, d in dtypes.items() if pd.api.types.is_object_dtype(d) or pd.api.types.is_string_dtype(d)}
     profile = eng.sql(vq.profile_query(view, sorted(text))).iloc[0].to_dict()
-    shape = TableShape(table=table, view=view, columns=list(kinds), typed=typed, text=text, profile=profile, csv=csv,
+    shape = TableShape(view=view, columns=list(kinds), typed=typed, text=text, profile=profile, csv=csv,
                        source=", ".join(paths))
     if int(profile["n"]) == 0:
         raise InputError(f"Input error in table '{table}' ({', '.join(paths)}): the file has a header but no rows. "
