@@ -29,8 +29,14 @@ from ._schema import (
     validate_labels,
     validate_transactions,
 )
+# last: the engine input path imports workbench.engine, which imports InputError from here
+from ._engine_input import READ_MODES, EngineInput, read_mode, register_input  # noqa: E402
 
 __all__ = [
+    "READ_MODES",
+    "EngineInput",
+    "read_mode",
+    "register_input",
     "write_parquet_chunks",
     "BUILTIN",
     "CONFIG_DIR",

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "AMOUNT_RANGE", "BLANK_CONSENT", "blank_consent", "future_rows", "looks_numeric", "numeric_problems",
-    "parse_timestamps",
+    "AMOUNT_RANGE", "BLANK_CONSENT", "NUMERIC_PROBLEMS", "TIMESTAMP_PROBLEM", "blank_consent", "future_rows",
+    "looks_numeric", "numeric_problems", "parse_timestamps", "problem_line",
 ]
 
 #: Plausible order amounts when no range is declared: 1e308 is a number, not an order.
@@ -28,6 +28,26 @@ AMOUNT_RANGE = (-1e12, 1e12)
 #: Policies for blank consent flags: "no_consent" (default) or "consent".
 BLANK_CONSENT = ("no_consent", "consent")
 _NAN_LIKE = {"nan", "inf", "-inf", "+inf", "infinity", "-infinity", "+infinity"}
+
+#: What each kind of bad numeric value is called and what to do about it: the pandas and the engine
+#: input paths word their messages from these, so both say the same.
+NUMERIC_PROBLEMS = {
+    "empty": ("is empty", "fill in the values or remove those rows"),
+    "not_number": ("holds values that are not numbers",
+                   "make the column numeric (digits and '.' only, no currency symbols, thousands separators or words)"),
+    "non_finite": ("holds infinite or not-a-number values",
+                   "replace them by the real values, or leave the cells blank if unknown"),
+    "outside": ("holds values outside its range [{low:g}, {high:g}]",
+                "correct them, blank them if unknown, or declare another range (dataset.ranges.{column})"),
+}
+TIMESTAMP_PROBLEM = ("holds values that are not dates/times", "use ISO dates such as 2024-03-31 or 2024-03-31T14:05:00")
+
+
+def problem_line(column: str, kind: tuple[str, str], n: int, where: str, examples: str = "", **fmt) -> str:
+    """One message line: ``column '<c>' <what> in <n> row(s), e.g. <where>[: <examples>]. What to do: <fix>.``"""
+    what, fix = (part.format(column=column, **fmt) for part in kind)
+    return (f"column '{column}' {what} in {n} row(s), e.g. {where}{': ' + examples if examples else ''}. "
+            f"What to do: {fix}.")
 
 
 def _examples(values: pd.Series, n: int = 5) -> str:
@@ -75,30 +95,18 @@ def numeric_problems(values: pd.Series, column: str, bounds=None, required: bool
     not_number = ~missing & parsed.isna() & ~nan_like
     lines = []
     if required and missing.any():
-        lines.append(f"column '{column}' is empty in {int(missing.sum())} row(s), e.g. {_rows(values.index[missing])}. "
-                     "What to do: fill in the values or remove those rows.")
-    if not_number.any():
-        lines.append(
-            f"column '{column}' holds values that are not numbers in {int(not_number.sum())} row(s), e.g. "
-            f"{_rows(values.index[not_number])}: {_examples(values[not_number])}. What to do: make the column "
-            "numeric (digits and '.' only, no currency symbols, thousands separators or words)."
-        )
-    if nan_like.any():
-        lines.append(
-            f"column '{column}' holds infinite or not-a-number values in {int(nan_like.sum())} row(s), e.g. "
-            f"{_rows(values.index[nan_like])}: {_examples(values[nan_like])}. What to do: replace them by the "
-            "real values, or leave the cells blank if unknown."
-        )
+        lines.append(problem_line(column, NUMERIC_PROBLEMS["empty"], int(missing.sum()), _rows(values.index[missing])))
+    for kind, bad in (("not_number", not_number), ("non_finite", nan_like)):
+        if bad.any():
+            lines.append(problem_line(column, NUMERIC_PROBLEMS[kind], int(bad.sum()), _rows(values.index[bad]),
+                                      _examples(values[bad])))
     parsed = parsed.where(~nan_like)
     if bounds is not None:
         low, high = bounds
         outside = parsed.notna() & ((parsed < low) | (parsed > high))
         if outside.any():
-            lines.append(
-                f"column '{column}' holds values outside its range [{low:g}, {high:g}] in {int(outside.sum())} "
-                f"row(s), e.g. {_rows(values.index[outside])}: {_examples(values[outside])}. What to do: correct "
-                f"them, blank them if unknown, or declare another range (dataset.ranges.{column})."
-            )
+            lines.append(problem_line(column, NUMERIC_PROBLEMS["outside"], int(outside.sum()),
+                                      _rows(values.index[outside]), _examples(values[outside]), low=low, high=high))
     return parsed, lines
 
 
@@ -124,11 +132,8 @@ def parse_timestamps(values: pd.Series, column: str) -> tuple[pd.Series, list[st
     bad = values.notna() & parsed.isna()
     lines = []
     if bad.any():
-        lines.append(
-            f"column '{column}' holds values that are not dates/times in {int(bad.sum())} row(s), e.g. "
-            f"{_rows(values.index[bad])}: {_examples(values[bad])}. What to do: use ISO dates such as "
-            "2024-03-31 or 2024-03-31T14:05:00."
-        )
+        lines.append(problem_line(column, TIMESTAMP_PROBLEM, int(bad.sum()), _rows(values.index[bad]),
+                                  _examples(values[bad])))
     return parsed.astype("datetime64[ns]"), lines
 
 

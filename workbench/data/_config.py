@@ -28,7 +28,10 @@ CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 DATASET_DEFAULTS: dict[str, Any] = {
     "builtin": None,  # a built-in dataset's name, or:
     "name": None,
-    "customers": None,  # bring your own: customer table (CSV or Parquet), relative to the config file
+    # bring your own: customer table (CSV or Parquet: a file, a list, a folder or a glob), relative to the config file
+    "customers": None,
+    # how bring-your-own tables are read: auto (the engine on Spark or for a folder/glob/list), engine, pandas
+    "read": "auto",
     "transactions": None,
     "labels": None,  # external segment labels: customer_id, segment[, assigned_at]
     "label_columns": {},  # {id: …, segment: …, assigned_at: …} when the label file names them otherwise

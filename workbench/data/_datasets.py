@@ -238,8 +238,9 @@ def from_config(spec: dict[str, Any], base_dir: Path | str = ".") -> Dataset:
     return dataset
 
 
-def _bring_your_own(spec: dict[str, Any], base_dir: Path) -> Dataset:
-    if "customers" not in spec:
+def _roles_of(spec: dict[str, Any]) -> Roles:
+    """The roles of a bring-your-own dataset section, checked (both input paths start here)."""
+    if not spec.get("customers"):
         raise InputError(
             "Config error: the dataset section needs `builtin: NAME` or `customers: PATH` "
             "(a CSV or Parquet customer table)."
@@ -248,16 +249,21 @@ def _bring_your_own(spec: dict[str, Any], base_dir: Path) -> Dataset:
     if "customers" not in role_spec:
         raise InputError("Config error: dataset.roles.customers is missing; declare each column's role.")
     roles = Roles.from_config(role_spec["customers"], role_spec.get("transactions"))
+    if spec.get("transactions") and roles.transactions is None:
+        raise InputError(
+            "Config error: a transaction table is named but dataset.roles.transactions is missing."
+        )
+    return roles
+
+
+def _bring_your_own(spec: dict[str, Any], base_dir: Path) -> Dataset:
+    roles = _roles_of(spec)
     customers = read_table(
         base_dir / spec["customers"], "customers", **_csv_options(spec),
         columns=roles.customer_columns(), text_columns=[roles.id],
     )
     transactions = None
     if spec.get("transactions"):
-        if roles.transactions is None:
-            raise InputError(
-                "Config error: a transaction table is named but dataset.roles.transactions is missing."
-            )
         transactions = read_table(
             base_dir / spec["transactions"], "transactions", **_csv_options(spec),
             columns=roles.transactions.columns(), text_columns=[roles.transactions.id],

@@ -201,6 +201,14 @@ _ADVICE = {
 
 
 _SHOWN_KINDS = ("numeric", "timestamp", "boolean")
+#: How a message line says what is wrong, per kind of check (pandas and engine paths alike).
+WHAT = {
+    "not_nullable": "is empty",
+    "field_uniqueness": "has duplicate values",
+    "numeric": "holds values that are not numbers",
+    "timestamp": "holds values that are not dates/times",
+    "boolean": "holds values that are not yes/no flags",
+}
 
 
 def _check_kind(check: str) -> str:
@@ -239,13 +247,7 @@ def _raise_for(errors: pa.errors.SchemaErrors, table: str, source: str, df: pd.D
         # values are shown only for kinds of value (a word in an amount column); never an id or
         # any other value that may identify a customer: duplicates and blanks name rows only
         values = [repr(v) for v in group["failure_case"].head(5)] if kind in _SHOWN_KINDS else []
-        what = {
-            "not_nullable": "is empty",
-            "field_uniqueness": "has duplicate values",
-            "numeric": "holds values that are not numbers",
-            "timestamp": "holds values that are not dates/times",
-            "boolean": "holds values that are not yes/no flags",
-        }.get(kind, f"fails check {check}")
+        what = WHAT.get(kind, f"fails check {check}")
         shown = (
             f"data rows {', '.join(map(str, rows))} (first data row = 0; in a CSV, file lines "
             f"{', '.join(str(r + 2) for r in rows)})"

@@ -50,8 +50,14 @@ class Engine:
 
     name = "engine"
 
-    def register(self, name: str, data) -> "Engine":
-        """Make ``data`` queryable as table ``name``: a DataFrame, or Parquet/CSV path(s) (files, globs, folders)."""
+    def register(self, name: str, data, *, text: bool = False, delimiter: str | None = None,
+                 file_column: str | None = None) -> "Engine":
+        """Make ``data`` queryable as table ``name``: a DataFrame, or Parquet/CSV path(s) (files, globs, folders).
+
+        For paths: ``text`` reads every CSV column as text (no type guessing; Parquet stays typed),
+        ``delimiter`` is the CSV delimiter (default: DuckDB sniffs, Spark ``,``), and ``file_column``
+        adds a column of that name holding each row's file name (without its folder).
+        """
         raise NotImplementedError
 
     def register_view(self, name: str, text: str) -> "Engine":
@@ -88,7 +94,7 @@ class DuckDBEngine(Engine):
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
 
-    def register(self, name, data):
+    def register(self, name, data, *, text=False, delimiter=None, file_column=None):
         paths = _paths(data)
         if paths is None:
             self.con.register(name, data)
@@ -96,8 +102,11 @@ class DuckDBEngine(Engine):
         fmt = _format(paths)
         paths = [str(Path(p) / "*.parquet") if Path(p).is_dir() else p for p in paths]
         listing = "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
-        reader = f"read_parquet({listing})" if fmt == "parquet" else f"read_csv({listing}, header = true)"
-        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT * FROM {reader}')
+        options = (", all_varchar = true" if text else "") + (
+            ", delim = '" + delimiter.replace("'", "''") + "'" if delimiter else "")
+        reader = f"read_parquet({listing})" if fmt == "parquet" else f"read_csv({listing}, header = true{options})"
+        extra = f', parse_filename(filename) AS "{file_column}"' if file_column else ""
+        self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT *{extra} FROM {reader}')
         return self
 
     def register_view(self, name, text):
@@ -127,14 +136,20 @@ class SparkEngine(Engine):
         self.spark = spark_session(settings)
         self._views: list[str] = []
 
-    def register(self, name, data):
+    def register(self, name, data, *, text=False, delimiter=None, file_column=None):
+        from pyspark.sql import functions as F
+
         paths = _paths(data)
         if paths is None:
             frame = self.spark.createDataFrame(data)
         elif _format(paths) == "parquet":
             frame = self.spark.read.parquet(*paths)
         else:
-            frame = self.spark.read.csv(paths, header=True, inferSchema=True)
+            frame = self.spark.read.csv(paths, header=True, inferSchema=not text, sep=delimiter or ",")
+        if file_column and paths is not None:
+            # Spark's file_name is URL-encoded ("my%20file.csv"); decode it, keeping a literal "+" a "+"
+            decoded = F.expr("url_decode(replace(_metadata.file_name, '+', '%2B'))")
+            frame = frame.select("*", decoded.alias(file_column))
         frame.createOrReplaceTempView(name)
         self._views.append(name)
         return self

@@ -1,7 +1,8 @@
 """Preparation as queries, one SQL text for both engines: consent and erasure, pseudonyms, counts.
 
 The input tables are registered on an engine with a ``_row`` column (their row number, so the
-prepared tables keep the input order on both engines). :func:`register_flags` adds the view
+prepared tables keep the input order on both engines; on the engine input path, where many files have
+no input order both engines share, the customers' ``_row`` is their raw id as text). :func:`register_flags` adds the view
 ``_flags``: one row per customer with its raw id as text and whether it opted out of profiling, left
 the flag blank, or is on the erasure list. Everything else reads that view:
 
@@ -158,15 +159,20 @@ def kept_transactions_rows_query(id_column: str, blank_consent: str) -> str:
     )
 
 
-def prepared_transactions_query(columns: dict[str, str], id_column: str) -> str:
-    """Kept customers' transactions (a join with their pseudonyms), renamed ``{input: canonical}``, input order."""
+def prepared_transactions_query(columns: dict[str, str], id_column: str, by_row: bool = True) -> str:
+    """Kept customers' transactions (a join with their pseudonyms), renamed ``{input: canonical}``.
+
+    In input order (``_row``), or, with ``by_row`` false (the engine input path, whose tables have no
+    input order both engines share), ordered by the written columns: rows that tie are equal.
+    """
+    order = f"t.{ROW}" if by_row else ", ".join(f"t.{_ident(col)}" for col in columns)
     select = [
         "p.pseudonym AS customer_id" if col == id_column else f"t.{_ident(col)} AS {_ident(name)}"
         for col, name in columns.items()
     ]
     return (
         f"SELECT {', '.join(select)} FROM {TRANSACTIONS} AS t JOIN {PSEUDONYMS} AS p "
-        f"ON {_text('t.' + _ident(id_column))} = {_text('p.customer_id')} ORDER BY t.{ROW}"
+        f"ON {_text('t.' + _ident(id_column))} = {_text('p.customer_id')} ORDER BY {order}"
     )
 
 

@@ -21,7 +21,7 @@ import inspect
 import numbers
 from typing import Any, Callable
 
-from ..data import BUILTIN, DATASET_DEFAULTS, InputError
+from ..data import BUILTIN, DATASET_DEFAULTS, READ_MODES, InputError
 
 __all__ = [
     "FREE_FORM", "RANGES", "TYPES", "check_against_data", "check_config", "known_config", "resolved_config",
@@ -123,6 +123,7 @@ RANGES: dict[str, Callable[[Any], str | None]] = {
     "dynamics.stale_tolerance": _unit,
     "dynamics.window_months": lambda v: None if v >= 1 else "must be >= 1",
     "dataset.min_customers": lambda v: None if v >= 1 else "must be >= 1",
+    "dataset.read": lambda v: None if v in READ_MODES else f"must be one of {', '.join(READ_MODES)}",
     "dataset.params.n_customers": lambda v: None if v >= 1 else "must be >= 1",
 }
 

@@ -11,7 +11,8 @@ import pandas as pd
 import yaml
 
 from .. import engine, privacy
-from ..data import TransactionRoles, from_config, load_config, section
+from ..data import TransactionRoles, from_config, load_config, read_mode, register_input, section
+from ..privacy._consent import consent_fingerprint
 from ..rundir import Run, to_jsonable
 from ._config_schema import check_against_data, check_config
 
@@ -118,31 +119,32 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         for sub in _RUN_FOLDERS:
             shutil.rmtree(run_dir / sub, ignore_errors=True)
     base_dir = Path(config.get("_base_dir", "."))
-    dataset = from_config(config["dataset"], base_dir)
+    in_engine = read_mode(config) == "engine"
+    # the pandas path validates before any engine starts; the engine path validates in the engine
+    dataset = None if in_engine else from_config(config["dataset"], base_dir)
     settings = section(config, "privacy", privacy.DEFAULTS)
     forget = privacy.read_id_list(_resolve(settings["forget"], base_dir)) if settings.get("forget") else []
-
-    roles = dataset.roles
     # one policy for blank consent flags, read where the flags are parsed (dataset.blank_consent)
     blank = (config.get("dataset") or {}).get("blank_consent", "no_consent")
     key = privacy.resolve_key(settings)
     run = Run(run_dir)
-    (run_dir / "data").mkdir(parents=True, exist_ok=True)
     with engine.make_engine(config) as eng:
-        privacy.register_inputs(eng, dataset.customers, dataset.transactions, roles, forget, key,
-                                truth=_truth_table(dataset.truth))
-        with_tx = dataset.transactions is not None and roles.transactions is not None
+        dataset, columns, tx_columns = _register(eng, dataset, config, base_dir, forget, key)
+        roles = dataset.roles
+        with_tx = tx_columns is not None and roles.transactions is not None
         counts = privacy.exclusion_counts(eng, roles, forget, blank, transactions=with_tx)
         check_against_data(config, counts["customers_kept"])
         consent = privacy.consent_record(eng, roles, blank)
-        pruned_roles, inventory = _write_customers(eng, run, roles, list(dataset.customers.columns), blank)
-        tx_written = with_tx and _write_transactions(eng, run, roles, pruned_roles)
+        consent_hmac = consent_fingerprint(eng, roles, key)
+        (run_dir / "data").mkdir(parents=True, exist_ok=True)  # only once the input passed every check
+        pruned_roles, inventory = _write_customers(eng, run, roles, columns, blank)
+        tx_written = with_tx and _write_transactions(eng, run, roles, pruned_roles, by_row=not in_engine)
         if dataset.truth is not None:
             _write_truth(eng, run, dataset.truth, roles.id)
     n_transactions = counts.get("transactions_kept", 0) if tx_written else 0
     run.write_json("data/roles.json", pruned_roles.to_dict())
     run.write_json("data/prepare.json", _prepare_record(
-        dataset, counts, n_transactions, inventory, pruned_roles, key, settings
+        dataset, counts, n_transactions, inventory, pruned_roles, key, settings, tx_columns
     ) | {"consent": consent})
     # ``_base_dir`` stays in config.yaml: open_run compares configs without it.
     (run_dir / "config.yaml").write_text(yaml.safe_dump(to_jsonable(dict(config)), sort_keys=False))
@@ -152,9 +154,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         "fingerprint": _frame_fingerprint(run_dir / "data"),
         # keyed (HMAC under the pseudonym key): a plain hash of an id list is reversed by
         # hashing candidate ids; with a random per-run key nothing could check it, so None
-        "consent_snapshot_hmac_sha256": (
-            privacy.fingerprint(privacy.consent_snapshot(dataset.customers, roles), key) if roles.consent else None
-        ),
+        "consent_snapshot_hmac_sha256": consent_hmac,
         "erasure_list_given": bool(forget),
         "erasure_list_hmac_sha256": privacy.fingerprint(forget, key) if forget else None,
         "pseudonym_key_origin": key.origin,
@@ -163,6 +163,23 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         "pseudonym_key_check": privacy.fingerprint(["workbench pseudonym key check"], key),
     })
     return run
+
+
+def _register(eng, dataset, config: dict, base_dir: Path, forget, key):
+    """Register what preparation reads on ``eng``; return the dataset and the input columns.
+
+    ``dataset`` is the pandas path's validated :class:`~workbench.data.Dataset`, or None: then the
+    engine reads and validates the files itself (:func:`~workbench.data.register_input`) and only
+    column names come back. Returns ``(dataset, customer columns, transaction columns or None)``.
+    """
+    if dataset is None:
+        dataset = register_input(eng, config["dataset"], base_dir)
+        privacy.register_inputs(eng, None, None, dataset.roles, forget, key)
+        return dataset, dataset.columns, dataset.transaction_columns
+    privacy.register_inputs(eng, dataset.customers, dataset.transactions, dataset.roles, forget, key,
+                            truth=_truth_table(dataset.truth))
+    tx = dataset.transactions
+    return dataset, list(dataset.customers.columns), (list(tx.columns) if tx is not None else None)
 
 
 def _resolve(path: str, base_dir: Path) -> Path:
@@ -186,10 +203,11 @@ def _write_customers(eng, run: Run, roles, columns: list[str], blank: str):
     return pruned_roles, inventory
 
 
-def _write_transactions(eng, run: Run, roles, pruned_roles) -> bool:
+def _write_transactions(eng, run: Run, roles, pruned_roles, by_row: bool = True) -> bool:
     """Write the kept customers' transactions under canonical names; point ``pruned_roles`` at them.
 
-    Returns whether a transaction table was written.
+    In input order (``by_row``), or ordered by their columns (the engine input path). Returns whether
+    a transaction table was written.
     """
     tx_roles = roles.transactions
     if pruned_roles.transactions is None:
@@ -199,7 +217,7 @@ def _write_transactions(eng, run: Run, roles, pruned_roles) -> bool:
         rename[tx_roles.category] = "category"
     if tx_roles.channel:
         rename[tx_roles.channel] = "channel"
-    _write_parquet(eng, engine.prepared_transactions_query(rename, tx_roles.id),
+    _write_parquet(eng, engine.prepared_transactions_query(rename, tx_roles.id, by_row),
                    run.path / "data" / "transactions.parquet")
     pruned_roles.transactions = TransactionRoles(
         id="customer_id", timestamp="timestamp", amount="amount",
@@ -254,7 +272,7 @@ def _write_parquet(eng, query: str, path: Path) -> None:
     shutil.rmtree(parts, ignore_errors=True)
 
 
-def _prepare_record(dataset, counts, n_transactions, inventory, pruned_roles, key, settings) -> dict:
+def _prepare_record(dataset, counts, n_transactions, inventory, pruned_roles, key, settings, tx_columns) -> dict:
     """Content of ``data/prepare.json``: what entered the run and what was dropped on the way."""
     roles = dataset.roles
     return {
@@ -264,8 +282,8 @@ def _prepare_record(dataset, counts, n_transactions, inventory, pruned_roles, ke
         "n_customers": counts["customers_kept"],
         "n_transactions": n_transactions,
         "transaction_columns_dropped": (
-            sorted(set(dataset.transactions.columns) - set(roles.transactions.columns()))
-            if dataset.transactions is not None and roles.transactions is not None else []
+            sorted(set(tx_columns) - set(roles.transactions.columns()))
+            if tx_columns is not None and roles.transactions is not None else []
         ),
         "inventory": inventory.to_dict(orient="records"),
         "labels": dataset.label_counts,

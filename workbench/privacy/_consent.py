@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from .. import engine
+from ..engine._validation_queries import consent_snapshot_query
 from ..data import InputError, Roles
 
 
@@ -66,9 +68,11 @@ def register_inputs(eng, customers, transactions, roles: Roles, forget, key, tru
     synthetic data, ``prep_truth``. Then the views of
     :func:`~workbench.engine.register_flags` (flags, kept customers, their pseudonyms).
 
-    ``customers`` and ``transactions`` are DataFrames or anything :meth:`Engine.register` reads.
+    ``customers`` and ``transactions`` are DataFrames or anything :meth:`Engine.register` reads, or
+    None where the engine input path (:func:`workbench.data.register_input`) registered them already.
     """
-    eng.register(engine.PREP_CUSTOMERS, _numbered(customers))
+    if customers is not None:
+        eng.register(engine.PREP_CUSTOMERS, _numbered(customers))
     if transactions is not None and roles.transactions is not None:
         eng.register(engine.PREP_TRANSACTIONS, _numbered(transactions))
     # one NULL row besides the ids (the queries skip it): Spark cannot register an empty table
@@ -198,10 +202,40 @@ def fingerprint(values, key) -> str | None:
     """
     if not key.persistent:
         return None
-    digest = hmac.new(key.secret, b"workbench fingerprint v1\n", hashlib.sha256)
+    digest = _fingerprint_hmac(key)
     for v in sorted(map(str, values)):
         digest.update(v.encode())
         digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _fingerprint_hmac(key):
+    return hmac.new(key.secret, b"workbench fingerprint v1\n", hashlib.sha256)
+
+
+def consent_fingerprint(eng, roles: Roles, key) -> str | None:
+    """:func:`fingerprint` of :func:`consent_snapshot`, computed from the table registered on ``eng``.
+
+    The engine sorts the snapshot's lines (``prep_customers``, every input customer, flags as
+    validated) and writes them as Parquet parts into a temporary folder, removed at once; the driver
+    streams them batch by batch into the HMAC, so it never holds the table. Same value as
+    ``fingerprint(consent_snapshot(customers, roles), key)``; None without consent flags or a
+    persistent key.
+    """
+    import pyarrow.parquet as pq
+
+    if not roles.consent or not key.persistent:
+        return None
+    digest = _fingerprint_hmac(key)
+    with tempfile.TemporaryDirectory(prefix="workbench-consent-") as tmp:  # raw ids: removed on exit
+        folder = eng.to_parquet(consent_snapshot_query(engine.PREP_CUSTOMERS, roles.id, roles.consent),
+                                Path(tmp) / "lines")
+        # Spark names its parts part-00000…, in the order of the sorted result
+        for part in sorted(p for p in Path(folder).glob("*.parquet") if not p.name.startswith(("_", "."))):
+            for batch in pq.ParquetFile(part).iter_batches(columns=["line"]):
+                for line in batch.column(0).to_pylist():
+                    digest.update(line.encode())
+                    digest.update(b"\n")
     return digest.hexdigest()
 
 
