@@ -4,7 +4,8 @@ Issue 16 asks that driver memory not grow with the number of customers. `bench_s
 bare Parquet flow; this one runs the workbench's own path: `workbench.pipeline.prepare` of the
 synthetic config (generate, validate, consent and erasure, pseudonyms, written as Parquet) and stage
 02 (features in the engine, k chosen and fitted on the driver, every customer scored by the engine).
-Each (engine, size) runs in a fresh child process. Printed per step: wall time, the peak RSS
+Each (engine, size) runs in a fresh child process. Printed per step (and for scoring, the part of
+stage 02 that used to send every customer to Spark and back): wall time, the peak RSS
 (``VmHWM``) of the Python driver and, on Spark, of the JVM it started (driver and executors at once
 in local mode); the peak is reset between steps (``/proc/PID/clear_refs``) so each step's own peak
 shows. Then the growth per 1,000 customers between the two sizes: what still grows with customers.
@@ -40,6 +41,14 @@ def _reset_peak(pid: int | str = "self") -> bool:
         return False
 
 
+def _rss_mb(pid: int | str = "self") -> float | None:
+    """Resident memory now (``VmRSS``): what a step starts from."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 def _jvm_pid() -> int | None:
     from pyspark import SparkContext
 
@@ -57,15 +66,37 @@ def _config(engine_name: str, n: int, spark_memory: str, overrides: list[str]) -
 
 
 def _measure(step: str, func, row: dict, jvm: int | None):
-    """Run ``func``; record its wall time and the driver's (and JVM's) peak RSS during it."""
+    """Run ``func``; record its wall time, the driver's (and JVM's) peak RSS during it, and the rise of
+    that peak over the RSS the step started from (``*_rise_mb``: what the step itself added)."""
     reset = _reset_peak() and (jvm is None or _reset_peak(jvm))
+    start = {"driver": _rss_mb(), "jvm": _rss_mb(jvm) if jvm else None}
     t = time.perf_counter()
     out = func()
     row[f"{step}_s"] = time.perf_counter() - t
     row[f"{step}_driver_mb"] = _peak_rss_mb()
     row[f"{step}_jvm_mb"] = _peak_rss_mb(jvm) if jvm else None
+    for part in ("driver", "jvm"):
+        peak = row[f"{step}_{part}_mb"]
+        row[f"{step}_{part}_rise_mb"] = None if peak is None else peak - start[part]
     row["peaks_per_step"] = reset
     return out
+
+
+def _measure_scoring(row: dict, jvm: int | None) -> None:
+    """Time stage 02's scoring (``segment.stage._predict``) and its own peaks, inside the segment step.
+
+    The segment step's peak so far is kept in ``segment_pre_*`` before the reset, so the step's
+    peak is still the largest of the three parts.
+    """
+    from workbench.segment import stage
+
+    predict = stage._predict
+
+    def measured(*a, **k):
+        row["segment_pre_driver_mb"], row["segment_pre_jvm_mb"] = _peak_rss_mb(), _peak_rss_mb(jvm) if jvm else None
+        return _measure("scoring", lambda: predict(*a, **k), row, jvm)
+
+    stage._predict = measured
 
 
 def child(args) -> None:
@@ -84,7 +115,11 @@ def child(args) -> None:
         jvm = _jvm_pid()
     row["start_s"] = time.perf_counter() - t0
     run = _measure("prepare", lambda: prepare(config, work / "run", fresh=True), row, jvm)
+    _measure_scoring(row, jvm)
     _measure("segment", lambda: segment.segment_run(run), row, jvm)
+    for part in ("driver", "jvm"):  # the step's peak: before, during and after scoring
+        peaks = [row[f"segment_pre_{part}_mb"], row[f"scoring_{part}_mb"], row[f"segment_{part}_mb"]]
+        row[f"segment_{part}_mb"] = max(peaks) if peaks[0] is not None else None
     row.update(total_s=time.perf_counter() - t0, driver_mb=max(row[f"{s}_driver_mb"] for s in STEPS),
                jvm_mb=_jvm_peak_rss_mb() if jvm else None,
                customers_kept=run.read_json("data/prepare.json")["counts"]["customers_kept"])
@@ -94,7 +129,7 @@ def child(args) -> None:
 def _growth(table: pd.DataFrame) -> pd.DataFrame:
     """MB per 1,000 customers between the smallest and largest size, per engine and memory figure."""
     rows = []
-    cols = [c for c in table.columns if c.endswith("_mb") and c != "driver_idle_mb"]
+    cols = [c for c in table.columns if c.endswith("_mb") and c != "driver_idle_mb" and "_pre_" not in c]
     for name, g in table.groupby("engine"):
         g = g.sort_values("customers")
         small, big = g.iloc[0], g.iloc[-1]
@@ -131,8 +166,9 @@ def main() -> None:
             rows.append({"engine": name, "customers": n, **json.loads(out)})
             print(json.dumps(rows[-1]), flush=True)
     table = pd.DataFrame(rows)
-    cols = ["engine", "customers", "start_s", "prepare_s", "segment_s", "total_s", "driver_idle_mb",
-            "prepare_driver_mb", "segment_driver_mb", "prepare_jvm_mb", "segment_jvm_mb"]
+    cols = ["engine", "customers", "start_s", "prepare_s", "segment_s", "scoring_s", "total_s", "driver_idle_mb",
+            "prepare_driver_mb", "segment_driver_mb", "scoring_driver_rise_mb", "prepare_jvm_mb", "segment_jvm_mb",
+            "scoring_jvm_rise_mb"]
     print(table[cols].round(1).to_string(index=False))
     growth = _growth(table)
     if len(growth):

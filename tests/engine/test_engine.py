@@ -102,3 +102,12 @@ def test_cached_view_gives_the_same_rows_and_is_released_on_close(engines):
     assert spark.spark.catalog.isCached("seen")
     spark.close()
     assert spark.spark.sql("SELECT 1").count() == 1 and not spark._cached
+
+
+def test_spark_scratch_setting_places_the_files_for_a_cluster(spark_engine, tmp_path):
+    # on a cluster the executors must read what the driver writes: `spark.scratch` names shared storage
+    eng = engine.SparkEngine({"master": "local[2]", "scratch": str(tmp_path)})
+    eng.register_rows("rows_in", _mixed(8))
+    assert eng.scratch().parent == tmp_path and list(eng.scratch().glob("rows_in-*.parquet"))
+    eng.close()
+    assert list(tmp_path.iterdir()) == []

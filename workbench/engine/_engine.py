@@ -82,6 +82,8 @@ class Engine:
     """
 
     name = "engine"
+    _scratch: Path | None = None  # created by scratch() on first use
+    _scratch_root: str | None = None  # where: the system's temporary folder unless set (``spark.scratch``)
 
     def register(self, name: str, data) -> "Engine":
         """Make ``data`` queryable as table ``name``: a DataFrame, or Parquet/CSV path(s) (files, globs, folders)."""
@@ -122,14 +124,12 @@ class Engine:
         Spark's executors read what the driver writes there: on a cluster, point ``spark.scratch``
         at storage both see (the default is a local temporary folder).
         """
-        if getattr(self, "_scratch", None) is None:
+        if self._scratch is None:
             self._scratch = Path(tempfile.mkdtemp(prefix=f"workbench-{self.name}-", dir=self._scratch_root))
         return self._scratch
 
-    _scratch_root: str | None = None
-
     def _remove_scratch(self) -> None:
-        if getattr(self, "_scratch", None) is not None:
+        if self._scratch is not None:
             shutil.rmtree(self._scratch, ignore_errors=True)
             self._scratch = None
 
