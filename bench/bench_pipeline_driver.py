@@ -129,7 +129,8 @@ def child(args) -> None:
 def _growth(table: pd.DataFrame) -> pd.DataFrame:
     """MB per 1,000 customers between the smallest and largest size, per engine and memory figure."""
     rows = []
-    cols = [c for c in table.columns if c.endswith("_mb") and c != "driver_idle_mb" and "_pre_" not in c]
+    cols = ["prepare_driver_mb", "segment_driver_mb", "scoring_driver_rise_mb",
+            "prepare_jvm_mb", "segment_jvm_mb", "scoring_jvm_rise_mb"]
     for name, g in table.groupby("engine"):
         g = g.sort_values("customers")
         small, big = g.iloc[0], g.iloc[-1]
