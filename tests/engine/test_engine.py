@@ -46,3 +46,68 @@ def test_files_read_and_results_written_identically(engines, tmp_path):
         eng.close()
     pd.testing.assert_frame_equal(results["duckdb"], results["spark"], check_dtype=False)
     assert results["spark"]["n"].tolist() == [10, 10, 10, 10, 10]
+
+
+def _mixed(n=1100):
+    """Per-customer columns of every kind a stage registers: text with gaps, NaN, ints, booleans, naive timestamps."""
+    base = pd.Timestamp("2024-01-01 10:00:00")
+    return pd.DataFrame({
+        "row": range(n),
+        "region": pd.Series(["north", None, "south", "east"] * (n // 4), dtype=object),
+        "amount": [float("nan") if i % 7 == 0 else i / 3 for i in range(n)],
+        "visits": pd.Series(range(n), dtype="int64"),
+        "active": [i % 3 == 0 for i in range(n)],
+        "timestamp": [base + pd.Timedelta(minutes=17 * i) for i in range(n)],
+    })
+
+
+def test_per_customer_rows_go_in_and_come_back_the_same_on_both_engines(engines, monkeypatch):
+    monkeypatch.setattr(engine._engine, "WRITE_BATCH_ROWS", 256)  # several row groups, as at scale
+    frame = _mixed()
+    query = ("SELECT row, region, amount, visits, active, timestamp, "
+             "timestamp < TIMESTAMP '2024-01-05 00:00:00' AS early FROM rows_in")
+    got = {}
+    for name, eng in engines.items():
+        out = eng.register_rows("rows_in", frame).fetch_rows(query)
+        got[name] = out.sort_values("row").reset_index(drop=True)
+        eng.close()
+    for out in got.values():
+        assert out["row"].tolist() == frame["row"].tolist()
+        assert out["region"].isna().sum() == frame["region"].isna().sum()
+        assert out["amount"].isna().sum() == frame["amount"].isna().sum()  # NaN arrives as missing on both
+        assert out["timestamp"].tolist() == frame["timestamp"].tolist()   # naive, not shifted by a zone
+        assert out["early"].sum() == int((frame["timestamp"] < pd.Timestamp("2024-01-05")).sum())
+    pd.testing.assert_frame_equal(got["duckdb"], got["spark"], check_dtype=False)
+
+
+def test_spark_reads_per_customer_rows_from_parquet_in_scratch_and_close_removes_it(spark_engine):
+    spark_engine.register_rows("rows_in", _mixed(40))
+    files = spark_engine.spark.table("rows_in").inputFiles()  # empty for a table converted from pandas
+    scratch = spark_engine.scratch()
+    assert len(files) == 1 and files[0].endswith(".parquet") and str(scratch) in files[0]
+    assert spark_engine.fetch_rows("SELECT count(*) AS n FROM rows_in")["n"].tolist() == [40]
+    spark_engine.close()
+    assert not scratch.exists()
+    assert "rows_in" not in [t.name for t in spark_engine.spark.catalog.listTables()]
+
+
+def test_cached_view_gives_the_same_rows_and_is_released_on_close(engines):
+    frame = _mixed(60)
+    query = "SELECT region, count(*) AS n FROM seen GROUP BY region ORDER BY region NULLS LAST"
+    for eng in engines.values():
+        eng.register_rows("rows_in", frame).register_view("seen", "SELECT * FROM rows_in WHERE visits % 3 = 0",
+                                                          cache=True)
+        assert eng.sql(query)["n"].tolist() == [5, 5, 5, 5]  # east, north, south, missing: 20 of 60
+    spark = engines["spark"]
+    assert spark.spark.catalog.isCached("seen")
+    spark.close()
+    assert spark.spark.sql("SELECT 1").count() == 1 and not spark._cached
+
+
+def test_spark_scratch_setting_places_the_files_for_a_cluster(spark_engine, tmp_path):
+    # on a cluster the executors must read what the driver writes: `spark.scratch` names shared storage
+    eng = engine.SparkEngine({"master": "local[2]", "scratch": str(tmp_path)})
+    eng.register_rows("rows_in", _mixed(8))
+    assert eng.scratch().parent == tmp_path and list(eng.scratch().glob("rows_in-*.parquet"))
+    eng.close()
+    assert list(tmp_path.iterdir()) == []

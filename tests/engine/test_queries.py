@@ -41,6 +41,18 @@ def test_scoring_query_assigns_the_models_segments_on_both_engines(engines, fitt
     expected = model.predict(X)
     for eng in engines.values():
         np.testing.assert_array_equal(engine.predict_segments(model, X, eng), expected)
+        eng.close()
+
+
+def test_spark_scoring_reads_its_inputs_from_parquet_and_keeps_the_row_order(spark_engine, fitted, monkeypatch):
+    X, model = fitted
+    # several Parquet row groups in, several Spark partitions out: order must come from the row number
+    monkeypatch.setattr(engine._engine, "WRITE_BATCH_ROWS", 200)
+    shuffled = X.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    labels = engine.predict_segments(model, shuffled, spark_engine)
+    np.testing.assert_array_equal(labels, model.predict(shuffled))
+    assert spark_engine.spark.table("score_input").inputFiles()  # a file scan, not a table sent from pandas
+    spark_engine.close()
 
 
 def test_gmm_scoring_stays_on_the_driver(fitted):

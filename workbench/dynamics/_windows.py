@@ -85,8 +85,8 @@ def window_activity(transactions: pd.DataFrame, windows: pd.DataFrame) -> pd.Dat
         the window) and ``seen_<label>`` (any purchase before the window's end).
     """
     with make_engine(active_config()) as eng:
-        eng.register("tx", transactions[["customer_id", "timestamp", "amount"]])
-        return eng.sql(window_activity_query("tx", windows))
+        eng.register_rows("tx", transactions[["customer_id", "timestamp", "amount"]])
+        return eng.fetch_rows(window_activity_query("tx", windows))
 
 
 def window_features(

@@ -42,7 +42,7 @@ def crosstab(codes: dict[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray
     if frame.empty:  # no customers, no counts (Spark cannot infer a schema from no rows)
         return table
     with make_engine(active_config()) as eng:
-        out = eng.register("cells_in", frame).sql(cell_counts_query("cells_in", names))
+        out = eng.register_rows("cells_in", frame).sql(cell_counts_query("cells_in", names))
     if len(out):
         idx = tuple(out[k].to_numpy(dtype=np.int64) for k in names)
         table[idx] = out["n"].to_numpy(dtype=np.int64)

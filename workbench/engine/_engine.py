@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+import shutil
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -41,6 +44,36 @@ def _format(paths: list[str]) -> str:
     raise ValueError(f"Cannot tell the format of {paths[0]}: name Parquet files *.parquet and CSV files *.csv.")
 
 
+#: Rows per Parquet row group when the driver writes a per-customer table: the driver holds one
+#: slice's Arrow copy at a time, not a second copy of the table.
+WRITE_BATCH_ROWS = 250_000
+
+
+def write_frame_parquet(frame: pd.DataFrame, path: Path, batch_rows: int = WRITE_BATCH_ROWS) -> Path:
+    """Write ``frame`` (index dropped) to one Parquet file with pyarrow, ``batch_rows`` rows at a time.
+
+    Timestamps are written in microseconds: Spark cannot read Parquet's nanosecond timestamps, and
+    pandas' naive timestamps stay naive (``TIMESTAMP_NTZ`` on Spark, ``TIMESTAMP`` on DuckDB).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.Schema.from_pandas(frame, preserve_index=False)  # inferred from every row, not the first slice
+    with pq.ParquetWriter(path, schema, coerce_timestamps="us", allow_truncated_timestamps=True) as writer:
+        for start in range(0, max(len(frame), 1), batch_rows):
+            part = frame.iloc[start:start + batch_rows]
+            writer.write_table(pa.Table.from_pandas(part, schema=schema, preserve_index=False))
+    return path
+
+
+def read_parquet_folder(path: Path) -> pd.DataFrame:
+    """The Parquet parts an engine wrote into folder ``path`` (``to_parquet``), in part order, as pandas."""
+    import pyarrow.dataset as ds
+
+    files = sorted(str(p) for p in Path(path).glob("*.parquet") if not p.name.startswith(("_", ".")))
+    return ds.dataset(files, format="parquet").to_table().to_pandas()
+
+
 class Engine:
     """Where the heavy queries run: ``register`` tables, then ``sql`` (small results) or ``to_parquet``.
 
@@ -49,6 +82,8 @@ class Engine:
     """
 
     name = "engine"
+    _scratch: Path | None = None  # created by scratch() on first use
+    _scratch_root: str | None = None  # where: the system's temporary folder unless set (``spark.scratch``)
 
     def register(self, name: str, data, *, text: bool = False, delimiter: str | None = None,
                  file_column: str | None = None) -> "Engine":
@@ -60,9 +95,49 @@ class Engine:
         """
         raise NotImplementedError
 
-    def register_view(self, name: str, text: str) -> "Engine":
-        """Make the query ``text`` queryable as view ``name`` (computed when used, not now)."""
+    def register_rows(self, name: str, frame: pd.DataFrame) -> "Engine":
+        """Make a per-customer (large) DataFrame queryable as table ``name`` without copying it through the engine's client.
+
+        DuckDB scans the DataFrame in place. Spark reads it from a Parquet file that the driver writes
+        with pyarrow into :meth:`scratch` (no pandas -> Spark conversion of every row through the
+        JVM gateway, so the JVM driver's heap does not hold the table). Small tables (keys, weights,
+        the erasure list) go through :meth:`register`: the pseudonym key must never be written to disk.
+        """
+        return self.register(name, frame)
+
+    def register_view(self, name: str, text: str, cache: bool = False) -> "Engine":
+        """Make the query ``text`` queryable as view ``name`` (computed when used, not now).
+
+        ``cache=True`` asks the engine to keep the view's rows once computed, for views several
+        queries read (Spark recomputes a view in every query that reads it; DuckDB ignores it:
+        its views are cheap to recompute in process). Released by :meth:`close`.
+        """
         raise NotImplementedError
+
+    def fetch_rows(self, text: str) -> pd.DataFrame:
+        """Run a query with a per-customer (large) result and return it as a DataFrame.
+
+        DuckDB hands over its result in process. Spark writes it as Parquet into :meth:`scratch`
+        and the driver reads the files with pyarrow (no ``toPandas``: the rows are not collected
+        through the JVM driver). Row order is the query's ``ORDER BY`` on DuckDB and is not kept
+        on Spark: carry a row number and restore the order on the driver.
+        """
+        raise NotImplementedError
+
+    def scratch(self) -> Path:
+        """A folder for this engine's temporary files, created on first use and removed by :meth:`close`.
+
+        Spark's executors read what the driver writes there: on a cluster, point ``spark.scratch``
+        at storage both see (the default is a local temporary folder).
+        """
+        if self._scratch is None:
+            self._scratch = Path(tempfile.mkdtemp(prefix=f"workbench-{self.name}-", dir=self._scratch_root))
+        return self._scratch
+
+    def _remove_scratch(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     def sql(self, text: str) -> pd.DataFrame:
         """Run a query and return its (small) result as a DataFrame."""
@@ -109,12 +184,15 @@ class DuckDBEngine(Engine):
         self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT *{extra} FROM {reader}')
         return self
 
-    def register_view(self, name, text):
+    def register_view(self, name, text, cache=False):
         self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {text}')
         return self
 
     def sql(self, text):
         return self.con.execute(text).df()
+
+    def fetch_rows(self, text):
+        return self.sql(text)
 
     def to_parquet(self, text, path):
         path = Path(path)
@@ -125,6 +203,7 @@ class DuckDBEngine(Engine):
 
     def close(self):
         self.con.close()
+        self._remove_scratch()
 
 
 class SparkEngine(Engine):
@@ -135,6 +214,9 @@ class SparkEngine(Engine):
     def __init__(self, settings: dict | None = None):
         self.spark = spark_session(settings)
         self._views: list[str] = []
+        self._cached: list = []  # DataFrames of views registered with cache=True
+        self._scratch_root = (settings or {}).get("scratch")
+        self._files = itertools.count()
 
     def register(self, name, data, *, text=False, delimiter=None, file_column=None):
         from pyspark.sql import functions as F
@@ -154,13 +236,25 @@ class SparkEngine(Engine):
         self._views.append(name)
         return self
 
-    def register_view(self, name, text):
-        self.spark.sql(to_spark_sql(text)).createOrReplaceTempView(name)
+    def register_rows(self, name, frame):
+        # a new file per registration: a view registered earlier may still read the previous one
+        path = write_frame_parquet(frame, self.scratch() / f"{name}-{next(self._files)}.parquet")
+        return self.register(name, path)
+
+    def register_view(self, name, text, cache=False):
+        frame = self.spark.sql(to_spark_sql(text))
+        if cache:
+            frame = frame.cache()  # kept by the executors once the first query computes it
+            self._cached.append(frame)
+        frame.createOrReplaceTempView(name)
         self._views.append(name)
         return self
 
     def sql(self, text):
         return self.spark.sql(to_spark_sql(text)).toPandas()
+
+    def fetch_rows(self, text):
+        return read_parquet_folder(self.to_parquet(text, self.scratch() / f"result-{next(self._files)}"))
 
     def to_parquet(self, text, path):
         self.spark.sql(to_spark_sql(text)).write.mode("overwrite").parquet(str(path))
@@ -170,6 +264,10 @@ class SparkEngine(Engine):
         for name in self._views:
             self.spark.catalog.dropTempView(name)
         self._views.clear()
+        for frame in self._cached:
+            frame.unpersist()
+        self._cached.clear()
+        self._remove_scratch()
 
 
 def make_engine(config: dict | None = None, threads: int | None = None) -> Engine:

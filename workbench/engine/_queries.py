@@ -138,10 +138,18 @@ def count_query(table: str, by: list[str]) -> str:
 def predict_segments(model, X: pd.DataFrame, engine) -> np.ndarray:
     """Segment ids of the rows of ``X`` (raw features) scored by :func:`score_query` on ``engine``.
 
-    The engine counterpart of ``model.predict(X)``: same ids, in the row order of ``X``.
+    The engine counterpart of ``model.predict(X)``: same ids, in the row order of ``X``. The
+    inputs go in with :meth:`~workbench.engine.Engine.register_rows` and the ids come back with
+    :meth:`~workbench.engine.Engine.fetch_rows` (on Spark both through Parquet, so no pandas <->
+    Spark conversion of every customer); the row number restores the order on the driver.
     """
     frame = X.drop(columns=["customer_id"], errors="ignore")[list(model.feature_names_in_)].copy()
     frame["customer_id"] = np.arange(len(frame))  # the row number, to restore the order
-    engine.register("score_input", frame)
-    out = engine.sql(score_query(model, "score_input") + " ORDER BY customer_id")
-    return out["segment"].to_numpy().astype(int)
+    engine.register_rows("score_input", frame)
+    out = engine.fetch_rows(score_query(model, "score_input"))
+    rows = out["customer_id"].to_numpy(dtype=np.int64)
+    if len(rows) != len(frame) or not np.array_equal(np.sort(rows), np.arange(len(frame))):
+        raise RuntimeError(f"Scoring returned {len(rows)} rows for {len(frame)} customers: not one per customer.")
+    labels = np.empty(len(frame), dtype=int)
+    labels[rows] = out["segment"].to_numpy(dtype=int)
+    return labels

@@ -149,7 +149,7 @@ def margin_importance(explainer, model, X: pd.DataFrame) -> pd.DataFrame:
     mean = np.asarray(explainer.explainer_.mean, dtype=float)
     query = margin_importance_query(model, "importance_in", mean, explainer.coef, explainer.intercept, groups)
     with make_engine(active_config()) as eng:
-        eng.register("importance_in", X[list(model.feature_names_in_)])
+        eng.register_rows("importance_in", X[list(model.feature_names_in_)])
         eng.register("margin_w", margin_weights(explainer.coef))
         out = eng.sql(query).set_index("top")
     rows = []

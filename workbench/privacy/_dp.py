@@ -87,7 +87,7 @@ def dp_aggregates(frame: pd.DataFrame, by: str, bounds: dict, features: list[str
     sums = {f: clamped_fixed_point(f, *(float(b) for b in bounds[f]), _fill(f, bounds, impute), factors[f])
             for f in features}
     with make_engine(active_config()) as eng:
-        eng.register("dp_in", frame[[by, *features]])
+        eng.register_rows("dp_in", frame[[by, *features]])
         out = eng.sql(group_sums_query("dp_in", by, sums))
     out = out.dropna(subset=[by])
     out.index = out[by].astype("int64").to_numpy()
@@ -290,7 +290,7 @@ def dp_utility(release: DPRelease, frame: pd.DataFrame, by: str, k: int = 10) ->
     """
     feats = [c[len("mean_"):] for c in release.table.columns if c.startswith("mean_")]
     with make_engine(active_config()) as eng:  # exact counts and means over every customer, in the engine
-        eng.register("dp_exact", frame[[by, *feats]])
+        eng.register_rows("dp_exact", frame[[by, *feats]])
         exact = eng.sql(group_sums_query("dp_exact", by, {}, {f"mean_{f}": nan_as_null(f) for f in feats}))
     exact = exact.dropna(subset=[by]).rename(columns={"n": "count"})
     exact[by] = exact[by].astype(release.table[by].dtype)
