@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 from workbench import data
-from workbench.data import InputError, load_config, register_input
+from workbench.data import InputError, load_config
+from workbench.engine import register_input
 from workbench.pipeline import prepare
 
 SPEC = {

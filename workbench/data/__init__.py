@@ -5,7 +5,7 @@ resolved config dict. Bad input raises :class:`InputError`, whose message names 
 column, example rows and the fix.
 """
 
-from ._config import CONFIG_DIR, DATASET_DEFAULTS, apply_overrides, deep_merge, load_config, section
+from ._config import CONFIG_DIR, DATASET_DEFAULTS, READ_MODES, apply_overrides, deep_merge, load_config, read_mode, section
 from ._datasets import (
     BUILTIN,
     SYNTHETIC_ROLES,
@@ -30,13 +30,10 @@ from ._schema import (
     validate_transactions,
 )
 # last: the engine input path imports workbench.engine, which imports InputError from here
-from ._engine_input import READ_MODES, EngineInput, read_mode, register_input  # noqa: E402
 
 __all__ = [
     "READ_MODES",
-    "EngineInput",
     "read_mode",
-    "register_input",
     "write_parquet_chunks",
     "BUILTIN",
     "CONFIG_DIR",

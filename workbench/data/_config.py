@@ -13,6 +13,7 @@ if YAML says so; quote it (``-p name='"007"'``) to keep a string.
 from __future__ import annotations
 
 import copy
+import glob
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +117,27 @@ def load_config(
     data.setdefault("seed", 42)
     data["_base_dir"] = str(path.resolve().parent)
     return data
+
+
+#: ``dataset.read``: ``auto`` (engine on Spark or for a folder, glob or list of files), ``engine``, ``pandas``.
+READ_MODES = ("auto", "engine", "pandas")
+
+
+def read_mode(config: dict) -> str:
+    """``"engine"`` or ``"pandas"``: how ``config``'s dataset is read (see :data:`READ_MODES`).
+
+    Built-in datasets are generated in pandas; one CRM-export CSV on DuckDB stays on pandas by default,
+    whose reader detects encodings and delimiters.
+    """
+    spec = config.get("dataset") or {}
+    mode = spec.get("read") or "auto"
+    if mode not in READ_MODES:
+        raise InputError(f"Config error: dataset.read is {mode!r}; use one of {', '.join(READ_MODES)}.")
+    if spec.get("builtin") or mode == "pandas":
+        return "pandas"
+    if mode == "engine":
+        return "engine"
+    paths = [spec[k] for k in ("customers", "transactions") if spec.get(k)]
+    many = any(isinstance(p, list) or glob.has_magic(str(p)) or (Path(config.get("_base_dir", ".")) / str(p)).is_dir()
+               for p in paths)
+    return "engine" if (config.get("engine") == "spark" or many) else "pandas"

@@ -32,12 +32,14 @@ from ._prepare_queries import (  # preparation (issue 16, part P)
     TRUTH as PREP_TRUTH, consent_counts_query, exclusion_counts_query, kept_transactions_rows_query, prepared_customers_query,
     prepared_transactions_query, register_flags, transaction_counts_query, truth_query,
 )
+from ._input import EngineInput, register_input  # reading and validating input files (dataset.read)
 from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_session
 
 __all__ = [
     "ENGINES",
     "SPARK_DEFAULTS",
     "DuckDBEngine",
+    "EngineInput",
     "Engine",
     "SparkEngine",
     "active_config",
@@ -55,6 +57,7 @@ __all__ = [
     "nan_as_null",
     "predict_segments",
     "pseudonym_query",
+    "register_input",
     "score_query",
     "spark_session",
     "to_spark_sql",

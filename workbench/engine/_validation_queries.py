@@ -1,12 +1,12 @@
 """Validation of input tables as count queries, one SQL text per check for both engines.
 
-The engine input path (:mod:`workbench.data._engine_input`) registers each table's files as they are
+The engine input path (:mod:`workbench.engine._input`) registers each table's files as they are
 (CSV columns as text, Parquet typed, plus the column ``_file``: each row's file name), then
 :func:`clean_view_query` renames headers to the role names and turns missing-value spellings into
 NULL. Every check below reads that clean view and returns at most five rows: ``n`` (how many rows
 fail), ``example`` (an offending value, or NULL where values must not be shown, such as ids) and
 ``file`` (where one such value is). Only those counts and examples reach the driver, which words the
-messages (:mod:`workbench.data._engine_checks`).
+messages (:mod:`workbench.engine._input_checks`).
 
 Values are classified with the same rules on both engines: numbers by a regular expression before
 any cast (DuckDB alone would read ``1_000``), missing values by pandas' own list of spellings (so the

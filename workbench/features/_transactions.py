@@ -200,7 +200,7 @@ def transaction_features(
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(transactions)
     cols = ["customer_id", "timestamp", "amount"] + [c for c in ("category", "channel") if c in transactions]
     with make_engine(active_config()) as con:
-        con.register("src", transactions[cols] if list(transactions.columns) != cols else transactions)
+        con.register_rows("src", transactions[cols] if list(transactions.columns) != cols else transactions)
         # One scan, one GROUP BY: every feature is an aggregate with a FILTER clause (standard SQL,
         # apart from date_diff), so no per-row columns are materialised.
         con.register_view("tx", f"SELECT * FROM src WHERE timestamp < {_timestamp(as_of)}")
@@ -208,11 +208,14 @@ def transaction_features(
         query = f"SELECT {', '.join(sel)} FROM tx GROUP BY customer_id"
         if customer_ids is not None:
             # Join in the engine, in the caller's row order: cheaper than a pandas merge on strings.
-            con.register("ids", pd.DataFrame({"customer_id": customer_ids.to_numpy(), "row_": np.arange(len(customer_ids))}))
+            con.register_rows("ids", pd.DataFrame({"customer_id": customer_ids.to_numpy(),
+                                                   "row_": np.arange(len(customer_ids))}))
             names = ", ".join(f"agg.{_alias(item)}" for item in sel[1:])
             query = (
-                f"SELECT ids.customer_id, {names} FROM ids LEFT JOIN ({query}) AS agg "
+                f"SELECT ids.row_, ids.customer_id, {names} FROM ids LEFT JOIN ({query}) AS agg "
                 "ON ids.customer_id = agg.customer_id ORDER BY ids.row_"
             )
-        out = con.sql(query)
+        out = con.fetch_rows(query)  # Spark: written as Parquet and read back, not collected by the JVM
+    if customer_ids is not None:  # Spark does not keep the ORDER BY through Parquet parts
+        out = out.sort_values("row_", kind="stable").drop(columns="row_").reset_index(drop=True)
     return _finish(out, families)

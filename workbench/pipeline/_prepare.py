@@ -11,7 +11,7 @@ import pandas as pd
 import yaml
 
 from .. import engine, privacy
-from ..data import TransactionRoles, from_config, load_config, read_mode, register_input, section
+from ..data import TransactionRoles, from_config, load_config, read_mode, section
 from ..privacy._consent import consent_fingerprint
 from ..rundir import Run, to_jsonable
 from ._config_schema import check_against_data, check_config
@@ -169,11 +169,11 @@ def _register(eng, dataset, config: dict, base_dir: Path, forget, key):
     """Register what preparation reads on ``eng``; return the dataset and the input columns.
 
     ``dataset`` is the pandas path's validated :class:`~workbench.data.Dataset`, or None: then the
-    engine reads and validates the files itself (:func:`~workbench.data.register_input`) and only
+    engine reads and validates the files itself (:func:`~workbench.engine.register_input`) and only
     column names come back. Returns ``(dataset, customer columns, transaction columns or None)``.
     """
     if dataset is None:
-        dataset = register_input(eng, config["dataset"], base_dir)
+        dataset = engine.register_input(eng, config["dataset"], base_dir)
         privacy.register_inputs(eng, None, None, dataset.roles, forget, key)
         return dataset, dataset.columns, dataset.transaction_columns
     privacy.register_inputs(eng, dataset.customers, dataset.transactions, dataset.roles, forget, key,

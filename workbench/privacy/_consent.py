@@ -69,18 +69,27 @@ def register_inputs(eng, customers, transactions, roles: Roles, forget, key, tru
     :func:`~workbench.engine.register_flags` (flags, kept customers, their pseudonyms).
 
     ``customers`` and ``transactions`` are DataFrames or anything :meth:`Engine.register` reads, or
-    None where the engine input path (:func:`workbench.data.register_input`) registered them already.
+    None where the engine input path (:func:`workbench.engine.register_input`) registered them already.
     """
     if customers is not None:
-        eng.register(engine.PREP_CUSTOMERS, _numbered(customers))
+        _register_table(eng, engine.PREP_CUSTOMERS, customers)
     if transactions is not None and roles.transactions is not None:
-        eng.register(engine.PREP_TRANSACTIONS, _numbered(transactions))
+        _register_table(eng, engine.PREP_TRANSACTIONS, transactions)
     # one NULL row besides the ids (the queries skip it): Spark cannot register an empty table
     ids = [*sorted(set(map(str, forget or []))), None]
     eng.register(engine.PREP_FORGET, pd.DataFrame({"id": pd.Series(ids, dtype="string")}))
     eng.register("hmac_key", engine.hmac_key_table(key.secret))
     if truth is not None:
-        eng.register(engine.PREP_TRUTH, truth)
+        eng.register_rows(engine.PREP_TRUTH, truth)
+
+
+def _register_table(eng, name: str, data) -> None:
+    """A per-customer input: a DataFrame through ``register_rows`` (Spark reads it from a Parquet
+    scratch file, not through the JVM gateway), files through ``register``."""
+    if isinstance(data, pd.DataFrame):
+        eng.register_rows(name, _numbered(data))
+    else:
+        eng.register(name, data)
 
 
 def _numbered(frame: pd.DataFrame) -> pd.DataFrame:

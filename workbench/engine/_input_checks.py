@@ -14,9 +14,9 @@ from pathlib import PurePath
 
 import pandas as pd
 
-from ..engine import _validation_queries as vq
-from ._checks import AMOUNT_RANGE, NUMERIC_PROBLEMS, TIMESTAMP_PROBLEM, problem_line
-from ._schema import _ADVICE, _FALSE_VALUES, _TRUE_VALUES, WHAT, Roles
+from ..data._checks import AMOUNT_RANGE, NUMERIC_PROBLEMS, TIMESTAMP_PROBLEM, problem_line
+from ..data._schema import _ADVICE, _FALSE_VALUES, _TRUE_VALUES, WHAT, Roles
+from . import _validation_queries as vq
 
 #: Whether a column holds numbers: at least this share of its present values read as finite numbers
 #: (:func:`workbench.data._checks.looks_numeric`).

@@ -1,4 +1,4 @@
-"""Reading and validating bring-your-own tables in the engine (``dataset.read: engine``).
+"""Reading and validating bring-your-own tables in the engine (``dataset.read: engine``, :func:`workbench.data.read_mode`).
 
 At 100M customers the pandas read of :func:`~workbench.data.from_config` cannot start. On this path
 the run's engine (DuckDB or Spark) registers the files themselves: one file, a list, a folder or a
@@ -6,7 +6,7 @@ glob, Parquet typed and every CSV column as text. Headers are matched to the rol
 and surrounding spaces (:func:`~workbench.data._reading.match_headers`), pandas' spellings of a
 missing value read as missing, and each text column is typed as pandas' CSV reader would type it
 (whole numbers, numbers, true/false, else text) from one query of counts. The checks of
-:mod:`workbench.data._engine_checks` then run as count queries and raise :class:`InputError` listing
+:mod:`workbench.engine._input_checks` then run as count queries and raise :class:`InputError` listing
 every problem at once. What passes is registered as the views preparation reads
 (``prep_customers`` with ``_row``, ``prep_transactions``), typed and with out-of-period transactions
 left out; only counts and a few example values ever reach the driver.
@@ -24,41 +24,18 @@ from typing import Any
 
 import pandas as pd
 
-from .. import engine
-from ..engine import _validation_queries as vq
-from ..engine._prepare_queries import ROW
-from ..engine._queries import _ident
-from ._checks import blank_consent, future_rows
-from ._config import DATASET_DEFAULTS
-from ._engine_checks import TableShape, customer_lines, missing_columns_line, numeric_columns, transaction_lines
-from ._reading import match_headers
-from ._schema import _FALSE_VALUES, _TRUE_VALUES, InputError, Roles
+from ..data._checks import blank_consent, future_rows
+from ..data._config import DATASET_DEFAULTS
+from ..data._reading import match_headers
+from ..data._schema import _FALSE_VALUES, _TRUE_VALUES, InputError, Roles
+from . import _validation_queries as vq
+from ._input_checks import TableShape, customer_lines, missing_columns_line, numeric_columns, transaction_lines
+from ._prepare_queries import CUSTOMERS as PREP_CUSTOMERS, ROW, TRANSACTIONS as PREP_TRANSACTIONS
+from ._queries import _ident
 
-__all__ = ["READ_MODES", "EngineInput", "read_mode", "register_input"]
+__all__ = ["EngineInput", "register_input"]
 
-#: ``dataset.read``: ``auto`` (engine on Spark or for a folder, glob or list of files), ``engine``, ``pandas``.
-READ_MODES = ("auto", "engine", "pandas")
 _FINITE = "abs({x}) <= 1.7976931348623157e308"
-
-
-def read_mode(config: dict) -> str:
-    """``"engine"`` or ``"pandas"``: how ``config``'s dataset is read (see :data:`READ_MODES`).
-
-    Built-in datasets are generated in pandas; one CRM-export CSV on DuckDB stays on pandas by default,
-    whose reader detects encodings and delimiters.
-    """
-    spec = config.get("dataset") or {}
-    mode = spec.get("read") or "auto"
-    if mode not in READ_MODES:
-        raise InputError(f"Config error: dataset.read is {mode!r}; use one of {', '.join(READ_MODES)}.")
-    if spec.get("builtin") or mode == "pandas":
-        return "pandas"
-    if mode == "engine":
-        return "engine"
-    paths = [spec[k] for k in ("customers", "transactions") if spec.get(k)]
-    many = any(isinstance(p, list) or glob.has_magic(str(p)) or (Path(config.get("_base_dir", ".")) / str(p)).is_dir()
-               for p in paths)
-    return "engine" if (config.get("engine") == "spark" or many) else "pandas"
 
 
 @dataclass
@@ -211,7 +188,7 @@ def register_input(eng, spec: dict[str, Any], base_dir: Path | str = ".") -> Eng
     base_dir : str or Path
         Where relative paths start (the config file's folder).
     """
-    from ._datasets import _roles_of  # the config checks of the pandas path, shared
+    from ..data._datasets import _roles_of  # the config checks of the pandas path, shared
 
     spec = {**DATASET_DEFAULTS, **spec}
     base_dir, roles = Path(base_dir), _roles_of(spec)
@@ -226,7 +203,7 @@ def register_input(eng, spec: dict[str, Any], base_dir: Path | str = ".") -> Eng
     counts = eng.sql(vq.blank_counts_query(shape.view, roles.consent)).iloc[0]
     checks: dict[str, Any] = {"blank_consent_policy": spec["blank_consent"],
                               "blank_consent_flags": {p: int(counts[p]) for p in roles.consent}}
-    eng.register_view(engine.PREP_CUSTOMERS, vq.typed_view_query(
+    eng.register_view(PREP_CUSTOMERS, vq.typed_view_query(
         shape.view, _customer_select(shape, roles, spec["ranges"], spec["blank_consent"])))
     read_as, tx_columns = {"customers": how}, None
     if spec.get("transactions"):
@@ -263,7 +240,7 @@ def _register_transactions(eng, spec, base_dir: Path, roles: Roles, checks: dict
                                             literal(since) if since is not None else None, typed)).iloc[0]
     ts = vq.timestamp_expr(tx_roles.timestamp, typed)
     where = f"{ts} <= TIMESTAMP '{literal(cutoff)}'" + (f" AND {ts} >= TIMESTAMP '{literal(since)}'" if since else "")
-    eng.register_view(engine.PREP_TRANSACTIONS, vq.typed_view_query(
+    eng.register_view(PREP_TRANSACTIONS, vq.typed_view_query(
         shape.view, _transaction_select(shape, tx_roles), where))
     checks = {**checks, "future_transactions_excluded": int(period["future"])}
     if since is not None:

@@ -5,7 +5,8 @@ import pytest
 import yaml
 
 from workbench import data, engine, privacy
-from workbench.data import InputError, load_config, read_mode, register_input
+from workbench.data import InputError, load_config, read_mode
+from workbench.engine import register_input
 from workbench.pipeline import prepare
 
 ROLES = {
