@@ -91,19 +91,6 @@ def test_spark_reads_per_customer_rows_from_parquet_in_scratch_and_close_removes
     assert "rows_in" not in [t.name for t in spark_engine.spark.catalog.listTables()]
 
 
-def test_cached_view_gives_the_same_rows_and_is_released_on_close(engines):
-    frame = _mixed(60)
-    query = "SELECT region, count(*) AS n FROM seen GROUP BY region ORDER BY region NULLS LAST"
-    for eng in engines.values():
-        eng.register_rows("rows_in", frame).register_view("seen", "SELECT * FROM rows_in WHERE visits % 3 = 0",
-                                                          cache=True)
-        assert eng.sql(query)["n"].tolist() == [5, 5, 5, 5]  # east, north, south, missing: 20 of 60
-    spark = engines["spark"]
-    assert spark.spark.catalog.isCached("seen")
-    spark.close()
-    assert spark.spark.sql("SELECT 1").count() == 1 and not spark._cached
-
-
 def test_spark_scratch_setting_places_the_files_for_a_cluster(spark_engine, tmp_path):
     # on a cluster the executors must read what the driver writes: `spark.scratch` names shared storage
     eng = engine.SparkEngine({"master": "local[2]", "scratch": str(tmp_path)})

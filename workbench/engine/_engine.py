@@ -105,13 +105,8 @@ class Engine:
         """
         return self.register(name, frame)
 
-    def register_view(self, name: str, text: str, cache: bool = False) -> "Engine":
-        """Make the query ``text`` queryable as view ``name`` (computed when used, not now).
-
-        ``cache=True`` asks the engine to keep the view's rows once computed, for views several
-        queries read (Spark recomputes a view in every query that reads it; DuckDB ignores it:
-        its views are cheap to recompute in process). Released by :meth:`close`.
-        """
+    def register_view(self, name: str, text: str) -> "Engine":
+        """Make the query ``text`` queryable as view ``name`` (computed when used, not now)."""
         raise NotImplementedError
 
     def fetch_rows(self, text: str) -> pd.DataFrame:
@@ -131,6 +126,8 @@ class Engine:
         at storage both see (the default is a local temporary folder).
         """
         if self._scratch is None:
+            if self._scratch_root:
+                Path(self._scratch_root).mkdir(parents=True, exist_ok=True)
             self._scratch = Path(tempfile.mkdtemp(prefix=f"workbench-{self.name}-", dir=self._scratch_root))
         return self._scratch
 
@@ -184,7 +181,7 @@ class DuckDBEngine(Engine):
         self.con.execute(f'CREATE OR REPLACE VIEW "{name}" AS SELECT *{extra} FROM {reader}')
         return self
 
-    def register_view(self, name, text, cache=False):
+    def register_view(self, name, text):
         self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {text}')
         return self
 
@@ -214,7 +211,6 @@ class SparkEngine(Engine):
     def __init__(self, settings: dict | None = None):
         self.spark = spark_session(settings)
         self._views: list[str] = []
-        self._cached: list = []  # DataFrames of views registered with cache=True
         self._scratch_root = (settings or {}).get("scratch")
         self._files = itertools.count()
 
@@ -241,12 +237,8 @@ class SparkEngine(Engine):
         path = write_frame_parquet(frame, self.scratch() / f"{name}-{next(self._files)}.parquet")
         return self.register(name, path)
 
-    def register_view(self, name, text, cache=False):
-        frame = self.spark.sql(to_spark_sql(text))
-        if cache:
-            frame = frame.cache()  # kept by the executors once the first query computes it
-            self._cached.append(frame)
-        frame.createOrReplaceTempView(name)
+    def register_view(self, name, text):
+        self.spark.sql(to_spark_sql(text)).createOrReplaceTempView(name)
         self._views.append(name)
         return self
 
@@ -264,9 +256,6 @@ class SparkEngine(Engine):
         for name in self._views:
             self.spark.catalog.dropTempView(name)
         self._views.clear()
-        for frame in self._cached:
-            frame.unpersist()
-        self._cached.clear()
         self._remove_scratch()
 
 

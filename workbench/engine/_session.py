@@ -12,6 +12,9 @@ ENGINES = ("duckdb", "spark")
 SPARK_DEFAULTS = {
     "master": "local[2]",
     "conf": {},
+    # where per-customer tables are written for Spark to read (Engine.register_rows / fetch_rows):
+    # None is a local temporary folder; on a cluster, storage the driver and the executors both see
+    "scratch": None,
 }
 
 # Small-data defaults for a local session: few shuffle partitions (the default 200 makes every

@@ -54,6 +54,7 @@ _ANY = object()
 TYPES: dict[str, Any] = {
     "segmentation.k": (int, str),
     "privacy.dp.population": (str, type(None)),
+    "spark.scratch": (str, type(None)),
     "segmentation.reference_run": (str, type(None)),
     "segmentation.refit_n_init": (int, type(None)),
     "value.calibration_end": (str, type(None)),
