@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -103,3 +104,32 @@ def test_prepare_keeps_marketing_consent_per_customer_and_records_keyed_hashes(t
     assert "consent_snapshot_sha256" not in manifest and len(manifest["consent_snapshot_hmac_sha256"]) == 64
     checks = privacy.validation_checks(run)
     assert checks["passed"].all(), checks.loc[~checks["passed"]]
+
+
+def test_the_consent_record_is_published_through_the_disclosure_mechanism(tmp_path):
+    """Notebook 01's consent counts (with, without, blank per purpose) are counts of customers: a blank
+    count of 3 is a small cell, and the consent totals are the margins of notebook 04's consent tables."""
+    import json
+
+    from workbench.privacy.stage import _published_consent
+    from workbench.rundir import Run
+
+    run = Run(tmp_path / "run")
+    (run.path / "data").mkdir(parents=True)
+    (run.path / "data" / "prepare.json").write_text(json.dumps({"suppression_k": 10}))
+    prep = {"data_checks": {"blank_consent_policy": "no_consent"}, "consent": {
+        "profiling_opt_out": {"column": "opt_out", "kept_as": None, "applied": "at preparation: removed"},
+        "marketing_opt_in": {"column": "mkt", "kept_as": "consent_marketing_opt_in", "applied": "kept",
+                             "with_consent": 60, "without_consent": 40, "blank": 3}}}
+    record = _published_consent(run, prep, 10)
+    shown = record["marketing_opt_in"]
+    assert np.isnan(shown["blank"])  # 3 customers left the flag blank: below k, hidden
+    for key, exact in (("with_consent", 60), ("without_consent", 40)):
+        assert np.isnan(shown[key]) or shown[key] == exact
+    assert record["profiling_opt_out"] == prep["consent"]["profiling_opt_out"]
+    long = privacy.published_tables(run)
+    assert set(long["table"]) == {"consent_record_marketing_opt_in"}
+    assert set(long["row_dim"]) == {"consent_marketing_opt_in"}  # notebook 04's consent tables' dimension
+    assert privacy.disclosure_check(run).passed
+    table = privacy.consent_table({**prep, "consent": record}).set_index("purpose")
+    assert table.loc["marketing_opt_in", "blank"] == "suppressed"

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
-from ..privacy import publish_counts, suppress_counts
+from ..privacy import suppress_and_publish
 from ..rundir import Run, register_stage
 from ._composition import composition
 from ._defaults import DEFAULTS
@@ -300,8 +300,7 @@ def _composition_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
         counts = long.pivot(index="segment", columns="group", values="n")
         counts = counts[[c for c in inp.groups[attr].cat.categories if c in counts.columns]]
         counts.index = counts.index.astype(str)
-        sup = suppress_counts(counts, inp.k_supp, margins=True)
-        publish_counts(run, f"composition_{_slug(attr)}", sup, "segment", attr)
+        sup = suppress_and_publish(run, f"composition_{_slug(attr)}", counts, "segment", attr, inp.k_supp)
         long = mask_composition(long, sup)
         shown = sup.copy()
         shown.index = [inp.names.get(int(j), j) if j != "Total" else j for j in sup.index]
@@ -339,8 +338,8 @@ def _targeting_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> list[dict]:
         for attr in inp.audited:
             table, _ = selection_audit(selected, inp.groups[attr], reference=inp.reference(attr), favourable=fav,
                                        alpha=inp.alpha, min_group_size=inp.min_n, thresholds=thresholds)
-            sup = suppress_counts(event_counts(table), inp.k_supp, margins=True)
-            publish_counts(run, f"selection_{_slug(action)}_{_slug(attr)}", sup, attr, action)
+            sup = suppress_and_publish(run, f"selection_{_slug(action)}_{_slug(attr)}", event_counts(table), attr,
+                                       action, inp.k_supp)
             sel_parts.append(table.assign(action=action, attribute=attr, _sup=[sup] * len(table)))
     selection = decision_family(pd.concat(sel_parts, ignore_index=True), min_group_size=inp.min_n,
                                 correction=inp.correction)
@@ -370,8 +369,9 @@ def _consent_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
         for attr in inp.audited:
             t = rate_by_group(given, inp.groups[attr], reference="largest", alpha=inp.alpha,
                               min_group_size=inp.min_n, correction=None)
-            sup = suppress_counts(event_counts(t, "consented", "not consented"), inp.k_supp, margins=True)
-            publish_counts(run, f"consent_{_slug(purpose)}_{_slug(attr)}", sup, attr, f"consent_{purpose}")
+            sup = suppress_and_publish(run, f"consent_{_slug(purpose)}_{_slug(attr)}",
+                                       event_counts(t, "consented", "not consented"), attr, f"consent_{purpose}",
+                                       inp.k_supp)
             t = mask_rates(t, sup, yes="consented")
             parts.append(t.assign(purpose=purpose, attribute=attr)[
                 ["purpose", "attribute", "group", "n", "events", "rate", "rate_low", "rate_high", "ratio",
@@ -390,6 +390,7 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
     if outcome_col:
         y = pd.to_numeric(df[outcome_col], errors="coerce")
         ok = y.notna().to_numpy()
+        known = "" if ok.all() else f"customers with a known {outcome_col}"  # their population for the check
         out_parts, out_sum = [], []
         for a_i, (action, selected) in enumerate(inp.selections.items()):
             for j, attr in enumerate(inp.audited):
@@ -398,9 +399,9 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
                     alpha=inp.alpha, seed=np.random.default_rng([inp.seed, 3, a_i, j]),
                 )
                 codes, labels = _codes(inp.groups[attr][ok].reset_index(drop=True))
-                sup = suppress_counts(outcome_counts(selected[ok], y[ok].to_numpy(), codes, labels), inp.k_supp,
-                                      margins=True)
-                publish_counts(run, f"outcome_{_slug(action)}_{_slug(attr)}", sup, attr, f"{outcome_col} × {action}")
+                sup = suppress_and_publish(run, f"outcome_{_slug(action)}_{_slug(attr)}",
+                                           outcome_counts(selected[ok], y[ok].to_numpy(), codes, labels), attr,
+                                           f"{outcome_col} × {action}", inp.k_supp, population=known)
                 tab = mask_outcome(tab, sup)
                 if tab["masked"].any():  # the gaps of TPR and FPR would give a masked rate away
                     summ = {k_: np.nan for k_ in summ}

@@ -281,8 +281,36 @@ def privacy_audit_run(run: "Run") -> dict[str, Any]:
         )
     _write_audit(run, checks, risk, quality, k)
     _summarise_audit(run, prep, inv, checks, risk, k)
+    prep = {**prep, "consent": _published_consent(run, prep, k)}
     return {"prepare": prep, "checks": checks, "inventory": inv, "minimisation": mini,
             "risk": risk, "quality": quality, "k": k, "settings": settings}
+
+
+def _published_consent(run: "Run", prep: dict, k: int) -> dict:
+    """The consent record of ``data/prepare.json`` as published: counts through the one mechanism.
+
+    Per purpose kept for per-action use, the kept customers by consent (``consented`` / ``not consented``,
+    the dimension ``consent_<purpose>`` of notebook 04's consent-rate tables, so the two are linked)
+    and by whether the flag was blank are suppressed jointly with every table published before and
+    registered; the record's counts become the published margins (NaN where hidden).
+    """
+    blank_means_consent = prep.get("data_checks", {}).get("blank_consent_policy") == "consent"
+    record = {}
+    for purpose, r in (prep.get("consent") or {}).items():
+        if r.get("with_consent") is None:
+            record[purpose] = r
+            continue
+        with_, without, blank = int(r["with_consent"]), int(r["without_consent"]), int(r["blank"] or 0)
+        rows = ([[with_ - blank, blank], [without, 0]] if blank_means_consent
+                else [[with_, 0], [without - blank, blank]])
+        counts = pd.DataFrame(rows, index=pd.Index(["consented", "not consented"], name=f"consent_{purpose}"),
+                              columns=pd.Index(["flag given", "flag blank"], name="consent flag"))
+        shown = suppress_and_publish(run, f"consent_record_{purpose}", counts, f"consent_{purpose}",
+                                     "consent flag", k)
+        record[purpose] = {**r, "with_consent": shown.loc["consented", TOTAL],
+                           "without_consent": shown.loc["not consented", TOTAL],
+                           "blank": shown.loc[TOTAL, "flag blank"]}
+    return record
 
 
 # -- notebook 06: the private release ---------------------------------------------------------------

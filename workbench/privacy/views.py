@@ -187,13 +187,23 @@ def consent_table(prepare_record: dict) -> pd.DataFrame:
     DataFrame
         ``purpose``, ``input column``, ``applied``, ``with consent``, ``without consent``,
         ``blank`` (counts; empty for profiling, whose opt-outs are counted with the exclusions).
+        Pass the record :func:`~workbench.privacy.privacy_audit_run` returns: its counts are the
+        published ones, "suppressed" where the disclosure mechanism hid them.
     """
     rows = []
     for purpose, r in (prepare_record.get("consent") or {}).items():
         rows.append({"purpose": purpose, "input column": r["column"], "applied": r["applied"],
-                     "with consent": r.get("with_consent"), "without consent": r.get("without_consent"),
-                     "blank": r.get("blank")})
+                     **{label: _count(r.get(key)) for label, key in (("with consent", "with_consent"),
+                                                                    ("without consent", "without_consent"),
+                                                                    ("blank", "blank"))}})
     return pd.DataFrame(rows, columns=["purpose", "input column", "applied", "with consent", "without consent", "blank"])
+
+
+def _count(value):
+    """A published count as shown: the integer, "suppressed" where hidden (NaN), None where not counted."""
+    if value is None:
+        return None
+    return "suppressed" if pd.isna(value) else int(value)
 
 
 def data_methodology_markdown(audit: dict) -> str:
