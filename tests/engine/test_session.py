@@ -7,16 +7,18 @@ from workbench.data import InputError, apply_overrides
 
 
 def test_default_is_duckdb_and_local_two_cores():
-    assert engine.engine_settings(None) == ("duckdb", {"master": "local[2]", "conf": {}})
-    assert engine.engine_settings({}) == ("duckdb", {"master": "local[2]", "conf": {}})
+    assert engine.engine_settings(None) == ("duckdb", {"master": "local[2]", "conf": {}, "scratch": None})
+    assert engine.engine_settings({}) == ("duckdb", {"master": "local[2]", "conf": {}, "scratch": None})
 
 
 def test_override_selects_spark_and_passes_settings_through():
     config = apply_overrides({"engine": "duckdb"}, ["engine=spark", "spark.master=sc://host:15002",
-                                                    "spark.conf={spark.executor.memory: 8g}"])
+                                                    "spark.conf={spark.executor.memory: 8g}",
+                                                    "spark.scratch=/mnt/shared/tmp"])
     name, settings = engine.engine_settings(config)
     assert name == "spark"
-    assert settings == {"master": "sc://host:15002", "conf": {"spark.executor.memory": "8g"}}
+    assert settings == {"master": "sc://host:15002", "conf": {"spark.executor.memory": "8g"},
+                        "scratch": "/mnt/shared/tmp"}
 
 
 def test_unknown_engine_names_the_key_and_the_choices():
