@@ -23,11 +23,16 @@ def _ts(t) -> str:
 
 
 def _query(start: str | None, end: str) -> str:
-    """Portable SQL over view ``tx``: per-day purchases, then one row per customer."""
+    """Portable SQL over view ``tx``: per-day purchases, then one row per customer.
+
+    Spend is summed as a DECIMAL (amounts to 1e-9): a parallel sum of doubles adds in whatever
+    order the threads meet the rows, and the Gamma-Gamma fit turned that last bit into a different
+    ``p`` in the tenth digit between two runs of one config. Exact sums keep ``summary.json`` the same.
+    """
     since = f"AND timestamp >= {start}" if start else ""
     return f"""
     WITH days AS (
-        SELECT customer_id, CAST(timestamp AS DATE) AS day, sum(amount) AS spend
+        SELECT customer_id, CAST(timestamp AS DATE) AS day, sum(CAST(amount AS DECIMAL(38, 9))) AS spend
         FROM tx WHERE amount > 0 AND timestamp < {end} {since}
         GROUP BY customer_id, CAST(timestamp AS DATE)
     ), firsts AS (
@@ -37,8 +42,9 @@ def _query(start: str | None, end: str) -> str:
            count(*) - 1 AS frequency,
            CAST(date_diff('day', min(d.day), max(d.day)) AS DOUBLE) AS recency,
            CAST(date_diff('day', min(d.day), CAST({end} AS DATE)) - 1 AS DOUBLE) AS "T",
-           coalesce(avg(d.spend) FILTER (WHERE d.day > f.first_day), 0.0) AS monetary_value,
-           sum(d.spend) AS historical_value
+           coalesce(CAST(sum(d.spend) FILTER (WHERE d.day > f.first_day) AS DOUBLE)
+                    / nullif(count(*) FILTER (WHERE d.day > f.first_day), 0), 0.0) AS monetary_value,
+           CAST(sum(d.spend) AS DOUBLE) AS historical_value
     FROM days d JOIN firsts f USING (customer_id)
     GROUP BY d.customer_id
     """
