@@ -185,10 +185,27 @@ def summarise_value(run: Run, result: ValueResult, growth: pd.DataFrame | None,
         selected[attr] = {"by_history": t["both"] + t["historical only"], "by_prediction": t["both"] + t["predicted only"],
                           "history_only": t["historical only"], "prediction_only": t["predicted only"]}
     m = result.models
-    run.summarise("07_predicted_value", headline=lines, unit=m["unit"], bgnbd=m["bgnbd"], gamma_gamma=m["gamma_gamma"],
+    holdout = [{k: _fitted(v) if k in ("actual", "predicted") else v for k, v in row.items()}
+               for row in result.holdout.to_dict(orient="records")]
+    run.summarise("07_predicted_value", headline=lines, unit=m["unit"],
+                  bgnbd={k: _fitted(v) for k, v in m["bgnbd"].items()},
+                  gamma_gamma={k: _fitted(v) for k, v in m["gamma_gamma"].items()},
                   fitted_customers=m["fitted_customers"], scored_customers=m["scored_customers"],
-                  holdout=result.holdout.to_dict(orient="records"), growth_potential=total, targeting=selected)
+                  holdout=holdout, growth_potential=total, targeting=selected)
     return lines
+
+
+def _fitted(value):
+    """A fitted model's number as the summary states it: 6 significant digits.
+
+    L-BFGS-B stops at a relative tolerance near 1e-9 and its last digits follow floating-point noise
+    (the same config gave Gamma-Gamma p = 8.7422840412 and 8.7422840411 in two processes): more
+    digits would claim a precision the fit does not have and break "same config, same summary".
+    ``artifacts/value/models.json`` keeps the full values.
+    """
+    if value is None or not np.isfinite(value):
+        return value
+    return float(f"{float(value):.6g}")
 
 
 _P_ALIVE_BANDS = [0.0, 0.25, 0.5, 0.75, 1.0 + 1e-12]
