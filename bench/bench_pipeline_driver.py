@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench_scale import _jvm_peak_rss_mb, _peak_rss_mb
+from bench_scale import _jvm_peak_rss_mb, _jvm_pid, _peak_rss_mb, _status_mb
 
 STEPS = ("prepare", "segment")
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "synthetic.yaml"
@@ -43,17 +43,7 @@ def _reset_peak(pid: int | str = "self") -> bool:
 
 def _rss_mb(pid: int | str = "self") -> float | None:
     """Resident memory now (``VmRSS``): what a step starts from."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return None
-
-
-def _jvm_pid() -> int | None:
-    from pyspark import SparkContext
-
-    proc = getattr(SparkContext._gateway, "proc", None)
-    return None if proc is None else proc.pid
+    return _status_mb("VmRSS", pid)
 
 
 def _config(engine_name: str, n: int, spark_memory: str, overrides: list[str]) -> dict:

@@ -132,23 +132,32 @@ def _steps(con, data: Path, work: Path, n: int, chunk: int) -> dict:
     return times
 
 
-def _peak_rss_mb(pid: int | str = "self") -> float | None:
-    """Peak resident memory (VmHWM) of a process. Not ``getrusage``: Linux carries ``ru_maxrss``
-    across ``exec``, so a child would report its parent's peak (the chunk writer's) as its own."""
+def _status_mb(field: str, pid: int | str = "self") -> float | None:
+    """A memory line of ``/proc/PID/status`` in MB: ``VmHWM`` (peak) or ``VmRSS`` (now)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return None
 
 
-def _jvm_peak_rss_mb() -> float | None:
-    """Peak resident memory (VmHWM) of the JVM this process started for Spark, read before it stops."""
+def _peak_rss_mb(pid: int | str = "self") -> float | None:
+    """Peak resident memory (VmHWM) of a process. Not ``getrusage``: Linux carries ``ru_maxrss``
+    across ``exec``, so a child would report its parent's peak (the chunk writer's) as its own."""
+    return _status_mb("VmHWM", pid)
+
+
+def _jvm_pid() -> int | None:
+    """The JVM this process started for Spark; None for Spark Connect or an attached gateway."""
     from pyspark import SparkContext
 
     proc = getattr(SparkContext._gateway, "proc", None)
-    if proc is None:  # Spark Connect or an attached gateway: the JVM is not ours to measure
-        return None
-    return _peak_rss_mb(proc.pid)
+    return None if proc is None else proc.pid
+
+
+def _jvm_peak_rss_mb() -> float | None:
+    """Peak resident memory (VmHWM) of the JVM this process started for Spark, read before it stops."""
+    pid = _jvm_pid()
+    return None if pid is None else _peak_rss_mb(pid)
 
 
 def child(args) -> None:
