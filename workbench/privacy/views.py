@@ -186,7 +186,7 @@ def consent_table(prepare_record: dict) -> pd.DataFrame:
     -------
     DataFrame
         ``purpose``, ``input column``, ``applied``, ``with consent``, ``without consent``,
-        ``blank`` (counts; empty for profiling, whose opt-outs are counted with the exclusions).
+        ``blank`` (counts; "–" for profiling, whose opt-outs are counted with the exclusions).
         Pass the record :func:`~workbench.privacy.privacy_audit_run` returns: its counts are the
         published ones, "suppressed" where the disclosure mechanism hid them.
     """
@@ -196,13 +196,15 @@ def consent_table(prepare_record: dict) -> pd.DataFrame:
                      **{label: _count(r.get(key)) for label, key in (("with consent", "with_consent"),
                                                                     ("without consent", "without_consent"),
                                                                     ("blank", "blank"))}})
-    return pd.DataFrame(rows, columns=["purpose", "input column", "applied", "with consent", "without consent", "blank"])
+    # object columns: counts stay integers beside "suppressed" and "–" (not floats with NaN)
+    return pd.DataFrame(rows, columns=["purpose", "input column", "applied", "with consent", "without consent", "blank"],
+                        dtype=object)
 
 
 def _count(value):
-    """A published count as shown: the integer, "suppressed" where hidden (NaN), None where not counted."""
+    """A published count as shown: the integer, "suppressed" where hidden (NaN), "–" where not counted."""
     if value is None:
-        return None
+        return "–"
     return "suppressed" if pd.isna(value) else int(value)
 
 
