@@ -8,14 +8,19 @@ interrupted run exits with 130 and leaves nothing half-written.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import NoReturn, Optional
 
 import typer
 
-from . import pipeline
 from .data import InputError, apply_overrides, load_config, read_table
 from .rundir import Run
+
+# This process never checks IRIs against a JSON schema; without this, jsonschema (under nbformat and
+# papermill) imports rfc3987_syntax, which builds a parser grammar at import: 1.5-3.5 s of every command
+# that executes or exports a notebook.
+sys.modules.setdefault("rfc3987_syntax", None)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -34,6 +39,8 @@ def run_command(
     forget: Optional[Path] = typer.Option(None, "--forget", help="File of customer ids to erase before anything runs."),
 ) -> None:
     """Run the notebook sequence on one dataset and write the run directory."""
+    from . import pipeline
+
     try:
         cfg = load_config(config=config, dataset=dataset, overrides=param)
         if forget is not None:
@@ -85,6 +92,7 @@ def config_command(
     """Check a config (unknown keys, types, ranges); with --show, print what a run of it will use."""
     import yaml
 
+    from . import pipeline
     from .rundir import to_jsonable
 
     try:
@@ -101,9 +109,12 @@ def config_command(
 @app.command("suite")
 def suite_command(
     out: Path = typer.Option(Path("reports"), "--out", "-o", help="Folder for the suite's reports."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Runs going on at once, each in its own process."),
 ) -> None:
     """Run the default suite (every built-in dataset) and write <out>/index.html."""
-    ok, index = pipeline.run_suite(out, progress=typer.echo)
+    from . import pipeline
+
+    ok, index = pipeline.run_suite(out, progress=typer.echo, jobs=jobs)
     if not ok:
         _fail(f"Some runs failed; see {index}.", code=1)
     typer.echo(f"Done: {index}")

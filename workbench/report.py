@@ -4,7 +4,7 @@
   as "< k" with a footnote saying why, no pandas index artefacts, column names in words, long names
   wrapped, everything HTML-escaped.
 * :func:`figure_alt` describes a matplotlib figure from its titles, axis labels and legend; with
-  :func:`use_report_style` (called once on import) every inline figure carries it as alt text, which
+  :func:`use_report_style` (called by ``open_run``) every inline figure carries it as alt text, which
   the offline HTML export writes into the ``<img alt=…>``.
 * :func:`use_report_style` sets a colour-blind-safe palette (Okabe–Ito) and colour map (cividis) in one
   place for every figure.
@@ -23,7 +23,6 @@ from numbers import Number
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import Markdown, display
 
 __all__ = ["CHROMIUM", "OKABE_ITO", "PDFUnavailable", "Table", "chromium_available", "figure_alt", "not_applicable",
            "print_pdfs", "table", "use_report_style"]
@@ -34,6 +33,8 @@ OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "
 
 def not_applicable(section: str, because: str) -> None:
     """Show a clear "not applicable" note instead of failing a notebook section."""
+    from IPython.display import Markdown, display
+
     display(Markdown(f"> **{section}: not applicable to this dataset**, because {because}."))
 
 

@@ -13,10 +13,12 @@ and what to do. The CLI prints that message without a traceback and exits non-ze
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pandera.pandas as pa
+
+if TYPE_CHECKING:
+    import pandera.pandas as pa
 
 from ._checks import AMOUNT_RANGE, blank_consent as _blank_as, looks_numeric, numeric_problems, parse_timestamps
 
@@ -223,6 +225,8 @@ def _check_kind(check: str) -> str:
 
 def _validate(schema: pa.DataFrameSchema, df: pd.DataFrame, table: str, source: str, extra: list[str]) -> pd.DataFrame:
     """Validate with pandera, then raise one error listing pandera's findings and ``extra`` lines."""
+    import pandera.pandas as pa
+
     try:
         out = schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as errors:
@@ -278,6 +282,8 @@ def _headers_hint(df: pd.DataFrame | None) -> str:
 
 
 def _flag_check() -> pa.Check:
+    import pandera.pandas as pa
+
     allowed = _TRUE_VALUES | _FALSE_VALUES | {"true", "false"}
     return pa.Check(
         lambda s: s.isna() | s.astype(str).str.strip().str.lower().isin(allowed),
@@ -312,6 +318,8 @@ def validate_customers(
         holds values that cannot be read, a numeric sensitive attribute holds text, or a value lies
         outside its declared range. Every problem of every column is listed at once.
     """
+    import pandera.pandas as pa
+
     columns: dict[str, pa.Column] = {
         c: pa.Column(required=True, nullable=True) for c in roles.customer_columns()
     }
@@ -353,6 +361,8 @@ def validate_labels(df: pd.DataFrame, id_column: str, segment_column: str,
     Empty labels are allowed (those customers are audited as "unlabelled"); a customer labelled twice
     is an error, since the audit could not tell which label was acted on.
     """
+    import pandera.pandas as pa
+
     columns = {
         id_column: pa.Column(required=True, nullable=False, unique=True),
         segment_column: pa.Column(required=True, nullable=True),
@@ -374,6 +384,8 @@ def validate_transactions(
         is empty, not a number, infinite or outside its range (``ranges[amount]``, default
         :data:`AMOUNT_RANGE`). Every problem of every column is listed at once.
     """
+    import pandera.pandas as pa
+
     schema = pa.DataFrameSchema(
         {
             roles.id: pa.Column(required=True, nullable=False),

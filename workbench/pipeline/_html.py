@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 REPORT_HIDDEN = "report-hidden"
 
@@ -20,6 +18,7 @@ def export_html(ipynb: Path, html_path: Path) -> None:
     html_path : Path
         Where the HTML page is written.
     """
+    import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(ipynb), as_version=4)

@@ -13,6 +13,7 @@ import yaml
 from .. import engine, privacy
 from ..data import TransactionRoles, from_config, load_config, read_mode, section
 from ..privacy._consent import consent_fingerprint
+from ..report import use_report_style
 from ..rundir import Run, to_jsonable
 from ._config_schema import check_against_data, check_config
 
@@ -42,9 +43,11 @@ def open_run(run_dir: str | Path, config: str | Path | None = None, dataset: str
     Notes
     -----
     Opening a run also makes pandas Styler tables escape HTML (``styler.format.escape``), as plain
-    DataFrame tables already do: a segment named ``<script>`` in a report is text, never markup.
+    DataFrame tables already do: a segment named ``<script>`` in a report is text, never markup; and
+    sets the report's plot style (:func:`workbench.report.use_report_style`) for the figures that follow.
     """
     escape_tables()
+    use_report_style()
     run = Run(run_dir)
     if config is None and dataset is None:
         if not run.prepared:

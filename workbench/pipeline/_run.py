@@ -31,7 +31,7 @@ from typing import Callable
 from .. import privacy
 from ..data import InputError, load_config
 from ..rundir import Run
-from ._execute import NOTEBOOK_DIR, NOTEBOOKS, execute_notebook, short_error
+from ._execute import NOTEBOOK_DIR, NOTEBOOKS, NotebookSession, short_error
 from ._html import export_html
 from ._index import write_run_index, write_suite_index
 from ._manifest import build_manifest, hash_outputs, merge_summary
@@ -171,25 +171,44 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def run_suite(out: str | Path = "reports", names: list[str] | None = None, progress=print) -> tuple[bool, Path]:
+def run_suite(out: str | Path = "reports", names: list[str] | None = None, progress=print,
+              jobs: int = 2) -> tuple[bool, Path]:
     """Run the default suite (one run per built-in config) and write ``reports/index.html``.
+
+    The runs are independent: ``jobs`` of them go on at once, each in a process of its own (a run's
+    engine context and its kernel are per process), the largest first.
 
     Returns
     -------
     (bool, Path)
         Whether every run completed, and the suite's index page.
     """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     reports = Path(out)
     reports.mkdir(parents=True, exist_ok=True)
-    results = []
-    for name in names or SUITE:
-        try:
-            result = run(load_config(dataset=name), reports / name, progress=progress)
-            results.append((name, result, result.message))
-        except InputError as exc:
-            results.append((name, None, str(exc)))
+    names = names or SUITE
+    if jobs <= 1:
+        results = [_suite_run(name, reports, progress) for name in names]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(_suite_run, names, [reports] * len(names), [_print_flushed] * len(names)))
     index = write_suite_index(reports, results)
     return all(r is not None and r.ok for _, r, _ in results), index
+
+
+def _print_flushed(line: str) -> None:
+    print(line, flush=True)
+
+
+def _suite_run(name: str, reports: Path, progress) -> tuple[str, RunResult | None, str]:
+    """One run of the suite: (name, result, message); bad input is a message, not an exception."""
+    try:
+        result = run(load_config(dataset=name), reports / name, progress=progress)
+        return name, result, result.message
+    except InputError as exc:
+        return name, None, str(exc)
 
 
 def _prepare_into(tmp: Path, config: dict, progress) -> tuple[Run, dict]:
@@ -203,33 +222,38 @@ def _prepare_into(tmp: Path, config: dict, progress) -> tuple[Run, dict]:
 def _execute_sequence(tmp: Path, name: str, notebooks: list[str], notebook_dir: Path, progress) -> list[dict]:
     """Execute and export each notebook until one fails; the rest are marked "not run"."""
     statuses = []
-    for i, notebook in enumerate(notebooks, 1):
-        progress(f"[{name}] [{i}/{len(notebooks)}] {notebook} …")
-        status = _execute_one(tmp, notebook, notebook_dir)
-        statuses.append(status)
-        progress(f"[{name}] [{i}/{len(notebooks)}] {notebook} {status['status']} in {status['seconds']:.1f} s")
-        if status["status"] != "ok":
-            break
+    with NotebookSession(notebook_dir) as session:
+        for i, notebook in enumerate(notebooks, 1):
+            progress(f"[{name}] [{i}/{len(notebooks)}] {notebook} …")
+            status = _execute_one(tmp, notebook, session)
+            if i == 1:
+                status["kernel_start_seconds"] = round(session.kernel_seconds, 2)
+            statuses.append(status)
+            progress(f"[{name}] [{i}/{len(notebooks)}] {notebook} {status['status']} in {status['seconds']:.1f} s")
+            if status["status"] != "ok":
+                break
     for notebook in notebooks[len(statuses):]:
         statuses.append({"notebook": notebook, "status": "not run", "seconds": 0.0, "error": ""})
     return statuses
 
 
-def _execute_one(tmp: Path, notebook: str, notebook_dir: Path) -> dict:
+def _execute_one(tmp: Path, notebook: str, session: NotebookSession) -> dict:
     """Execute one notebook, then export whatever was executed (a failed notebook too) to HTML."""
     t0 = time.perf_counter()
     status, error = "ok", ""
     try:
-        execute_notebook(notebook, tmp, notebook_dir)
-    except Exception as exc:  # papermill raises its own error type; keep any failure
+        session.execute(notebook, tmp)
+    except Exception as exc:  # a failing cell, a dead kernel: keep any failure
         status, error = "failed", short_error(exc)
     seconds = round(time.perf_counter() - t0, 2)
+    t1 = time.perf_counter()
     if (tmp / f"{notebook}.ipynb").exists():
         try:
             export_html(tmp / f"{notebook}.ipynb", tmp / f"{notebook}.html")
         except Exception as exc:
             status, error = "failed", f"HTML export failed: {exc}"
-    return {"notebook": notebook, "status": status, "seconds": seconds, "error": error}
+    return {"notebook": notebook, "status": status, "seconds": seconds, "error": error,
+            "export_seconds": round(time.perf_counter() - t1, 2)}
 
 
 def _write_records(run_obj: Run, config: dict, statuses: list[dict], started: datetime, ok: bool,
@@ -252,7 +276,9 @@ def _write_records(run_obj: Run, config: dict, statuses: list[dict], started: da
     for notebook in notebooks:
         if (run_obj.path / f"{notebook}.html").exists():
             add_provenance(run_obj.path / f"{notebook}.html", block)
+    t0 = time.perf_counter()
     manifest["pdf"] = _print_pdf(run_obj.path, notebooks, f"Segmentation audit: {config['name']}", progress)
+    manifest["pdf_seconds"] = round(time.perf_counter() - t0, 2)
     manifest["output_sha256"] = hash_outputs(run_obj.path)
     run_obj.write_json("manifest.json", manifest)
 

@@ -1,0 +1,141 @@
+"""Where the researcher's loop spends its time: the default suite per run and notebook, and the test suite.
+
+Usage::
+
+    python bench/bench_suite.py suite [--out DIR]
+    python bench/bench_suite.py tests [-- PYTEST ARGS]
+    python bench/bench_suite.py imports
+
+``suite`` runs ``workbench suite`` (``make run``) into a temporary folder (or ``--out``) and prints, per run
+and notebook, wall time split into kernel start (paid once per run: one warm kernel executes a run's
+notebooks), imports (cells that only import and open the run), the stage's own calls (every other
+cell), HTML export, and per run ``prepare`` and ``audit.pdf``. Cell times come from nbclient's
+``record_timing`` in each executed notebook; the rest from ``manifest.json``.
+
+``tests`` runs ``make test``'s pytest command with ``--durations=0`` and prints the time per test module
+(setup, call and teardown summed; with xdist these are CPU-seconds of the two workers, not wall time),
+the slowest 15 tests and the wall time.
+
+``imports`` times ``import workbench``, ``workbench --help`` and one import per stage package (median of
+5 fresh processes each) against ``import pandas``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+_IMPORT_LINE = re.compile(r"^\s*(import \w|from [\w.]+ import |run = workbench\.open_run\(|#|$)")
+
+
+def _seconds(cell: dict) -> float:
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return 0.0
+    parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def notebook_split(ipynb: Path) -> dict:
+    """Seconds of the notebook's cells that only import / open the run, and of every other cell."""
+    nb = json.loads(ipynb.read_text())
+    split = {"imports": 0.0, "stage": 0.0}
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        source = "".join(cell["source"])
+        tags = cell.get("metadata", {}).get("tags", [])
+        only_imports = all(_IMPORT_LINE.match(line) for line in source.splitlines())
+        key = "imports" if only_imports or "parameters" in tags or "injected-parameters" in tags else "stage"
+        split[key] += _seconds(cell)
+    return split
+
+
+def suite(out: Path | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
+        folder = out or Path(tmp)
+        t0 = time.perf_counter()
+        cmd = [str(BIN / "workbench"), "suite", "--out", str(folder)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - t0
+        print(f"{'run':<13} {'notebook':<24} {'kernel':>7} {'imports':>8} {'stage':>7} {'export':>7} {'total':>7}")
+        for manifest_path in sorted(folder.glob("*/manifest.json")):
+            manifest = json.loads(manifest_path.read_text())
+            run = manifest_path.parent.name
+            for status in manifest["timings"]:
+                name = status["notebook"]
+                if name == "prepare":
+                    print(f"{run:<13} {'prepare':<24} {'':>7} {'':>8} {status['seconds']:7.1f} {'':>7} "
+                          f"{status['seconds']:7.1f}")
+                    continue
+                split = notebook_split(manifest_path.parent / f"{name}.ipynb")
+                kernel = status.get("kernel_start_seconds", 0.0)
+                export = status.get("export_seconds", 0.0)
+                print(f"{run:<13} {name:<24} {kernel:7.1f} {split['imports']:8.1f} {split['stage']:7.1f} "
+                      f"{export:7.1f} {status['seconds'] + kernel + export:7.1f}")
+            pdf = manifest.get("pdf_seconds", 0.0)
+            print(f"{run:<13} {'audit.pdf':<24} {'':>7} {'':>8} {'':>7} {pdf:7.1f} {pdf:7.1f}")
+        print(f"suite wall time: {wall:.1f} s")
+
+
+def tests(extra: list[str]) -> None:
+    cmd = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", "tests", "--durations=0",
+           "-q", *extra]
+    t0 = time.perf_counter()
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    per_module: dict[str, float] = defaultdict(float)
+    rows = []
+    for line in result.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)s (setup|call|teardown)\s+(\S+)", line)
+        if m:
+            seconds, phase, test = float(m.group(1)), m.group(2), m.group(3)
+            per_module[test.split("::")[0]] += seconds
+            rows.append((seconds, phase, test))
+    for module, seconds in sorted(per_module.items(), key=lambda kv: -kv[1]):
+        print(f"{seconds:8.1f} s  {module}")
+    print("\nslowest 15:")
+    for seconds, phase, test in sorted(rows, reverse=True)[:15]:
+        print(f"{seconds:8.1f} s  {phase:<8} {test}")
+    print("\n" + (result.stdout.strip().splitlines() or ["(no output)"])[-1])
+    print(f"wall time: {wall:.1f} s")
+
+
+def _median_seconds(cmd: list[str], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def imports() -> None:
+    python = str(BIN / "python")
+    print(f"import pandas:      {_median_seconds([python, '-c', 'import pandas']):.2f} s")
+    print(f"import workbench:   {_median_seconds([python, '-c', 'import workbench']):.2f} s")
+    print(f"workbench --help:   {_median_seconds([str(BIN / 'workbench'), '--help']):.2f} s")
+    for stage in ("data", "privacy", "segment", "explain", "fairness", "dynamics", "value", "pipeline"):
+        seconds = _median_seconds([python, "-c", f"import workbench.{stage}"], repeat=3)
+        print(f"import workbench.{stage + ':':<10} {seconds:.2f} s")
+
+
+if __name__ == "__main__":
+    args = sys.argv[1:] or ["suite"]
+    if args[0] == "tests":
+        tests(args[args.index("--") + 1:] if "--" in args else [])
+    elif args[0] == "imports":
+        imports()
+    else:
+        suite(Path(args[args.index("--out") + 1]) if "--out" in args else None)
