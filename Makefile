@@ -24,10 +24,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP) browser
 	$(BIN)/workbench suite --out reports
 
+# One pytest session for the unit tests and nbval's notebooks, on two workers: tests/conftest.py groups
+# what shares an expensive fixture (Spark, the end-to-end run, the notebooks' run directory) and starts
+# the longest groups first.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests
-	$(BIN)/python -m pytest -p no:xdist --nbval-lax --nbval-current-env \
-		--nbval-sanitize-with tests/sanitize.cfg notebooks
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder \
+		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg tests notebooks
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -1,7 +1,92 @@
+"""Fixtures every test shares, and how the suite is spread over the two xdist workers.
+
+``make test`` runs ``pytest -n 2 --dist loadgroup``: each test module is a group (its module fixtures are
+built once, on one worker), except where modules share something expensive, which then travels as one
+group: every module that starts Spark (``spark``: one JVM per test session), every module that reads
+the one end-to-end run (``small_synthetic_run``), and the notebooks nbval re-executes (``notebooks``:
+they share a run directory and must run in order). Groups are handed out longest first (figures from
+``python bench/bench_suite.py tests``), so neither worker idles at the end.
+"""
+
 import pytest
+
+from workbench import pipeline
+from workbench.data import load_config
+
+PSEUDONYM_KEY = "test-key-not-secret-0123456789"
+#: the end-to-end run many tests read: every notebook, audit.pdf, a signed-off report
+SMALL_SYNTHETIC = ["dataset.params.n_customers=1500", "dataset.params.seed=11",
+                   "report.purpose=Quarterly fairness audit", "report.reviewer=A. Reviewer"]
+_SPARK_FIXTURES = {"spark_engine", "engines", "spark_session"}
+#: the groups that take longest, started first (the rest follow in collection order)
+_LONGEST_FIRST = ["small_synthetic_run", "spark", "notebooks", "migration_runs", "tests/pipeline/test_shapes.py"]
 
 
 @pytest.fixture(autouse=True)
 def _pseudonym_key(monkeypatch):
     """A fixed key, so that pseudonyms (and anything keyed by them) repeat between runs in tests."""
-    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", PSEUDONYM_KEY)
+
+
+@pytest.fixture(scope="session")
+def small_synthetic_config() -> dict:
+    """The config of :func:`small_synthetic_run` (a fresh copy per call site is made by ``load_config``)."""
+    return load_config(dataset="synthetic", overrides=SMALL_SYNTHETIC)
+
+
+@pytest.fixture(scope="session")
+def small_synthetic_run(tmp_path_factory, small_synthetic_config):
+    """One complete ``pipeline.run`` (every notebook, HTML, ``audit.pdf``) shared by the tests that read it.
+
+    Tests only read it; a test that changes a run copies it first.
+    """
+    out = tmp_path_factory.mktemp("runs") / "small"
+    with pytest.MonkeyPatch.context() as patch:  # the same fixed key as the per-test fixture
+        patch.setenv("WORKBENCH_PSEUDONYM_KEY", PSEUDONYM_KEY)
+        return pipeline.run(small_synthetic_config, out, progress=lambda m: None)
+
+
+def _shared_fixtures(item) -> set[str]:
+    """The expensive things ``item`` shares with other modules: our session fixtures, and Spark."""
+    shared = set()
+    for name, defs in getattr(item, "_fixtureinfo", None) and item._fixtureinfo.name2fixturedefs.items() or ():
+        if name in _SPARK_FIXTURES:
+            shared.add("spark")
+        elif any(d.scope == "session" and d.baseid.startswith("tests") for d in defs):
+            shared.add(name)
+    return shared
+
+
+def _module_groups(items) -> dict:
+    """Module path -> group name: modules linked by a shared fixture (transitively) form one group."""
+    parent: dict = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for item in items:
+        module = str(item.path.relative_to(item.config.rootpath))
+        if module.endswith(".ipynb"):
+            parent[find(module)] = find("notebooks")
+        for shared in _shared_fixtures(item):
+            parent[find(module)] = find(shared)
+        find(module)
+    names = {}
+    for node in parent:
+        names.setdefault(find(node), node if not node.endswith((".py", ".ipynb")) else None)
+    return {node: names[find(node)] or find(node) for node in parent if node.endswith((".py", ".ipynb"))}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    groups = _module_groups(items)
+    module = {id(item): str(item.path.relative_to(item.config.rootpath)) for item in items}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[module[id(item)]]))
+
+    def rank(item):
+        group = groups[module[id(item)]]
+        return _LONGEST_FIRST.index(group) if group in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a group is kept

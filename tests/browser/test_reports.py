@@ -15,7 +15,6 @@ import subprocess
 import pytest
 
 from workbench import pipeline
-from workbench.data import load_config
 from workbench.pipeline._pdf import CHROMIUM, chromium_available
 
 pytestmark = pytest.mark.skipif(
@@ -23,18 +22,11 @@ pytestmark = pytest.mark.skipif(
     reason=f"Debian's Chromium ({CHROMIUM}) or playwright is not installed: run `make browser` "
            "(apt-get install chromium poppler-utils)",
 )
-SMALL = ["dataset.params.n_customers=1500", "dataset.params.seed=11",
-         "report.purpose=Quarterly fairness audit", "report.reviewer=A. Reviewer"]
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("browser") / "small"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
-        result = pipeline.run(load_config(dataset="synthetic", overrides=SMALL), out, progress=lambda m: None)
-    assert result.ok, result.message
-    return result.out
+@pytest.fixture()
+def run_dir(small_synthetic_run):
+    """The session's end-to-end run (tests/conftest.py), signed off with a purpose and a reviewer."""
+    assert small_synthetic_run.ok, small_synthetic_run.message
+    return small_synthetic_run.out
 
 
 @pytest.fixture(scope="module")

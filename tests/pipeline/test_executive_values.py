@@ -6,24 +6,13 @@ from html import unescape
 
 import pytest
 
-from workbench import pipeline
-from workbench.data import load_config
 from workbench.pipeline._executive import format_value, verdict_table
 
-SMALL = ["dataset.params.n_customers=1500", "dataset.params.seed=11",
-         "fairness.mitigation.correlation_remover=false", "fairness.mitigation.threshold_optimizer=false",
-         "fairness.proxy.shap=false"]
-
-
-@pytest.fixture(scope="module")
-def fairness_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("exec") / "small"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
-        result = pipeline.run(load_config(dataset="synthetic", overrides=SMALL), out,
-                              notebooks=["04_fairness_audit"], progress=lambda m: None)
-    assert result.ok, result.message
-    return result.out
+@pytest.fixture()
+def fairness_run(small_synthetic_run):
+    """The session's end-to-end run (tests/conftest.py), whose index shows the fairness verdicts."""
+    assert small_synthetic_run.ok, small_synthetic_run.message
+    return small_synthetic_run.out
 
 
 def _verdict_rows(page: str) -> list[list[str]]:

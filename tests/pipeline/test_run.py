@@ -1,5 +1,6 @@
 """End-to-end: ``pipeline.run`` on a small synthetic world; the run directory, its reports, failures."""
 
+import copy
 import hashlib
 import json
 import re
@@ -10,18 +11,14 @@ import nbformat
 import pytest
 
 from workbench import pipeline
-from workbench.data import load_config
 
-SMALL = ["dataset.params.n_customers=1500", "dataset.params.seed=11"]
 EXTERNAL = re.compile(r"""(src|href)\s*=\s*["']?(https?:)?//""", re.IGNORECASE)
 
 
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs") / "small"
-    with pytest.MonkeyPatch.context() as patch:  # the same fixed key as conftest's per-test fixture
-        patch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
-        return pipeline.run(load_config(dataset="synthetic", overrides=SMALL), out, progress=lambda m: None)
+@pytest.fixture()
+def small_run(small_synthetic_run):
+    """The session's end-to-end run (tests/conftest.py): synthetic, 1,500 customers, every notebook."""
+    return small_synthetic_run
 
 
 def test_run_directory_is_complete_and_self_describing(small_run):
@@ -74,8 +71,8 @@ def test_reports_hide_code(small_run):
     assert "import workbench" not in html and "run_dir =" not in html
 
 
-def test_same_config_gives_identical_summary(small_run, tmp_path):
-    again = pipeline.run(load_config(dataset="synthetic", overrides=SMALL), tmp_path / "again", progress=lambda m: None)
+def test_same_config_gives_identical_summary(small_run, small_synthetic_config, tmp_path):
+    again = pipeline.run(copy.deepcopy(small_synthetic_config), tmp_path / "again", progress=lambda m: None)
     assert again.ok, again.message
     assert (again.out / "summary.json").read_text() == (small_run.out / "summary.json").read_text()
 
@@ -89,13 +86,13 @@ def _broken_notebooks(tmp_path: Path) -> Path:
     return folder
 
 
-def test_failing_notebook_keeps_evidence_and_never_damages_a_complete_run(small_run, tmp_path):
+def test_failing_notebook_keeps_evidence_and_never_damages_a_complete_run(small_run, small_synthetic_config, tmp_path):
     out = tmp_path / "run"
     shutil.copytree(small_run.out, out)
     before = (out / "summary.json").read_text()
     broken = _broken_notebooks(tmp_path)
     result = pipeline.run(
-        load_config(dataset="synthetic", overrides=SMALL), out, progress=lambda m: None,
+        copy.deepcopy(small_synthetic_config), out, progress=lambda m: None,
         notebooks=pipeline.NOTEBOOKS[:3], notebook_dir=broken,
     )
     assert not result.ok
