@@ -88,7 +88,7 @@ def _unknown_rows(equations, unknown: np.ndarray) -> list[tuple[int, np.ndarray]
 
 def _lp_bounds(flat, equations, unknown):
     """Min and max of each unknown variable subject to the equations and non-negativity."""
-    from scipy.optimize import linprog
+    from ._ranges import OPTIMAL, RangeSolver
 
     unk = np.flatnonzero(unknown)
     rows = _unknown_rows(equations, unknown)
@@ -101,14 +101,12 @@ def _lp_bounds(flat, equations, unknown):
     lows, highs = [], []
     if not a_rows:
         return [0.0] * len(unk), [np.inf] * len(unk)
-    A, b = np.array(a_rows), np.array(b)
+    solver = RangeSolver(np.array(a_rows), np.array(b), np.zeros(len(unk)), np.full(len(unk), np.inf))
     for i in range(len(unk)):
-        c = np.zeros(len(unk))
-        c[i] = 1.0
-        lo = linprog(c, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
-        hi = linprog(-c, A_eq=A, b_eq=b, bounds=(0, None), method="highs")
-        lows.append(float(lo.fun) if lo.status == 0 else 0.0)
-        highs.append(float(-hi.fun) if hi.status == 0 else np.inf)
+        lo_status, lo, _ = solver.solve(i, 1.0)
+        hi_status, hi, _ = solver.solve(i, -1.0)
+        lows.append(lo if lo_status == OPTIMAL else 0.0)
+        highs.append(hi if hi_status == OPTIMAL else np.inf)
     return lows, highs
 
 
