@@ -92,6 +92,8 @@ def run(
         try:
             started = datetime.now(timezone.utc)
             run_obj, prepared = _prepare_into(tmp, config, progress)
+            if "06_private_release" in notebooks:  # over budget: stop now (exit 2), not publish without it
+                privacy.check_release_budget(run_obj)
             statuses = [prepared, *_execute_sequence(tmp, config["name"], notebooks, Path(notebook_dir), progress)]
             ok = not any(s["status"] == "failed" for s in statuses)
             _write_records(run_obj, config, statuses, started, ok, progress)
