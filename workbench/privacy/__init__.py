@@ -103,7 +103,7 @@ from .stage import (
     validation_checks,
 )
 from .views import (consent_table, data_methodology_markdown, disclosure_view, methodology_page, minimisation_summary,
-                    provenance_table, release_methodology_markdown)
+                    provenance_table, release_methodology_markdown, who_is_protected)
 
 __all__ = [
     "BudgetExceeded",
@@ -161,4 +161,5 @@ __all__ = [
     "suppress_counts",
     "suppress_rows",
     "validation_checks",
+    "who_is_protected",
 ]
