@@ -143,6 +143,9 @@ def label_staleness(run: Run, settings: dict | None = None, given: dict | None =
         result.model, implied, result.overall = _judge_labels(
             frame, recorded, customers, transactions, roles, current, names, seg_settings, esettings, run.seed)
     result.by_segment = label_staleness_table(recorded, implied, age, names, k, min_size)
+    if result.overall:  # the overall share as published: None where its stale or not-stale count is small
+        shown = float(result.by_segment["stale_share"].iloc[-1])
+        result.overall["stale_share"] = shown if np.isfinite(shown) else None
     result.by_age = label_age_table(age[labelled], None if implied is None else (implied != recorded)[labelled], k)
     result.headline = _label_headline(result, judged=implied is not None)
     return result
@@ -158,8 +161,9 @@ def _label_headline(result: LabelStaleness, judged: bool) -> list[str]:
         body = result.by_segment.iloc[:-1]
         body = body[(~body["suppressed"].astype(bool)) & (body["evidence"] == "sufficient") & body["stale_share"].notna()]
         worst = body.sort_values("stale_share", ascending=False, kind="stable").head(1)
+        share = "A suppressed share (small count)" if o["stale_share"] is None else f"{o['stale_share']:.0%}"
         heads.append(
-            f"{o['stale_share']:.0%} of labelled customers' current behaviour puts them in another given segment "
+            f"{share} of labelled customers' current behaviour puts them in another given segment "
             f"(judged by {o['method']}; {o['noise_floor']:.1%} disagree already at labelling time)"
             + (f"; stalest: {worst['segment'].iloc[0]} ({float(worst['stale_share'].iloc[0]):.0%})." if len(worst) else ".")
         )
@@ -181,7 +185,8 @@ def _write_label_staleness(run: Run, result: LabelStaleness) -> dict:
         summary["median_age_days"] = result.ages.get("median_days")
         summary["share_older_180_days"] = result.ages.get("share_older_180")
     if result.overall:
-        summary.update(stale_share=round(result.overall["stale_share"], 4),
+        share = result.overall["stale_share"]
+        summary.update(stale_share=None if share is None else round(share, 4),
                        noise_floor=round(result.overall["noise_floor"], 4), judged_by=result.overall["method"])
     return summary
 
