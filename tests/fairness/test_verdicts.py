@@ -120,7 +120,16 @@ def test_the_selection_table_hides_the_status_of_a_suppressed_group_too():
     from workbench.fairness import views
 
     v = _masked_verdict([40, 40], [10, 10])
-    view = views.published_status(v.groups, masked={"b"})
-    assert view == {"b": "insufficient evidence"}
-    assert views.published_status({"b": "not significant", "c": "too wide"}, masked=set()) == \
-        {"b": "not significant", "c": "too wide"}
+    assert views.published_status(v.groups, masked={"b"}) == {"b": "suppressed"}
+    shown = {"b": "not significant", "c": "too wide", "d": "small", "e": "fail"}
+    assert views.published_status(shown, masked=set()) == shown
+    assert set(views.published_status(shown, masked=set(shown)).values()) == {"suppressed"}
+
+
+def test_a_suppressed_small_group_is_not_named_as_small_nor_left_out_silently():
+    t = fairness.compare_counts(["a", "b", "c", "d"], [3000, 3000, 12, 15], [300, 240, 0, 3])
+    t = t.assign(action="offer", attribute="g", masked=t["group"] == "c")
+    v = fairness.verdicts(t, thresholds=RATIO_ONLY, min_group_size=30, alpha=0.05).iloc[0]
+    assert v.groups["c"] == "small" and v.groups["d"] == "small"  # decided on exact counts
+    assert "'d'" in v.sentence and "'c'" not in v.sentence
+    assert "suppressed are judged, or left out as too small" in v.sentence

@@ -197,11 +197,17 @@ def _more_customers(worst, ref, status, band, alpha: float, part: pd.DataFrame) 
 def _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, more, words) -> str:
     """The plain-language reason for one verdict: comparison group, interval, threshold, why."""
     act = _action_text(action)
-    small = [g for g, st in status.items() if st == "small"]
+    # a suppressed group is neither named as too small nor left out silently: either would say on which
+    # side of the minimum size its hidden count lies
+    hidden = set(part.loc[part.get("masked", pd.Series(False, index=part.index)).fillna(False).astype(bool), "group"])
+    small = [g for g, st in status.items() if st == "small" and g not in hidden]
     tail = ""
     if small:
         tail = (f" Not judged (fewer than {words['min_n']} customers): "
                 + ", ".join(f"'{g}'" for g in small) + ".")
+    if hidden - {ref["group"]}:
+        tail += (" Groups whose counts are suppressed are judged, or left out as too small, on their exact counts "
+                 "without being named here.")
     if worst is None:
         return (f"Fewer than two groups of {attribute} have {words['min_n']} or more customers: no comparison "
                 f"can be judged for {act}: insufficient evidence.{tail}")

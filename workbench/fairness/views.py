@@ -59,11 +59,12 @@ def _ci(x, lo, hi, digits=2, pct=False) -> str:
 
 
 def published_status(groups: dict, masked: set) -> dict:
-    """The status of each judged group as shown: a suppressed group's "not significant" (estimate outside
-    the band) and "too wide" (inside it) both read "insufficient evidence", so the status does not say
-    where its hidden estimate lies."""
-    undecided = {"not significant", "too wide"}
-    return {g: "insufficient evidence" if g in masked and st in undecided else st for g, st in groups.items()}
+    """The status of each group as shown: a suppressed group's reads "suppressed", whatever it is.
+
+    "not significant" (estimate outside the band), "too wide" (inside it), "fail" and "small" (fewer
+    customers than the minimum) would each say where a hidden estimate or count lies; the verdict
+    sentence names the verdict of the group it is about."""
+    return {g: "suppressed" if g in masked else st for g, st in groups.items()}
 
 
 def _masked_groups(t: pd.DataFrame) -> dict[str, set]:
