@@ -26,9 +26,9 @@ run: $(STAMP) browser
 
 # One pytest session for the unit tests and nbval's notebooks, on two workers: tests/conftest.py groups
 # what shares an expensive fixture (Spark, the end-to-end run, the notebooks' run directory) and starts
-# the longest groups first.
+# the longest groups first. A test is not a release: the notebooks' DP releases spend a throw-away ledger.
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder \
+	WORKBENCH_DP_LEDGER=$$(mktemp -d)/dp_ledger.json $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg tests notebooks
 
 lab: $(STAMP)

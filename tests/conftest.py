@@ -8,6 +8,8 @@ they share a run directory and must run in order). Groups are handed out longest
 ``python bench/bench_suite.py tests``), so neither worker idles at the end.
 """
 
+import os
+
 import pytest
 
 from workbench import pipeline
@@ -26,6 +28,24 @@ _LONGEST_FIRST = ["small_synthetic_run", "spark", "notebooks", "migration_runs",
 def _pseudonym_key(monkeypatch):
     """A fixed key, so that pseudonyms (and anything keyed by them) repeat between runs in tests."""
     monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", PSEUDONYM_KEY)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_dp_ledger(tmp_path_factory):
+    """Tests are not releases: session-wide fixtures spend a temporary budget ledger, never the user's."""
+    before = os.environ.get("WORKBENCH_DP_LEDGER")
+    os.environ["WORKBENCH_DP_LEDGER"] = str(tmp_path_factory.mktemp("dp-ledger") / "dp_ledger.json")
+    yield
+    if before is None:
+        os.environ.pop("WORKBENCH_DP_LEDGER", None)
+    else:
+        os.environ["WORKBENCH_DP_LEDGER"] = before
+
+
+@pytest.fixture(autouse=True)
+def _dp_ledger(monkeypatch, tmp_path_factory):
+    """Each test its own empty budget ledger (a test that needs a shared one names it in the config)."""
+    monkeypatch.setenv("WORKBENCH_DP_LEDGER", str(tmp_path_factory.mktemp("dp-ledger") / "dp_ledger.json"))
 
 
 @pytest.fixture(scope="session")
@@ -47,12 +67,15 @@ def small_synthetic_run(tmp_path_factory, small_synthetic_config):
 
 
 def _shared_fixtures(item) -> set[str]:
-    """The expensive things ``item`` shares with other modules: our session fixtures, and Spark."""
+    """The expensive things ``item`` shares with other modules: our session fixtures, and Spark.
+
+    Private (``_``) fixtures are autouse plumbing every test has (the DP ledger), not shared work.
+    """
     shared = set()
     for name, defs in getattr(item, "_fixtureinfo", None) and item._fixtureinfo.name2fixturedefs.items() or ():
         if name in _SPARK_FIXTURES:
             shared.add("spark")
-        elif any(d.scope == "session" and d.baseid.startswith("tests") for d in defs):
+        elif not name.startswith("_") and any(d.scope == "session" and d.baseid.startswith("tests") for d in defs):
             shared.add(name)
     return shared
 

@@ -86,3 +86,67 @@ def test_psi_compares_disjoint_windows():
     pairs = list(dyn.drift.columns)
     assert dyn.drift.loc["monetary", pairs[-1]] > 0.25
     assert (dyn.drift.loc["monetary", pairs[:-1]] < 1e-9).all()
+
+
+def _small_stale_world():
+    """Segment a: 40 recorded, 3 stale now; segment b: 30 recorded, 12 stale; 5 not scorable."""
+    import numpy as np
+
+    recorded = np.array([0] * 40 + [1] * 30 + [0] * 5)
+    current = np.array([1] * 3 + [0] * 37 + [0] * 12 + [1] * 18 + [-1] * 5)
+    return recorded, current
+
+
+def test_stale_counts_below_k_are_suppressed_like_every_other_count():
+    import numpy as np
+
+    from workbench import privacy
+
+    recorded, current = _small_stale_world()
+    exact = dynamics.stale_counts(recorded, current)
+    assert exact.loc[0].tolist() == [3, 37] and exact.loc[1].tolist() == [12, 18]
+    stale = dynamics.stale_assignments(recorded, current, {0: "a", 1: "b"}, k=10).set_index("segment")
+    # a's 3 stale customers are hidden, and with them a's share and whatever else would give them away
+    assert np.isnan(stale.loc["a", "stale"]) and np.isnan(stale.loc["a", "stale_share"])
+    assert stale.loc["a", "main_destination"] == ""
+    published = privacy.suppress_counts(exact, 10, margins=True)
+    for seg, name in ((0, "a"), (1, "b"), ("Total", "all")):
+        for col, value in (("n", "Total"), ("stale", "stale")):
+            shown = stale.loc[name, col]
+            assert (np.isnan(shown) and np.isnan(published.loc[seg, value])) or shown == published.loc[seg, value]
+    # nothing shown lets a reader work out a hidden stale count
+    assert not privacy.disclosure_intervals(exact, published, margins=True)["disclosed"].any()
+
+
+def test_a_staleness_curve_hides_a_share_resting_on_a_small_count():
+    segs = pd.DataFrame({"w1": [0] * 50 + [1] * 50, "w2": [0] * 50 + [1] * 47 + [0] * 3, "w3": [0] * 100})
+    exact = dynamics.staleness_curve(segs, ["w1", "w2", "w3"])
+    masked = dynamics.staleness_curve(segs, ["w1", "w2", "w3"], k=10)
+    assert exact["stale_share"].notna().all()
+    # lag 1: 3 + 47 changed of 200 (shown); lag 2: 50 of 100 (shown); with only 3 changing it would be hidden
+    assert masked["stale_share"].notna().all()
+    few = pd.DataFrame({"w1": [0] * 100, "w2": [0] * 97 + [1] * 3})
+    assert dynamics.staleness_curve(few, ["w1", "w2"], k=10)["stale_share"].isna().all()
+    advice = dynamics.refresh_recommendation(dynamics.staleness_curve(few, ["w1", "w2"]), 6, 0.1,
+                                             published=dynamics.staleness_curve(few, ["w1", "w2"], k=10))
+    assert "3%" not in advice["sentence"] and "suppressed" in advice["sentence"]
+
+
+def test_given_labels_stale_counts_below_k_are_suppressed_too():
+    import numpy as np
+
+    from workbench.dynamics._labels import label_age_table, label_staleness_table
+
+    recorded, current = _small_stale_world()
+    recorded, current = recorded[:70], current[:70]  # every labelled customer is judged
+    age = np.arange(70, dtype=float) * 10
+    table = label_staleness_table(recorded, current, age, {0: "a", 1: "b"}, k=10, min_size=30).set_index("segment")
+    assert np.isnan(table.loc["a", "stale"]) and np.isnan(table.loc["a", "stale_share"])
+    assert table.loc["a", "main_destination"] == "" and table.loc["b", "evidence"] == "sufficient"
+    shown = table[["n", "stale"]].to_numpy().ravel()
+    assert not ((shown > 0) & (shown < 10)).any()  # no count of 1 to 9 anywhere
+    by_age = label_age_table(age, current != recorded, k=10)
+    ok = by_age["stale_share"].notna() & by_age["n"].notna()
+    stale_in_band = (by_age.loc[ok, "stale_share"] * by_age.loc[ok, "n"]).round()
+    assert not ((stale_in_band > 0) & (stale_in_band < 10)).any()
+    assert not (((by_age.loc[ok, "n"] - stale_in_band) > 0) & ((by_age.loc[ok, "n"] - stale_in_band) < 10)).any()

@@ -87,3 +87,49 @@ def test_suppressed_rows_show_no_number_in_the_sentence():
     v = fairness.verdicts(t, thresholds=RATIO_ONLY, min_group_size=30, alpha=0.05).iloc[0]
     assert v.verdict == "fail" and "suppressed" in v.sentence
     assert "2.5%" not in v.sentence and "p =" not in v.sentence and "CI" not in v.sentence
+
+
+def _masked_verdict(n, selected, masked="b"):
+    t = fairness.compare_counts(["a", "b"], n, selected).assign(action="offer", attribute="g")
+    t["masked"] = t["group"] == masked
+    return fairness.verdicts(t, thresholds=RATIO_ONLY, min_group_size=30, alpha=0.05).iloc[0]
+
+
+# where a hidden estimate lies, in any words a sentence might use (issue 24, item 6 of the review)
+_WHERE = ("below", "above", "within 0.8", "inside", "beyond", "0.8", "1.25", "interval reaches", "gap of")
+
+
+def test_a_sentence_about_a_suppressed_group_says_nothing_about_where_its_estimate_lies():
+    cases = {
+        "fail below": _masked_verdict([2000, 200], [600, 5]),          # ratio 0.08, far below the band
+        "fail above": _masked_verdict([2000, 200], [200, 80]),         # ratio 4, far above
+        "not significant": _masked_verdict([2000, 40], [600, 8]),      # ratio 0.67, interval wide
+        "too wide": _masked_verdict([40, 40], [10, 10]),               # ratio 1.00 inside, interval wide
+    }
+    assert [list(v.groups.values()) for v in cases.values()] == [["fail"], ["fail"], ["not significant"], ["too wide"]]
+    for name, v in cases.items():
+        assert "suppressed" in v.sentence, name
+        assert not [w for w in _WHERE if w in v.sentence], (name, v.sentence)
+        assert "more customers" not in v.sentence, name
+    # the two kinds of insufficient evidence read alike: telling them apart would say inside or outside
+    assert cases["not significant"].sentence == cases["too wide"].sentence
+    assert cases["fail below"].verdict == "fail" and "Holm" not in cases["fail below"].sentence
+
+
+def test_the_selection_table_hides_the_status_of_a_suppressed_group_too():
+    from workbench.fairness import views
+
+    v = _masked_verdict([40, 40], [10, 10])
+    assert views.published_status(v.groups, masked={"b"}) == {"b": "suppressed"}
+    shown = {"b": "not significant", "c": "too wide", "d": "small", "e": "fail"}
+    assert views.published_status(shown, masked=set()) == shown
+    assert set(views.published_status(shown, masked=set(shown)).values()) == {"suppressed"}
+
+
+def test_a_suppressed_small_group_is_not_named_as_small_nor_left_out_silently():
+    t = fairness.compare_counts(["a", "b", "c", "d"], [3000, 3000, 12, 15], [300, 240, 0, 3])
+    t = t.assign(action="offer", attribute="g", masked=t["group"] == "c")
+    v = fairness.verdicts(t, thresholds=RATIO_ONLY, min_group_size=30, alpha=0.05).iloc[0]
+    assert v.groups["c"] == "small" and v.groups["d"] == "small"  # decided on exact counts
+    assert "'d'" in v.sentence and "'c'" not in v.sentence
+    assert "suppressed are judged, or left out as too small" in v.sentence

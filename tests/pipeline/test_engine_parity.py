@@ -65,7 +65,7 @@ def test_json_difference_finds_counts_floats_and_keys():
 def test_the_whole_audit_gives_the_same_summary_on_duckdb_and_spark(spark_session, tmp_path, monkeypatch):
     # a random key would do too (summary.json holds no pseudonyms); a fixed one makes failures repeatable
     monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "parity-key-0123456789abcdef")
-    # each run in its own folder: the DP budget ledger lives beside the run directory
+    # both runs spend this test's temporary DP budget ledger (tests/conftest.py): two releases, well within it
     duck = _audit(tmp_path / "duckdb" / "run", "duckdb")
     spark = _audit(tmp_path / "spark" / "run", "spark")
     assert duck["n_customers"] > 1500 and duck["privacy"]["customers_kept"] == duck["n_customers"]

@@ -75,7 +75,7 @@ from ._labels import LabelStaleness, features_at_labelling, label_age_table, lab
 from ._movement import movement_fairness, movement_table
 from ._planted_migration import planted_migration_check
 from ._refit import match_centroids
-from ._staleness import refresh_recommendation, stale_assignments, staleness_curve
+from ._staleness import refresh_recommendation, stale_assignments, stale_counts, staleness_curve
 from ._states import Dynamics, INACTIVE, NOT_YET, segment_states
 from ._transitions import (
     grade_changes,
@@ -129,6 +129,7 @@ __all__ = [
     "label_staleness_table",
     "read_label_staleness",
     "stale_assignments",
+    "stale_counts",
     "staleness_curve",
     "transition_matrix",
     "plot_drift",

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .. import privacy
 from ._models import _CentroidModel, _LabelModel
+from ._staleness import STALE, stale_counts
 
 AGE_BANDS = (0, 90, 180, 365)  # label age bands in days: [0, 90), [90, 180), [180, 365), 365+
 
@@ -91,7 +92,10 @@ def label_staleness_table(
     ``recorded`` holds the given segment id (negative: unlabelled, left out); ``current`` the segment
     the customer's current behaviour implies (None: staleness cannot be judged, only ages are
     shown). Rows of fewer than ``k`` customers are suppressed (:func:`workbench.privacy.suppress_rows`);
-    segments below ``min_size`` are marked insufficient evidence. The last row is everyone.
+    with ``current``, customers and stale counts come from one table, given segment x (stale, not
+    stale) with margins, suppressed once (:func:`workbench.privacy.suppress_counts`): a stale count
+    of 1 to ``k - 1`` is hidden like every other count, and so is the share and destination built on
+    it. Segments below ``min_size`` are marked insufficient evidence. The last row is everyone.
     """
     r = np.asarray(recorded)
     age = np.asarray(age_days, dtype=float)
@@ -114,12 +118,29 @@ def label_staleness_table(
                            "sufficient" if n >= min_size else f"insufficient evidence (fewer than {min_size} customers)")
         rows.append(row)
     out = pd.DataFrame(rows)
+    if current is not None:
+        return _suppressed_stale_rows(out, stale_counts(r, current), k)
     body = privacy.suppress_rows(out.iloc[:-1].reset_index(drop=True), "n", k,
                                  keep=["segment", "evidence", "main_destination"] if current is not None
                                  else ["segment", "evidence"])
     if "main_destination" in body:
         body.loc[body["suppressed"].astype(bool), "main_destination"] = ""
     return pd.concat([body, out.iloc[-1:].assign(suppressed=False)], ignore_index=True)
+
+
+def _suppressed_stale_rows(out: pd.DataFrame, counts: pd.DataFrame, k: int) -> pd.DataFrame:
+    """``out``'s customers, stale counts and shares replaced by those of the suppressed count table."""
+    published = privacy.suppress_counts(counts, k, margins=True)
+    n = published["Total"].to_numpy(dtype=float)
+    stale = published[STALE].to_numpy(dtype=float)
+    out = out.copy()
+    out["n"], out["stale"] = n, stale
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["stale_share"] = np.where(np.isfinite(n) & np.isfinite(stale) & (n > 0), stale / n, np.nan)
+    out["suppressed"] = ~np.isfinite(n)
+    out.loc[out["suppressed"], "median_age_days"] = np.nan
+    out.loc[~np.isfinite(stale), "main_destination"] = ""
+    return out
 
 
 def label_age_table(age_days: np.ndarray, stale: np.ndarray | None, k: int = 10) -> pd.DataFrame:
@@ -132,9 +153,10 @@ def label_age_table(age_days: np.ndarray, stale: np.ndarray | None, k: int = 10)
     for band in order:
         m = bands == band
         row = {"label_age": band, "n": int(m.sum()), "share": float(m.mean()) if len(m) else np.nan}
-        if stale is not None:
+        if stale is not None:  # a share resting on 1 to k - 1 stale (or not stale) customers is hidden
             s = np.asarray(stale)[ok][m]
-            row["stale_share"] = float(s.mean()) if len(s) else np.nan
+            small = 0 < int(s.sum()) < k or 0 < int((~s.astype(bool)).sum()) < k
+            row["stale_share"] = float(s.mean()) if len(s) and not small else np.nan
         rows.append(row)
     return privacy.suppress_rows(pd.DataFrame(rows), "n", k, keep=["label_age"])
 

@@ -8,13 +8,41 @@ import pandas as pd
 from .. import privacy
 
 
+#: The columns of the stale-assignment count table (:func:`stale_counts`).
+STALE, KEPT = "stale", "not stale"
+
+
+def stale_counts(recorded: pd.Series | np.ndarray, current: pd.Series | np.ndarray) -> pd.DataFrame:
+    """Exact counts of the stale-assignment table: recorded segment x (stale, not stale), no totals.
+
+    Only customers with a recorded segment and a current one (both non-negative) are counted.
+    """
+    r = np.asarray(recorded)
+    c = np.asarray(current)
+    base = (r >= 0) & (c >= 0)
+    segments = sorted(int(x) for x in np.unique(r[base]))
+    table = pd.DataFrame(
+        {STALE: [int((base & (r == s) & (c != r)).sum()) for s in segments],
+         KEPT: [int((base & (r == s) & (c == r)).sum()) for s in segments]},
+        index=pd.Index(segments, name="segment"),
+    )
+    table.columns.name = "assignment"
+    return table
+
+
 def stale_assignments(
     recorded: pd.Series | np.ndarray,
     current: pd.Series | np.ndarray,
     names: dict[int, str] | None = None,
     k: int | None = None,
+    suppress=None,
 ) -> pd.DataFrame:
     """Share of recorded assignments that the customers' current behaviour contradicts, per segment.
+
+    Every number comes from one table of counts, recorded segment x (stale, not stale) with margins
+    (:func:`stale_counts`), suppressed once like every other published count: a stale count of 1 to
+    ``k - 1`` (or a segment whose not-stale count is that small) is hidden, with complementary cells,
+    and the share and main destination of a row are shown only where its cells are.
 
     Parameters
     ----------
@@ -24,49 +52,53 @@ def stale_assignments(
         Segment the model gives the customer's current features (negative: cannot be scored).
     names : dict, optional
     k : int, optional
-        Small-cell threshold: rows of fewer than ``k`` customers are masked
-        (:func:`workbench.privacy.suppress_rows`).
+        Small-cell threshold (None: exact counts, nothing hidden).
+    suppress : callable, optional
+        Exact counts in, the published table with ``Total`` margins out (the stage passes
+        :func:`workbench.privacy.suppress_and_publish`); default
+        :func:`workbench.privacy.suppress_counts` with ``margins=True``.
 
     Returns
     -------
     pandas.DataFrame
         ``segment``, ``n`` (customers recorded in it and scorable now), ``stale`` (count),
         ``stale_share``, ``main_destination`` (where most stale ones now belong); plus ``all``.
+        Hidden numbers are NaN (``main_destination`` empty).
     """
     names = names or {}
-    r = np.asarray(recorded)
-    c = np.asarray(current)
-    base = (r >= 0) & (c >= 0)
+    counts = stale_counts(recorded, current)
+    if suppress is not None:
+        published = suppress(counts)
+    elif k:
+        published = privacy.suppress_counts(counts, k, margins=True)
+    else:
+        published = counts.assign(Total=counts.sum(axis=1))
+        published.loc["Total"] = published.sum()
+    r, c = np.asarray(recorded), np.asarray(current)
     rows = []
-    for s in [*sorted(int(x) for x in np.unique(r[base])), None]:
-        mask = base & ((r == s) if s is not None else True)
-        stale = mask & (c != r)
+    for s in [*counts.index, "Total"]:
+        n, stale = float(published.loc[s, "Total"]), float(published.loc[s, STALE])
         dest = ""
-        if s is not None and stale.any():
-            values, counts = np.unique(c[stale], return_counts=True)
-            dest = names.get(int(values[counts.argmax()]), f"Segment {values[counts.argmax()]}")
-        n = int(mask.sum())
-        rows.append(
-            {
-                "segment": "all" if s is None else names.get(s, f"Segment {s}"),
-                "n": n,
-                "stale": int(stale.sum()),
-                "stale_share": stale.sum() / n if n else np.nan,
-                "main_destination": dest,
-            }
-        )
-    out = pd.DataFrame(rows)
-    if k:
-        body = privacy.suppress_rows(out.iloc[:-1].reset_index(drop=True), "n", k, keep=["segment"])
-        out = pd.concat([body, out.iloc[-1:]], ignore_index=True)
-    return out
+        if s != "Total" and np.isfinite(stale) and stale > 0:
+            moved = c[(r == s) & (c >= 0) & (c != r)]
+            values, times = np.unique(moved, return_counts=True)
+            dest = names.get(int(values[times.argmax()]), f"Segment {values[times.argmax()]}")
+        rows.append({
+            "segment": "all" if s == "Total" else names.get(int(s), f"Segment {s}"),
+            "n": n, "stale": stale,
+            "stale_share": stale / n if np.isfinite(n) and np.isfinite(stale) and n > 0 else np.nan,
+            "main_destination": dest,
+        })
+    return pd.DataFrame(rows)
 
 
-def staleness_curve(segments: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
+def staleness_curve(segments: pd.DataFrame, labels: list[str], k: int | None = None) -> pd.DataFrame:
     """How fast assignments go stale: share that changed segment, by windows since the refresh.
 
     For every lag ``h`` and every start window ``t``, the share of customers scorable in both ``t``
     and ``t + h`` whose segment differs; averaged over the start windows (weighted by customers).
+    With ``k``, a lag whose changed or unchanged count is 1 to ``k - 1`` shows no share (``stale_share``
+    NaN): share times ``n`` would give the small count away.
 
     Returns
     -------
@@ -82,15 +114,19 @@ def staleness_curve(segments: pd.DataFrame, labels: list[str]) -> pd.DataFrame:
             both = (a >= 0) & (b >= 0)
             total += int(both.sum())
             changed += int((both & (a != b)).sum())
+        small = k is not None and (0 < changed < k or 0 < total - changed < k)
         rows.append({"lag": h, "pairs": len(labels) - h, "n": total,
-                     "stale_share": changed / total if total else np.nan})
+                     "stale_share": changed / total if total and not small else np.nan})
     return pd.DataFrame(rows, columns=["lag", "pairs", "n", "stale_share"])
 
 
-def refresh_recommendation(curve: pd.DataFrame, window_months: int, tolerance: float = 0.10) -> dict:
+def refresh_recommendation(curve: pd.DataFrame, window_months: int, tolerance: float = 0.10,
+                           published: pd.DataFrame | None = None) -> dict:
     """How often to refresh so that at most ``tolerance`` of assignments are stale.
 
-    The recommended interval is the longest lag whose stale share stays within the tolerance.
+    The recommended interval is the longest lag whose stale share stays within the tolerance. It is
+    decided on the exact ``curve``; the shares the sentence prints come from ``published`` (the curve
+    with small counts masked, :func:`staleness_curve` with ``k``), and a masked one is not printed.
 
     Returns
     -------
@@ -100,34 +136,37 @@ def refresh_recommendation(curve: pd.DataFrame, window_months: int, tolerance: f
     """
     if curve.empty or curve["stale_share"].isna().all():
         return {"refresh_every_months": None, "sentence": "Too few windows to measure how fast assignments go stale."}
+    shown = (published if published is not None else curve).set_index("lag")["stale_share"]
+
+    def share(lag: int) -> str:
+        value = float(shown.get(lag, np.nan))
+        return f"{value:.0%}" if np.isfinite(value) else "a share suppressed (small count)"
+
     within = curve[curve["stale_share"] <= tolerance]
-    first_share = float(curve["stale_share"].iloc[0])
     if within.empty:
         return {
             "refresh_every_months": window_months,
             "sentence": (
-                f"{first_share:.0%} of assignments are stale after one window ({window_months} months), "
-                f"more than the {tolerance:.0%} tolerance: refresh at least every {window_months} months "
+                f"{share(int(curve['lag'].iloc[0]))} of assignments are stale after one window ({window_months} "
+                f"months), more than the {tolerance:.0%} tolerance: refresh at least every {window_months} months "
                 "(or more often)."
             ),
         }
     # longest lag such that every shorter lag is also within tolerance
     ok = curve["stale_share"].le(tolerance).cumprod().astype(bool)
     lag = int(curve.loc[ok, "lag"].max()) if ok.any() else int(within["lag"].min())
-    share = float(curve.loc[curve["lag"] == lag, "stale_share"].iloc[0])
     if lag == int(curve["lag"].max()):
         return {
             "refresh_every_months": None,
             "sentence": (
-                f"Even after {lag * window_months} months only {share:.0%} of assignments are stale "
+                f"Even after {lag * window_months} months only {share(lag)} of assignments are stale "
                 f"(tolerance {tolerance:.0%}): a refresh every {lag * window_months} months or less often is enough."
             ),
         }
-    nxt = float(curve.loc[curve["lag"] == lag + 1, "stale_share"].iloc[0])
     return {
         "refresh_every_months": lag * window_months,
         "sentence": (
-            f"{share:.0%} of assignments are stale after {lag * window_months} months and {nxt:.0%} after "
+            f"{share(lag)} of assignments are stale after {lag * window_months} months and {share(lag + 1)} after "
             f"{(lag + 1) * window_months}: refresh every {lag * window_months} months to stay within "
             f"{tolerance:.0%}."
         ),

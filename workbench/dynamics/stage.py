@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .. import engine, fairness, privacy
@@ -142,6 +143,9 @@ def label_staleness(run: Run, settings: dict | None = None, given: dict | None =
         result.model, implied, result.overall = _judge_labels(
             frame, recorded, customers, transactions, roles, current, names, seg_settings, esettings, run.seed)
     result.by_segment = label_staleness_table(recorded, implied, age, names, k, min_size)
+    if result.overall:  # the overall share as published: None where its stale or not-stale count is small
+        shown = float(result.by_segment["stale_share"].iloc[-1])
+        result.overall["stale_share"] = shown if np.isfinite(shown) else None
     result.by_age = label_age_table(age[labelled], None if implied is None else (implied != recorded)[labelled], k)
     result.headline = _label_headline(result, judged=implied is not None)
     return result
@@ -155,10 +159,11 @@ def _label_headline(result: LabelStaleness, judged: bool) -> list[str]:
     if judged:
         o = result.overall
         body = result.by_segment.iloc[:-1]
-        body = body[(~body["suppressed"].astype(bool)) & (body["evidence"] == "sufficient")]
+        body = body[(~body["suppressed"].astype(bool)) & (body["evidence"] == "sufficient") & body["stale_share"].notna()]
         worst = body.sort_values("stale_share", ascending=False, kind="stable").head(1)
+        share = "A suppressed share (small count)" if o["stale_share"] is None else f"{o['stale_share']:.0%}"
         heads.append(
-            f"{o['stale_share']:.0%} of labelled customers' current behaviour puts them in another given segment "
+            f"{share} of labelled customers' current behaviour puts them in another given segment "
             f"(judged by {o['method']}; {o['noise_floor']:.1%} disagree already at labelling time)"
             + (f"; stalest: {worst['segment'].iloc[0]} ({float(worst['stale_share'].iloc[0]):.0%})." if len(worst) else ".")
         )
@@ -180,7 +185,8 @@ def _write_label_staleness(run: Run, result: LabelStaleness) -> dict:
         summary["median_age_days"] = result.ages.get("median_days")
         summary["share_older_180_days"] = result.ages.get("share_older_180")
     if result.overall:
-        summary.update(stale_share=round(result.overall["stale_share"], 4),
+        share = result.overall["stale_share"]
+        summary.update(stale_share=None if share is None else round(share, 4),
                        noise_floor=round(result.overall["noise_floor"], 4), judged_by=result.overall["method"])
     return summary
 
@@ -273,12 +279,19 @@ def _publish(run: Run, dyn: Dynamics, transitions: dict, per_window: pd.DataFram
 def _write_staleness(run: Run, dyn: Dynamics, settings: dict, k: int):
     """Staleness curve, refresh advice and the stale table of the assignments recorded ``refresh_lag`` ago."""
     labels = dyn.labels
-    curve = staleness_curve(dyn.segments, labels)
-    advice = refresh_recommendation(curve, int(settings["window_months"]), float(settings["stale_tolerance"]))
+    curve = staleness_curve(dyn.segments, labels)  # exact: the advice is decided on it, never published
+    published_curve = staleness_curve(dyn.segments, labels, k=k)
+    advice = refresh_recommendation(curve, int(settings["window_months"]), float(settings["stale_tolerance"]),
+                                    published=published_curve)
     lag = max(1, min(int(settings["refresh_lag"]), len(labels) - 1))
     refreshed_at = labels[-1 - lag]
-    stale = stale_assignments(dyn.segments[refreshed_at], dyn.segments[labels[-1]], dyn.names, k=k)
-    run.write_table("dynamics/staleness.parquet", curve)
+
+    def publish(counts: pd.DataFrame) -> pd.DataFrame:  # recorded segment x (stale, not stale), suppressed once
+        return privacy.suppress_and_publish(run, "dynamics_stale", counts, f"segment at {refreshed_at}", "assignment",
+                                            k, population=f"customers scored in {refreshed_at} and {labels[-1]}")
+
+    stale = stale_assignments(dyn.segments[refreshed_at], dyn.segments[labels[-1]], dyn.names, k=k, suppress=publish)
+    run.write_table("dynamics/staleness.parquet", published_curve)
     run.write_table("dynamics/stale.parquet", stale)
     return stale, advice, refreshed_at
 
@@ -308,6 +321,13 @@ def _movement_fairness(run: Run, settings: dict, dyn: Dynamics, customers: pd.Da
     )
 
 
+def _stale_sentence(share: float, refreshed_at: str, last: str) -> str:
+    if not np.isfinite(share):  # its stale or not-stale count is small: suppressed like any count
+        return (f"The share of the assignments recorded at the end of {refreshed_at} that are stale by {last} is "
+                "suppressed (small count).")
+    return f"{share:.0%} of the assignments recorded at the end of {refreshed_at} are stale by {last}."
+
+
 def _summary(dyn: Dynamics, settings: dict, grades: pd.DataFrame, stale: pd.DataFrame, advice: dict,
              refreshed_at: str) -> dict[str, Any]:
     """The ``05_dynamics`` summary fragment, its headline included."""
@@ -327,8 +347,7 @@ def _summary(dyn: Dynamics, settings: dict, grades: pd.DataFrame, stale: pd.Data
          f"(PSI ≥ {settings['psi_major']}): {', '.join(major)}." if major
          else f"No feature shifted majorly between {labels[-2]} and {labels[-1]}.")
         + (f" Moderate (PSI ≥ {settings['psi_moderate']}): {', '.join(moderate)}." if moderate else ""),
-        f"{float(stale['stale_share'].iloc[-1]):.0%} of the assignments recorded at the end of {refreshed_at} "
-        f"are stale by {labels[-1]}. " + advice["sentence"],
+        _stale_sentence(float(stale["stale_share"].iloc[-1]), refreshed_at, labels[-1]) + " " + advice["sentence"],
     ]
     return {
         "applicable": True,
@@ -338,7 +357,7 @@ def _summary(dyn: Dynamics, settings: dict, grades: pd.DataFrame, stale: pd.Data
         "inactive": overall.set_index("after")["inactive"].round(4).to_dict(),
         "drift_major": major,
         "drift_moderate": moderate,
-        "stale_share": round(float(stale["stale_share"].iloc[-1]), 4),
+        "stale_share": round(float(stale["stale_share"].iloc[-1]), 4) if np.isfinite(stale["stale_share"].iloc[-1]) else None,
         "refresh_every_months": advice["refresh_every_months"],
         "headline": headline,
     }

@@ -49,6 +49,9 @@ def label_staleness_markdown(info: dict) -> str:
             f"days** (counted to {ages.get('reference', 'now')}, {ages.get('as_of')}); "
             f"{(ages.get('share_older_180') or 0):.0%} older than 180 days, {(ages.get('share_older_365') or 0):.0%} "
             "older than a year.")
+    if info.get("judged_by") and info.get("stale_share") is None:
+        text += (f" Current behaviour was judged by {info['judged_by']}; the share of labelled customers it puts in "
+                 "another given segment is suppressed (its count is small).")
     if info.get("stale_share") is not None:
         text += (f" Current behaviour was judged by {info['judged_by']}. **{info['stale_share']:.1%}** of labelled "
                  f"customers would now be in another given segment; {info['noise_floor']:.1%} disagree already at "

@@ -197,11 +197,17 @@ def _more_customers(worst, ref, status, band, alpha: float, part: pd.DataFrame) 
 def _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, more, words) -> str:
     """The plain-language reason for one verdict: comparison group, interval, threshold, why."""
     act = _action_text(action)
-    small = [g for g, st in status.items() if st == "small"]
+    # a suppressed group is neither named as too small nor left out silently: either would say on which
+    # side of the minimum size its hidden count lies
+    hidden = set(part.loc[part.get("masked", pd.Series(False, index=part.index)).fillna(False).astype(bool), "group"])
+    small = [g for g, st in status.items() if st == "small" and g not in hidden]
     tail = ""
     if small:
         tail = (f" Not judged (fewer than {words['min_n']} customers): "
                 + ", ".join(f"'{g}'" for g in small) + ".")
+    if hidden - {ref["group"]}:
+        tail += (" Groups whose counts are suppressed are judged, or left out as too small, on their exact counts "
+                 "without being named here.")
     if worst is None:
         return (f"Fewer than two groups of {attribute} have {words['min_n']} or more customers: no comparison "
                 f"can be judged for {act}: insufficient evidence.{tail}")
@@ -213,21 +219,18 @@ def _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, m
     g_name = g_name[0].upper() + g_name[1:]
     verb = "were selected for" if fav else "received"
     if _masked(worst) or _masked(ref):
-        base = (f"{g_name} {verb} {act}; their rate, and its ratio to that of {ref_name}, are suppressed "
-                "(small cells)")
-    else:
-        ci = f"{words['conf']}% CI {_f(worst['ratio_low'])}–{_f(worst['ratio_high'])}"
-        base = (f"{g_name} {verb} {act} at {_ratio_text(worst['ratio'], band)} times the rate of {ref_name} "
-                f"({ci}; {_pct(worst['rate'])} vs {_pct(ref['rate'])})")
+        return _masked_sentence(g_name, verb, act, ref_name, status[worst["group"]], part, words) + tail
+    ci = f"{words['conf']}% CI {_f(worst['ratio_low'])}–{_f(worst['ratio_high'])}"
+    base = (f"{g_name} {verb} {act} at {_ratio_text(worst['ratio'], band)} times the rate of {ref_name} "
+            f"({ci}; {_pct(worst['rate'])} vs {_pct(ref['rate'])})")
     st = status[worst["group"]]
     m = int((part["role"] == "compared").sum())
     where = _where(worst, band, words["conf"]) if st in ("fail", "not significant") else ""
-    p = "" if _masked(worst) else f"p = {worst['p_adjusted']:.2g}; "
     if m > 1:
         sig = f"significant after {words['corr']} correction over the {m} comparisons that decide this verdict"
     else:
         sig = "significant, the only comparison that decides this verdict, so uncorrected"
-    sig_text = f"{sig} ({p.rstrip('; ')})" if p else sig
+    sig_text = f"{sig} (p = {worst['p_adjusted']:.2g})"
     settle = f"; about {more:,} more customers at these rates would settle it" if more else ""
     if st == "fail":
         return f"{base}; {where}, {sig_text}: fail.{tail}"
@@ -235,6 +238,19 @@ def _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, m
         return f"{base}; {where} but not {sig_text}: insufficient evidence{settle}.{tail}"
     return (f"{base}; the estimate is within {band[0]:g}–{band[1]:g} but the interval reaches beyond it, so "
             f"equivalence is not shown: insufficient evidence{settle}.{tail}")
+
+
+def _masked_sentence(g_name, verb, act, ref_name, st, part, words) -> str:
+    """A verdict about a group whose counts are suppressed: the verdict and its test, nothing about where
+    the hidden estimate lies (below, above or inside the band, how far): each would narrow the hidden counts."""
+    base = (f"{g_name} {verb} {act}; their rate, and its ratio to that of {ref_name}, are suppressed (small "
+            "cells), and so is where the estimate lies: the verdict is decided on the exact counts")
+    if st != "fail":
+        return f"{base}: insufficient evidence."
+    m = int((part["role"] == "compared").sum())
+    sig = (f"a breach significant after {words['corr']} correction over the {m} comparisons that decide this verdict"
+           if m > 1 else "a breach significant in the only comparison that decides this verdict")
+    return f"{base}, {sig}: fail."
 
 
 def _pass_sentence(act, attribute, ref_name, worst, part, band, words) -> str:
@@ -249,15 +265,15 @@ def _pass_sentence(act, attribute, ref_name, worst, part, band, words) -> str:
 
 
 def _where(worst: pd.Series, band, conf: int) -> str:
-    """Where the shown group's ratio or gap lies relative to the thresholds."""
+    """Where the shown group's ratio or gap lies relative to the thresholds (a group whose counts are
+    published: for a suppressed one, :func:`_masked_sentence` says nothing about where it lies)."""
     lo_t, hi_t, d_t = band
     ratio = float(worst["ratio"])
-    masked = _masked(worst)
     if np.isfinite(ratio) and ratio < lo_t:
-        sure = not masked and worst["ratio_high"] < lo_t
+        sure = worst["ratio_high"] < lo_t
         return f"below {lo_t:g} with {conf}% confidence" if sure else f"below the {lo_t:g} threshold"
     if (np.isfinite(ratio) and ratio > hi_t) or not np.isfinite(ratio):
-        sure = not masked and worst["ratio_low"] > hi_t
+        sure = worst["ratio_low"] > hi_t
         return f"above {hi_t:g} with {conf}% confidence" if sure else f"above the {hi_t:g} threshold"
     return f"a gap of {abs(worst['difference']):.2f}, beyond the {d_t:g} threshold"
 

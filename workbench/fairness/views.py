@@ -58,12 +58,32 @@ def _ci(x, lo, hi, digits=2, pct=False) -> str:
     return f"{f(x)} ({f(lo)}–{f(hi)})"
 
 
+def published_status(groups: dict, masked: set) -> dict:
+    """The status of each group as shown: a suppressed group's reads "suppressed", whatever it is.
+
+    "not significant" (estimate outside the band), "too wide" (inside it), "fail" and "small" (fewer
+    customers than the minimum) would each say where a hidden estimate or count lies; the verdict
+    sentence names the verdict of the group it is about."""
+    return {g: "suppressed" if g in masked else st for g, st in groups.items()}
+
+
+def _masked_groups(t: pd.DataFrame) -> dict[str, set]:
+    """Per attribute, the groups whose counts are suppressed (every group when the reference's are)."""
+    out = {}
+    for attr, part in t.groupby("attribute", sort=False):
+        masked = part["masked"].fillna(False).astype(bool) if "masked" in part else pd.Series(False, index=part.index)
+        if (masked & (part["is_reference"] == True)).any():  # noqa: E712 (suppressed rows hold None)
+            masked[:] = True
+        out[attr] = set(part.loc[masked, "group"])
+    return out
+
+
 def selection_view(audit: FairnessAudit, action: str) -> pd.DataFrame:
     """Selection rate per group with CIs, ratio to the reference, corrected p-value, status."""
     t = audit.selection.loc[audit.selection["action"] == action]
-    status = {}
+    status, masked = {}, _masked_groups(t)
     for r in audit.verdicts.loc[audit.verdicts["action"] == action].itertuples():
-        for g, st in r.groups.items():
+        for g, st in published_status(r.groups, masked.get(r.attribute, set())).items():
             status[(r.attribute, g)] = st
     rows = []
     for r in t.itertuples():

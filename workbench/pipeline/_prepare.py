@@ -154,6 +154,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     run.add_to_manifest("dataset", {
         "name": dataset.name,
         "source": dataset.source,
+        "identity": dataset.identity or dataset.source,  # whose privacy budget a DP release spends
         "fingerprint": _frame_fingerprint(run_dir / "data"),
         # keyed (HMAC under the pseudonym key): a plain hash of an id list is reversed by
         # hashing candidate ids; with a random per-run key nothing could check it, so None

@@ -92,6 +92,8 @@ def run(
         try:
             started = datetime.now(timezone.utc)
             run_obj, prepared = _prepare_into(tmp, config, progress)
+            if "06_private_release" in notebooks:  # said up front; the audit goes on, notebook 06 says why
+                _warn_over_budget(run_obj, progress)
             statuses = [prepared, *_execute_sequence(tmp, config["name"], notebooks, Path(notebook_dir), progress)]
             ok = not any(s["status"] == "failed" for s in statuses)
             _write_records(run_obj, config, statuses, started, ok, progress)
@@ -209,6 +211,14 @@ def _suite_run(name: str, reports: Path, progress) -> tuple[str, RunResult | Non
         return name, result, result.message
     except InputError as exc:
         return name, None, str(exc)
+
+
+def _warn_over_budget(run_obj: Run, progress) -> None:
+    """A DP release the dataset's budget no longer allows is refused (notebook 06 says so): say it now."""
+    try:
+        privacy.check_release_budget(run_obj)
+    except privacy.BudgetExceeded as exc:
+        progress(f"warning: {exc} The rest of the audit runs; the report shows the release as refused.")
 
 
 def _prepare_into(tmp: Path, config: dict, progress) -> tuple[Run, dict]:

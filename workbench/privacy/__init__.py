@@ -42,10 +42,12 @@ a count per segment and the mean of each feature listed under ``privacy.dp.bound
 the config, never from the data), under one budget ``privacy.dp.epsilon``/``delta``. The segments
 are refitted on a seeded fit sample that the release leaves out (:func:`disjoint_partition`), the
 release goes to ``release/`` in the run directory (DP values, accuracy, ledger, methodology page;
-no exact value), every release is appended to a ledger per dataset that persists across runs
-(``privacy.dp.ledger``), and a release over ``privacy.dp.total_epsilon`` is refused
-(:class:`BudgetExceeded`). :func:`dp_utility` compares the release with the exact profiles, for
-the internal report only.
+no exact value), every release is appended to a ledger per dataset (name and identity, not the
+output folder or sample size) in one file outside every output folder (``privacy.dp.ledger``,
+default :func:`default_ledger_path`), and a release over ``privacy.dp.total_epsilon`` is refused
+(:class:`BudgetExceeded`; ``workbench run`` checks first with :func:`check_release_budget` and
+warns; the rest of the audit runs). :func:`dp_utility` compares the release with the exact profiles: an
+internal artefact (``artifacts/privacy/dp_utility.parquet``), never shown in a report.
 
 Configuration (``privacy:`` section, defaults in :data:`DEFAULTS`)::
 
@@ -60,9 +62,9 @@ Configuration (``privacy:`` section, defaults in :data:`DEFAULTS`)::
         epsilon: 1.0                     # this release
         delta: 1.0e-7
         total_epsilon: 10.0              # the dataset's budget over every release
-        ledger: null                     # default: dp_ledger.json beside the run directory
-        population: null                 # ledger key; default the dataset's name and source
-        fit_share: 0.3                   # segments fitted on this left-out share
+        ledger: null                     # default: $WORKBENCH_DP_LEDGER, else ~/.local/share/workbench/dp_ledger.json
+        population: null                 # ledger key; default the dataset's name and identity
+        fit_share: 0.3                   # segments fitted on this left-out share (keyed hash per customer)
         bounds: {recency: [0, 730], frequency: [0, 100]}
 
 Modules: algorithms in ``_pseudonyms``, ``_minimisation``, ``_consent``, ``_suppression`` (with the
@@ -78,9 +80,9 @@ from ._defaults import DEFAULTS
 from ._disclosure import disclosure_intervals
 from ._joint import DisclosureCheck, joint_disclosure, suppress_jointly
 from ._dp import DPRelease, dp_aggregates, dp_budget_tradeoff, dp_release, dp_utility
-from ._ledger import BudgetExceeded, read_ledger
+from ._ledger import BudgetExceeded, default_ledger_path, read_ledger
 from ._minimisation import inventory, minimise
-from ._partition import disjoint_partition
+from ._partition import disjoint_partition, fit_sample
 from ._pseudonyms import PseudonymKey, pseudonym_for, pseudonymise, resolve_key
 from ._quality import data_quality
 from ._risk import identifier_scan, reidentification_risk
@@ -90,6 +92,7 @@ from .stage import (
     DISCLOSURE_DIR,
     RELEASE_DIR,
     TOTAL,
+    check_release_budget,
     disclosure_check,
     load_private_release,
     privacy_audit_run,
@@ -100,10 +103,13 @@ from .stage import (
     validation_checks,
 )
 from .views import (consent_table, data_methodology_markdown, disclosure_view, methodology_page, minimisation_summary,
-                    provenance_table, release_methodology_markdown)
+                    provenance_table, release_methodology_markdown, who_is_protected)
 
 __all__ = [
     "BudgetExceeded",
+    "check_release_budget",
+    "default_ledger_path",
+    "fit_sample",
     "data_methodology_markdown",
     "release_methodology_markdown",
     "RELEASE_DIR",
@@ -155,4 +161,5 @@ __all__ = [
     "suppress_counts",
     "suppress_rows",
     "validation_checks",
+    "who_is_protected",
 ]

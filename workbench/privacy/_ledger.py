@@ -2,10 +2,14 @@
 
 Every differentially private release of a dataset spends part of one total budget: two releases
 of the same data at epsilon 1 are, together, a release at epsilon 2. The ledger holds, per
-population (the dataset's name and source, or ``privacy.dp.population``: the people, not the
-content, so an erasure or a new month of data does not reset the budget), every release's epsilon,
-delta, date, run and content fingerprint; a release that would take the total over the
-population's budget is refused before any query runs.
+population (the dataset's name and identity, or ``privacy.dp.population``: the people, not the
+content, the sample size or the output folder, so an erasure, a new month of data, a larger sample
+or another ``--out`` does not reset the budget), every release's epsilon, delta, date, run and
+content fingerprint; a release that would take the total over the population's budget is refused
+before any query runs.
+
+The ledger is one file per user, outside every output folder (:func:`default_ledger_path`), so that
+deleting or moving a reports folder does not forget what was spent.
 """
 
 from __future__ import annotations
@@ -20,6 +24,24 @@ from ..data import InputError
 
 class BudgetExceeded(InputError):
     """A release would take a dataset's spent privacy budget over its total."""
+
+
+#: Environment variable naming the ledger file when ``privacy.dp.ledger`` is not set.
+LEDGER_ENV = "WORKBENCH_DP_LEDGER"
+
+
+def default_ledger_path() -> Path:
+    """Where the budget ledger lives when the config names none.
+
+    ``$WORKBENCH_DP_LEDGER`` when set (a shared drive for a team; a temporary file for tests, which
+    are not releases), else ``$XDG_DATA_HOME/workbench/dp_ledger.json`` (by default
+    ``~/.local/share/workbench/dp_ledger.json``): outside any output folder, the same for every run.
+    """
+    named = os.environ.get(LEDGER_ENV)
+    if named:
+        return Path(named).expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home).expanduser() / "workbench" / "dp_ledger.json"
 
 
 def read_ledger(path: str | Path, population: str) -> list[dict]:

@@ -36,6 +36,9 @@ def plot_uniqueness(combinations: pd.DataFrame, top: int = 10):
 def plot_relative_errors(utility: pd.DataFrame):
     """Relative error of each released statistic, one dot per segment (symlog scale).
 
+    Internal: the errors are measured against exact values, so this figure belongs with the internal
+    comparison (``artifacts/privacy/dp_utility.parquet``), never in a report a reader gets.
+
     Parameters
     ----------
     utility : DataFrame

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .. import engine
+from ..data import InputError
 from ..rundir import register_stage
 from ._checks import prepared_data_checks
 from ._defaults import DEFAULTS
 from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
 from ._joint import LONG_COLUMNS, TOTAL, DisclosureCheck, _long_form, joint_disclosure, suppress_jointly
-from ._ledger import BudgetExceeded, append_release, check_budget
+from ._ledger import BudgetExceeded, append_release, check_budget, default_ledger_path
 from ._partition import disjoint_partition
 from ._quality import data_quality
 from ._risk import reidentification_risk
@@ -356,9 +357,10 @@ def _release_frame(run: "Run", bounds: dict, fit_share: float) -> tuple[pd.DataF
     frame = _bounded_values(run, feats.loc[released, "customer_id"], bounds)
     frame.insert(0, "segment", segment[released])
     partition = {
-        "partition": f"k-means with k={k} on the segmentation inputs of notebook 02, fitted on a seeded "
-                     f"{fit_share:.0%} sample of customers that this release leaves out; the other "
-                     f"{1 - fit_share:.0%} are assigned to those fixed centroids and released",
+        "partition": f"k-means with k={k} on the segmentation inputs of notebook 02, fitted on a fit sample of "
+                     f"about {fit_share:.0%} of the customers that this release leaves out, chosen by a keyed hash "
+                     "of each customer's pseudonym (so whoever else is in the data, the same customers are in it); "
+                     "the other customers are assigned to those fixed centroids and released",
         "fit_share": fit_share, "names": {i: f"release segment {i}" for i in range(k)},
     }
     return frame, list(range(k)), partition
@@ -367,21 +369,41 @@ def _release_frame(run: "Run", bounds: dict, fit_share: float) -> tuple[pd.DataF
 def _population(dataset: dict, settings: dict) -> str:
     """The ledger key: whose budget a release spends.
 
-    ``privacy.dp.population`` when set, else the dataset's name and source (the file, or the
-    generator and its parameters). Not the content fingerprint: erasing one customer, or a new
-    month of transactions, changes the content but not the people, and every release about them
-    adds up; keying by content would hand each edited copy a fresh budget.
+    ``privacy.dp.population`` when set, else the dataset's name and identity (the customers' file,
+    or the generator and its seed: ``Dataset.identity``). Not the content fingerprint, the sample
+    size or the output folder: erasing one customer, a new month of transactions, a larger sample
+    or another ``--out`` changes the content or the place but not the people, and every release
+    about them adds up; keying by any of these would hand each copy a fresh budget.
     """
-    return str(settings.get("population") or f"{dataset.get('name', '')}: {dataset.get('source', '')}")
+    identity = dataset.get("identity") or dataset.get("source", "")
+    return str(settings.get("population") or f"{dataset.get('name', '')}: {identity}")
 
 
 def _ledger_path(run: "Run", settings: dict) -> Path:
-    """``privacy.dp.ledger`` (relative to the config's folder), default ``dp_ledger.json`` beside
-    the run directory (the reports folder): one ledger for every run written there."""
+    """``privacy.dp.ledger`` (relative to the config's folder), else :func:`default_ledger_path`:
+    one file outside every output folder, whichever folder a run is written to."""
     if settings.get("ledger"):
         path = Path(str(settings["ledger"])).expanduser()
         return path if path.is_absolute() else Path(run.config.get("_base_dir", ".")) / path
-    return run.path.parent / "dp_ledger.json"
+    return default_ledger_path()
+
+
+def check_release_budget(run: "Run") -> None:
+    """Check, before anything runs, that the dataset's budget still allows the configured DP release.
+
+    ``workbench run`` calls this right after preparing the data and prints the ledger's message as a
+    warning: the rest of the audit still runs, and notebook 06 shows the release as refused (a fairness
+    audit is not withheld because a release is). Nothing when the release is switched off.
+
+    Raises
+    ------
+    BudgetExceeded
+        ``privacy.dp.epsilon`` more would take the dataset over ``privacy.dp.total_epsilon``.
+    """
+    settings = run.settings("privacy", DEFAULTS)["dp"]
+    if settings.get("enabled"):
+        check_budget(_ledger_path(run, settings), _population(run.read_json("manifest_parts/dataset.json"), settings),
+                     float(settings["epsilon"]), float(settings.get("total_epsilon", 10.0)))
 
 
 def _write_release(run: "Run", release: DPRelease, frame: pd.DataFrame, k: int, partition: dict, book: dict) -> None:
@@ -402,14 +424,14 @@ def _write_release(run: "Run", release: DPRelease, frame: pd.DataFrame, k: int, 
     (folder / "methodology.html").write_text(methodology_page(book, partition))
 
 
-def _refuse(run: "Run", message: str) -> None:
+def _refuse(run: "Run", message: str, why: str = "the dataset's privacy budget would be exceeded") -> None:
     folder = run.path / RELEASE_DIR
     folder.mkdir(exist_ok=True)
     (folder / "REFUSED.txt").write_text(message + "\n")
     run.write_table("privacy/dp_release.parquet", pd.DataFrame({"segment": pd.Series([], dtype="int64")}))
     run.write_json("artifacts/privacy/dp_release.json", {"enabled": True, "refused": message})
     run.summarise("06_private_release", enabled=True, refused=True,
-                  headline=["Differentially private release refused: the dataset's privacy budget would be exceeded."])
+                  headline=[f"Differentially private release refused: {why}."])
 
 
 def _summarise_release(run: "Run", release: DPRelease, partition: dict) -> None:
@@ -468,7 +490,11 @@ def _private_release(run: "Run") -> DPRelease | None:
     except BudgetExceeded as refused:
         _refuse(run, str(refused))
         return None
-    frame, keys, partition = _release_frame(run, bounds, float(settings.get("fit_share", 0.3)))
+    try:
+        frame, keys, partition = _release_frame(run, bounds, float(settings.get("fit_share", 0.3)))
+    except InputError as too_few:
+        _refuse(run, str(too_few), "too few customers to fit its segments on a sample it leaves out")
+        return None
     release = dp_release(
         frame, "segment", bounds, epsilon, float(settings.get("delta") or 0.0),
         keys=keys, count_weight=float(settings.get("count_weight", 1.0)),
@@ -481,7 +507,7 @@ def _private_release(run: "Run") -> DPRelease | None:
     book = {"dataset": dataset.get("name", ""), "total_epsilon": total, "spent_before": spent_before,
             "spent_after": spent_before + epsilon, "releases": releases, "queries": release.ledger,
             "bounds": release.bounds, "skipped_features": release.skipped, "partition": partition["partition"],
-            "privacy_unit": "one customer (one row)", "alpha": float(settings.get("alpha", 0.05))}
+            "fit_share": partition["fit_share"], "privacy_unit": "one customer (one row)", "alpha": float(settings.get("alpha", 0.05))}
     _write_release(run, release, frame, _suppression_k(run), partition, book)
     run.write_json("artifacts/privacy/dp_release.json", {
         "enabled": True, "refused": None, "epsilon": release.epsilon, "delta": release.delta,
@@ -511,7 +537,9 @@ def load_private_release(run: "Run") -> dict[str, Any]:
     dict
         ``{"enabled": False}``; or ``refused`` (the message) when over budget; or the contents of
         ``dp_release.json`` plus ``release``, ``accuracy``, ``ledger`` (this release's queries),
-        ``history`` (every release of the dataset), ``utility`` (internal) and ``tradeoff``.
+        ``history`` (every release of the dataset) and ``tradeoff``: only what may be published. The
+        comparison with the exact values is internal (``artifacts/privacy/dp_utility.parquet``,
+        :func:`dp_utility`) and is never part of a report.
     """
     run.require("privacy/dp_release.parquet")
     meta = run.read_json("artifacts/privacy/dp_release.json")
@@ -527,7 +555,6 @@ def load_private_release(run: "Run") -> dict[str, Any]:
         "accuracy": run.read_table("privacy/dp_accuracy.parquet"),
         "ledger": pd.DataFrame(meta["queries"]),
         "history": pd.DataFrame(meta["releases"]),
-        "utility": run.read_table("privacy/dp_utility.parquet"),
         "tradeoff": dp_budget_tradeoff(
             meta["bounds"], release.set_index("segment")["count"], count_weight=meta["count_weight"],
             alpha=meta["alpha"],

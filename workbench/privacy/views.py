@@ -95,6 +95,43 @@ def _cell(value) -> str:
     return str(value)
 
 
+def who_is_protected(fit_share: float, epsilon: float) -> list[tuple[str, str]]:
+    """Who the release's guarantee covers and who it does not, in words (heading, text).
+
+    Parameters
+    ----------
+    fit_share : float
+        The share of customers the release's segments were fitted on (0: given labels, all released).
+    epsilon : float
+        The release's epsilon.
+
+    Returns
+    -------
+    list of (str, str)
+    """
+    if not fit_share:
+        return [("Who is protected",
+                 f"Every customer is counted in the release: each released figure is almost equally likely (within "
+                 f"a factor e^{epsilon:g}) whether or not any one customer is in the data, whatever their values."),
+                ("Who is not",
+                 "The segments are the given labels, treated as public. The guarantee holds given those labels; it "
+                 "says nothing about how they were assigned, which used the customers' own data outside this "
+                 "workbench.")]
+    return [
+        ("Who is protected",
+         f"Every customer counted in the release (about {1 - fit_share:.0%} of the customers after consent and "
+         f"erasure): each released figure is almost equally likely (within a factor e^{epsilon:g}) whether or not "
+         "that customer is in the data, whatever their values. Whether a customer is released, and the segments "
+         "the others fall in, depend on no released customer."),
+        ("Who is not protected",
+         f"The customers of the fit sample (about {fit_share:.0%}, chosen by a keyed hash of each customer's "
+         "pseudonym). They are not counted, but their data set the segment centroids, which decide the segment "
+         "every released customer is counted in: adding, removing or changing one of them can move the centroids "
+         "and change released counts by more than one. The release gives them no differential-privacy guarantee, "
+         "only that they are not counted."),
+    ]
+
+
 def methodology_page(book: dict, partition: dict) -> str:
     """The plain methodology page published beside a DP release (``release/methodology.html``).
 
@@ -121,6 +158,8 @@ def methodology_page(book: dict, partition: dict) -> str:
     queries = _html_table(book["queries"], ["query", "statistic", "mechanism", "epsilon", "noise_scale",
                                             f"accuracy_{level}"])
     history = _html_table(book["releases"], ["date", "run", "epsilon", "delta"])
+    protection = "".join(f"<h2>{html.escape(head)}</h2>\n<p>{html.escape(text)}</p>\n"
+                         for head, text in who_is_protected(float(partition["fit_share"]), float(this["epsilon"])))
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Private release: methodology</title>
 <style>body{{font-family:sans-serif;max-width:52em;margin:2em auto;line-height:1.45}}
 table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:left}}</style></head><body>
@@ -132,8 +171,8 @@ and the privacy budget ledger (<code>ledger.json</code>). No exact value is publ
 {html.escape(book['privacy_unit'])}: every figure is almost equally likely whether or not any one released
 customer is in the data (epsilon {this['epsilon']:g}, delta {this['delta']:g} for this release).</p>
 <h2>How the segments were defined</h2>
-<p>{html.escape(partition['partition'])}. The partition therefore does not depend on any released customer.
-Customers in the fit sample are not part of this release, and the guarantee makes no claim about them.</p>
+<p>{html.escape(partition['partition'])}.</p>
+{protection}
 <h2>How each figure was computed</h2>
 <p>Counts: OpenDP integer Laplace noise on the count per segment. Means: a noisy sum of the value clipped to
 its bounds (bounds from the configuration, never from the data; missing values replaced by a configured
@@ -278,8 +317,16 @@ def release_methodology_markdown(dp: dict, k: int) -> str:
     queries = dp.get("queries") or []
     n_q = len(queries)
     bounds = ", ".join(f"{f} in [{lo:g}, {hi:g}]" for f, (lo, hi) in (dp.get("bounds") or {}).items()) or "none"
+    protection = "\n\n".join(f"**{head}.** {text}" for head, text in
+                              who_is_protected(float(dp.get("fit_share", 0.0)), float(dp["epsilon"])))
     return f"""**Guarantee.** (epsilon, delta) = ({dp['epsilon']:g}, {dp['delta']:g}) for this release, one customer as
 the privacy unit. The segments: {dp['partition']}.
+
+{protection}
+
+**Exact values.** The comparison of released and exact figures is an internal artefact
+(`artifacts/privacy/dp_utility.parquet`): no exact value of the release is shown in this report or in any
+other page a reader gets.
 
 **Budget split.** The release's epsilon is split over its {n_q} queries (one count query over the segments, one
 clamped-sum query per bounded feature), each query's share in the ledger above; by sequential composition the shares add up
@@ -293,7 +340,7 @@ sums over noisy counts: post-processing, no further budget.
 **Accuracy** ({level}%). A count's accuracy is OpenDP's bound that the noise stays within with {level}%
 probability (the accuracy column of the ledger). A mean's expected error is (a_sum + max(|lower|, |upper|) ·
 a_count) / n, with n the *released* count of the segment, capped at the bound range: it uses no exact value.
-Clipping and imputation add a bias this bound does not include (the internal table shows it).
+Clipping and imputation add a bias this bound does not include (measured in the internal comparison only).
 
 **Ledger.** Releases of the same dataset add up: {dp.get('spent_before', 0):g} spent before this release,
 {dp.get('spent_after', 0):g} after it, of a total of {dp['total_epsilon']:g} (`privacy.dp.total_epsilon`); a
