@@ -173,6 +173,42 @@ def assign_command(
         typer.echo(result.to_csv(index=False), nl=False)
 
 
+def _role_columns(pairs: list[str]) -> dict[str, str]:
+    """``role=column`` pairs of ``--column`` as a dict; a malformed pair is bad input."""
+    columns = {}
+    for pair in pairs:
+        role, sep, column = pair.partition("=")
+        if not sep or not role.strip() or not column.strip():
+            _fail(f"--column {pair!r}: write ROLE=COLUMN, e.g. --column timestamp=order_date.")
+        columns[role.strip()] = column.strip()
+    return columns
+
+
+@app.command("export-sql")
+def export_sql_command(
+    run_dir: Path = typer.Option(..., "--run", "-r", help="Run directory with a kmeans or ward model."),
+    dialect: str = typer.Option(..., "--dialect", help="duckdb, spark, postgres, snowflake, bigquery (or another "
+                                "SQLGlot dialect)."),
+    out: Path = typer.Option(..., "--out", "-o", help="SQL file to write."),
+    customers: str = typer.Option("customers", "--customers-table", help="The warehouse's customer table."),
+    transactions: str = typer.Option("transactions", "--transactions-table", help="The warehouse's transaction table."),
+    column: list[str] = typer.Option([], "--column", help="ROLE=COLUMN where the warehouse's names differ from the "
+                                     "run's roles (id, tx_id, timestamp, amount, category, channel, opt_out)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Score as of this time (default: the run's as_of)."),
+) -> None:
+    """Write the run's segmentation (features, model, names) as one SQL query for the customer's warehouse."""
+    from .scoring import export_sql
+
+    try:
+        export_sql(run_dir, dialect, out, customers=customers, transactions=transactions,
+                   columns=_role_columns(column), as_of=as_of)
+    except InputError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"Could not write {exc.filename or out}: {exc.strerror or exc}.", code=1)
+    typer.echo(f"Done: {out} ({dialect})")
+
+
 @app.command("statement")
 def statement_command(
     run_dir: Path = typer.Option(..., "--run", "-r", help="Run directory (made with a persistent pseudonym key)."),
