@@ -175,3 +175,203 @@ def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers",
         tmp.write_text(text)
         os.replace(tmp, out)
     return text
+
+
+# -- incremental assignment with history --------------------------------------------------------------
+_HISTORY = "assignments/history.parquet"  # under artifacts/
+_PARTS = "assignments/transactions"  # the transactions added since the run, one Parquet part per batch
+_BATCHES = "artifacts/assignments/batches.json"
+_CANONICAL = ("customer_id", "timestamp", "amount", "category", "channel")
+
+
+def _stored_transactions(run: Run) -> list[str]:
+    """The run's prepared transactions and every batch added since, as Parquet paths."""
+    parts = sorted((run.path / "artifacts" / _PARTS).glob("part-*.parquet"))
+    return [str(run.path / "data" / "transactions.parquet"), *map(str, parts)]
+
+
+def _register_scope(eng, run: Run, frozen: FrozenFeatures, changed: pd.DataFrame | None, fresh=None) -> Warehouse:
+    """Views ``customers`` and ``transactions`` over the prepared run (only ``changed`` customers if given)."""
+    eng.register("run_customers", [str(run.path / "data" / "customers.parquet")])
+    eng.register("stored_tx", _stored_transactions(run))
+    cols = ", ".join(["customer_id", "timestamp", "amount", *frozen.levels])
+    if changed is None:
+        eng.register_view("customers", "SELECT * FROM run_customers")
+        eng.register_view("transactions", f"SELECT {cols} FROM stored_tx")
+    else:
+        eng.register_rows("changed_ids", changed[["customer_id"]])
+        scope = "WHERE customer_id IN (SELECT customer_id FROM changed_ids)"
+        eng.register_view("customers", f"SELECT * FROM run_customers {scope}")
+        union = ""
+        if fresh is not None and len(fresh):
+            eng.register_rows("fresh_tx", fresh[["customer_id", "timestamp", "amount", *frozen.levels]])
+            union = f" UNION ALL SELECT {cols} FROM fresh_tx"
+        eng.register_view("transactions", f"SELECT {cols} FROM stored_tx {scope}{union}")
+    return Warehouse(customers="customers", transactions="transactions", customer_id="customer_id",
+                     columns={c: c for c in _CANONICAL if c != "customer_id"} | {"id": "customer_id"}, opt_out=None)
+
+
+def _score(eng, model, frozen: FrozenFeatures, wh: Warehouse) -> pd.DataFrame:
+    """``pseudonym``, ``segment``, ``margin`` of the customers in scope: the exported query, on the run's engine."""
+    out = eng.fetch_rows(export_query(model, frozen, wh))
+    return out.rename(columns={"customer_id": "pseudonym"})[["pseudonym", "segment", "margin"]]
+
+
+def _write_history(run: Run, history: pd.DataFrame) -> None:
+    path = run.artifact(_HISTORY)
+    tmp = path.with_name(f".{path.name}.tmp")
+    history.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def seed_history(run_dir) -> pd.DataFrame:
+    """``assignments/history.parquet`` as the run assigned: one open interval per customer (written if absent).
+
+    Every customer is scored by the exported query on the run's engine (a full re-score) for the
+    margins; the segments are the run's own (``segments/assignments.parquet``), and a customer whose
+    query segment differs from it stops the seeding (the run and its model would disagree).
+    """
+    from ._history import start_history
+
+    run = _open(run_dir)
+    if run.has(_HISTORY):
+        return run.read_table(_HISTORY)
+    model = load_centroid_model(run)
+    frozen = frozen_features(run)
+    with engine.make_engine(run.config) as eng:
+        scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, None))
+    assignments = run.read_table("segments/assignments.parquet")
+    scored = scored.set_index("pseudonym").reindex(assignments["customer_id"])
+    disagree = int((scored["segment"].to_numpy() != assignments["segment"].to_numpy()).sum())
+    if disagree:
+        raise RuntimeError(f"{disagree} customers score differently from the run's own assignment: the saved "
+                           "model does not reproduce segments/assignments.parquet; re-run notebook 02.")
+    history = start_history(assignments, scored["margin"].to_numpy(), frozen.as_of)
+    _write_history(run, history)
+    return history
+
+
+def _new_transactions(run: Run, table, since: pd.Timestamp) -> tuple[pd.DataFrame, int]:
+    """The new transactions under canonical names, from ``since`` on, and how many rows came before it."""
+    from ..data import read_table
+
+    wh = warehouse_of(run)
+    roles = {"id": wh.columns["id"], **{r: c for r, c in wh.columns.items() if r != "id"}}
+    frame = table if isinstance(table, pd.DataFrame) else read_table(table, "new transactions",
+                                                                      columns=list(roles.values()))
+    missing = [f"{c} ({r})" for r, c in roles.items() if r in ("id", "timestamp", "amount") and c not in frame]
+    if missing:
+        raise InputError(f"new transactions: column(s) {', '.join(missing)} missing; the table needs the run's "
+                         f"transaction columns ({', '.join(f'{r}={c}' for r, c in roles.items())}).")
+    renamed = {c: r if r != "id" else "customer_id" for r, c in roles.items() if c in frame}
+    out = frame[list(renamed)].rename(columns=renamed)
+    out["timestamp"] = pd.to_datetime(out["timestamp"], errors="coerce").astype("datetime64[us]")
+    out["amount"] = pd.to_numeric(out["amount"], errors="coerce")
+    bad = int(out["timestamp"].isna().sum() + out["amount"].isna().sum())
+    if bad:
+        raise InputError(f"new transactions: {bad} empty or unreadable value(s) in columns {roles['timestamp']} / "
+                         f"{roles['amount']}; fix or remove those rows.")
+    for column in ("category", "channel"):
+        if column in out:
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    recent = out["timestamp"] >= since
+    return out[recent].reset_index(drop=True), int((~recent).sum())
+
+
+def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
+    """Raw ids replaced by the run's pseudonyms; transactions of customers not in the run are bad input."""
+    from .. import privacy
+
+    key = privacy.resolve_key(run.settings("privacy", privacy.DEFAULTS))
+    if key.origin == "random":
+        raise InputError("The run has no persistent pseudonym key (privacy.key_env / key_file): new transactions "
+                         "cannot be linked to its customers. Set the key the run was made with.")
+    ids = pd.Series(pd.unique(new["customer_id"].astype(str)))
+    pseudonyms = pd.Series(privacy.pseudonymise(ids, key).to_numpy(), index=ids.to_numpy())
+    new = new.assign(customer_id=pseudonyms.loc[new["customer_id"].astype(str)].to_numpy())
+    known = pd.read_parquet(run.path / "data" / "customers.parquet", columns=["customer_id"])["customer_id"]
+    unknown = ~new["customer_id"].isin(set(known))
+    if unknown.any():
+        raise InputError(
+            f"new transactions: {int(unknown.sum())} rows of {new.loc[unknown, 'customer_id'].nunique()} customers "
+            "who are not in this run (unknown ids, or customers opted out or erased at preparation). Remove them, "
+            "or run the audit again with the new customers; nothing was written."
+        )
+    return new
+
+
+def _fresh(eng, new: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``new`` not stored yet (so the same batch twice adds nothing)."""
+    if not len(new):
+        return new
+    eng.register_rows("batch_ids", pd.DataFrame({"customer_id": pd.unique(new["customer_id"])}))
+    cols = list(new.columns)
+    stored = eng.fetch_rows(f"SELECT {', '.join(cols)} FROM stored_tx "
+                            "WHERE customer_id IN (SELECT customer_id FROM batch_ids)")
+    stored = stored.astype({c: new[c].dtype for c in cols})
+    for column in ("category", "channel"):
+        if column in cols:
+            stored[column] = stored[column].astype(object).where(stored[column].notna(), None)
+    seen = new.merge(stored.drop_duplicates(), on=cols, how="left", indicator=True)["_merge"].to_numpy() == "both"
+    return new[~seen].reset_index(drop=True)
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)
+
+
+def assign_incremental(run_dir, transactions, since, now=None) -> dict:
+    """Re-score only the customers with transactions new since ``since``; append to the history.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run with a nearest-centre model and a persistent pseudonym key.
+    transactions : DataFrame or path
+        New transactions with the customer's own ids and the run's transaction column names.
+    since : date-like
+        Rows from this time on are new; earlier rows are counted and left out. Not in the future.
+    now : Timestamp, optional
+        The current time (UTC) that ``since`` is checked against (default: the clock).
+
+    Returns
+    -------
+    dict
+        ``since``, ``as_of`` (the re-scored customers' features are measured there: the day after
+        the last stored transaction), ``new_transactions`` (rows added), ``already_stored``,
+        ``before_since``, ``rescored`` and ``moved`` (customers), ``history_rows``.
+    """
+    from ._history import apply_scores
+
+    run = _open(run_dir)
+    model = load_centroid_model(run)
+    since = _as_of(since)
+    if since > (now or _now()):
+        raise InputError(f"--since {since} is in the future: new data can only be since a time that has passed.")
+    new, before = _new_transactions(run, transactions, since)
+    new = _pseudonymised(run, new)
+    history = seed_history(run_dir)
+    report = {"since": since, "before_since": before, "new_transactions": 0, "already_stored": len(new),
+              "rescored": 0, "moved": 0}
+    with engine.make_engine(run.config) as eng:
+        eng.register("stored_tx", _stored_transactions(run))
+        fresh = _fresh(eng, new)
+        if not len(fresh):
+            return {**report, "as_of": None, "history_rows": len(history)}
+        stored_last = eng.sql("SELECT max(timestamp) AS t FROM stored_tx")["t"].iloc[0]
+        as_of = default_as_of(pd.DataFrame({"timestamp": [stored_last, fresh["timestamp"].max()]}))
+        frozen = frozen_features(run, as_of)
+        lacking = [c for c in frozen.levels if c not in fresh]
+        if lacking:
+            raise InputError(f"new transactions: column(s) {lacking} missing; the model uses their shares.")
+        changed = pd.DataFrame({"customer_id": pd.unique(fresh["customer_id"])})
+        scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, changed, fresh))
+    history, moved = apply_scores(history, scored.sort_values(["segment", "margin"], kind="stable"), as_of)
+    _write_history(run, history)  # first: a batch whose part is missing is simply applied again
+    part = run.artifact(f"{_PARTS}/part-{len(_stored_transactions(run)):05d}.parquet")
+    fresh.to_parquet(part, index=False)
+    report.update(new_transactions=len(fresh), already_stored=len(new) - len(fresh), as_of=as_of,
+                  rescored=len(scored), moved=moved, history_rows=len(history))
+    batches = run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []
+    run.write_json(_BATCHES, [*batches, report])
+    return report
