@@ -58,7 +58,7 @@ def test_only_customers_with_new_data_are_rescored_and_the_past_stays(run_copy, 
     assert res.exit_code == 0, res.output
     report = run.read_json("artifacts/assignments/batches.json")[-1]
     assert report["rescored"] == new["customer_id"].nunique() and report["new_transactions"] == len(new)
-    history = run.read_table("assignments/history.parquet")
+    history = scoring.read_history(run.path)
     assert len(history) == len(seeded) + report["moved"] and report["moved"] > 0
     # earlier rows unchanged, except that the movers' open intervals are now closed
     old = history.iloc[: len(seeded)]
@@ -71,11 +71,15 @@ def test_only_customers_with_new_data_are_rescored_and_the_past_stays(run_copy, 
     assert (history.iloc[len(seeded):]["reason"] == "new data").all()
     assert not history["pseudonym"].isin(set(new["customer_id"])).any()  # raw ids never enter the history
 
+    # the past is never rewritten: the first part is the seeded one, byte for byte
+    parts = sorted((run.path / "artifacts" / "assignments" / "history.parquet").glob("part-*.parquet"))
+    assert len(parts) == 2 and pd.read_parquet(parts[0]).equals(seeded)
     # the same batch again changes nothing
-    before = (run.path / "artifacts" / "assignments" / "history.parquet").read_bytes()
+    before = [p.read_bytes() for p in parts]
     again = scoring.assign_incremental(run.path, tmp_path / "new.csv", SINCE)
     assert again["new_transactions"] == 0 and again["rescored"] == 0
-    assert (run.path / "artifacts" / "assignments" / "history.parquet").read_bytes() == before
+    after = sorted((run.path / "artifacts" / "assignments" / "history.parquet").glob("part-*.parquet"))
+    assert [p.read_bytes() for p in after] == before
 
 
 def test_export_sql_incremental_and_full_run_agree(run_copy, tmp_path):
@@ -84,8 +88,7 @@ def test_export_sql_incremental_and_full_run_agree(run_copy, tmp_path):
     new = _one_new_month(raw, seed=1)
     report = scoring.assign_incremental(run.path, new, SINCE)
     as_of = pd.Timestamp(report["as_of"])
-    history = run.read_table("assignments/history.parquet")
-    now = scoring.current(history)
+    now = scoring.current(scoring.read_history(run.path))
     changed = raw["pseudonym"](pd.Series(pd.unique(new["customer_id"])))
     # full: the run's model on features recomputed from every transaction at the same as_of
     tx = pd.concat([run.transactions(), new.assign(customer_id=raw["pseudonym"](new["customer_id"]))],
@@ -134,9 +137,17 @@ def test_apply_scores_closes_and_opens_only_for_movers():
     history = scoring.start_history(pd.DataFrame({"customer_id": ["pa", "pb", "pc"], "segment": [0, 1, 2]}),
                                     [1.0, 2.0, 3.0], start)
     scored = pd.DataFrame({"pseudonym": ["pb", "pc"], "segment": [1, 0], "margin": [2.5, 0.5]})
-    out, moved = scoring.apply_scores(history, scored, pd.Timestamp("2026-02-01"))
-    assert moved == 1 and out["pseudonym"].tolist() == ["pa", "pb", "pc", "pc"]
+    part, moved = scoring.apply_scores(history, scored, pd.Timestamp("2026-02-01"))
+    assert moved == 1 and part["pseudonym"].tolist() == ["pc", "pc"]
+    out = scoring.consolidate([history, part])
+    assert out["pseudonym"].tolist() == ["pa", "pb", "pc", "pc"]
     assert out["valid_to"].isna().tolist() == [True, True, False, True]
+    assert out.iloc[2]["valid_to"] == pd.Timestamp("2026-02-01") and out.iloc[2]["segment"] == 2
     assert out.iloc[3][["segment", "reason"]].tolist() == [0, "new data"]
-    same, none = scoring.apply_scores(out, scored, pd.Timestamp("2026-03-01"))
-    assert none == 0 and same is out
+    assert scoring.current(out).loc["pc", "segment"] == 0
+    none_part, none = scoring.apply_scores(out, scored, pd.Timestamp("2026-03-01"))
+    assert none == 0 and none_part.empty
+    # moving again at the same as_of: the zero-length interval is closed, not confused with the new one
+    again, _ = scoring.apply_scores(out, scored.assign(segment=[1, 1]), pd.Timestamp("2026-02-01"))
+    final = scoring.consolidate([history, part, again])
+    assert final.loc[final["pseudonym"] == "pc", "valid_to"].isna().tolist() == [False, False, True]

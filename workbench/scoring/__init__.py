@@ -13,8 +13,9 @@ id, ``segment``, ``segment_name`` and ``margin`` (to the runner-up); raw ids nev
 :func:`assign_incremental` (``workbench assign --run DIR --transactions NEW --since T``) re-scores only
 the customers with transactions new since ``T``, with the same query on the run's engine restricted to
 them, and appends to ``artifacts/assignments/history.parquet`` (``pseudonym``, ``segment``, ``margin``,
-``valid_from``, ``valid_to``, ``reason``): a customer who moved gets their open interval closed and a
-new one opened; nobody else's rows change. The new rows are kept under ``artifacts/assignments/
+``valid_from``, ``valid_to``, ``reason``; a folder of parts that are only ever added, read as one table
+with :func:`read_history`): a customer who moved gets their open interval closed and a new one opened;
+nobody else's rows change. The new rows are kept under ``artifacts/assignments/
 transactions/`` so that the next batch sees them; the same batch twice adds nothing.
 
 Modules: ``_sql`` (the query and its translation), ``_history`` (intervals), ``stage`` (reads the run
@@ -23,9 +24,10 @@ The unit stands after ``pipeline`` (it reads the run's config hash from ``pipeli
 """
 
 from ._sql import DIALECTS, FrozenFeatures, Warehouse, export_query, transpile
-from ._history import COLUMNS as HISTORY_COLUMNS, apply_scores, current, start_history
+from ._history import COLUMNS as HISTORY_COLUMNS, apply_scores, consolidate, current, start_history
 from .stage import (
-    assign_incremental, export_sql, frozen_features, load_centroid_model, model_version, seed_history, warehouse_of,
+    assign_incremental, export_sql, frozen_features, load_centroid_model, model_version, read_history, seed_history,
+    warehouse_of,
 )
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "HISTORY_COLUMNS",
     "apply_scores",
     "assign_incremental",
+    "consolidate",
     "current",
     "seed_history",
     "start_history",
@@ -43,6 +46,7 @@ __all__ = [
     "frozen_features",
     "load_centroid_model",
     "model_version",
+    "read_history",
     "transpile",
     "warehouse_of",
 ]

@@ -3,8 +3,14 @@
 A row says: from ``valid_from`` the customer (``pseudonym``) was in ``segment`` with ``margin`` to the
 runner-up, until ``valid_to`` (missing while the interval is open, i.e. the current segment), for
 ``reason``: ``model refresh`` (the run's own assignment), ``new data`` (new transactions or changed
-customer rows) or ``choice`` (a choice the customer recorded). Closing an open interval sets its
-``valid_to``; nothing else of an earlier row ever changes.
+customer rows) or ``choice`` (a choice the customer recorded).
+
+The history is stored as parts that are only ever added, never rewritten: the first holds every
+customer's first interval; each later part holds, for every customer who moved, a closed copy of
+their open interval (same ``pseudonym``, ``valid_from`` and ``segment``, ``valid_to`` set) and the new
+open interval. :func:`consolidate` reads the parts as one table: one row per interval, the closed
+copy's ``valid_to`` on the interval's first row. A batch therefore costs what its movers cost, not
+what the whole history does.
 """
 
 from __future__ import annotations
@@ -42,18 +48,34 @@ def start_history(assignments: pd.DataFrame, margins, valid_from) -> pd.DataFram
     return _rows(assignments["customer_id"], assignments["segment"], margins, valid_from, "model refresh")
 
 
+_KEY = ["pseudonym", "valid_from", "segment"]
+
+
+def consolidate(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts, oldest first, as one table of intervals (a closed copy ends the interval it copies)."""
+    frame = pd.concat(parts, ignore_index=True)[COLUMNS] if parts else pd.DataFrame(columns=COLUMNS)
+    copy = frame.duplicated(_KEY, keep="first")
+    out = frame[~copy].reset_index(drop=True)
+    if copy.any():
+        ends = frame[copy].drop_duplicates(_KEY, keep="last").set_index(_KEY)["valid_to"]
+        where = pd.MultiIndex.from_frame(out[_KEY])
+        hit = where.isin(ends.index)
+        out.loc[hit, "valid_to"] = ends.reindex(where[hit]).to_numpy()
+    return out
+
+
 def current(history: pd.DataFrame) -> pd.DataFrame:
     """The open intervals (each customer's current segment), indexed by pseudonym."""
     return history[history["valid_to"].isna()].set_index("pseudonym")
 
 
 def apply_scores(history: pd.DataFrame, scored: pd.DataFrame, as_of, reason: str = "new data") -> tuple[pd.DataFrame, int]:
-    """Close and open intervals for the re-scored customers whose segment changed.
+    """The part to add for re-scored customers: for each who moved, the closed copy and the new interval.
 
     Parameters
     ----------
     history : DataFrame
-        The history so far (:data:`COLUMNS`).
+        At least the open intervals of the re-scored customers (:data:`COLUMNS`, consolidated).
     scored : DataFrame
         ``pseudonym``, ``segment``, ``margin`` of the re-scored customers (each once).
     as_of : Timestamp
@@ -64,19 +86,19 @@ def apply_scores(history: pd.DataFrame, scored: pd.DataFrame, as_of, reason: str
     Returns
     -------
     (DataFrame, int)
-        The new history (earlier rows first, unchanged apart from the closed ``valid_to``; the new
-        intervals appended in the order of ``scored``) and how many customers moved.
+        The new part (closed copies first, then the new intervals in the order of ``scored``; empty
+        when nobody moved) and how many customers moved.
     """
     if reason not in REASONS:
         raise ValueError(f"reason must be one of {REASONS}, got {reason!r}")
-    open_rows = history["valid_to"].isna()
-    now = history.loc[open_rows, ["pseudonym", "segment"]].set_index("pseudonym")["segment"]
+    open_rows = history[history["valid_to"].isna()].drop_duplicates("pseudonym", keep="last")
+    now = open_rows.set_index("pseudonym")["segment"]
     before = now.reindex(scored["pseudonym"]).to_numpy()
     moved = scored[pd.isna(before) | (before != scored["segment"].to_numpy())]
     if not len(moved):
-        return history, 0
-    out = history.copy()
-    closing = open_rows & out["pseudonym"].isin(set(moved["pseudonym"]))
-    out.loc[closing, "valid_to"] = pd.Timestamp(as_of)
+        return pd.DataFrame(columns=COLUMNS), 0
+    closed = open_rows[open_rows["pseudonym"].isin(set(moved["pseudonym"]))].copy()
+    closed["valid_to"] = pd.Timestamp(as_of)
+    closed["valid_to"] = closed["valid_to"].astype("datetime64[us]")
     added = _rows(moved["pseudonym"], moved["segment"], moved["margin"], as_of, reason)
-    return pd.concat([out, added], ignore_index=True)[COLUMNS], len(moved)
+    return pd.concat([closed[COLUMNS], added], ignore_index=True), len(moved)

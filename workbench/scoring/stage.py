@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import cached_property
 from pathlib import Path
 
 import pandas as pd
@@ -25,8 +26,16 @@ _SEGMENTS = "artifacts/segments/segments.json"
 _OPT_OUT_PURPOSE = "profiling_opt_out"
 
 
+class _ReadRun(Run):
+    """A run read by one call: its config parsed once (``Run.config`` parses ``config.yaml`` on every use)."""
+
+    @cached_property
+    def config(self) -> dict:
+        return Run.config.fget(self)
+
+
 def _open(run_dir) -> Run:
-    run = Run(run_dir)
+    run = _ReadRun(run_dir)
     if not run.prepared:
         raise InputError(f"{run_dir} is not a run directory (no data/prepare.json): run `workbench run` first.")
     return run
@@ -58,24 +67,38 @@ def model_version(run: Run) -> str:
     return hashlib.sha256((run.path / _MODEL).read_bytes()).hexdigest()[:16]
 
 
+_FROZEN = "artifacts/assignments/frozen.json"  # the run's as_of, last transaction and share levels
+
+
+def _run_facts(run: Run, from_tx: pd.DataFrame) -> dict:
+    """The run's last transaction and share levels: read from its transactions once, then from a small file."""
+    if (run.path / _FROZEN).exists():
+        return run.read_json(_FROZEN)
+    facts = {"last_transaction": None, "levels": {}}
+    with engine.DuckDBEngine(threads=1) as con:
+        con.register("tx", [str(run.path / "data" / "transactions.parquet")])
+        facts["last_transaction"] = con.sql("SELECT max(timestamp) AS t FROM tx")["t"].iloc[0]
+        for column in ("category", "channel"):
+            names = set(from_tx.loc[from_tx["family"] == f"{column}_shares", "feature"])
+            if names:
+                values = con.sql(f"SELECT DISTINCT CAST({column} AS VARCHAR) AS v FROM tx WHERE {column} IS NOT NULL")
+                facts["levels"][column] = sorted(v for v in values["v"] if level_column(column + "_", v) in names)
+    if _history_parts(run):  # the history's companion: written with it, read by every later batch
+        run.write_json(_FROZEN, facts)
+    return facts
+
+
 def frozen_features(run: Run, as_of=None) -> FrozenFeatures:
     """The run's feature definitions: used families, share levels, settings and ``as_of`` (default: the run's)."""
     inputs = run.read_table("segments/inputs.parquet")
     used = inputs[inputs["used"].astype(bool)]
     from_tx = used[used["source"] == "transactions"]
     settings = {**FEATURE_DEFAULTS, **(run.settings("segmentation", {}).get("features") or {})}
-    levels, run_as_of = {}, None
-    if len(from_tx):
-        with engine.DuckDBEngine(threads=1) as con:
-            con.register("tx", [str(run.path / "data" / "transactions.parquet")])
-            run_as_of = default_as_of(con.sql("SELECT max(timestamp) AS timestamp FROM tx"))
-            for column in ("category", "channel"):
-                names = set(from_tx.loc[from_tx["family"] == f"{column}_shares", "feature"])
-                if names:
-                    values = con.sql(f"SELECT DISTINCT CAST({column} AS VARCHAR) AS v FROM tx WHERE {column} IS NOT NULL")
-                    levels[column] = sorted(v for v in values["v"] if level_column(column + "_", v) in names)
+    facts = _run_facts(run, from_tx) if len(from_tx) else {"last_transaction": None, "levels": {}}
+    run_as_of = None if facts["last_transaction"] is None else default_as_of(
+        pd.DataFrame({"timestamp": [pd.Timestamp(facts["last_transaction"])]}))
     return FrozenFeatures(
-        families=list(dict.fromkeys(from_tx["family"])), levels=levels, settings=settings,
+        families=list(dict.fromkeys(from_tx["family"])), levels=facts["levels"], settings=settings,
         as_of=_as_of(as_of) if as_of is not None else run_as_of,
         customer_columns=list(used.loc[used["source"] == "customers", "feature"]),
     )
@@ -190,23 +213,22 @@ def _stored_transactions(run: Run) -> list[str]:
     return [str(run.path / "data" / "transactions.parquet"), *map(str, parts)]
 
 
-def _register_scope(eng, run: Run, frozen: FrozenFeatures, changed: pd.DataFrame | None, fresh=None) -> Warehouse:
-    """Views ``customers`` and ``transactions`` over the prepared run (only ``changed`` customers if given)."""
+def _register_scope(eng, run: Run, frozen: FrozenFeatures, changed: pd.DataFrame | None = None) -> Warehouse:
+    """Views ``customers`` and ``transactions``: the whole prepared run, or ``changed`` customers' rows.
+
+    ``changed`` holds the changed customers' every transaction (stored and new) under canonical names.
+    """
     eng.register("run_customers", [str(run.path / "data" / "customers.parquet")])
-    eng.register("stored_tx", _stored_transactions(run))
     cols = ", ".join(["customer_id", "timestamp", "amount", *frozen.levels])
     if changed is None:
+        eng.register("stored_tx", _stored_transactions(run))
         eng.register_view("customers", "SELECT * FROM run_customers")
         eng.register_view("transactions", f"SELECT {cols} FROM stored_tx")
     else:
-        eng.register_rows("changed_ids", changed[["customer_id"]])
-        scope = "WHERE customer_id IN (SELECT customer_id FROM changed_ids)"
-        eng.register_view("customers", f"SELECT * FROM run_customers {scope}")
-        union = ""
-        if fresh is not None and len(fresh):
-            eng.register_rows("fresh_tx", fresh[["customer_id", "timestamp", "amount", *frozen.levels]])
-            union = f" UNION ALL SELECT {cols} FROM fresh_tx"
-        eng.register_view("transactions", f"SELECT {cols} FROM stored_tx {scope}{union}")
+        eng.register_rows("changed_tx", changed[["customer_id", "timestamp", "amount", *frozen.levels]])
+        eng.register_view("customers", "SELECT * FROM run_customers WHERE customer_id IN "
+                                       "(SELECT DISTINCT customer_id FROM changed_tx)")
+        eng.register_view("transactions", f"SELECT {cols} FROM changed_tx")
     return Warehouse(customers="customers", transactions="transactions", customer_id="customer_id",
                      columns={c: c for c in _CANONICAL if c != "customer_id"} | {"id": "customer_id"}, opt_out=None)
 
@@ -217,11 +239,36 @@ def _score(eng, model, frozen: FrozenFeatures, wh: Warehouse) -> pd.DataFrame:
     return out.rename(columns={"customer_id": "pseudonym"})[["pseudonym", "segment", "margin"]]
 
 
-def _write_history(run: Run, history: pd.DataFrame) -> None:
-    path = run.artifact(_HISTORY)
-    tmp = path.with_name(f".{path.name}.tmp")
-    history.to_parquet(tmp, index=False)
+def _history_parts(run: Run) -> list[Path]:
+    folder = run.path / "artifacts" / _HISTORY
+    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
+
+
+def _add_history_part(run: Run, part: pd.DataFrame) -> Path:
+    """Add one part to the history (written beside it, then renamed into place: never half-written)."""
+    folder = run.path / "artifacts" / _HISTORY
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"part-{len(_history_parts(run)):05d}.parquet"
+    tmp = folder.parent / f".{path.name}.tmp"
+    part.to_parquet(tmp, index=False)
     os.replace(tmp, path)
+    return path
+
+
+def read_history(run_dir, pseudonyms=None) -> pd.DataFrame:
+    """The assignment history as one table (:func:`~workbench.scoring._history.consolidate` of its parts).
+
+    Parameters
+    ----------
+    run_dir : path or Run
+    pseudonyms : collection, optional
+        Only these customers' intervals (read with a Parquet filter).
+    """
+    from ._history import COLUMNS, consolidate
+
+    run = run_dir if isinstance(run_dir, Run) else _open(run_dir)
+    filters = None if pseudonyms is None else [("pseudonym", "in", list(pseudonyms))]
+    return consolidate([pd.read_parquet(p, filters=filters)[COLUMNS] for p in _history_parts(run)])
 
 
 def seed_history(run_dir) -> pd.DataFrame:
@@ -233,9 +280,9 @@ def seed_history(run_dir) -> pd.DataFrame:
     """
     from ._history import start_history
 
-    run = _open(run_dir)
-    if run.has(_HISTORY):
-        return run.read_table(_HISTORY)
+    run = run_dir if isinstance(run_dir, Run) else _open(run_dir)
+    if _history_parts(run):
+        return read_history(run)
     model = load_centroid_model(run)
     frozen = frozen_features(run)
     with engine.make_engine(run.config) as eng:
@@ -247,7 +294,8 @@ def seed_history(run_dir) -> pd.DataFrame:
         raise RuntimeError(f"{disagree} customers score differently from the run's own assignment: the saved "
                            "model does not reproduce segments/assignments.parquet; re-run notebook 02.")
     history = start_history(assignments, scored["margin"].to_numpy(), frozen.as_of)
-    _write_history(run, history)
+    _add_history_part(run, history)
+    frozen_features(run)  # now that the history exists, its facts file is written
     return history
 
 
@@ -279,7 +327,7 @@ def _new_transactions(run: Run, table, since: pd.Timestamp) -> tuple[pd.DataFram
 
 
 def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
-    """Raw ids replaced by the run's pseudonyms; transactions of customers not in the run are bad input."""
+    """Raw ids replaced by the run's pseudonyms (Python's ``hmac``, once per distinct id)."""
     from .. import privacy
 
     key = privacy.resolve_key(run.settings("privacy", privacy.DEFAULTS))
@@ -287,33 +335,39 @@ def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
         raise InputError("The run has no persistent pseudonym key (privacy.key_env / key_file): new transactions "
                          "cannot be linked to its customers. Set the key the run was made with.")
     ids = pd.Series(pd.unique(new["customer_id"].astype(str)))
-    pseudonyms = pd.Series(privacy.pseudonymise(ids, key).to_numpy(), index=ids.to_numpy())
-    new = new.assign(customer_id=pseudonyms.loc[new["customer_id"].astype(str)].to_numpy())
-    known = pd.read_parquet(run.path / "data" / "customers.parquet", columns=["customer_id"])["customer_id"]
-    unknown = ~new["customer_id"].isin(set(known))
-    if unknown.any():
+    codes = pd.Index(ids).get_indexer(new["customer_id"].astype(str))
+    return new.assign(customer_id=privacy.pseudonymise(ids, key).to_numpy()[codes])
+
+
+def _check_known(eng, run: Run, new: pd.DataFrame) -> None:
+    """Transactions of customers who are not in the run are bad input, counted (in the engine)."""
+    eng.register("run_customers", [str(run.path / "data" / "customers.parquet")])
+    eng.register_rows("batch", new[["customer_id"]])
+    counts = eng.sql("SELECT count(*) AS n_rows, count(DISTINCT customer_id) AS n_customers FROM batch "
+                     "WHERE customer_id NOT IN (SELECT customer_id FROM run_customers)")
+    if int(counts["n_rows"].iloc[0]):
         raise InputError(
-            f"new transactions: {int(unknown.sum())} rows of {new.loc[unknown, 'customer_id'].nunique()} customers "
+            f"new transactions: {int(counts['n_rows'].iloc[0])} rows of {int(counts['n_customers'].iloc[0])} customers "
             "who are not in this run (unknown ids, or customers opted out or erased at preparation). Remove them, "
             "or run the audit again with the new customers; nothing was written."
         )
-    return new
 
 
-def _fresh(eng, new: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``new`` not stored yet (so the same batch twice adds nothing)."""
-    if not len(new):
-        return new
-    eng.register_rows("batch_ids", pd.DataFrame({"customer_id": pd.unique(new["customer_id"])}))
+def _history_of_changed(eng, run: Run, new: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(stored, fresh)``: the stored transactions of the batch's customers (one scan) and the batch's new rows.
+
+    A row of the batch equal to a stored one in every column is not new, so the same batch twice adds nothing.
+    """
+    eng.register("stored_tx", _stored_transactions(run))
     cols = list(new.columns)
     stored = eng.fetch_rows(f"SELECT {', '.join(cols)} FROM stored_tx "
-                            "WHERE customer_id IN (SELECT customer_id FROM batch_ids)")
+                            "WHERE customer_id IN (SELECT DISTINCT customer_id FROM batch)")
     stored = stored.astype({c: new[c].dtype for c in cols})
     for column in ("category", "channel"):
         if column in cols:
             stored[column] = stored[column].astype(object).where(stored[column].notna(), None)
     seen = new.merge(stored.drop_duplicates(), on=cols, how="left", indicator=True)["_merge"].to_numpy() == "both"
-    return new[~seen].reset_index(drop=True)
+    return stored, new[~seen].reset_index(drop=True)
 
 
 def _now() -> pd.Timestamp:
@@ -339,7 +393,7 @@ def assign_incremental(run_dir, transactions, since, now=None) -> dict:
     dict
         ``since``, ``as_of`` (the re-scored customers' features are measured there: the day after
         the last stored transaction), ``new_transactions`` (rows added), ``already_stored``,
-        ``before_since``, ``rescored`` and ``moved`` (customers), ``history_rows``.
+        ``before_since``, ``rescored`` and ``moved`` (customers), ``history_parts``.
     """
     from ._history import apply_scores
 
@@ -350,28 +404,35 @@ def assign_incremental(run_dir, transactions, since, now=None) -> dict:
         raise InputError(f"--since {since} is in the future: new data can only be since a time that has passed.")
     new, before = _new_transactions(run, transactions, since)
     new = _pseudonymised(run, new)
-    history = seed_history(run_dir)
+    frozen = frozen_features(run)
     report = {"since": since, "before_since": before, "new_transactions": 0, "already_stored": len(new),
               "rescored": 0, "moved": 0}
     with engine.make_engine(run.config) as eng:
-        eng.register("stored_tx", _stored_transactions(run))
-        fresh = _fresh(eng, new)
+        _check_known(eng, run, new)
+    if not _history_parts(run):
+        seed_history(run)  # its own engine: views of one engine do not outlive it (Spark)
+    with engine.make_engine(run.config) as eng:
+        eng.register_rows("batch", new[["customer_id"]])
+        stored, fresh = _history_of_changed(eng, run, new)
         if not len(fresh):
-            return {**report, "as_of": None, "history_rows": len(history)}
-        stored_last = eng.sql("SELECT max(timestamp) AS t FROM stored_tx")["t"].iloc[0]
-        as_of = default_as_of(pd.DataFrame({"timestamp": [stored_last, fresh["timestamp"].max()]}))
-        frozen = frozen_features(run, as_of)
+            return {**report, "as_of": None, "history_parts": len(_history_parts(run))}
         lacking = [c for c in frozen.levels if c not in fresh]
         if lacking:
             raise InputError(f"new transactions: column(s) {lacking} missing; the model uses their shares.")
-        changed = pd.DataFrame({"customer_id": pd.unique(fresh["customer_id"])})
-        scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, changed, fresh))
-    history, moved = apply_scores(history, scored.sort_values(["segment", "margin"], kind="stable"), as_of)
-    _write_history(run, history)  # first: a batch whose part is missing is simply applied again
+        batches = run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []
+        last = max([pd.Timestamp(b["last_transaction"]) for b in batches] + [fresh["timestamp"].max()]
+                   + [frozen.as_of - pd.Timedelta(days=1)])
+        as_of = default_as_of(pd.DataFrame({"timestamp": [last]}))
+        frozen.as_of = as_of
+        changed = pd.concat([stored[stored["customer_id"].isin(set(fresh["customer_id"]))], fresh], ignore_index=True)
+        scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, changed))
+    history = read_history(run, scored["pseudonym"])
+    part, moved = apply_scores(history, scored.sort_values(["segment", "margin"], kind="stable"), as_of)
+    if moved:  # first: a batch whose transactions part is missing is simply applied again
+        _add_history_part(run, part)
     part = run.artifact(f"{_PARTS}/part-{len(_stored_transactions(run)):05d}.parquet")
     fresh.to_parquet(part, index=False)
     report.update(new_transactions=len(fresh), already_stored=len(new) - len(fresh), as_of=as_of,
-                  rescored=len(scored), moved=moved, history_rows=len(history))
-    batches = run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []
+                  rescored=len(scored), moved=moved, history_parts=len(_history_parts(run)), last_transaction=last)
     run.write_json(_BATCHES, [*batches, report])
     return report
