@@ -271,6 +271,21 @@ def read_history(run_dir, pseudonyms=None) -> pd.DataFrame:
     return consolidate([pd.read_parquet(p, filters=filters)[COLUMNS] for p in _history_parts(run)])
 
 
+def _history_of(run: Run, pseudonyms: pd.Series) -> pd.DataFrame:
+    """The consolidated intervals of some customers: one DuckDB scan of the parts (a semi-join, not a filter list)."""
+    from ._history import COLUMNS, consolidate
+
+    parts = _history_parts(run)
+    with engine.DuckDBEngine() as con:
+        con.register("history", [str(p) for p in parts], file_column="part")
+        con.register("wanted", pd.DataFrame({"pseudonym": pseudonyms.to_numpy()}))
+        rows = con.sql(f"SELECT {', '.join(COLUMNS)}, part FROM history "
+                       "WHERE pseudonym IN (SELECT pseudonym FROM wanted)")
+    order = rows["part"].map({p.name: i for i, p in enumerate(parts)})
+    rows = rows.assign(order_=order.to_numpy()).sort_values("order_", kind="stable")
+    return consolidate([rows[COLUMNS].astype({"valid_from": "datetime64[us]", "valid_to": "datetime64[us]"})])
+
+
 def seed_history(run_dir) -> pd.DataFrame:
     """``assignments/history.parquet`` as the run assigned: one open interval per customer (written if absent).
 
@@ -426,7 +441,7 @@ def assign_incremental(run_dir, transactions, since, now=None) -> dict:
         frozen.as_of = as_of
         changed = pd.concat([stored[stored["customer_id"].isin(set(fresh["customer_id"]))], fresh], ignore_index=True)
         scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, changed))
-    history = read_history(run, scored["pseudonym"])
+    history = _history_of(run, scored["pseudonym"])
     part, moved = apply_scores(history, scored.sort_values(["segment", "margin"], kind="stable"), as_of)
     if moved:  # first: a batch whose transactions part is missing is simply applied again
         _add_history_part(run, part)
