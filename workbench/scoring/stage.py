@@ -104,11 +104,12 @@ def frozen_features(run: Run, as_of=None) -> FrozenFeatures:
     )
 
 
-def _as_of(value) -> pd.Timestamp:
+def _as_of(value, option: str = "--as-of") -> pd.Timestamp:
+    """A time as a naive UTC timestamp; anything else is bad input naming ``option``."""
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"--as-of {value!r} is not a date or time (use e.g. 2026-12-01).") from exc
+        raise InputError(f"{option} {value!r} is not a date or time (use e.g. 2026-12-01).") from exc
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
     return stamp
@@ -414,12 +415,17 @@ def assign_incremental(run_dir, transactions, since, now=None) -> dict:
 
     run = _open(run_dir)
     model = load_centroid_model(run)
-    since = _as_of(since)
+    since = _as_of(since, "--since")
     if since > (now or _now()):
         raise InputError(f"--since {since} is in the future: new data can only be since a time that has passed.")
     new, before = _new_transactions(run, transactions, since)
     new = _pseudonymised(run, new)
     frozen = frozen_features(run)
+    if frozen.as_of is None:
+        raise InputError(f"{run.path}'s model uses no transaction features: new transactions cannot change a segment.")
+    lacking = [c for c in frozen.levels if c not in new]
+    if lacking:
+        raise InputError(f"new transactions: column(s) {lacking} missing; the model uses their shares.")
     report = {"since": since, "before_since": before, "new_transactions": 0, "already_stored": len(new),
               "rescored": 0, "moved": 0}
     with engine.make_engine(run.config) as eng:
@@ -431,9 +437,6 @@ def assign_incremental(run_dir, transactions, since, now=None) -> dict:
         stored, fresh = _history_of_changed(eng, run, new)
         if not len(fresh):
             return {**report, "as_of": None, "history_parts": len(_history_parts(run))}
-        lacking = [c for c in frozen.levels if c not in fresh]
-        if lacking:
-            raise InputError(f"new transactions: column(s) {lacking} missing; the model uses their shares.")
         batches = run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []
         last = max([pd.Timestamp(b["last_transaction"]) for b in batches] + [fresh["timestamp"].max()]
                    + [frozen.as_of - pd.Timedelta(days=1)])
@@ -446,7 +449,9 @@ def assign_incremental(run_dir, transactions, since, now=None) -> dict:
     if moved:  # first: a batch whose transactions part is missing is simply applied again
         _add_history_part(run, part)
     part = run.artifact(f"{_PARTS}/part-{len(_stored_transactions(run)):05d}.parquet")
-    fresh.to_parquet(part, index=False)
+    tmp = part.with_name(f".{part.name}.tmp")  # a half-written part would be read as stored rows
+    fresh.to_parquet(tmp, index=False)
+    os.replace(tmp, part)
     report.update(new_transactions=len(fresh), already_stored=len(new) - len(fresh), as_of=as_of,
                   rescored=len(scored), moved=moved, history_parts=len(_history_parts(run)), last_transaction=last)
     run.write_json(_BATCHES, [*batches, report])
