@@ -128,6 +128,11 @@ def test_bad_input_exits_2_and_writes_nothing(run_copy, tmp_path):
                                    "--since", SINCE])
     assert res.exit_code == 2 and "amount" in res.output and not assignments.exists()
 
+    new.drop(columns="category").to_csv(tmp_path / "no_category.csv", index=False)
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--transactions", str(tmp_path / "no_category.csv"),
+                                   "--since", SINCE])
+    assert res.exit_code == 2 and "category" in res.output and not assignments.exists()
+
     res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--transactions", str(path)])
     assert res.exit_code == 2 and "--since" in res.output and not assignments.exists()
 
