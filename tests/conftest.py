@@ -49,6 +49,20 @@ def _dp_ledger(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def spark_engine():
+    """One SparkSession (local[2]) for the whole test session, shared by every Spark test.
+
+    Starting the JVM costs seconds (engine.spark_session keeps one per process anyway); views are
+    dropped after each use via close().
+    """
+    from workbench import engine
+
+    eng = engine.SparkEngine({"master": "local[2]"})
+    yield eng
+    eng.close()
+
+
+@pytest.fixture(scope="session")
 def small_synthetic_config() -> dict:
     """The config of :func:`small_synthetic_run` (a fresh copy per call site is made by ``load_config``)."""
     return load_config(dataset="synthetic", overrides=SMALL_SYNTHETIC)

@@ -20,7 +20,7 @@ _PUBLIC = {
 }
 _PACKAGES = {
     "compare", "data", "dynamics", "engine", "explain", "fairness", "features", "notebooks", "pipeline",
-    "privacy", "report", "rundir", "segment", "statement", "value",
+    "privacy", "report", "rundir", "scoring", "segment", "statement", "value",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -148,14 +148,23 @@ def explain_command(
 
 @app.command("assign")
 def assign_command(
-    data: Path = typer.Argument(..., help="CSV (or Parquet) of new customers: id column + the model's raw inputs."),
+    data: Optional[Path] = typer.Argument(None, help="CSV (or Parquet) of new customers: id column + the model's "
+                                          "raw inputs (not with --transactions)."),
     run_dir: Path = typer.Option(..., "--run", help="Run directory holding the fitted segmentation model."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write the assignments to this CSV instead of printing."),
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Id column (default: the run's id role)."),
+    transactions: Optional[Path] = typer.Option(None, "--transactions", help="New transactions of the run's "
+                                                "customers: re-score only those customers, append to the history."),
+    since: Optional[str] = typer.Option(None, "--since", help="With --transactions: rows from this time on are new."),
 ) -> None:
-    """Assign new customers to a run's segments (ids are pseudonymised with the run's privacy key)."""
+    """Assign new customers to a run's segments, or re-score the customers with new transactions (--since)."""
+    if transactions is not None or since is not None:
+        _assign_incremental(run_dir, transactions, since, data)
+        return
     from .segment import assign_new
 
+    if data is None:
+        _fail("Give a table of new customers (DATA), or --transactions FILE --since TIME.")
     try:
         table = read_table(data, "new customers")
         result, origin = assign_new(run_dir, table, id_column)
@@ -171,6 +180,60 @@ def assign_command(
         typer.echo(f"Assigned {len(result)} customers: {out}")
     else:
         typer.echo(result.to_csv(index=False), nl=False)
+
+
+def _assign_incremental(run_dir: Path, transactions: Optional[Path], since: Optional[str], data: Optional[Path]) -> None:
+    from .scoring import assign_incremental
+
+    if transactions is None or since is None or data is not None:
+        _fail("Incremental assignment needs both --transactions FILE and --since TIME, and no DATA table.")
+    try:
+        report = assign_incremental(run_dir, transactions, since)
+    except InputError as exc:
+        _fail(str(exc))
+    if not report["new_transactions"]:
+        typer.echo(f"Nothing new since {report['since']}: {report['already_stored']} transactions were already "
+                   "applied; the history is unchanged.")
+        return
+    typer.echo(f"{report['new_transactions']} new transactions ({report['before_since']} before --since left out): "
+               f"{report['rescored']} customers re-scored as of {report['as_of']}, {report['moved']} moved; "
+               f"history: {run_dir / 'artifacts' / 'assignments' / 'history.parquet'}.")
+
+
+def _role_columns(pairs: list[str]) -> dict[str, str]:
+    """``role=column`` pairs of ``--column`` as a dict; a malformed pair is bad input."""
+    columns = {}
+    for pair in pairs:
+        role, sep, column = pair.partition("=")
+        if not sep or not role.strip() or not column.strip():
+            _fail(f"--column {pair!r}: write ROLE=COLUMN, e.g. --column timestamp=order_date.")
+        columns[role.strip()] = column.strip()
+    return columns
+
+
+@app.command("export-sql")
+def export_sql_command(
+    run_dir: Path = typer.Option(..., "--run", "-r", help="Run directory with a kmeans or ward model."),
+    dialect: str = typer.Option(..., "--dialect", help="duckdb, spark, postgres, snowflake, bigquery (or another "
+                                "SQLGlot dialect)."),
+    out: Path = typer.Option(..., "--out", "-o", help="SQL file to write."),
+    customers: str = typer.Option("customers", "--customers-table", help="The warehouse's customer table."),
+    transactions: str = typer.Option("transactions", "--transactions-table", help="The warehouse's transaction table."),
+    column: list[str] = typer.Option([], "--column", help="ROLE=COLUMN where the warehouse's names differ from the "
+                                     "run's roles (id, tx_id, timestamp, amount, category, channel, opt_out)."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Score as of this time (default: the run's as_of)."),
+) -> None:
+    """Write the run's segmentation (features, model, names) as one SQL query for the customer's warehouse."""
+    from .scoring import export_sql
+
+    try:
+        export_sql(run_dir, dialect, out, customers=customers, transactions=transactions,
+                   columns=_role_columns(column), as_of=as_of)
+    except InputError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"Could not write {exc.filename or out}: {exc.strerror or exc}.", code=1)
+    typer.echo(f"Done: {out} ({dialect})")
 
 
 @app.command("statement")

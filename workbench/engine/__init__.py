@@ -25,7 +25,7 @@ from ._aggregate_queries import (
 )
 from ._engine import DuckDBEngine, Engine, SparkEngine, active_config, make_engine, to_spark_sql, using
 from ._queries import (
-    count_query, hmac_key_table, model_space_exprs, predict_segments, pseudonym_query, score_query,
+    count_query, hmac_key_table, model_space_exprs, predict_segments, pseudonym_query, score_parts, score_query,
 )
 from ._prepare_queries import (  # preparation (issue 16, part P)
     CUSTOMERS as PREP_CUSTOMERS, FORGET as PREP_FORGET, KEPT as PREP_KEPT, TRANSACTIONS as PREP_TRANSACTIONS,
@@ -58,6 +58,7 @@ __all__ = [
     "predict_segments",
     "pseudonym_query",
     "register_input",
+    "score_parts",
     "score_query",
     "spark_session",
     "to_spark_sql",

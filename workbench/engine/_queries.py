@@ -57,7 +57,9 @@ def _numeric_expr(col: str, pipeline) -> str:
     """float -> optional log1p(max(x, 0)) -> impute -> winsorise -> scale, as one SQL expression."""
     steps = pipeline.named_steps
     x = f"CAST({_ident(col)} AS DOUBLE)"
-    x = f"CASE WHEN isnan({x}) THEN NULL ELSE {x} END"  # Spark keeps pandas' NaN as NaN, not NULL
+    # Spark keeps pandas' NaN as NaN, not NULL. Equality, not isnan(): NaN = NaN is true on DuckDB, Spark,
+    # Postgres and Snowflake, and the comparison translates to every dialect the SQL export writes.
+    x = f"CASE WHEN {x} = CAST('NaN' AS DOUBLE) THEN NULL ELSE {x} END"
     if "log" in steps:
         # greatest() skips NULLs on both engines: keep a missing value missing for the imputer.
         x = f"CASE WHEN {x} IS NULL THEN NULL ELSE ln(1 + greatest({x}, {_num(0)})) END"
@@ -94,17 +96,10 @@ def model_space_exprs(model) -> list[str]:
     return exprs
 
 
-def score_query(model, table: str, id_column: str = "customer_id") -> str:
-    """Nearest-centre scoring as a query: ``argmax_j 2 z.c_j - ||c_j||^2`` in the model's space.
+def score_parts(model, table: str, id_column: str = "customer_id", margin: bool = False) -> tuple[list[str], str]:
+    """The named subqueries (``name AS (…)``) and the final SELECT of :func:`score_query`.
 
-    The same formula as the model's ``predict`` (ties go to the lower segment id, as ``argmax``).
-    Only nearest-centre models translate (``kmeans``, ``ward``); a Gaussian mixture's posterior
-    needs its covariances and stays on the driver.
-
-    Returns
-    -------
-    str
-        A query with columns ``customer_id`` and ``segment`` (the model's stable ids).
+    Apart, so that a caller can put its own subqueries before them in one ``WITH`` (the SQL export).
     """
     centers = getattr(model, "cluster_centers_", None)
     if centers is None:
@@ -115,13 +110,39 @@ def score_query(model, table: str, id_column: str = "customer_id") -> str:
     for j, c in enumerate(centers):
         dot = " + ".join(f"z{i} * {_num(ci)}" for i, ci in enumerate(c))
         scores.append(f"{_num(2)} * ({dot}) - {_num(float(np.sum(c**2)))} AS s{j}")
-    best = "greatest(" + ", ".join(f"s{j}" for j in range(len(centers))) + ")"
-    pick = " ".join(f"WHEN s{j} >= {best} THEN {j}" for j in range(len(centers)))
-    return (
-        f"WITH z AS (SELECT {_ident(id_column)} AS customer_id, {zs} FROM {_ident(table)}), "
-        f"s AS (SELECT customer_id, {', '.join(scores)} FROM z) "
-        f"SELECT customer_id, CASE {pick} END AS segment FROM s"
-    )
+    k = len(centers)
+    best = "greatest(" + ", ".join(f"s{j}" for j in range(k)) + ")"
+    pick = " ".join(f"WHEN s{j} >= {best} THEN {j}" for j in range(k))
+    ctes = [f"z AS (SELECT {_ident(id_column)} AS customer_id, {zs} FROM {_ident(table)})",
+            f"s AS (SELECT customer_id, {', '.join(scores)} FROM z)"]
+    if not margin:
+        return ctes, f"SELECT customer_id, CASE {pick} END AS segment FROM s"
+    # The runner-up is the best of the others: the winner's own score is replaced by another
+    # segment's, which is no higher than the runner-up's (no NULLs: GREATEST skips them on some
+    # engines and returns NULL on others).
+    others = ", ".join(f"CASE WHEN segment = {j} THEN s{(j + 1) % k} ELSE s{j} END" for j in range(k))
+    ctes.append(f"w AS (SELECT s.*, CASE {pick} END AS segment, {best} AS best FROM s)")
+    return ctes, f"SELECT customer_id, segment, best - greatest({others}) AS margin FROM w"
+
+
+def score_query(model, table: str, id_column: str = "customer_id", margin: bool = False) -> str:
+    """Nearest-centre scoring as a query: ``argmax_j 2 z.c_j - ||c_j||^2`` in the model's space.
+
+    The same formula as the model's ``predict`` (ties go to the lower segment id, as ``argmax``).
+    Only nearest-centre models translate (``kmeans``, ``ward``); a Gaussian mixture's posterior
+    needs its covariances and stays on the driver.
+
+    With ``margin``, also the margin to the runner-up, ``s_assigned - s_runner_up`` =
+    ``||z - c_runner_up||^2 - ||z - c_assigned||^2`` (the quantity the explain stage explains).
+
+    Returns
+    -------
+    str
+        A query with columns ``customer_id`` and ``segment`` (the model's stable ids), and
+        ``margin`` when asked for.
+    """
+    ctes, final = score_parts(model, table, id_column, margin)
+    return f"WITH {', '.join(ctes)} {final}"
 
 
 def count_query(table: str, by: list[str]) -> str:

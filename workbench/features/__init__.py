@@ -41,7 +41,14 @@ Modules: ``_defaults`` (the config section), ``_transactions`` (the DuckDB aggre
 from ._defaults import DEFAULTS
 from ._plan import build_features, feature_plan
 from ._rfm import RFM_GROUPS, rfm, rfm_group, rfm_scores
-from ._transactions import TRANSACTION_FAMILIES, default_as_of, transaction_features
+from ._transactions import (
+    TRANSACTION_FAMILIES,
+    default_as_of,
+    feature_select,
+    level_column,
+    timestamp_literal,
+    transaction_features,
+)
 from ._transforms import TRANSFORMS, is_numeric, suggest_transform
 
 __all__ = [
@@ -52,10 +59,13 @@ __all__ = [
     "build_features",
     "default_as_of",
     "feature_plan",
+    "feature_select",
     "is_numeric",
+    "level_column",
     "rfm",
     "rfm_group",
     "rfm_scores",
     "suggest_transform",
+    "timestamp_literal",
     "transaction_features",
 ]

@@ -76,7 +76,8 @@ def _quote(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _timestamp(t) -> str:
+def timestamp_literal(t) -> str:
+    """``TIMESTAMP '…'``: how the feature query writes ``as_of`` and its periods."""
     return f"TIMESTAMP '{pd.Timestamp(t).isoformat(sep=' ')}'"
 
 
@@ -87,8 +88,8 @@ def _days(start: str, end: str) -> str:
 
 def _trend_clause(as_of: pd.Timestamp, trend_days: int) -> str:
     """Purchases in the last period minus purchases in the one before, over both counts."""
-    mid = _timestamp(as_of - pd.Timedelta(days=trend_days))
-    prev = _timestamp(as_of - pd.Timedelta(days=2 * trend_days))
+    mid = timestamp_literal(as_of - pd.Timedelta(days=trend_days))
+    prev = timestamp_literal(as_of - pd.Timedelta(days=2 * trend_days))
     last = f"count(*) FILTER (WHERE {_PURCHASE} AND timestamp >= {mid})"
     before = f"count(*) FILTER (WHERE {_PURCHASE} AND timestamp >= {prev} AND timestamp < {mid})"
     both = f"count(*) FILTER (WHERE {_PURCHASE} AND timestamp >= {prev})"
@@ -103,21 +104,49 @@ def _holiday_clause(season) -> str:
     return f"count(*) FILTER (WHERE {_PURCHASE} AND {cond}) / {_N_PURCHASES} AS holiday_share"
 
 
-def _share_clauses(con, transactions: pd.DataFrame, families: list[str], max_levels: int) -> list[str]:
+def _share_levels(con, transactions: pd.DataFrame, families: list[str], max_levels: int) -> dict[str, list[str]]:
+    """The levels that get a share column: column name -> its most frequent ``max_levels`` values."""
+    return {
+        column: _levels(con, transactions[column], column, max_levels)
+        for fam, column in (("category_shares", "category"), ("channel_shares", "channel"))
+        if fam in families and column in transactions
+    }
+
+
+def _share_clauses(levels: dict[str, list[str]]) -> list[str]:
     sel = []
-    for fam, column in (("category_shares", "category"), ("channel_shares", "channel")):
-        if fam in families and column in transactions:
-            for level in _levels(con, transactions[column], column, max_levels):
-                name = level_column(column + "_", level)
-                sel.append(
-                    f"count(*) FILTER (WHERE {_PURCHASE} AND {column} = {_quote(level)}) / {_N_PURCHASES} AS {name}"
-                )
+    for column, values in levels.items():
+        for level in values:
+            name = level_column(column + "_", level)
+            sel.append(f"count(*) FILTER (WHERE {_PURCHASE} AND {column} = {_quote(level)}) / {_N_PURCHASES} AS {name}")
     return sel
 
 
-def _aggregates(con, transactions: pd.DataFrame, families: list[str], settings: dict, as_of: pd.Timestamp) -> list[str]:
-    """The SELECT list: every feature is an aggregate with a FILTER clause over view ``tx``."""
-    a = _timestamp(as_of)
+def feature_select(families: list[str], settings: dict, as_of: pd.Timestamp,
+                   levels: dict[str, list[str]] | None = None) -> list[str]:
+    """The SELECT list of the feature query: every feature an aggregate with a FILTER clause.
+
+    The query reads ``customer_id``, ``timestamp``, ``amount`` (and ``category``/``channel`` where
+    ``levels`` names them) from rows already restricted to ``timestamp < as_of`` and groups them by
+    ``customer_id``; the text is DuckDB's dialect, kept portable (see :mod:`workbench.engine`).
+
+    Parameters
+    ----------
+    families : list of str
+        Subset of :data:`TRANSACTION_FAMILIES`; ``frequency`` is always computed (second item).
+    settings : dict
+        ``trend_days`` and ``holiday_season`` (see :data:`DEFAULTS`).
+    as_of : Timestamp
+        Recency, tenure and the trend periods are measured at it (a literal in the text).
+    levels : dict, optional
+        ``category``/``channel`` -> the levels that get a share column (as :func:`level_column` names it).
+
+    Returns
+    -------
+    list of str
+        ``customer_id`` first, then ``<expression> AS <feature>`` items.
+    """
+    a = timestamp_literal(as_of)
     purchase = _PURCHASE
     sel = ["customer_id", f"count(*) FILTER (WHERE {purchase}) AS frequency"]
     if "recency" in families:
@@ -136,7 +165,7 @@ def _aggregates(con, transactions: pd.DataFrame, families: list[str], settings: 
         )
     if "trend" in families:
         sel.append(_trend_clause(as_of, settings["trend_days"]))
-    sel += _share_clauses(con, transactions, families, settings["max_levels"])
+    sel += _share_clauses(levels or {})
     if "holiday_share" in families:
         sel.append(_holiday_clause(settings["holiday_season"]))
     if "returns_rate" in families:
@@ -203,8 +232,9 @@ def transaction_features(
         con.register_rows("src", transactions[cols] if list(transactions.columns) != cols else transactions)
         # One scan, one GROUP BY: every feature is an aggregate with a FILTER clause (standard SQL,
         # apart from date_diff), so no per-row columns are materialised.
-        con.register_view("tx", f"SELECT * FROM src WHERE timestamp < {_timestamp(as_of)}")
-        sel = _aggregates(con, transactions, families, settings, as_of)
+        con.register_view("tx", f"SELECT * FROM src WHERE timestamp < {timestamp_literal(as_of)}")
+        levels = _share_levels(con, transactions, families, settings["max_levels"])
+        sel = feature_select(families, settings, as_of, levels)
         query = f"SELECT {', '.join(sel)} FROM tx GROUP BY customer_id"
         if customer_ids is not None:
             # Join in the engine, in the caller's row order: cheaper than a pandas merge on strings.

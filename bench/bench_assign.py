@@ -1,0 +1,110 @@
+"""Incremental assignment (issue 28): one new month for 1% of the customers against a full re-score.
+
+A synthetic run is prepared and segmented (k = 5, no k selection: the fit is not what is measured),
+its history seeded, then one month of new transactions (three purchases each) for 1% of the kept
+customers goes through :func:`workbench.scoring.assign_incremental` (``workbench assign --since``).
+Side by side, in the same process and on the same engine:
+
+* **full re-score, SQL**: every customer scored by the same exported query on the run's engine
+  (features from every transaction, then nearest-centre scoring): what a warehouse would run;
+* **full re-score, stage 02's path**: ``features.build_features`` of every customer and
+  ``model.predict`` on the driver;
+* **incremental**: reading and pseudonymising the new rows, checking them against the stored
+  ones, features and scoring of the changed customers only, appending to the history.
+
+The count of re-scored customers is checked against the batch. Printed: times, ratios, and the
+history's growth; the second run of the same batch (a no-op) too.
+
+    python bench/bench_assign.py                        # 1M customers (~11M transactions)
+    python bench/bench_assign.py --n-customers 200000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+import numpy as np
+import pandas as pd
+
+import workbench
+from workbench import engine, features, scoring, segment
+from workbench.data import load_config
+from workbench.pipeline import prepare
+from workbench.scoring import stage as scoring_stage
+
+
+def _timed(label: str, func, *args, **kwargs):
+    start = time.perf_counter()
+    out = func(*args, **kwargs)
+    seconds = time.perf_counter() - start
+    print(f"{label:<48} {seconds:8.2f} s", flush=True)
+    return out, seconds
+
+
+def _new_month(customers: pd.DataFrame, start: pd.Timestamp, share: float, seed: int) -> pd.DataFrame:
+    kept = customers.loc[~customers["profiling_opt_out"].fillna(True).astype(bool), "customer_id"].to_numpy()
+    rng = np.random.default_rng(seed)
+    who = rng.choice(kept, max(1, int(len(kept) * share)), replace=False)
+    n = 3 * len(who)
+    return pd.DataFrame({
+        "customer_id": np.repeat(who, 3),
+        "timestamp": start + pd.to_timedelta(rng.integers(0, 30 * 86400, n), unit="s"),
+        "amount": rng.gamma(2.0, 150.0, n).round(2),
+        "channel": rng.choice(["web", "app", "store"], n),
+        "category": rng.choice(["electronics", "grocery", "home"], n),
+    })
+
+
+def _full_sql(run) -> pd.DataFrame:
+    model = scoring.load_centroid_model(run)
+    frozen = scoring.frozen_features(run)
+    with engine.make_engine(run.config) as eng:
+        return scoring_stage._score(eng, model, frozen, scoring_stage._register_scope(eng, run, frozen, None))
+
+
+def _full_stage02(run) -> np.ndarray:
+    model = scoring.load_centroid_model(run)
+    with engine.using(run.config):
+        table = features.build_features(run.customers(), run.transactions(), run.roles)
+    return model.predict(table[model.feature_names_in_])
+
+
+def main(n_customers: int, share: float, seed: int) -> None:
+    os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "bench-assign-key-0123456789abcdef")
+    folder = tempfile.mkdtemp(prefix="bench_assign_")
+    config = load_config(dataset="synthetic", overrides=[
+        f"dataset.params.n_customers={n_customers}", f"dataset.params.seed={seed}", "segmentation.k=5"])
+    run, _ = _timed("prepare (not compared)", prepare, config, f"{folder}/run")
+    _timed("stage 02, k = 5 (not compared)", segment.segment_run, run)
+    raw = workbench.load("synthetic", n_customers=n_customers, seed=seed).customers
+    n_tx = len(pd.read_parquet(run.path / "data" / "transactions.parquet", columns=["amount"]))
+    print(f"{len(run.customers()):,} customers kept, {n_tx:,} transactions")
+
+    _, seeded_s = _timed("seed the history (one full SQL re-score)", scoring.seed_history, run.path)
+    _, full_sql_s = _timed("full re-score, SQL on the engine", _full_sql, run)
+    _, full_py_s = _timed("full re-score, stage 02's path", _full_stage02, run)
+    as_of = scoring.frozen_features(run).as_of
+    new = _new_month(raw, as_of, share, seed)
+    report, inc_s = _timed(f"incremental: {new['customer_id'].nunique():,} customers, {len(new):,} rows",
+                           scoring.assign_incremental, run.path, new, as_of)
+    assert report["rescored"] == new["customer_id"].nunique(), report
+    again, again_s = _timed("the same batch again (no-op)", scoring.assign_incremental, run.path, new, as_of)
+    assert again["rescored"] == 0
+    history = scoring.read_history(run.path)
+    print(f"re-scored {report['rescored']:,} (checked), moved {report['moved']:,}; history: {len(history):,} "
+          f"intervals in {report['history_parts']} parts, {int(history['valid_to'].notna().sum()):,} closed")
+    print(f"incremental / full SQL re-score   = {inc_s / full_sql_s:6.1%}")
+    print(f"incremental / full stage-02 path  = {inc_s / full_py_s:6.1%}")
+    print(f"seeding {seeded_s:.2f} s is paid once per run")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-customers", type=int, default=1_000_000)
+    parser.add_argument("--share", type=float, default=0.01, help="share of customers with a new month")
+    parser.add_argument("--seed", type=int, default=3)
+    args = parser.parse_args()
+    main(args.n_customers, args.share, args.seed)

@@ -1,0 +1,158 @@
+"""`workbench assign --transactions --since`: only customers with new data are re-scored; the history grows."""
+
+import shutil
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from workbench import features, scoring
+from workbench.cli import app
+
+from .conftest import KEY
+from .test_export_sql import _plain_duckdb
+
+SINCE = "2026-07-01"
+
+
+@pytest.fixture()
+def run_copy(scored_run, tmp_path, monkeypatch):
+    """A fresh copy of the scored run (assign writes into it) and its raw tables; the run's key set."""
+    run, raw = scored_run
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", KEY)
+    shutil.copytree(run.path, tmp_path / "run")
+    from workbench import Run
+
+    return Run(tmp_path / "run"), raw
+
+
+def _one_new_month(raw, share=0.02, seed=0) -> pd.DataFrame:
+    """Three purchases in the month after the run's data for ``share`` of the kept customers (raw ids)."""
+    customers = pd.read_parquet(raw["customers"])
+    kept = customers.loc[~customers["profiling_opt_out"].fillna(True).astype(bool), "customer_id"].to_numpy()
+    rng = np.random.default_rng(seed)
+    who = rng.choice(kept, int(len(kept) * share), replace=False)
+    n = 3 * len(who)
+    return pd.DataFrame({
+        "customer_id": np.repeat(who, 3),
+        "timestamp": pd.Timestamp(SINCE) + pd.to_timedelta(rng.integers(0, 30 * 86400, n), unit="s"),
+        "amount": rng.gamma(2.0, 150.0, n).round(2),
+        "channel": rng.choice(["web", "app", "store"], n),
+        "category": rng.choice(["electronics", "grocery", "home"], n),
+    })
+
+
+def test_only_customers_with_new_data_are_rescored_and_the_past_stays(run_copy, tmp_path):
+    run, raw = run_copy
+    new = _one_new_month(raw)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    seeded = scoring.seed_history(run.path)
+    assert len(seeded) == len(run.customers()) and seeded["valid_to"].isna().all()
+    assert (seeded["reason"] == "model refresh").all()
+    np.testing.assert_array_equal(seeded["segment"], run.read_table("segments/assignments.parquet")["segment"])
+
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--transactions", str(tmp_path / "new.csv"),
+                                   "--since", SINCE])
+    assert res.exit_code == 0, res.output
+    report = run.read_json("artifacts/assignments/batches.json")[-1]
+    assert report["rescored"] == new["customer_id"].nunique() and report["new_transactions"] == len(new)
+    history = scoring.read_history(run.path)
+    assert len(history) == len(seeded) + report["moved"] and report["moved"] > 0
+    # earlier rows unchanged, except that the movers' open intervals are now closed
+    old = history.iloc[: len(seeded)]
+    pd.testing.assert_frame_equal(old.drop(columns="valid_to"), seeded.drop(columns="valid_to"))
+    closed = old["valid_to"].notna()
+    movers = set(history.iloc[len(seeded):]["pseudonym"])
+    assert set(old.loc[closed, "pseudonym"]) == movers and closed.sum() == len(movers)
+    per_mover = history[history["pseudonym"].isin(movers)].groupby("pseudonym")["valid_to"]
+    assert (per_mover.apply(lambda v: (v.notna().sum(), v.isna().sum())) == (1, 1)).all()
+    assert (history.iloc[len(seeded):]["reason"] == "new data").all()
+    assert not history["pseudonym"].isin(set(new["customer_id"])).any()  # raw ids never enter the history
+
+    # the past is never rewritten: the first part is the seeded one, byte for byte
+    parts = sorted((run.path / "artifacts" / "assignments" / "history.parquet").glob("part-*.parquet"))
+    assert len(parts) == 2 and pd.read_parquet(parts[0]).equals(seeded)
+    # the same batch again changes nothing
+    before = [p.read_bytes() for p in parts]
+    again = scoring.assign_incremental(run.path, tmp_path / "new.csv", SINCE)
+    assert again["new_transactions"] == 0 and again["rescored"] == 0
+    after = sorted((run.path / "artifacts" / "assignments" / "history.parquet").glob("part-*.parquet"))
+    assert [p.read_bytes() for p in after] == before
+
+
+def test_export_sql_incremental_and_full_run_agree(run_copy, tmp_path):
+    """Same data, same as_of: the exported SQL, the incremental path and the run's model give the same segment."""
+    run, raw = run_copy
+    new = _one_new_month(raw, seed=1)
+    report = scoring.assign_incremental(run.path, new, SINCE)
+    as_of = pd.Timestamp(report["as_of"])
+    now = scoring.current(scoring.read_history(run.path))
+    changed = raw["pseudonym"](pd.Series(pd.unique(new["customer_id"])))
+    # full: the run's model on features recomputed from every transaction at the same as_of
+    tx = pd.concat([run.transactions(), new.assign(customer_id=raw["pseudonym"](new["customer_id"]))],
+                   ignore_index=True)
+    table = features.build_features(run.customers(), tx, run.roles, as_of=as_of)
+    model = joblib.load(run.artifact("segments/model.joblib"))
+    full = pd.Series(model.predict(table[model.feature_names_in_]), index=table["customer_id"])
+    # export: the SQL file over the raw tables plus the new rows, run by plain duckdb
+    all_tx = pd.concat([pd.read_parquet(raw["transactions"]), new], ignore_index=True)
+    all_tx.to_parquet(tmp_path / "all_tx.parquet")
+    scoring.export_sql(run.path, "duckdb", tmp_path / "seg.sql", as_of=as_of)
+    exported = _plain_duckdb(tmp_path / "seg.sql", raw["customers"], tmp_path / "all_tx.parquet", tmp_path)
+    exported = exported.set_index(raw["pseudonym"](exported["customer_id"]))["segment"]
+    np.testing.assert_array_equal(now.loc[changed, "segment"].to_numpy(), full.loc[changed].to_numpy())
+    np.testing.assert_array_equal(exported.loc[full.index].to_numpy(), full.to_numpy())
+
+
+def test_bad_input_exits_2_and_writes_nothing(run_copy, tmp_path):
+    run, raw = run_copy
+    new = _one_new_month(raw)
+    path = tmp_path / "new.csv"
+    new.to_csv(path, index=False)
+    assignments = run.path / "artifacts" / "assignments"
+
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--transactions", str(path), "--since", "2999-01-01"])
+    assert res.exit_code == 2 and "in the future" in res.output and not assignments.exists()
+
+    strangers = pd.concat([new, new.head(4).assign(customer_id=["X1", "X1", "X2", "X3"])], ignore_index=True)
+    strangers.to_csv(tmp_path / "strangers.csv", index=False)
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--transactions", str(tmp_path / "strangers.csv"),
+                                   "--since", SINCE])
+    assert res.exit_code == 2 and "4 rows of 3 customers who are not in this run" in res.output
+    assert not assignments.exists()
+
+    new.drop(columns="amount").to_csv(tmp_path / "no_amount.csv", index=False)
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--transactions", str(tmp_path / "no_amount.csv"),
+                                   "--since", SINCE])
+    assert res.exit_code == 2 and "amount" in res.output and not assignments.exists()
+
+    new.drop(columns="category").to_csv(tmp_path / "no_category.csv", index=False)
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--transactions", str(tmp_path / "no_category.csv"),
+                                   "--since", SINCE])
+    assert res.exit_code == 2 and "category" in res.output and not assignments.exists()
+
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--transactions", str(path)])
+    assert res.exit_code == 2 and "--since" in res.output and not assignments.exists()
+
+
+def test_apply_scores_closes_and_opens_only_for_movers():
+    start = pd.Timestamp("2026-01-01")
+    history = scoring.start_history(pd.DataFrame({"customer_id": ["pa", "pb", "pc"], "segment": [0, 1, 2]}),
+                                    [1.0, 2.0, 3.0], start)
+    scored = pd.DataFrame({"pseudonym": ["pb", "pc"], "segment": [1, 0], "margin": [2.5, 0.5]})
+    part, moved = scoring.apply_scores(history, scored, pd.Timestamp("2026-02-01"))
+    assert moved == 1 and part["pseudonym"].tolist() == ["pc", "pc"]
+    out = scoring.consolidate([history, part])
+    assert out["pseudonym"].tolist() == ["pa", "pb", "pc", "pc"]
+    assert out["valid_to"].isna().tolist() == [True, True, False, True]
+    assert out.iloc[2]["valid_to"] == pd.Timestamp("2026-02-01") and out.iloc[2]["segment"] == 2
+    assert out.iloc[3][["segment", "reason"]].tolist() == [0, "new data"]
+    assert scoring.current(out).loc["pc", "segment"] == 0
+    none_part, none = scoring.apply_scores(out, scored, pd.Timestamp("2026-03-01"))
+    assert none == 0 and none_part.empty
+    # moving again at the same as_of: the zero-length interval is closed, not confused with the new one
+    again, _ = scoring.apply_scores(out, scored.assign(segment=[1, 1]), pd.Timestamp("2026-02-01"))
+    final = scoring.consolidate([history, part, again])
+    assert final.loc[final["pseudonym"] == "pc", "valid_to"].isna().tolist() == [False, False, True]

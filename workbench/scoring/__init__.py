@@ -1,0 +1,52 @@
+"""Scoring outside the audit: the frozen segmentation as SQL for the customer's warehouse.
+
+User guide
+----------
+:func:`export_sql` turns a finished run with a nearest-centre model (``kmeans``, ``ward``) into one
+SQL text over the customer's own ``customers`` and ``transactions`` tables: the run's transaction
+features (:func:`workbench.features.feature_select`, at the run's ``as_of``), the model's transforms,
+centres and segment names as literals (:func:`workbench.engine.score_parts`), translated by SQLGlot to
+``duckdb``, ``spark``, ``postgres``, ``snowflake`` or ``bigquery``. The output has the customer's own
+id, ``segment``, ``segment_name`` and ``margin`` (to the runner-up); raw ids never leave the warehouse.
+``workbench export-sql`` is the command.
+
+:func:`assign_incremental` (``workbench assign --run DIR --transactions NEW --since T``) re-scores only
+the customers with transactions new since ``T``, with the same query on the run's engine restricted to
+them, and appends to ``artifacts/assignments/history.parquet`` (``pseudonym``, ``segment``, ``margin``,
+``valid_from``, ``valid_to``, ``reason``; a folder of parts that are only ever added, read as one table
+with :func:`read_history`): a customer who moved gets their open interval closed and a new one opened;
+nobody else's rows change. The new rows are kept under ``artifacts/assignments/
+transactions/`` so that the next batch sees them; the same batch twice adds nothing.
+
+Modules: ``_sql`` (the query and its translation), ``_history`` (intervals), ``stage`` (reads the run
+directory, writes the file and the history).
+The unit stands after ``pipeline`` (it reads the run's config hash from ``pipeline._provenance``).
+"""
+
+from ._sql import DIALECTS, FrozenFeatures, Warehouse, export_query, transpile
+from ._history import COLUMNS as HISTORY_COLUMNS, apply_scores, consolidate, current, start_history
+from .stage import (
+    assign_incremental, export_sql, frozen_features, load_centroid_model, model_version, read_history, seed_history,
+    warehouse_of,
+)
+
+__all__ = [
+    "DIALECTS",
+    "HISTORY_COLUMNS",
+    "apply_scores",
+    "assign_incremental",
+    "consolidate",
+    "current",
+    "seed_history",
+    "start_history",
+    "FrozenFeatures",
+    "Warehouse",
+    "export_query",
+    "export_sql",
+    "frozen_features",
+    "load_centroid_model",
+    "model_version",
+    "read_history",
+    "transpile",
+    "warehouse_of",
+]

@@ -1,0 +1,184 @@
+"""A frozen segmentation as one SQL text: transaction features plus nearest-centre scoring, any dialect.
+
+The text is built in DuckDB's dialect from the same pieces the run used
+(:func:`workbench.features.feature_select` for the transaction features,
+:func:`workbench.engine.score_query` for the model's transforms and centres) and translated by
+SQLGlot; nothing is hand-written per dialect. Only DuckDB and Spark are checked by execution (tests);
+the other dialects are SQLGlot's translation of the same text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..data import InputError
+from ..engine import score_parts
+from ..features import TRANSACTION_FAMILIES, feature_select, level_column, timestamp_literal
+
+#: Dialects the README shows and the tests transpile; any other dialect SQLGlot knows is accepted too.
+DIALECTS = ("duckdb", "spark", "postgres", "snowflake", "bigquery")
+#: Transaction-table roles and their default column names (the run's prepared names).
+TRANSACTION_COLUMNS = {"id": "customer_id", "timestamp": "timestamp", "amount": "amount",
+                       "category": "category", "channel": "channel"}
+# Filled where a customer has no transaction before as_of, as features.build_features fills them.
+_FILLED = {"frequency": "0", "monetary": "CAST('0.0' AS DOUBLE)", "trend": "CAST('0.0' AS DOUBLE)"}
+
+
+@dataclass
+class Warehouse:
+    """Where the customer's own tables live and what their columns are called.
+
+    Attributes
+    ----------
+    customers, transactions : str
+        Table names (qualified names such as ``crm.customers`` are written as given).
+    customer_id : str
+        The customer table's id column (also the output's id column).
+    columns : dict
+        Transaction role (``id``, ``timestamp``, ``amount``, ``category``, ``channel``) -> column.
+    opt_out : str or None
+        The profiling opt-out flag: customers with it true are never scored.
+    blank_opts_out : bool
+        Whether a blank opt-out flag counts as opted out (the run's ``dataset.blank_consent``).
+    """
+
+    customers: str = "customers"
+    transactions: str = "transactions"
+    customer_id: str = "customer_id"
+    columns: dict = field(default_factory=lambda: dict(TRANSACTION_COLUMNS))
+    opt_out: str | None = None
+    blank_opts_out: bool = True
+
+
+@dataclass
+class FrozenFeatures:
+    """What the run's feature query computed: families, share levels, settings and ``as_of``."""
+
+    families: list[str]
+    levels: dict[str, list[str]]
+    settings: dict
+    as_of: pd.Timestamp
+    customer_columns: list[str]
+
+
+def _ident(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _table(name: str) -> str:
+    """A possibly qualified table name, each part quoted."""
+    return ".".join(_ident(part) for part in str(name).split("."))
+
+
+def _text(value) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _transaction_cte(frozen: FrozenFeatures, wh: Warehouse) -> str:
+    """The transactions before ``as_of`` under the feature query's names."""
+    cols = wh.columns
+    picked = [f"t.{_ident(cols['id'])} AS customer_id",
+              f"CAST(t.{_ident(cols['timestamp'])} AS TIMESTAMP) AS timestamp",
+              f"CAST(t.{_ident(cols['amount'])} AS DOUBLE) AS amount"]
+    picked += [f"CAST(t.{_ident(cols[c])} AS VARCHAR) AS {c}" for c in frozen.levels]
+    return (f"tx AS (SELECT {', '.join(picked)} FROM {_table(wh.transactions)} AS t "
+            f"WHERE CAST(t.{_ident(cols['timestamp'])} AS TIMESTAMP) < {timestamp_literal(frozen.as_of)})")
+
+
+def _kept_condition(wh: Warehouse) -> str:
+    """Profiling opt-outs are never scored (as preparation drops them); erased customers are gone already."""
+    if not wh.opt_out:
+        return "TRUE"
+    blank = "TRUE" if wh.blank_opts_out else "FALSE"
+    return f"NOT coalesce(CAST(c.{_ident(wh.opt_out)} AS BOOLEAN), {blank})"
+
+
+def _features_cte(frozen: FrozenFeatures, wh: Warehouse, model_inputs: list[str]) -> str:
+    """One row per kept customer: the model's raw inputs in original units (NULL where undefined)."""
+    items = [f"c.{_ident(wh.customer_id)} AS customer_id"]
+    items += [f"c.{_ident(col)} AS {_ident(col)}" for col in frozen.customer_columns]
+    for col in model_inputs:
+        if col in frozen.customer_columns:
+            continue
+        value = f"agg.{_ident(col)}"
+        items.append(f"coalesce({value}, {_FILLED[col]}) AS {_ident(col)}" if col in _FILLED
+                     else f"{value} AS {_ident(col)}")
+    join = f"LEFT JOIN agg ON c.{_ident(wh.customer_id)} = agg.customer_id " if frozen.families else ""
+    return (f"features AS (SELECT {', '.join(items)} FROM {_table(wh.customers)} AS c "
+            f"{join}WHERE {_kept_condition(wh)})")
+
+
+def export_query(model, frozen: FrozenFeatures, warehouse: Warehouse) -> str:
+    """The whole segmentation of a run as one DuckDB-dialect query over the customer's own tables.
+
+    Parameters
+    ----------
+    model : SegmentationModel
+        A fitted nearest-centre model (``cluster_centers_`` not None) with ``segment_names_``.
+    frozen : FrozenFeatures
+        The run's feature definitions: families, share levels, settings, ``as_of`` and the inputs
+        read straight from the customer table.
+    warehouse : Warehouse
+        Table and column names in the warehouse.
+
+    Returns
+    -------
+    str
+        A query with columns ``<customer id column>``, ``segment``, ``segment_name`` and ``margin``
+        (to the runner-up), one row per customer who has not opted out of profiling.
+    """
+    if getattr(model, "cluster_centers_", None) is None:
+        raise InputError(
+            f"The run's model ({model.method}) is not a nearest-centre model: its segment depends on the "
+            "mixture's covariances and posterior, which are not exported as SQL. Export a kmeans or ward run."
+        )
+    inputs = list(model.feature_names_in_)
+    unknown = [c for c in inputs if c not in frozen.customer_columns and not _is_transaction_feature(c, frozen)]
+    if unknown:
+        raise InputError(f"The model's inputs {unknown} are neither customer columns nor transaction features "
+                         "(e.g. predicted value): the SQL cannot compute them in the warehouse.")
+    ctes = []
+    if frozen.families:
+        sel = feature_select(frozen.families, frozen.settings, frozen.as_of, frozen.levels)
+        ctes = [_transaction_cte(frozen, warehouse), f"agg AS (SELECT {', '.join(sel)} FROM tx GROUP BY customer_id)"]
+    ctes.append(_features_cte(frozen, warehouse, inputs))
+    score_ctes, final = score_parts(model, "features", margin=True)
+    names = " ".join(f"WHEN {int(j)} THEN {_text(n)}" for j, n in sorted(model.segment_names_.items()))
+    return (
+        f"WITH {', '.join(ctes)}, "
+        f"{', '.join(score_ctes)}, scored AS ({final}) "
+        f"SELECT customer_id AS {_ident(warehouse.customer_id)}, segment, "
+        f"CASE segment {names} END AS segment_name, margin FROM scored"
+    )
+
+
+def _is_transaction_feature(column: str, frozen: FrozenFeatures) -> bool:
+    if column in TRANSACTION_FAMILIES or column == "frequency":
+        return True
+    return any(level_column(prefix + "_", v) == column for prefix, values in frozen.levels.items() for v in values)
+
+
+def transpile(text: str, dialect: str) -> str:
+    """Translate a DuckDB-dialect query with SQLGlot; unsupported constructs raise instead of warning."""
+    import sqlglot
+    from sqlglot.errors import ErrorLevel, SqlglotError
+
+    known = sorted(d.value for d in sqlglot.Dialects if d.value)
+    if dialect not in known:
+        raise InputError(f"Unknown SQL dialect {dialect!r}: choose one of {', '.join(DIALECTS)} "
+                         f"(or another that SQLGlot knows: {', '.join(k for k in known if k not in DIALECTS)}).")
+    try:
+        return sqlglot.transpile(text, read="duckdb", write=dialect, pretty=True,
+                                 unsupported_level=ErrorLevel.RAISE)[0]
+    except SqlglotError as exc:
+        raise InputError(f"SQLGlot cannot translate the segmentation to {dialect}: {exc}. "
+                         f"Export to one of {', '.join(DIALECTS)}.") from exc
+
+
+def header(facts: dict) -> str:
+    """The comment block that opens an exported file: one ``-- key: value`` line per fact."""
+    lines = ["-- Segment assignment exported by workbench (export-sql): the run's frozen features and model."]
+    lines += [f"-- {key}: {value}" for key, value in facts.items()]
+    return "\n".join(lines) + "\n"
