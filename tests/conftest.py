@@ -90,7 +90,7 @@ def _shared_fixtures(item) -> set[str]:
         if name in _SPARK_FIXTURES:
             shared.add("spark")
         elif not name.startswith("_") and any(d.scope == "session" and d.baseid.startswith("tests") for d in defs):
-            shared.add(name)
+            shared.add("small_synthetic_run" if name == "small_synthetic_config" else name)
     return shared
 
 
