@@ -66,6 +66,7 @@ from ._profiles import (
     segment_count_table,
     segment_z,
 )
+from ._structure import StructureTest, structure_test
 from ._transforms import Winsorizer, log1p_nonneg
 from .plots import plot_k_selection, plot_profile_heatmap, plot_projection, plot_sizes
 from .stage import assign_new, audit_run, segment_run
@@ -101,6 +102,8 @@ __all__ = [
     "segment_count_table",
     "k_verdicts",
     "recommend_k",
+    "structure_test",
+    "StructureTest",
     "rfm_group_table",
     "segment_run",
     "segment_z",
