@@ -109,13 +109,14 @@ def test_no_stable_k_warns_and_takes_the_most_stable_eligible():
     assert k == 2 and "caution" in reason
 
 
-def test_the_planted_synthetic_world_has_segment_structure_on_20_seeds():
-    # k = 1 must not swallow real segments. 20 small worlds (300 customers each, the default
-    # segmentation inputs, k up to 6): the gap test finds structure in every one. Among k >= 2 the choice is the
-    # unchanged stability rule; bench/bench_choose_k.py measures k = 5 on 20 full-size seeds.
+def test_the_planted_synthetic_world_has_segment_structure_on_many_seeds():
+    # k = 1 must not swallow real segments. 8 small worlds (300 customers each, the default segmentation
+    # inputs, k up to 6): the gap test finds structure in every one (20 seeds took 84 s on the shared
+    # 2-core machine, too slow for the suite; bench/bench_choose_k.py runs 20 full-size seeds and reports
+    # the recommended k with the k = 1 candidate). Among k >= 2 the choice is the unchanged stability rule.
     from workbench.segment._inputs import segmentation_inputs
 
-    for seed in range(20):
+    for seed in range(8):
         d = workbench.load("synthetic", n_customers=300, seed=seed)
         _, _, X, _ = segmentation_inputs(d.customers, d.transactions, d.roles, {})
         Z = segment.SegmentationModel(k=2, random_state=seed).fit_preprocessor(X).transform(X)

@@ -116,6 +116,8 @@ RANGES: dict[str, Callable[[Any], str | None]] = {
     "segmentation.winsorize": lambda v: None if 0 <= v < 0.5 else "must lie in [0, 0.5)",
     "segmentation.min_segment_size": lambda v: None if v >= 1 else "must be >= 1",
     "segmentation.structure.alpha": _open_unit,
+    "value.when_unfit": lambda v: None if v in ("warn", "historical") else "must be 'warn' or 'historical'",
+    "value.fit_gate.alpha": _open_unit,
     "fairness.alpha": _open_unit,
     "fairness.thresholds.ratio": _ratio,
     "fairness.thresholds.difference": lambda v: None if 0 < v < 1 else "must lie strictly between 0 and 1",
