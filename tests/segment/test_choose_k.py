@@ -122,3 +122,17 @@ def test_the_planted_synthetic_world_has_segment_structure_on_many_seeds():
         Z = segment.SegmentationModel(k=2, random_state=seed).fit_preprocessor(X).transform(X)
         test = segment.structure_test(Z, k_max=6, random_state=seed)
         assert test.has_structure, (seed, test.sentence())
+
+
+def test_the_headline_of_one_segment_says_why_and_what_it_means():
+    from workbench.segment.views import NO_STRUCTURE, ONE_SEGMENT_MEANS, learned_headline
+
+    class One:
+        k, method, feature_names_in_ = 1, "kmeans", ["a", "b"]
+
+    shares = pd.Series({0: 1.0})
+    chosen = learned_headline(One(), "k = 1: no k beats one segment (gap test p = 0.400 > 0.05): no stable segment "
+                              "structure.", {0: "Everyone"}, shares, [], None)
+    assert chosen[0] == f"{NO_STRUCTURE} {ONE_SEGMENT_MEANS}"
+    fixed = learned_headline(One(), "k = 1 was set in the config (segmentation.k).", {0: "Everyone"}, shares, [], None)
+    assert fixed[0].startswith("One segment: k = 1 was set") and ONE_SEGMENT_MEANS in fixed[0]

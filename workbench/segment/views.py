@@ -123,19 +123,20 @@ class SegmentationResult:
         return out
 
 
-#: What k = 1 means for the audit, in the headline and the report.
+#: Why k = 1 when the gap test chose it, and what one segment means for the audit (headline and report).
 NO_STRUCTURE = ("No stable segment structure: no number of segments separates the customers better than cuts of "
-                "one structureless cloud (gap test), so every customer is in one segment. For the audit: no learned "
-                "segment can treat a group differently, the segment-level findings (explanations, movement between "
-                "segments) have nothing to compare, and the fairness part still runs on the policy's actions and "
-                "on given labels where the dataset has them.")
+                "one structureless cloud (gap test), so every customer is in one segment.")
+ONE_SEGMENT_MEANS = ("For the audit: no learned segment can treat a group differently, the segment-level findings "
+                     "(explanations, movement between segments) have nothing to compare, and the fairness part still "
+                     "runs on the policy's actions and on given labels where the dataset has them.")
 
 
 def learned_headline(model: SegmentationModel, reason: str, names: dict[int, str], shares: pd.Series,
                      used_sensitive: list[str], truth_ari: float | None) -> list[str]:
     """The summary sentences of a learned segmentation: k and why, the named segments, the inputs."""
     if model.k == 1:
-        headline = [NO_STRUCTURE]
+        why = NO_STRUCTURE if "gap test" in reason else f"One segment: {reason}"
+        headline = [f"{why} {ONE_SEGMENT_MEANS}"]
     else:
         headline = [f"{model.k} segments ({model.method}): " + re.split(r"\.\s", reason)[0].rstrip(".") + "."]
     named = "; ".join(f"{names[j]} ({'suppressed' if pd.isna(shares.get(j)) else f'{shares[j]:.0%}'})" for j in range(model.k))
