@@ -8,9 +8,9 @@ from workbench import data, pipeline
 from workbench.data import load_config
 from workbench.segment.views import ONE_SEGMENT_MEANS
 
-NOTEBOOKS = ["02_segmentation", "03_explain_membership", "04_fairness_audit", "05_segment_dynamics"]
-SMALL = ["dataset.params.n_customers=300", "segmentation.k=1", "fairness.n_boot=100", "fairness.proxy.max_rows=300",
-         "explain.sample_size=300", "privacy.suppression_k=5"]
+# 02 and 03 are where one segment changes what is said; all seven notebooks completed on k = 1 by hand (issue 25)
+NOTEBOOKS = ["02_segmentation", "03_explain_membership"]
+SMALL = ["dataset.params.n_customers=300", "segmentation.k=1", "explain.sample_size=300", "privacy.suppression_k=5"]
 
 
 def test_one_learned_segment_completes_and_says_there_is_no_structure(tmp_path):
