@@ -77,6 +77,7 @@ def test_every_clv_number_says_the_model_does_not_fit(unfit_runs):
     run, result = unfit_runs["warn"]
     models = result.models
     assert models["fit_gate"]["fits"] is False and models["fallback_to_historical"] is False
+    assert "outside tolerance" in set(result.holdout["fit"])  # the verdict beside each bucket of the table
     lines = views.headline(models, result.holdout, 12)
     assert UNFIT in lines[0] and UNFIT in lines[-1]
     assert any(line.startswith("Model fit: FAIL") for line in lines)

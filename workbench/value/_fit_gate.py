@@ -113,7 +113,8 @@ class FitGate:
         return {"fits": self.fits, "reasons": list(self.reasons), **self.settings,
                 "correlation": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.correlation.items()},
                 "buckets_outside": [str(b) for b in self.holdout.loc[self.holdout["verdict"] == "outside tolerance",
-                                                                       "bucket"]]}
+                                                                       "bucket"]],
+                "bucket_verdicts": {str(b): str(v) for b, v in zip(self.holdout["bucket"], self.holdout["verdict"])}}
 
 
 def fit_gate(calibration: pd.DataFrame, predicted: np.ndarray, frequency, monetary, holdout_tolerance: float = 0.4,

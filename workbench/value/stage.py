@@ -90,9 +90,12 @@ def _holdout(run: Run, tx: pd.DataFrame, s: dict, k: int, summary: pd.DataFrame)
                                   "calibration_repeat_purchases", "value_holdout", k, population=CALIBRATION)
     table["customers"] = counts["customers"].drop(index="Total").to_numpy()
     table.loc[table["customers"].isna(), ["actual", "predicted"]] = np.nan
+    gate = _gate(cal, bg, summary, s)
+    # the fit gate's verdict per bucket (decided on exact counts; no number of a suppressed bucket is shown)
+    table["fit"] = table["bucket"].map(gate.get("bucket_verdicts") or {}).fillna("not judged")
+    table.loc[table["customers"].isna(), "fit"] = "suppressed"
     info = {"calibration_end": str(cal_end.date()), "observation_end": str(end.date()),
-            "holdout_days": int((end - cal_end).days), "params": bg.params if bg else None,
-            "fit_gate": _gate(cal, bg, summary, s)}
+            "holdout_days": int((end - cal_end).days), "params": bg.params if bg else None, "fit_gate": gate}
     return table, info
 
 
