@@ -7,7 +7,8 @@ the default segmentation inputs are built, and two report cards are computed on 
   largest stable k: mean ARI >= 0.8 and least stable segment's mean Jaccard >= 0.85);
 * **after**: the current defaults (``segmentation.n_bootstrap`` refits; stability judged per refit:
   every segment must reproduce in 80% of refits; a minimum segment share; silhouette between a
-  marginally stable k and the clearly stable k below it).
+  marginally stable k and the clearly stable k below it; k = 1 a candidate, decided first by the
+  gap test of ``segmentation.structure``, issue 25).
 
 A seed *recovers* the planted segments when k = 5 and the fitted model's adjusted Rand index against
 the planted truth is >= 0.9. Also printed: the share of refits reproducing every segment at k = 5
@@ -60,12 +61,14 @@ def one_seed(seed: int, n_customers: int) -> dict:
     common = dict(k_range=settings["k_range"], silhouette_sample=settings["silhouette_sample"],
                   n_init=settings["n_init"], random_state=seed)
     t0 = time.perf_counter()
-    before = choose_k(Z, n_bootstrap=5, refit_n_init=settings["n_init"], **common)
+    before = choose_k(Z, n_bootstrap=5, refit_n_init=settings["n_init"], structure=False, **common)
     t1 = time.perf_counter()
-    after = choose_k(Z, n_bootstrap=settings["n_bootstrap"], refit_n_init=settings["refit_n_init"], **common)
+    after = choose_k(Z, n_bootstrap=settings["n_bootstrap"], refit_n_init=settings["refit_n_init"],
+                     structure=settings["structure"], **common)
     t2 = time.perf_counter()
     k_before = legacy_recommend(before)
-    k_after, _ = recommend_k(after, **settings["stability"], min_share=settings["min_segment_share"])
+    k_after, _ = recommend_k(after, **settings["stability"], min_share=settings["min_segment_share"],
+                             alpha=settings["structure"]["alpha"])
     out = {"seed": seed, "k_before": k_before, "k_after": k_after,
            "card_s_before": t1 - t0, "card_s_after": t2 - t1}
     for name, k in (("before", k_before), ("after", k_after)):

@@ -33,4 +33,5 @@ def test_methodology_states_the_path_the_fidelity_rule_and_the_grammar():
     assert "at least 0.85 (`explain.fidelity_threshold`)" in surrogate
     assert "accuracy 0.912 on 400 held-out customers" in surrogate
     for text in (exact, surrogate):
-        assert "add 1, 2, 3, 5, 8, 12 purchases in a quarter (90 days)" in text and "never changed" in text
+        assert "additional purchases in the next 90 days: 1, 2, 3, 5, 8, 12 purchases" in text
+        assert "Past purchases are never changed or relabelled" in text and "move " not in text.replace("move only", "")

@@ -54,8 +54,13 @@ def test_other_methods(data, method):
         assert m.cluster_centers_ is None and m.predict_proba(X).shape == (len(X), 5)
 
 
+def test_one_segment_is_a_model_no_structure_is_an_answer(data):
+    model = segment.SegmentationModel(k=1, random_state=0).fit(data[1])
+    assert set(model.predict(data[1])) == {0}
+
+
 def test_invalid_parameters(data):
     with pytest.raises(ValueError, match="method"):
         segment.SegmentationModel(method="dbscan").fit(data[1])
     with pytest.raises(ValueError, match="k must"):
-        segment.SegmentationModel(k=1).fit(data[1])
+        segment.SegmentationModel(k=0).fit(data[1])

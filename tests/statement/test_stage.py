@@ -6,6 +6,7 @@ that no one else has); a statement must contain its own customer's canaries and 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -93,6 +94,8 @@ def test_statements_for_five_ids_hold_only_their_own_values(byo_run, tmp_path):
         for heading in ["Your segment", "The main reasons", "What would change your segment",
                         "The data we hold about you", "The model", "Your rights"]:
             assert heading in page, heading
+        # what would change the segment is a future action, never a relabelling of past purchases (issue 25)
+        assert not re.search(r"moving \d+ of your|of your \d+ purchases|relabel", page)
         assert "privacy@example.org" in page and "Art. 21" in page and "Art. 22" in page
         assert "used only to check that segments treat groups fairly" in page  # gender, age
         assert "<script" not in page and "http" not in page.replace("privacy@example.org", "")

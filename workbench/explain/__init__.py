@@ -32,9 +32,10 @@ Global importance (``importance.parquet``: ``segment, feature, mean_abs_shap``) 
 runner-up. Per customer, :func:`explain_customer` lists the features with the largest margin
 contributions (value, typical member, population median); the paragraph names as reasons only
 features that push towards the assigned segment and says which pull towards the runner-up. Its
-counterfactual is feasible (:func:`feasible_counterfactual`): a change in purchasing (more purchases
-of a typical basket in a quarter, moving purchases between categories or channels) applied to the
-customer's transactions and passed through the run's feature computation, verified with the model;
+counterfactual is feasible (:func:`feasible_counterfactual`): future purchases only (more purchases in
+the next 90 days, as usual or in a category or channel; the past is never relabelled) added to the
+customer's transactions and passed through the run's feature computation at the period's end, verified
+with the model (doing nothing is scored too, and a segment reached without any purchase is no suggestion);
 the target is the nearest segment such a change reaches, and where none does within the bounded
 search the explanation says so. Clock features, demographics, geography and survey scores are never
 suggested. ``workbench explain --run DIR --customer PSEUDONYM`` prints it (``--json``, ``--html``).

@@ -1,48 +1,43 @@
-"""Feasible counterfactuals: changes in purchasing behaviour, applied to transactions, verified by the model.
+"""Feasible counterfactuals: purchases a customer could make next, re-scored at the period's end.
 
-A counterfactual is a small set of *actions* a customer could take -- more purchases of a typical
-basket in a quarter, moving part of their purchases from one category (or channel) to another --
-applied to the customer's own transactions. The changed transactions go through the run's feature
-computation (:func:`workbench.features.transaction_features`, the aggregation
-:func:`~workbench.features.build_features` runs, at the run's ``as_of`` and with its category and
-channel levels), so frequency, spend, average order value, shares, recency and tenure move together
-as they would. Clock features (recency, tenure) change only as a consequence of dated purchases and
-are never suggested; customer-table attributes (demographics, geography, survey scores, engagement)
-are never changed. Every candidate is scored by the model; the result is the nearest segment that
-some candidate reaches (distance: standardised change of the features, ties: fewer actions).
+A counterfactual is something a customer can still do: *additional purchases in the next period*
+(:data:`PERIOD_DAYS` days after the run's ``as_of``): how many, of what basket size, and optionally
+in which category and/or through which channel. The past is never relabelled: a customer cannot
+change what they bought, only what they buy next. The customer's transactions plus the added ones go
+through the run's feature computation (:func:`workbench.features.transaction_features`, the
+aggregation :func:`~workbench.features.build_features` runs, with the run's category and channel
+levels) *at the end of the period*, so frequency, spend, average order value, shares, recency and
+tenure move together as they would by then, including the clock. Clock features are never suggested;
+customer-table attributes (demographics, geography, survey scores, engagement) are never changed.
+Every candidate is scored by the model, and so is doing nothing: a segment the customer would reach
+without any action is not a suggestion. The result is the nearest segment some candidate reaches
+(distance: standardised change of the features, ties: fewer purchases).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-#: The bounded grammar: purchases added in a quarter, basket sizes (x the typical basket), shares moved.
+#: The bounded grammar: purchases added in the next period and basket sizes (x the typical basket).
 ADD_PURCHASES = (1, 2, 3, 5, 8, 12)
 BASKETS = (0.5, 1.0, 2.0)
-MOVE_FRACTIONS = (0.25, 0.5, 1.0)
-QUARTER_DAYS = 90
+PERIOD_DAYS = 90
 _LEVEL_COLUMNS = ("category", "channel")
 
 
 @dataclass
 class Action:
-    """One change in behaviour: ``add`` purchases, or ``move`` purchases between levels of a column."""
+    """Additional purchases in the next period: ``n`` of ``amount`` each, in ``levels`` ({column: level}) or as usual."""
 
     kind: str
     n: int = 0
     basket: float = 1.0
-    column: str = ""
-    source: str = ""
-    target: str = ""
-    fraction: float = 0.0
     amount: float = 0.0
-    moved: int = 0
-    of: int = 0
+    levels: dict = field(default_factory=dict)
     text: str = field(default="", compare=False)
 
 
@@ -56,6 +51,11 @@ class FeatureContext:
     typical_basket: float
     columns: list
 
+    @property
+    def period_end(self) -> pd.Timestamp:
+        """Where a counterfactual is re-scored: the end of the next period."""
+        return pd.Timestamp(self.as_of) + pd.Timedelta(days=PERIOD_DAYS)
+
 
 def run_levels(transactions: pd.DataFrame, max_levels: int) -> dict[str, list[str]]:
     """The category/channel levels the run's share features were computed for (as ``_levels`` picks them)."""
@@ -68,46 +68,49 @@ def run_levels(transactions: pd.DataFrame, max_levels: int) -> dict[str, list[st
     return out
 
 
+def _where(levels: dict) -> str:
+    parts = []
+    if "category" in levels:
+        parts.append(f" in category \u201c{levels['category']}\u201d")
+    if "channel" in levels:
+        parts.append(f" through channel \u201c{levels['channel']}\u201d")
+    return "".join(parts)
+
+
+def _level_choices(purchases: pd.DataFrame, ctx: FeatureContext) -> list[dict]:
+    """As usual, each category, each channel, and each category through each channel."""
+    cols = [c for c in _LEVEL_COLUMNS if c in ctx.levels and c in purchases]
+    choices = [{}]
+    for col in cols:
+        choices += [{col: v} for v in ctx.levels[col]]
+    if len(cols) == 2:
+        choices += [{cols[0]: a, cols[1]: b} for a in ctx.levels[cols[0]] for b in ctx.levels[cols[1]]]
+    return choices
+
+
 def candidate_actions(tx: pd.DataFrame, ctx: FeatureContext) -> list[list[Action]]:
-    """Every action set of the grammar for one customer's transactions: single actions and add + move pairs."""
+    """Every action of the grammar for one customer: n more purchases of a basket size, as usual or in a level."""
     purchases = tx[tx["amount"] > 0]
     basket = float(purchases["amount"].median()) if len(purchases) else ctx.typical_basket
-    adds = [Action("add", n=n, basket=b, amount=round(b * basket, 2)) for n in ADD_PURCHASES for b in BASKETS]
-    for a in adds:
-        size = "your typical basket" if a.basket == 1.0 else f"{a.basket:g} times your typical basket"
-        a.text = (f"{a.n} more purchase{'s' if a.n > 1 else ''} of {size} (about {a.amount:,.2f} each) "
-                  f"in a quarter")
-    moves = []
-    for col, levels in ctx.levels.items():
-        if col not in purchases:
-            continue
-        have = purchases[col].astype(str).value_counts()
-        for src in sorted(have.index):
-            if src not in levels:
-                continue
-            for dst in levels:
-                if dst == src:
-                    continue
-                for f in MOVE_FRACTIONS:
-                    m = max(1, math.ceil(f * have[src]))
-                    moves.append(Action("move", column=col, source=src, target=dst, fraction=f, moved=m,
-                                        of=int(have[src]), text=f"moving {m} of your {int(have[src])} purchases in {col} "
-                                        f"\u201c{src}\u201d ({m / have[src]:.0%}) to \u201c{dst}\u201d"))
-    singles = [[a] for a in adds + moves]
-    return singles + [[a, m] for a in adds for m in moves]
+    out = []
+    for levels in _level_choices(purchases, ctx):
+        for n in ADD_PURCHASES:
+            for b in BASKETS:
+                a = Action("add", n=n, basket=b, amount=round(b * basket, 2), levels=dict(levels))
+                size = "your typical basket" if b == 1.0 else f"{b:g} times your typical basket"
+                a.text = (f"{n} more purchase{'s' if n > 1 else ''} of {size} (about {a.amount:,.2f} each)"
+                          f"{_where(levels)} in the next {PERIOD_DAYS} days")
+                out.append([a])
+    return out
 
 
 def apply_actions(tx: pd.DataFrame, actions: list[Action], as_of: pd.Timestamp) -> pd.DataFrame:
-    """The customer's transactions after ``actions`` (added purchases fall in the quarter before ``as_of``).
+    """The customer's transactions with the actions' purchases added in the period after ``as_of``.
 
-    Moves apply to the customer's existing purchases (the most recent ones of the source level), then
-    added purchases are appended; they copy the customer's most common category and channel, so only a
-    ``move`` changes shares.
+    Past transactions are kept as they are. Added purchases fall evenly in ``(as_of, as_of +
+    PERIOD_DAYS)``; their category and channel are the action's, else the customer's most common.
     """
     out = _as_object(tx)
-    for a in actions:
-        if a.kind == "move":
-            out = _moved(out, a)
     added = [_added_purchases(out, a, as_of) for a in actions if a.kind == "add"]
     return pd.concat([out, *added], ignore_index=True) if added else out.reset_index(drop=True)
 
@@ -120,20 +123,15 @@ def _as_object(tx: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _moved(tx: pd.DataFrame, a: Action) -> pd.DataFrame:
-    out = tx.copy()
-    idx = out[(out["amount"] > 0) & (out[a.column].astype(str) == a.source)]
-    idx = idx.sort_values("timestamp", kind="stable").index[-a.moved:]
-    out.loc[idx, a.column] = a.target
-    return out
-
-
 def _added_purchases(tx: pd.DataFrame, a: Action, as_of: pd.Timestamp) -> pd.DataFrame:
-    step = QUARTER_DAYS / a.n
-    days = [QUARTER_DAYS - step * (i + 0.5) for i in range(a.n)]  # evenly over the last quarter
-    rows = pd.DataFrame({"timestamp": [as_of - pd.Timedelta(days=d) for d in days], "amount": a.amount})
+    step = PERIOD_DAYS / a.n
+    days = [step * (i + 0.5) for i in range(a.n)]  # evenly over the next period
+    rows = pd.DataFrame({"timestamp": [pd.Timestamp(as_of) + pd.Timedelta(days=d) for d in days], "amount": a.amount})
     for col in tx.columns:
         if col in rows:
+            continue
+        if col in a.levels:
+            rows[col] = a.levels[col]
             continue
         values = tx.loc[tx["amount"] > 0, col] if "amount" in tx else tx[col]
         mode = values.astype(object).mode()
@@ -143,39 +141,31 @@ def _added_purchases(tx: pd.DataFrame, a: Action, as_of: pd.Timestamp) -> pd.Dat
 
 def candidate_features(row: pd.DataFrame, tx: pd.DataFrame, candidates: list[list[Action]],
                        ctx: FeatureContext) -> pd.DataFrame:
-    """Feature rows of every candidate: the stored ``row`` with its transaction features recomputed.
+    """Feature rows of every candidate at the period's end: the stored ``row`` with its transaction features recomputed.
 
-    Each candidate's transactions (as :func:`apply_actions` makes them) are assembled from a pool of
-    pieces (the moved variants of the history, the blocks of added purchases), and all candidates go
-    through one :func:`~workbench.features.transaction_features` query; one anchor purchase per run
-    level (under an id outside the output) keeps every share column the run had.
+    Each candidate's transactions (as :func:`apply_actions` makes them) are the history plus blocks of
+    added purchases, and all candidates go through one
+    :func:`~workbench.features.transaction_features` query at ``ctx.period_end``; one anchor purchase
+    per run level (under an id outside the output) keeps every share column the run had. An empty
+    action list is "doing nothing" until the period's end.
     """
     from ..features import transaction_features
 
     base = _as_object(tx).reset_index(drop=True)
-    pieces, where = [base], {}
-
-    def piece(key, make):
-        if key not in where:
-            where[key] = len(pieces)
-            pieces.append(make().reset_index(drop=True))
-        return where[key]
-
-    parts = []
+    pieces = [base] + [_added_purchases(base, a, ctx.as_of).reset_index(drop=True)
+                       for actions in candidates for a in actions]
+    parts, j = [], 1
     for actions in candidates:
-        moves = [a for a in actions if a.kind == "move"]
-        history = 0 if not moves else piece(("move", *map(id, moves)), lambda: apply_actions(base, moves, ctx.as_of))
-        hist_frame = pieces[history]
-        parts.append([history] + [piece(("add", id(a), history), lambda a=a, h=hist_frame: _added_purchases(
-            h, a, ctx.as_of)) for a in actions if a.kind == "add"])
+        parts.append([0, *range(j, j + len(actions))])
+        j += len(actions)
     offsets = np.cumsum([0] + [len(p) for p in pieces])
     pool = pd.concat(pieces, ignore_index=True)
-    take = [np.concatenate([np.arange(offsets[j], offsets[j + 1]) for j in part]) for part in parts]
+    take = [np.concatenate([np.arange(offsets[k], offsets[k + 1]) for k in part]) for part in parts]
     ids = np.array([f"cf{i}" for i in range(len(candidates))], dtype=object)
     all_tx = pool.iloc[np.concatenate(take)].reset_index(drop=True)
     all_tx["customer_id"] = np.repeat(ids, [len(t) for t in take])
     all_tx = pd.concat([all_tx, _anchors(tx, ctx)], ignore_index=True)
-    agg = transaction_features(all_tx, as_of=ctx.as_of, settings=ctx.settings, customer_ids=pd.Series(ids))
+    agg = transaction_features(all_tx, as_of=ctx.period_end, settings=ctx.settings, customer_ids=pd.Series(ids))
     out = pd.concat([row.iloc[[0]]] * len(candidates), ignore_index=True)
     for col in ctx.columns:
         if col in agg:
@@ -227,33 +217,38 @@ def feasible_counterfactual(row: pd.DataFrame, tx: pd.DataFrame, predict: Callab
     Returns
     -------
     dict
-        ``found`` (bool), ``searched`` (candidates tried), and when found ``target``, ``actions``
+        ``found`` (bool), ``searched`` (candidates tried), ``without_action`` (the segment at the
+        period's end if the customer buys nothing more), and when found ``target``, ``actions``
         (texts), ``action_sets`` (:class:`Action` lists, for checks), ``changes`` (every feature that
-        moves: ``feature``, ``from``, ``to``), ``distance``, ``reachable`` (other segments reached, nearest first).
+        moves by the period's end: ``feature``, ``from``, ``to``), ``distance``, ``reachable`` (other
+        segments reached, nearest first).
     """
     candidates = candidate_actions(tx, ctx)[:max_candidates]
     if not candidates:
         return {"found": False, "searched": 0}
-    feats = candidate_features(row, tx, candidates, ctx)
+    feats = candidate_features(row, tx, [[]] + candidates, ctx)  # first: no action until the period's end
     pred = np.asarray(predict(feats))
+    idle, pred, feats = pred[0], pred[1:], feats.iloc[1:].reset_index(drop=True)
     cols = [c for c in ctx.columns if c in row and pd.api.types.is_numeric_dtype(feats[c])]
     dist = _distances(row, feats, cols, scale)
-    n_actions = np.array([len(c) for c in candidates])
-    other = pred.astype(str) != str(current)
+    purchases = np.array([sum(a.n for a in c) for c in candidates])
+    # a suggestion reaches a segment that neither today's nor doing nothing reaches
+    other = (pred.astype(str) != str(current)) & (pred.astype(str) != str(idle))
     if not other.any():
-        return {"found": False, "searched": len(candidates)}
-    best = {}  # per reachable segment: the nearest candidate (ties: fewer actions, then grammar order)
-    for i in np.lexsort((np.arange(len(pred)), n_actions, dist)):
+        return {"found": False, "searched": len(candidates), "without_action": idle}
+    best = {}  # per reachable segment: the nearest candidate (ties: fewer purchases, then grammar order)
+    for i in np.lexsort((np.arange(len(pred)), purchases, dist)):
         if other[i] and pred[i] not in best:
             best[pred[i]] = i
-    order = sorted(best, key=lambda s_: (dist[best[s_]], n_actions[best[s_]], best[s_]))
+    order = sorted(best, key=lambda s_: (dist[best[s_]], purchases[best[s_]], best[s_]))
     i = best[order[0]]
     base = row.iloc[0]
     changes = [{"feature": c, "from": _plain(base[c]), "to": _plain(feats.iloc[i][c])} for c in cols
                if not _same(base[c], feats.iloc[i][c])]
     return {"found": True, "searched": len(candidates), "target": pred[i], "actions": [a.text for a in candidates[i]],
             "action_sets": candidates[i], "changes": changes, "distance": float(dist[i]),
-            "features": feats.iloc[[i]].reset_index(drop=True), "reachable": list(order[1:])}
+            "features": feats.iloc[[i]].reset_index(drop=True), "reachable": list(order[1:]),
+            "without_action": idle}
 
 
 def _distances(row: pd.DataFrame, feats: pd.DataFrame, cols: list[str], scale: dict) -> np.ndarray:

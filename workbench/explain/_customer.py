@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._counterfactual import feasible_counterfactual
+from ._counterfactual import PERIOD_DAYS, feasible_counterfactual
 from ._grouping import _label
 
 
@@ -124,11 +124,12 @@ def _counterfactual(state: dict, X: pd.DataFrame, transactions: pd.DataFrame | N
     cf.pop("features", None)
     cf.pop("action_sets", None)
     if not cf["found"]:
-        cf["why"] = (f"none of the {cf['searched']:,} changes in purchasing behaviour searched (more purchases in a "
-                     "quarter, moving purchases between categories or channels, and pairs of them) moves you to "
-                     "another segment")
+        cf["why"] = (f"none of the {cf['searched']:,} sets of additional purchases searched (more purchases in the "
+                     f"next {PERIOD_DAYS} days, as usual or in a category or channel) moves you to another segment "
+                     "than the one you would be in anyway")
         return cf
     cf["target"] = _label(cf["target"])
     cf["target_name"] = state["names"].get(str(cf["target"]), str(cf["target"]))
     cf["reachable"] = [_label(s) for s in cf["reachable"]]
+    cf["without_action"] = _label(cf["without_action"])
     return cf

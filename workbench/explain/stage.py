@@ -51,6 +51,8 @@ def explain_run(run: Run) -> dict:
     audit = _audit_info(run)
     if audit is not None:  # segments given as labels: no model, explained by the surrogate only
         return _explain_given(run, settings, X, labels, names, audit, suppression_k)
+    if len(np.unique(labels)) < 2:  # k = 1: no segment structure, so no membership decision
+        return _nothing_to_explain(run, X, labels, names, suppression_k, ONE_LEARNED, audit=False)
 
     exact = has_centroids(model) and settings.get("one_vs_rest") is None
     fit = _fit_exact(run, settings, model, frame, X, labels) if exact else _fit_surrogate(run, settings, X, labels)
@@ -309,8 +311,13 @@ NOTHING = ("only one segment is given, so no customer was chosen over another se
            "membership decision to explain (the audit covers the segment's composition only)")
 
 
-def _nothing_to_explain(run: Run, X: pd.DataFrame, labels: np.ndarray, names: dict, suppression_k: int) -> dict:
-    """One given segment (or none labelled): write empty artifacts that say there is nothing to explain."""
+ONE_LEARNED = ("no stable segment structure was found, so every customer is in one segment: there is no "
+               "membership decision to explain")
+
+
+def _nothing_to_explain(run: Run, X: pd.DataFrame, labels: np.ndarray, names: dict, suppression_k: int,
+                        reason: str = NOTHING, audit: bool = True) -> dict:
+    """One segment (given, or learned at k = 1): write empty artifacts that say there is nothing to explain."""
     import joblib
 
     importance = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
@@ -318,13 +325,13 @@ def _nothing_to_explain(run: Run, X: pd.DataFrame, labels: np.ndarray, names: di
     run.write_table("explain/importance.parquet", importance)
     prof = profiles(X, labels, names, k=suppression_k)
     run.write_table("explain/profiles.parquet", prof)
-    joblib.dump({"kind": "none", "names": names, "trustworthy": False, "reason": NOTHING},
+    joblib.dump({"kind": "none", "names": names, "trustworthy": False, "reason": reason},
                 run.artifact("explain/explainer.joblib"))
-    run.write_json("artifacts/explain/explain.json", {"method": "none", "trustworthy": False, "reason": NOTHING,
+    run.write_json("artifacts/explain/explain.json", {"method": "none", "trustworthy": False, "reason": reason,
                                                         "n_customers": int(len(X))})
-    run.summarise("03_explain", method="none", trustworthy=False, audit=True, fidelity=None,
-                  top_features=None, headline=[f"Segment membership is not explained: {NOTHING}."])
-    return {"method": "none", "importance": importance, "fidelity": None, "trustworthy": False, "reason": NOTHING,
+    run.summarise("03_explain", method="none", trustworthy=False, audit=audit, fidelity=None,
+                  top_features=None, headline=[f"Segment membership is not explained: {reason}."])
+    return {"method": "none", "importance": importance, "fidelity": None, "trustworthy": False, "reason": reason,
             "result": None, "X": X, "names": names, "profiles": prof, "agreement": None, "audit": {}, "shown": []}
 
 

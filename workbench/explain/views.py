@@ -7,6 +7,7 @@ import html as _html
 import numpy as np
 import pandas as pd
 
+from ._counterfactual import PERIOD_DAYS
 from ._grouping import _label
 
 
@@ -231,7 +232,7 @@ def _counterfactual_sentence(cf: dict | None) -> str:
         return ""
     if not cf.get("found"):
         return f" No change we looked for would move you to another segment: {cf['why']}."
-    return (f" A change in your purchasing that would move you to \u201c{cf['target_name']}\u201d: "
+    return (f" What you could do next that would move you to \u201c{cf['target_name']}\u201d: "
             f"{_join(cf['actions'])}.")
 
 
@@ -330,11 +331,12 @@ def _counterfactual_html(cf: dict | None) -> str:
     actions = "".join(f"<li>{e(a)}</li>" for a in cf["actions"])
     items = "".join(f"<li>{e(_readable(c['feature']))}: {e(_fmt(c['from']))} &rarr; {e(_fmt(c['to']))}</li>"
                     for c in cf["changes"])
-    return (f"<h2>What would change the segment?</h2><p>The nearest segment a change in your purchasing "
-            f"reaches is &ldquo;{e(cf['target_name'])}&rdquo;:</p><ul>{actions}</ul>"
-            f"<p>These purchases would change your figures as follows:</p><ul>{items}</ul>"
-            "<p class=note>Only changes in purchasing were considered. Recency and tenure follow from the "
-            "dates of purchases and are never suggested; age, location and survey answers are never changed.</p>")
+    return (f"<h2>What would change the segment?</h2><p>The nearest segment that additional purchases in the "
+            f"next {PERIOD_DAYS} days reach is &ldquo;{e(cf['target_name'])}&rdquo;:</p><ul>{actions}</ul>"
+            f"<p>By the end of those {PERIOD_DAYS} days your figures would change as follows:</p><ul>{items}</ul>"
+            "<p class=note>Only future purchases were considered: what you bought before cannot change. Recency "
+            "and tenure follow from the dates of purchases and are never suggested; age, location and survey "
+            "answers are never changed.</p>")
 
 
 def methodology_markdown(result: dict, settings: dict) -> str:
@@ -352,7 +354,7 @@ def methodology_markdown(result: dict, settings: dict) -> str:
     str
         Markdown a reviewer can check by hand against the fidelity line and the importance table.
     """
-    from ._counterfactual import ADD_PURCHASES, BASKETS, MOVE_FRACTIONS, QUARTER_DAYS
+    from ._counterfactual import ADD_PURCHASES, BASKETS
 
     thr = float(settings["fidelity_threshold"])
     sur = settings["surrogate"]
@@ -378,13 +380,15 @@ Importance is the mean absolute TreeSHAP value over a seeded sample of {int(sett
 a SHAP value explains the surrogate, which is why fidelity gates it."""
     return f"""{how}
 
-**Counterfactuals.** A suggested change is one action a customer can take with their own purchases, or one
-addition together with one move: add {', '.join(map(str, ADD_PURCHASES))} purchases in a quarter ({QUARTER_DAYS} days)
-of {', '.join(f'{b:g}×' for b in BASKETS)} their typical basket, or move {', '.join(f'{m:.0%}' for m in MOVE_FRACTIONS)} of
-their purchases from one category or channel to another. The changed transactions go through the run's own
-feature computation and the result is scored by the segmentation model (by the explainer where the model does
-not reproduce the stored assignments); the nearest segment some candidate reaches is reported (distance: standardised change of the features; ties: fewer
-actions). Clock features (recency, tenure) and customer attributes (demographics, survey scores) are never changed.
+**Counterfactuals.** A suggestion is something a customer can still do: additional purchases in the next
+{PERIOD_DAYS} days: {', '.join(map(str, ADD_PURCHASES))} purchases of {', '.join(f'{b:g}×' for b in BASKETS)} their
+typical basket, as usual, in one category, through one channel, or both. Past purchases are never changed or
+relabelled. The customer's transactions with the added purchases go through the run's own feature computation at
+the end of those {PERIOD_DAYS} days and are scored by the segmentation model (by the explainer where the model does
+not reproduce the stored assignments); doing nothing is scored too, and a segment the customer would reach without
+any purchase is not a suggestion. The nearest segment some candidate reaches is reported (distance: standardised
+change of the features; ties: fewer purchases). Clock features (recency, tenure) move only with time and purchases
+and are never suggested; customer attributes (demographics, survey scores) are never changed.
 
 **Disclosure.** Importance and spread are aggregates over segments; a segment smaller than
 `privacy.suppression_k` customers is not profiled, and no individual customer is shown unless the config sets

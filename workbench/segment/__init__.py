@@ -22,7 +22,11 @@ matched refit segment, with its standard error over refits). :func:`recommend_k`
 whose segments all clearly reproduce (every segment's mean Jaccard >= 0.85 with one-sided 95%
 confidence, mean ARI >= 0.8, after Hennig 2007) and whose smallest segment holds at least 2% of
 customers; a larger, only marginally stable k competes with it on silhouette. :func:`k_verdicts`
-judges every k so the report card can say why each was or was not chosen.
+judges every k so the report card can say why each was or was not chosen. Before any of that, k = 1
+is a candidate: :func:`structure_test` (the gap statistic against a uniform reference over the data's
+principal-component box, with a Monte Carlo p-value) asks whether any k beats one segment; when none
+does, :func:`recommend_k` returns k = 1 and the report says "no stable segment structure" (k-means
+slabs of one cloud reproduce under resampling, so stability alone cannot say).
 
 :func:`profile_segments` gives size, share, medians vs the population, z-scores, revenue share and
 churn rate (where an outcome exists), small-cell suppressed for publication; :func:`name_segments`
@@ -66,6 +70,7 @@ from ._profiles import (
     segment_count_table,
     segment_z,
 )
+from ._structure import StructureTest, structure_test
 from ._transforms import Winsorizer, log1p_nonneg
 from .plots import plot_k_selection, plot_profile_heatmap, plot_projection, plot_sizes
 from .stage import assign_new, audit_run, segment_run
@@ -101,6 +106,8 @@ __all__ = [
     "segment_count_table",
     "k_verdicts",
     "recommend_k",
+    "structure_test",
+    "StructureTest",
     "rfm_group_table",
     "segment_run",
     "segment_z",

@@ -1,4 +1,4 @@
-"""Choosing k: the report card (internal indices, bootstrap stability) and the recommended k."""
+"""Choosing k: the report card (internal indices, bootstrap stability, the k = 1 test) and the recommended k."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from threadpoolctl import threadpool_limits
 
 from ._clusterers import cluster, nearest_centre
 from ._model import SegmentationModel
+from ._structure import structure_test
 
 
 def _jaccard_matched(a: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
@@ -36,6 +37,7 @@ def choose_k(
     random_state: int = 0,
     n_threads: int | None = 1,
     refit_n_init: int | None = None,
+    structure: dict | None = None,
 ) -> pd.DataFrame:
     """Report card of k: internal indices and bootstrap stability, one row per k.
 
@@ -61,19 +63,40 @@ def choose_k(
         ``None`` uses ``n_init``).
     n_threads : int or None
         BLAS/OpenMP threads (see :class:`SegmentationModel`).
+    structure : dict or None
+        Keyword arguments of :func:`~workbench.segment._structure.structure_test` (``n_reference``,
+        ``sample``, ``alpha``); ``False`` leaves k = 1 out of the card.
 
     Returns
     -------
     DataFrame
+        First a k = 1 row ("one segment": no stability columns; ``structure_statistic`` and
+        ``structure_p``, the gap test of "no k beats one segment"), then per k of ``k_range``:
         ``k``, ``silhouette`` (sampled), ``calinski_harabasz``, ``davies_bouldin``,
         ``stability_ari`` (mean over refits), ``min_jaccard`` (the least stable segment's mean
         Jaccard), ``min_jaccard_se`` (its standard error over refits), ``jaccard`` (list, per
         segment, ids of the reference fit), ``smallest_share``, ``refit_ari`` and
-        ``refit_min_jaccard`` (lists, one value per refit, for checking the card by hand).
+        ``refit_min_jaccard`` (lists, one value per refit, for checking the card by hand). Every row
+        has ``gap`` and ``gap_se``, the gap statistic of that k.
     """
     with threadpool_limits(n_threads):
-        return _choose_k(Z, k_range, method, n_bootstrap, silhouette_sample, n_init, ward_sample, random_state,
+        card = _choose_k(Z, k_range, method, n_bootstrap, silhouette_sample, n_init, ward_sample, random_state,
                          n_init if refit_n_init is None else refit_n_init)
+    if structure is False:
+        return card
+    test = structure_test(Z, k_max=int(k_range[1]), random_state=random_state, **(structure or {}))
+    return _with_structure(card, test)
+
+
+def _with_structure(card: pd.DataFrame, test) -> pd.DataFrame:
+    """The card with the gap statistic per k and a first row for k = 1 carrying the test's outcome."""
+    one = {"k": 1, "smallest_share": 1.0, "jaccard": [], "refit_ari": [], "refit_min_jaccard": [],
+           "structure_statistic": test.statistic, "structure_p": test.p_value}
+    out = pd.concat([pd.DataFrame([one]), card], ignore_index=True)
+    gaps = test.gaps.set_index("k")
+    out["gap"] = out["k"].map(gaps["gap"])
+    out["gap_se"] = out["k"].map(gaps["gap_se"])
+    return out
 
 
 def _card_row(Z, k, method, boot, sil_rows, n_init, refit_n_init, ward_sample, random_state) -> dict:
@@ -111,7 +134,7 @@ def _choose_k(Z, k_range, method, n_bootstrap, silhouette_sample, n_init, ward_s
     sil_rows = np.sort(rng.choice(n, min(n, silhouette_sample), replace=False))
     boot = [rng.choice(n, n, replace=True) for _ in range(n_bootstrap)]
     rows = []
-    lo, hi = int(k_range[0]), int(k_range[1])
+    lo, hi = max(2, int(k_range[0])), int(k_range[1])  # k = 1 has no stability: the gap test decides it
     for k in range(lo, hi + 1):
         if k >= n:
             break
@@ -133,7 +156,7 @@ def _median_ari(card: pd.DataFrame) -> pd.Series:
 
 
 def k_verdicts(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85, reproduce: float = 0.8,
-               clear: float = 0.9, min_share: float = 0.02) -> pd.DataFrame:
+               clear: float = 0.9, min_share: float = 0.02, alpha: float = 0.05) -> pd.DataFrame:
     """Each k of the report card judged: segment share, stability, and whether the stability is clear.
 
     Refits of k-means occasionally land in a poor local optimum, which pulls a *mean* Jaccard down
@@ -142,7 +165,9 @@ def k_verdicts(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85, repr
     of 1% cannot carry a campaign and is often a split-off of outliers); *stable* when the median
     ARI of refits against the reference fit is at least ``ari`` and every segment reproduces (Jaccard
     with its matched refit segment >= ``jaccard``, Hennig 2007) in at least ``reproduce`` of the
-    refits; *clearly stable* when that share is at least ``clear``.
+    refits; *clearly stable* when that share is at least ``clear``. The k = 1 row (when the card has
+    one) is judged by the gap test instead: it is "stable" (the recommendation) when no k beats one
+    segment at level ``alpha``.
 
     Returns
     -------
@@ -150,6 +175,10 @@ def k_verdicts(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85, repr
         ``k``, ``reproduced`` (share of refits), ``eligible``, ``stable``, ``clearly_stable``,
         ``silhouette`` and ``why`` (a phrase).
     """
+    if (card["k"] == 1).any():
+        return pd.concat([_one_segment_verdict(card, alpha),
+                          k_verdicts(card[card["k"] != 1], ari, jaccard, reproduce, clear, min_share)],
+                         ignore_index=True)
     card = card.reset_index(drop=True)
     rate, med_ari = _reproduction(card, jaccard), _median_ari(card)
     eligible = card["smallest_share"] >= min_share
@@ -169,12 +198,26 @@ def k_verdicts(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85, repr
                          "clearly_stable": clearly, "silhouette": card["silhouette"], "why": why})
 
 
+def _one_segment_verdict(card: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    """The k = 1 row judged by the gap test: no stability, the reference distribution decides."""
+    row = card.loc[card["k"] == 1].iloc[0]
+    p = float(row["structure_p"])
+    none = not p <= alpha
+    why = (f"no k beats one segment (gap test p = {p:.3f} > {alpha:g}): no stable segment structure" if none
+           else f"segment structure found (gap test p = {p:.3f} <= {alpha:g})")
+    return pd.DataFrame({"k": [1], "reproduced": [np.nan], "eligible": [True], "stable": [none],
+                         "clearly_stable": [none], "silhouette": [np.nan], "why": [why]})
+
+
 def recommend_k(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85, reproduce: float = 0.8,
-                clear: float = 0.9, min_share: float = 0.02) -> tuple[int, str]:
+                clear: float = 0.9, min_share: float = 0.02, alpha: float = 0.05) -> tuple[int, str]:
     """The recommended k and why, in words.
 
     The rule, in order (see :func:`k_verdicts` for the terms):
 
+    0. k = 1 ("no stable segment structure") when the card has a k = 1 row and its gap test finds
+       no k that beats one segment at level ``alpha``: k-means cuts a structureless cloud into slabs
+       that reproduce under resampling, so stability alone would find segments that do not exist;
     1. the largest *stable* k: the finest segmentation whose every segment reproduces under
        resampling and whose smallest segment holds at least ``min_share`` of customers;
     2. when that k is stable only marginally and the next smaller k is clearly stable, stability
@@ -182,6 +225,14 @@ def recommend_k(card: pd.DataFrame, ari: float = 0.8, jaccard: float = 0.85, rep
     3. when no k is stable, the k with the highest stability ARI among eligible k (all k if none
        is eligible), with a warning.
     """
+    if (card["k"] == 1).any():
+        k, reason = recommend_k(card[card["k"] != 1], ari, jaccard, reproduce, clear, min_share)
+        one = _one_segment_verdict(card, alpha).iloc[0]
+        if one["stable"]:
+            return 1, (f"k = 1: {one['why']}. The customers do not fall into groups that are more separated than "
+                       f"cuts of one structureless cloud; the stability rule alone would have chosen k = {k}, "
+                       f"but such cuts reproduce under resampling too. The learned segments are one group.")
+        return k, f"{reason} Segments exist at all: {one['why']}."
     card = card.reset_index(drop=True)
     judged = k_verdicts(card, ari, jaccard, reproduce, clear, min_share)
     stable = judged[judged["stable"]]
@@ -258,9 +309,10 @@ def fit_with_k(X: pd.DataFrame, settings: dict, value: str | None, seed: int):
         card = choose_k(
             selector.transform(X.iloc[rows]), settings["k_range"], settings["method"], settings["n_bootstrap"],
             settings["silhouette_sample"], settings["n_init"], settings["ward_sample"], seed, settings["threads"],
-            settings["refit_n_init"],
+            settings["refit_n_init"], settings.get("structure") or {},
         )
-        k, reason = recommend_k(card, **settings["stability"], min_share=settings["min_segment_share"])
+        k, reason = recommend_k(card, **settings["stability"], min_share=settings["min_segment_share"],
+                                alpha=(settings.get("structure") or {}).get("alpha", 0.05))
     else:
         k = int(k)
         reason = f"k = {k} was set in the config (segmentation.k)."

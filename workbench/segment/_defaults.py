@@ -23,6 +23,9 @@ DEFAULTS: dict[str, Any] = {
     # a "stable" k: median refit ARI >= ari and every segment reproduces (Jaccard >= jaccard, Hennig 2007:
     # >= 0.85 highly stable) in >= reproduce of the refits; "clearly" stable in >= clear of them
     "stability": {"ari": 0.8, "jaccard": 0.85, "reproduce": 0.8, "clear": 0.9},
+    # k = 1 ("are there segments at all?"): the gap test against a uniform reference over the data's
+    # principal-component box; one segment unless some k beats it at level alpha (see _structure.py)
+    "structure": {"n_reference": 19, "sample": 1_000, "alpha": 0.05},
     "value_order_by": "historical",  # or "predicted_clv": order segment ids by mean predicted CLV (issue 18)
     "reference_run": None,  # a previous run directory: align segment ids to its model
     "threads": 1,  # BLAS/OpenMP threads while clustering (1 is fastest on small shared machines)

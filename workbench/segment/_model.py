@@ -105,8 +105,8 @@ class SegmentationModel(BaseEstimator):
     def _validate(self, X: pd.DataFrame) -> pd.DataFrame:
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
-        if not isinstance(self.k, (int, np.integer)) or self.k < 2:
-            raise ValueError(f"k must be an integer >= 2, got {self.k!r}")
+        if not isinstance(self.k, (int, np.integer)) or self.k < 1:
+            raise ValueError(f"k must be an integer >= 1 (1: one segment, no structure), got {self.k!r}")
         if self.scaler not in ("standard", "robust"):
             raise ValueError(f"scaler must be 'standard' or 'robust', got {self.scaler!r}")
         if not 0 <= self.winsorize < 0.5:

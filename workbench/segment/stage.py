@@ -146,6 +146,11 @@ def _learned_results(model, card, reason, names, shares, used_sensitive, headlin
     return results
 
 
+def _structure_alpha(settings: dict) -> float:
+    """The level of the k = 1 test (``segmentation.structure.alpha``)."""
+    return float((settings.get("structure") or {}).get("alpha", DEFAULTS["structure"]["alpha"]))
+
+
 @register_stage("segments/assignments.parquet")
 def segment_run(run: Run) -> SegmentationResult:
     """Stage 02: features, k selection, the fitted model, profiles, names, RFM groups; writes artifacts.
@@ -196,7 +201,8 @@ def segment_run(run: Run) -> SegmentationResult:
                               k=model.k, reason=reason, profile=profile, z=z, rfm=rfm_table, rfm_groups=groups,
                               truth_ari=truth_ari, info={"value_feature": value, "suppression_k": sup_k,
                                                           "stability": {**settings["stability"],
-                                                                        "min_share": settings["min_segment_share"]}})
+                                                                        "min_share": settings["min_segment_share"],
+                                                                        "alpha": _structure_alpha(settings)}})
 
 
 # -- the predicted-value family (issue 18): read from the value stage's artifact, no import ----------

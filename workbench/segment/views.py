@@ -123,10 +123,22 @@ class SegmentationResult:
         return out
 
 
+#: Why k = 1 when the gap test chose it, and what one segment means for the audit (headline and report).
+NO_STRUCTURE = ("No stable segment structure: no number of segments separates the customers better than cuts of "
+                "one structureless cloud (gap test), so every customer is in one segment.")
+ONE_SEGMENT_MEANS = ("For the audit: no learned segment can treat a group differently, the segment-level findings "
+                     "(explanations, movement between segments) have nothing to compare, and the fairness part still "
+                     "runs on the policy's actions and on given labels where the dataset has them.")
+
+
 def learned_headline(model: SegmentationModel, reason: str, names: dict[int, str], shares: pd.Series,
                      used_sensitive: list[str], truth_ari: float | None) -> list[str]:
     """The summary sentences of a learned segmentation: k and why, the named segments, the inputs."""
-    headline = [f"{model.k} segments ({model.method}): " + re.split(r"\.\s", reason)[0].rstrip(".") + "."]
+    if model.k == 1:
+        why = NO_STRUCTURE if "gap test" in reason else f"One segment: {reason}"
+        headline = [f"{why} {ONE_SEGMENT_MEANS}"]
+    else:
+        headline = [f"{model.k} segments ({model.method}): " + re.split(r"\.\s", reason)[0].rstrip(".") + "."]
     named = "; ".join(f"{names[j]} ({'suppressed' if pd.isna(shares.get(j)) else f'{shares[j]:.0%}'})" for j in range(model.k))
     headline.append(f"Segments: {named}.")
     headline.append(
@@ -178,6 +190,13 @@ def planted_agreement(planted: pd.Series, labels, exclude: int | None = None) ->
     return float(adjusted_rand_score(planted[keep], labels[keep])) if keep.sum() > 1 else None
 
 
+def _structure(settings: dict) -> dict:
+    """The ``segmentation.structure`` settings over their defaults."""
+    from ._defaults import DEFAULTS
+
+    return {**DEFAULTS["structure"], **(settings.get("structure") or {})}
+
+
 def methodology_markdown(result: SegmentationResult, settings: dict) -> str:
     """Notebook 02's methodology with this run's settings: samples, the k rule, suppression of sizes.
 
@@ -223,7 +242,17 @@ largest stable k; when it is only marginally stable and k − 1 is clearly stabl
 wins. With {int(settings['n_bootstrap'])} refits, "{st['reproduce']:.0%} of refits" means at least
 {math.ceil(st['reproduce'] * int(settings['n_bootstrap']))} of them. Silhouette is computed on a seeded sample of
 {int(settings['silhouette_sample']):,} customers; Calinski–Harabasz and Davies–Bouldin on the selection sample.
-No interval is given for these indices: stability is judged by the refit shares above.""")
+No interval is given for these indices: stability is judged by the refit shares above.
+
+**Are there segments at all?** Stability cannot say: k-means cuts one elongated cloud, or a uniform one, into
+slabs that reproduce in every refit. So k = 1 is a candidate, decided first by the gap statistic (Tibshirani,
+Walther & Hastie 2001) on a seeded sample of at most {int(_structure(settings)['sample']):,} customers: the fall of
+the log within-segment sum of squares from k = 1 to each k is compared with its fall in
+{int(_structure(settings)['n_reference'])} reference data sets drawn uniformly over the box of the data's principal
+components (data without segments, shaped like the data). The statistic is the largest excess fall over k; its
+Monte Carlo p-value counts the reference data sets, each treated as the data, whose excess is as large. When
+p > {float(_structure(settings)['alpha']):g} (`segmentation.structure.alpha`) no k beats one segment: the report
+says "no stable segment structure" and the stability rule is not applied.""")
     return f"""{choice}
 
 **The model.** The final model is fitted on a seeded sample of at most {int(settings['fit_sample']):,} customers

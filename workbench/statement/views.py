@@ -66,11 +66,11 @@ def _change(exp: dict) -> str:
     actions = "".join(f"<li>{e(a)}</li>" for a in cf.get("actions", []))
     items = "".join(f"<li>{e(_words(c['feature']))}: from {e(_num(c['from']))} to {e(_num(c['to']))}</li>"
                     for c in cf.get("changes", []))
-    return (f"<h2>What would change your segment</h2><p>This change in your own buying would move you to "
+    return (f"<h2>What would change your segment</h2><p>These purchases in the coming months would move you to "
             f"“{e(str(cf.get('target_name', cf.get('target'))))}”:</p><ul>{actions}</ul>"
-            f"<p>It would change what we compute from your purchases:</p><ul>{items}</ul>"
-            "<p class=\"note\">Only changes in behaviour were considered (never age, gender, where you live, "
-            "or how long you have been a customer).</p>")
+            f"<p>By then they would change what we compute from your purchases:</p><ul>{items}</ul>"
+            "<p class=\"note\">Only future purchases were considered: what you bought before cannot change, and "
+            "age, gender, where you live or how long you have been a customer are never suggested.</p>")
 
 
 def _data_section(content: dict) -> str:

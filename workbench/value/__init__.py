@@ -19,7 +19,10 @@ top value share by history with one that selects it by prediction. ``stage`` wri
 ``value/predicted.parquet``, which segmentation reads as the ``value`` feature family.
 
 Modules: ``_defaults``, ``_summary`` (the DuckDB sufficient statistics), ``_bgnbd``, ``_gamma_gamma``,
-``_clv`` (fit on a sample, score, holdout table, growth potential, top-share selection),
+``_clv`` (fit on a sample, score, holdout table, growth potential, top-share selection), ``_fit_gate``
+(does the model fit? holdout calibration per frequency bucket and the spend-frequency correlation, each
+against a stated tolerance; when it fails every CLV number says so, or ``value.when_unfit: historical``
+falls back to historical value),
 ``_targeting`` (historical vs predicted targeting by group); ``stage`` (run directory), ``views``, ``plots``.
 """
 

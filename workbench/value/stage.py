@@ -19,6 +19,7 @@ from ..privacy import suppress_and_publish
 from ..rundir import Run, register_stage
 from ._clv import fit_models, growth_potential, holdout_table, predict_value, top_share_selected
 from ._defaults import DEFAULTS
+from ._fit_gate import fit_gate
 from ._gamma_gamma import spend_frequency_correlation
 from ._summary import calibration_holdout, clv_summary
 from ._targeting import overlap_counts, targeting_rates
@@ -51,6 +52,8 @@ def has_transactions(run: Run) -> bool:
 
 def _settings(run: Run) -> dict:
     s = run.settings("value", DEFAULTS)
+    if s.get("when_unfit") not in ("warn", "historical"):
+        raise ValueError(f"config value.when_unfit must be 'warn' or 'historical', got {s.get('when_unfit')!r}")
     for key in ("horizon_days", "step_days", "fit_sample"):
         if s.get(key) is not None and not (isinstance(s[key], (int, float)) and s[key] > 0):
             raise ValueError(f"config value.{key} must be a positive number, got {s[key]!r}")
@@ -66,8 +69,19 @@ def _calibration_end(tx: pd.DataFrame, s: dict) -> tuple[pd.Timestamp, pd.Timest
     return end - pd.Timedelta(days=int(days)), end
 
 
-def _holdout(run: Run, tx: pd.DataFrame, s: dict, k: int) -> tuple[pd.DataFrame, dict]:
-    """Refit BG/NBD on the calibration period; actual vs predicted holdout purchases per bucket."""
+def _gate(cal: pd.DataFrame, bg, summary: pd.DataFrame, s: dict) -> dict:
+    """The fit gate's verdict (``models.json["fit_gate"]``); not judged without a calibration fit."""
+    settings = {**DEFAULTS["fit_gate"], **(s.get("fit_gate") or {})}
+    if bg is None:
+        return {"fits": True, "reasons": [], "judged": False, **settings}
+    x, t_x, T = (cal[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    predicted = bg.expected_purchases(cal["holdout_days"].to_numpy(dtype=float), x, t_x, T)
+    gate = fit_gate(cal, predicted, summary["frequency"], summary["monetary_value"], **settings)
+    return {**gate.as_dict(), "judged": True, "sentence": gate.sentence()}
+
+
+def _holdout(run: Run, tx: pd.DataFrame, s: dict, k: int, summary: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Refit BG/NBD on the calibration period; actual vs predicted holdout purchases per bucket; the fit gate."""
     cal_end, end = _calibration_end(tx, s)
     cal = calibration_holdout(tx, cal_end, end)
     bg = fit_models(cal, s["fit_sample"], run.seed)[0] if len(cal) else None
@@ -76,8 +90,12 @@ def _holdout(run: Run, tx: pd.DataFrame, s: dict, k: int) -> tuple[pd.DataFrame,
                                   "calibration_repeat_purchases", "value_holdout", k, population=CALIBRATION)
     table["customers"] = counts["customers"].drop(index="Total").to_numpy()
     table.loc[table["customers"].isna(), ["actual", "predicted"]] = np.nan
+    gate = _gate(cal, bg, summary, s)
+    # the fit gate's verdict per bucket (decided on exact counts; no number of a suppressed bucket is shown)
+    table["fit"] = table["bucket"].map(gate.get("bucket_verdicts") or {}).fillna("not judged")
+    table.loc[table["customers"].isna(), "fit"] = "suppressed"
     info = {"calibration_end": str(cal_end.date()), "observation_end": str(end.date()),
-            "holdout_days": int((end - cal_end).days), "params": bg.params if bg else None}
+            "holdout_days": int((end - cal_end).days), "params": bg.params if bg else None, "fit_gate": gate}
     return table, info
 
 
@@ -97,11 +115,13 @@ def value_run(run: Run) -> ValueResult:
     predicted["historical_value"] = predicted["historical_value"].fillna(0.0)
     predicted["frequency"] = predicted["frequency"].fillna(-1).astype("int64")  # -1: no purchase at all
     buyers = predicted[_MODEL_COLUMNS[-1]].notna().to_numpy()
+    holdout, holdout_info = _holdout(run, tx, s, k, summary)
+    fallback = not holdout_info["fit_gate"]["fits"] and s["when_unfit"] == "historical"
     predicted["growth_potential"] = False
-    predicted.loc[buyers, "growth_potential"] = growth_potential(
-        predicted.loc[buyers, "historical_value"], predicted.loc[buyers, "clv"], s["growth_rank_gap"])
+    if not fallback:  # falling back to historical value, no customer ranks higher by prediction than by history
+        predicted.loc[buyers, "growth_potential"] = growth_potential(
+            predicted.loc[buyers, "historical_value"], predicted.loc[buyers, "clv"], s["growth_rank_gap"])
     run.write_table(PREDICTED, predicted)
-    holdout, holdout_info = _holdout(run, tx, s, k)
     run.write_table("value/holdout.parquet", holdout)
     models = {
         "unit": "days", "bgnbd": bg.params, "gamma_gamma": gg.params,
@@ -109,7 +129,8 @@ def value_run(run: Run) -> ValueResult:
         "gamma_gamma_customers": gg.n, "converged": bool(bg.converged and gg.converged),
         "scored_customers": int(buyers.sum()), "customers": int(len(predicted)),
         "spend_frequency_correlation": spend_frequency_correlation(summary["frequency"], summary["monetary_value"]),
-        "holdout": holdout_info, "settings": {key: s[key] for key in DEFAULTS if key in s},
+        "holdout": holdout_info, "fit_gate": holdout_info.pop("fit_gate"), "fallback_to_historical": fallback,
+        "settings": {key: s[key] for key in DEFAULTS if key in s},
     }
     run.write_json("artifacts/value/models.json", models)
     return ValueResult(predicted=predicted, models=models, holdout=holdout, settings=s)
@@ -156,7 +177,9 @@ def targeting_audit(run: Run) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     customers = run.customers()
     groups = fairness.sensitive_groups(customers, attributes, {**fs, "intersections": []})
     by_history = top_share_selected(predicted.loc[buyers, "historical_value"], s["top_share"])
-    by_prediction = top_share_selected(predicted.loc[buyers, "clv"], s["top_share"])
+    models = run.read_json("artifacts/value/models.json")
+    predicted_value = "historical_value" if models.get("fallback_to_historical") else "clv"
+    by_prediction = top_share_selected(predicted.loc[buyers, predicted_value], s["top_share"])
     out = {}
     for attr in attributes:
         g = groups[attr].to_numpy()[buyers]
@@ -191,7 +214,11 @@ def summarise_value(run: Run, result: ValueResult, growth: pd.DataFrame | None,
                   bgnbd={k: _fitted(v) for k, v in m["bgnbd"].items()},
                   gamma_gamma={k: _fitted(v) for k, v in m["gamma_gamma"].items()},
                   fitted_customers=m["fitted_customers"], scored_customers=m["scored_customers"],
-                  holdout=holdout, growth_potential=total, targeting=selected)
+                  holdout=holdout, growth_potential=total, targeting=selected,
+                  clv_fit={"fits": bool(m["fit_gate"].get("fits", True)), "judged": bool(m["fit_gate"].get("judged")),
+                           "buckets_outside": m["fit_gate"].get("buckets_outside", []),
+                           "spend_frequency_r": (m["fit_gate"].get("correlation") or {}).get("r"),
+                           "fallback_to_historical": bool(m.get("fallback_to_historical"))})
     return lines
 
 

@@ -5,8 +5,30 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._fit_gate import UNFIT
+
 __all__ = ["headline", "methodology_markdown", "model_lines", "parameter_table", "targeting_table", "left_out_table",
-           "growth_sentence"]
+           "growth_sentence", "fit_caveat", "fit_markdown"]
+
+
+def fit_caveat(models: dict | None) -> str:
+    """What stands beside every CLV number: "" when the model fits, else that it does not (and any fallback)."""
+    gate = (models or {}).get("fit_gate") or {}
+    if gate.get("fits", True):
+        return ""
+    if models.get("fallback_to_historical"):
+        return (" (the CLV model does not fit this data, so growth potential and value targeting use historical "
+                "value instead: `value.when_unfit: historical`)")
+    return f" ({UNFIT})"
+
+
+def fit_markdown(models: dict) -> str:
+    """The fit gate's verdict as a paragraph for the top of notebook 07."""
+    gate = models.get("fit_gate") or {}
+    if not gate.get("judged", False):
+        return "**Model fit: not judged.** The history is too short for a calibration period and a holdout."
+    head = "**Model fit: PASS.**" if gate["fits"] else "**Model fit: FAIL.**"
+    return head + " " + gate["sentence"].split(": ", 1)[1].removeprefix("PASS. ").removeprefix("FAIL: ")
 
 _MEANING = {
     "r": "purchase rate: Gamma shape",
@@ -37,14 +59,19 @@ def model_lines(models: dict) -> list[str]:
         "BG/NBD: " + ", ".join(f"{k}={v:.3g}" for k, v in bg.items()),
         "Gamma-Gamma: " + ", ".join(f"{k}={v:.3g}" for k, v in gg.items()),
         f"converged: {models['converged']}; spend-frequency correlation {models['spend_frequency_correlation']:.2f}",
+        "model fit: " + ("PASS" if (models.get("fit_gate") or {}).get("fits", True) else "FAIL") + fit_caveat(models),
     ]
 
 
 def headline(models: dict, holdout: pd.DataFrame, growth_total: float | None) -> list[str]:
     """Summary sentences: the models, the holdout check and how many customers show growth potential."""
     s = models["settings"]
+    caveat = fit_caveat(models)
     out = [f"CLV over {s['horizon_days']} days at {s['discount_rate']:.0%} a year, from BG/NBD and Gamma-Gamma "
-           f"fitted on {models['fitted_customers']} customers and scored for {models['scored_customers']}."]
+           f"fitted on {models['fitted_customers']} customers and scored for {models['scored_customers']}{caveat}."]
+    gate = models.get("fit_gate") or {}
+    if gate.get("judged"):
+        out.append(gate["sentence"])
     shown = holdout.dropna(subset=["customers"])
     if len(shown):
         w = shown["customers"].to_numpy(float)
@@ -54,17 +81,18 @@ def headline(models: dict, holdout: pd.DataFrame, growth_total: float | None) ->
                    f"{predicted:.2f} predicted.")
     if growth_total is not None and np.isfinite(growth_total):
         out.append(f"{int(growth_total)} customers rank far higher by predicted value than by spend so far "
-                   f"(percentile gap >= {s['growth_rank_gap']:g}).")
+                   f"(percentile gap >= {s['growth_rank_gap']:g}){caveat}.")
     return out
 
 
-def growth_sentence(counts: pd.DataFrame) -> str:
-    """One sentence on the growth-potential table (its ``Total`` row, as published)."""
+def growth_sentence(counts: pd.DataFrame, models: dict | None = None) -> str:
+    """One sentence on the growth-potential table (its ``Total`` row, as published), with the fit caveat."""
     total = counts.loc["Total"]
+    caveat = fit_caveat(models)
     if not np.isfinite(total["growth potential"]) or not np.isfinite(total["Total"]):
-        return "The number of customers with growth potential is suppressed (small count)."
+        return f"The number of customers with growth potential is suppressed (small count){caveat}."
     return (f"{int(total['growth potential'])} of {int(total['Total'])} customers with a purchase rank far higher "
-            "by predicted value than by historical spend.")
+            f"by predicted value than by historical spend{caveat}.")
 
 
 def _interval(rate, low, high) -> str:
@@ -112,6 +140,9 @@ def methodology_markdown(models: dict, k: int, min_group_size: int = 30) -> str:
         Markdown a reviewer can check by hand against the parameter, holdout and targeting tables.
     """
     s, h = models["settings"], models["holdout"]
+    from ._defaults import DEFAULTS
+
+    g = {**DEFAULTS["fit_gate"], **(models.get("fit_gate") or {})}
     return f"""**Fit.** Both models are fitted by maximum likelihood on a seeded sample of at most
 {int(s['fit_sample']):,} customers (this run: {models['fitted_customers']:,} for BG/NBD, {models['gamma_gamma_customers']:,}
 repeat buyers for Gamma-Gamma) and score all {models['scored_customers']:,} customers with a purchase in closed form.
@@ -125,6 +156,15 @@ the Gamma-Gamma expected spend per purchase, each step discounted once at {float
 {h['observation_end']}. BG/NBD is refitted on the calibration period alone; for customers grouped by their repeat
 purchases before the calibration date, the observed mean purchases in the holdout is compared with the
 predicted mean. Groups with fewer than {k} customers are suppressed (with their complements) and not drawn.
+
+**Fit gate.** The model fits when, in every bucket of at least {int(g['min_customers'])} customers, the ratio of
+predicted to observed mean holdout purchases lies within 1 ± {float(g['holdout_tolerance']):g}
+(`value.fit_gate.holdout_tolerance`), and when mean spend does not correlate with purchase frequency beyond
+|r| = {float(g['correlation_tolerance']):g} among repeat buyers (Gamma-Gamma assumes independence). A check fails only
+when its interval lies wholly outside its tolerance: the observed bucket mean's normal interval, Bonferroni-corrected
+over the buckets judged, and the correlation's Fisher-z interval, at level {float(g['alpha']):g}. When the model does
+not fit, every CLV number says so; with `value.when_unfit: historical`, growth potential and value targeting use
+historical value instead. This run: {'PASS' if g.get('fits', True) else 'FAIL'}.
 
 **Growth potential.** Among customers with a purchase: predicted-CLV percentile rank minus historical-spend
 percentile rank at least {float(s['growth_rank_gap']):g} (`value.growth_rank_gap`).
