@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ._attack import COMPLEMENT, DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, integer_intervals, is_disclosed
 from ._disclosure import _count_matrix, _determined, _lp_bounds, _table_equations, _with_margins
 
 _LABEL_NAMES = ("segment", "segment_id", "segment_name", "cluster", "group", "label")
@@ -17,6 +19,7 @@ def suppress_counts(
     k: int = 10,
     margins: bool = False,
     total_label: str = "Total",
+    width: int = PROTECTION_WIDTH,
 ) -> pd.DataFrame:
     """Small-cell suppression of a 2-D table of counts, with complementary suppression.
 
@@ -28,6 +31,9 @@ def suppress_counts(
     suppressed cells that sums to zero). The check is exact: for every suppressed cell the smallest
     and largest value consistent with everything published are computed by linear programming
     (:func:`disclosure_intervals`), and suppression continues while any interval is a single value.
+    Then the attacker who also knows the printed rules (a "< k" cell holds 1 to ``k - 1``, a
+    "hidden†" cell 0 or at least ``k``, counts are integers) attacks with an integer programme, and
+    suppression continues while it narrows any hidden cell to an interval narrower than ``width``.
 
     Complementary cells are chosen greedily: within the row or column that needs a partner, the
     smallest positive count, preferring a cell whose other line also needs a partner (so one cell
@@ -52,6 +58,9 @@ def suppress_counts(
         and suppressed like any other cell (a total below ``k`` is suppressed too, with its own
         complements); the result then *is* the publishable table with its totals.
     total_label : str, default "Total"
+    width : int, default 2
+        The protection width: no hidden cell may be narrowed to ``high - low < width``
+        (``privacy.protection_width``).
 
     Returns
     -------
@@ -76,7 +85,8 @@ def suppress_counts(
     index = list(table.index) + ([total_label] if col_total_row else [])
     columns = list(table.columns) + ([total_label] if row_total_col else [])
     primary = (flat > 0) & (flat < k)
-    suppressed = _protect(flat, equations, primary, is_total.ravel())
+    rules = _IntegerRules(small=primary, difference=np.zeros(len(flat), dtype=bool), k=k, width=width)
+    suppressed = _protect(flat, equations, primary, is_total.ravel(), integer=rules)
     out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
     result = pd.DataFrame(out, index=pd.Index(index, name=table.index.name), columns=pd.Index(columns, name=table.columns.name))
     rows, cols = np.unravel_index(np.flatnonzero(suppressed & ~primary), shape)
@@ -91,16 +101,21 @@ def _cost(v: int, flat, is_total, eq_of: dict, needy=frozenset()) -> tuple:
     return (bool(is_total[v]), flat[v] == 0, not closes, flat[v], v)
 
 
-def _degree_rule(sup: np.ndarray, equations, cost, free: np.ndarray) -> None:
-    """Give every line with exactly one suppressed cell a partner (in place), until none is left."""
+def _degree_rule(sup: np.ndarray, equations, cost, free: np.ndarray, unprotected: np.ndarray) -> None:
+    """Give every line with exactly one suppressed cell a partner (in place), until none is left
+    (a line whose one unknown needs no protection, an ``unprotected`` quantity, needs none)."""
 
     def n_unknown(e):
         return int(sup[equations[e][0]].sum())
 
+    def lone_needs_partner(e):
+        idx = equations[e][0]
+        return n_unknown(e) == 1 and not unprotected[idx[sup[idx]][0]]
+
     changed = True
     while changed:
         changed = False
-        needy = frozenset(e for e in range(len(equations)) if n_unknown(e) == 1)
+        needy = frozenset(e for e in range(len(equations)) if lone_needs_partner(e))
         for e in sorted(needy):
             if n_unknown(e) != 1:
                 continue
@@ -114,17 +129,17 @@ def _degree_rule(sup: np.ndarray, equations, cost, free: np.ndarray) -> None:
             changed = True
 
 
-def _exposed_cell(flat, equations, sup: np.ndarray) -> int | None:
+def _exposed_cell(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> int | None:
     """A suppressed cell the attacker can still pin down (equations first, then non-negativity),
     or None when every suppressed cell is safe (or the table is too large for the exact audit)."""
-    det = _determined(sup, equations)
     unk = np.flatnonzero(sup)
+    det = _determined(sup, equations) & ~unprotected[unk]
     if det.any():
         return int(unk[np.flatnonzero(det)[0]])
     if sup.sum() > 400:  # exact LP audit is for publishable (small) tables
         return None
     lows, highs = _lp_bounds(np.where(sup, 0.0, flat), equations, sup)
-    pinned = [int(v) for v, lo, hi in zip(unk, lows, highs) if hi - lo < 0.5]
+    pinned = [int(v) for v, lo, hi in zip(unk, lows, highs) if hi - lo < 0.5 and not unprotected[v]]
     return pinned[0] if pinned else None
 
 
@@ -150,15 +165,20 @@ def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost, 
     return chosen
 
 
-def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=None):
+def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=None, unprotected=None,
+             integer: "_IntegerRules | None" = None):
     """Add complementary suppressions until no suppressed cell is determined (see suppress_counts).
 
     ``free`` marks the cells that may be chosen as complements (default: all); the others are
-    already published elsewhere (:func:`workbench.privacy.suppress_and_publish`).
+    already published elsewhere (:func:`workbench.privacy.suppress_and_publish`). ``unprotected``
+    marks unknowns that need no protection (a population difference that is not a small count).
+    With ``integer``, the linear attack is followed by the integer attack of the printed rules
+    (:func:`._attack.integer_intervals`), and cells are added until it too narrows nothing.
     """
     sup = primary.copy()
     free = np.ones(len(flat), dtype=bool) if free is None else free
-    if not sup.any() or not equations:
+    unprotected = np.zeros(len(flat), dtype=bool) if unprotected is None else unprotected
+    if not (sup & ~unprotected).any() or not equations:
         return sup
     eq_of: dict[int, list[int]] = {}
     for e, (idx, _, _) in enumerate(equations):
@@ -169,8 +189,10 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=
         return _cost(v, flat, is_total, eq_of, needy)
 
     for _ in range(max_rounds):
-        _degree_rule(sup, equations, cost, free)
-        target = _exposed_cell(flat, equations, sup)
+        _degree_rule(sup, equations, cost, free, unprotected)
+        target = _exposed_cell(flat, equations, sup, unprotected)
+        if target is None and integer is not None:
+            target = integer.exposed(flat, equations, sup)
         if target is None:
             return sup
         chosen = _complement_for(target, sup, equations, eq_of, cost, free)
@@ -184,6 +206,35 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=
             return sup
         sup[chosen] = True
     return sup
+
+
+@dataclass
+class _IntegerRules:
+    """What the integer attacker knows of each unknown as it will be printed: cells in ``small`` are
+    "< k" (1 to k - 1), other hidden cells "hidden†" (0 or >= k), ``difference`` quantities are never
+    published (>= 0), ``unmarked`` cells were printed without saying which (>= 0). ``scope`` limits
+    the attack to the components holding those cells."""
+
+    small: np.ndarray
+    difference: np.ndarray
+    k: int
+    width: int
+    scope: np.ndarray | None = None
+    unmarked: np.ndarray | None = None
+
+    def exposed(self, flat, equations, sup) -> int | None:
+        """An unknown the integer attacker narrows below the protection width, or None."""
+        markers = np.where(self.small, SMALL, COMPLEMENT)
+        if self.unmarked is not None:
+            markers[self.unmarked] = HIDDEN
+        markers[self.difference] = DIFFERENCE
+        values = np.where(sup, np.nan, flat)
+        targets = sup if self.scope is None else sup & self.scope
+        bounds = integer_intervals(values, equations, markers, self.k, self.width, targets=targets)
+        for v in sorted(bounds):
+            if is_disclosed(*bounds[v], markers[v], self.k, self.width):
+                return v
+        return None
 
 
 def suppress_rows(
