@@ -303,26 +303,24 @@ def suppress_jointly(
     earlier_small = hidden_before & (model.markers == SMALL)
     earlier_unmarked = hidden_before & (model.markers == HIDDEN)
 
-    def protect(marked: bool) -> np.ndarray:
+    def protect(marked: bool) -> tuple[np.ndarray, bool]:
         rules = _IntegerRules(small=(small_new if marked else False) | earlier_small, difference=is_diff, k=k,
                               width=width, scope=mine | is_diff,
                               unmarked=earlier_unmarked | (np.zeros_like(mine) if marked else mine))
-        sup = _protect(flat, model.equations, hidden_before | small_new | is_diff, is_total, free=mine,
-                       unprotected=is_diff & ~small_diff, integer=rules)
-        return sup if rules.exposed(flat, model.equations, sup) is None else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sup = _protect(flat, model.equations, hidden_before | small_new | is_diff, is_total, free=mine,
+                           unprotected=is_diff & ~small_diff, integer=rules)
+        return sup, rules.exposed(flat, model.equations, sup) is None
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sup = protect(marked=True)
+    sup, safe = protect(marked=True)
     # printing which hidden cells are "< k" narrows an earlier table's hidden count: one marker for all
-    unmarked = sup is None
+    unmarked = not safe
     if unmarked:
-        sup = protect(marked=False)
-    if sup is None:
+        sup, safe = protect(marked=False)
+    if not safe:
         warnings.warn(f"the joint attack still narrows a hidden count after every cell of {row_dim} x {col_dim} "
-                      "that may be hidden is hidden; the whole-run check will report it", stacklevel=2)
-        sup = _protect(flat, model.equations, hidden_before | small_new | is_diff, is_total, free=mine,
-                       unprotected=is_diff & ~small_diff)
+                      "that could help is hidden; the whole-run check will report it", stacklevel=2)
     hidden = sup[positions].reshape(full.shape)
     out = full.mask(hidden)
     # a hidden cell whose own count is not 1..k-1 is hidden to protect another (here or in an earlier table)
