@@ -72,7 +72,7 @@ def _bounds(markers: np.ndarray, k: int, upper: float) -> tuple[np.ndarray, np.n
 
 def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, k: int,
                       width: int = PROTECTION_WIDTH, targets: np.ndarray | None = None,
-                      time_limit: float = 20.0) -> dict[int, tuple[float, float]]:
+                      time_limit: float = 20.0, only_targets: bool = False) -> dict[int, tuple[float, float]]:
     """The smallest and largest value of each unknown quantity an integer attacker can prove.
 
     Parameters
@@ -96,6 +96,8 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
         Solve only the components holding a target (default: every unknown).
     time_limit : float
         Seconds per integer programme; an unsolved one leaves the a-priori bound (never a finding).
+    only_targets : bool, default False
+        Solve for the targets alone (the other unknowns of their components stay variables).
 
     Returns
     -------
@@ -115,6 +117,8 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
         return {int(v): (lb[i], ub[i]) for i, v in enumerate(unk) if wanted[i]}
     a_all = np.array(rows)
     can_disclose = markers[unk] != COMPLEMENT
+    if only_targets and targets is not None:
+        can_disclose &= targets[unk]
     for comp in _components(unk, rows):
         if not (wanted[comp].any() and can_disclose[comp].any()):
             continue
@@ -123,7 +127,7 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
             result.update({int(unk[i]): (lb[i], ub[i]) for i in comp})
             continue
         bounds = _component_bounds(a_all[np.ix_(eq, comp)], rhs[eq], lb[comp], ub[comp], integrality[comp],
-                                   markers[unk[comp]] != COMPLEMENT, width, time_limit)
+                                   can_disclose[comp], width, time_limit)
         result.update({int(unk[i]): b for i, b in zip(comp, bounds)})
     return result
 

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ._attack import COMPLEMENT, DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, integer_intervals, is_disclosed
-from ._disclosure import _count_matrix, _determined, _lp_bounds, _table_equations, _with_margins
+from ._attack import (COMPLEMENT, DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, _system, integer_intervals,
+                      is_disclosed)
+from ._disclosure import _count_matrix, _determined, _table_equations, _with_margins
 
 _LABEL_NAMES = ("segment", "segment_id", "segment_name", "cluster", "group", "label")
 
@@ -138,20 +139,54 @@ def _exposed_cell(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> 
         return int(unk[np.flatnonzero(det)[0]])
     if sup.sum() > 400:  # exact LP audit is for publishable (small) tables
         return None
-    lows, highs = _lp_bounds(np.where(sup, 0.0, flat), equations, sup)
-    pinned = [int(v) for v, lo, hi in zip(unk, lows, highs) if hi - lo < 0.5 and not unprotected[v]]
-    return pinned[0] if pinned else None
+    return _first_pinned(np.where(sup, 0.0, flat), equations, sup, unprotected)
+
+
+def _first_pinned(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> int | None:
+    """The first protected unknown whose linear-programming interval is a single value, or None.
+
+    Every solution found is a feasible point, so an unknown whose values over the points found so far
+    already differ is not pinned and needs no programme of its own (most of them, after a few solves).
+    """
+    from scipy.optimize import linprog
+
+    unk = np.flatnonzero(sup)
+    _, rows, rhs = _system(flat, equations, sup)
+    if not rows:
+        return None
+    a = np.array(rows)
+    seen_lo, seen_hi = np.full(len(unk), np.inf), np.full(len(unk), -np.inf)
+    for i, v in enumerate(unk):
+        if unprotected[v] or seen_hi[i] - seen_lo[i] >= 0.5:
+            continue
+        ends = []
+        for sign in (1.0, -1.0):
+            c = np.zeros(len(unk))
+            c[i] = sign
+            res = linprog(c, A_eq=a, b_eq=rhs, bounds=(0, None), method="highs")
+            if res.status != 0:
+                break
+            seen_lo, seen_hi = np.minimum(seen_lo, res.x), np.maximum(seen_hi, res.x)
+            ends.append(res.x[i])
+        if len(ends) == 2 and ends[0] > ends[1] - 0.5:
+            return int(v)
+    return None
+
+
+def _candidates(target: int, sup: np.ndarray, equations, eq_of: dict, cost, free: np.ndarray) -> list[int]:
+    """Cells that may be hidden next for ``target``, cheapest first: those sharing an equation with it,
+    else every free cell."""
+    cands = sorted(
+        {int(v) for e in eq_of.get(target, []) for v in equations[e][0] if not sup[v] and free[v]},
+        key=cost,
+    )
+    return cands or sorted((int(v) for v in np.flatnonzero(~sup & free)), key=cost)
 
 
 def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost, free: np.ndarray) -> int | None:
     """The cheapest cell to suppress next so that ``target`` is no longer determined (None: no
     cell left to suppress)."""
-    cands = sorted(
-        {int(v) for e in eq_of.get(target, []) for v in equations[e][0] if not sup[v] and free[v]},
-        key=cost,
-    )
-    if not cands:
-        cands = sorted((int(v) for v in np.flatnonzero(~sup & free)), key=cost)
+    cands = _candidates(target, sup, equations, eq_of, cost, free)
     if not cands:
         return None
     chosen = cands[0]
@@ -191,11 +226,16 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=
     for _ in range(max_rounds):
         _degree_rule(sup, equations, cost, free, unprotected)
         target = _exposed_cell(flat, equations, sup, unprotected)
-        if target is None and integer is not None:
+        chosen = None
+        if target is not None:
+            chosen = _complement_for(target, sup, equations, eq_of, cost, free)
+        elif integer is not None:
             target = integer.exposed(flat, equations, sup)
+            if target is not None:
+                chosen = integer.complement_for(target, _candidates(target, sup, equations, eq_of, cost, free),
+                                                flat, equations, sup)
         if target is None:
             return sup
-        chosen = _complement_for(target, sup, equations, eq_of, cost, free)
         if chosen is None:
             warnings.warn(
                 "small-cell suppression cannot protect this table while its exact totals are "
@@ -222,12 +262,17 @@ class _IntegerRules:
     scope: np.ndarray | None = None
     unmarked: np.ndarray | None = None
 
-    def exposed(self, flat, equations, sup) -> int | None:
-        """An unknown the integer attacker narrows below the protection width, or None."""
+    def markers(self) -> np.ndarray:
+        """Each quantity's marker as the attacker reads it (see :mod:`._attack`)."""
         markers = np.where(self.small, SMALL, COMPLEMENT)
         if self.unmarked is not None:
             markers[self.unmarked] = HIDDEN
         markers[self.difference] = DIFFERENCE
+        return markers
+
+    def exposed(self, flat, equations, sup) -> int | None:
+        """An unknown the integer attacker narrows below the protection width, or None."""
+        markers = self.markers()
         values = np.where(sup, np.nan, flat)
         targets = sup if self.scope is None else sup & self.scope
         bounds = integer_intervals(values, equations, markers, self.k, self.width, targets=targets)
@@ -235,6 +280,22 @@ class _IntegerRules:
             if is_disclosed(*bounds[v], markers[v], self.k, self.width):
                 return v
         return None
+
+    def complement_for(self, target: int, candidates: list[int], flat, equations, sup,
+                       tries: int = 8) -> int | None:
+        """The cheapest of the first ``tries`` candidates after whose hiding the integer attacker no
+        longer narrows ``target`` (else the cheapest; None when there is none)."""
+        markers = self.markers()
+        only = np.zeros(len(flat), dtype=bool)
+        only[target] = True
+        for v in candidates[:tries]:
+            trial = sup.copy()
+            trial[v] = True
+            bounds = integer_intervals(np.where(trial, np.nan, flat), equations, markers, self.k, self.width,
+                                       targets=only, only_targets=True)
+            if target not in bounds or not is_disclosed(*bounds[target], markers[target], self.k, self.width):
+                return v
+        return candidates[0] if candidates else None
 
 
 def suppress_rows(
