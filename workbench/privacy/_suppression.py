@@ -282,7 +282,7 @@ class _IntegerRules:
         return None
 
     def complement_for(self, target: int, candidates: list[int], flat, equations, sup,
-                       tries: int = 8) -> int | None:
+                       tries: int = 3) -> int | None:
         """The cheapest of the first ``tries`` candidates after whose hiding the integer attacker no
         longer narrows ``target`` (else the cheapest; None when there is none)."""
         markers = self.markers()
