@@ -90,7 +90,8 @@ class DisclosureCheck:
         small = int((self.findings["how"] == "published below k").sum()) if len(self.findings) else 0
         text = (f"{self.n_tables} published table(s) attacked jointly ({self.n_cells} distinct cells, "
                 f"{self.n_hidden} hidden, {self.n_differences} population difference(s)): "
-                f"{self.recoverable} hidden count(s) recoverable or narrowed below ±{self.width}")
+                f"{self.recoverable} hidden count(s) recoverable (exactly, or to {self.width} or fewer possible "
+                "values)")
         text += f", {small} cell(s) below k={self.k} shown." if small else "."
         if self.unlinked:
             text += (f" {len(self.unlinked)} table(s) disagree with the others on a total they share and were "

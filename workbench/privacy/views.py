@@ -172,8 +172,8 @@ def disclosure_view(check) -> pd.DataFrame:
     """
     if check.findings.empty:
         return pd.DataFrame([{"cell": "none", "tables": f"{check.n_tables} table(s)",
-                              "how": f"0 of {check.n_hidden} hidden cells recoverable or narrowed below "
-                                     f"±{check.width}"}])
+                              "how": f"0 of {check.n_hidden} hidden cells recoverable (exactly, or to "
+                                     f"{check.width} or fewer possible values)"}])
     return check.findings[["cell", "tables", "how"]].reset_index(drop=True)
 
 
