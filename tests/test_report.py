@@ -103,3 +103,18 @@ def test_complementary_row_of_suppress_rows_is_marked():
     t = report.table(rows.drop(columns="suppressed"), k=10)
     assert t.frame["N"].tolist() == ["< 10", "hidden†", "500"]
     assert t.frame["Spend"].tolist() == ["< 10", "hidden†", "3"]
+
+
+def test_a_table_published_unmarked_prints_one_marker_for_every_hidden_cell():
+    """When printing which cells are "< k" would narrow a hidden count (issue 24), the mechanism
+    publishes the table with ``attrs["unmarked"]``: one marker, both reasons in its footnote."""
+    from workbench.privacy import suppress_counts
+
+    counts = pd.DataFrame({"female": [530, 4, 300], "male": [1204, 77, 250]},
+                          index=pd.Index(["Loyal", "Lapsed", "New"], name="segment"))
+    published = suppress_counts(counts, k=10, margins=True)
+    published.attrs["unmarked"] = True
+    t = report.table(published, k=10)
+    shown = t.frame.drop(columns="Segment").to_numpy().ravel().tolist()
+    assert "hidden†" not in shown and shown.count("< 10") == int(published.isna().sum().sum()) > 1
+    assert "or was hidden together with" in t._repr_html_()

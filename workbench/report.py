@@ -100,7 +100,9 @@ def table(
         A caption over the table.
     complementary : list of (row, column), optional
         The cells hidden only to protect a smaller cell (complementary suppression), by index label
-        and column. Default: ``df.attrs["complementary"]``, which
+        and column. Ignored when ``df.attrs["unmarked"]`` is true (one marker for every hidden cell:
+        :func:`workbench.privacy.suppress_jointly` found that the two markers would narrow a hidden
+        count). Default: ``df.attrs["complementary"]``, which
         :func:`workbench.privacy.suppress_counts` and :func:`~workbench.privacy.suppress_rows` set.
         With ``k`` these cells read ``"hidden†"`` and the others ``"< k"``, each with its footnote;
         without this knowledge every hidden cell reads ``"< k"`` with a footnote naming both reasons.
@@ -118,6 +120,8 @@ def table(
     not ``530.0``; a suppressed count prints ``< 10``.
     """
     known = complementary if complementary is not None else df.attrs.get("complementary")
+    if df.attrs.get("unmarked"):  # the mechanism found that printing why a cell is hidden would narrow it
+        known = None
     frame = _flatten(df, index)
     guard = _flatten(_complement_mask(df, known or []), index)
     names = names or {}

@@ -36,3 +36,21 @@ def test_a_rare_category_is_hidden_and_pooled():
     w = shares.loc[shares["bin"] == "W"]
     assert w["customers after"].isna().all() and w["share after"].isna().all()
     assert table.loc[0, "hidden_bins"] >= 1
+
+
+def test_two_runs_one_customer_apart_give_the_erased_customer_away_unless_withheld():
+    """A re-run after ``--forget`` of one customer: exactly one bin per input drops by one, which names
+    the erased customer's value of every input; the two-run check withholds the drift instead."""
+    from workbench.compare._drift import WITHHELD, withhold_if_few_differ
+
+    rng = np.random.default_rng(7)
+    earlier = pd.DataFrame({"spend": rng.gamma(2.0, 50.0, 600), "visits": rng.integers(0, 30, 600).astype(float)})
+    later = earlier.drop(index=123)  # the erased customer
+    psi_table, shares = input_drift(earlier, later, ["spend", "visits"], k=10)
+    drops = shares.loc[shares["customers before"] != shares["customers after"]]
+    assert len(drops) == 2 and set(drops["customers before"] - drops["customers after"]) == {1}  # the leak
+    withheld, no_shares = withhold_if_few_differ(psi_table, shares, n_only_one=1, k=10)
+    assert withheld["psi"].isna().all() and (withheld["reading"] == WITHHELD).all() and no_shares.empty
+    kept, same = withhold_if_few_differ(psi_table, shares, n_only_one=0, k=10)  # the same customers
+    assert kept.equals(psi_table) and same.equals(shares)
+    assert withhold_if_few_differ(psi_table, shares, n_only_one=10, k=10)[1].equals(shares)

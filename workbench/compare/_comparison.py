@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._drift import input_drift
-from ._migration import migration_counts, moved_share, publish_migration, segment_ids
+from ._drift import WITHHELD, input_drift, withhold_if_few_differ
+from ._migration import ONLY_A, ONLY_B, migration_counts, moved_share, publish_migration, segment_ids
 from ._segments import match_segments, segment_sizes
 from ._verdicts import verdict_changes
 
@@ -106,6 +106,8 @@ def compare(a: RunData, b: RunData) -> Comparison:
     movement = moved_share(migration, pairs)
     shared = [c for c in a.inputs if c in b.inputs and c in a.features and c in b.features]
     psi_table, shares = input_drift(a.features, b.features, shared, k)
+    only_one = int(counts.loc[ONLY_B].sum() + counts[ONLY_A].sum())  # customers in one run only
+    psi_table, shares = withhold_if_few_differ(psi_table, shares, only_one, k)
     psi_table["only_in"] = None
     only = [(c, "earlier run") for c in a.inputs if c not in b.inputs] + \
         [(c, "later run") for c in b.inputs if c not in a.inputs]
@@ -149,7 +151,10 @@ def summary_sentences(c: Comparison) -> list[str]:
         share = c.movement.get("share_moved")
         pct = f" ({100 * share:.1f}%)" if share is not None else ""
         out.append(f"{moved:,} of the {c.movement['in_both']:,} customers in both runs changed segment{pct}.")
-    if len(drifted):
+    if len(c.psi) and (c.psi["reading"] == WITHHELD).all():
+        out.append("Input drift is withheld: the runs differ by fewer than k customers, whose values its bins "
+                   "would give away.")
+    elif len(drifted):
         top = drifted.sort_values("psi", ascending=False, kind="stable").iloc[0]
         out.append(f"{len(drifted)} input(s) drifted (PSI >= 0.1); the largest: {top['input']} "
                    f"(PSI {top['psi']:.2f}, {top['reading']}).")

@@ -71,6 +71,40 @@ def input_drift(features_a: pd.DataFrame, features_b: pd.DataFrame, inputs: list
     return psi_table, shares_table
 
 
+#: How a withheld drift reads: two runs that differ by a few customers would give their values away.
+WITHHELD = "withheld: the runs differ by fewer than k customers"
+
+
+def withhold_if_few_differ(psi_table: pd.DataFrame, shares: pd.DataFrame, n_only_one: int,
+                           k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two-run check of the drift section: refuse it when the runs differ by 1 to ``k - 1`` customers.
+
+    Two runs of the same data, the second after ``--forget`` of one customer, differ in exactly one
+    bin per input by one customer: the binned counts then give every input of the erased customer
+    away, and PSI, computed from them, too. When the customers present in only one run number 1 to
+    ``k - 1`` (the attacker's difference of two populations below k), every PSI and every binned
+    count is withheld; with none (the same customers) or at least ``k``, both are published.
+
+    Parameters
+    ----------
+    psi_table, shares : DataFrame
+        What :func:`input_drift` returns.
+    n_only_one : int
+        Customers present in only one of the two runs (exact; never published by this function).
+    k : int
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        The PSI table (``psi`` NaN and ``reading`` :data:`WITHHELD` when withheld) and the binned
+        shares (empty when withheld).
+    """
+    if not 0 < n_only_one < k:
+        return psi_table, shares
+    psi_table = psi_table.assign(psi=np.nan, reading=WITHHELD, hidden_bins=0)
+    return psi_table, shares.iloc[0:0]
+
+
 def _bin_labels(a: pd.Series, b: pd.Series, bins: int) -> tuple[pd.Series, pd.Series]:
     """Bin labels (strings) of both runs' values, the bins fixed by the earlier run."""
     numeric = (pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b)

@@ -401,7 +401,8 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
                 codes, labels = _codes(inp.groups[attr][ok].reset_index(drop=True))
                 sup = suppress_and_publish(run, f"outcome_{_slug(action)}_{_slug(attr)}",
                                            outcome_counts(selected[ok], y[ok].to_numpy(), codes, labels), attr,
-                                           f"{outcome_col} × {action}", inp.k_supp, population=known)
+                                           f"{outcome_col} × {action}", inp.k_supp, population=known,
+                                           within="" if known else None)
                 tab = mask_outcome(tab, sup)
                 if tab["masked"].any():  # the gaps of TPR and FPR would give a masked rate away
                     summ = {k_: np.nan for k_ in summ}

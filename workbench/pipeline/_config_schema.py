@@ -111,6 +111,7 @@ RANGES: dict[str, Callable[[Any], str | None]] = {
     "privacy.dp.delta": lambda v: None if 0 <= v < 1 else "must lie in [0, 1)",
     "privacy.dp.alpha": _open_unit,
     "privacy.suppression_k": lambda v: None if v >= 1 else "must be >= 1",
+    "privacy.protection_width": lambda v: None if v >= 1 else "must be >= 1 (1: only exact values are disclosures)",
     "segmentation.k_range": _k_range,
     "segmentation.k": lambda v: None if v == "auto" or (isinstance(v, int) and v >= 1) else "must be 'auto' or a whole number >= 1",
     "segmentation.winsorize": lambda v: None if 0 <= v < 0.5 else "must lie in [0, 0.5)",

@@ -26,7 +26,9 @@ The first four steps run in :func:`workbench.pipeline.prepare`, before any noteb
 Every published table of counts is suppressed and registered with :func:`suppress_and_publish`
 (suppression against every table published before it); :func:`disclosure_check` attacks all
 registered tables of a run jointly (:func:`joint_disclosure`: the same quantity in two tables is one
-unknown) and reports the recoverable cells. Underneath: :func:`suppress_counts` for a 2-D table
+unknown; intersections sum to their margins; a population declared ``within`` another differs from it
+by an unpublished count; the printed rules and integrality are constraints of an integer programme)
+and reports every small count it recovers or narrows below ``privacy.protection_width``. Underneath: :func:`suppress_counts` for a 2-D table
 of counts (cells from 1 to ``k - 1`` hidden, plus complementary cells so that no hidden cell can be
 recovered from row or column totals; :func:`disclosure_intervals` runs that attack) and
 :func:`suppress_rows` for per-group statistics (groups smaller than ``k`` masked, plus the next
@@ -56,6 +58,7 @@ Configuration (``privacy:`` section, defaults in :data:`DEFAULTS`)::
       key_file: null                     # or a key file outside the repo
       forget: null                       # erasure list, one customer id per line
       suppression_k: 10
+      protection_width: 2                # no hidden small count narrowed to 2 or fewer values
       risk: {max_combination: 3}
       dp:
         enabled: true

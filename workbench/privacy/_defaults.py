@@ -7,6 +7,8 @@ DEFAULTS = {
     "key_file": None,
     "forget": None,
     "suppression_k": 10,
+    # no hidden count may be narrowed by the whole-run attack to an interval high - low below this
+    "protection_width": 2,
     "risk": {"max_combination": 3},
     "quality": {"iqr_factor": 3.0},
     "dp": {

@@ -2,29 +2,31 @@
 
 A reviewer who reads every table of a run knows more than any one table says: the column totals
 of segment x gender and of action x gender are one quantity, so a total hidden in one table and
-shown in the other gives the hidden cell away, and complementary cells chosen table by table can
-be undone across tables. Here every published cell is one unknown identified by its dimension
-values (``{"segment": "4", "gender": "non-binary"}``; a ``"Total"`` label means summed over that
-dimension, so it is left out of the key), each table contributes its row and column sums, and the
-linear-programming attack of :mod:`._disclosure` runs over all of them jointly.
+shown in the other gives the hidden cell away; an intersection sums over one of its dimensions to
+the table of the other (:mod:`._linked`); a subpopulation differs from its population by a count
+nobody published; and the printed rules ("< k" is 1 to k - 1, "hidden†" is 0 or at least k,
+counts are integers) narrow every hidden cell further. Here every published cell is one unknown
+identified by its dimension values, the equations of :mod:`._linked` tie them together, and the
+integer attack of :mod:`._attack` runs over all of them jointly.
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ._disclosure import _count_matrix, _determined, _lp_bounds
-from ._suppression import _protect
+from ._attack import DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, integer_intervals, is_disclosed
+from ._disclosure import _count_matrix
+from ._linked import OUTSIDE, POPULATION, TOTAL, UNLINKED, Linked, cell_key, describe, link
+from ._suppression import _IntegerRules, _protect
 
-#: The label of a margin: a cell labelled ``TOTAL`` on a dimension is summed over that dimension.
-TOTAL = "Total"
+__all__ = ["LONG_COLUMNS", "POPULATION", "TOTAL", "DisclosureCheck", "joint_disclosure", "suppress_jointly"]
 
-LONG_COLUMNS = ["table", "row_dim", "row", "col_dim", "column", "n", "suppressed", "population"]
-#: The pseudo-dimension naming what a cell counts when it is not the run's customers.
-POPULATION = "population"
+LONG_COLUMNS = ["table", "row_dim", "row", "col_dim", "column", "n", "suppressed", "population", "marker",
+                "within"]
 
 
 @dataclass
@@ -41,8 +43,9 @@ class DisclosureCheck:
         Distinct quantities hidden in every table that shows them.
     findings : DataFrame
         One row per disclosed quantity: ``cell`` (its dimension values), ``tables`` (where it
-        appears), ``how`` (``"published below k"``, ``"recovered exactly"``) and ``small``
-        (whether its value is between 1 and ``k - 1``). Never the value itself.
+        appears), ``how`` (``"published below k"``, ``"recovered exactly"``, ``"narrowed below the
+        protection width"``, ``"population difference below k"``) and ``small`` (whether its value
+        is known to be between 1 and ``k - 1``). Never the value itself.
     conflicts : list of str
         Quantities published with different values in different tables (the tables then
         describe different populations and cannot be linked).
@@ -51,6 +54,14 @@ class DisclosureCheck:
     unlinked : list of str
         The tables attacked alone because their values disagree with the others' (a population
         not declared when they were published); empty when every table could be linked.
+    width : int
+        The protection width: a hidden quantity narrowed to ``high - low < width`` is disclosed.
+    n_differences : int
+        Population differences attacked (counts never published, such as the customers aged 60+
+        without a predicted value).
+    inconsistent : int
+        Hidden quantities in a group of equations with no integer solution (tables that contradict
+        each other); not attacked, and named in the sentence.
     """
 
     n_tables: int
@@ -60,75 +71,47 @@ class DisclosureCheck:
     conflicts: list[str]
     k: int
     unlinked: list[str] = field(default_factory=list)
+    width: int = PROTECTION_WIDTH
+    n_differences: int = 0
+    inconsistent: int = 0
 
     @property
     def recoverable(self) -> int:
-        return int((self.findings["how"] == "recovered exactly").sum()) if len(self.findings) else 0
+        """Hidden quantities (and population differences) the attack discloses."""
+        return int((self.findings["how"] != "published below k").sum()) if len(self.findings) else 0
 
     @property
     def passed(self) -> bool:
-        return self.findings.empty
+        return self.findings.empty and not self.inconsistent
 
     @property
     def sentence(self) -> str:
         """One line for the report: how many tables, how many cells recoverable or small."""
         small = int((self.findings["how"] == "published below k").sum()) if len(self.findings) else 0
         text = (f"{self.n_tables} published table(s) attacked jointly ({self.n_cells} distinct cells, "
-                f"{self.n_hidden} hidden): {self.recoverable} hidden cell(s) recoverable")
+                f"{self.n_hidden} hidden, {self.n_differences} population difference(s)): "
+                f"{self.recoverable} hidden count(s) recoverable (exactly, or to {self.width} or fewer possible "
+                "values)")
         text += f", {small} cell(s) below k={self.k} shown." if small else "."
         if self.unlinked:
             text += (f" {len(self.unlinked)} table(s) disagree with the others on a total they share and were "
                      f"attacked alone, so links through them are not checked: {', '.join(self.unlinked)}.")
+        if self.inconsistent:
+            text += (f" {self.inconsistent} hidden count(s) sit in tables whose equations contradict each other "
+                     "and were not attacked.")
         return text
 
 
-def _key(dim_a: str, a: str, dim_b: str, b: str, population: str = "") -> tuple:
-    """A cell's identity: its (dimension, value) pairs, margins left out, in a canonical order.
-
-    Cells count the run's customers unless their table names another ``population`` (customers
-    with a predicted value, customer-windows, the earlier of two runs): then the same dimension
-    values are another quantity, and the population is part of the identity.
-    """
-    key = tuple(sorted((d, v) for d, v in ((dim_a, a), (dim_b, b)) if v != TOTAL))
-    return ((POPULATION, population),) + key if population else key
-
-
 def _keys(long: pd.DataFrame) -> list[tuple]:
-    """:func:`_key` of every row of a long form (its ``population`` column is optional)."""
+    """:func:`cell_key` of every row of a long form (its ``population`` column is optional)."""
     population = long["population"].fillna("") if "population" in long else [""] * len(long)
-    return [_key(*a) for a in zip(long["row_dim"], long["row"].astype(str), long["col_dim"],
-                                  long["column"].astype(str), population)]
-
-
-def _describe(key: tuple) -> str:
-    scope = [v for d, v in key if d == POPULATION]
-    cell = ", ".join(f"{d}={v}" for d, v in key if d != POPULATION) or "grand total"
-    return f"{cell} ({scope[0]})" if scope else cell
-
-
-def _equations(long: pd.DataFrame, index: dict) -> list:
-    """Each table's row and column sums over the global unknowns: (cells, coefficients, 0)."""
-    equations = []
-    for _, t in long.groupby("table", sort=True):
-        grid = {(r, c): index[k] for r, c, k in zip(t["row"], t["column"], t["key"])}
-        rows, cols = list(dict.fromkeys(t["row"])), list(dict.fromkeys(t["column"]))
-        for lines, others, at in ((rows, cols, lambda a, b: (a, b)), (cols, rows, lambda a, b: (b, a))):
-            if TOTAL not in others:
-                continue
-            parts = [o for o in others if o != TOTAL]
-            if not parts:  # a table of totals only (one "Total" row): nothing is summed
-                continue
-            for line in lines:
-                cells = [grid.get(at(line, o)) for o in parts]
-                total = grid.get(at(line, TOTAL))
-                if total is None or any(c is None for c in cells):
-                    continue
-                equations.append((np.array(cells + [total]), np.r_[np.ones(len(cells)), -1.0], 0.0))
-    return equations
+    return [cell_key(*a) for a in zip(long["row_dim"], long["row"].astype(str), long["col_dim"],
+                                      long["column"].astype(str), population)]
 
 
 def _published_values(long: pd.DataFrame, keys: list) -> tuple[np.ndarray, list[str]]:
-    """Each quantity's published value (NaN when hidden everywhere), and the conflicting ones."""
+    """Each quantity's published value (NaN when hidden everywhere, or never published), and the
+    conflicting ones."""
     shown = long.loc[~long["n"].isna()]
     values = np.full(len(keys), np.nan)
     conflicts = []
@@ -136,30 +119,36 @@ def _published_values(long: pd.DataFrame, keys: list) -> tuple[np.ndarray, list[
     position = {k: i for i, k in enumerate(keys)}
     for key, row in by_key.iterrows():
         if row["max"] - row["min"] > 0.5:
-            conflicts.append(_describe(key))
+            conflicts.append(describe(key))
         values[position[key]] = row["min"]
     return values, conflicts
 
 
-def joint_disclosure(tables: pd.DataFrame, k: int = 10) -> DisclosureCheck:
-    """Attack every published table at once: which hidden cells can be recovered exactly.
+def joint_disclosure(tables: pd.DataFrame, k: int = 10, width: int = PROTECTION_WIDTH) -> DisclosureCheck:
+    """Attack every published table at once: which hidden counts can be recovered or narrowed.
 
     Every cell is an unknown identified by its dimension values, so the same quantity published
     in several tables is one unknown (shown in one table and hidden in another: recovered). The
-    attacker knows every published value, each table's row and column sums (``"Total"`` cells)
-    and that counts are non-negative; for each quantity hidden everywhere, the smallest and
-    largest value consistent with all of that is found by linear programming (the hidden cells
-    pinned down by the equations alone first, cheaply). A hidden quantity is recovered when the
-    two meet. Published cells between 1 and ``k - 1`` are reported too: with suppression switched
-    off they are the disclosure.
+    attacker knows every published value, each table's row and column sums, every intersection's
+    sum to its margins, every declared subpopulation's difference from its population, the printed
+    rules (a "< k" cell holds 1 to ``k - 1``, a "hidden†" cell 0 or at least ``k``) and that counts
+    are integers; for each quantity hidden everywhere the smallest and largest value consistent with
+    all of that is found by integer programming (:func:`._attack.integer_intervals`). A hidden
+    quantity is disclosed when the two are closer than ``width``; a population difference when,
+    besides, it lies within 1 to ``k - 1``. Published cells between 1 and ``k - 1`` are reported
+    too: with suppression switched off they are the disclosure.
 
     Parameters
     ----------
     tables : DataFrame
         Published tables in long form (:func:`workbench.privacy.publish_counts`): ``table``,
-        ``row_dim``, ``row``, ``col_dim``, ``column``, ``n`` (NaN where hidden).
+        ``row_dim``, ``row``, ``col_dim``, ``column``, ``n`` (NaN where hidden); optionally
+        ``population``, ``within`` (the population it is a subset of) and ``marker`` (how a hidden
+        cell is printed: ``"< k"``, ``"hidden†"``; otherwise the weaker ``"hidden"``).
     k : int, default 10
         The suppression threshold the check judges by.
+    width : int, default 2
+        The protection width (``privacy.protection_width``).
 
     Returns
     -------
@@ -168,27 +157,34 @@ def joint_disclosure(tables: pd.DataFrame, k: int = 10) -> DisclosureCheck:
     long = tables.copy()
     empty = pd.DataFrame(columns=["cell", "tables", "how", "small"])
     if long.empty:
-        return DisclosureCheck(0, 0, 0, empty, [], k)
+        return DisclosureCheck(0, 0, 0, empty, [], k, width=width)
     long["row"], long["column"] = long["row"].astype(str), long["column"].astype(str)
     long["key"] = _keys(long)
-    keys = list(dict.fromkeys(long["key"]))
-    index = {key: i for i, key in enumerate(keys)}
-    values, conflicts = _published_values(long, keys)
+    _, conflicts = _published_values(long, list(dict.fromkeys(long["key"])))
     unlinked = _unlink_disagreeing(long) if conflicts else []
-    if unlinked:
-        keys = list(dict.fromkeys(long["key"]))
-        index = {key: i for i, key in enumerate(keys)}
-        values, _ = _published_values(long, keys)
-    unknown = np.isnan(values)
-    recovered = _recovered(np.nan_to_num(values), _equations(long, index), unknown)
+    model = link(long)
+    values, _ = _published_values(long, model.keys)
+    bounds = integer_intervals(values, model.equations, model.markers, k, width)
     where = long.groupby("key", sort=False)["table"].agg(lambda t: ", ".join(sorted(set(t))))
-    rows = [{"cell": _describe(key), "tables": where[key], "how": "published below k", "small": True}
-            for key, v in zip(keys, values) if 0 < v < k]
-    rows += [{"cell": _describe(keys[i]), "tables": where[keys[i]], "how": "recovered exactly",
-              "small": bool(0 < value < k)} for i, value in recovered]
+    tables_of = {d: where[model.keys[w]] + ", " + where[model.keys[n]] for d, w, n in model.differences}
+    rows = [{"cell": describe(key), "tables": where[key], "how": "published below k", "small": True}
+            for key, v in zip(model.keys, values) if 0 < v < k]
+    for pos, (lo, hi) in sorted(bounds.items()):
+        if is_disclosed(lo, hi, model.markers[pos], k, width):
+            rows.append({"cell": describe(model.keys[pos]), "tables": tables_of.get(pos) or where[model.keys[pos]],
+                         "how": _how(model.markers[pos], lo, hi),
+                         "small": bool(model.markers[pos] == SMALL or 0 < lo <= hi < k)})
     findings = pd.DataFrame(rows, columns=empty.columns)
-    return DisclosureCheck(len(set(long["table"])), len(keys), int(unknown.sum()), findings, conflicts, k,
-                           unlinked)
+    n_hidden = int(np.isnan(values).sum()) - len(model.differences)
+    inconsistent = sum(1 for lo, _ in bounds.values() if np.isnan(lo))
+    return DisclosureCheck(len(set(long["table"])), len(model.keys) - len(model.differences), n_hidden, findings,
+                           conflicts, k, unlinked, width, len(model.differences), inconsistent)
+
+
+def _how(marker: int, low: float, high: float) -> str:
+    if marker == DIFFERENCE:
+        return "population difference below k"
+    return "recovered exactly" if high - low < 0.5 else "narrowed below the protection width"
 
 
 def _unlink_disagreeing(long: pd.DataFrame) -> list[str]:
@@ -215,47 +211,48 @@ def _unlink_disagreeing(long: pd.DataFrame) -> list[str]:
             common = max(tables_per_value.index, key=lambda v: (tables_per_value[v], v))
             off |= set(cell.loc[(cell["n"] - common).abs() > 0.5, "table"])
         mine = long["table"].isin(off)
-        long.loc[mine, "key"] = pd.Series([(("__table", t),) + key for t, key in
+        long.loc[mine, "key"] = pd.Series([((UNLINKED, t),) + key for t, key in
                                            zip(long.loc[mine, "table"], long.loc[mine, "key"])],
                                           index=long.index[mine], dtype=object)
         unlinked += sorted(off)
 
 
-def _recovered(flat: np.ndarray, equations: list, unknown: np.ndarray) -> list[tuple[int, float]]:
-    """(position, value) of every unknown the equations and non-negativity pin down."""
-    unk = np.flatnonzero(unknown)
-    if not len(unk):
-        return []
-    if not equations:
-        return []
-    det = _determined(unknown, equations)
-    lows, highs = _lp_bounds(flat, equations, unknown)
-    return [(int(v), float(lo)) for v, d, lo, hi in zip(unk, det, lows, highs) if d or hi - lo < 0.5]
 
 
-def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str, population: str = "") -> pd.DataFrame:
-    """A 2-D table (margins labelled ``TOTAL``) in the long form of the registry."""
+def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str, population: str = "",
+               within: str | None = None) -> pd.DataFrame:
+    """A 2-D table (margins labelled ``TOTAL``) in the long form of the registry.
+
+    ``marker`` says how each hidden cell is printed: the cells ``table.attrs["complementary"]``
+    lists are "hidden†", the others "< k"; a table that does not say which gets "hidden".
+    """
     rows = [str(r) for r in table.index]
     cols = [str(c) for c in table.columns]
     values = table.to_numpy(dtype=float).ravel()
+    known = "complementary" in table.attrs and not table.attrs.get("unmarked")
+    complementary = {(str(r), str(c)) for r, c in table.attrs.get("complementary", [])}
+    cells = [(r, c) for r in rows for c in cols]
+    marker = ["" if not np.isnan(v) else ("hidden†" if cell in complementary else "< k") if known else "hidden"
+              for cell, v in zip(cells, values)]
     return pd.DataFrame({
-        "table": name, "row_dim": row_dim, "row": [r for r in rows for _ in cols],
-        "col_dim": col_dim, "column": cols * len(rows), "n": values, "suppressed": np.isnan(values),
-        "population": population,
+        "table": name, "row_dim": row_dim, "row": [r for r, _ in cells],
+        "col_dim": col_dim, "column": [c for _, c in cells], "n": values, "suppressed": np.isnan(values),
+        "population": population, "marker": marker, "within": within,
     })
 
 
 def suppress_jointly(
     counts: pd.DataFrame, row_dim: str, col_dim: str, published: pd.DataFrame, k: int = 10,
-    population: str = "",
+    population: str = "", within: str | None = None, width: int = PROTECTION_WIDTH,
 ) -> pd.DataFrame:
     """Small-cell suppression of a new table (with margins) against every table already published.
 
     Like :func:`suppress_counts` with ``margins=True``, but the attacker is assumed to hold every
-    table in ``published`` as well: quantities those tables hide are hidden here too, quantities
-    they show are known (and cannot be hidden any more), and complementary cells are added in the
-    new table until no hidden quantity, here or in an earlier table, can be pinned down by the
-    equations of all tables together.
+    table in ``published`` as well, with every link of :mod:`._linked` (intersections to margins,
+    subpopulations to populations) and the printed rules: quantities those tables hide are hidden
+    here too, quantities they show are known (and cannot be hidden any more), and complementary
+    cells are added in the new table until the integer attack of :func:`joint_disclosure` narrows no
+    hidden quantity, here or in an earlier table, and no small population difference, below ``width``.
 
     Parameters
     ----------
@@ -266,8 +263,13 @@ def suppress_jointly(
         The tables published so far, long form (:func:`workbench.privacy.published_tables`).
     k : int, default 10
     population : str, default ""
-        What the new table counts when not the run's customers (see :func:`_key`); ``published``
+        What the new table counts when not the run's customers (see :func:`cell_key`); ``published``
         names its tables' populations in a ``population`` column (absent: the run's customers).
+    within : str, optional
+        The population the new one is a subset of ("" for the run's customers): the differences of
+        the same cells are then protected too.
+    width : int, default 2
+        The protection width (``privacy.protection_width``).
 
     Returns
     -------
@@ -280,29 +282,76 @@ def suppress_jointly(
                                    np.r_[values.sum(axis=0), values.sum()][None, :]]),
                         index=pd.Index([*counts.index, TOTAL], name=counts.index.name),
                         columns=pd.Index([*counts.columns, TOTAL], name=counts.columns.name))
-    new = _long_form("\0new", full, row_dim, col_dim, population)
+    new = _long_form("\0new", full, row_dim, col_dim, population, within)
     both = pd.concat([published.reindex(columns=LONG_COLUMNS), new], ignore_index=True)
+    both["row"], both["column"] = both["row"].astype(str), both["column"].astype(str)
     both["key"] = _keys(both)
-    keys = list(dict.fromkeys(both["key"]))
-    index = {key: i for i, key in enumerate(keys)}
-    old = both.loc[both["table"] != "\0new"]
-    shown_before = {key for key, n in zip(old["key"], old["n"]) if not np.isnan(n)}
-    hidden_before = {key for key, n in zip(old["key"], old["n"]) if np.isnan(n)} - shown_before
-    flat = np.zeros(len(keys))
-    for key, n in zip(old["key"], old["n"]):
-        flat[index[key]] = 0.0 if np.isnan(n) else n
-    new_keys = [_key(row_dim, r, col_dim, c, population) for r, c in zip(new["row"], new["column"])]
+    model = link(both)
+    is_new = (both["table"] == "\0new").to_numpy()
+    flat, before = _known_values(both.loc[~is_new], model)
+    new_keys = list(both.loc[is_new, "key"])
     for key, n in zip(new_keys, new["n"]):
-        flat[index[key]] = n
-    mine = set(new_keys) - shown_before  # cells of the new table nobody has published yet
-    primary = np.array([key in hidden_before or (key in mine and 0 < flat[i] < k) for i, key in enumerate(keys)])
-    free = np.array([key in mine for key in keys])
-    is_total = np.array([sum(d != POPULATION for d, _ in key) < 2 for key in keys])
-    sup = _protect(flat, _equations(both, index), primary, is_total, free=free)
-    hidden = np.array([sup[index[key]] for key in new_keys]).reshape(full.shape)
+        flat[model.index[key]] = n
+    positions = np.array([model.index[key] for key in new_keys])
+    mine = np.zeros(len(flat), dtype=bool)
+    mine[positions] = before[positions] == "unpublished"  # cells of the new table nobody has published yet
+    hidden_before = before == "hidden"
+    small_new = mine & (flat > 0) & (flat < k)
+    is_diff = model.markers == DIFFERENCE
+    small_diff = _small_differences(flat, model, hidden_before, k)
+    is_total = np.zeros(len(flat), dtype=bool)
+    is_total[[model.index[key] for key, r, c in zip(new_keys, new["row"], new["column"]) if TOTAL in (r, c)]] = True
+    earlier_small = hidden_before & (model.markers == SMALL)
+    earlier_unmarked = hidden_before & (model.markers == HIDDEN)
+
+    def protect(marked: bool) -> tuple[np.ndarray, bool]:
+        rules = _IntegerRules(small=(small_new if marked else False) | earlier_small, difference=is_diff, k=k,
+                              width=width, scope=mine | is_diff,
+                              unmarked=earlier_unmarked | (np.zeros_like(mine) if marked else mine))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sup = _protect(flat, model.equations, hidden_before | small_new | is_diff, is_total, free=mine,
+                           unprotected=is_diff & ~small_diff, integer=rules)
+        return sup, rules.exposed(flat, model.equations, sup) is None
+
+    sup, safe = protect(marked=True)
+    # printing which hidden cells are "< k" narrows an earlier table's hidden count: one marker for all
+    unmarked = not safe
+    if unmarked:
+        sup, safe = protect(marked=False)
+    if not safe:
+        warnings.warn(f"the joint attack still narrows a hidden count after every cell of {row_dim} x {col_dim} "
+                      "that could help is hidden; the whole-run check will report it", stacklevel=2)
+    hidden = sup[positions].reshape(full.shape)
     out = full.mask(hidden)
     # a hidden cell whose own count is not 1..k-1 is hidden to protect another (here or in an earlier table)
     small = (full.to_numpy() > 0) & (full.to_numpy() < k)
     rows, cols = np.nonzero(hidden & ~small)
     out.attrs["complementary"] = [(full.index[i], full.columns[j]) for i, j in zip(rows, cols)]
+    out.attrs["unmarked"] = unmarked
     return out
+
+
+def _known_values(old: pd.DataFrame, model: Linked) -> tuple[np.ndarray, np.ndarray]:
+    """Each quantity's value in the earlier tables (0 where hidden) and whether it was ``"shown"``,
+    ``"hidden"`` (everywhere it appeared) or ``"unpublished"``."""
+    flat = np.zeros(len(model.keys))
+    state = np.full(len(model.keys), "unpublished", dtype=object)
+    for key, n in zip(old["key"], old["n"]):
+        i = model.index[key]
+        if not np.isnan(n):
+            flat[i], state[i] = n, "shown"
+        elif state[i] != "shown":
+            state[i] = "hidden"
+    return flat, state
+
+
+def _small_differences(flat: np.ndarray, model: Linked, hidden_before: np.ndarray, k: int) -> np.ndarray:
+    """The population differences whose value is known here and between 1 and ``k - 1``: the linear
+    step protects them like a small cell (the integer step checks every difference)."""
+    small = np.zeros(len(flat), dtype=bool)
+    for d, wider, narrower in model.differences:
+        if not (hidden_before[wider] or hidden_before[narrower]):
+            flat[d] = flat[wider] - flat[narrower]
+            small[d] = 0 < flat[d] < k
+    return small

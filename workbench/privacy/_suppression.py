@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ._disclosure import _count_matrix, _determined, _lp_bounds, _table_equations, _with_margins
+from ._attack import (COMPLEMENT, DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, _system, integer_intervals,
+                      is_disclosed)
+from ._disclosure import _count_matrix, _determined, _table_equations, _with_margins
 
 _LABEL_NAMES = ("segment", "segment_id", "segment_name", "cluster", "group", "label")
 
@@ -17,6 +20,7 @@ def suppress_counts(
     k: int = 10,
     margins: bool = False,
     total_label: str = "Total",
+    width: int = PROTECTION_WIDTH,
 ) -> pd.DataFrame:
     """Small-cell suppression of a 2-D table of counts, with complementary suppression.
 
@@ -28,6 +32,9 @@ def suppress_counts(
     suppressed cells that sums to zero). The check is exact: for every suppressed cell the smallest
     and largest value consistent with everything published are computed by linear programming
     (:func:`disclosure_intervals`), and suppression continues while any interval is a single value.
+    Then the attacker who also knows the printed rules (a "< k" cell holds 1 to ``k - 1``, a
+    "hidden†" cell 0 or at least ``k``, counts are integers) attacks with an integer programme, and
+    suppression continues while it narrows any hidden cell to an interval narrower than ``width``.
 
     Complementary cells are chosen greedily: within the row or column that needs a partner, the
     smallest positive count, preferring a cell whose other line also needs a partner (so one cell
@@ -52,6 +59,9 @@ def suppress_counts(
         and suppressed like any other cell (a total below ``k`` is suppressed too, with its own
         complements); the result then *is* the publishable table with its totals.
     total_label : str, default "Total"
+    width : int, default 2
+        The protection width: no hidden cell may be narrowed to ``high - low < width``
+        (``privacy.protection_width``).
 
     Returns
     -------
@@ -76,7 +86,8 @@ def suppress_counts(
     index = list(table.index) + ([total_label] if col_total_row else [])
     columns = list(table.columns) + ([total_label] if row_total_col else [])
     primary = (flat > 0) & (flat < k)
-    suppressed = _protect(flat, equations, primary, is_total.ravel())
+    rules = _IntegerRules(small=primary, difference=np.zeros(len(flat), dtype=bool), k=k, width=width)
+    suppressed = _protect(flat, equations, primary, is_total.ravel(), integer=rules)
     out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
     result = pd.DataFrame(out, index=pd.Index(index, name=table.index.name), columns=pd.Index(columns, name=table.columns.name))
     rows, cols = np.unravel_index(np.flatnonzero(suppressed & ~primary), shape)
@@ -91,16 +102,21 @@ def _cost(v: int, flat, is_total, eq_of: dict, needy=frozenset()) -> tuple:
     return (bool(is_total[v]), flat[v] == 0, not closes, flat[v], v)
 
 
-def _degree_rule(sup: np.ndarray, equations, cost, free: np.ndarray) -> None:
-    """Give every line with exactly one suppressed cell a partner (in place), until none is left."""
+def _degree_rule(sup: np.ndarray, equations, cost, free: np.ndarray, unprotected: np.ndarray) -> None:
+    """Give every line with exactly one suppressed cell a partner (in place), until none is left
+    (a line whose one unknown needs no protection, an ``unprotected`` quantity, needs none)."""
 
     def n_unknown(e):
         return int(sup[equations[e][0]].sum())
 
+    def lone_needs_partner(e):
+        idx = equations[e][0]
+        return n_unknown(e) == 1 and not unprotected[idx[sup[idx]][0]]
+
     changed = True
     while changed:
         changed = False
-        needy = frozenset(e for e in range(len(equations)) if n_unknown(e) == 1)
+        needy = frozenset(e for e in range(len(equations)) if lone_needs_partner(e))
         for e in sorted(needy):
             if n_unknown(e) != 1:
                 continue
@@ -114,29 +130,63 @@ def _degree_rule(sup: np.ndarray, equations, cost, free: np.ndarray) -> None:
             changed = True
 
 
-def _exposed_cell(flat, equations, sup: np.ndarray) -> int | None:
+def _exposed_cell(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> int | None:
     """A suppressed cell the attacker can still pin down (equations first, then non-negativity),
     or None when every suppressed cell is safe (or the table is too large for the exact audit)."""
-    det = _determined(sup, equations)
     unk = np.flatnonzero(sup)
+    det = _determined(sup, equations) & ~unprotected[unk]
     if det.any():
         return int(unk[np.flatnonzero(det)[0]])
     if sup.sum() > 400:  # exact LP audit is for publishable (small) tables
         return None
-    lows, highs = _lp_bounds(np.where(sup, 0.0, flat), equations, sup)
-    pinned = [int(v) for v, lo, hi in zip(unk, lows, highs) if hi - lo < 0.5]
-    return pinned[0] if pinned else None
+    return _first_pinned(np.where(sup, 0.0, flat), equations, sup, unprotected)
+
+
+def _first_pinned(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> int | None:
+    """The first protected unknown whose linear-programming interval is a single value, or None.
+
+    Every solution found is a feasible point, so an unknown whose values over the points found so far
+    already differ is not pinned and needs no programme of its own (most of them, after a few solves).
+    """
+    from scipy.optimize import linprog
+
+    unk = np.flatnonzero(sup)
+    _, rows, rhs = _system(flat, equations, sup)
+    if not rows:
+        return None
+    a = np.array(rows)
+    seen_lo, seen_hi = np.full(len(unk), np.inf), np.full(len(unk), -np.inf)
+    for i, v in enumerate(unk):
+        if unprotected[v] or seen_hi[i] - seen_lo[i] >= 0.5:
+            continue
+        ends = []
+        for sign in (1.0, -1.0):
+            c = np.zeros(len(unk))
+            c[i] = sign
+            res = linprog(c, A_eq=a, b_eq=rhs, bounds=(0, None), method="highs")
+            if res.status != 0:
+                break
+            seen_lo, seen_hi = np.minimum(seen_lo, res.x), np.maximum(seen_hi, res.x)
+            ends.append(res.x[i])
+        if len(ends) == 2 and ends[0] > ends[1] - 0.5:
+            return int(v)
+    return None
+
+
+def _candidates(target: int, sup: np.ndarray, equations, eq_of: dict, cost, free: np.ndarray) -> list[int]:
+    """Cells that may be hidden next for ``target``, cheapest first: those sharing an equation with it,
+    else every free cell."""
+    cands = sorted(
+        {int(v) for e in eq_of.get(target, []) for v in equations[e][0] if not sup[v] and free[v]},
+        key=cost,
+    )
+    return cands or sorted((int(v) for v in np.flatnonzero(~sup & free)), key=cost)
 
 
 def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost, free: np.ndarray) -> int | None:
     """The cheapest cell to suppress next so that ``target`` is no longer determined (None: no
     cell left to suppress)."""
-    cands = sorted(
-        {int(v) for e in eq_of.get(target, []) for v in equations[e][0] if not sup[v] and free[v]},
-        key=cost,
-    )
-    if not cands:
-        cands = sorted((int(v) for v in np.flatnonzero(~sup & free)), key=cost)
+    cands = _candidates(target, sup, equations, eq_of, cost, free)
     if not cands:
         return None
     chosen = cands[0]
@@ -150,15 +200,20 @@ def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost, 
     return chosen
 
 
-def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=None):
+def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=None, unprotected=None,
+             integer: "_IntegerRules | None" = None):
     """Add complementary suppressions until no suppressed cell is determined (see suppress_counts).
 
     ``free`` marks the cells that may be chosen as complements (default: all); the others are
-    already published elsewhere (:func:`workbench.privacy.suppress_and_publish`).
+    already published elsewhere (:func:`workbench.privacy.suppress_and_publish`). ``unprotected``
+    marks unknowns that need no protection (a population difference that is not a small count).
+    With ``integer``, the linear attack is followed by the integer attack of the printed rules
+    (:func:`._attack.integer_intervals`), and cells are added until it too narrows nothing.
     """
     sup = primary.copy()
     free = np.ones(len(flat), dtype=bool) if free is None else free
-    if not sup.any() or not equations:
+    unprotected = np.zeros(len(flat), dtype=bool) if unprotected is None else unprotected
+    if not (sup & ~unprotected).any() or not equations:
         return sup
     eq_of: dict[int, list[int]] = {}
     for e, (idx, _, _) in enumerate(equations):
@@ -169,11 +224,18 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=
         return _cost(v, flat, is_total, eq_of, needy)
 
     for _ in range(max_rounds):
-        _degree_rule(sup, equations, cost, free)
-        target = _exposed_cell(flat, equations, sup)
+        _degree_rule(sup, equations, cost, free, unprotected)
+        target = _exposed_cell(flat, equations, sup, unprotected)
+        chosen = None
+        if target is not None:
+            chosen = _complement_for(target, sup, equations, eq_of, cost, free)
+        elif integer is not None:
+            target = integer.exposed(flat, equations, sup)
+            if target is not None:
+                chosen = integer.complement_for(target, _candidates(target, sup, equations, eq_of, cost, free),
+                                                flat, equations, sup)
         if target is None:
             return sup
-        chosen = _complement_for(target, sup, equations, eq_of, cost, free)
         if chosen is None:
             warnings.warn(
                 "small-cell suppression cannot protect this table while its exact totals are "
@@ -184,6 +246,56 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=
             return sup
         sup[chosen] = True
     return sup
+
+
+@dataclass
+class _IntegerRules:
+    """What the integer attacker knows of each unknown as it will be printed: cells in ``small`` are
+    "< k" (1 to k - 1), other hidden cells "hidden†" (0 or >= k), ``difference`` quantities are never
+    published (>= 0), ``unmarked`` cells were printed without saying which (>= 0). ``scope`` limits
+    the attack to the components holding those cells."""
+
+    small: np.ndarray
+    difference: np.ndarray
+    k: int
+    width: int
+    scope: np.ndarray | None = None
+    unmarked: np.ndarray | None = None
+
+    def markers(self) -> np.ndarray:
+        """Each quantity's marker as the attacker reads it (see :mod:`._attack`)."""
+        markers = np.where(self.small, SMALL, COMPLEMENT)
+        if self.unmarked is not None:
+            markers[self.unmarked] = HIDDEN
+        markers[self.difference] = DIFFERENCE
+        return markers
+
+    def exposed(self, flat, equations, sup) -> int | None:
+        """An unknown the integer attacker narrows below the protection width, or None."""
+        markers = self.markers()
+        values = np.where(sup, np.nan, flat)
+        targets = sup if self.scope is None else sup & self.scope
+        bounds = integer_intervals(values, equations, markers, self.k, self.width, targets=targets)
+        for v in sorted(bounds):
+            if is_disclosed(*bounds[v], markers[v], self.k, self.width):
+                return v
+        return None
+
+    def complement_for(self, target: int, candidates: list[int], flat, equations, sup,
+                       tries: int = 3) -> int | None:
+        """The cheapest of the first ``tries`` candidates after whose hiding the integer attacker no
+        longer narrows ``target`` (else the cheapest; None when there is none)."""
+        markers = self.markers()
+        only = np.zeros(len(flat), dtype=bool)
+        only[target] = True
+        for v in candidates[:tries]:
+            trial = sup.copy()
+            trial[v] = True
+            bounds = integer_intervals(np.where(trial, np.nan, flat), equations, markers, self.k, self.width,
+                                       targets=only, only_targets=True)
+            if target not in bounds or not is_disclosed(*bounds[target], markers[target], self.k, self.width):
+                return v
+        return candidates[0] if candidates else None
 
 
 def suppress_rows(

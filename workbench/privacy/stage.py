@@ -51,7 +51,7 @@ _AUDIT_TABLES = ("reid_combinations", "reid_drivers", "reid_class_sizes", "quali
 
 
 def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col_dim: str,
-                   population: str = "") -> pd.DataFrame:
+                   population: str = "", within: str | None = None) -> pd.DataFrame:
     """Register a published (already suppressed) 2-D table of counts for the whole-run disclosure check.
 
     Every stage that publishes counts, or anything derived from counts (shares, rates, intervals,
@@ -77,16 +77,21 @@ def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col
         What the table counts when it is not the run's customers, e.g. ``"customers with a predicted
         value"`` or ``"customer-windows"``: its cells are then other quantities than the same
         dimension values of the run's customers, and are linked only to tables of that population.
+    within : str, optional
+        The population ``population`` is a subset of (``""``: the run's customers). The attack then
+        knows that the same cell there and here differ by a count of customers nobody published
+        (369 aged 60+, 368 of them with a predicted value: one without).
 
     Returns
     -------
     DataFrame
         The long form written to ``artifacts/disclosure/<name>.parquet``: ``table``, ``row_dim``,
-        ``row``, ``col_dim``, ``column``, ``n`` (NaN where suppressed), ``suppressed``.
+        ``row``, ``col_dim``, ``column``, ``n`` (NaN where suppressed), ``suppressed``, ``population``,
+        ``marker`` (how a hidden cell is printed, from ``table.attrs["complementary"]``), ``within``.
     """
     if row_dim == col_dim:
         raise ValueError(f"a published table needs two different dimensions, got {row_dim!r} twice")
-    long = _long_form(name, table, row_dim, col_dim, population)
+    long = _long_form(name, table, row_dim, col_dim, population, within)
     run.write_table(f"{DISCLOSURE_DIR}/{name}.parquet", long)
     return long
 
@@ -102,7 +107,7 @@ def published_tables(run: "Run") -> pd.DataFrame:
 
 def suppress_and_publish(
     run: "Run", name: str, counts: pd.DataFrame, row_dim: str, col_dim: str, k: int | None = None,
-    population: str = "",
+    population: str = "", within: str | None = None,
 ) -> pd.DataFrame:
     """Suppress a table of counts (with margins) so that it agrees with every table published
     before it, and register it: the one call a stage needs for a published count table.
@@ -124,6 +129,8 @@ def suppress_and_publish(
         The threshold (default: the run's ``suppression_k``).
     population : str, default ""
         What the table counts when not the run's customers (see :func:`publish_counts`).
+    within : str, optional
+        The population ``population`` is a subset of (see :func:`publish_counts`).
 
     Returns
     -------
@@ -132,9 +139,17 @@ def suppress_and_publish(
     """
     k = _suppression_k(run) if k is None else int(k)
     earlier = published_tables(run)
-    table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k, population)
-    publish_counts(run, name, table, row_dim, col_dim, population)
+    table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k, population,
+                             within, protection_width(run))
+    publish_counts(run, name, table, row_dim, col_dim, population, within)
     return table
+
+
+def protection_width(run: "Run") -> int:
+    """``privacy.protection_width``: no hidden count may be narrowed to ``high - low`` below it."""
+    if not (run.path / "config.yaml").exists():  # a bare run directory (tests, a researcher's own tables)
+        return int(DEFAULTS["protection_width"])
+    return int(run.settings("privacy", DEFAULTS).get("protection_width", DEFAULTS["protection_width"]))
 
 
 def disclosure_check(run: "Run | str", k: int | None = None) -> DisclosureCheck:
@@ -161,15 +176,18 @@ def disclosure_check(run: "Run | str", k: int | None = None) -> DisclosureCheck:
 
         run = Run(run)
     k = _suppression_k(run) if k is None else int(k)
-    check = joint_disclosure(published_tables(run), k)
+    width = protection_width(run)
+    check = joint_disclosure(published_tables(run), k, width)
     run.write_json("artifacts/privacy/disclosure_check.json", {
         "tables": check.n_tables, "cells": check.n_cells, "hidden": check.n_hidden,
-        "recoverable": check.recoverable, "k": k, "passed": check.passed,
+        "recoverable": check.recoverable, "k": k, "passed": check.passed, "protection_width": width,
+        "population_differences": check.n_differences, "inconsistent": check.inconsistent,
         "findings": check.findings, "conflicts": check.conflicts, "unlinked_tables": check.unlinked,
     })
     run.summarise("disclosure", tables=check.n_tables, hidden_cells=check.n_hidden,
                   recoverable_cells=check.recoverable, findings=len(check.findings), k=k,
-                  unlinked_tables=len(check.unlinked),
+                  unlinked_tables=len(check.unlinked), protection_width=width,
+                  population_differences=check.n_differences,
                   headline=[f"Disclosure check of the whole report: {check.sentence}"])
     return check
 

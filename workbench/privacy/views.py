@@ -6,6 +6,8 @@ import html
 
 import pandas as pd
 
+from ._defaults import DEFAULTS
+
 __all__ = ["consent_table", "data_methodology_markdown", "disclosure_view", "methodology_page", "minimisation_summary",
            "provenance_table", "release_methodology_markdown"]
 
@@ -209,7 +211,8 @@ def disclosure_view(check) -> pd.DataFrame:
     """
     if check.findings.empty:
         return pd.DataFrame([{"cell": "none", "tables": f"{check.n_tables} table(s)",
-                              "how": f"0 of {check.n_hidden} hidden cells recoverable"}])
+                              "how": f"0 of {check.n_hidden} hidden cells recoverable (exactly, or to "
+                                     f"{check.width} or fewer possible values)"}])
     return check.findings[["cell", "tables", "how"]].reset_index(drop=True)
 
 
@@ -262,6 +265,7 @@ def data_methodology_markdown(audit: dict) -> str:
         Markdown a reviewer can check by hand against the tables of the notebook.
     """
     prep, k, settings = audit["prepare"], int(audit["k"]), audit.get("settings", {})
+    width = int(settings.get("protection_width", DEFAULTS["protection_width"]))
     counts = prep.get("counts", {})
     n_in = counts.get("customers_in_input")
     excluded = {key: v for key, v in counts.items()
@@ -281,9 +285,21 @@ printed above): {excl}. They are removed before any feature, fit, statistic or e
 the run directory.
 
 **Suppression rule** (`privacy.suppression_k` = {k}). Every published table of counts is suppressed once: a
-cell with 1 to {k - 1} customers is hidden (primary suppression), and further cells are hidden so that no
-hidden cell can be recovered from row and column totals (complementary suppression). The same cell is hidden
-everywhere it appears; notebook 06 attacks all published tables jointly to check this.
+cell with 1 to {k - 1} customers is hidden and printed "< {k}" (primary suppression; a zero is never hidden for
+its own sake), and further cells are hidden, printed "hidden†", so that no hidden count can be narrowed by the
+attacker below (complementary suppression: such a cell holds 0 or at least {k} customers). Where printing the
+two markers would itself narrow a count, the table prints one marker for every hidden cell. The same cell is
+hidden everywhere it appears.
+
+**Threat model.** The attacker is a reviewer who reads every report of every run of this dataset, over time.
+They know every published number, the suppression rules as printed above, that counts are whole numbers, every
+table's margins, that an intersection (gender × age band) sums over one of its parts to the table of the other,
+that a subpopulation ("customers with a predicted value") differs from all customers by a count of customers
+nobody published, and how runs relate. A **disclosure** is a hidden count of 1 to {k - 1} customers that they
+can narrow to {width} or fewer possible values (`privacy.protection_width`; an exact value
+included), a population difference pinned to 1 to {k - 1} customers, or any value of a customer present in one
+run and not in the other. Notebook 06 runs this attacker as an integer programme over every published table
+of the run (the whole-run disclosure check) and reports what it recovers.
 
 **Re-identification risk.** Quasi-identifiers: {qis}. Customers are grouped by their combination of
 quasi-identifier values (missing counts as a value of its own); the k-anonymity level is the size of the

@@ -155,7 +155,7 @@ def growth_by_segment(run: Run) -> pd.DataFrame:
     table = pd.crosstab(df["segment_name"].astype(str).rename("segment"), pd.Series(label, name="growth", index=df.index))
     table = table.reindex(columns=["growth potential", "other"], fill_value=0)
     counts = suppress_and_publish(run, "value_growth_by_segment", table, "segment_name", "value_growth", _k(run),
-                                  population=SCORED)
+                                  population=SCORED, within="")
     return counts
 
 
@@ -185,7 +185,7 @@ def targeting_audit(run: Run) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
         g = groups[attr].to_numpy()[buyers]
         def publish(exact, attr=attr):
             return suppress_and_publish(run, f"value_targeting_{attr}", exact, attr, "value_selection", _k(run),
-                                        population=SCORED)
+                                        population=SCORED, within="")
 
         overlap = overlap_counts(by_history, by_prediction, g, k=_k(run), suppress=publish)
         rates = targeting_rates(by_history, by_prediction, g, overlap,
@@ -258,6 +258,6 @@ def p_alive_by_state(run: Run) -> pd.DataFrame | None:
     band = pd.cut(df["p_alive"], _P_ALIVE_BANDS, labels=_P_ALIVE_LABELS, right=False).astype(str).rename("p_alive")
     table = pd.crosstab(state, band).reindex(columns=_P_ALIVE_LABELS, fill_value=0)
     counts = suppress_and_publish(run, "value_p_alive_by_state", table, "dynamics_state", "p_alive_band", _k(run),
-                                  population=SCORED)
+                                  population=SCORED, within="")
     counts.attrs["window"] = str(last)
     return counts
