@@ -134,40 +134,40 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
 
 def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit) -> list[tuple[float, float]]:
     """Min and max of the variables of one component marked ``solve`` (the others keep their a-priori
-    bounds), skipping those whose span over the solutions already found is wide enough."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    bounds), skipping those whose span over the solutions already found is wide enough.
+
+    One HiGHS model serves every solve of the component (:class:`~workbench.privacy._ranges.RangeSolver`):
+    only the objective changes between them."""
+    from ._ranges import INFEASIBLE, OPTIMAL, RangeSolver
 
     n = a.shape[1]
-    constraint = LinearConstraint(a, b, b)
+    solver = RangeSolver(a, b, lb, ub, integrality=integrality, time_limit=time_limit)
     seen_lo, seen_hi = np.full(n, np.inf), np.full(n, -np.inf)
     exact_lo, exact_hi = lb.astype(float).copy(), ub.astype(float).copy()
-    options = {"time_limit": time_limit, "presolve": True}
     todo = np.flatnonzero(solve)
     if len(todo) > 2:  # a few shared objectives first: their solutions spread most unknowns at once
         alternating = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
         weight = solve.astype(float)
         for c in (weight, -weight, weight * alternating):
-            res = milp(c, constraints=constraint, integrality=integrality, bounds=Bounds(lb, ub), options=options)
-            if res.status == 2:
+            status, x = solver.solve_objective(c)
+            if status == INFEASIBLE:
                 return [(np.nan, np.nan)] * n
-            if res.x is not None:
-                x = np.round(res.x)
+            if x is not None:
+                x = np.round(x)
                 seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
     for i in todo:
         if seen_hi[i] - seen_lo[i] >= width:
             exact_lo[i], exact_hi[i] = seen_lo[i], seen_hi[i]
             continue
         for sign in (1.0, -1.0):
-            c = np.zeros(n)
-            c[i] = sign
-            res = milp(c, constraints=constraint, integrality=integrality, bounds=Bounds(lb, ub), options=options)
-            if res.status == 2:  # infeasible: the equations contradict each other
+            status, _, x = solver.solve(i, sign)
+            if status == INFEASIBLE:  # the equations contradict each other
                 return [(np.nan, np.nan)] * n
-            if res.x is None:
+            if x is None:
                 continue
-            x = np.round(res.x)
+            x = np.round(x)
             seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
-            if res.status == 0:
+            if status == OPTIMAL:
                 if sign > 0:
                     exact_lo[i] = x[i]
                 else:

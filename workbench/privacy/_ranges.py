@@ -46,7 +46,8 @@ class RangeSolver:
     lower, upper : ndarray of shape (n_variables,)
         Bounds of each variable (``np.inf`` for none).
     integrality : ndarray of shape (n_variables,), optional
-        1 where a variable must be an integer (then each solve is a mixed-integer programme).
+        As in ``scipy.optimize.milp``: 0 continuous, 1 integer, 2 semi-continuous, 3 semi-integer (0 or
+        between its bounds: a "hidden†" cell is 0 or at least k).
     time_limit : float, optional
         Seconds per solve; a solve that reaches it reports :data:`UNSOLVED` with the best point found.
     """
@@ -75,14 +76,23 @@ class RangeSolver:
         lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
         lp.a_matrix_.value_ = matrix.data
         if integrality is not None and np.any(integrality):
-            lp.integrality_ = [highspy.HighsVarType.kInteger if v else highspy.HighsVarType.kContinuous
-                               for v in integrality]
+            kinds = [highspy.HighsVarType.kContinuous, highspy.HighsVarType.kInteger,
+                     highspy.HighsVarType.kSemiContinuous, highspy.HighsVarType.kSemiInteger]
+            lp.integrality_ = [kinds[int(v)] for v in integrality]
         self._highs.passModel(lp)
         self._n = n
         self._columns = np.arange(n, dtype=np.int32)
         self._status = {highspy.HighsModelStatus.kOptimal: OPTIMAL,
                         highspy.HighsModelStatus.kInfeasible: INFEASIBLE,
                         highspy.HighsModelStatus.kUnbounded: UNBOUNDED}
+
+    def solve_objective(self, cost: np.ndarray) -> tuple[str, np.ndarray | None]:
+        """Minimise ``cost @ x``; return the status and the best point found (or None)."""
+        self._highs.changeColsCost(self._n, self._columns, np.asarray(cost, dtype=float))
+        self._highs.run()
+        status = self._status.get(self._highs.getModelStatus(), UNSOLVED)
+        solution = self._highs.getSolution()
+        return status, (np.asarray(solution.col_value) if solution.value_valid else None)
 
     def solve(self, i: int, sense: float) -> tuple[str, float, np.ndarray | None]:
         """Minimise (``sense=1``) or maximise (``sense=-1``) variable ``i``.
@@ -96,10 +106,6 @@ class RangeSolver:
         """
         cost = np.zeros(self._n)
         cost[i] = sense
-        self._highs.changeColsCost(self._n, self._columns, cost)
-        self._highs.run()
-        status = self._status.get(self._highs.getModelStatus(), UNSOLVED)
-        solution = self._highs.getSolution()
-        x = np.asarray(solution.col_value) if solution.value_valid else None
+        status, x = self.solve_objective(cost)
         value = float(x[i]) if status == OPTIMAL and x is not None else np.nan
         return status, value, x
