@@ -90,8 +90,8 @@ from ._groups import UNKNOWN, group_labels, sensitive_groups
 from ._mitigation import mitigate_correlation_remover, mitigate_threshold_optimizer
 from ._policy import resolve_policy
 from ._proxies import cramers_v, proxy_scan
-from ._intervals import difference_interval, ratio_interval, wilson_interval
-from ._rates import adjust_pvalues, compare_counts, outcome_rates_by_group, rate_by_group
+from ._intervals import band_pvalue, difference_interval, ratio_interval, wilson_interval
+from ._rates import adjust_pvalues, compare_counts, family_size, outcome_rates_by_group, rate_by_group
 from ._selection import dp_summary, selection_audit
 from ._verdicts import decision_family, verdicts
 from .plots import plot_proxies, plot_representation, plot_selection_rates
@@ -115,6 +115,7 @@ __all__ = [
     "UNKNOWN",
     "FairnessAudit",
     "adjust_pvalues",
+    "band_pvalue",
     "compare_counts",
     "composition",
     "consent_view",
@@ -124,6 +125,7 @@ __all__ = [
     "dp_summary",
     "dp_view",
     "fairness_run",
+    "family_size",
     "given_markdown",
     "methodology_markdown",
     "group_labels",

@@ -159,7 +159,8 @@ def published_verdicts(v: pd.DataFrame, alpha: float, correction: str) -> pd.Dat
     ``value`` is the rate ratio of the judged group furthest from parity (closest to the band's edge for a
     pass) to the comparison group, ``interval_low``/``interval_high`` its Koopman interval at ``level``;
     all three are None where that group's counts are suppressed, as in the sentence. ``family_size`` is
-    the number of comparisons the ``correction`` runs over.
+    the number of comparisons the ``correction`` runs over, ``family`` says which (every pair of the
+    groups judged when the comparison group was chosen for its rate).
     """
     out = v[["action", "attribute", "verdict", "sentence"]].copy()
     shown = ~v["worst_masked"].astype(bool) & v["worst_ratio"].notna()
@@ -171,6 +172,7 @@ def published_verdicts(v: pd.DataFrame, alpha: float, correction: str) -> pd.Dat
                                       index=out.index, dtype=object)
     out["reference"] = v["reference"].astype(str).to_numpy()
     out["family_size"] = v["family_size"].astype(int).to_numpy()
+    out["family"] = v["family"].astype(str).to_numpy()
     out["level"] = float(1 - alpha)
     out["correction"] = str(correction)
     return out
@@ -342,7 +344,7 @@ def _targeting_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> list[dict]:
                                        action, inp.k_supp)
             sel_parts.append(table.assign(action=action, attribute=attr, _sup=[sup] * len(table)))
     selection = decision_family(pd.concat(sel_parts, ignore_index=True), min_group_size=inp.min_n,
-                                correction=inp.correction)
+                                correction=inp.correction, thresholds=thresholds)
     parts = []
     for (action, attr), part in selection.groupby(["action", "attribute"], sort=False):
         masked = mask_rates(part.drop(columns="_sup"), part["_sup"].iloc[0])

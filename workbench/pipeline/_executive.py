@@ -123,6 +123,7 @@ def _test_text(r: dict) -> str:
     corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(str(r.get("correction")), str(r.get("correction")))
     m = r.get("family_size")
     family = f"{m} comparison{'s' if m != 1 else ''} against {r.get('reference')}" if m is not None else "its comparisons"
+    family = r.get("family") or family  # runs before the pairwise family was recorded lack it
     return f"{float(r['level']):.0%} level, {corr} over the family of {family}"
 
 
