@@ -55,6 +55,18 @@ def family_size(compared: int, reference_by_rate: bool) -> int:
     return compared * (compared + 1) // 2 if reference_by_rate else compared
 
 
+def reference_for(reference: str | dict | None, attr: str, labels: dict | None = None) -> str:
+    """The comparison-group setting (``fairness.reference``) for ``attr``: a rule (``"most favoured"``,
+    ``"largest"``) or a named group, given by its value or display label (``labels[attr]`` maps values
+    to labels; groups carry labels when they are given)."""
+    if not isinstance(reference, dict):
+        return "most favoured" if reference is None else reference
+    rule = str(reference.get(attr, "most favoured"))
+    if rule in ("largest", "most favoured", "most_favoured"):
+        return rule
+    return {str(k): str(v) for k, v in ((labels or {}).get(attr) or {}).items()}.get(rule, rule)
+
+
 def _reference_index(labels: list[str], n: np.ndarray, s: np.ndarray, reference: str | None,
                      favourable: bool = True, min_group_size: int = 0) -> int:
     """The comparison group: a named group, the largest known group, or (default) the most favoured.

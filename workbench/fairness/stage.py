@@ -23,7 +23,7 @@ from ._masking import event_counts, mask_composition, mask_outcome, mask_rates, 
 from ._policy import _customer_value, _spec_text, _value_order, action_options, consent_column, resolve_policy
 from ._proxies import proxy_scan
 from ._rates import outcome_rates_by_group
-from ._rates import rate_by_group
+from ._rates import rate_by_group, reference_for
 from ._selection import dp_summary, selection_audit
 from ._verdicts import decision_family, verdicts
 
@@ -92,13 +92,7 @@ class _Inputs:
 
     def reference(self, attr: str) -> str:
         """The configured reference group of ``attr`` (a display label when labels are given)."""
-        refs = self.settings["reference"]
-        if isinstance(refs, dict):
-            r = refs.get(attr, "most favoured")
-            lab = (self.settings.get("labels") or {}).get(attr) or {}
-            named = r not in ("largest", "most favoured", "most_favoured")
-            return {str(k): str(v) for k, v in lab.items()}.get(str(r), str(r)) if named else r
-        return refs
+        return reference_for(self.settings["reference"], attr, self.settings.get("labels"))
 
 
 @register_stage("fairness/verdicts.parquet")
