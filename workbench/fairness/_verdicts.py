@@ -102,7 +102,7 @@ def verdicts(
     -------
     pandas.DataFrame
         ``action, attribute, verdict, sentence, reference, family_size`` (comparisons the correction
-        runs over), ``family`` (which, in words), ``worst_group, worst_ratio,
+        runs over), ``family`` (which, in words), ``reference_by_rate``, ``worst_group, worst_ratio,
         worst_ratio_low, worst_ratio_high`` (its interval), ``worst_masked`` (its counts are
         suppressed, so none of its numbers may be published), ``groups`` (status per group: ``pass``, ``fail``, ``not significant``, ``too wide``, ``small``,
         ``ignored``) and ``more_customers`` (customers that would settle an insufficient verdict
@@ -133,7 +133,7 @@ def verdicts(
         rows.append({
             "action": action, "attribute": attribute, "verdict": verdict, "sentence": sentence,
             "reference": ref["group"], "family_size": family_size(compared, _by_rate(part)),
-            "family": _family_text(compared, _by_rate(part), ref["group"]),
+            "family": _family_text(compared, _by_rate(part), ref["group"]), "reference_by_rate": _by_rate(part),
             "worst_group": None if worst is None else worst["group"],
             "worst_ratio": np.nan if worst is None else float(worst["ratio"]),
             "worst_ratio_low": np.nan if worst is None else float(worst["ratio_low"]),
@@ -259,7 +259,7 @@ def _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, m
     where = _where(worst, band, words["conf"]) if st in ("fail", "not significant") else ""
     p = "" if _masked(worst) else f"p = {worst['p_adjusted']:.2g} that it lies inside the band; "
     if m > 1:
-        sig = (f"shown after {words['corr']} correction over the "
+        sig = (f"shown after {words['corr']} correction over "
                f"{_family_text(int((part['role'] == 'compared').sum()), _by_rate(part), None)}")
     else:
         sig = "shown by the only comparison that decides this verdict, so uncorrected"
@@ -288,10 +288,10 @@ def _family_text(compared: int, by_rate: bool, reference) -> str:
     """The comparisons a verdict's correction runs over, in words."""
     m = family_size(compared, by_rate)
     if by_rate and compared > 1:
-        why = "its comparison group was chosen for its rate" if reference is None else f"{reference} was chosen for its rate"
-        return f"{m} comparisons that decide this verdict: every pair of the {compared + 1} groups judged, since {why}"
+        chosen = "the comparison group" if reference is None else reference
+        return f"all {m} pairs of the {compared + 1} groups judged ({chosen} was chosen for its rate)"
     against = "" if reference is None else f" against {reference}"
-    return f"{m} comparison{'s' if m != 1 else ''}{against} that decide{'s' if m == 1 else ''} this verdict"
+    return f"the {m} comparison{'s' if m != 1 else ''}{against} that decide{'s' if m == 1 else ''} this verdict"
 
 
 def _where(worst: pd.Series, band, conf: int) -> str:

@@ -154,7 +154,7 @@ def published_verdicts(v: pd.DataFrame, alpha: float, correction: str) -> pd.Dat
     pass) to the comparison group, ``interval_low``/``interval_high`` its Koopman interval at ``level``;
     all three are None where that group's counts are suppressed, as in the sentence. ``family_size`` is
     the number of comparisons the ``correction`` runs over, ``family`` says which (every pair of the
-    groups judged when the comparison group was chosen for its rate).
+    groups judged when the comparison group was chosen for its rate: ``reference_by_rate``).
     """
     out = v[["action", "attribute", "verdict", "sentence"]].copy()
     shown = ~v["worst_masked"].astype(bool) & v["worst_ratio"].notna()
@@ -167,6 +167,7 @@ def published_verdicts(v: pd.DataFrame, alpha: float, correction: str) -> pd.Dat
     out["reference"] = v["reference"].astype(str).to_numpy()
     out["family_size"] = v["family_size"].astype(int).to_numpy()
     out["family"] = v["family"].astype(str).to_numpy()
+    out["reference_by_rate"] = v["reference_by_rate"].astype(bool).to_numpy()
     out["level"] = float(1 - alpha)
     out["correction"] = str(correction)
     return out
