@@ -24,8 +24,8 @@ User guide
    group is compared with the comparison group (the most favoured, see the rule below) by rate
    ratio and difference with score intervals computed from the counts; demographic-parity
    difference and ratio cover the same judged groups (:func:`dp_summary`). Each comparison has a
-   two-proportion test (Fisher's exact test for small cells), corrected within its verdict's family
-   (:func:`decision_family`). Composition shares keep the count bootstrap (``_bootstrap``: the
+   test of "the ratio (and difference) lies inside the band" (:func:`band_pvalue`), corrected within
+   its verdict's family (:func:`decision_family`). Composition shares keep the count bootstrap (``_bootstrap``: the
    (segment, group) counts drawn from a multinomial, exactly the row bootstrap at a cost independent
    of the number of customers). Where an outcome exists (telco churn), true- and false-positive
    rates by group give equal-opportunity and equalized-odds figures of the targeting rule.

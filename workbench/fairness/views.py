@@ -196,7 +196,7 @@ ratio lies inside the band": 1 when the estimate is inside; beyond an edge, the 
 score test that the ratio equals that edge (Koopman's, the one behind the ratio interval{diff_test}). With one
 comparison, p < {alpha:g} exactly when the {conf}% interval lies wholly beyond the edge ("below {lo:g} with
 {conf}% confidence"), so a false fail at the very edge happens at most {100 * alpha / 2:g}% of the time. The
-p-values are {corr}-corrected over the **family** of comparisons that can decide this verdict. Because the
+p-values get {corr} correction over the **family** of comparisons that can decide this verdict. Because the
 most favoured group is picked by its rate, any pair of the judged groups could have been the one compared:
 the family is every pair, G(G − 1)/2 comparisons for G judged groups (3 for 3 groups, 28 for 8), Holm's
 first step dividing {alpha:g} by that number. Against a named or the largest group, chosen before the rates
