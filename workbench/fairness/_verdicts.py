@@ -257,7 +257,7 @@ def _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, m
     st = status[worst["group"]]
     m = family_size(int((part["role"] == "compared").sum()), _by_rate(part))
     where = _where(worst, band, words["conf"]) if st in ("fail", "not significant") else ""
-    p = "" if _masked(worst) else f"p = {worst['p_adjusted']:.2g} that it lies inside the band; "
+    p = "" if _masked(worst) else f"p = {worst['p_adjusted']:.2g} for 'inside the band'; "
     if m > 1:
         sig = (f"shown after {words['corr']} correction over "
                f"{_family_text(int((part['role'] == 'compared').sum()), _by_rate(part), None)}")
@@ -289,7 +289,7 @@ def _family_text(compared: int, by_rate: bool, reference) -> str:
     m = family_size(compared, by_rate)
     if by_rate and compared > 1:
         chosen = "the comparison group" if reference is None else reference
-        return f"all {m} pairs of the {compared + 1} groups judged ({chosen} was chosen for its rate)"
+        return f"all {m} pairs of the {compared + 1} groups judged, since {chosen} was chosen for its rate"
     against = "" if reference is None else f" against {reference}"
     return f"the {m} comparison{'s' if m != 1 else ''}{against} that decide{'s' if m == 1 else ''} this verdict"
 

@@ -205,7 +205,7 @@ verdicts' comparisons are not in the family. The test suite checks the rule by s
 {100 * alpha:g}% of the time (plus Monte Carlo error) inside the band, on its edge and with 8 equal groups,
 and at least 80% of the time at a ratio of 0.6 with 3,000 customers per group and a 10% rate.
 
-**Insufficient evidence** otherwise: a breach that is not significant, an estimate inside the band whose
+**Insufficient evidence** otherwise: an estimate beyond the band that is not shown to be, an estimate inside the band whose
 interval reaches beyond it, or fewer than two judged groups. Where it can be computed, the sentence says how
 many more customers (both groups grown at their observed rates) would settle it.
 
