@@ -15,6 +15,7 @@ import subprocess
 import pytest
 
 from workbench import pipeline
+from workbench.pipeline._executive import verdict_rows
 from workbench.pipeline._pdf import CHROMIUM, chromium_available
 
 pytestmark = pytest.mark.skipif(
@@ -103,6 +104,14 @@ def test_audit_pdf_holds_every_verdict_sentence(run_dir):
     assert b"/Outlines" in pdf.read_bytes()  # headings as the PDF outline (bookmarks)
     outline = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True)
     assert "Executive summary" in outline.stdout  # the summary is the first page
+    # issue 25: the printed verdict table (each finding across the page's width) takes at most 2 pages
+    page_texts = [subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), str(pdf), "-"], capture_output=True,
+                                 text=True, check=True).stdout for i in range(1, pages + 1)]
+    first = next(i for i, t in enumerate(page_texts) if "Verdicts" in t)
+    last_finding = verdict_rows(summary)[-1]["sentence"]  # the table's last row (each verdict stays on one page)
+    tail = " ".join(last_finding.split()[-6:])
+    last = next(i for i, t in enumerate(page_texts) if tail in " ".join(t.split()))
+    assert last - first + 1 <= 2, f"the verdict table spans pages {first + 1}–{last + 1}"
 
 
 def test_compare_page_loads_offline_accessibly(run_dir, browser, tmp_path):

@@ -31,6 +31,19 @@ def test_counts_join_by_pseudonym_and_margins_are_segment_sizes():
     assert counts.loc[ONLY_B, ONLY_A] == 0
 
 
+def test_a_removed_customer_is_not_in_the_later_run_and_a_new_one_not_in_the_earlier():
+    """One known customer dropped from the later run, one added: each lands in the margin that says so."""
+    a = _assign([(f"p{i:04d}", i % 2) for i in range(40)])
+    removed = a.loc[a["customer_id"] == "p0007"]  # segment 1, Beta
+    b = pd.concat([a.drop(index=removed.index), _assign([("new0001", 0)])], ignore_index=True)
+    counts = migration_counts(a, b)
+    assert counts.loc["Beta", "not in the later run"] == 1 and counts["not in the later run"].sum() == 1
+    assert counts.loc["not in the earlier run", "Alpha"] == 1 and counts.loc["not in the earlier run"].sum() == 1
+    published = publish_migration(counts, k=1)
+    shares = moved_share(published, {"Alpha": "Alpha", "Beta": "Beta"})
+    assert shares["only_earlier"] == 1 and shares["only_later"] == 1 and shares["in_both"] == 39
+
+
 def test_small_migration_cell_is_hidden_and_movement_not_derivable():
     a, b = _world(n_move=3)
     counts = migration_counts(a, b)

@@ -48,3 +48,23 @@ def test_movement_rates_are_masked_where_the_published_cell_is_hidden():
     # no published rate times n gives the hidden cell
     for _, r in fair.iterrows():
         assert np.isnan(r["rate"]) or not np.isclose(r["rate"] * r["n"], 4)
+
+
+def test_lapse_and_downgrade_are_adverse_the_comparison_group_is_the_best_off():
+    """Issue 25: the reference for "lapse by group" was the group that lapsed most. Both moves are
+    adverse: the comparison group is the one that lapses (or is downgraded) least, and every other
+    group's ratio to it is at least 1."""
+    import pandas as pd
+
+    # a: 100 customers, 10 lapse, 20 downgraded; b: 100 customers, 30 lapse, 10 downgraded
+    after = [1] * 70 + [0] * 20 + [-1] * 10 + [1] * 60 + [0] * 10 + [-1] * 30
+    states = pd.DataFrame({"customer_id": [f"p{i}" for i in range(200)], "A": [1] * 200, "B": after})
+    customers = pd.DataFrame({"customer_id": states["customer_id"], "g": ["a"] * 100 + ["b"] * 100})
+    fair = dynamics.movement_fairness(states, customers, "A", "B", [0, 1], ["g"], min_group_size=5)
+    ref = fair[fair["is_reference"]].set_index("outcome")["group"]
+    assert ref["lapse"] == "a" and ref["downgrade"] == "b"
+    assert (fair.loc[~fair["is_reference"], "ratio"] >= 1).all()
+    assert fair["reference_by_rate"].all()  # chosen for its rate: the correction counts every pair
+    fixed = dynamics.movement_fairness(states, customers, "A", "B", [0, 1], ["g"], min_group_size=5,
+                                       reference={"g": "largest"})
+    assert not fixed["reference_by_rate"].any()

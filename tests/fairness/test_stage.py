@@ -54,6 +54,8 @@ def test_published_verdicts_carry_the_value_and_interval_unless_suppressed():
     v = pd.DataFrame({
         "action": ["offer", "offer"], "attribute": ["gender", "age"], "verdict": ["pass", "insufficient evidence"],
         "sentence": ["a", "b"], "reference": ["female", "30-45"], "family_size": [1, 3],
+        "family": ["1 comparison against female that decides this verdict", "3 comparisons against 30-45 that decide this verdict"],
+        "reference_by_rate": [False, False],
         "worst_group": ["male", "18-30"], "worst_ratio": [0.97, 0.7], "worst_ratio_low": [0.91, np.nan],
         "worst_ratio_high": [1.04, 1.1], "worst_masked": [False, True],
     })

@@ -26,10 +26,10 @@ def test_wide_interval_around_one_is_insufficient_never_pass():
 def test_breach_between_two_non_largest_groups_fails():
     # The largest group "a" (30%) sits between b (36%) and c (27%): c/a = 0.9 and b/a = 1.2 are inside
     # the band, but c/b = 0.75 is not. The comparison group is the most favoured, b.
-    v = _verdict(["a", "b", "c"], [5000, 2000, 2000], [1500, 720, 540])
+    v = _verdict(["a", "b", "c"], [50000, 20000, 20000], [15000, 7200, 5400])
     assert v.reference == "b" and v.verdict == "fail" and v.worst_group == "c"
     assert "0.75 times the rate of customers with g = b, the group that receives it most" in v.sentence
-    assert "Holm correction over the 2 comparisons" in v.sentence
+    assert "Holm correction over all 3 pairs of the 3 groups judged, since the comparison group was chosen for its rate" in v.sentence
     largest = fairness.compare_counts(["a", "b", "c"], [5000, 2000, 2000], [1500, 720, 540], reference="largest")
     assert largest.set_index("group").loc[["b", "c"], "ratio"].between(0.8, 1.25).all()
 
@@ -64,21 +64,26 @@ def test_small_intersection_with_unknown_is_ignored():
 
 
 def test_small_known_groups_are_named_not_judged_and_not_in_the_family():
-    v = _verdict(["a", "b", "c"], [3000, 3000, 12], [300, 240, 0])
+    v = _verdict(["a", "b", "c"], [3000, 3000, 12], [300, 180, 0])
     assert v.groups["c"] == "small" and v.family_size == 1 and "'c'" in v.sentence
     assert v.verdict == "fail"
 
 
 def test_family_is_per_verdict_holm():
     t = pd.concat([
-        fairness.compare_counts(["a", "b", "c"], [500, 500, 500], [150, 110, 140]).assign(action="x", attribute="g"),
-        fairness.compare_counts(["a", "b"], [500, 500], [150, 149]).assign(action="y", attribute="g"),
+        fairness.compare_counts(["a", "b", "c"], [500, 500, 500], [150, 90, 140]).assign(action="x", attribute="g"),
+        fairness.compare_counts(["a", "b"], [500, 500], [150, 100]).assign(action="y", attribute="g"),
+        fairness.compare_counts(["a", "b", "c"], [500, 500, 500], [150, 90, 140], reference="a").assign(
+            action="z", attribute="g"),
     ], ignore_index=True)
     fam = fairness.decision_family(t, min_group_size=30).set_index(["action", "group"])
     p = fam.loc[("x", "b"), "p_value"]
-    # Holm over x's two comparisons only: the smallest p-value is doubled, y's comparison is not counted.
-    assert abs(fam.loc[("x", "b"), "p_adjusted"] - min(1, 2 * p)) < 1e-12
+    assert 0 < p < fam.loc[("x", "c"), "p_value"] == 1  # c/a = 0.93 lies inside the band: p = 1
+    # x's comparison group was chosen for its rate: Holm over all 3 pairs of its 3 groups; y's one
+    # comparison is not counted in x's family; z's comparison group was named: its 2 comparisons.
+    assert abs(fam.loc[("x", "b"), "p_adjusted"] - min(1, 3 * p)) < 1e-12
     assert abs(fam.loc[("y", "b"), "p_adjusted"] - fam.loc[("y", "b"), "p_value"]) < 1e-12
+    assert abs(fam.loc[("z", "b"), "p_adjusted"] - min(1, 2 * p)) < 1e-12
 
 
 def test_suppressed_rows_show_no_number_in_the_sentence():

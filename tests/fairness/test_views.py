@@ -21,7 +21,7 @@ def test_views_of_the_telco_audit(telco_audit):
     assert fairness.consent_view(audit) is None  # the telco policy names no consent
     text = fairness.methodology_markdown(audit)
     for words in ("intersection–union", "Holm correction over the **family**", "Wilson", "Koopman", "Newcombe",
-                  "0.8–1.25", "at least 30 customers"):
+                  "0.8–1.25", "at least 30 customers", "every pair", "outside", "equals that edge"):
         assert words in text
     assert list(fairness.proxy_joint_view(audit).columns)[:2] == ["AUC, segmentation inputs",
                                                                   "AUC, all customer columns"]

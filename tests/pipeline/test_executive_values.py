@@ -17,8 +17,8 @@ def fairness_run(small_synthetic_run):
 
 def _verdict_rows(page: str) -> list[list[str]]:
     table = re.search(r'<table class="verdicts">.*?</table>', page, re.S).group(0)
-    body = table.split("<tbody>", 1)[1]
-    return [[unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    body = table.split("</thead>", 1)[1]  # per verdict: a row of cells (check first), then its finding
+    return [[unescape(re.sub(r"<[^>]+>", "", c)) for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
             for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
 
 
@@ -40,8 +40,8 @@ def test_index_shows_summary_values_and_intervals(fairness_run):
         assert v["interval_low"] <= v["value"] <= v["interval_high"]
         # the sentence states the same interval, rounded the same way
         assert f"{v['interval_low']:.2f}–{v['interval_high']:.2f}" in v["sentence"]
-        assert f"{v['family_size']} comparison" in test and "95% level, Holm" in test
-        assert v["reference"] in test
+        assert f"over {v['family_size']} " in test and "95% level, Holm" in test
+        assert test.endswith(" pairs") if v["reference_by_rate"] else test.endswith(f" with {v['reference']}")
     assert with_value > 0
 
 
@@ -51,7 +51,7 @@ def test_withheld_value_shows_no_number():
            "family_size": 1, "reference": "30-45", "_stage": "04_fairness"}
     page = verdict_table({"04_fairness": {"verdicts": [row]}}, {}, ["04_fairness_audit"])
     cells = _verdict_rows(page)[0]
-    assert cells[2:5] == ["–", "–", "95% level, Benjamini–Hochberg over the family of 1 comparison against 30-45"]
+    assert cells[2:5] == ["–", "–", "95% level, Benjamini–Hochberg over 1 comparison with 30-45"]
 
 
 def test_hyphenated_words_in_a_finding_stay_on_one_line():

@@ -43,3 +43,18 @@ def test_a_group_with_a_suppressed_cell_shows_no_rate():
         if published:
             assert row["selected"] == body.loc[row["group"], "both"] + body.loc[row["group"], own]
     assert rates.loc[rates["group"] == "unknown", "rate"].isna().all()
+
+
+def test_targeting_tests_the_band_not_equal_rates():
+    """Issue 25, same rule as the fairness verdicts: a gap inside the band is no finding (p = 1), one far
+    outside it is; a wider band configured in ``fairness.thresholds`` turns the finding off."""
+    rng = np.random.default_rng(5)
+    group = np.repeat(["a", "b"], 20000)
+    hist = rng.random(40000) < np.where(group == "a", 0.10, 0.09)  # ratio 0.9: inside 0.8-1.25
+    pred = rng.random(40000) < np.where(group == "a", 0.10, 0.05)  # ratio 0.5: outside
+    overlap = overlap_counts(hist, pred, group, k=10)
+    rates = targeting_rates(hist, pred, group, overlap).set_index(["policy", "group"])
+    assert rates.loc[("historical value", "b"), "p_adjusted"] == 1
+    assert rates.loc[("predicted value", "b"), "p_adjusted"] < 1e-6
+    wide = targeting_rates(hist, pred, group, overlap, thresholds={"ratio": [0.4, 2.5], "difference": None})
+    assert wide.set_index(["policy", "group"]).loc[("predicted value", "b"), "p_adjusted"] == 1

@@ -11,9 +11,10 @@ import pandas as pd
 
 from .. import privacy
 
-#: Row / column labels of customers present in one run only.
-ONLY_A = "not in the earlier run"
-ONLY_B = "not in the later run"
+#: Column label of customers in the earlier run only (run A): they are not in the later run.
+ONLY_A = "not in the later run"
+#: Row label of customers in the later run only (run B): they are not in the earlier run.
+ONLY_B = "not in the earlier run"
 
 
 def migration_counts(assign_a: pd.DataFrame, assign_b: pd.DataFrame) -> pd.DataFrame:

@@ -64,14 +64,20 @@ def movement_fairness(
     seed: int = 0,
     k: int | None = None,
     published: dict[str, pd.DataFrame] | None = None,
+    reference: str | dict = "most favoured",
+    thresholds: dict | None = None,
 ) -> pd.DataFrame:
     """Downgrade and lapse rates between two windows by sensitive group, with confidence intervals.
 
     Among customers in a segment in ``before``: *downgrade* = in a lower-value segment in ``after``
     (denominator: customers active in both windows); *lapse* = inactive in ``after`` (denominator:
     all of them). Groups come from :func:`workbench.fairness.group_labels` (numeric attributes in
-    ``bands``, missing values as ``"unknown"``); rates, bootstrap CIs and the comparison with the
-    largest group from :func:`workbench.fairness.rate_by_group`.
+    ``bands``, missing values as ``"unknown"``); rates, score intervals and the comparison with the
+    comparison group from :func:`workbench.fairness.rate_by_group`, under the fairness verdict's rule:
+    both moves are *adverse* (``favourable=False``), so the default comparison group is the one
+    downgraded or lapsed least (never the worst-off group) and the correction counts every pair of
+    groups; ``reference`` (``fairness.reference``: a rule, or ``{attribute: group}``) can fix it
+    instead; each ``p_value`` tests "the ratio lies inside ``thresholds``" (``fairness.thresholds``).
 
     With ``k``, the group x move counts are published once (:func:`movement_table`) and every
     number here is masked where a cell it derives from is hidden: ``n`` and ``events`` are the
@@ -100,7 +106,8 @@ def movement_fairness(
                 continue
             res = fairness.rate_by_group(
                 y[mask], groups[mask].reset_index(drop=True), n_boot=n_boot, alpha=alpha,
-                min_group_size=min_group_size, seed=seed,
+                min_group_size=min_group_size, seed=seed, favourable=False,
+                reference=fairness.reference_for(reference, attr, labels), thresholds=thresholds,
             )
             if published_table is not None:
                 res = _mask_by_published(res, published_table, outcome)

@@ -318,6 +318,7 @@ def _movement_fairness(run: Run, settings: dict, dyn: Dynamics, customers: pd.Da
         bands=fair_settings.get("bands"), labels=fair_settings.get("labels"),
         alpha=1 - float(settings["ci_level"]), n_boot=int(fair_settings.get("n_boot", 1000)),
         min_group_size=int(fair_settings.get("min_group_size", 30)), seed=run.seed, k=k, published=published,
+        reference=fair_settings.get("reference", "most favoured"), thresholds=fair_settings.get("thresholds"),
     )
 
 

@@ -24,8 +24,8 @@ User guide
    group is compared with the comparison group (the most favoured, see the rule below) by rate
    ratio and difference with score intervals computed from the counts; demographic-parity
    difference and ratio cover the same judged groups (:func:`dp_summary`). Each comparison has a
-   two-proportion test (Fisher's exact test for small cells), corrected within its verdict's family
-   (:func:`decision_family`). Composition shares keep the count bootstrap (``_bootstrap``: the
+   test of "the ratio (and difference) lies inside the band" (:func:`band_pvalue`), corrected within
+   its verdict's family (:func:`decision_family`). Composition shares keep the count bootstrap (``_bootstrap``: the
    (segment, group) counts drawn from a multinomial, exactly the row bootstrap at a cost independent
    of the number of customers). Where an outcome exists (telco churn), true- and false-positive
    rates by group give equal-opportunity and equalized-odds figures of the targeting rule.
@@ -44,13 +44,16 @@ User guide
 **Verdict rule** (:func:`verdicts`, stated in full in :mod:`workbench.fairness._verdicts` and in
 notebook 04's methodology section). Each (action, attribute) is judged against its *comparison group*:
 the most favoured group of at least ``min_group_size`` customers (highest rate of a favourable action,
-lowest of an adverse one: ``favourable: false`` in the policy), unless the config names one. **Pass**
+lowest of an adverse one: ``favourable: false`` in the policy), unless the config names one or asks for
+the largest. **Pass**
 means equivalence shown: every judged group's confidence interval of its rate ratio lies inside
 ``thresholds.ratio`` (and of its difference inside +-``thresholds.difference`` when set); a pass needs
-every comparison, so no multiplicity correction applies (intersection-union). **Fail** means a
-group's point estimate breaches the band and its two-proportion test is significant after
-correction (Holm by default) over the *family* of comparisons that can decide that verdict: the
-judged groups of that (action, attribute). **Insufficient evidence** otherwise, with the reason and,
+every comparison, so no multiplicity correction applies (intersection-union). **Fail** means a breach
+shown: the p-value of "inside the band" (:func:`band_pvalue`, the score test against the band edge) is
+significant after correction (Holm by default) over the *family* of comparisons that can decide that
+verdict: every pair of the judged groups when the comparison group is the most favoured (it was chosen
+by its rate), the judged groups against it when it was fixed beforehand (:func:`family_size`).
+**Insufficient evidence** otherwise, with the reason and,
 where computable, how many more customers would settle it. Groups below ``min_group_size`` are
 named, not judged; ``"unknown"`` and any intersection with an unknown part never are the comparison
 group and are ignored when small. Intervals are score-based (:func:`wilson_interval`,
@@ -90,8 +93,8 @@ from ._groups import UNKNOWN, group_labels, sensitive_groups
 from ._mitigation import mitigate_correlation_remover, mitigate_threshold_optimizer
 from ._policy import resolve_policy
 from ._proxies import cramers_v, proxy_scan
-from ._intervals import difference_interval, ratio_interval, wilson_interval
-from ._rates import adjust_pvalues, compare_counts, outcome_rates_by_group, rate_by_group
+from ._intervals import band_pvalue, difference_interval, ratio_interval, wilson_interval
+from ._rates import adjust_pvalues, compare_counts, family_size, outcome_rates_by_group, rate_by_group, reference_for
 from ._selection import dp_summary, selection_audit
 from ._verdicts import decision_family, verdicts
 from .plots import plot_proxies, plot_representation, plot_selection_rates
@@ -115,6 +118,7 @@ __all__ = [
     "UNKNOWN",
     "FairnessAudit",
     "adjust_pvalues",
+    "band_pvalue",
     "compare_counts",
     "composition",
     "consent_view",
@@ -124,6 +128,7 @@ __all__ = [
     "dp_summary",
     "dp_view",
     "fairness_run",
+    "family_size",
     "given_markdown",
     "methodology_markdown",
     "group_labels",
@@ -140,6 +145,7 @@ __all__ = [
     "proxy_view",
     "rate_by_group",
     "ratio_interval",
+    "reference_for",
     "resolve_policy",
     "selection_audit",
     "selection_view",

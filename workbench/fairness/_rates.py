@@ -1,39 +1,32 @@
-"""Rates of a yes/no event by group: bootstrap intervals, comparison with a reference, p-values."""
+"""Rates of a yes/no event by group: intervals, comparison with a reference, p-values against the band."""
 
 from __future__ import annotations
 
-import math
 import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..engine import crosstab
 from ._bootstrap import _generator, _multinomial, _quantiles
 from ._groups import _codes, _is_unknown
-from ._intervals import difference_interval, ratio_interval, wilson_interval
+from ._intervals import band_pvalue, difference_interval, ratio_interval, wilson_interval
+
+#: The policy band a comparison is tested against when none is given: the fairness stage's default.
+DEFAULT_BAND = {"ratio": [0.8, 1.25], "difference": 0.1}
+#: Reference rules that choose the comparison group by its rate (so every pair could have been compared).
+BY_RATE = (None, "most favoured", "most_favoured")
 
 
-def _two_proportion_p(s1: int, n1: int, s2: int, n2: int) -> float:
-    """Two-sided p-value for equal proportions: pooled z-test, Fisher's exact test for small cells."""
-    if n1 == 0 or n2 == 0:
-        return float("nan")
-    pooled = (s1 + s2) / (n1 + n2)
-    if pooled in (0.0, 1.0):
-        return 1.0
-    expected = min(n1 * pooled, n1 * (1 - pooled), n2 * pooled, n2 * (1 - pooled))
-    if expected < 5:
-        return float(stats.fisher_exact([[s1, n1 - s1], [s2, n2 - s2]]).pvalue)
-    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    z = (s1 / n1 - s2 / n2) / se
-    return float(2 * stats.norm.sf(abs(z)))
-
-
-def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
+def adjust_pvalues(p: np.ndarray, method: str = "holm", family: int | None = None) -> np.ndarray:
     """Correct p-values for multiple comparisons: ``"holm"`` (family-wise) or ``"bh"`` (FDR).
 
-    NaN p-values are left as NaN and do not count as comparisons.
+    NaN p-values are left as NaN and do not count as comparisons. ``family`` (at least the number of
+    p-values) is the size of the family they were drawn from when only some of its comparisons are
+    examined: Holm's step ``j`` then multiplies by ``family - j + 1``. Examining only the comparisons
+    with a group chosen for its rate, among all ``G (G - 1) / 2`` pairs, keeps the family-wise error
+    rate: the first true null hypothesis rejected has at most ``j - 1`` false ones before it, so its
+    multiplier is at least the number of true nulls among all pairs (Holm's argument).
     """
     p = np.asarray(p, dtype=float)
     out = np.full_like(p, np.nan)
@@ -41,18 +34,37 @@ def adjust_pvalues(p: np.ndarray, method: str = "holm") -> np.ndarray:
     m = len(ok)
     if m == 0:
         return out
+    big_m = max(m, int(family or 0))
     order = ok[np.argsort(p[ok], kind="stable")]
     ranked = p[order]
     if method == "holm":
-        adj = np.maximum.accumulate((m - np.arange(m)) * ranked)
+        adj = np.maximum.accumulate((big_m - np.arange(m)) * ranked)
     elif method in ("bh", "fdr_bh", "benjamini-hochberg"):
-        adj = np.minimum.accumulate((m / np.arange(m, 0, -1)) * ranked[::-1])[::-1]
+        adj = np.minimum.accumulate((big_m / np.arange(m, 0, -1)) * ranked[::-1])[::-1]
     elif method in (None, "none"):
         adj = ranked
     else:
         raise ValueError(f"Unknown correction '{method}': use 'holm' or 'bh'.")
     out[order] = np.minimum(adj, 1.0)
     return out
+
+
+def family_size(compared: int, reference_by_rate: bool) -> int:
+    """Comparisons a verdict is corrected over: ``compared`` against a fixed comparison group, or every
+    pair of the ``compared + 1`` groups when the comparison group was chosen for its rate."""
+    return compared * (compared + 1) // 2 if reference_by_rate else compared
+
+
+def reference_for(reference: str | dict | None, attr: str, labels: dict | None = None) -> str:
+    """The comparison-group setting (``fairness.reference``) for ``attr``: a rule (``"most favoured"``,
+    ``"largest"``) or a named group, given by its value or display label (``labels[attr]`` maps values
+    to labels; groups carry labels when they are given)."""
+    if not isinstance(reference, dict):
+        return "most favoured" if reference is None else reference
+    rule = str(reference.get(attr, "most favoured"))
+    if rule in ("largest", "most favoured", "most_favoured"):
+        return rule
+    return {str(k): str(v) for k, v in ((labels or {}).get(attr) or {}).items()}.get(rule, rule)
 
 
 def _reference_index(labels: list[str], n: np.ndarray, s: np.ndarray, reference: str | None,
@@ -91,6 +103,7 @@ def rate_by_group(
     min_group_size: int = 30,
     correction: str | None = "holm",
     seed: int | np.random.Generator = 0,
+    thresholds: dict | None = None,
 ) -> pd.DataFrame:
     """Rate of a yes/no event per group, with confidence intervals and a comparison with a reference.
 
@@ -109,7 +122,9 @@ def rate_by_group(
         Group per customer; missing values become the explicit group ``"unknown"``.
     reference : str, "most favoured" or "largest"
         Group the others are compared with. ``"most favoured"``: the known group of at least
-        ``min_group_size`` customers with the highest rate (lowest when ``favourable`` is False).
+        ``min_group_size`` customers with the highest rate (lowest when ``favourable`` is False);
+        it is chosen by its rate, so the correction counts every pair of groups (:func:`family_size`).
+        ``"largest"`` or a named group is fixed before the rates are seen.
     favourable : bool
         Whether the event is good for the customer (an offer) or adverse (a price rise).
     interval : {"score", "bootstrap"}
@@ -122,14 +137,18 @@ def rate_by_group(
     correction : {"holm", "bh", None}
         Multiple-comparison correction of the p-values within this table.
     seed : int or numpy.random.Generator
+    thresholds : dict, optional
+        The band (``{"ratio": [low, high], "difference": d or None}``; default :data:`DEFAULT_BAND`)
+        each comparison is tested against: ``p_value`` is that of "the ratio (and difference) lies
+        inside the band" (:func:`workbench.fairness.band_pvalue`), not of "the rates are equal".
 
     Returns
     -------
     pandas.DataFrame
         One row per group: ``group, n, events, rate, rate_low, rate_high, is_reference, ratio,
         ratio_low, ratio_high, difference, difference_low, difference_high, p_value, p_adjusted,
-        sufficient``. ``ratio`` and ``difference`` are the group's rate over / minus the
-        reference's.
+        sufficient, reference_by_rate``. ``ratio`` and ``difference`` are the group's rate over /
+        minus the reference's; ``reference_by_rate`` says the reference was chosen for its rate.
     """
     sel = np.asarray(selected).astype(bool).ravel()
     codes, labels = _codes(groups)
@@ -139,7 +158,7 @@ def rate_by_group(
     n, s = cells.sum(axis=1), cells[:, 1]
     return compare_counts(labels, n, s, reference=reference, favourable=favourable, interval=interval,
                           n_boot=n_boot, alpha=alpha, min_group_size=min_group_size, correction=correction,
-                          seed=seed)
+                          seed=seed, thresholds=thresholds)
 
 
 def compare_counts(
@@ -155,6 +174,7 @@ def compare_counts(
     min_group_size: int = 30,
     correction: str | None = "holm",
     seed: int | np.random.Generator = 0,
+    thresholds: dict | None = None,
 ) -> pd.DataFrame:
     """:func:`rate_by_group` from a table of counts: customers ``n`` and events per group.
 
@@ -174,7 +194,9 @@ def compare_counts(
         estimates = _estimates_against_reference(s, n, boot, ref, alpha)
     else:
         raise ValueError(f"Unknown interval '{interval}': use 'score' or 'bootstrap'.")
-    p = np.array([np.nan if g == ref else _two_proportion_p(s[g], n[g], s[ref], n[ref]) for g in range(len(n))])
+    p = band_pvalue(s, n, s[ref], n[ref], DEFAULT_BAND if thresholds is None else thresholds)
+    p[ref] = np.nan
+    by_rate = reference in BY_RATE
     table = pd.DataFrame(
         {
             "group": labels,
@@ -182,8 +204,9 @@ def compare_counts(
             "events": s,
             **estimates,
             "p_value": p,
-            "p_adjusted": adjust_pvalues(p, correction or "none"),
+            "p_adjusted": adjust_pvalues(p, correction or "none", family_size(int(np.isfinite(p).sum()), by_rate)),
             "sufficient": n >= min_group_size,
+            "reference_by_rate": by_rate,
         }
     )
     table.loc[table["is_reference"], ["ratio_low", "ratio_high", "difference_low", "difference_high"]] = np.nan

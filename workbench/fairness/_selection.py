@@ -32,12 +32,12 @@ def selection_audit(
     """Selection rate per group for one action and attribute, checked against Fairlearn.
 
     The table is :func:`rate_by_group`'s (score intervals, the most favoured group as reference
-    unless one is named), with ``rate`` replaced by ``MetricFrame.by_group`` (the two agree to
+    unless one is named, p-values against the band ``thresholds``), with ``rate`` replaced by ``MetricFrame.by_group`` (the two agree to
     rounding; the difference is asserted below 1e-9). The dict is :func:`dp_summary` of it.
     """
     sel = np.asarray(selected).astype(bool)
     table = rate_by_group(sel, groups, reference=reference, favourable=favourable, alpha=alpha,
-                          min_group_size=min_group_size, correction=None)
+                          min_group_size=min_group_size, correction=None, thresholds=thresholds)
     mf = _metricframe_rates(sel, groups)
     mf_rates = mf.reindex(table["group"]).to_numpy(dtype=float)
     gap = np.nanmax(np.abs(mf_rates - table["rate"].to_numpy()))

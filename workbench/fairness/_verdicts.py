@@ -7,20 +7,28 @@ The rule, implemented here once (the notebook's methodology section states it in
   small it is ignored, when large it is compared like any other group. A small known group is
   named in the sentence but cannot decide the verdict.
 * **Comparison group.** The most favoured group that counts (highest rate of a favourable action,
-  lowest of an adverse one) unless the config names one. Every other group's ratio to it then lies
-  on one side of 1, and the largest gap between *any* two groups is a gap to it.
+  lowest of an adverse one) unless the config names one or asks for the largest. Every other
+  group's ratio to it then lies on one side of 1, so the largest gap between *any* two groups is a
+  gap to it, and a pass covers every pair. Because it is chosen by its rate, the fail test is
+  corrected as if every pair of groups had been compared (below).
 * **Pass** = equivalence shown: for every group that counts, the confidence interval of its rate
   ratio to the comparison group lies wholly inside the band (and, if a difference threshold is
   configured, the interval of the difference inside +-threshold). This is a TOST-style test; a pass
   needs every comparison to succeed (an intersection-union test), so it needs no multiplicity
   correction.
-* **Fail** = some group's point estimate breaches the band (or the difference threshold) and its
-  two-proportion test is significant after Holm correction over the *family* of comparisons that
-  can decide this (action, attribute) verdict: the groups that count, each against the comparison
-  group. Small groups and a small ``unknown`` are not in the family, nor are other verdicts'
-  comparisons.
-* **Insufficient evidence** otherwise: a breach that is not significant, or an interval that
-  reaches beyond the band around an estimate inside it, or fewer than two groups that count.
+* **Fail** = the evidence says some group's ratio (or difference) lies *outside* the band: the
+  p-value of "inside the band" (:func:`workbench.fairness.band_pvalue`: the score test against the
+  band edge the estimate lies beyond; with one comparison it is below ``alpha`` exactly when the
+  ``1 - alpha`` interval lies wholly beyond that edge) is below ``alpha`` after Holm correction over
+  the *family* of comparisons that can decide this (action, attribute) verdict. Against a comparison
+  group fixed before the rates are seen (named, or the largest) the family is the groups that count,
+  each against it; against the most favoured group it is every pair of the groups that count
+  (``G (G - 1) / 2``), because any of them could have turned out to be the one compared
+  (:func:`workbench.fairness.adjust_pvalues` with ``family``). Small groups and a small ``unknown``
+  are not in the family, nor are other verdicts' comparisons. A difference from 1 that stays inside
+  the band is never a fail.
+* **Insufficient evidence** otherwise: a breach that is not shown, or an interval that reaches beyond
+  the band around an estimate inside it, or fewer than two groups that count.
 """
 
 from __future__ import annotations
@@ -29,20 +37,24 @@ import numpy as np
 import pandas as pd
 
 from ._groups import _is_unknown
-from ._intervals import difference_interval, ratio_interval
+from ._intervals import band_pvalue, difference_interval, ratio_interval
 from ._policy import _action_text
-from ._rates import _two_proportion_p, adjust_pvalues
+from ._rates import adjust_pvalues, family_size
 
 _FAMILY = ["action", "attribute"]
 
 
-def decision_family(comparisons: pd.DataFrame, *, min_group_size: int, correction: str = "holm") -> pd.DataFrame:
+def decision_family(comparisons: pd.DataFrame, *, min_group_size: int, correction: str = "holm",
+                    thresholds: dict | None = None) -> pd.DataFrame:
     """Each row's ``role`` and its p-value corrected over the comparisons that decide its verdict.
 
     ``role`` is ``reference``, ``compared`` (at least ``min_group_size`` customers: in the family),
     ``small`` (a known group below it: named, not judged) or ``ignored`` (a small unknown group).
     ``p_adjusted`` is corrected within each (action, attribute) over the ``compared`` rows only,
-    and NaN elsewhere.
+    and NaN elsewhere; when the comparison group was chosen for its rate (``reference_by_rate``),
+    the family is every pair of the groups that count (:func:`family_size`). With ``thresholds``,
+    ``p_value`` is recomputed from the counts against that band first, so a table computed with
+    another band cannot decide the verdict.
     """
     out = comparisons.copy()
     small = out["n"] < min_group_size
@@ -51,9 +63,20 @@ def decision_family(comparisons: pd.DataFrame, *, min_group_size: int, correctio
                             ["reference", "ignored", "small"], "compared")
     out["p_adjusted"] = np.nan
     for _, part in out.groupby(_FAMILY, sort=False):
+        ref = part.loc[part["role"] == "reference"]
+        if thresholds is not None and len(ref):
+            p = band_pvalue(part["events"].to_numpy(float), part["n"].to_numpy(float), float(ref["events"].iloc[0]),
+                            float(ref["n"].iloc[0]), thresholds)
+            out.loc[part.index, "p_value"] = np.where(part["role"] == "reference", np.nan, p)
         rows = part.index[part["role"] == "compared"]
-        out.loc[rows, "p_adjusted"] = adjust_pvalues(out.loc[rows, "p_value"].to_numpy(float), correction)
+        out.loc[rows, "p_adjusted"] = adjust_pvalues(out.loc[rows, "p_value"].to_numpy(float), correction,
+                                                     family_size(len(rows), _by_rate(part)))
     return out
+
+
+def _by_rate(part: pd.DataFrame) -> bool:
+    """Whether this verdict's comparison group was chosen for its rate (the most favoured)."""
+    return bool("reference_by_rate" in part and part["reference_by_rate"].astype(bool).any())
 
 
 def verdicts(
@@ -65,17 +88,21 @@ def verdicts(
     correction: str = "holm",
     labelled: set[str] | None = None,
     favourable: dict[str, bool] | None = None,
+    settle: bool = True,
 ) -> pd.DataFrame:
     """Pass / fail / insufficient evidence per (action, attribute), with one sentence each.
 
     ``comparisons`` is the long table of :func:`rate_by_group` rows with ``action`` and
     ``attribute`` columns (and optionally ``masked``: rows whose counts are suppressed, so the
-    sentence shows no number of theirs). The rule is this module's docstring.
+    sentence shows no number of theirs). The rule is this module's docstring. ``settle=False``
+    skips the search for how many customers would settle an insufficient verdict (the costly part,
+    which no verdict depends on: simulations of the rule switch it off).
 
     Returns
     -------
     pandas.DataFrame
-        ``action, attribute, verdict, sentence, reference, family_size, worst_group, worst_ratio,
+        ``action, attribute, verdict, sentence, reference, family_size`` (comparisons the correction
+        runs over), ``family`` (which, in words), ``reference_by_rate``, ``worst_group, worst_ratio,
         worst_ratio_low, worst_ratio_high`` (its interval), ``worst_masked`` (its counts are
         suppressed, so none of its numbers may be published), ``groups`` (status per group: ``pass``, ``fail``, ``not significant``, ``too wide``, ``small``,
         ``ignored``) and ``more_customers`` (customers that would settle an insufficient verdict
@@ -86,7 +113,8 @@ def verdicts(
     d_t = None if d_t is None else float(d_t)
     band = (lo_t, hi_t, d_t)
     if "role" not in comparisons.columns:
-        comparisons = decision_family(comparisons, min_group_size=min_group_size, correction=correction)
+        comparisons = decision_family(comparisons, min_group_size=min_group_size, correction=correction,
+                                      thresholds=thresholds)
     words = {"conf": int(round(100 * (1 - alpha))), "labelled": labelled or set(), "min_n": min_group_size,
              "corr": {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(correction, str(correction))}
     rows = []
@@ -98,12 +126,14 @@ def verdicts(
         status = _group_status(part, band, alpha)
         verdict, worst = _decide(part, ref, status, min_group_size)
         more = None
-        if verdict == "insufficient evidence" and not (worst is not None and _masked(worst)):
+        if settle and verdict == "insufficient evidence" and not (worst is not None and _masked(worst)):
             more = _more_customers(worst, ref, status, band, alpha, part)
         sentence = _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, more, words)
+        compared = int((part["role"] == "compared").sum())
         rows.append({
             "action": action, "attribute": attribute, "verdict": verdict, "sentence": sentence,
-            "reference": ref["group"], "family_size": int((part["role"] == "compared").sum()),
+            "reference": ref["group"], "family_size": family_size(compared, _by_rate(part)),
+            "family": _family_text(compared, _by_rate(part), ref["group"]), "reference_by_rate": _by_rate(part),
             "worst_group": None if worst is None else worst["group"],
             "worst_ratio": np.nan if worst is None else float(worst["ratio"]),
             "worst_ratio_low": np.nan if worst is None else float(worst["ratio_low"]),
@@ -135,8 +165,10 @@ def _group_status(part: pd.DataFrame, band, alpha: float) -> dict[str, str]:
     for _, r in part.loc[part["role"] != "reference"].iterrows():
         if r["role"] in ("small", "ignored"):
             status[r["group"]] = r["role"]
+        elif r["p_adjusted"] < alpha:  # shown to lie outside the band (p_value is 1 inside it)
+            status[r["group"]] = "fail"
         elif _breach(r, band):
-            status[r["group"]] = "fail" if r["p_adjusted"] < alpha else "not significant"
+            status[r["group"]] = "not significant"
         else:
             status[r["group"]] = "pass" if _inside(r, band) else "too wide"
     return status
@@ -170,26 +202,29 @@ def _more_customers(worst, ref, status, band, alpha: float, part: pd.DataFrame) 
     sits on the band's edge) or there is nothing to grow."""
     if worst is None or status.get(worst["group"]) not in ("not significant", "too wide"):
         return None
-    m = int((part["role"] == "compared").sum())
+    m = family_size(int((part["role"] == "compared").sum()), _by_rate(part))
     s1, n1, s0, n0 = (float(v) for v in (worst["events"], worst["n"], ref["events"], ref["n"]))
+    thresholds = {"ratio": band[:2], "difference": band[2]}
 
-    def settled(f: float) -> bool:
-        a1, b1, a0, b0 = round(s1 * f), round(n1 * f), round(s0 * f), round(n0 * f)
+    def settled(f: np.ndarray) -> np.ndarray:
+        """Whether the verdict would be settled with every count grown by each factor in ``f``."""
+        a1, b1, a0, b0 = (np.round(v * f) for v in (s1, n1, s0, n0))
         if status[worst["group"]] == "not significant":  # Holm's strictest level: alpha / m
-            return _two_proportion_p(a1, b1, a0, b0) < alpha / max(m, 1)
+            return band_pvalue(a1, b1, a0, b0, thresholds) < alpha / max(m, 1)
         q_lo, q_hi = ratio_interval(a1, b1, a0, b0, alpha)
-        r = {"ratio_low": float(q_lo), "ratio_high": float(q_hi), "difference_low": 0.0, "difference_high": 0.0}
+        ok = (band[0] <= q_lo) & (q_hi <= band[1])
         if band[2] is not None:
             d_lo, d_hi = difference_interval(a1, b1, a0, b0, alpha)
-            r.update(difference_low=float(d_lo), difference_high=float(d_hi))
-        return _inside(pd.Series(r), band)
+            ok &= (-band[2] <= d_lo) & (d_hi <= band[2])
+        return ok
 
     lo, hi = 1.0, 1000.0
-    if not settled(hi):
+    if not settled(np.array([hi]))[0]:
         return None
-    for _ in range(24):  # to 0.03% of the factor
-        mid = (lo * hi) ** 0.5
-        lo, hi = (lo, mid) if settled(mid) else (mid, hi)
+    for _ in range(3):  # three geometric grids of 32 steps between the last unsettled and settled factor: to 0.02%
+        grid = np.geomspace(lo, hi, 33)
+        first = int(np.argmax(settled(grid)))  # the last grid point (hi) is settled
+        lo, hi = grid[max(first - 1, 0)], grid[first]
     return int(np.ceil((hi - 1) * (n1 + n0)))
 
 
@@ -224,13 +259,14 @@ def _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, m
     base = (f"{g_name} {verb} {act} at {_ratio_text(worst['ratio'], band)} times the rate of {ref_name} "
             f"({ci}; {_pct(worst['rate'])} vs {_pct(ref['rate'])})")
     st = status[worst["group"]]
-    m = int((part["role"] == "compared").sum())
+    m = family_size(int((part["role"] == "compared").sum()), _by_rate(part))
     where = _where(worst, band, words["conf"]) if st in ("fail", "not significant") else ""
     if m > 1:
-        sig = f"significant after {words['corr']} correction over the {m} comparisons that decide this verdict"
+        sig = (f"shown after {words['corr']} correction over "
+               f"{_family_text(int((part['role'] == 'compared').sum()), _by_rate(part), None)}")
     else:
-        sig = "significant, the only comparison that decides this verdict, so uncorrected"
-    sig_text = f"{sig} (p = {worst['p_adjusted']:.2g})"
+        sig = "shown by the only comparison that decides this verdict, so uncorrected"
+    sig_text = f"{sig} (p = {worst['p_adjusted']:.2g} for 'inside the band')"
     settle = f"; about {more:,} more customers at these rates would settle it" if more else ""
     if st == "fail":
         return f"{base}; {where}, {sig_text}: fail.{tail}"
@@ -262,6 +298,16 @@ def _pass_sentence(act, attribute, ref_name, worst, part, band, words) -> str:
     who = f"Each of the {m} groups of {attribute} compared" if m > 1 else f"The one group of {attribute} compared"
     return (f"{who} with {ref_name}, has a {words['conf']}% CI of its selection-rate ratio for {act} inside {lo_t:g}–{hi_t:g}{diff}{shown}: "
             "equivalence shown; a pass needs every comparison, so no multiplicity correction applies: pass.")
+
+
+def _family_text(compared: int, by_rate: bool, reference) -> str:
+    """The comparisons a verdict's correction runs over, in words."""
+    m = family_size(compared, by_rate)
+    if by_rate and compared > 1:
+        chosen = "the comparison group" if reference is None else reference
+        return f"all {m} pairs of the {compared + 1} groups judged, since {chosen} was chosen for its rate"
+    against = "" if reference is None else f" against {reference}"
+    return f"the {m} comparison{'s' if m != 1 else ''}{against} that decide{'s' if m == 1 else ''} this verdict"
 
 
 def _where(worst: pd.Series, band, conf: int) -> str:

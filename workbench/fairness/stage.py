@@ -23,7 +23,7 @@ from ._masking import event_counts, mask_composition, mask_outcome, mask_rates, 
 from ._policy import _customer_value, _spec_text, _value_order, action_options, consent_column, resolve_policy
 from ._proxies import proxy_scan
 from ._rates import outcome_rates_by_group
-from ._rates import rate_by_group
+from ._rates import rate_by_group, reference_for
 from ._selection import dp_summary, selection_audit
 from ._verdicts import decision_family, verdicts
 
@@ -92,13 +92,7 @@ class _Inputs:
 
     def reference(self, attr: str) -> str:
         """The configured reference group of ``attr`` (a display label when labels are given)."""
-        refs = self.settings["reference"]
-        if isinstance(refs, dict):
-            r = refs.get(attr, "most favoured")
-            lab = (self.settings.get("labels") or {}).get(attr) or {}
-            named = r not in ("largest", "most favoured", "most_favoured")
-            return {str(k): str(v) for k, v in lab.items()}.get(str(r), str(r)) if named else r
-        return refs
+        return reference_for(self.settings["reference"], attr, self.settings.get("labels"))
 
 
 @register_stage("fairness/verdicts.parquet")
@@ -159,7 +153,8 @@ def published_verdicts(v: pd.DataFrame, alpha: float, correction: str) -> pd.Dat
     ``value`` is the rate ratio of the judged group furthest from parity (closest to the band's edge for a
     pass) to the comparison group, ``interval_low``/``interval_high`` its Koopman interval at ``level``;
     all three are None where that group's counts are suppressed, as in the sentence. ``family_size`` is
-    the number of comparisons the ``correction`` runs over.
+    the number of comparisons the ``correction`` runs over, ``family`` says which (every pair of the
+    groups judged when the comparison group was chosen for its rate: ``reference_by_rate``).
     """
     out = v[["action", "attribute", "verdict", "sentence"]].copy()
     shown = ~v["worst_masked"].astype(bool) & v["worst_ratio"].notna()
@@ -171,6 +166,8 @@ def published_verdicts(v: pd.DataFrame, alpha: float, correction: str) -> pd.Dat
                                       index=out.index, dtype=object)
     out["reference"] = v["reference"].astype(str).to_numpy()
     out["family_size"] = v["family_size"].astype(int).to_numpy()
+    out["family"] = v["family"].astype(str).to_numpy()
+    out["reference_by_rate"] = v["reference_by_rate"].astype(bool).to_numpy()
     out["level"] = float(1 - alpha)
     out["correction"] = str(correction)
     return out
@@ -342,7 +339,7 @@ def _targeting_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> list[dict]:
                                        action, inp.k_supp)
             sel_parts.append(table.assign(action=action, attribute=attr, _sup=[sup] * len(table)))
     selection = decision_family(pd.concat(sel_parts, ignore_index=True), min_group_size=inp.min_n,
-                                correction=inp.correction)
+                                correction=inp.correction, thresholds=thresholds)
     parts = []
     for (action, attr), part in selection.groupby(["action", "attribute"], sort=False):
         masked = mask_rates(part.drop(columns="_sup"), part["_sup"].iloc[0])

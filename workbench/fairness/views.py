@@ -188,7 +188,9 @@ def methodology_markdown(audit: FairnessAudit) -> str:
     conf, n, alpha = int(round(100 * (1 - r["alpha"]))), r["min_group_size"], r["alpha"]
     corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(r["correction"], r["correction"])
     diff = f" and the interval of its rate difference inside ±{d:g}" if d is not None else ""
-    diff_b = f", or its rate difference is beyond ±{d:g}" if d is not None else ""
+    diff_b = f", or its rate difference beyond ±{d:g}" if d is not None else ""
+    diff_test = (f"; for the difference, the same read off Newcombe's interval at ±{d:g}, and the smaller "
+                 "of the two p-values counts") if d is not None else ""
     return f"""**Groups judged.** A group is judged when it has at least {n} customers. "unknown", and every
 intersection with an unknown part ("female × unknown"), is never the comparison group; when smaller
 than {n} it is ignored, when larger it is judged like any other group. Smaller known groups are named in
@@ -196,8 +198,11 @@ the verdict's sentence, not judged, and left out of the demographic-parity figur
 
 **Comparison group.** For each (action, attribute): the most favoured judged group, i.e. the one with the
 highest selection rate for a favourable action (`favourable: true`, the default) or the lowest for an
-adverse one, unless the config names a group. Every other group's ratio to it then lies on one side of 1,
-so the widest gap between any two groups is a gap to it.
+adverse one, unless the config names a group or asks for the largest (`fairness.reference`). Why the most
+favoured: every other group's ratio to it lies on one side of 1, so the widest gap between any two groups is
+a gap to it, and a pass against it covers every pair of groups (against the largest group, two other groups
+could lie 0.85 and 1.18 times its rate, 0.72 times each other's, and still pass). The price: it is chosen by
+looking at the rates, which the fail test corrects for (below).
 
 **Pass** (equivalence shown). Every judged group's {conf}% interval of its rate ratio to the comparison
 group lies inside {lo:g}–{hi:g}{diff}. This is a two one-sided tests (TOST) equivalence test, each
@@ -205,14 +210,22 @@ one-sided test at level {alpha / 2:g} (conservative: a {conf}% interval where TO
 only a {100 - 200 * alpha:g}% one). A pass needs *every* comparison to succeed (an intersection–union test),
 so the chance of a false pass stays below that level without any multiplicity correction.
 
-**Fail.** Some judged group's ratio is outside {lo:g}–{hi:g}{diff_b} (the four-fifths rule), *and* its
-two-proportion test against the comparison group (pooled z-test; Fisher's exact test when an expected count
-is below 5) is significant at {alpha:g} after {corr} correction over the **family** of the comparisons that
-can decide this verdict: the judged groups of this (action, attribute), each against the comparison group.
-Small groups, a small "unknown" and the other verdicts' comparisons are not in the family. When the whole
-interval lies beyond the band the sentence says so ("below {lo:g} with {conf}% confidence").
+**Fail** (a breach shown). The evidence says some judged group's ratio lies *outside* {lo:g}–{hi:g}{diff_b}:
+a ratio different from 1 but inside the band is never a fail. Each comparison's p-value is that of "the
+ratio lies inside the band": 1 when the estimate is inside; beyond an edge, the two-sided p-value of the
+score test that the ratio equals that edge (Koopman's, the one behind the ratio interval{diff_test}). With one
+comparison, p < {alpha:g} exactly when the {conf}% interval lies wholly beyond the edge ("below {lo:g} with
+{conf}% confidence"), so a false fail at the very edge happens at most {100 * alpha / 2:g}% of the time. The
+p-values get {corr} correction over the **family** of comparisons that can decide this verdict. Because the
+most favoured group is picked by its rate, any pair of the judged groups could have been the one compared:
+the family is every pair, G(G − 1)/2 comparisons for G judged groups (3 for 3 groups, 28 for 8), Holm's
+first step dividing {alpha:g} by that number. Against a named or the largest group, chosen before the rates
+are seen, the family is the G − 1 comparisons with it. Small groups, a small "unknown" and the other
+verdicts' comparisons are not in the family. The test suite checks the rule by simulation: a fail at most
+{100 * alpha:g}% of the time (plus Monte Carlo error) inside the band, on its edge and with 8 equal groups,
+and at least 80% of the time at a ratio of 0.6 with 3,000 customers per group and a 10% rate.
 
-**Insufficient evidence** otherwise: a breach that is not significant, an estimate inside the band whose
+**Insufficient evidence** otherwise: an estimate beyond the band that is not shown to be, an estimate inside the band whose
 interval reaches beyond it, or fewer than two judged groups. Where it can be computed, the sentence says how
 many more customers (both groups grown at their observed rates) would settle it.
 

@@ -56,13 +56,16 @@ def verdict_rows(summary: dict) -> list[dict]:
 
 
 def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
-    """The verdict table: check, threshold, value, interval, test, finding, verdict, evidence.
+    """The verdict table: per verdict, one line of check, threshold, value, interval, test, verdict and
+    evidence, and under it the finding across the whole width.
 
     ``value`` and its interval are the numbers the stage published in ``summary.json`` (for fairness:
     the rate ratio of the group furthest from parity to the comparison group, and its interval),
     shown as recorded there, never recomputed, and blank where the stage withheld them (suppressed
-    counts). The test column names the level, the correction and the family it runs over; the
-    finding is the stage's own sentence.
+    counts). The test column names the level, the correction and the size of the family it runs
+    over; the finding is the stage's own sentence. The sentence gets the page's width (a column of
+    its own among eight left it about 12 characters wide on paper: 12 verdicts filled 6 pages), and
+    each verdict's two rows are kept on one page.
     """
     rows = verdict_rows(summary)
     if not rows:
@@ -70,12 +73,13 @@ def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
     band, test = _threshold_text(config)
     out = [
         "<h3 id=\"verdicts\">Verdicts</h3><table class=\"verdicts\"><caption>Fairness checks: the selection "
-        f"rate of each group against the reference group, per action and attribute. {html.escape(test)}"
-        "</caption><thead><tr>"
+        f"rate of each group against the comparison group, per action and attribute; each check's finding "
+        f"follows it. {html.escape(test)}</caption><colgroup>"
+        + "".join(f"<col class=\"{c}\">" for c in ("check", "threshold", "value", "interval", "test", "verdict", "evidence"))
+        + "</colgroup><thead><tr>"
         "<th scope=\"col\">check</th><th scope=\"col\">threshold</th>"
         "<th scope=\"col\">value</th><th scope=\"col\">95% interval</th><th scope=\"col\">test</th>"
-        "<th scope=\"col\">finding</th><th scope=\"col\">verdict</th>"
-        "<th scope=\"col\">evidence</th></tr></thead><tbody>"
+        "<th scope=\"col\">verdict</th><th scope=\"col\">evidence</th></tr></thead>"
     ]
     for r in rows:
         v = str(r.get("verdict", ""))
@@ -83,12 +87,12 @@ def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
         check = f"{str(r.get('action', '')).replace('_', ' ')} by {r.get('attribute', '')}"
         link = _evidence_link(r["_stage"], notebooks)
         out.append(
-            f"<tr><td>{html.escape(check)}</td><td>{html.escape(band)}</td>"
+            f"<tbody class=\"verdict\"><tr><th scope=\"row\">{html.escape(check)}</th><td>{html.escape(band)}</td>"
             f"{_value_cells(r)}<td>{html.escape(_test_text(r))}</td>"
-            f"<td>{unbroken_hyphens(str(r.get('sentence', '')))}</td>"
             f"<td class=\"{_VERDICT_CLASS.get(v, 'insufficient')}\">{word}</td><td>{link}</td></tr>"
+            f"<tr class=\"finding\"><td colspan=\"7\">{unbroken_hyphens(str(r.get('sentence', '')))}</td></tr></tbody>"
         )
-    out.append("</tbody></table>")
+    out.append("</table>")
     return "\n".join(out)
 
 
@@ -122,8 +126,10 @@ def _test_text(r: dict) -> str:
         return "–"
     corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(str(r.get("correction")), str(r.get("correction")))
     m = r.get("family_size")
-    family = f"{m} comparison{'s' if m != 1 else ''} against {r.get('reference')}" if m is not None else "its comparisons"
-    return f"{float(r['level']):.0%} level, {corr} over the family of {family}"
+    if m is None:
+        return f"{float(r['level']):.0%} level, {corr} over its comparisons"
+    pairs = "pairs" if r.get("reference_by_rate") else f"comparison{'s' if m != 1 else ''} with {r.get('reference')}"
+    return f"{float(r['level']):.0%} level, {corr} over {m} {pairs}"
 
 
 def _purpose(config: dict, prep: dict) -> str:
@@ -245,12 +251,12 @@ def _threshold_text(config: dict) -> tuple[str, str]:
     diff = (f.get("thresholds") or {}).get("difference", 0.1)
     alpha = f.get("alpha", 0.05)
     corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(f.get("correction", "holm"), f.get("correction"))
-    band = f"rate ratio within {lo:g}–{hi:g}, gap ≤ {diff:g}"
+    band = f"ratio {lo:g}–{hi:g}, gap ≤ {diff:g}"
     test = (
-        f"Pass: the {1 - alpha:.0%} interval lies inside the band. Fail: a breach significant at {alpha:g} "
-        f"after {corr} correction over the comparisons that decide that verdict (its family: the judged groups "
-        "of that action and attribute, each against the comparison group). Otherwise insufficient evidence. "
-        "Value: the rate ratio of the group furthest from parity to the comparison group, with its interval."
+        f"Pass: the {1 - alpha:.0%} interval lies inside the band. Fail: the ratio is shown to lie outside it "
+        f"(test against the band edge, {corr}-corrected over the comparisons that decide the verdict: every pair "
+        "of groups when the comparison group is the most favoured, since it is chosen by its rate). Otherwise "
+        "insufficient evidence. Value: the rate ratio of the group furthest from parity to the comparison group."
     )
     return band, test
 

@@ -48,13 +48,16 @@ def _visible(overlap: pd.DataFrame, policy: str) -> pd.DataFrame:
 
 
 def targeting_rates(by_history, by_prediction, groups, overlap: pd.DataFrame, *, alpha: float = 0.05,
-                    min_group_size: int = 30) -> pd.DataFrame:
+                    min_group_size: int = 30, reference: str = "most favoured",
+                    thresholds: dict | None = None) -> pd.DataFrame:
     """Selection rate per group under each policy, with score intervals, side by side.
 
-    Rates come from :func:`workbench.fairness.rate_by_group`: Wilson score intervals at level
-    ``1 - alpha``, and each group compared with the most favoured group of at least
-    ``min_group_size`` customers (Koopman ratio interval, two-proportion test, Holm-corrected over
-    the groups of one policy). Everything shown is derived from the suppressed ``overlap``
+    Rates come from :func:`workbench.fairness.rate_by_group` under the fairness verdict's rule:
+    Wilson score intervals at level ``1 - alpha``, and each group compared with the comparison group
+    (``reference``; default the most favoured group of at least ``min_group_size`` customers) by a
+    Koopman ratio interval and the p-value of "the ratio lies inside ``thresholds``", Holm-corrected
+    over the groups of one policy (over every pair of them when the comparison group is chosen for
+    its rate). Everything shown is derived from the suppressed ``overlap``
     table: a group's size only where its total is published, its rate and interval only where the
     policy's selected count (``both`` + the policy's one-only cell) is, and its comparison with the
     reference group only where the reference's rate is shown too.
@@ -69,8 +72,8 @@ def targeting_rates(by_history, by_prediction, groups, overlap: pd.DataFrame, *,
     labels = _labels(groups)
     parts = []
     for policy, selected in (("historical value", by_history), ("predicted value", by_prediction)):
-        rates = rate_by_group(np.asarray(selected, dtype=bool), labels, alpha=alpha,
-                              min_group_size=min_group_size).rename(columns={"events": "selected"})
+        rates = rate_by_group(np.asarray(selected, dtype=bool), labels, alpha=alpha, min_group_size=min_group_size,
+                              reference=reference, thresholds=thresholds).rename(columns={"events": "selected"})
         for c in ("n", "selected", "rate", "rate_low", "rate_high", "ratio", "p_adjusted"):
             rates[c] = rates[c].astype(float)
         vis = _visible(overlap, policy).reindex(rates["group"]).fillna(False).to_numpy(dtype=bool)

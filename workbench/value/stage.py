@@ -188,8 +188,9 @@ def targeting_audit(run: Run) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
                                         population=SCORED, within="")
 
         overlap = overlap_counts(by_history, by_prediction, g, k=_k(run), suppress=publish)
-        rates = targeting_rates(by_history, by_prediction, g, overlap,
-                                min_group_size=int(fs.get("min_group_size", 30)))
+        rates = targeting_rates(by_history, by_prediction, g, overlap, min_group_size=int(fs.get("min_group_size", 30)),
+                                reference=fairness.reference_for(fs.get("reference"), attr, fs.get("labels")),
+                                thresholds=fs.get("thresholds"))
         out[attr] = (overlap, rates)
     return out
 

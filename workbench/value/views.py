@@ -121,7 +121,7 @@ def left_out_table(overlap: pd.DataFrame) -> pd.DataFrame:
     return out.rename_axis("group").reset_index()
 
 
-def methodology_markdown(models: dict, k: int, min_group_size: int = 30) -> str:
+def methodology_markdown(models: dict, k: int, min_group_size: int = 30, thresholds: dict | None = None) -> str:
     """Notebook 07's methodology with this run's settings: fit, CLV, holdout, growth, targeting intervals.
 
     Parameters
@@ -133,6 +133,8 @@ def methodology_markdown(models: dict, k: int, min_group_size: int = 30) -> str:
         The run's suppression threshold.
     min_group_size : int, default 30
         ``fairness.min_group_size``: the smallest group that can be the comparison group.
+    thresholds : dict, optional
+        ``fairness.thresholds``: the band each ratio is tested against (default 0.8–1.25).
 
     Returns
     -------
@@ -143,6 +145,8 @@ def methodology_markdown(models: dict, k: int, min_group_size: int = 30) -> str:
     from ._defaults import DEFAULTS
 
     g = {**DEFAULTS["fit_gate"], **(models.get("fit_gate") or {})}
+    lo, hi = (float(x) for x in (thresholds or {}).get("ratio", [0.8, 1.25]))
+    band = f"{lo:g}–{hi:g}"
     return f"""**Fit.** Both models are fitted by maximum likelihood on a seeded sample of at most
 {int(s['fit_sample']):,} customers (this run: {models['fitted_customers']:,} for BG/NBD, {models['gamma_gamma_customers']:,}
 repeat buyers for Gamma-Gamma) and score all {models['scored_customers']:,} customers with a purchase in closed form.
@@ -171,7 +175,9 @@ percentile rank at least {float(s['growth_rank_gap']):g} (`value.growth_rank_gap
 
 **Targeting.** Each policy selects the top {float(s['top_share']):.0%} of customers (`value.top_share`) by historical
 spend or by predicted CLV. Per group: the selection rate with its 95% Wilson score interval, and the ratio to the
-most favoured group of at least {min_group_size} customers (`fairness.min_group_size`) with a p-value (two-proportion test) Holm-corrected over the groups
-of that policy and attribute. Every count comes from one table per attribute (selected by both, by one only, by
+most favoured group of at least {min_group_size} customers (`fairness.min_group_size`) with the p-value of "the ratio
+lies inside {band}" (`fairness.thresholds`; the score test against the band edge the estimate lies beyond, as for the
+fairness verdicts: a ratio different from 1 but inside the band is not a finding), Holm-corrected over every pair of
+the groups of that policy and attribute, since the most favoured group is chosen by its rate. Every count comes from one table per attribute (selected by both, by one only, by
 neither), suppressed at {k} with its margins; a rate or ratio is blank where a count it needs is hidden.
 """
