@@ -69,7 +69,7 @@ Algorithms (DataFrames in, results out): ``_windows`` (windows, activity, featur
 directory; ``views`` and ``plots`` turn results into tables, sentences and figures for notebook 05.
 """
 
-from ._behaviour import CLOCK_FEATURES, behaviour_settings, behaviour_state_model, windowed_states
+from ._behaviour import CLOCK_FEATURES, SeasonalProfiles, behaviour_settings, behaviour_state_model, windowed_states
 from ._drift import centroid_shift, cohort_flags, cohort_shift, drift_flags, feature_drift, psi
 from ._labels import LabelStaleness, features_at_labelling, label_age_table, label_staleness_table
 from ._movement import movement_fairness, movement_table
@@ -85,13 +85,14 @@ from ._transitions import (
     transition_matrix,
     window_counts,
 )
-from ._windows import make_windows, window_activity, window_features
+from ._windows import make_windows, season_lag, season_of, window_activity, window_features
 from .plots import flow_chart, plot_drift, plot_movement_fairness, plot_staleness
 from .stage import DEFAULTS, dynamics_run, label_staleness, read_label_staleness
 from .views import applicable, label_staleness_markdown, planted_migration_note, window_summary
 
 __all__ = [
     "CLOCK_FEATURES",
+    "SeasonalProfiles",
     "behaviour_settings",
     "behaviour_state_model",
     "grades_from_published",
@@ -113,6 +114,8 @@ __all__ = [
     "grade_labels",
     "grade_changes",
     "make_windows",
+    "season_lag",
+    "season_of",
     "match_centroids",
     "migration_share",
     "movement_fairness",
