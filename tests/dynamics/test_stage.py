@@ -59,6 +59,6 @@ def test_movement_headline_says_when_a_share_is_hidden():
 
     hidden = _movement_sentence(pd.Series({"upgraded": np.nan, "downgraded": 0.12, "inactive": 0.3}), "2025H1", "2026H1")
     assert "nan" not in hidden and "12% to a lower-value one and 30% became inactive by 2026H1" in hidden
-    assert "upgraded is not published" in hidden
+    assert "the share that moved up is not published" in hidden
     none = _movement_sentence(pd.Series({"upgraded": np.nan, "downgraded": np.nan, "inactive": np.nan}), "A", "B")
-    assert "nan" not in none and "not published" in none
+    assert "nan" not in none and "the shares that moved up, moved down and became inactive are not published" in none

@@ -149,7 +149,7 @@ def segment_states(
     windowed : bool
         The features describe one window's purchases only (``lookback_months`` = the window length,
         or a ``features_fn`` that does so): a customer is scored only in windows where they bought
-        something (else ``INACTIVE``), and PSI compares the active customers of consecutive, disjoint
+        something (else ``INACTIVE``), and PSI compares the active customers of paired, disjoint
         windows. Without it, everyone acquired by a window's end is scored on features as of its end.
     pair_lag : int
         PSI compares each window with the one ``pair_lag`` windows earlier (the same season a year

@@ -371,8 +371,12 @@ def _movement_sentence(row: pd.Series, before: str, after: str) -> str:
     if shown:
         text += (", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]) + f" by {after}"
     if hidden:
-        text += ("; " if shown else "") + f"the share {' / '.join(hidden)} is not published (a count it needs is " \
-                                           "suppressed)"
+        words = {"upgraded": "moved up", "downgraded": "moved down", "inactive": "became inactive"}
+        names = [words[key] for key in hidden]
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        text += ("; " if shown else "") + (f"the share{'s' if len(names) > 1 else ''} that {listed} "
+                                           f"{'are' if len(names) > 1 else 'is'} not published (a count "
+                                           f"{'they need' if len(names) > 1 else 'it needs'} is suppressed)")
     return text + "."
 
 
