@@ -108,9 +108,9 @@ def main() -> None:
         dyn = dynamics.windowed_states(customers, transactions, roles, windows, recorded, model.segment_names_, seed=0)
         labels = dyn.labels
         matrices = [dynamics.transition_matrix(dyn.states, a, b, dyn.state_names(), dyn.value_order, k=10)
-                    for a, b in zip(labels[:-1], labels[1:])]
-        curve = dynamics.staleness_curve(dyn.segments, labels)
-        grades = dynamics.grade_changes(dyn.states, labels[-2], labels[-1], dyn.value_order, dyn.names)
+                    for a, b in dyn.pairs]
+        curve = dynamics.staleness_curve(dyn.segments, labels, dyn.fits)
+        grades = dynamics.grade_changes(dyn.states, *dyn.last_pair, dyn.value_order, dyn.names)
     n_inputs = len(dyn.input_names)
     print(f"ours: {len(labels)} windows ({labels[0]}..{labels[-1]}), {n_inputs} features per window, "
           f"{len(matrices)} transition matrices: {ours.seconds:.1f} s, peak {ours.gib:.2f} GiB")

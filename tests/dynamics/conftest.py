@@ -26,15 +26,18 @@ def toy_states() -> pd.DataFrame:
     return pd.DataFrame({"customer_id": [f"p{i:03d}" for i in range(len(a))], "A": a, "B": b})
 
 
-def migrated_world(seed: int, n_customers: int = 6000):
+def migrated_world(seed: int, n_customers: int = 6000, migration: dict | None = MIGRATION):
     """A synthetic world with the planted migration, segmented with the DEFAULT inputs, and its states.
+
+    ``migration=None``: the same world without one (nobody changes behaviour on purpose).
 
     Stage 02's fit (``SegmentationModel`` on the default feature plan: transaction features and customer
     attributes) records each customer's segment; :func:`windowed_states` scores the half-year windows.
     """
     from workbench.segment import SegmentationModel
 
-    ds = workbench.load("synthetic", n_customers=n_customers, seed=seed, migration=MIGRATION)
+    ds = workbench.load("synthetic", n_customers=n_customers, seed=seed,
+                        **({"migration": migration} if migration else {}))
     end = pd.Timestamp("2026-07-01")
     feats = dynamics.window_features(ds.customers, ds.transactions, ds.roles, end)
     model = SegmentationModel(k=5, random_state=0).fit(feats)
@@ -45,8 +48,8 @@ def migrated_world(seed: int, n_customers: int = 6000):
                                    model.segment_names_, seed=0)
     truth = pd.DataFrame({"customer_id": ds.truth.segments.index, "segment": ds.truth.segments.to_numpy(),
                           "segment_after_migration": ds.truth.segments_after_migration.to_numpy()})
-    migration = {k: v for k, v in ds.truth.migration.items() if k != "moved_ids"}
-    return ds, model, dyn, truth, migration
+    planted = {k: v for k, v in (ds.truth.migration or {}).items() if k != "moved_ids"}
+    return ds, model, dyn, truth, planted
 
 
 @pytest.fixture(scope="session")

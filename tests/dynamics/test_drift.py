@@ -32,6 +32,8 @@ def test_cohort_drift_flags_the_features_that_changed(migrated):
     assert row["monetary"] > 0.2  # the movers spend more in 2026H1 than the rest changed
     quiet = dynamics.cohort_shift(dyn, "2024H2", "2025H2").loc[src]
     assert quiet["monetary"] < row["monetary"] / 2
-    # population drift: every input gets a PSI for every consecutive pair
-    assert dyn.drift.shape == (len(dyn.input_names), len(dyn.labels) - 1)
+    # population drift: every input gets a PSI for every compared pair, the same season a year apart
+    assert dyn.pairs == [("2024H2", "2025H2"), ("2025H1", "2026H1")]
+    assert list(dyn.drift.columns) == ["2024H2→2025H2", "2025H1→2026H1"]
+    assert dyn.drift.shape == (len(dyn.input_names), len(dyn.pairs))
     assert (dyn.drift.to_numpy() >= 0).all()

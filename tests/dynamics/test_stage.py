@@ -48,3 +48,17 @@ def test_stage_without_transactions_is_not_applicable(tmp_path):
     summary = run.read_json("summary/05_dynamics.json")
     assert summary["applicable"] is False and "transaction" in summary["because"]
     assert run.read_json("artifacts/dynamics/dynamics.json")["applicable"] is False
+
+
+def test_movement_headline_says_when_a_share_is_hidden():
+    """Issue 25: the headline printed "nan% of active customers moved to a higher-value segment"."""
+    import numpy as np
+    import pandas as pd
+
+    from workbench.dynamics.stage import _movement_sentence
+
+    hidden = _movement_sentence(pd.Series({"upgraded": np.nan, "downgraded": 0.12, "inactive": 0.3}), "2025H1", "2026H1")
+    assert "nan" not in hidden and "12% to a lower-value one and 30% became inactive by 2026H1" in hidden
+    assert "the share that moved up is not published" in hidden
+    none = _movement_sentence(pd.Series({"upgraded": np.nan, "downgraded": np.nan, "inactive": np.nan}), "A", "B")
+    assert "nan" not in none and "the shares that moved up, moved down and became inactive are not published" in none

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "AMOUNT_RANGE", "BLANK_CONSENT", "NUMERIC_PROBLEMS", "TIMESTAMP_PROBLEM", "blank_consent", "future_rows",
+    "AMOUNT_RANGE", "BLANK_CONSENT", "NUMERIC_PROBLEMS", "TIMESTAMP_PROBLEM", "blank_consent", "cap_long_values",
+    "future_rows",
     "looks_numeric", "numeric_problems", "parse_timestamps", "problem_line",
 ]
 
@@ -158,3 +159,43 @@ def future_rows(timestamps: pd.Series, as_of) -> tuple[pd.Series, pd.Timestamp]:
         if cutoff == cutoff.normalize():
             cutoff = cutoff + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
     return timestamps > cutoff, cutoff
+
+
+def cap_long_values(df: pd.DataFrame, limit: int, keep: tuple[str, ...] = ()) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Replace text values longer than ``limit`` characters by a short stand-in; count them per column.
+
+    Why: a category is encoded as fixed-width text by numpy and scikit-learn (rows x the longest value),
+    so one megabyte in one cell of a 400-row column made stage 02 allocate gigabytes and run for minutes.
+    The stand-in is ``"long value (N characters, sha256 xxxxxxxx)"``: equal long values stay equal,
+    different ones stay apart, and none of the text is kept (it may be free text about a person).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+    limit : int
+        Longest value kept as it is (``dataset.max_value_length``).
+    keep : tuple of str
+        Columns never changed (ids: the pseudonym is computed from the whole value).
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        The table (a copy when anything changed) and ``{column: values replaced}`` for the columns that had any.
+    """
+    import hashlib
+
+    counts, out = {}, df
+    for col in df.columns:
+        s = df[col]
+        if col in keep or not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue
+        long = s.astype("string").str.len().gt(limit).fillna(False).to_numpy(dtype=bool)
+        if not long.any():
+            continue
+        if out is df:
+            out = df.copy()
+        stand_in = {v: f"long value ({len(v):,} characters, sha256 {hashlib.sha256(v.encode()).hexdigest()[:8]})"
+                    for v in pd.unique(s[long].astype(str))}
+        out[col] = s.astype(object).where(~long, s[long].astype(str).map(stand_in))
+        counts[col] = int(long.sum())
+    return out, counts

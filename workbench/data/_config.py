@@ -43,6 +43,9 @@ DATASET_DEFAULTS: dict[str, Any] = {
     "as_of": None,  # the date the data describes; None: the day the run prepares it
     "since": None,  # first date of the period analysed (transactions before it are left out); None: all history
     "min_customers": 50,  # fewer customers than this (after loading) is an input error
+    # text values longer than this (characters) are replaced by a short stand-in naming their length and hash:
+    # one megabyte in a category column made every encoder allocate rows x length (stage 02 hung)
+    "max_value_length": 200,
     "ranges": {},  # declared ranges of numeric columns, e.g. {age: [0, 120]}; outside: an input error
     "blank_consent": "no_consent",  # a blank consent flag means no consent (profiling opt-out: opted out)
 }

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from . import _synthetic
-from ._checks import future_rows
+from ._checks import cap_long_values, future_rows
 from ._config import DATASET_DEFAULTS
 from ._reading import read_table
 from ._schema import (
@@ -369,6 +369,8 @@ def _validated(dataset: Dataset, spec: dict[str, Any] | None = None) -> Dataset:
         ranges=spec["ranges"], blank_consent=spec["blank_consent"],
     )
     checks: dict[str, Any] = {"blank_consent_policy": spec["blank_consent"], "blank_consent_flags": blanks}
+    limit = int(spec["max_value_length"])
+    dataset.customers, capped = cap_long_values(dataset.customers, limit, keep=(dataset.roles.id,))
     if dataset.transactions is not None:
         if dataset.roles.transactions is None:
             raise InputError(f"Dataset '{dataset.name}' has transactions but no transaction roles.")
@@ -380,11 +382,15 @@ def _validated(dataset: Dataset, spec: dict[str, Any] | None = None) -> Dataset:
         # a period [since, as_of]: a re-audit compares the same customers' behaviour in two periods
         early = (tx[tx_roles.timestamp] < pd.Timestamp(spec["since"]) if spec.get("since") is not None
                  else pd.Series(False, index=tx.index))
-        dataset.transactions = tx.loc[~future & ~early].reset_index(drop=True)
+        dataset.transactions, capped_tx = cap_long_values(tx.loc[~future & ~early].reset_index(drop=True), limit,
+                                                          keep=(tx_roles.id,))
+        capped.update({f"transactions.{c}": n for c, n in capped_tx.items()})
         checks["future_transactions_excluded"] = int(future.sum())
         if spec.get("since") is not None:
             checks["transactions_before_since_excluded"] = int(early.sum())
         checks["as_of"] = "configured" if spec["as_of"] is not None else "run date"
+    if capped:
+        checks["long_values_replaced"] = {"max_length": limit, "columns": capped}
     n = len(dataset.customers)
     if n < spec["min_customers"]:
         raise InputError(

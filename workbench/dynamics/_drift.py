@@ -137,18 +137,22 @@ def cohort_flags(shift: pd.DataFrame, threshold: float = 0.1, top: int = 4) -> p
 def centroid_shift(dyn: Dynamics) -> pd.DataFrame:
     """How far each segment's centroid (mean model input of its members) moved.
 
-    Distances are Euclidean in the model's input space (standardised units for k-means), between
-    consecutive windows (the largest step is reported) and from the first window to the last.
-    ``top_inputs`` names the model inputs that moved most from first to last.
+    Distances are Euclidean in the model's input space (standardised units for k-means), between the
+    compared windows (``Dynamics.pairs``: the same season a year apart where the history allows, so
+    a segment's seasonal swing is not a step; the largest step is reported) and from the first window
+    of the last window's season to the last. ``top_inputs`` names the model inputs that moved most
+    over that span.
     """
     labels = dyn.labels
+    first = labels[(len(labels) - 1) % dyn.pair_lag]  # the same season as the last window
     rows = []
     for s in dyn.value_order:
-        path = np.stack([dyn.centroids[lab][s] if s < len(dyn.centroids[lab]) else
-                         np.full(len(dyn.input_names), np.nan) for lab in labels])
-        steps = np.sqrt(((np.diff(path, axis=0)) ** 2).sum(axis=1)) if len(labels) > 1 else np.array([])
-        steps = np.where(np.isnan(np.diff(path, axis=0)).any(axis=1), np.nan, steps) if len(steps) else steps
-        delta = path[-1] - path[0]
+        def centroid(label, s=s):
+            cent = dyn.centroids[label]
+            return cent[s] if s < len(cent) else np.full(len(dyn.input_names), np.nan)
+
+        steps = np.array([np.sqrt(((centroid(b) - centroid(a)) ** 2).sum()) for a, b in dyn.pairs])
+        delta = centroid(labels[-1]) - centroid(first)
         overall = float(np.sqrt(np.nansum(delta ** 2))) if not np.isnan(delta).all() else np.nan
         top = ""
         if not np.isnan(delta).all():
@@ -160,7 +164,7 @@ def centroid_shift(dyn: Dynamics) -> pd.DataFrame:
                 "segment": dyn.names.get(s, f"Segment {s}"),
                 "first_to_last": overall,
                 "largest_step": float(steps[largest]) if largest is not None else np.nan,
-                "largest_step_between": f"{labels[largest]}→{labels[largest + 1]}" if largest is not None else "",
+                "largest_step_between": "→".join(dyn.pairs[largest]) if largest is not None else "",
                 "top_inputs": top,
             }
         )

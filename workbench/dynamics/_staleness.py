@@ -12,22 +12,43 @@ from .. import privacy
 STALE, KEPT = "stale", "not stale"
 
 
-def stale_counts(recorded: pd.Series | np.ndarray, current: pd.Series | np.ndarray) -> pd.DataFrame:
+def _contradicted(r: np.ndarray, c: np.ndarray, fits: np.ndarray | None) -> np.ndarray:
+    """Stale: placed elsewhere now and (with ``fits``) no longer fitting the recorded segment either."""
+    return (c != r) if fits is None else (c != r) & ~fits_segment(fits, r)
+
+
+def stale_counts(recorded: pd.Series | np.ndarray, current: pd.Series | np.ndarray,
+                 fits: np.ndarray | None = None) -> pd.DataFrame:
     """Exact counts of the stale-assignment table: recorded segment x (stale, not stale), no totals.
 
-    Only customers with a recorded segment and a current one (both non-negative) are counted.
+    Only customers with a recorded segment and a current one (both non-negative) are counted; with
+    ``fits``, stale as in :func:`stale_assignments`.
     """
     r = np.asarray(recorded)
     c = np.asarray(current)
     base = (r >= 0) & (c >= 0)
+    stale = _contradicted(r, c, fits)
     segments = sorted(int(x) for x in np.unique(r[base]))
     table = pd.DataFrame(
-        {STALE: [int((base & (r == s) & (c != r)).sum()) for s in segments],
-         KEPT: [int((base & (r == s) & (c == r)).sum()) for s in segments]},
+        {STALE: [int((base & (r == s) & stale).sum()) for s in segments],
+         KEPT: [int((base & (r == s) & ~stale).sum()) for s in segments]},
         index=pd.Index(segments, name="segment"),
     )
     table.columns.name = "assignment"
     return table
+
+
+def fits_segment(packed: np.ndarray, segment: np.ndarray) -> np.ndarray:
+    """Whether each row fits ``segment``, read from packed fit bits (``SeasonalProfiles.for_window(...).fits``).
+
+    Negative segments (inactive, not yet a customer) fit nothing.
+    """
+    segment = np.asarray(segment, dtype=np.int64)
+    ok = (segment >= 0) & (segment < 8 * packed.shape[1])
+    rows = np.flatnonzero(ok)
+    out = np.zeros(len(segment), dtype=bool)
+    out[rows] = (packed[rows, segment[rows] // 8] >> (segment[rows] % 8)) & 1 == 1
+    return out
 
 
 def stale_assignments(
@@ -36,8 +57,15 @@ def stale_assignments(
     names: dict[int, str] | None = None,
     k: int | None = None,
     suppress=None,
+    fits: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Share of recorded assignments that the customers' current behaviour contradicts, per segment.
+
+    Without ``fits`` an assignment is stale when the current segment differs from the recorded one.
+    With ``fits`` (the current window's packed fit bits, :class:`workbench.dynamics.SeasonalProfiles`)
+    it is stale only when the current behaviour also no longer fits the recorded segment's profile of
+    the current season: a customer placed nearer another profile while still as typical of their
+    recorded segment as most of its members is not stale.
 
     Every number comes from one table of counts, recorded segment x (stale, not stale) with margins
     (:func:`stale_counts`), suppressed once like every other published count: a stale count of 1 to
@@ -57,6 +85,8 @@ def stale_assignments(
         Exact counts in, the published table with ``Total`` margins out (the stage passes
         :func:`workbench.privacy.suppress_and_publish`); default
         :func:`workbench.privacy.suppress_counts` with ``margins=True``.
+    fits : numpy.ndarray, optional
+        Packed fit bits of the current window, one row per customer.
 
     Returns
     -------
@@ -66,7 +96,7 @@ def stale_assignments(
         Hidden numbers are NaN (``main_destination`` empty).
     """
     names = names or {}
-    counts = stale_counts(recorded, current)
+    counts = stale_counts(recorded, current, fits)
     if suppress is not None:
         published = suppress(counts)
     elif k:
@@ -80,7 +110,7 @@ def stale_assignments(
         n, stale = float(published.loc[s, "Total"]), float(published.loc[s, STALE])
         dest = ""
         if s != "Total" and np.isfinite(stale) and stale > 0:
-            moved = c[(r == s) & (c >= 0) & (c != r)]
+            moved = c[(r == s) & (c >= 0) & _contradicted(r, c, fits)]
             values, times = np.unique(moved, return_counts=True)
             dest = names.get(int(values[times.argmax()]), f"Segment {values[times.argmax()]}")
         rows.append({
@@ -92,11 +122,15 @@ def stale_assignments(
     return pd.DataFrame(rows)
 
 
-def staleness_curve(segments: pd.DataFrame, labels: list[str], k: int | None = None) -> pd.DataFrame:
+def staleness_curve(segments: pd.DataFrame, labels: list[str], fits: dict | None = None,
+                    k: int | None = None) -> pd.DataFrame:
     """How fast assignments go stale: share that changed segment, by windows since the refresh.
 
     For every lag ``h`` and every start window ``t``, the share of customers scorable in both ``t``
     and ``t + h`` whose segment differs; averaged over the start windows (weighted by customers).
+    With ``fits`` (window label -> packed fit bits, :class:`workbench.dynamics.SeasonalProfiles`) a
+    customer counts as stale only when their behaviour in ``t + h`` also no longer fits the profile of
+    their segment in ``t`` for the season of ``t + h`` (see :func:`stale_assignments`).
     With ``k``, a lag whose changed or unchanged count is 1 to ``k - 1`` shows no share (``stale_share``
     NaN): share times ``n`` would give the small count away.
 
@@ -112,8 +146,11 @@ def staleness_curve(segments: pd.DataFrame, labels: list[str], k: int | None = N
         for t in range(len(labels) - h):
             a, b = data[:, t], data[:, t + h]
             both = (a >= 0) & (b >= 0)
+            moved = a != b
+            if fits is not None:
+                moved &= ~fits_segment(fits[labels[t + h]], a)
             total += int(both.sum())
-            changed += int((both & (a != b)).sum())
+            changed += int((both & moved).sum())
         small = k is not None and (0 < changed < k or 0 < total - changed < k)
         rows.append({"lag": h, "pairs": len(labels) - h, "n": total,
                      "stale_share": changed / total if total and not small else np.nan})
@@ -134,7 +171,8 @@ def refresh_recommendation(curve: pd.DataFrame, window_months: int, tolerance: f
         ``refresh_every_months`` (None when even the longest lag observed stays within tolerance:
         at least that long) and ``sentence``.
     """
-    if curve.empty or curve["stale_share"].isna().all():
+    curve = curve[curve["stale_share"].notna()].reset_index(drop=True)  # lags nobody was scored at
+    if curve.empty:
         return {"refresh_every_months": None, "sentence": "Too few windows to measure how fast assignments go stale."}
     shown = (published if published is not None else curve).set_index("lag")["stale_share"]
 
@@ -143,12 +181,13 @@ def refresh_recommendation(curve: pd.DataFrame, window_months: int, tolerance: f
         return f"{value:.0%}" if np.isfinite(value) else "a share suppressed (small count)"
 
     within = curve[curve["stale_share"] <= tolerance]
+    first_lag = int(curve["lag"].iloc[0])
     if within.empty:
         return {
             "refresh_every_months": window_months,
             "sentence": (
-                f"{share(int(curve['lag'].iloc[0]))} of assignments are stale after one window ({window_months} "
-                f"months), more than the {tolerance:.0%} tolerance: refresh at least every {window_months} months "
+                f"{share(first_lag)} of assignments are stale after {first_lag * window_months} months, "
+                f"more than the {tolerance:.0%} tolerance: refresh at least every {window_months} months "
                 "(or more often)."
             ),
         }
@@ -163,11 +202,12 @@ def refresh_recommendation(curve: pd.DataFrame, window_months: int, tolerance: f
                 f"(tolerance {tolerance:.0%}): a refresh every {lag * window_months} months or less often is enough."
             ),
         }
+    nxt = int(curve[curve["lag"] > lag]["lag"].iloc[0])
     return {
         "refresh_every_months": lag * window_months,
         "sentence": (
-            f"{share(lag)} of assignments are stale after {lag * window_months} months and {share(lag + 1)} after "
-            f"{(lag + 1) * window_months}: refresh every {lag * window_months} months to stay within "
+            f"{share(lag)} of assignments are stale after {lag * window_months} months and {share(nxt)} after "
+            f"{nxt * window_months}: refresh every {lag * window_months} months to stay within "
             f"{tolerance:.0%}."
         ),
     }

@@ -37,7 +37,7 @@ class Dynamics:
     value_order : list
         Segment ids from low to high value.
     drift : pandas.DataFrame
-        PSI per feature (rows) and consecutive window pair (columns ``"A→B"``).
+        PSI per feature (rows) and compared window pair (columns ``"A→B"``, see ``pairs``).
     centroids : dict
         Window label -> (k, d) array of the mean model input of each segment's customers
         (rows of absent segments are NaN).
@@ -51,6 +51,12 @@ class Dynamics:
         ``u``; :func:`cohort_shift` turns them into how each segment's members moved.
     input_feature : list
         The original feature each model input comes from.
+    pair_lag : int
+        Windows between the two windows of a compared pair: 1 compares consecutive windows; with
+        half-years 2 compares each window with the same season a year earlier (``pairs``).
+    fits : dict or None
+        Window label -> packed bits saying which segments' profiles each customer's behaviour in that
+        window fits (:class:`workbench.dynamics.SeasonalProfiles`), when the model says.
     """
 
     windows: pd.DataFrame
@@ -65,10 +71,23 @@ class Dynamics:
     cohort_means: dict = field(default_factory=dict)
     input_feature: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    pair_lag: int = 1
+    fits: dict | None = None
 
     @property
     def labels(self) -> list[str]:
         return list(self.windows["label"])
+
+    @property
+    def pairs(self) -> list[tuple[str, str]]:
+        """The compared window pairs ``(before, after)``, ``pair_lag`` windows apart, oldest first."""
+        labels = self.labels
+        return [(labels[i - self.pair_lag], labels[i]) for i in range(self.pair_lag, len(labels))]
+
+    @property
+    def last_pair(self) -> tuple[str, str]:
+        """The most recent compared pair (what the headline and the movement fairness report)."""
+        return self.pairs[-1]
 
     def state_names(self) -> dict[int, str]:
         return {**{int(k): v for k, v in self.names.items()}, **STATE_NAMES}
@@ -92,6 +111,7 @@ def segment_states(
     features_fn: Callable[[pd.Timestamp], pd.DataFrame] | None = None,
     cohort: bool = True,
     windowed: bool = False,
+    pair_lag: int = 1,
 ) -> Dynamics:
     """Score every customer in every window and collect drift statistics on the way.
 
@@ -129,8 +149,14 @@ def segment_states(
     windowed : bool
         The features describe one window's purchases only (``lookback_months`` = the window length,
         or a ``features_fn`` that does so): a customer is scored only in windows where they bought
-        something (else ``INACTIVE``), and PSI compares the active customers of consecutive, disjoint
+        something (else ``INACTIVE``), and PSI compares the active customers of paired, disjoint
         windows. Without it, everyone acquired by a window's end is scored on features as of its end.
+    pair_lag : int
+        PSI compares each window with the one ``pair_lag`` windows earlier (the same season a year
+        earlier for half-years with 2, :func:`workbench.dynamics.season_lag`).
+
+    A model with ``for_window(label)`` (:class:`workbench.dynamics.SeasonalProfiles`) scores each
+    window with the model it returns; when that has ``fits``, ``Dynamics.fits`` records it.
     """
     if refit_match not in ("previous", "original"):
         raise ValueError(f"refit_match must be 'previous' or 'original', got {refit_match!r}")
@@ -139,8 +165,11 @@ def segment_states(
     ids, activity = _customer_activity(customers, transactions, windows)
     names = {int(k): str(v) for k, v in (names or getattr(model, "segment_names_", {}) or {}).items()}
     scan = _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, refit_sample, refit_match,
-                         seed, cohort, windowed)
-    return _dynamics(model, windows, scan, names, value_order, refit)
+                         seed, cohort, windowed, max(1, int(pair_lag)))
+    dyn = _dynamics(model, windows, scan, names, value_order, refit)
+    dyn.pair_lag = max(1, min(int(pair_lag), len(windows) - 1))
+    dyn.fits = scan.fits or None
+    return dyn
 
 
 def _customer_activity(customers: pd.DataFrame, transactions: pd.DataFrame, windows: pd.DataFrame):
@@ -183,26 +212,32 @@ class _Scan:
     cohort_means: dict[tuple[str, str], tuple] = field(default_factory=dict)
     centroids: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
     inputs: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    fits: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, refit_sample, refit_match, seed,
-                  cohort, windowed=False) -> _Scan:
+                  cohort, windowed=False, pair_lag=1) -> _Scan:
     """Score every customer in every window, oldest first, collecting what :class:`Dynamics` holds.
 
-    Only the previous window's features are kept, so memory stays at two feature tables (plus, for
-    the cohort means, every window's transformed inputs of the scored customers as float32).
+    Only the last ``pair_lag`` windows' features are kept, so memory stays at ``pair_lag + 1`` feature
+    tables (plus, for the cohort means, every window's transformed inputs of the scored customers as
+    float32).
     """
     labels = list(windows["label"])
     scan = _Scan(states={"customer_id": ids}, segments={"customer_id": ids},
                  refit_states={"customer_id": ids} if refit else None,
                  input_names=list(getattr(model, "input_names_", []) or []))
     refit_ref = _refit_reference(model)
-    previous = None
+    previous = []
     for i, w in enumerate(windows.itertuples()):
-        X, seen, active, seg, rows, z = _score_window(model, features_fn(w.end), ids, activity, w.label, windowed)
+        scorer = model.for_window(w.label) if hasattr(model, "for_window") else model
+        X, seen, active, seg, rows, z = _score_window(scorer, features_fn(w.end), ids, activity, w.label, windowed)
         scored = active if windowed else seen
         if z is not None and not scan.input_names:
             scan.input_names = [f"input_{j}" for j in range(z.shape[1])]
+        if hasattr(scorer, "fits") and z is not None:
+            scan.fits[w.label] = np.zeros((len(ids), scorer.fits(z[:1]).shape[1]), dtype=np.uint8)
+            scan.fits[w.label][rows] = scorer.fits(z)
         state = seg.copy()
         state[seen & ~active] = INACTIVE
         scan.segments[w.label] = seg
@@ -215,11 +250,11 @@ def _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, r
         if refit and len(rows):
             scan.refit_states[w.label], refit_ref = _refit_window(
                 model, X, z, rows, seen & ~active, cent, refit_ref, refit_match, seed + i, refit_sample)
-        if previous is not None:
-            prev_label, prev_feats, prev_scored = previous
+        if len(previous) == pair_lag:
+            prev_label, prev_feats, prev_scored = previous.pop(0)
             scan.drift[f"{prev_label}→{w.label}"] = feature_drift(prev_feats.loc[prev_scored], X.loc[scored],
                                                                   bins=psi_bins)
-        previous = (w.label, X, scored)
+        previous.append((w.label, X, scored))
     return scan
 
 

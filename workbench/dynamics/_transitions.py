@@ -219,7 +219,7 @@ def window_counts(states: pd.DataFrame, labels: list[str], value_order: list[int
 
 def _transition_tables(
     states: pd.DataFrame,
-    labels: list[str],
+    pairs: list[tuple[str, str]],
     state_names: dict[int, str],
     value_order: list[int],
     names: dict[int, str],
@@ -227,11 +227,12 @@ def _transition_tables(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Transition matrices (long form), the grades derived from them, and the published tables by pair.
 
-    Each consecutive pair's matrix is suppressed once (:func:`transition_matrix` with ``k``); its
+    ``pairs`` are the compared windows (``Dynamics.pairs``: the same season a year apart where the
+    history allows). Each pair's matrix is suppressed once (:func:`transition_matrix` with ``k``); its
     rates and up- and downgrades are derived from that table (:func:`grades_from_published`).
     """
     long, grades, published = [], [], {}
-    for before, after in zip(labels[:-1], labels[1:]):
+    for before, after in pairs:
         counts, rates = transition_matrix(states, before, after, state_names, value_order, k=k)
         published[(before, after)] = counts
         c = counts.stack(future_stack=True).rename("count")

@@ -109,3 +109,23 @@ def window_features(
     if lookback_months:
         tx = tx[tx["timestamp"] >= as_of - pd.DateOffset(months=int(lookback_months))]
     return feature_module.build_features(customers, tx, roles, settings=settings, as_of=as_of)
+
+
+def season_lag(windows: pd.DataFrame) -> int:
+    """How many windows apart the same season comes round again: the lag at which windows are compared.
+
+    Windows that tile the year (``12 / months`` of them a year) are compared with the window a year
+    earlier, so that December is compared with December and June with June; year-long windows (and
+    windows that do not tile the year, or a history too short to hold the same season twice) with the
+    previous window.
+    """
+    if len(windows) < 2:
+        return 1
+    months = round((windows["end"].iloc[0] - windows["start"].iloc[0]).days / 30.44)
+    per_year = 12 // months if months and 12 % months == 0 else 1
+    return per_year if len(windows) > per_year else 1
+
+
+def season_of(windows: pd.DataFrame) -> dict[str, int]:
+    """Window label -> its season: the calendar month the window starts in (windows repeat it yearly)."""
+    return {w.label: int(pd.Timestamp(w.start).month) for w in windows.itertuples()}

@@ -18,7 +18,10 @@ def flow_chart(
     ax=None,
     title: str | None = None,
 ):
-    """Alluvial chart of movements between consecutive windows, drawn from published tables only.
+    """Alluvial chart of movements between consecutive windows of ``labels``, drawn from published tables only.
+
+    Pass the windows of one season (``dyn.labels[i::dyn.pair_lag]``): each band is then one of the
+    compared pairs' published transition tables.
 
     One column of stacked bars per window (segments from high value at the top to low value, then
     ``inactive``), each bar as tall as the published count of its state in that window
@@ -88,7 +91,7 @@ def _band(ax, c, y0, y1, n, bar_w, colour, MplPath, PathPatch) -> None:
 
 
 def plot_drift(drift: pd.DataFrame, top: int = 15, ax=None):
-    """Heatmap of PSI per feature (rows, the ``top`` largest) and consecutive window pair."""
+    """Heatmap of PSI per feature (rows, the ``top`` largest) and compared window pair (``Dynamics.pairs``)."""
     import matplotlib.pyplot as plt
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
@@ -105,7 +108,7 @@ def plot_drift(drift: pd.DataFrame, top: int = 15, ax=None):
         ax.text(c, r, "" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=7)
     ax.set_xticks(range(data.shape[1]), data.columns, rotation=30, ha="right")
     ax.set_yticks(range(len(order)), order)
-    ax.set_title("PSI between consecutive windows (green < 0.1 stable, orange moderate, red ≥ 0.25 major)")
+    ax.set_title("PSI between compared windows (green < 0.1 stable, orange moderate, red ≥ 0.25 major)")
     return ax
 
 

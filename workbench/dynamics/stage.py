@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "psi_moderate": 0.1,  # PSI bands: < 0.1 stable, 0.1-0.25 moderate shift, >= 0.25 major shift
     "psi_major": 0.25,
     "stale_tolerance": 0.10,  # refresh before more than this share of assignments is stale
+    # an assignment is stale when the behaviour no longer fits the segment: less typical of it than this share
+    # of its own members are, in windows of the same season (SeasonalProfiles)
+    "fit_coverage": 0.99,
     "refresh_lag": 2,  # windows between the recorded refresh and now, for the stale table
     "sensitive": None,  # attributes for fairness of movement; None: the roles' sensitive attributes
     "ci_level": 0.95,
@@ -235,12 +238,13 @@ def _dynamics_windows(run: Run, settings: dict) -> Dynamics | None:
     k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     seg_settings = (run.config.get("segmentation") or {}).get("features") or None
     dyn = windowed_states(customers, transactions, run.roles, windows, recorded, names, value_order,
-                          feature_settings=seg_settings, psi_bins=settings["psi_bins"], seed=run.seed)
+                          feature_settings=seg_settings, psi_bins=settings["psi_bins"], seed=run.seed,
+                          coverage=float(settings["fit_coverage"]))
     dyn.settings = dict(settings, suppression_k=k)
     labels = dyn.labels
 
     run.write_table("dynamics/states.parquet", dyn.states.rename(columns=str))
-    transitions, grades, published = _transition_tables(dyn.states, labels, dyn.state_names(), value_order,
+    transitions, grades, published = _transition_tables(dyn.states, dyn.pairs, dyn.state_names(), value_order,
                                                         dyn.names, k)
     _publish(run, dyn, published, window_counts(dyn.states, labels, value_order, dyn.names, k))
     run.write_table("dynamics/transitions.parquet", transitions)
@@ -254,9 +258,10 @@ def _dynamics_windows(run: Run, settings: dict) -> Dynamics | None:
         "applicable": True,
         "windows": [{"label": w.label, "start": w.start.date().isoformat(), "end": w.end.date().isoformat()}
                     for w in windows.itertuples()],
+        "pairs": [list(pair) for pair in dyn.pairs],
         "refreshed_at": refreshed_at,
         "refresh": advice,
-        "model": "nearest behaviour profile of the recorded segments, per window",
+        "model": "nearest behaviour profile of the recorded segments for the window's season, per window",
     }
     run.write_json("artifacts/dynamics/dynamics.json", info)
     dyn.settings.update(refreshed_at=refreshed_at, refresh=advice)
@@ -279,8 +284,8 @@ def _publish(run: Run, dyn: Dynamics, transitions: dict, per_window: pd.DataFram
 def _write_staleness(run: Run, dyn: Dynamics, settings: dict, k: int):
     """Staleness curve, refresh advice and the stale table of the assignments recorded ``refresh_lag`` ago."""
     labels = dyn.labels
-    curve = staleness_curve(dyn.segments, labels)  # exact: the advice is decided on it, never published
-    published_curve = staleness_curve(dyn.segments, labels, k=k)
+    curve = staleness_curve(dyn.segments, labels, dyn.fits)  # exact: the advice is decided on it, never published
+    published_curve = staleness_curve(dyn.segments, labels, dyn.fits, k=k)
     advice = refresh_recommendation(curve, int(settings["window_months"]), float(settings["stale_tolerance"]),
                                     published=published_curve)
     lag = max(1, min(int(settings["refresh_lag"]), len(labels) - 1))
@@ -290,7 +295,8 @@ def _write_staleness(run: Run, dyn: Dynamics, settings: dict, k: int):
         return privacy.suppress_and_publish(run, "dynamics_stale", counts, f"segment at {refreshed_at}", "assignment",
                                             k, population=f"customers scored in {refreshed_at} and {labels[-1]}")
 
-    stale = stale_assignments(dyn.segments[refreshed_at], dyn.segments[labels[-1]], dyn.names, k=k, suppress=publish)
+    stale = stale_assignments(dyn.segments[refreshed_at], dyn.segments[labels[-1]], dyn.names, k=k, suppress=publish,
+                              fits=None if dyn.fits is None else dyn.fits[labels[-1]])
     run.write_table("dynamics/staleness.parquet", published_curve)
     run.write_table("dynamics/stale.parquet", stale)
     return stale, advice, refreshed_at
@@ -298,8 +304,8 @@ def _write_staleness(run: Run, dyn: Dynamics, settings: dict, k: int):
 
 def _movement_fairness(run: Run, settings: dict, dyn: Dynamics, customers: pd.DataFrame, value_order: list[int],
                        k: int) -> pd.DataFrame:
-    """:func:`movement_fairness` between the last two windows, with the fairness stage's settings."""
-    labels = dyn.labels
+    """:func:`movement_fairness` over the last compared pair of windows, with the fairness stage's settings."""
+    before, after = dyn.last_pair
     sensitive = settings["sensitive"]
     if sensitive is None:
         sensitive = run.settings("fairness", fairness.DEFAULTS).get("sensitive") or list(run.roles.sensitive)
@@ -309,12 +315,12 @@ def _movement_fairness(run: Run, settings: dict, dyn: Dynamics, customers: pd.Da
     for attr in sensitive:
         def publish(exact, attr=attr):
             return privacy.suppress_and_publish(run, f"dynamics_movement_{attr}", exact, attr, exact.columns.name,
-                                                k, population=movement_population(labels[-2]))
+                                                k, population=movement_population(before))
 
-        published[attr] = movement_table(dyn.states, customers, labels[-2], labels[-1], value_order, attr,
+        published[attr] = movement_table(dyn.states, customers, before, after, value_order, attr,
                                          fair_settings.get("bands"), fair_settings.get("labels"), k, suppress=publish)
     return movement_fairness(
-        dyn.states, customers, labels[-2], labels[-1], value_order, sensitive,
+        dyn.states, customers, before, after, value_order, sensitive,
         bands=fair_settings.get("bands"), labels=fair_settings.get("labels"),
         alpha=1 - float(settings["ci_level"]), n_boot=int(fair_settings.get("n_boot", 1000)),
         min_group_size=int(fair_settings.get("min_group_size", 30)), seed=run.seed, k=k, published=published,
@@ -322,46 +328,78 @@ def _movement_fairness(run: Run, settings: dict, dyn: Dynamics, customers: pd.Da
     )
 
 
-def _stale_sentence(share: float, refreshed_at: str, last: str) -> str:
+def _stale_sentence(stale: pd.DataFrame, refreshed_at: str, last: str) -> str:
+    share, n = float(stale["stale_share"].iloc[-1]), float(stale["n"].iloc[-1])
+    if n == 0:
+        return (f"No customer in a segment at the end of {refreshed_at} bought anything in {last}, so the staleness "
+                "of those assignments cannot be judged.")
     if not np.isfinite(share):  # its stale or not-stale count is small: suppressed like any count
         return (f"The share of the assignments recorded at the end of {refreshed_at} that are stale by {last} is "
                 "suppressed (small count).")
-    return f"{share:.0%} of the assignments recorded at the end of {refreshed_at} are stale by {last}."
+    return (f"{share:.0%} of the assignments recorded at the end of {refreshed_at} are stale by {last} "
+            "(behaviour no longer fits the segment).")
 
 
 def _summary(dyn: Dynamics, settings: dict, grades: pd.DataFrame, stale: pd.DataFrame, advice: dict,
              refreshed_at: str) -> dict[str, Any]:
-    """The ``05_dynamics`` summary fragment, its headline included."""
+    """The ``05_dynamics`` summary fragment, its headline included (never a "nan": unpublished shares are said so)."""
     labels = dyn.labels
+    before, after = dyn.last_pair
     drift = dyn.drift
     overall = grades[grades["segment"] == "all"]
     last = overall.iloc[-1]
-    last_pair = drift.columns[-1]
-    recent = drift_flags(drift[[last_pair]], settings["psi_moderate"], settings["psi_major"])
+    recent = drift_flags(drift[[f"{before}→{after}"]], settings["psi_moderate"], settings["psi_major"])
     major = recent[recent["band"] == "major shift"]["feature"].tolist()
     moderate = recent[recent["band"] == "moderate shift"]["feature"].tolist()
+    stale_share = float(stale["stale_share"].iloc[-1])
     headline = [
-        f"{len(labels)} windows of {settings['window_months']} months ({labels[0]} to {labels[-1]}); "
-        f"between {labels[-2]} and {labels[-1]}, {last['upgraded']:.0%} of active customers moved to a "
-        f"higher-value segment, {last['downgraded']:.0%} to a lower one and {last['inactive']:.0%} became inactive.",
-        (f"Between {labels[-2]} and {labels[-1]}, features with a major distribution shift "
+        f"{len(labels)} windows of {settings['window_months']} months ({labels[0]} to {labels[-1]}), "
+        f"{_compared(dyn)}; {_movement_sentence(last, before, after)}",
+        (f"Between {before} and {after}, features with a major distribution shift "
          f"(PSI ≥ {settings['psi_major']}): {', '.join(major)}." if major
-         else f"No feature shifted majorly between {labels[-2]} and {labels[-1]}.")
+         else f"No feature shifted majorly between {before} and {after}.")
         + (f" Moderate (PSI ≥ {settings['psi_moderate']}): {', '.join(moderate)}." if moderate else ""),
-        _stale_sentence(float(stale["stale_share"].iloc[-1]), refreshed_at, labels[-1]) + " " + advice["sentence"],
+        _stale_sentence(stale, refreshed_at, labels[-1]) + " " + advice["sentence"],
     ]
     return {
         "applicable": True,
         "windows": labels,
+        "pairs": [list(pair) for pair in dyn.pairs],
         "upgraded": overall.set_index("after")["upgraded"].round(4).to_dict(),
         "downgraded": overall.set_index("after")["downgraded"].round(4).to_dict(),
         "inactive": overall.set_index("after")["inactive"].round(4).to_dict(),
         "drift_major": major,
         "drift_moderate": moderate,
-        "stale_share": round(float(stale["stale_share"].iloc[-1]), 4) if np.isfinite(stale["stale_share"].iloc[-1]) else None,
+        "stale_share": round(stale_share, 4) if np.isfinite(stale_share) else None,
         "refresh_every_months": advice["refresh_every_months"],
         "headline": headline,
     }
+
+
+def _compared(dyn: Dynamics) -> str:
+    """How the windows are paired, in words."""
+    if dyn.pair_lag == 1:
+        return "each compared with the one before"
+    return "each compared with the same season a year earlier, so that seasonal buying is not read as movement"
+
+
+def _movement_sentence(row: pd.Series, before: str, after: str) -> str:
+    """Up- and downgrades and lapses of the last pair; a share derived from a suppressed cell is said to be hidden."""
+    phrases = {"upgraded": "moved to a higher-value segment", "downgraded": "to a lower-value one",
+               "inactive": "became inactive"}
+    shown = [f"{float(row[key]):.0%} {words}" for key, words in phrases.items() if pd.notna(row[key])]
+    hidden = [key for key in phrases if pd.isna(row[key])]
+    text = f"of the customers in a segment in {before}, "
+    if shown:
+        text += (", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]) + f" by {after}"
+    if hidden:
+        words = {"upgraded": "moved up", "downgraded": "moved down", "inactive": "became inactive"}
+        names = [words[key] for key in hidden]
+        listed = ", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0]
+        text += ("; " if shown else "") + (f"the share{'s' if len(names) > 1 else ''} that {listed} "
+                                           f"{'are' if len(names) > 1 else 'is'} not published (a count "
+                                           f"{'they need' if len(names) > 1 else 'it needs'} is suppressed)")
+    return text + "."
 
 
 def _planted_migration(run: Run, dyn: Dynamics, customers: pd.DataFrame, summary: dict) -> None:

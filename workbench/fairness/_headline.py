@@ -35,6 +35,11 @@ def _headline(audit, verdict_out: pd.DataFrame, actions: dict, names: dict, poli
     return heads, top
 
 
+def _auc(value: float) -> str:
+    """An AUC for a sentence; NaN (too few customers of a group for cross-validation, or no inputs) in words."""
+    return f"{value:.2f}" if np.isfinite(value) else "not computable (too few customers in a group, or nothing to predict from)"
+
+
 def _proxy_headline(attr: str, sub: pd.DataFrame, jr: pd.Series) -> tuple[dict, str]:
     """The strongest proxy of one attribute (and the strongest segmentation input), as a dict and a sentence."""
     r = sub.iloc[0]
@@ -50,8 +55,8 @@ def _proxy_headline(attr: str, sub: pd.DataFrame, jr: pd.Series) -> tuple[dict, 
             shap = "" if not np.isfinite(u["shap_weight"]) else f", SHAP weight in a targeted segment {u['shap_weight']:.2f}"
             extra += f"; strongest among the inputs: {u['feature']} ({u['cramers_v']:.2f}{shap})"
             top["strongest_input"] = u["feature"]
-    tail = (f"the segmentation inputs predict {attr} with AUC {jr['inputs_auc']:.2f}, all customer columns "
-            f"{jr['features_auc']:.2f}, segment labels alone {jr['segments_auc']:.2f}.")
+    tail = (f"the segmentation inputs predict {attr} with AUC {_auc(jr['inputs_auc'])}, all customer columns "
+            f"{_auc(jr['features_auc'])}, segment labels alone {_auc(jr['segments_auc'])}.")
     if r["cramers_v"] >= 0.1:
         return top, (f"Strongest proxy for {attr}: {r['feature']} (Cramér's V {r['cramers_v']:.2f}"
                      f"{extra}); {tail}")

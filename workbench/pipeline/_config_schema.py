@@ -126,8 +126,10 @@ RANGES: dict[str, Callable[[Any], str | None]] = {
     "fairness.correction": lambda v: None if v in ("holm", "bh") else "must be 'holm' or 'bh'",
     "explain.fidelity_threshold": _unit,
     "dynamics.stale_tolerance": _unit,
+    "dynamics.fit_coverage": _open_unit,
     "dynamics.window_months": lambda v: None if v >= 1 else "must be >= 1",
     "dataset.min_customers": lambda v: None if v >= 1 else "must be >= 1",
+    "dataset.max_value_length": lambda v: None if v >= 1 else "must be >= 1",
     "dataset.read": lambda v: None if v in READ_MODES else f"must be one of {', '.join(READ_MODES)}",
     "dataset.params.n_customers": lambda v: None if v >= 1 else "must be >= 1",
 }

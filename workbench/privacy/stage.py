@@ -24,7 +24,7 @@ from ._partition import disjoint_partition
 from ._quality import data_quality
 from ._risk import reidentification_risk
 from ._suppression import suppress_rows
-from .views import methodology_page, minimisation_summary
+from .views import excluded_transactions_sentence, methodology_page, minimisation_summary, replaced_values_sentence
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..rundir import Run
@@ -237,6 +237,7 @@ def _audit_headline(prep: dict, inv: pd.DataFrame, kept: int, n_direct: int, ris
             " under a configured key." if prep["pseudonyms_persistent"]
             else " under a random per-run key: they cannot be linked across runs."),
     ]
+    headline += [s for s in (excluded_transactions_sentence(prep), replaced_values_sentence(prep)) if s]
     if risk["overall"]:
         o = risk["overall"]
         headline.append(

@@ -250,6 +250,38 @@ def _count(value):
     return "suppressed" if pd.isna(value) else int(value)
 
 
+def excluded_transactions_sentence(prep: dict) -> str:
+    """The transactions preparation left out by date, in one sentence ("" when none were).
+
+    ``prep`` is ``data/prepare.json``: its ``data_checks`` count transactions dated after the as-of date
+    (``dataset.as_of``, or the run date when none is configured) and, with ``dataset.since``, before it.
+    """
+    checks = prep.get("data_checks") or {}
+    future = int(checks.get("future_transactions_excluded") or 0)
+    early = int(checks.get("transactions_before_since_excluded") or 0)
+    cutoff = "the configured as-of date (dataset.as_of)" if checks.get("as_of") == "configured" else "the run date"
+    parts = []
+    if future:
+        parts.append(f"{future:,} transaction{'s' if future != 1 else ''} dated after {cutoff} "
+                     f"({'future-dated in the export' if checks.get('as_of') != 'configured' else 'outside the period'})")
+    if early:
+        parts.append(f"{early:,} transaction{'s' if early != 1 else ''} dated before dataset.since")
+    if not parts:
+        return ""
+    return ("Excluded before any feature, fit or statistic: " + " and ".join(parts)
+            + "; check the export's dates if this is unexpected.")
+
+
+def replaced_values_sentence(prep: dict) -> str:
+    """Text values preparation replaced for being too long, in one sentence ("" when none were)."""
+    info = (prep.get("data_checks") or {}).get("long_values_replaced")
+    if not info:
+        return ""
+    cols = ", ".join(f"{col} ({n:,})" for col, n in info["columns"].items())
+    return (f"Text values longer than {info['max_length']:,} characters (dataset.max_value_length) were replaced by a "
+            f"stand-in naming their length and a hash, so that they cannot stall an encoder: {cols}.")
+
+
 def data_methodology_markdown(audit: dict) -> str:
     """Notebook 01's methodology with this run's settings: consent, pseudonyms, suppression, risk, quality.
 
@@ -280,6 +312,7 @@ def data_methodology_markdown(audit: dict) -> str:
     return f"""**Sample.** {prep.get('n_customers', 0):,} customers{'' if n_in is None else f' of {n_in:,} in the input'}
 after consent and erasure, and {prep.get('n_transactions', 0):,} transactions. Exclusions by reason (the counts
 printed above): {excl}. They are removed before any feature, fit, statistic or explanation of this run.
+{excluded_transactions_sentence(prep)} {replaced_values_sentence(prep)}
 
 **Pseudonyms.** Each customer id is replaced by HMAC-SHA256(key, id), with {key}; the key is never written to
 the run directory.

@@ -32,12 +32,13 @@ from ._defaults import DEFAULTS
 from ._gamma_gamma import GammaGamma, fit_gamma_gamma, gamma_gamma_loglik, spend_frequency_correlation
 from ._summary import calibration_holdout, clv_summary
 from ._targeting import OVERLAP_COLUMNS, overlap_counts, targeting_rates
-from .stage import (PREDICTED, ValueResult, growth_by_segment, has_transactions, p_alive_by_state, summarise_value,
-                    targeting_audit, value_run)
+from .stage import (PREDICTED, ValueResult, growth_by_segment, has_transactions, not_applicable_because,
+                    p_alive_by_state, summarise_value, targeting_audit, value_run)
 
 __all__ = [
     "DEFAULTS", "OVERLAP_COLUMNS", "PREDICTED", "BetaGeo", "GammaGamma", "ValueResult", "bgnbd_loglik",
     "calibration_holdout", "clv_summary", "fit_bgnbd", "fit_gamma_gamma", "fit_models", "gamma_gamma_loglik",
-    "growth_by_segment", "growth_potential", "has_transactions", "holdout_table", "p_alive_by_state", "predict_value",
+    "growth_by_segment", "growth_potential", "has_transactions", "holdout_table", "not_applicable_because",
+    "p_alive_by_state", "predict_value",
     "spend_frequency_correlation", "summarise_value", "targeting_audit", "targeting_rates", "top_share_selected", "value_run",
 ]

@@ -50,6 +50,39 @@ def has_transactions(run: Run) -> bool:
     return tx is not None and bool(len(tx)) and bool((tx["amount"] > 0).any())
 
 
+#: Fewest customers with repeat purchases Gamma-Gamma is fitted on (``fit_gamma_gamma`` refuses fewer).
+MIN_REPEAT_CUSTOMERS = 3
+
+
+def not_applicable_because(run: Run) -> str | None:
+    """Why predicted value does not apply to this run's data (a sentence's tail), or None when it does.
+
+    Both models are models of repeat purchases: BG/NBD needs a purchase log, Gamma-Gamma customers who
+    bought more than once (spend per repeat purchase). An export of one purchase per customer has none.
+    When the stage does not apply, ``summary.json`` records it (``07_predicted_value``: ``applicable``
+    false, ``because``, a headline) so the index and the executive summary say so too.
+    """
+    if not has_transactions(run):
+        because = ("the dataset has no transaction log with purchases, and the CLV models are models of repeat "
+                   "purchases")
+    else:
+        because = _too_few_repeat_customers(clv_summary(run.transactions()))
+    if because:
+        run.summarise("07_predicted_value", applicable=False, because=because,
+                      headline=[f"Predicted value: not applicable, because {because}."])
+    return because
+
+
+def _too_few_repeat_customers(summary: pd.DataFrame) -> str | None:
+    """Why the models cannot be fitted to these statistics (too few customers who bought again), or None."""
+    repeat = int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
+    if repeat >= MIN_REPEAT_CUSTOMERS:
+        return None
+    return (f"fewer than {MIN_REPEAT_CUSTOMERS} customers bought on more than one day, and the CLV models (BG/NBD "
+            "for repeat purchases, Gamma-Gamma for spend per repeat purchase) can only be fitted to customers who "
+            "buy again")
+
+
 def _settings(run: Run) -> dict:
     s = run.settings("value", DEFAULTS)
     if s.get("when_unfit") not in ("warn", "historical"):
@@ -108,6 +141,9 @@ def value_run(run: Run) -> ValueResult:
     k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     tx = run.transactions()
     summary = clv_summary(tx)
+    because = _too_few_repeat_customers(summary)
+    if because:
+        raise ValueError(f"Predicted value is not applicable: {because} (see value.not_applicable_because).")
     bg, gg = fit_models(summary, s["fit_sample"], run.seed)
     scored = predict_value(summary, bg, gg, s["horizon_days"], s["discount_rate"], s["step_days"])
     customers = run.customers()[["customer_id"]]
