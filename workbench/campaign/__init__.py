@@ -1,0 +1,17 @@
+"""Campaign effect (notebook 08): did the targeting work, and for whom?
+
+A randomised campaign (the optional table ``dataset.campaigns``: treatment and a control holdout)
+is measured per segment, with segment membership as of the day each customer was assigned:
+response rates in both arms, the uplift with its Newcombe score interval, relative lift, incremental
+responders and revenue. Inside the segments the campaign targeted (the fairness policy's action of
+the campaign's name, or ``campaign.actions``) the uplift is compared across sensitive groups with the
+verdict rule of notebook 04, and customers left out who would have gained are counted.
+
+Algorithms: ``_effects`` (counts, rates, uplift, intervals), ``_benefit`` (fairness-of-benefit
+verdicts, who was left out), ``_defaults``. ``stage.py`` alone touches the run directory
+(``campaign_run``); ``views.py`` and ``plots.py`` show the result.
+"""
+
+from ._defaults import DEFAULTS
+
+__all__ = ["DEFAULTS"]
