@@ -107,4 +107,4 @@ def test_left_out_counts_customers_outside_the_targeted_segments_who_would_have_
     assert out.loc["a", "customers_left_out"] == 1000 and out.loc["a", "would_have_gained"] == 1000
     assert out.loc["b", "would_have_gained"] == 0 and out.loc["b", "cells_not_judged"] == 1
     hidden = left_out(cells, targeted=[1], min_group_size=30, hidden={(2, "b")}).set_index("group")
-    assert hidden.loc["b", "share"] is None and hidden.loc["a", "share"] == 1.0
+    assert pd.isna(hidden.loc["b", "share"]) and hidden.loc["a", "share"] == 1.0
