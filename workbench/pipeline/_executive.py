@@ -71,6 +71,7 @@ def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
     out = [
         "<h3 id=\"verdicts\">Verdicts</h3><table class=\"verdicts\"><caption>Fairness checks: the selection "
         f"rate of each group against the reference group, per action and attribute. {html.escape(test)}"
+        f"{_BENEFIT_CAPTION if any('campaign' in r and 'action' not in r for r in rows) else ''}"
         "</caption><thead><tr>"
         "<th scope=\"col\">check</th><th scope=\"col\">threshold</th>"
         "<th scope=\"col\">value</th><th scope=\"col\">95% interval</th><th scope=\"col\">test</th>"
@@ -80,16 +81,32 @@ def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
     for r in rows:
         v = str(r.get("verdict", ""))
         word = _VERDICT_WORD.get(v, "INSUFFICIENT")
-        check = f"{str(r.get('action', '')).replace('_', ' ')} by {r.get('attribute', '')}"
+        check, row_band = _check_text(r, config, band)
         link = _evidence_link(r["_stage"], notebooks)
         out.append(
-            f"<tr><td>{html.escape(check)}</td><td>{html.escape(band)}</td>"
+            f"<tr><td>{html.escape(check)}</td><td>{html.escape(row_band)}</td>"
             f"{_value_cells(r)}<td>{html.escape(_test_text(r))}</td>"
             f"<td>{unbroken_hyphens(str(r.get('sentence', '')))}</td>"
             f"<td class=\"{_VERDICT_CLASS.get(v, 'insufficient')}\">{word}</td><td>{link}</td></tr>"
         )
     out.append("</tbody></table>")
     return "\n".join(out)
+
+
+_BENEFIT_CAPTION = (
+    " Benefit checks (notebook 08): inside the segments a campaign targeted, the uplift of each group against "
+    "the group that gains most; pass, fail and insufficient evidence by the same rule on the uplift difference."
+)
+
+
+def _check_text(r: dict, config: dict, band: str) -> tuple[str, str]:
+    """What a verdict row checks and its band: a selection verdict (``action``) or a benefit verdict
+    of notebook 08 (``campaign``: the uplift difference between groups inside the targeted segments)."""
+    if "campaign" in r and "action" not in r:
+        gap = ((config.get("campaign") or {}).get("thresholds") or {}).get("uplift_difference", 0.05)
+        return (f"benefit of {str(r['campaign']).replace('_', ' ')} by {r.get('attribute', '')}",
+                f"uplift gap ≤ {float(gap):g}")
+    return f"{str(r.get('action', '')).replace('_', ' ')} by {r.get('attribute', '')}", band
 
 
 def unbroken_hyphens(text: str) -> str:

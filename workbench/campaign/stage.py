@@ -1,0 +1,222 @@
+"""Stage 08: the only module of ``workbench.campaign`` that reads or writes the run directory.
+
+Reads ``data/campaigns.parquet`` (written by preparation when the dataset has a campaign table), the
+segments of stage 02 and the customers' sensitive attributes. Segment membership is taken *as of*
+``assigned_at``: with a fitted model, each customer's features are recomputed from the transactions
+before that day (:func:`workbench.dynamics.features_at_labelling`) and scored; in audit mode the given
+label is used. Every count behind a published number goes through
+:func:`workbench.privacy.suppress_and_publish` (``campaign_<campaign>_segment`` and one
+``campaign_<campaign>_<attribute>`` table of segment x group cells); rates, uplifts and intervals of a
+row with a hidden count are hidden.
+
+Artifacts: ``campaign/effects.parquet`` (segment and group rows, masked), ``campaign/verdicts.parquet``,
+``campaign/left_out.parquet``; ``summary.json`` key ``08_campaign`` (``effects``, ``verdicts``,
+``left_out``, ``headline``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import fairness
+from ..privacy import suppress_and_publish
+from ..rundir import Run, register_stage
+from ._benefit import benefit_verdict, left_out, pooled
+from ._defaults import DEFAULTS
+from ._effects import CELLS, effect_counts, effects_from_counts, mask_effects
+
+__all__ = ["CampaignResult", "EFFECT_FIELDS", "campaign_run", "segments_at_assignment"]
+
+EFFECTS = "campaign/effects.parquet"
+#: The fields of ``summary.json``'s ``08_campaign.effects`` rows (issue 26).
+EFFECT_FIELDS = ["campaign", "segment", "group", "n_treatment", "n_control", "rate_treatment", "rate_control",
+                 "uplift", "uplift_low", "uplift_high"]
+
+
+@dataclass
+class CampaignResult:
+    """What notebook 08 shows."""
+
+    applicable: bool
+    because: str = ""
+    effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    verdicts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    left_out: pd.DataFrame = field(default_factory=pd.DataFrame)
+    targeted: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    headline: list = field(default_factory=list)
+    membership: str = ""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_").lower() or "x"
+
+
+def segments_at_assignment(run: Run, campaigns: pd.DataFrame) -> tuple[np.ndarray, str]:
+    """Each campaign row's segment id as of its ``assigned_at``, and how it was decided (for the report)."""
+    assignments = run.read_table("segments/assignments.parquet")
+    current = campaigns["customer_id"].map(assignments.set_index("customer_id")["segment"])
+    model_path = run.path / "artifacts" / "segments" / "model.joblib"
+    transactions = run.transactions()
+    if not model_path.exists() or transactions is None or transactions.empty:
+        return current.to_numpy(), "the segment label each customer carries (no model to score an earlier date)"
+    import joblib
+
+    from ..dynamics import features_at_labelling
+
+    model = joblib.load(model_path)
+    customers = run.customers().set_index("customer_id")
+    seg_settings = (run.config.get("segmentation") or {}).get("features") or None
+    out = np.full(len(campaigns), -1, dtype=int)
+    for _, rows in campaigns.groupby("campaign", sort=True):
+        who = customers.loc[rows["customer_id"]].reset_index()
+        features = features_at_labelling(who, transactions, run.roles, rows["assigned_at"].to_numpy(),
+                                         columns=list(model.feature_names_in_), settings=seg_settings)
+        out[campaigns.index.get_indexer(rows.index)] = np.asarray(model.predict(features[model.feature_names_in_]))
+    return out, "the fitted model applied to each customer's behaviour before the day they were assigned"
+
+
+def _inputs(run: Run):
+    """Campaign rows with segment as of assignment and sensitive groups; names, value order, settings."""
+    campaigns = pd.read_parquet(run.path / "data" / "campaigns.parquet")
+    segment, membership = segments_at_assignment(run, campaigns)
+    seginfo_path = run.path / "artifacts" / "segments" / "segments.json"
+    seginfo = run.read_json("artifacts/segments/segments.json") if seginfo_path.exists() else {}
+    names = {int(k): str(v) for k, v in (seginfo.get("names") or {}).items()}
+    for sid in np.unique(segment):
+        names.setdefault(int(sid), f"Segment {sid}")
+    fsettings = run.settings("fairness", fairness.DEFAULTS)
+    customers = run.customers()
+    attributes = [a for a in (fsettings.get("sensitive") or run.roles.sensitive or []) if a in customers.columns]
+    frame = campaigns.assign(segment=segment).merge(customers[["customer_id", *attributes]], on="customer_id",
+                                                    how="left")
+    groups = fairness.sensitive_groups(frame, attributes, fsettings) if attributes else pd.DataFrame(index=frame.index)
+    return frame, groups, names, seginfo.get("value_order"), fsettings, membership
+
+
+def _targeted(campaign: str, settings: dict, fsettings: dict, names: dict, value_order) -> tuple[str | None, list]:
+    """The policy action a campaign is linked to and the segments it targets (none when unlinked)."""
+    action = (settings.get("actions") or {}).get(campaign, campaign)
+    policy = fsettings.get("policy") or {}
+    if action not in policy:
+        return None, []
+    return action, fairness.resolve_policy({action: policy[action]}, names, value_order)[action]
+
+
+def _segment_effects(run, frame, campaign, names, settings, k) -> pd.DataFrame:
+    counts = effect_counts(frame, ["segment"])
+    table = counts.set_index("segment")[CELLS]
+    published = suppress_and_publish(run, f"campaign_{_slug(campaign)}_segment", table, "segment",
+                                     f"campaign {campaign}", k, population=f"customers assigned in campaign {campaign}")
+    effects = effects_from_counts(counts, value_per_response=settings["value_per_response"],
+                                  cost_per_contact=settings["cost_per_contact"])
+    effects = mask_effects(effects, published.loc[counts["segment"]].reset_index(drop=True))
+    return effects.assign(campaign=campaign, segment_name=effects["segment"].map(names), group=None, attribute=None)
+
+
+def _group_tables(run, frame, groups, campaign, names, targeted, settings, fsettings, k):
+    """Per attribute: group effects in the targeted segments, the benefit verdict and who was left out."""
+    effect_rows, verdicts, left = [], [], []
+    min_n = int(fsettings["min_group_size"])
+    for attr in groups.columns:
+        cells = effect_counts(frame.assign(group=groups[attr].astype(str).to_numpy()), ["segment", "group"])
+        labels = cells["segment"].astype(str) + " × " + cells["group"].astype(str)
+        published = suppress_and_publish(run, f"campaign_{_slug(campaign)}_{_slug(attr)}",
+                                         cells.set_index(labels)[CELLS], f"segment × {attr}", f"campaign {campaign}", k,
+                                         population=f"customers assigned in campaign {campaign}")
+        shown = published.loc[labels].reset_index(drop=True)
+        hidden = {key for key, h in zip(zip(cells["segment"], cells["group"]), shown[CELLS].isna().any(axis=1)) if h}
+        left.append(left_out(cells, targeted, min_n, hidden=hidden).assign(campaign=campaign, attribute=attr))
+        if not targeted:
+            continue
+        inside = cells["segment"].isin(targeted).to_numpy()
+        eff = mask_effects(effects_from_counts(cells.loc[inside]), shown.loc[inside])
+        effect_rows.append(eff.assign(campaign=campaign, segment_name=eff["segment"].map(names), attribute=attr))
+        where = "the targeted segment" + ("s " if len(targeted) > 1 else " ") + ", ".join(
+            f"'{names[s]}'" for s in targeted)
+        verdicts.append(benefit_verdict(
+            pooled(cells, targeted), campaign=campaign, attribute=attr,
+            band=float(settings["thresholds"]["uplift_difference"]), min_group_size=min_n,
+            alpha=float(fsettings["alpha"]), correction=fsettings["correction"],
+            masked={g for s, g in hidden if s in targeted}, where=where))
+    return effect_rows, verdicts, left
+
+
+@register_stage(EFFECTS)
+def campaign_run(run: Run) -> CampaignResult:
+    """Notebook 08's stage: effects per segment, per group in the targeted segments, benefit verdicts."""
+    settings = run.settings("campaign", DEFAULTS)
+    if not (run.path / "data" / "campaigns.parquet").exists():
+        return _not_applicable(run, settings)
+    k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
+    frame, groups, names, value_order, fsettings, membership = _inputs(run)
+    effects, verdicts, left, targeted = [], [], [], {}
+    for campaign in sorted(frame["campaign"].unique()):
+        rows = (frame["campaign"] == campaign).to_numpy()
+        part, part_groups = frame.loc[rows].reset_index(drop=True), groups.loc[rows].reset_index(drop=True)
+        action, targeted[campaign] = _targeted(campaign, settings, fsettings, names, value_order)
+        effects.append(_segment_effects(run, part, campaign, names, settings, k))
+        e, v, lo = _group_tables(run, part, part_groups, campaign, names, targeted[campaign], settings, fsettings, k)
+        effects += e
+        verdicts += v
+        left += lo
+    result = CampaignResult(
+        applicable=True, effects=pd.concat(effects, ignore_index=True), verdicts=pd.DataFrame(verdicts),
+        left_out=pd.concat(left, ignore_index=True) if left else pd.DataFrame(), targeted=targeted,
+        settings=dict(settings, suppression_k=k, min_group_size=int(fsettings["min_group_size"])),
+        membership=membership)
+    _write(run, result, names)
+    return result
+
+
+def _not_applicable(run: Run, settings: dict) -> CampaignResult:
+    because = "no campaign table"
+    result = CampaignResult(applicable=False, because=because, settings=settings,
+                            headline=[f"Campaign effect not applicable: {because}."])
+    run.write_table(EFFECTS, pd.DataFrame(columns=EFFECT_FIELDS))
+    run.summarise("08_campaign", applicable=False, because=because, effects=[], verdicts=[],
+                  headline=result.headline)
+    return result
+
+
+def _none(value):
+    """None for a missing number (summary.json stays valid JSON)."""
+    return None if value is None or (isinstance(value, float) and not np.isfinite(value)) else value
+
+
+def effect_rows(effects: pd.DataFrame) -> list[dict]:
+    """``08_campaign.effects``: the issue's fields, null where suppressed; ``group`` null for a whole segment."""
+    rows = []
+    for r in effects.itertuples(index=False):
+        hidden = bool(r.suppressed)
+        group = None if r.attribute is None or pd.isna(r.attribute) else f"{r.attribute} = {r.group}"
+        row = {"campaign": r.campaign, "segment": r.segment_name, "group": group}
+        for col in EFFECT_FIELDS[3:]:
+            value = getattr(r, col)
+            row[col] = None if hidden else _none(int(value) if col.startswith("n_") else float(value))
+        rows.append(row)
+    return rows
+
+
+def _write(run: Run, result: CampaignResult, names: dict) -> None:
+    eff = result.effects.copy()
+    eff["group"] = eff["group"].astype(object).where(eff["attribute"].notna(), None)
+    run.write_table(EFFECTS, eff.drop(columns=[c for c in eff.columns if c.startswith("revenue")]))
+    verdict_rows = result.verdicts[["campaign", "attribute", "verdict", "sentence"]] if len(result.verdicts) else \
+        pd.DataFrame(columns=["campaign", "attribute", "verdict", "sentence"])
+    run.write_table("campaign/verdicts.parquet", result.verdicts if len(result.verdicts) else verdict_rows)
+    run.write_table("campaign/left_out.parquet", result.left_out)
+    from .views import headline
+
+    result.headline = headline(result, names)
+    left = result.left_out.astype(object).where(result.left_out.notna(), None) if len(result.left_out) else result.left_out
+    run.summarise(
+        "08_campaign", applicable=True, membership=result.membership,
+        targeted={c: [names[s] for s in ids] for c, ids in result.targeted.items()},
+        effects=effect_rows(result.effects), verdicts=verdict_rows.to_dict(orient="records"),
+        left_out=left.to_dict(orient="records"), headline=result.headline,
+    )
