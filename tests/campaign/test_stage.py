@@ -46,16 +46,17 @@ def test_the_targeted_segment_is_the_linked_policy_action_and_its_gap_is_found(c
 def test_membership_is_taken_before_the_assignment_day(campaign_run):
     run, _ = campaign_run
     table = pd.read_parquet(run.path / "data" / "campaigns.parquet")
-    before, how = campaign.segments_at_assignment(run, table)
+    before, how, inputs = campaign.segments_at_assignment(run, table)
     assert "before the day" in how
     tx_path = run.path / "data" / "transactions.parquet"
     tx = pd.read_parquet(tx_path)
     try:  # later behaviour changes nothing: drop every purchase on or after the assignment day
         tx.loc[tx["timestamp"] < table["assigned_at"].min()].to_parquet(tx_path, index=False)
-        again, _ = campaign.segments_at_assignment(run, table)
+        again, _, inputs_again = campaign.segments_at_assignment(run, table)
     finally:
         tx.to_parquet(tx_path, index=False)
     np.testing.assert_array_equal(before, again)
+    pd.testing.assert_frame_equal(inputs, inputs_again)
     current = table["customer_id"].map(run.read_table("segments/assignments.parquet").set_index("customer_id")["segment"])
     assert (before == current.to_numpy()).mean() > 0.7  # six weeks before the end: mostly the same segments
 

@@ -28,6 +28,7 @@ from ..rundir import Run, register_stage
 from ._benefit import benefit_verdict, left_out, pooled
 from ._defaults import DEFAULTS
 from ._effects import CELLS, effect_counts, effects_from_counts, mask_effects
+from ._qini import strategy_table, t_learner_scores
 
 __all__ = ["CampaignResult", "EFFECT_FIELDS", "campaign_run", "segments_at_assignment"]
 
@@ -50,20 +51,22 @@ class CampaignResult:
     settings: dict = field(default_factory=dict)
     headline: list = field(default_factory=list)
     membership: str = ""
+    strategies: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", str(text)).strip("_").lower() or "x"
 
 
-def segments_at_assignment(run: Run, campaigns: pd.DataFrame) -> tuple[np.ndarray, str]:
-    """Each campaign row's segment id as of its ``assigned_at``, and how it was decided (for the report)."""
+def segments_at_assignment(run: Run, campaigns: pd.DataFrame) -> tuple[np.ndarray, str, pd.DataFrame | None]:
+    """Each campaign row's segment id as of its ``assigned_at``, how it was decided (for the report), and
+    the model's inputs as of that day (rows of ``campaigns``; None without a model)."""
     assignments = run.read_table("segments/assignments.parquet")
     current = campaigns["customer_id"].map(assignments.set_index("customer_id")["segment"])
     model_path = run.path / "artifacts" / "segments" / "model.joblib"
     transactions = run.transactions()
     if not model_path.exists() or transactions is None or transactions.empty:
-        return current.to_numpy(), "the segment label each customer carries (no model to score an earlier date)"
+        return current.to_numpy(), "the segment label each customer carries (no model to score an earlier date)", None
     import joblib
 
     from ..dynamics import features_at_labelling
@@ -72,18 +75,21 @@ def segments_at_assignment(run: Run, campaigns: pd.DataFrame) -> tuple[np.ndarra
     customers = run.customers().set_index("customer_id")
     seg_settings = (run.config.get("segmentation") or {}).get("features") or None
     out = np.full(len(campaigns), -1, dtype=int)
+    inputs = pd.DataFrame(index=campaigns.index, columns=list(model.feature_names_in_), dtype=object)
     for _, rows in campaigns.groupby("campaign", sort=True):
         who = customers.loc[rows["customer_id"]].reset_index()
         features = features_at_labelling(who, transactions, run.roles, rows["assigned_at"].to_numpy(),
                                          columns=list(model.feature_names_in_), settings=seg_settings)
-        out[campaigns.index.get_indexer(rows.index)] = np.asarray(model.predict(features[model.feature_names_in_]))
-    return out, "the fitted model applied to each customer's behaviour before the day they were assigned"
+        X = features[model.feature_names_in_]
+        out[campaigns.index.get_indexer(rows.index)] = np.asarray(model.predict(X))
+        inputs.loc[rows.index] = X.to_numpy()
+    return out, "the fitted model applied to each customer's behaviour before the day they were assigned", inputs
 
 
 def _inputs(run: Run):
     """Campaign rows with segment as of assignment and sensitive groups; names, value order, settings."""
     campaigns = pd.read_parquet(run.path / "data" / "campaigns.parquet")
-    segment, membership = segments_at_assignment(run, campaigns)
+    segment, membership, inputs = segments_at_assignment(run, campaigns)
     seginfo_path = run.path / "artifacts" / "segments" / "segments.json"
     seginfo = run.read_json("artifacts/segments/segments.json") if seginfo_path.exists() else {}
     names = {int(k): str(v) for k, v in (seginfo.get("names") or {}).items()}
@@ -95,6 +101,7 @@ def _inputs(run: Run):
     frame = campaigns.assign(segment=segment).merge(customers[["customer_id", *attributes]], on="customer_id",
                                                     how="left")
     groups = fairness.sensitive_groups(frame, attributes, fsettings) if attributes else pd.DataFrame(index=frame.index)
+    frame.attrs["inputs"] = inputs  # the uplift model's features as of assignment (None without a model)
     return frame, groups, names, seginfo.get("value_order"), fsettings, membership
 
 
@@ -146,6 +153,25 @@ def _group_tables(run, frame, groups, campaign, names, targeted, settings, fsett
     return effect_rows, verdicts, left
 
 
+def _alternatives(part: pd.DataFrame, inputs: pd.DataFrame | None, targeted: list, settings: dict,
+                  seed: int) -> pd.DataFrame:
+    """Policy, random, everyone and (with a model's inputs) a T-learner, at the policy's number of contacts
+    (or ``budget_share`` of the customers), on the half of the customers the T-learner was not fitted on."""
+    evaluation = np.ones(len(part), dtype=bool)
+    scores = {"policy": part["segment"].isin(targeted).to_numpy(dtype=float)}
+    if inputs is not None and part["response"].nunique() > 1:
+        uplift, evaluation = t_learner_scores(inputs, part["arm"].eq("treatment").to_numpy(),
+                                              part["response"].to_numpy(), seed)
+        scores["uplift model (T-learner)"] = uplift
+    share = settings.get("budget_share")
+    share = float(share) if share is not None else float(scores["policy"].mean())
+    held = part.loc[evaluation].reset_index(drop=True)
+    contacts = int(round(share * len(held)))
+    table = strategy_table(held, {k: v[evaluation] for k, v in scores.items()}, contacts,
+                           n_boot=int(settings["n_boot"]), seed=seed)
+    return table.assign(evaluated_on=len(held), contact_share=table["contacts"] / len(held))
+
+
 @register_stage(EFFECTS)
 def campaign_run(run: Run) -> CampaignResult:
     """Notebook 08's stage: effects per segment, per group in the targeted segments, benefit verdicts."""
@@ -154,7 +180,7 @@ def campaign_run(run: Run) -> CampaignResult:
         return _not_applicable(run, settings)
     k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     frame, groups, names, value_order, fsettings, membership = _inputs(run)
-    effects, verdicts, left, targeted = [], [], [], {}
+    effects, verdicts, left, targeted, strategies = [], [], [], {}, []
     for campaign in sorted(frame["campaign"].unique()):
         rows = (frame["campaign"] == campaign).to_numpy()
         part, part_groups = frame.loc[rows].reset_index(drop=True), groups.loc[rows].reset_index(drop=True)
@@ -164,7 +190,10 @@ def campaign_run(run: Run) -> CampaignResult:
         effects += e
         verdicts += v
         left += lo
+        inputs = frame.attrs["inputs"].loc[rows].reset_index(drop=True) if frame.attrs["inputs"] is not None else None
+        strategies.append(_alternatives(part, inputs, targeted[campaign], settings, run.seed).assign(campaign=campaign))
     result = CampaignResult(
+        strategies=pd.concat(strategies, ignore_index=True),
         applicable=True, effects=pd.concat(effects, ignore_index=True), verdicts=pd.DataFrame(verdicts),
         left_out=pd.concat(left, ignore_index=True) if left else pd.DataFrame(), targeted=targeted,
         settings=dict(settings, suppression_k=k, min_group_size=int(fsettings["min_group_size"])),
@@ -210,6 +239,7 @@ def _write(run: Run, result: CampaignResult, names: dict) -> None:
         pd.DataFrame(columns=["campaign", "attribute", "verdict", "sentence"])
     run.write_table("campaign/verdicts.parquet", result.verdicts if len(result.verdicts) else verdict_rows)
     run.write_table("campaign/left_out.parquet", result.left_out)
+    run.write_table("campaign/strategies.parquet", result.strategies)
     from .views import headline
 
     result.headline = headline(result, names)
@@ -219,4 +249,5 @@ def _write(run: Run, result: CampaignResult, names: dict) -> None:
         targeted={c: [names[s] for s in ids] for c, ids in result.targeted.items()},
         effects=effect_rows(result.effects), verdicts=verdict_rows.to_dict(orient="records"),
         left_out=left.to_dict(orient="records"), headline=result.headline,
+        strategies=result.strategies.round(6).astype(object).where(result.strategies.notna(), None).to_dict(orient="records"),
     )
