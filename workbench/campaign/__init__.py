@@ -15,12 +15,15 @@ verdicts, who was left out), ``_defaults``. ``stage.py`` alone touches the run d
 from ._benefit import benefit_verdict, left_out, pooled
 from ._defaults import DEFAULTS
 from ._effects import CELLS, effect_counts, effects_from_counts, mask_effects, uplift_difference
-from .plots import plot_group_uplift, plot_uplift
-from .stage import CampaignResult, campaign_run, segments_at_assignment
-from .views import effects_view, group_view, headline, left_out_view, methodology_markdown, verdict_markdown
+from .plots import plot_group_uplift, plot_kpis, plot_uplift
+from .stage import CampaignResult, campaign_run, segment_kpis, segments_at_assignment
+from .views import (
+    effects_view, group_view, headline, kpi_view, left_out_view, methodology_markdown, reach_sentences, strategies_view,
+    verdict_markdown,
+)
 
 __all__ = [
     "CELLS", "DEFAULTS", "CampaignResult", "benefit_verdict", "campaign_run", "effect_counts", "effects_from_counts",
-    "effects_view", "group_view", "headline", "left_out", "left_out_view", "mask_effects", "methodology_markdown",
-    "plot_group_uplift", "plot_uplift", "pooled", "segments_at_assignment", "uplift_difference", "verdict_markdown",
+    "effects_view", "group_view", "headline", "kpi_view", "left_out", "left_out_view", "reach_sentences", "strategies_view", "mask_effects", "methodology_markdown",
+    "plot_group_uplift", "plot_kpis", "plot_uplift", "segment_kpis", "pooled", "segments_at_assignment", "uplift_difference", "verdict_markdown",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_group_uplift", "plot_uplift"]
+__all__ = ["plot_group_uplift", "plot_kpis", "plot_uplift"]
 
 
 def _forest(ax, labels, est, low, high, color):
@@ -45,5 +45,30 @@ def plot_group_uplift(result, campaign: str, attribute: str):
     _forest(ax, labels, *(rows[c].to_numpy(float) * 100 for c in ("uplift", "uplift_low", "uplift_high")), "#D55E00")
     ax.set_xlabel("uplift, percentage points (95% interval)")
     ax.set_title(f"Campaign {campaign}: uplift by {attribute} in the targeted segments")
+    fig.tight_layout()
+    return fig
+
+
+def plot_kpis(kpis: pd.DataFrame):
+    """Small multiples: retention, upsell and revenue per customer over the windows, one line per segment."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.6), sharex=True)
+    panels = (("retained", "retention"), ("upsold", "upsell"), ("revenue", "revenue per customer"))
+    labels = list(dict.fromkeys(kpis["label"]))
+    x = np.arange(len(labels))
+    for ax, (kpi, title) in zip(axes, panels):
+        est, lo, hi = ((f"{kpi}_rate", f"{kpi}_low", f"{kpi}_high") if kpi != "revenue"
+                       else ("revenue_per_customer", "revenue_low", "revenue_high"))
+        for name, part in kpis.groupby("segment_name", sort=True):
+            part = part.set_index("label").reindex(labels)
+            ax.plot(x, part[est], marker="o", label=name)
+            ax.fill_between(x, part[lo], part[hi], alpha=0.15)
+        ax.set_title(title)
+        ax.set_xticks(x, labels, rotation=30)
+    axes[0].set_ylabel("share of the segment (95% interval)")
+    axes[2].set_ylabel("per customer (95% interval)")
+    axes[0].legend(frameon=False, fontsize=7, loc="best")
+    fig.suptitle("Segment KPIs over time (segment as of each window's start)")
     fig.tight_layout()
     return fig

@@ -28,9 +28,10 @@ from ..rundir import Run, register_stage
 from ._benefit import benefit_verdict, left_out, pooled
 from ._defaults import DEFAULTS
 from ._effects import CELLS, effect_counts, effects_from_counts, mask_effects
+from ._kpis import kpi_counts_query, kpi_rates, long_states
 from ._qini import strategy_table, t_learner_scores
 
-__all__ = ["CampaignResult", "EFFECT_FIELDS", "campaign_run", "segments_at_assignment"]
+__all__ = ["CampaignResult", "EFFECT_FIELDS", "campaign_run", "segment_kpis", "segments_at_assignment"]
 
 EFFECTS = "campaign/effects.parquet"
 #: The fields of ``summary.json``'s ``08_campaign.effects`` rows (issue 26).
@@ -251,3 +252,68 @@ def _write(run: Run, result: CampaignResult, names: dict) -> None:
         left_out=left.to_dict(orient="records"), headline=result.headline,
         strategies=result.strategies.round(6).astype(object).where(result.strategies.notna(), None).to_dict(orient="records"),
     )
+
+
+# -- segment KPIs over time (no campaign table needed) ------------------------------------------------
+def _kpi_counts(run: Run, settings: dict):
+    """Counts per (window, segment as of its start) from the engine; None (and why) when not computable."""
+    from .. import dynamics, engine
+
+    tx = run.transactions()
+    if tx is None or tx.empty:
+        return None, "the dataset has no transactions"
+    if not (run.path / "artifacts" / "dynamics" / "states.parquet").exists():
+        dynamics.dynamics_run(run)
+    if not (run.path / "artifacts" / "dynamics" / "states.parquet").exists():
+        return None, "the transaction history holds fewer than two full windows (notebook 05)"
+    states = run.read_table("dynamics/states.parquet")
+    d = run.settings("dynamics", dynamics.DEFAULTS)
+    windows = dynamics.make_windows(tx["timestamp"], d["window_months"], d["n_windows"], d["max_windows"])
+    windows = windows.loc[windows["label"].isin(states.columns)].reset_index(drop=True)
+    long = long_states(states, windows)
+    if long.empty:
+        return None, "fewer than two windows with customers in a segment"
+    categories = "category" in tx.columns
+    columns = ["customer_id", "timestamp", "amount", *(["category"] if categories else [])]
+    with engine.using(run.config):
+        with engine.make_engine(engine.active_config()) as eng:
+            eng.register_rows("kpi_transactions", tx[columns].astype({"category": str} if categories else {}))
+            eng.register_rows("kpi_states", long)
+            counts = eng.sql(kpi_counts_query("kpi_transactions", "kpi_states", windows,
+                                              float(settings["upsell_ratio"]), categories))
+    return counts, ""
+
+
+def segment_kpis(run: Run) -> tuple[pd.DataFrame | None, str]:
+    """Retention, upsell and revenue per customer per window and segment, suppressed; (None, why) when
+    not computable. Publishes ``kpi_retention`` and ``kpi_upsell`` (rows ``window × segment``)."""
+    settings = run.settings("campaign", DEFAULTS)
+    counts, because = _kpi_counts(run, settings)
+    if counts is None:
+        run.summarise("08_campaign", kpis=[], kpis_because=because)
+        return None, because
+    k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
+    labels = counts["label"].astype(str) + " × " + counts["segment"].astype(str)
+    hidden = {}
+    for kpi, yes, no in (("retained", "retained", "not retained"), ("upsold", "upsold", "not upsold")):
+        table = pd.DataFrame({yes: counts[kpi].to_numpy(), no: (counts["customers"] - counts[kpi]).to_numpy()},
+                             index=labels)
+        shown = suppress_and_publish(run, f"kpi_{'retention' if kpi == 'retained' else 'upsell'}", table,
+                                     "window × segment", "retention" if kpi == "retained" else "upsell", k)
+        hidden[kpi] = shown.loc[labels, [yes, no]].isna().any(axis=1).to_numpy()
+        hidden["customers"] = hidden.get("customers", False) | shown.loc[labels, "Total"].isna().to_numpy()
+    out = kpi_rates(counts)
+    for kpi in ("retained", "upsold"):
+        out.loc[hidden[kpi], [f"{kpi}_rate", f"{kpi}_low", f"{kpi}_high", kpi]] = np.nan
+    cols = ["customers", "revenue_per_customer", "revenue_low", "revenue_high"]
+    out[cols] = out[cols].astype(float)
+    out.loc[hidden["customers"], cols] = np.nan
+    seginfo_path = run.path / "artifacts" / "segments" / "segments.json"
+    names = (run.read_json("artifacts/segments/segments.json").get("names") or {}) if seginfo_path.exists() else {}
+    out["segment_name"] = out["segment"].map(lambda s: names.get(str(int(s)), f"Segment {s}"))
+    out = out.drop(columns=["revenue", "revenue2"])
+    run.write_table("campaign/kpis.parquet", out)
+    rows = out[["label", "segment_name", "customers", "retained_rate", "retained_low", "retained_high", "upsold_rate",
+                "upsold_low", "upsold_high", "revenue_per_customer"]].round(6)
+    run.summarise("08_campaign", kpis=rows.astype(object).where(rows.notna(), None).to_dict(orient="records"))
+    return out, ""

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .. import report
 
-__all__ = ["effects_view", "group_view", "headline", "left_out_view", "methodology_markdown", "reach_sentences",
+__all__ = ["effects_view", "group_view", "headline", "kpi_view", "left_out_view", "methodology_markdown", "reach_sentences",
            "strategies_view", "verdict_markdown"]
 
 _NAMES = {"segment_name": "segment", "n_treatment": "offered", "n_control": "holdout",
@@ -88,6 +88,16 @@ def reach_sentences(result, campaign: str) -> list[str]:
     total, customers = gained.sum(), size.sum()
     return [f"Targeting '{name}' alone reaches {g / total:.0%} of the incremental responders with {n / customers:.0%} "
             "of the contacts." for name, g, n in zip(rows["segment_name"], gained, size)]
+
+
+def kpi_view(kpis: pd.DataFrame, k: int | None = None):
+    """Retention, upsell and revenue per customer per window and segment, with 95% intervals."""
+    cols = ["label", "segment_name", "customers", "retained_rate", "retained_low", "retained_high", "upsold_rate",
+            "upsold_low", "upsold_high", "revenue_per_customer", "revenue_low", "revenue_high"]
+    return report.table(kpis[cols], k=k, percent=("retained_rate", "retained_low", "retained_high", "upsold_rate",
+                                                  "upsold_low", "upsold_high"),
+                        names={"label": "window", "segment_name": "segment as of its start"},
+                        caption="Segment KPIs over time")
 
 
 def headline(result, names: dict) -> list[str]:
