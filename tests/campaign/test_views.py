@@ -28,3 +28,14 @@ def test_benefit_verdicts_stand_beside_the_selection_verdicts_in_the_executive_s
     assert "benefit of premium offer by gender" in page and "uplift gap ≤ 0.04" in page
     assert "premium offer by gender" in page and 'href="08_campaign_effect.html"' in page
     assert "Benefit checks (notebook 08)" in page
+
+
+def test_compare_shows_a_changed_benefit_verdict():
+    from workbench.compare._verdicts import verdict_changes
+
+    before = [{"campaign": "premium_offer", "attribute": "gender", "verdict": "pass", "sentence": "a", "_stage": "08_campaign"}]
+    after = [{"campaign": "premium_offer", "attribute": "gender", "verdict": "fail", "sentence": "b", "_stage": "08_campaign"}]
+    changes = verdict_changes(before, after, None, None)
+    row = changes.iloc[0]
+    assert row["changed"] and row["action"] == "benefit of premium_offer"
+    assert row["sentence"] == "Benefit of premium offer by gender: PASS -> FAIL."
