@@ -13,7 +13,7 @@ Customers are ranked by a score (highest first; ties keep their row order) and, 
 Both curves start at 0 at rank 0; ranks where an arm is still empty are interpolated, as causalml 0.18's
 ``get_qini``/``get_cumgain`` do: on the same (untied) scores these numbers equal causalml's. Strategies compared at the same number of contacts: the
 policy (the targeted segments first), random (the straight line: its expectation), everyone, and an
-uplift model (:func:`t_learner_scores`: two classifiers, one per arm, fitted on a seeded half and
+uplift model (:func:`t_learner_scores`: two logistic regressions, one per arm, fitted on a seeded half and
 scored on the other half, where its curve is evaluated).
 """
 
@@ -78,11 +78,16 @@ def t_learner_scores(features: pd.DataFrame, treated: np.ndarray, y: np.ndarray,
                      fit_share: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Uplift scores of a T-learner fitted on a seeded share of customers; returns (scores, evaluation mask).
 
-    One gradient-boosted classifier per arm (scikit-learn's ``HistGradientBoostingClassifier``, which
-    takes missing values as they are); the score is the difference of their predicted response
-    probabilities. Only the customers not fitted on (``evaluation mask``) may judge the model.
+    One logistic regression per arm (missing values imputed by the median, inputs standardised); the score
+    is the difference of their predicted response probabilities. Logistic rather than gradient boosting:
+    boosting took 59 of 76 s of the stage at 6,000 customers on the shared 2-core machine, for a baseline
+    whose job is to show whether segment targeting beats a model at all. Only the customers not fitted on
+    (``evaluation mask``) may judge the model.
     """
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     X = _numeric(features)
     rng = np.random.default_rng(seed)
@@ -92,7 +97,8 @@ def t_learner_scores(features: pd.DataFrame, treated: np.ndarray, y: np.ndarray,
     proba = []
     for arm in (True, False):
         rows = fit & (treated == arm)
-        model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, random_state=seed)
+        model = make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(),
+                              LogisticRegression(max_iter=500))
         model.fit(X[rows], y[rows])
         proba.append(model.predict_proba(X)[:, 1])
     return proba[0] - proba[1], ~fit

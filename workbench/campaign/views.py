@@ -145,7 +145,7 @@ def methodology_markdown(result) -> str:
         f"than {s.get('min_group_size')} customers in an arm are named, not judged.",
         "* **Alternatives.** At the same number of contacts (the policy's, or `campaign.budget_share`): the "
         "policy (its targeted segments first), random targeting (the diagonal), everyone, and a T-learner (one "
-        "gradient-boosted classifier per arm on the segmentation inputs as of assignment, fitted on a seeded half "
+        "logistic regression per arm on the segmentation inputs as of assignment, fitted on a seeded half "
         "and evaluated on the other half, where every strategy is compared). Qini curve: responders among the "
         "offered minus the holdout's scaled to as many customers; AUUC as causalml 0.18 computes it (agreement "
         "tested); intervals: bootstrap percentiles over customers.",
