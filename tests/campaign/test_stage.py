@@ -69,3 +69,13 @@ def test_without_a_campaign_table_the_section_is_not_applicable(tmp_path):
     assert not result.applicable and result.because == "no campaign table"
     summary = json.loads((run.path / "summary" / "08_campaign.json").read_text())
     assert summary["effects"] == [] and summary["verdicts"] == []
+
+
+def test_a_campaign_is_linked_by_name_or_through_campaign_actions():
+    from workbench.campaign.stage import _targeted
+
+    names = {0: "low", 1: "mid", 2: "high"}
+    policy = {"policy": {"premium_offer": {"top_value": 1}, "winback": {"names": ["low"]}}}
+    assert _targeted("premium_offer", {"actions": {}}, policy, names, [0, 1, 2]) == ("premium_offer", [2])
+    assert _targeted("spring_mail", {"actions": {"spring_mail": "winback"}}, policy, names, [0, 1, 2]) == ("winback", [0])
+    assert _targeted("unlinked", {"actions": {}}, policy, names, [0, 1, 2]) == (None, [])
