@@ -79,3 +79,12 @@ def test_a_campaign_is_linked_by_name_or_through_campaign_actions():
     assert _targeted("premium_offer", {"actions": {}}, policy, names, [0, 1, 2]) == ("premium_offer", [2])
     assert _targeted("spring_mail", {"actions": {"spring_mail": "winback"}}, policy, names, [0, 1, 2]) == ("winback", [0])
     assert _targeted("unlinked", {"actions": {}}, policy, names, [0, 1, 2]) == (None, [])
+
+
+def test_telco_says_not_applicable_for_the_effect_and_for_the_kpis(tmp_path):
+    run = prepare(load_config(dataset="telco"), tmp_path / "telco")
+    assert campaign.campaign_run(run).because == "no campaign table"
+    kpis, because = campaign.segment_kpis(run)
+    assert kpis is None and because == "the dataset has no transactions"
+    summary = json.loads((run.path / "summary" / "08_campaign.json").read_text())
+    assert summary["applicable"] is False and summary["kpis_because"] == because
