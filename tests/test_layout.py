@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 # A unit may import only units to its left.
 ORDER = [
     "data", "rundir", "report", "engine", "features", "privacy", "segment", "explain", "fairness", "dynamics",
-    "value", "statement", "compare", "pipeline", "scoring", "cli",
+    "value", "campaign", "statement", "compare", "pipeline", "scoring", "cli",
 ]
 # Top-level modules that are not in ORDER, and where they stand: ``workbench/__init__.py`` re-exports
 # ``open_run`` (so importing the bare ``workbench`` pulls in pipeline); ``notebooks.py`` is a

@@ -19,7 +19,7 @@ _PUBLIC = {
     "open_run": "pipeline", "Run": "rundir",
 }
 _PACKAGES = {
-    "compare", "data", "dynamics", "engine", "explain", "fairness", "features", "notebooks", "pipeline",
+    "campaign", "compare", "data", "dynamics", "engine", "explain", "fairness", "features", "notebooks", "pipeline",
     "privacy", "report", "rundir", "scoring", "segment", "statement", "value",
 }
 

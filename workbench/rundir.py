@@ -39,7 +39,7 @@ def register_stage(artifact: str):
     return wrap
 
 
-_STAGE_MODULES = ("segment", "explain", "fairness", "dynamics", "privacy", "value")
+_STAGE_MODULES = ("segment", "explain", "fairness", "dynamics", "privacy", "value", "campaign")
 
 
 def _import_stages() -> None:

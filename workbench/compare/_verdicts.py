@@ -70,6 +70,8 @@ def change_sentence(row: dict) -> str:
     if row["verdict_before"] is None or row["verdict_after"] is None:
         which = "later" if row["verdict_before"] is None else "earlier"
         return f"{check[0].upper()}{check[1:]} was checked only in the {which} run: {before} -> {after}."
+    if str(row["action"]).startswith("benefit of "):  # its numbers are in notebook 08, not in a selection table
+        return f"{check[0].upper()}{check[1:]}: {before} -> {after}."
     ra, rb = row.get("ratio_before"), row.get("ratio_after")
     trend = "changed"
     if _shown(ra) and _shown(rb):
@@ -80,7 +82,9 @@ def change_sentence(row: dict) -> str:
 
 
 def _key(r: dict) -> tuple[str, str, str]:
-    return (str(r.get("_stage", "")), str(r.get("action", "")), str(r.get("attribute", "")))
+    # a benefit verdict of notebook 08 names its campaign, not an action
+    action = r.get("action") if "action" in r or "campaign" not in r else f"benefit of {r['campaign']}"
+    return (str(r.get("_stage", "")), str(action or ""), str(r.get("attribute", "")))
 
 
 def _numbers(r: dict | None, sel: pd.DataFrame | None) -> dict:

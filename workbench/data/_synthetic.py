@@ -94,6 +94,8 @@ class Truth:
     migration: dict | None
     differs_on: dict = field(default_factory=lambda: dict(DIFFERS_ON))
     segment_names: list[str] = field(default_factory=lambda: list(SEGMENTS["name"]))
+    #: The planted campaign (:func:`workbench.data._planted_campaign.plant_campaign`), when one is planted.
+    campaign: dict | None = None
 
 
 def generate(

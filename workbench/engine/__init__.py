@@ -32,6 +32,9 @@ from ._prepare_queries import (  # preparation (issue 16, part P)
     TRUTH as PREP_TRUTH, consent_counts_query, exclusion_counts_query, kept_transactions_rows_query, prepared_customers_query,
     prepared_transactions_query, register_flags, transaction_counts_query, truth_query,
 )
+from ._campaign_queries import (  # the optional campaign table (issue 26)
+    CAMPAIGNS as PREP_CAMPAIGNS, campaign_counts_query, campaign_problems, prepared_campaigns_query, register_campaigns,
+)
 from ._input import EngineInput, register_input  # reading and validating input files (dataset.read)
 from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_session
 
@@ -68,4 +71,6 @@ __all__ = [
     "PREP_CUSTOMERS", "PREP_FORGET", "PREP_KEPT", "PREP_TRANSACTIONS", "PREP_TRUTH", "consent_counts_query",
     "exclusion_counts_query", "kept_transactions_rows_query", "prepared_customers_query",
     "prepared_transactions_query", "register_flags", "transaction_counts_query", "truth_query",
+    # the campaign table (issue 26)
+    "PREP_CAMPAIGNS", "campaign_counts_query", "campaign_problems", "prepared_campaigns_query", "register_campaigns",
 ]

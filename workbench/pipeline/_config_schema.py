@@ -37,6 +37,7 @@ SECTIONS = {
     "dynamics": "workbench.dynamics",
     "report": "workbench.report",
     "value": "workbench.value",
+    "campaign": "workbench.campaign",
 }
 NESTED = {"segmentation.features": "workbench.features"}
 
@@ -47,11 +48,15 @@ FREE_FORM = {
     "segmentation.transforms",
     "fairness.labels", "fairness.bands", "fairness.policy", "fairness.reference",
     "spark.conf",
+    "campaign.actions",
 }
 
 _ANY = object()
 #: Types of keys whose default does not tell (``None`` defaults, unions).
 TYPES: dict[str, Any] = {
+    "campaign.cost_per_contact": (int, float, type(None)),
+    "campaign.value_per_response": (int, float, type(None)),
+    "campaign.budget_share": (int, float, type(None)),
     "segmentation.k": (int, str),
     "privacy.dp.population": (str, type(None)),
     "spark.scratch": (str, type(None)),

@@ -17,6 +17,7 @@ NOTEBOOKS = [
     "05_segment_dynamics",
     "06_private_release",
     "07_predicted_value",
+    "08_campaign_effect",
 ]
 
 

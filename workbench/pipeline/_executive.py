@@ -74,7 +74,8 @@ def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
     out = [
         "<h3 id=\"verdicts\">Verdicts</h3><table class=\"verdicts\"><caption>Fairness checks: the selection "
         f"rate of each group against the comparison group, per action and attribute; each check's finding "
-        f"follows it. {html.escape(test)}</caption><colgroup>"
+        f"follows it. {html.escape(test)}"
+        f"{_BENEFIT_CAPTION if any('campaign' in r and 'action' not in r for r in rows) else ''}</caption><colgroup>"
         + "".join(f"<col class=\"{c}\">" for c in ("check", "threshold", "value", "interval", "test", "verdict", "evidence"))
         + "</colgroup><thead><tr>"
         "<th scope=\"col\">check</th><th scope=\"col\">threshold</th>"
@@ -84,16 +85,32 @@ def verdict_table(summary: dict, config: dict, notebooks: list[str]) -> str:
     for r in rows:
         v = str(r.get("verdict", ""))
         word = _VERDICT_WORD.get(v, "INSUFFICIENT")
-        check = f"{str(r.get('action', '')).replace('_', ' ')} by {r.get('attribute', '')}"
+        check, row_band = _check_text(r, config, band)
         link = _evidence_link(r["_stage"], notebooks)
         out.append(
-            f"<tbody class=\"verdict\"><tr><th scope=\"row\">{html.escape(check)}</th><td>{html.escape(band)}</td>"
+            f"<tbody class=\"verdict\"><tr><th scope=\"row\">{html.escape(check)}</th><td>{html.escape(row_band)}</td>"
             f"{_value_cells(r)}<td>{html.escape(_test_text(r))}</td>"
             f"<td class=\"{_VERDICT_CLASS.get(v, 'insufficient')}\">{word}</td><td>{link}</td></tr>"
             f"<tr class=\"finding\"><td colspan=\"7\">{unbroken_hyphens(str(r.get('sentence', '')))}</td></tr></tbody>"
         )
     out.append("</table>")
     return "\n".join(out)
+
+
+_BENEFIT_CAPTION = (
+    " Benefit checks (notebook 08): inside the segments a campaign targeted, the uplift of each group against "
+    "the group that gains most; pass, fail and insufficient evidence by the same rule on the uplift difference."
+)
+
+
+def _check_text(r: dict, config: dict, band: str) -> tuple[str, str]:
+    """What a verdict row checks and its band: a selection verdict (``action``) or a benefit verdict
+    of notebook 08 (``campaign``: the uplift difference between groups inside the targeted segments)."""
+    if "campaign" in r and "action" not in r:
+        gap = ((config.get("campaign") or {}).get("thresholds") or {}).get("uplift_difference", 0.05)
+        return (f"benefit of {str(r['campaign']).replace('_', ' ')} by {r.get('attribute', '')}",
+                f"uplift gap ≤ {float(gap):g}")
+    return f"{str(r.get('action', '')).replace('_', ' ')} by {r.get('attribute', '')}", band
 
 
 def unbroken_hyphens(text: str) -> str:

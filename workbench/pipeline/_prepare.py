@@ -139,16 +139,19 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         check_against_data(config, counts["customers_kept"])
         consent = privacy.consent_record(eng, roles, blank)
         consent_hmac = consent_fingerprint(eng, roles, key)
+        campaigns = _check_campaigns(eng, dataset, config, base_dir, in_engine)
         (run_dir / "data").mkdir(parents=True, exist_ok=True)  # only once the input passed every check
         pruned_roles, inventory = _write_customers(eng, run, roles, columns, blank)
         tx_written = with_tx and _write_transactions(eng, run, roles, pruned_roles, by_row=not in_engine)
+        if campaigns is not None:
+            campaigns["counts"] = _write_campaigns(eng, run, roles, campaigns, with_tx)
         if dataset.truth is not None:
             _write_truth(eng, run, dataset.truth, roles.id)
     n_transactions = counts.get("transactions_kept", 0) if tx_written else 0
     run.write_json("data/roles.json", pruned_roles.to_dict())
     run.write_json("data/prepare.json", _prepare_record(
         dataset, counts, n_transactions, inventory, pruned_roles, key, settings, tx_columns
-    ) | {"consent": consent})
+    ) | {"consent": consent, "campaigns": campaigns})
     # ``_base_dir`` stays in config.yaml: open_run compares configs without it.
     (run_dir / "config.yaml").write_text(yaml.safe_dump(to_jsonable(dict(config)), sort_keys=False))
     run.add_to_manifest("dataset", {
@@ -245,6 +248,53 @@ def _truth_table(truth) -> pd.DataFrame | None:
     })
 
 
+def _check_campaigns(eng, dataset, config: dict, base_dir: Path, in_engine: bool) -> dict | None:
+    """Register the optional campaign table and check it in the engine; None when there is none.
+
+    Raises :class:`~workbench.data.InputError` listing every problem (before anything is written).
+    Returns what :func:`_write_campaigns` needs and ``data/prepare.json`` records.
+    """
+    from ..campaign import DEFAULTS as CAMPAIGN_DEFAULTS
+    from ..data import InputError
+    from ..data._campaigns import campaign_roles
+    from ..data._checks import future_rows
+
+    spec = config.get("dataset") or {}
+    if in_engine and spec.get("campaigns"):
+        source = str(_resolve(str(spec["campaigns"]), base_dir))
+        present = engine.register_campaigns(eng, source, campaign_roles(spec))
+    elif getattr(dataset, "campaigns", None) is not None:
+        source = str(spec.get("campaigns") or "the built-in campaign")
+        present = engine.register_campaigns(eng, dataset.campaigns)
+    else:
+        return None
+    _, cutoff = future_rows(pd.Series([], dtype="datetime64[ns]"), spec.get("as_of"))
+    problems = engine.campaign_problems(eng, present, cutoff, source)
+    if "response" not in present and (dataset.roles.transactions is None or not _has_transactions(spec, dataset)):
+        problems.append(f"Input error in table 'campaigns' ({source}): column 'response' missing and no transaction "
+                        "table to compute it from; add a response column (1/0) or the transactions.")
+    if problems:
+        raise InputError("\n".join(problems))
+    days = int(section(config, "campaign", CAMPAIGN_DEFAULTS)["response_days"])
+    return {"present": present, "response": "column" if "response" in present else f"purchase within {days} days",
+            "response_days": days}
+
+
+def _has_transactions(spec: dict, dataset) -> bool:
+    return bool(spec.get("transactions")) or getattr(dataset, "transactions", None) is not None
+
+
+def _write_campaigns(eng, run: Run, roles, campaigns: dict, with_tx: bool) -> dict:
+    """Write ``data/campaigns.parquet`` (kept customers, pseudonyms); return the row counts."""
+    tx = roles.transactions if with_tx else None
+    query = engine.prepared_campaigns_query(
+        campaigns["present"], roles.id, tx.id if tx else None, tx.timestamp if tx else None,
+        tx.amount if tx else None, campaigns["response_days"])
+    _write_parquet(eng, query, run.path / "data" / "campaigns.parquet")
+    row = eng.sql(engine.campaign_counts_query()).iloc[0]
+    return {k: int(v) for k, v in row.items()}
+
+
 def _write_truth(eng, run: Run, truth, id_column: str) -> None:
     """Synthetic data only: the planted segments per pseudonym, and what else was planted."""
     _write_parquet(eng, engine.truth_query(id_column), run.path / "data" / "truth.parquet")
@@ -252,7 +302,7 @@ def _write_truth(eng, run: Run, truth, id_column: str) -> None:
     migration.pop("moved_ids", None)  # raw ids: never written
     run.write_json("data/truth.json", {
         "segment_names": truth.segment_names, "differs_on": truth.differs_on,
-        "proxy": truth.proxy, "migration": migration or None,
+        "proxy": truth.proxy, "migration": migration or None, "campaign": truth.campaign,
     })
 
 
