@@ -34,6 +34,8 @@ DATASET_DEFAULTS: dict[str, Any] = {
     # how bring-your-own tables are read: auto (the engine on Spark or for a folder/glob/list), engine, pandas
     "read": "auto",
     "transactions": None,
+    # the customer choices register: id, kind, value, recorded_at (roles under dataset.roles.choices)
+    "choices": None,
     "labels": None,  # external segment labels: customer_id, segment[, assigned_at]
     "label_columns": {},  # {id: …, segment: …, assigned_at: …} when the label file names them otherwise
     "roles": {},  # {customers: {id: …, sensitive: […], feature: {family: […]}, …}, transactions: {…}}

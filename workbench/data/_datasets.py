@@ -67,6 +67,8 @@ class Dataset:
     read_as: dict[str, dict] | None = None
     #: What validation changed: transactions dated after the run's date, blank consent flags.
     checks: dict[str, Any] | None = None
+    #: The customer choices register (built-in world only; bring-your-own data names ``dataset.choices``).
+    choices: pd.DataFrame | None = None
 
     @property
     def has_transactions(self) -> bool:
@@ -433,6 +435,8 @@ def write_byo(dataset: Dataset, folder: str | Path, fmt: str = "csv") -> Path:
     if dataset.transactions is not None and dataset.roles.transactions is not None:
         spec["transactions"] = write(dataset.transactions, "transactions")
         roles["transactions"] = {k: v for k, v in vars(dataset.roles.transactions).items() if v}
+    if dataset.choices is not None:
+        spec["choices"] = write(dataset.choices, "choices")
     spec["roles"] = roles
     config = {"name": dataset.name, "dataset": spec, "seed": 42}
     path = folder / "config.yaml"

@@ -37,6 +37,7 @@ SECTIONS = {
     "dynamics": "workbench.dynamics",
     "report": "workbench.report",
     "value": "workbench.value",
+    "choices": "workbench.privacy._choices",
 }
 NESTED = {"segmentation.features": "workbench.features"}
 
