@@ -94,6 +94,8 @@ class Truth:
     migration: dict | None
     differs_on: dict = field(default_factory=lambda: dict(DIFFERS_ON))
     segment_names: list[str] = field(default_factory=lambda: list(SEGMENTS["name"]))
+    #: The segment planted to contest its assignment more often (the choices register), or None.
+    contest_segment: str | None = None
 
 
 def generate(

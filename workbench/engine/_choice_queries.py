@@ -113,8 +113,11 @@ TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "y", "t"), ("0", "false", "no", "
 FLAG_WORDS = TRUE_WORDS + FALSE_WORDS
 
 
-def _known(known_ids: str) -> str:
-    return f"EXISTS (SELECT 1 FROM {known_ids} AS k WHERE k._id = r._id)"
+def _with_known(known_ids: str) -> str:
+    """The register's rows with ``_known``: whether the customer table holds the id (a left join, not a
+    correlated subquery: Spark allows none inside an aggregate's FILTER)."""
+    return (f"SELECT r.*, k._id IS NOT NULL AS _known FROM {CHOICE_ROWS} AS r "
+            f"LEFT JOIN (SELECT DISTINCT _id FROM {known_ids}) AS k ON r._id = k._id")
 
 
 def choice_counts_query(known_ids: str, cutoff: str) -> str:
@@ -124,9 +127,9 @@ def choice_counts_query(known_ids: str, cutoff: str) -> str:
     return (
         "SELECT r.kind AS kind, count(*) AS records, "
         f"count(*) FILTER (WHERE {later}) AS future, "
-        f"count(*) FILTER (WHERE NOT {later} AND NOT {_known(known_ids)}) AS unknown_customer, "
-        f"count(*) FILTER (WHERE NOT {later} AND {_known(known_ids)}) AS usable "
-        f"FROM {CHOICE_ROWS} AS r GROUP BY r.kind ORDER BY r.kind"
+        f"count(*) FILTER (WHERE NOT {later} AND NOT r._known) AS unknown_customer, "
+        f"count(*) FILTER (WHERE NOT {later} AND r._known) AS usable "
+        f"FROM ({_with_known(known_ids)}) AS r GROUP BY r.kind ORDER BY r.kind"
     )
 
 
@@ -138,8 +141,8 @@ def choice_state_query(known_ids: str, cutoff: str) -> str:
     (value: the kind) or ``resolved`` (of a contest) cancels every record of that kind recorded at or
     before it; a later record of the kind is in force again.
     """
-    usable = (f"SELECT r.* FROM {CHOICE_ROWS} AS r WHERE r.recorded_at <= TIMESTAMP '{cutoff}' "
-              f"AND {_known(known_ids)}")
+    usable = (f"SELECT r._id, r.kind, r.target, r.value, r.fix, r.recorded_at FROM ({_with_known(known_ids)}) AS r "
+              f"WHERE r.recorded_at <= TIMESTAMP '{cutoff}' AND r._known")
     latest = (
         "SELECT _id, kind, target, value, fix, recorded_at, row_number() OVER (PARTITION BY _id, kind, target "
         "ORDER BY recorded_at DESC, value DESC) AS _rank FROM u "

@@ -281,6 +281,7 @@ def _write_truth(eng, run: Run, truth, id_column: str) -> None:
     run.write_json("data/truth.json", {
         "segment_names": truth.segment_names, "differs_on": truth.differs_on,
         "proxy": truth.proxy, "migration": migration or None,
+        "contest_segment": getattr(truth, "contest_segment", None),
     })
 
 
