@@ -32,12 +32,13 @@ from ._prepare_queries import (  # preparation (issue 16, part P)
     TRUTH as PREP_TRUTH, consent_counts_query, exclusion_counts_query, kept_transactions_rows_query, prepared_customers_query,
     prepared_transactions_query, register_flags, transaction_counts_query, truth_query,
 )
-from ._choice_queries import CHOICE_KINDS, objecting_ids_query, prepared_choices_query  # the choices register
+from ._choice_queries import CHOICE_KINDS, choice_holds_query, objecting_ids_query, prepared_choices_query  # the choices register
 from ._input import EngineInput, register_input  # reading and validating input files (dataset.read)
 from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_session
 
 __all__ = [
     "CHOICE_KINDS",
+    "choice_holds_query",
     "ENGINES",
     "SPARK_DEFAULTS",
     "DuckDBEngine",

@@ -246,3 +246,18 @@ def prepared_choices_query(kept: str, pseudonyms: str, id_column: str, row: str)
         f"JOIN {pseudonyms} AS p ON {cid} = CAST(p.customer_id AS VARCHAR) "
         f"ORDER BY a.kind, c.{row}, a.target"
     )
+
+
+def choice_holds_query(customers: str, register: str, actions: list[str]) -> str:
+    """Per customer of ``customers`` (``customer_id``, ``_row``): what the register in force holds back
+    from automated targeting, from ``register`` (the prepared ``data/choices.parquet``).
+
+    Columns: ``_row``, ``contested`` (a contest awaiting review), ``declared`` (the declared segment's
+    name, or NULL) and per action ``a`` of ``actions`` ``objects_<a>`` (an objection to that action).
+    """
+    parts = ["max(CASE WHEN r.kind = 'contest' THEN 1 ELSE 0 END) AS contested",
+             "max(CASE WHEN r.kind = 'declare_segment' THEN r.segment END) AS declared"]
+    parts += [f"max(CASE WHEN r.kind = 'object_action' AND r.target = '{a}' THEN 1 ELSE 0 END) "
+              f"AS {_ident('objects_' + a)}" for a in actions]
+    return (f"SELECT c._row AS _row, {', '.join(parts)} FROM {customers} AS c LEFT JOIN {register} AS r "
+            "ON c.customer_id = r.customer_id GROUP BY c._row")

@@ -151,6 +151,9 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     run.write_json("data/prepare.json", _prepare_record(
         dataset, counts, n_transactions, inventory, pruned_roles, key, settings, tx_columns
     ) | {"consent": consent} | ({"choices": choices} if choices is not None else {}))
+    if choices is not None:
+        run.summarise("choices", register=choices["kinds"], applied=choices["applied"],
+                      objected_to_profiling_removed=counts.get("objected_to_profiling", 0))
     # ``_base_dir`` stays in config.yaml: open_run compares configs without it.
     (run_dir / "config.yaml").write_text(yaml.safe_dump(to_jsonable(dict(config)), sort_keys=False))
     run.add_to_manifest("dataset", {

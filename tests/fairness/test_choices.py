@@ -1,0 +1,58 @@
+"""The choices register at targeting: objections and contests hold customers back, declarations override
+only when configured, and the check is read from what targeting wrote."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import fairness
+from workbench.fairness._choices import choice_holds, held_selections, targeting_check
+
+
+def _register(rows):
+    return pd.DataFrame(rows, columns=["customer_id", "kind", "target", "segment"]).assign(
+        recorded_at=pd.Timestamp("2026-03-01"))
+
+
+def test_declared_segment_overrides_only_when_configured():
+    ids = pd.Series(["pa", "pb", "pc", "pd"])
+    segments = np.array([0, 1, 1, 2])
+    register = _register([("pb", "declare_segment", "", "Top"), ("pd", "declare_segment", "", "Nowhere"),
+                          ("pc", "contest", "", None), ("pa", "object_action", "premium_offer", None)])
+    holds = choice_holds(ids, register, ["premium_offer", "retention_discount"], {0: "Bottom", 1: "Middle", 2: "Top"})
+    assert holds.declared.tolist() == [-1, 2, -1, -1] and holds.declared_unknown == 1
+    actions = {"premium_offer": [2], "retention_discount": [0, 1]}
+    kept = held_selections(segments, actions, {}, holds, declared_overrides=False)
+    assert kept["premium_offer"].tolist() == [False, False, False, True]
+    assert kept["retention_discount"].tolist() == [True, True, False, False]  # pc contested: held
+    overridden = held_selections(segments, actions, {}, holds, declared_overrides=True)
+    assert overridden["premium_offer"].tolist() == [False, True, False, True]
+    assert overridden["retention_discount"].tolist() == [True, False, False, False]
+    no_register = held_selections(segments, actions, {}, None, declared_overrides=True)
+    assert no_register["retention_discount"].tolist() == [True, True, True, False]
+
+
+def test_objecting_and_contested_customers_are_in_no_selection_of_the_written_targeting(tmp_path, prepared):
+    run = prepared(tmp_path, "synthetic", ["dataset.params.n_customers=600", "dataset.params.seed=3",
+                                           "fairness.mitigation.correlation_remover=false",
+                                           "fairness.mitigation.threshold_optimizer=false"])
+    assignments = run.read_table("segments/assignments.parquet")
+    register = pd.read_parquet(run.path / "data" / "choices.parquet")
+    seginfo = run.read_json("artifacts/segments/segments.json")
+    top = seginfo["value_order"][-1]
+    # a customer of the premium segment objects to the premium offer, another contests: both would be selected
+    members = assignments.loc[assignments["segment"] == top, "customer_id"]
+    consenting = run.customers().query("consent_marketing_opt_in")["customer_id"]
+    members = members[~members.isin(register["customer_id"]) & members.isin(consenting)].head(2).tolist()
+    extra = _register([(members[0], "object_action", "premium_offer", None), (members[1], "contest", "", None)])
+    pd.concat([register, extra], ignore_index=True).to_parquet(run.path / "data" / "choices.parquet")
+    fairness.fairness_run(run)
+    targeting = run.read_table("fairness/targeting.parquet")
+    assert list(targeting.columns) == ["customer_id", "premium_offer", "retention_discount"]
+    selected = targeting.set_index("customer_id")
+    assert not selected.loc[members[0], "premium_offer"] and not selected.loc[members[1]].any()
+    check = run.read_json("summary/choices.json")["targeting"]
+    assert check["objecting"] >= 1 and check["objecting_selected"] == 0
+    assert check["contested"] >= 1 and check["contested_selected"] == 0
+    assert check == targeting_check(targeting, pd.read_parquet(run.path / "data" / "choices.parquet")) | {
+        k: check[k] for k in ("held_for_review", "declared_naming_no_segment")}
