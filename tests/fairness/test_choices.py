@@ -46,7 +46,11 @@ def test_objecting_and_contested_customers_are_in_no_selection_of_the_written_ta
     members = members[~members.isin(register["customer_id"]) & members.isin(consenting)].head(2).tolist()
     extra = _register([(members[0], "object_action", "premium_offer", None), (members[1], "contest", "", None)])
     pd.concat([register, extra], ignore_index=True).to_parquet(run.path / "data" / "choices.parquet")
-    fairness.fairness_run(run)
+    audit = fairness.fairness_run(run)
+    assert set(audit.choices) >= {"contest_by_segment", "contest_by_gender"}
+    rates = run.read_json("summary/choices.json")["rates"]["contest_by_segment"]
+    assert all(0 <= r["rate"] <= 1 for r in rates.values() if r["rate"] is not None)
+    assert (run.path / "artifacts" / "disclosure" / "choices_contest_segment.parquet").exists()
     targeting = run.read_table("fairness/targeting.parquet")
     assert list(targeting.columns) == ["customer_id", "premium_offer", "retention_discount"]
     selected = targeting.set_index("customer_id")
@@ -56,3 +60,29 @@ def test_objecting_and_contested_customers_are_in_no_selection_of_the_written_ta
     assert check["contested"] >= 1 and check["contested_selected"] == 0
     assert check == targeting_check(targeting, pd.read_parquet(run.path / "data" / "choices.parquet")) | {
         k: check[k] for k in ("held_for_review", "declared_naming_no_segment")}
+
+
+def _contest_flags(tmp_path, prepared, seed: int, plant: bool) -> dict[str, bool]:
+    """Segments of the stand-in model flagged for contests, on the synthetic world with the plant on or off."""
+    from workbench.fairness._choices import event_counts_by, rates_above_rest
+
+    run = prepared(tmp_path / f"{seed}{plant}", "synthetic", [
+        "dataset.params.n_customers=2500", f"dataset.params.seed={seed}", f"dataset.params.contest_plant={plant}"])
+    assignments = run.read_table("segments/assignments.parquet")
+    truth = pd.read_parquet(run.path / "data" / "truth.parquet").set_index("customer_id")["segment"]
+    holds = choice_holds(assignments["customer_id"], pd.read_parquet(run.path / "data" / "choices.parquet"), [], {})
+    counts = event_counts_by(assignments["segment"].to_numpy(), holds.contested)
+    rates = rates_above_rest(counts, counts.assign(Total=counts.sum(axis=1)))
+    # name each model segment by the planted segment most of its members come from
+    planted = truth.reindex(assignments["customer_id"]).groupby(assignments["segment"].to_numpy()).agg(
+        lambda s: s.value_counts().index[0])
+    return {planted[i]: bool(rates.loc[i, "flagged"]) for i in rates.index if rates.loc[i, "flagged"]} or {}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_planted_high_contest_segment_is_flagged_and_nothing_without_the_plant(tmp_path, prepared, seed):
+    from workbench.data._synthetic_choices import CONTEST_SEGMENT
+
+    flagged = _contest_flags(tmp_path, prepared, seed, plant=True)
+    assert list(flagged) == [CONTEST_SEGMENT]
+    assert _contest_flags(tmp_path, prepared, seed, plant=False) == {}

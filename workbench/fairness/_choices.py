@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .. import engine
+from ._intervals import wilson_interval
 
 
 @dataclass
@@ -109,3 +110,49 @@ def targeting_check(targeting: pd.DataFrame, register: pd.DataFrame | None) -> d
         "contested_selected": int(any_selected.reindex(contested).sum()),
         "declared": int((register["kind"] == "declare_segment").sum()),
     }
+
+
+def event_counts_by(labels, events: np.ndarray) -> pd.DataFrame:
+    """Exact counts, rows = ``labels`` values, columns ``event`` / ``no event``: the table to publish."""
+    table = pd.crosstab(pd.Series(np.asarray(labels), name="row"),
+                        pd.Series(np.where(events, "event", "no event"), name="col"))
+    return table.reindex(columns=["event", "no event"], fill_value=0).rename_axis(index=None, columns=None)
+
+
+def rates_above_rest(counts: pd.DataFrame, published: pd.DataFrame, alpha: float = 0.05,
+                     correction: str = "holm") -> pd.DataFrame:
+    """Each row's event rate with its Wilson interval, and whether it is significantly above the rest.
+
+    Decided on the exact ``counts`` (a one-sided pooled z-test of the row against all other rows,
+    corrected over the rows with ``correction``); the rate and interval shown come from the
+    ``published`` (suppressed, with margins) table and are NaN where a cell it needs is hidden.
+
+    Returns
+    -------
+    DataFrame
+        Index: the rows; columns ``customers``, ``events``, ``rate``, ``low``, ``high`` (published),
+        ``p_adjusted``, ``flagged``.
+    """
+    from scipy import stats
+
+    from ._rates import adjust_pvalues
+
+    s, n = counts["event"].to_numpy(float), counts.sum(axis=1).to_numpy(float)
+    rest_s, rest_n = s.sum() - s, n.sum() - n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pooled = (s + rest_s) / (n + rest_n)
+        se = np.sqrt(pooled * (1 - pooled) * (1 / n + 1 / rest_n))
+        z = np.where(se > 0, (s / n - rest_s / rest_n) / se, 0.0)
+    p = np.where((n > 0) & (rest_n > 0), stats.norm.sf(z), 1.0)
+    adjusted = adjust_pvalues(p, correction)
+    shown_s = published.loc[counts.index, "event"].to_numpy(float)
+    shown_n = published.loc[counts.index, "Total"].to_numpy(float)
+    low, high = wilson_interval(np.nan_to_num(shown_s), np.nan_to_num(shown_n, nan=0.0), alpha)
+    hidden = np.isnan(shown_s) | np.isnan(shown_n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(hidden, np.nan, shown_s / shown_n)
+    return pd.DataFrame({
+        "customers": shown_n, "events": shown_s, "rate": rate,
+        "low": np.where(hidden, np.nan, low), "high": np.where(hidden, np.nan, high),
+        "p_adjusted": adjusted, "flagged": adjusted < alpha,
+    }, index=counts.index)

@@ -14,7 +14,7 @@ from .. import engine
 from ..privacy import suppress_and_publish
 from ..privacy._choices import DEFAULTS as CHOICES_DEFAULTS
 from ..rundir import Run, register_stage
-from ._choices import choice_holds, held_selections, targeting_check
+from ._choices import choice_holds, event_counts_by, held_selections, rates_above_rest, targeting_check
 from ._composition import composition
 from ._defaults import DEFAULTS
 from ._groups import UNKNOWN, _codes, sensitive_groups
@@ -59,6 +59,7 @@ class FairnessAudit:
     notes: list[str] = field(default_factory=list)
     given: dict | None = None  # audit of given segments (labels): source, insufficient-evidence segments
     rule: dict = field(default_factory=dict)  # thresholds, alpha, min_group_size, correction, suppression k
+    choices: dict[str, pd.DataFrame] = field(default_factory=dict)  # contest / disagreement rates by segment, group
 
 
 @dataclass
@@ -144,6 +145,7 @@ def _fairness_run(run: Run) -> FairnessAudit:
     audit.coverage = _coverage(inp, audit)
     _consent_step(run, inp, audit)
     dp_rows = _targeting_step(run, inp, audit)
+    _choices_step(run, inp, audit)
     outcome_col = _outcome_step(run, inp, audit)
     inputs = _proxy_step(run, inp, audit)
     _mitigation_step(run, inp, audit, outcome_col, inputs)
@@ -242,6 +244,27 @@ def _choice_holds(run: Run, customer_ids: pd.Series, actions: list[str], names: 
     if not path.exists():
         return None
     return choice_holds(customer_ids, pd.read_parquet(path), actions, names)
+
+
+def _choices_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
+    """Contest rates, and where customers declared segments the model-declaration disagreement rates,
+    per segment and group: each count table published once, rates flagged when above the rest."""
+    if inp.holds is None:
+        return
+    declared = inp.holds.declared >= 0
+    for what, rows, events in (("contest", np.ones(len(inp.segs), bool), inp.holds.contested),
+                               ("declaration", declared, inp.holds.declared != inp.segs)):
+        if rows.sum() == 0:
+            continue
+        for dim, labels in (("segment", inp.segs), *((a, inp.groups[a].to_numpy()) for a in inp.audited)):
+            counts = event_counts_by(labels[rows], events[rows])
+            published = suppress_and_publish(run, f"choices_{what}_{_slug(dim)}", counts, dim, what)
+            rates = rates_above_rest(counts, published, inp.alpha, inp.correction)
+            if dim == "segment":
+                rates.index = [inp.names[int(i)] for i in rates.index]
+            audit.choices[f"{what}_by_{dim}"] = rates.rename_axis(dim)
+    run.summarise("choices", rates={key: {str(i): {"rate": r.rate, "low": r.low, "high": r.high, "flagged": r.flagged}
+                                          for i, r in t.iterrows()} for key, t in audit.choices.items()})
 
 
 def _write_targeting(run: Run, inp: _Inputs) -> None:
