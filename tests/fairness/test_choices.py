@@ -52,6 +52,11 @@ def test_objecting_and_contested_customers_are_in_no_selection_of_the_written_ta
     assert all(0 <= r["rate"] <= 1 for r in rates.values() if r["rate"] is not None)
     assert (run.path / "artifacts" / "disclosure" / "choices_contest_segment.parquet").exists()
     targeting = run.read_table("fairness/targeting.parquet")
+    sentence = fairness.choices_check_sentence(audit, removed=3)
+    assert sentence.startswith(f"0 of {audit.choices_check['objecting']} customers who objected")
+    assert f"0 of {audit.choices_check['contested']} contested assignments" in sentence
+    shown = fairness.choices_rates_view(audit, "contest_by_segment")
+    assert list(shown.columns) == ["customers", "rate", "above the rest"] and len(shown) == 5
     assert list(targeting.columns) == ["customer_id", "premium_offer", "retention_discount"]
     selected = targeting.set_index("customer_id")
     assert not selected.loc[members[0], "premium_offer"] and not selected.loc[members[1]].any()

@@ -142,3 +142,17 @@ def test_unknown_choices_role_is_a_config_error(tmp_path, world):
     _, ids = world
     with pytest.raises(InputError, match="unknown choices role"):
         _prepare(tmp_path, world, _register(ids), columns={"customer": "id"})
+
+
+def test_notebook_01_register_table_is_published_suppressed(tmp_path, world):
+    from workbench import privacy
+
+    _, ids = world
+    run = _prepare(tmp_path, world, _register(ids))
+    table = privacy.privacy_audit_run(run)["choices"]
+    assert list(table.columns[:4]) == list(privacy.stage.CHOICE_STATUS) and "Total" in table.index
+    # every record count here is 0, 1 or 2: the non-zero ones are below k, so hidden; registered for the
+    # whole-run check
+    cells = table.drop(index="Total", columns="Total")
+    assert (cells.isna() | (cells == 0)).all().all() and cells.isna().any().any()
+    assert (run.path / "artifacts" / "disclosure" / "choices_register.parquet").exists()

@@ -97,6 +97,8 @@ from ._verdicts import decision_family, verdicts
 from .plots import plot_proxies, plot_representation, plot_selection_rates
 from .stage import FairnessAudit, fairness_run
 from .views import (
+    choices_check_sentence,
+    choices_rates_view,
     consent_view,
     dp_view,
     given_markdown,
@@ -115,6 +117,8 @@ __all__ = [
     "UNKNOWN",
     "FairnessAudit",
     "adjust_pvalues",
+    "choices_check_sentence",
+    "choices_rates_view",
     "compare_counts",
     "composition",
     "consent_view",

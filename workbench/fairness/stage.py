@@ -60,6 +60,7 @@ class FairnessAudit:
     given: dict | None = None  # audit of given segments (labels): source, insufficient-evidence segments
     rule: dict = field(default_factory=dict)  # thresholds, alpha, min_group_size, correction, suppression k
     choices: dict[str, pd.DataFrame] = field(default_factory=dict)  # contest / disagreement rates by segment, group
+    choices_check: dict | None = None  # the register's promise, checked on fairness/targeting.parquet
 
 
 @dataclass
@@ -151,7 +152,7 @@ def _fairness_run(run: Run) -> FairnessAudit:
     _mitigation_step(run, inp, audit, outcome_col, inputs)
     verdict_out = published_verdicts(audit.verdicts, inp.alpha, inp.correction)
     _write_artifacts(run, audit, verdict_out)
-    _write_targeting(run, inp)
+    audit.choices_check = _write_targeting(run, inp)
     audit.headline, top_proxies = _headline(audit, verdict_out, inp.actions, inp.names, settings["policy"],
                                             inp.order_source, attributes)
     _summarise(run, audit, inp, verdict_out, dp_rows, top_proxies)
@@ -267,7 +268,7 @@ def _choices_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
                                           for i, r in t.iterrows()} for key, t in audit.choices.items()})
 
 
-def _write_targeting(run: Run, inp: _Inputs) -> None:
+def _write_targeting(run: Run, inp: _Inputs) -> dict | None:
     """Write every customer's selections (``fairness/targeting.parquet``), then check the register's
     promise on that file: the ``choices`` summary's ``targeting`` counts."""
     table = pd.DataFrame({"customer_id": inp.df["customer_id"].to_numpy(), **inp.selections})
@@ -280,6 +281,7 @@ def _write_targeting(run: Run, inp: _Inputs) -> None:
                   "declared_naming_no_segment": inp.holds.declared_unknown}
     run.summarise("choices", targeting=check,
                   declared_overrides_model=bool(run.settings("choices", CHOICES_DEFAULTS)["declared_overrides_model"]))
+    return check if register is not None else None
 
 
 def _consent_flags(df: pd.DataFrame, purpose: str, roles) -> np.ndarray:

@@ -283,7 +283,27 @@ def privacy_audit_run(run: "Run") -> dict[str, Any]:
     _summarise_audit(run, prep, inv, checks, risk, k)
     prep = {**prep, "consent": _published_consent(run, prep, k)}
     return {"prepare": prep, "checks": checks, "inventory": inv, "minimisation": mini,
-            "risk": risk, "quality": quality, "k": k, "settings": settings}
+            "risk": risk, "quality": quality, "k": k, "settings": settings, "choices": _published_choices(run, prep, k)}
+
+
+#: What became of the choices register's records, one column each (they add up to the records).
+CHOICE_STATUS = ("in force", "no longer in force", "dated after as_of (excluded)", "unknown customer (excluded)")
+
+
+def _published_choices(run: "Run", prep: dict, k: int) -> pd.DataFrame | None:
+    """The register's records per kind by what became of them, suppressed and registered (None: no register).
+
+    The population is the register's records, not the run's customers: the table links to no customer table.
+    """
+    kinds = (prep.get("choices") or {}).get("kinds")
+    if not kinds:
+        return None
+    rows = {kind: [c["in_force"], c["records"] - c["excluded_future"] - c["excluded_unknown_customer"] - c["in_force"],
+                   c["excluded_future"], c["excluded_unknown_customer"]] for kind, c in sorted(kinds.items())}
+    counts = pd.DataFrame.from_dict(rows, orient="index", columns=list(CHOICE_STATUS))
+    counts.index.name, counts.columns.name = "kind", "register status"
+    return suppress_and_publish(run, "choices_register", counts, "kind", "register status", k,
+                                population="choices register records")
 
 
 def _published_consent(run: "Run", prep: dict, k: int) -> dict:
