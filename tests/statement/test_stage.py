@@ -196,8 +196,17 @@ def test_statement_says_what_the_customer_told_us_and_what_was_done(byo_run, tmp
 
 
 def test_statement_shows_consequences_and_every_profiling_output(byo_run, tmp_path):
-    page = _page(byo_run, tmp_path, 239)
-    assert "What your segment means for you" in page and "Your segment leads to" in page
+    from workbench.privacy import pseudonym_for
+    from workbench.rundir import Run
+
+    run = Run(byo_run / "run")
+    premium = run.read_json("summary/04_fairness.json")["policy"]["premium_offer"]
+    assignments = run.read_table("segments/assignments.parquet").set_index("customer_id")["segment_name"]
+    raw = [f"C{i:05d}" for i in range(20, 60)]
+    pseudonyms = pseudonym_for(raw, run.settings("privacy", {}))
+    i = next(int(r[1:]) for r, p in zip(raw, pseudonyms) if assignments.get(p) in premium)
+    page = _page(byo_run, tmp_path, i)
+    assert "What your segment means for you" in page and "Your segment leads to: premium offers" in page
     assert "how clearly you belong to it" in page and "the next closest segment" in page
 
 
@@ -228,3 +237,13 @@ def test_consent_reads_yes_or_no_and_features_in_customer_words():
     assert readable("category_grocery") == "share of your purchases in grocery"
     assert missing_controller_texts(CONTROLLER, ["age", "ethnicity"]) == ["report.special_category_basis"]
     assert missing_controller_texts(CONTROLLER, ["age", "gender"]) == []
+
+
+def test_a_reason_every_customer_shares_is_left_out():
+    from workbench.statement.views import _reasons
+
+    shared = {"feature": "returns_rate", "value": 0.0, "typical": 0.0, "population_median": 0.0}
+    real = {"feature": "recency", "value": 12.0, "typical": 20.0, "population_median": 90.0}
+    page = _reasons({"contributions": [shared, real]})
+    assert "days since your last purchase" in page and "returns" not in page
+    assert "No feature-level explanation" in _reasons({"contributions": [shared]})

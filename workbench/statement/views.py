@@ -94,11 +94,13 @@ def _controller_section(model: dict) -> str:
 
 def _reasons(exp: dict) -> str:
     e = html.escape
-    if not exp.get("contributions"):
+    # a value the customer shares with their segment's typical member and with the population is no reason
+    reasons = [c for c in exp.get("contributions") or [] if not _shared_by_everyone(c)]
+    if not reasons:
         return "<h2>Why</h2><p>No feature-level explanation is available for your segment.</p>"
     rows = "".join(
         f"<tr><td>{e(_words(c['feature']))}</td><td>{e(_num(c.get('value')))}</td>"
-        f"<td>{e(_num(c.get('typical')))}</td></tr>" for c in exp["contributions"]
+        f"<td>{e(_num(c.get('typical')))}</td></tr>" for c in reasons
     )
     return ("<h2>The main reasons</h2><p>These of your values weighed most in placing you in this segment "
             "rather than the next closest one:</p><table><thead><tr><th scope=\"col\">what</th>"
@@ -166,6 +168,12 @@ def _rights(model: dict) -> str:
         "your data erased.</li>"
         f"</ul><p>To do any of these, contact {contact}.</p>"
     )
+
+
+def _shared_by_everyone(contribution: dict) -> bool:
+    """Whether the customer's value equals both their segment's typical value and the population's (as shown)."""
+    shown = [_num(contribution.get(k)) for k in ("value", "typical", "population_median")]
+    return "not recorded" not in shown and len(set(shown)) == 1
 
 
 def _words(name: str) -> str:
