@@ -71,7 +71,9 @@ def register_choices(eng, table, spec: dict, base_dir: Path | str = ".") -> dict
     if isinstance(table, pd.DataFrame):
         missing = [c for role, c in columns.items() if c not in table.columns and role != "value"]
         if missing:
-            raise InputError(f"Input error in table 'choices': missing column(s) {missing}.")
+            raise InputError(f"Input error in table 'choices': missing column(s) {missing}. What to do: give the "
+                             "register these columns, or name its columns under dataset.roles.choices "
+                             "(id, kind, value, recorded_at).")
         frame = table.astype(object).where(table.notna(), None).astype("string").assign(**{FILE: "choices"})
         eng.register_rows("raw_choices", frame)
         kinds = {c: (c, "text") for c in table.columns}
