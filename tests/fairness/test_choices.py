@@ -63,8 +63,32 @@ def test_objecting_and_contested_customers_are_in_no_selection_of_the_written_ta
     check = run.read_json("summary/choices.json")["targeting"]
     assert check["objecting"] >= 1 and check["objecting_selected"] == 0
     assert check["contested"] >= 1 and check["contested_selected"] == 0
+    _assert_objecting_customers_are_in_no_artefact(run)
     assert check == targeting_check(targeting, pd.read_parquet(run.path / "data" / "choices.parquet")) | {
         k: check[k] for k in ("held_for_review", "declared_naming_no_segment")}
+
+
+def _assert_objecting_customers_are_in_no_artefact(run):
+    """Customers whose objection to profiling is in force appear in no Parquet file of the run."""
+    from workbench.data import load
+    from workbench.privacy import pseudonym_for
+
+    register = load("synthetic", n_customers=600, seed=3).choices
+    objected = set(register.loc[register["kind"] == "object_profiling", "id"])
+    withdrawn = set(register.loc[(register["kind"] == "withdraw") & (register["value"] == "object_profiling"), "id"])
+    assert objected - withdrawn and withdrawn
+    gone = set(pseudonym_for(sorted(objected - withdrawn), run.settings("privacy", {})))
+    back = set(pseudonym_for(sorted(withdrawn), run.settings("privacy", {})))
+    files = list(run.path.rglob("*.parquet"))
+    assert len(files) > 5
+    seen = set()
+    for path in files:
+        table = pd.read_parquet(path)
+        for col in table.columns:
+            if table[col].dtype == object or str(table[col].dtype).startswith("str"):
+                seen |= set(table[col].dropna().astype(str))
+    assert not gone & seen
+    assert back <= seen  # a withdrawn objection brings the customer back
 
 
 def _contest_flags(tmp_path, prepared, seed: int, plant: bool) -> dict[str, bool]:
