@@ -20,15 +20,15 @@ from workbench.statement import read_ids, statements_run
 def main(run_dir: Path, ids_file: Path) -> None:
     ids = read_ids(ids_file)
     with tempfile.TemporaryDirectory() as tmp:
-        statements_run(run_dir, ids[:1], Path(tmp) / "warm", pdf=False)  # first read of the run's artifacts
+        statements_run(run_dir, ids[:1], Path(tmp) / "warm", pdf=False, draft=True)  # first read of the run's artifacts
         t0 = time.perf_counter()
-        html = statements_run(run_dir, ids, Path(tmp) / "html", pdf=False)
+        html = statements_run(run_dir, ids, Path(tmp) / "html", pdf=False, draft=True)
         t_html = time.perf_counter() - t0
         n = sum(r["status"] == "written" for r in html)
         if not n:
             raise SystemExit("no id of the file is in the run: nothing to measure")
         t0 = time.perf_counter()
-        statements_run(run_dir, ids, Path(tmp) / "pdf", pdf=True)
+        statements_run(run_dir, ids, Path(tmp) / "pdf", pdf=True, draft=True)
         t_pdf = time.perf_counter() - t0
         files = [Path(r["file"]) for r in html if r["status"] == "written"]
         t0 = time.perf_counter()

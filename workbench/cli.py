@@ -242,12 +242,14 @@ def statement_command(
     ids: Path = typer.Option(..., "--ids", help="Text file of raw customer ids, one per line."),
     out: Path = typer.Option(Path("statements"), "--out", "-o", help="Folder for statement-<line>.html files."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Also print each statement to statement-<line>.pdf."),
+    draft: bool = typer.Option(False, "--draft", help="Write statements marked DRAFT although controller texts "
+                               "(report.controller, report.legal_basis, …) are missing."),
 ) -> None:
     """Per-customer segment statements (GDPR Art. 15 access, Art. 21/22 objection): one HTML page (and PDF) per id."""
     from .statement import read_ids, statements_run
 
     try:
-        results = statements_run(run_dir, read_ids(ids), out, pdf=pdf)
+        results = statements_run(run_dir, read_ids(ids), out, pdf=pdf, draft=draft)
     except InputError as exc:
         _fail(str(exc))
     for r in results:

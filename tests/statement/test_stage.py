@@ -19,10 +19,20 @@ import yaml
 from workbench import pipeline
 from workbench.data import InputError, load_config
 from workbench.report import chromium_available
+from workbench.fairness import fairness_run
 from workbench.segment import segment_run
 from workbench.statement import read_ids, statements_run
 
 N = 240
+#: The controller's texts an Art. 15(1) answer must contain (``report.*``), each a canary of its own.
+CONTROLLER = {
+    "controller": "Example Retail Ltd, 1 High Street",
+    "purpose": "choosing which offers to send",
+    "legal_basis": "legitimate interest (Art. 6(1)(f))",
+    "recipients": "our mailing house, Post-It Ltd",
+    "retention": "24 months after your last purchase",
+    "supervisory_authority": "the Information Commissioner's Office",
+}
 
 
 def _byo(folder: Path) -> Path:
@@ -47,11 +57,16 @@ def _byo(folder: Path) -> Path:
     })
     customers.to_csv(folder / "customers.csv", index=False)
     tx.to_csv(folder / "transactions.csv", index=False)
+    pd.DataFrame([("C00017", "contest", "this is not me", "2026-04-10"),
+                  ("C00088", "declare_segment", "Big spenders", "2026-04-11"),
+                  ("C00150", "rectify", "visits_90d=3", "2026-03-01"),
+                  ("C00004", "object_action", "premium_offer", "2026-03-02")],
+                 columns=["id", "kind", "value", "recorded_at"]).to_csv(folder / "choices.csv", index=False)
     config = {
         "name": "byo_statements", "seed": 5,
-        "report": {"commissioned_by": "Example Retail Ltd", "contact": "privacy@example.org"},
+        "report": {"commissioned_by": "Example Retail Ltd", "contact": "privacy@example.org", **CONTROLLER},
         "dataset": {
-            "name": "byo", "customers": "customers.csv", "transactions": "transactions.csv",
+            "name": "byo", "customers": "customers.csv", "transactions": "transactions.csv", "choices": "choices.csv",
             "roles": {
                 "customers": {
                     "id": "cust_ref", "direct_identifier": ["full_name"], "sensitive": ["gender", "age"],
@@ -63,6 +78,8 @@ def _byo(folder: Path) -> Path:
             },
         },
         "segmentation": {"k": 3},
+        "fairness": {"proxy": {"shap": False},
+                     "mitigation": {"correlation_remover": False, "threshold_optimizer": False}},
     }
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -76,6 +93,7 @@ def byo_run(tmp_path_factory):
         patch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-not-secret-0123456789")
         run = pipeline.prepare(load_config(config=_byo(folder)), folder / "run")
         segment_run(run)
+        fairness_run(run)
     return folder
 
 
@@ -148,3 +166,87 @@ def test_read_ids_skips_a_header_and_blank_lines(tmp_path):
     f.write_text("\n")
     with pytest.raises(InputError, match="no customer id"):
         read_ids(f)
+
+
+def _page(byo_run, tmp_path, i: int, **kwargs) -> str:
+    results = statements_run(byo_run / "run", [f"C{i:05d}"], tmp_path, pdf=False, **kwargs)
+    return Path(results[0]["file"]).read_text()
+
+
+@pytest.mark.parametrize("key", sorted(CONTROLLER))
+def test_statement_contains_each_art_15_item(byo_run, tmp_path, key):
+    import html
+
+    page = _page(byo_run, tmp_path, 17)
+    assert html.escape(CONTROLLER[key]) in page, key
+    assert "DRAFT" not in page
+
+
+def test_statement_names_the_source_and_the_right_to_complain(byo_run, tmp_path):
+    page = _page(byo_run, tmp_path, 17)
+    assert "Where the data comes from" in page and "customers.csv" in page
+    assert "complain to the supervisory authority" in page
+
+
+def test_statement_says_what_the_customer_told_us_and_what_was_done(byo_run, tmp_path):
+    assert "Your contest of 2026-04-10 is awaiting review" in _page(byo_run, tmp_path / "a", 17)
+    declared = _page(byo_run, tmp_path / "b", 88)
+    assert "you told us you belong to “Big spenders”" in declared and "decided by the model" in declared
+    assert "Your correction of visits (90 days) recorded on 2026-03-01" in _page(byo_run, tmp_path / "c", 150)
+    objected = _page(byo_run, tmp_path / "d", 4)
+    assert "Objection to premium offers recorded on 2026-03-02: since then you are not selected" in objected
+    assert "this is not me" not in _page(byo_run, tmp_path / "e", 17)  # a contest's text is never shown
+
+
+def test_statement_shows_consequences_and_every_profiling_output(byo_run, tmp_path):
+    from workbench.privacy import pseudonym_for
+    from workbench.rundir import Run
+
+    run = Run(byo_run / "run")
+    premium = run.read_json("summary/04_fairness.json")["policy"]["premium_offer"]
+    assignments = run.read_table("segments/assignments.parquet").set_index("customer_id")["segment_name"]
+    raw = [f"C{i:05d}" for i in range(20, 60)]
+    pseudonyms = pseudonym_for(raw, run.settings("privacy", {}))
+    i = next(int(r[1:]) for r, p in zip(raw, pseudonyms) if assignments.get(p) in premium)
+    page = _page(byo_run, tmp_path, i)
+    assert "What your segment means for you" in page and "Your segment leads to: premium offers" in page
+    assert "how clearly you belong to it" in page and "the next closest segment" in page
+
+
+def test_without_controller_texts_refused_unless_draft(byo_run, tmp_path):
+    config_path = byo_run / "run" / "config.yaml"
+    original = config_path.read_text()
+    config = yaml.safe_load(original)
+    for key in ("legal_basis", "retention"):
+        config["report"].pop(key)
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    try:
+        with pytest.raises(InputError, match=r"report\.legal_basis, report\.retention") as err:
+            statements_run(byo_run / "run", ["C00017"], tmp_path / "refused", pdf=False)
+        assert "--draft" in str(err.value) and not (tmp_path / "refused").exists()
+        page = _page(byo_run, tmp_path / "draft", 17, draft=True)
+        assert page.count("DRAFT") >= 3 and "not stated (draft)" in page
+    finally:
+        config_path.write_text(original)
+
+
+def test_consent_reads_yes_or_no_and_features_in_customer_words():
+    import numpy as np
+
+    from workbench.statement._content import missing_controller_texts, readable, shown
+
+    assert shown(np.bool_(True)) == "yes" and shown(False) == "no"
+    assert readable("recency") == "days since your last purchase"
+    assert readable("category_grocery") == "share of your purchases in grocery"
+    assert missing_controller_texts(CONTROLLER, ["age", "ethnicity"]) == ["report.special_category_basis"]
+    assert missing_controller_texts(CONTROLLER, ["age", "gender"]) == []
+
+
+def test_a_reason_every_customer_shares_is_left_out():
+    from workbench.statement.views import _reasons
+
+    shared = {"feature": "returns_rate", "value": 0.0, "typical": 0.0, "population_median": 0.0}
+    real = {"feature": "recency", "value": 12.0, "typical": 20.0, "population_median": 90.0}
+    page = _reasons({"contributions": [shared, real]})
+    assert "days since your last purchase" in page and "returns" not in page
+    assert "No feature-level explanation" in _reasons({"contributions": [shared]})

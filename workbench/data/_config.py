@@ -36,6 +36,8 @@ DATASET_DEFAULTS: dict[str, Any] = {
     "transactions": None,
     # optional campaign table (CSV or Parquet): id, campaign, arm (treatment|control), assigned_at[, response][, revenue]
     "campaigns": None,
+    # the customer choices register: id, kind, value, recorded_at (roles under dataset.roles.choices)
+    "choices": None,
     "labels": None,  # external segment labels: customer_id, segment[, assigned_at]
     "label_columns": {},  # {id: …, segment: …, assigned_at: …} when the label file names them otherwise
     "roles": {},  # {customers: {id: …, sensitive: […], feature: {family: […]}, …}, transactions: {…}}

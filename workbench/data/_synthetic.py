@@ -96,6 +96,8 @@ class Truth:
     segment_names: list[str] = field(default_factory=lambda: list(SEGMENTS["name"]))
     #: The planted campaign (:func:`workbench.data._planted_campaign.plant_campaign`), when one is planted.
     campaign: dict | None = None
+    #: The segment planted to contest its assignment more often (the choices register), or None.
+    contest_segment: str | None = None
 
 
 def generate(

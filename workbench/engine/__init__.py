@@ -35,10 +35,13 @@ from ._prepare_queries import (  # preparation (issue 16, part P)
 from ._campaign_queries import (  # the optional campaign table (issue 26)
     CAMPAIGNS as PREP_CAMPAIGNS, campaign_counts_query, campaign_problems, prepared_campaigns_query, register_campaigns,
 )
+from ._choice_queries import CHOICE_KINDS, choice_holds_query, objecting_ids_query, prepared_choices_query  # the choices register
 from ._input import EngineInput, register_input  # reading and validating input files (dataset.read)
 from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_session
 
 __all__ = [
+    "CHOICE_KINDS",
+    "choice_holds_query",
     "ENGINES",
     "SPARK_DEFAULTS",
     "DuckDBEngine",
@@ -58,6 +61,8 @@ __all__ = [
     "margin_weights",
     "model_space_exprs",
     "nan_as_null",
+    "objecting_ids_query",
+    "prepared_choices_query",
     "predict_segments",
     "pseudonym_query",
     "register_input",

@@ -38,7 +38,7 @@ def _bool(value: bool) -> str:
 def _dropped(blank_consent: str) -> str:
     """The SQL condition over ``_flags`` for a customer preparation removes."""
     blank = " OR _blank" if blank_consent == "no_consent" else ""
-    return f"(_opted_out{blank} OR _forgotten)"
+    return f"(_opted_out{blank} OR _forgotten OR _objected)"
 
 
 def _forget_ids() -> str:
@@ -47,12 +47,14 @@ def _forget_ids() -> str:
     return f"SELECT DISTINCT {_text('id')} AS _id FROM {FORGET} WHERE id IS NOT NULL"
 
 
-def flags_query(id_column: str, opt_out_column: str | None) -> str:
-    """One row per customer: ``_row``, ``_id`` (raw id as text), ``_opted_out``, ``_blank``, ``_forgotten``.
+def flags_query(id_column: str, opt_out_column: str | None, objecting: str | None = None) -> str:
+    """One row per customer: ``_row``, ``_id`` (raw id as text), ``_opted_out``, ``_blank``, ``_forgotten``,
+    ``_objected``.
 
     The erasure list (table ``prep_forget``, column ``id``) is matched as text, de-duplicated first
     so that a customer named twice is still one row. A missing opt-out flag is "not opted out" and
-    "blank"; what a blank means is decided by the policy in :func:`_dropped`.
+    "blank"; what a blank means is decided by the policy in :func:`_dropped`. ``objecting`` is a query
+    of the raw ids (``_id``, distinct) whose objection to profiling is in force (the choices register).
     """
     cid = _text(f"c.{_ident(id_column)}")
     if opt_out_column:
@@ -60,30 +62,38 @@ def flags_query(id_column: str, opt_out_column: str | None) -> str:
         consent = f"coalesce({flag}, FALSE) AS _opted_out, {flag} IS NULL AS _blank"
     else:
         consent = "FALSE AS _opted_out, FALSE AS _blank"
+    if objecting:
+        objected, join = "o._id IS NOT NULL AS _objected", f" LEFT JOIN ({objecting}) AS o ON {cid} = o._id"
+    else:
+        objected, join = "FALSE AS _objected", ""
     return (
-        f"SELECT c.{ROW} AS {ROW}, {cid} AS _id, {consent}, f._id IS NOT NULL AS _forgotten "
+        f"SELECT c.{ROW} AS {ROW}, {cid} AS _id, {consent}, f._id IS NOT NULL AS _forgotten, {objected} "
         f"FROM {CUSTOMERS} AS c LEFT JOIN ({_forget_ids()}) AS f "
-        f"ON {cid} = f._id"
+        f"ON {cid} = f._id{join}"
     )
 
 
-def register_flags(eng, id_column: str, opt_out_column: str | None, blank_consent: str) -> None:
+def register_flags(eng, id_column: str, opt_out_column: str | None, blank_consent: str,
+                   objecting: str | None = None, source: str = CUSTOMERS) -> None:
     """Register ``prep_flags``, ``prep_kept`` and ``prep_pseudonyms`` on ``eng`` (views, computed when used).
 
     Needs ``prep_customers`` (with ``_row``), ``prep_forget`` (column ``id``) and ``hmac_key``
-    (:func:`~workbench.engine.hmac_key_table`) registered first.
+    (:func:`~workbench.engine.hmac_key_table`) registered first. With a choices register, ``objecting``
+    is the query of the objecting customers' raw ids and ``source`` the customers with the choices in
+    force applied (:mod:`workbench.engine._choice_queries`): the kept customers are read from it.
     """
     from ._queries import pseudonym_query
 
-    eng.register_view(FLAGS, flags_query(id_column, opt_out_column))
-    eng.register_view(KEPT, kept_view_query(blank_consent))
+    eng.register_view(FLAGS, flags_query(id_column, opt_out_column, objecting))
+    eng.register_view(KEPT, kept_view_query(blank_consent, source))
     eng.register_view(PSEUDONYMS, pseudonym_query(KEPT, id_column))
 
 
-def kept_view_query(blank_consent: str) -> str:
-    """The customers preparation keeps: every column of ``prep_customers``, dropped ones anti-joined away."""
+def kept_view_query(blank_consent: str, source: str = CUSTOMERS) -> str:
+    """The customers preparation keeps: every column of ``source`` (``prep_customers``, or the customers
+    with their choices applied), dropped ones anti-joined away."""
     return (
-        f"SELECT c.* FROM {CUSTOMERS} AS c LEFT JOIN (SELECT {ROW} FROM {FLAGS} WHERE {_dropped(blank_consent)}) AS d "
+        f"SELECT c.* FROM {source} AS c LEFT JOIN (SELECT {ROW} FROM {FLAGS} WHERE {_dropped(blank_consent)}) AS d "
         f"ON c.{ROW} = d.{ROW} WHERE d.{ROW} IS NULL"
     )
 
@@ -96,6 +106,7 @@ def exclusion_counts_query(blank_consent: str) -> str:
         "SELECT count(*) AS customers_in_input, "
         "count(*) FILTER (WHERE _opted_out) AS opted_out_of_profiling, "
         f"count(*) FILTER (WHERE _forgotten AND NOT {no_consent}) AS erased, "
+        f"count(*) FILTER (WHERE _objected AND NOT _forgotten AND NOT {no_consent}) AS objected_to_profiling, "
         f"count(*) FILTER (WHERE NOT {_dropped(blank_consent)}) AS customers_kept, "
         "count(*) FILTER (WHERE _blank) AS profiling_flag_blank, "
         f"(SELECT count(*) FROM ({_forget_ids()}) AS f "

@@ -100,6 +100,8 @@ from ._verdicts import decision_family, verdicts
 from .plots import plot_proxies, plot_representation, plot_selection_rates
 from .stage import FairnessAudit, fairness_run
 from .views import (
+    choices_check_sentence,
+    choices_rates_view,
     consent_view,
     dp_view,
     given_markdown,
@@ -119,6 +121,8 @@ __all__ = [
     "FairnessAudit",
     "adjust_pvalues",
     "band_pvalue",
+    "choices_check_sentence",
+    "choices_rates_view",
     "compare_counts",
     "composition",
     "consent_view",

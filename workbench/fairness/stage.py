@@ -12,7 +12,9 @@ import pandas as pd
 
 from .. import engine
 from ..privacy import suppress_and_publish
+from ..privacy._choices import DEFAULTS as CHOICES_DEFAULTS
 from ..rundir import Run, register_stage
+from ._choices import choice_holds, event_counts_by, held_selections, rates_above_rest, targeting_check
 from ._composition import composition
 from ._defaults import DEFAULTS
 from ._groups import UNKNOWN, _codes, sensitive_groups
@@ -57,6 +59,8 @@ class FairnessAudit:
     notes: list[str] = field(default_factory=list)
     given: dict | None = None  # audit of given segments (labels): source, insufficient-evidence segments
     rule: dict = field(default_factory=dict)  # thresholds, alpha, min_group_size, correction, suppression k
+    choices: dict[str, pd.DataFrame] = field(default_factory=dict)  # contest / disagreement rates by segment, group
+    choices_check: dict | None = None  # the register's promise, checked on fairness/targeting.parquet
 
 
 @dataclass
@@ -85,6 +89,7 @@ class _Inputs:
     consented: dict[str, np.ndarray]  # per consent purpose the policy names: consent given
     groups: pd.DataFrame  # group labels per attribute and intersection
     labelled: set[str]
+    holds: Any = None  # what the choices register holds back from targeting (None: no register)
 
     @property
     def audited(self) -> list[str]:
@@ -135,11 +140,13 @@ def _fairness_run(run: Run) -> FairnessAudit:
     audit.coverage = _coverage(inp, audit)
     _consent_step(run, inp, audit)
     dp_rows = _targeting_step(run, inp, audit)
+    _choices_step(run, inp, audit)
     outcome_col = _outcome_step(run, inp, audit)
     inputs = _proxy_step(run, inp, audit)
     _mitigation_step(run, inp, audit, outcome_col, inputs)
     verdict_out = published_verdicts(audit.verdicts, inp.alpha, inp.correction)
     _write_artifacts(run, audit, verdict_out)
+    audit.choices_check = _write_targeting(run, inp)
     audit.headline, top_proxies = _headline(audit, verdict_out, inp.actions, inp.names, settings["policy"],
                                             inp.order_source, attributes)
     _summarise(run, audit, inp, verdict_out, dp_rows, top_proxies)
@@ -214,8 +221,9 @@ def _read_inputs(run: Run, settings: dict, k_supp: int, attributes: list[str],
     options = action_options(settings["policy"])
     purposes = sorted({o["consent"] for o in options.values() if o["consent"]})
     consented = {p: _consent_flags(df, p, roles) for p in purposes}
-    selections = {a: np.isin(segs, ids) & (consented[options[a]["consent"]] if options[a]["consent"] else True)
-                  for a, ids in actions.items()}
+    holds = _choice_holds(run, df["customer_id"], list(actions), names)
+    selections = held_selections(segs, actions, {a: consented[o["consent"]] for a, o in options.items() if o["consent"]},
+                                 holds, bool(run.settings("choices", CHOICES_DEFAULTS)["declared_overrides_model"]))
     return _Inputs(
         settings=settings, roles=roles, k_supp=k_supp, attributes=attributes, seed=run.seed,
         n_boot=int(settings["n_boot"]), alpha=float(settings["alpha"]), min_n=int(settings["min_group_size"]),
@@ -224,7 +232,53 @@ def _read_inputs(run: Run, settings: dict, k_supp: int, attributes: list[str],
         selections=selections, options=options, consented=consented,
         groups=sensitive_groups(df, attributes, settings),
         labelled={a for a in attributes if (settings.get("labels") or {}).get(a)},
+        holds=holds,
     )
+
+
+def _choice_holds(run: Run, customer_ids: pd.Series, actions: list[str], names: dict[int, str]):
+    """What the prepared choices register holds back from targeting; None when the run has no register."""
+    path = run.path / "data" / "choices.parquet"
+    if not path.exists():
+        return None
+    return choice_holds(customer_ids, pd.read_parquet(path), actions, names)
+
+
+def _choices_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
+    """Contest rates, and where customers declared segments the model-declaration disagreement rates,
+    per segment and group: each count table published once, rates flagged when above the rest."""
+    if inp.holds is None:
+        return
+    declared = inp.holds.declared >= 0
+    for what, rows, events in (("contest", np.ones(len(inp.segs), bool), inp.holds.contested),
+                               ("declaration", declared, inp.holds.declared != inp.segs)):
+        if rows.sum() == 0:
+            continue
+        for dim, labels in (("segment", inp.segs), *((a, inp.groups[a].to_numpy()) for a in inp.audited)):
+            counts = event_counts_by(labels[rows], events[rows])
+            published = suppress_and_publish(run, f"choices_{what}_{_slug(dim)}", counts, dim, what)
+            rates = rates_above_rest(counts, published, inp.alpha, inp.correction)
+            if dim == "segment":
+                rates.index = [inp.names[int(i)] for i in rates.index]
+            audit.choices[f"{what}_by_{dim}"] = rates.rename_axis(dim)
+    run.summarise("choices", rates={key: {str(i): {"rate": r.rate, "low": r.low, "high": r.high, "flagged": r.flagged}
+                                          for i, r in t.iterrows()} for key, t in audit.choices.items()})
+
+
+def _write_targeting(run: Run, inp: _Inputs) -> dict | None:
+    """Write every customer's selections (``fairness/targeting.parquet``), then check the register's
+    promise on that file: the ``choices`` summary's ``targeting`` counts."""
+    table = pd.DataFrame({"customer_id": inp.df["customer_id"].to_numpy(), **inp.selections})
+    run.write_table("fairness/targeting.parquet", table)
+    path = run.path / "data" / "choices.parquet"
+    register = pd.read_parquet(path) if path.exists() else None
+    check = targeting_check(run.read_table("fairness/targeting.parquet"), register)
+    if inp.holds is not None:
+        check |= {"held_for_review": int(inp.holds.contested.sum()),
+                  "declared_naming_no_segment": inp.holds.declared_unknown}
+    run.summarise("choices", targeting=check,
+                  declared_overrides_model=bool(run.settings("choices", CHOICES_DEFAULTS)["declared_overrides_model"]))
+    return check if register is not None else None
 
 
 def _consent_flags(df: pd.DataFrame, purpose: str, roles) -> np.ndarray:

@@ -240,3 +240,30 @@ per segment and group; consent given per group) is suppressed once (cells below 
 cells that would give them away); every rate, share, ratio, interval and sentence is derived from that table
 and shown as "suppressed" where a cell it needs is hidden. Verdicts are decided on the exact counts.
 """
+
+
+def choices_check_sentence(audit: FairnessAudit, removed: int = 0) -> str:
+    """The choices register's promise as checked on the written selections (``fairness/targeting.parquet``).
+
+    ``removed``: customers whose objection to profiling removed them at preparation (``prepare.json``).
+    """
+    c = audit.choices_check
+    if c is None:
+        return "This run has no customer choices register."
+    return (f"{c['objecting_selected']} of {c['objecting']} customers who objected to an action of the policy "
+            f"are in a selection for it; {c['contested_selected']} of {c['contested']} contested assignments "
+            f"awaiting review were used for automated targeting; {removed} customers who objected to profiling "
+            "were removed before any fit, score or selection.")
+
+
+def choices_rates_view(audit: FairnessAudit, key: str) -> pd.DataFrame | None:
+    """One table of :attr:`FairnessAudit.choices` (e.g. ``contest_by_segment``) as a reader reads it:
+    rate and 95% Wilson interval in percent (blank where a count it needs is suppressed), and the flag."""
+    rates = audit.choices.get(key)
+    if rates is None:
+        return None
+    return pd.DataFrame({
+        "customers": rates["customers"], "rate": [_ci(r, lo, hi, pct=True) for r, lo, hi in
+                                                  zip(rates["rate"], rates["low"], rates["high"])],
+        "above the rest": np.where(rates["flagged"], "yes (flagged)", "no"),
+    }, index=rates.index)

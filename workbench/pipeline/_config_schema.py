@@ -38,6 +38,7 @@ SECTIONS = {
     "report": "workbench.report",
     "value": "workbench.value",
     "campaign": "workbench.campaign",
+    "choices": "workbench.privacy._choices",
 }
 NESTED = {"segmentation.features": "workbench.features"}
 

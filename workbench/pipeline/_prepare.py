@@ -135,7 +135,8 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         dataset, columns, tx_columns = _register(eng, dataset, config, base_dir, forget, key)
         roles = dataset.roles
         with_tx = tx_columns is not None and roles.transactions is not None
-        counts = privacy.exclusion_counts(eng, roles, forget, blank, transactions=with_tx)
+        chosen, choices = _read_choices(eng, dataset, config, base_dir)
+        counts = privacy.exclusion_counts(eng, roles, forget, blank, transactions=with_tx, choices=chosen)
         check_against_data(config, counts["customers_kept"])
         consent = privacy.consent_record(eng, roles, blank)
         consent_hmac = consent_fingerprint(eng, roles, key)
@@ -147,11 +148,18 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
             campaigns["counts"] = _write_campaigns(eng, run, roles, campaigns, with_tx)
         if dataset.truth is not None:
             _write_truth(eng, run, dataset.truth, roles.id)
+        if choices is not None:
+            choices["applied"] = privacy.applied_counts(eng, roles)
+            _write_parquet(eng, engine.prepared_choices_query(engine.PREP_KEPT, "prep_pseudonyms", roles.id, "_row"),
+                           run.path / "data" / "choices.parquet")
     n_transactions = counts.get("transactions_kept", 0) if tx_written else 0
     run.write_json("data/roles.json", pruned_roles.to_dict())
     run.write_json("data/prepare.json", _prepare_record(
         dataset, counts, n_transactions, inventory, pruned_roles, key, settings, tx_columns
-    ) | {"consent": consent, "campaigns": campaigns})
+    ) | {"consent": consent, "campaigns": campaigns} | ({"choices": choices} if choices is not None else {}))
+    if choices is not None:
+        run.summarise("choices", register=choices["kinds"], applied=choices["applied"],
+                      objected_to_profiling_removed=counts.get("objected_to_profiling", 0))
     # ``_base_dir`` stays in config.yaml: open_run compares configs without it.
     (run_dir / "config.yaml").write_text(yaml.safe_dump(to_jsonable(dict(config)), sort_keys=False))
     run.add_to_manifest("dataset", {
@@ -187,6 +195,33 @@ def _register(eng, dataset, config: dict, base_dir: Path, forget, key):
                             truth=_truth_table(dataset.truth))
     tx = dataset.transactions
     return dataset, list(dataset.customers.columns), (list(tx.columns) if tx is not None else None)
+
+
+def _read_choices(eng, dataset, config: dict, base_dir: Path) -> tuple[str | None, dict | None]:
+    """Register, check and resolve the customer choices register, if the dataset has one.
+
+    The register is ``dataset.choices`` (a path spec) or the built-in world's table. Returns the view
+    of the customers with their choices applied (preparation reads the kept customers from it) and
+    the register's counts per kind for ``prepare.json``; ``(None, None)`` without a register.
+
+    Raises
+    ------
+    InputError
+        A problem of the register (before anything is written).
+    """
+    spec = {**(config.get("dataset") or {})}
+    table = spec.get("choices") or getattr(dataset, "choices", None)
+    if table is None:
+        return None, None
+    roles = dataset.roles
+    read = privacy.register_choices(eng, table, spec, base_dir)
+    empty = eng.sql(f"SELECT * FROM {engine.PREP_CUSTOMERS} LIMIT 0")
+    types = {c: str(empty[c].dtype) for c in empty.columns if c != "_row"}
+    rectifiable = privacy.rectifiable_columns(roles, types)
+    privacy.check_choices(eng, privacy.choice_roles(spec), rectifiable, read["source"])
+    kinds = privacy.resolve_choices(eng, roles.id, spec.get("as_of"))
+    chosen = privacy.register_chosen_customers(eng, roles, types, rectifiable)
+    return chosen, {"source": Path(str(read["source"])).name, "kinds": kinds}
 
 
 def _resolve(path: str, base_dir: Path) -> Path:
@@ -303,6 +338,7 @@ def _write_truth(eng, run: Run, truth, id_column: str) -> None:
     run.write_json("data/truth.json", {
         "segment_names": truth.segment_names, "differs_on": truth.differs_on,
         "proxy": truth.proxy, "migration": migration or None, "campaign": truth.campaign,
+        "contest_segment": getattr(truth, "contest_segment", None),
     })
 
 

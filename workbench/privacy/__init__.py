@@ -75,6 +75,10 @@ attack in ``_disclosure``), ``_risk``, ``_quality``, ``_checks`` and ``_dp``; th
 ``stage``; notebook tables in ``views`` and figures in ``plots``.
 """
 
+from ._choices import (
+    applied_counts, check_choices, choice_roles, rectifiable_columns, register_chosen_customers, register_choices,
+    resolve_choices,
+)
 from ._consent import (
     consent_columns, consent_record, consent_snapshot, exclude_customers, exclusion_counts, fingerprint, read_id_list,
     register_inputs,
@@ -109,6 +113,9 @@ from .views import (consent_table, data_methodology_markdown, disclosure_view, m
                     provenance_table, release_methodology_markdown, who_is_protected)
 
 __all__ = [
+    # the customer choices register (issue 27)
+    "applied_counts", "check_choices", "choice_roles", "rectifiable_columns", "register_chosen_customers",
+    "register_choices", "resolve_choices",
     "BudgetExceeded",
     "check_release_budget",
     "default_ledger_path",

@@ -97,20 +97,27 @@ def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True).assign(_row=pd.RangeIndex(len(frame)))
 
 
-def exclusion_counts(eng, roles: Roles, forget, blank_consent: str = "no_consent", transactions: bool = False) -> dict:
+def exclusion_counts(eng, roles: Roles, forget, blank_consent: str = "no_consent", transactions: bool = False,
+                     choices: str | None = None) -> dict:
     """What consent and erasure remove, counted in the engine over every customer (never the ids).
 
     Needs :func:`register_inputs` first; registers the views ``prep_flags``, ``prep_kept`` and
-    ``prep_pseudonyms``. The keys are those of :func:`exclude_customers`.
+    ``prep_pseudonyms``. The keys are those of :func:`exclude_customers`. With a choices register
+    (``choices``: the view of the customers with their choices applied, see
+    :func:`workbench.privacy.register_chosen_customers`), customers whose objection to profiling is in
+    force are removed too and counted as ``objected_to_profiling`` (when not removed otherwise).
     """
     policy = _policy(blank_consent)
-    engine.register_flags(eng, roles.id, roles.consent.get("profiling_opt_out"), policy)
+    objecting = engine.objecting_ids_query() if choices else None
+    engine.register_flags(eng, roles.id, roles.consent.get("profiling_opt_out"), policy, objecting,
+                          choices or engine.PREP_CUSTOMERS)
     row = eng.sql(engine.exclusion_counts_query(policy)).iloc[0]
     counts = {
         "customers_in_input": int(row["customers_in_input"]),
         "opted_out_of_profiling": int(row["opted_out_of_profiling"]),
         "erasure_requests": len(set(map(str, forget or []))),
         "erased": int(row["erased"]),
+        **({"objected_to_profiling": int(row["objected_to_profiling"])} if choices else {}),
         "erasure_ids_not_found": int(row["erasure_ids_not_found"]),
         "customers_kept": int(row["customers_kept"]),
     }

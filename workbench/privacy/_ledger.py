@@ -91,3 +91,16 @@ def append_release(path: str | Path, population: str, entry: dict, dataset: str)
         json.dump(book, handle, indent=2)
     os.replace(tmp, path)
     return list(record["releases"])
+
+
+def ledger_population(dataset: dict, settings: dict) -> str:
+    """The ledger key: whose budget a release spends.
+
+    ``privacy.dp.population`` when set, else the dataset's name and identity (the customers' file,
+    or the generator and its seed: ``Dataset.identity``). Not the content fingerprint, the sample
+    size or the output folder: erasing one customer, a new month of transactions, a larger sample
+    or another ``--out`` changes the content or the place but not the people, and every release
+    about them adds up; keying by any of these would hand each copy a fresh budget.
+    """
+    identity = dataset.get("identity") or dataset.get("source", "")
+    return str(settings.get("population") or f"{dataset.get('name', '')}: {identity}")

@@ -19,7 +19,7 @@ from ._checks import prepared_data_checks
 from ._defaults import DEFAULTS
 from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
 from ._joint import LONG_COLUMNS, TOTAL, DisclosureCheck, _long_form, joint_disclosure, suppress_jointly
-from ._ledger import BudgetExceeded, append_release, check_budget, default_ledger_path
+from ._ledger import BudgetExceeded, append_release, check_budget, default_ledger_path, ledger_population
 from ._partition import disjoint_partition
 from ._quality import data_quality
 from ._risk import reidentification_risk
@@ -303,7 +303,27 @@ def privacy_audit_run(run: "Run") -> dict[str, Any]:
     _summarise_audit(run, prep, inv, checks, risk, k)
     prep = {**prep, "consent": _published_consent(run, prep, k)}
     return {"prepare": prep, "checks": checks, "inventory": inv, "minimisation": mini,
-            "risk": risk, "quality": quality, "k": k, "settings": settings}
+            "risk": risk, "quality": quality, "k": k, "settings": settings, "choices": _published_choices(run, prep, k)}
+
+
+#: What became of the choices register's records, one column each (they add up to the records).
+CHOICE_STATUS = ("in force", "no longer in force", "dated after as_of (excluded)", "unknown customer (excluded)")
+
+
+def _published_choices(run: "Run", prep: dict, k: int) -> pd.DataFrame | None:
+    """The register's records per kind by what became of them, suppressed and registered (None: no register).
+
+    The population is the register's records, not the run's customers: the table links to no customer table.
+    """
+    kinds = (prep.get("choices") or {}).get("kinds")
+    if not kinds:
+        return None
+    rows = {kind: [c["in_force"], c["records"] - c["excluded_future"] - c["excluded_unknown_customer"] - c["in_force"],
+                   c["excluded_future"], c["excluded_unknown_customer"]] for kind, c in sorted(kinds.items())}
+    counts = pd.DataFrame.from_dict(rows, orient="index", columns=list(CHOICE_STATUS))
+    counts.index.name, counts.columns.name = "kind", "register status"
+    return suppress_and_publish(run, "choices_register", counts, "kind", "register status", k,
+                                population="choices register records")
 
 
 def _published_consent(run: "Run", prep: dict, k: int) -> dict:
@@ -385,19 +405,6 @@ def _release_frame(run: "Run", bounds: dict, fit_share: float) -> tuple[pd.DataF
     return frame, list(range(k)), partition
 
 
-def _population(dataset: dict, settings: dict) -> str:
-    """The ledger key: whose budget a release spends.
-
-    ``privacy.dp.population`` when set, else the dataset's name and identity (the customers' file,
-    or the generator and its seed: ``Dataset.identity``). Not the content fingerprint, the sample
-    size or the output folder: erasing one customer, a new month of transactions, a larger sample
-    or another ``--out`` changes the content or the place but not the people, and every release
-    about them adds up; keying by any of these would hand each copy a fresh budget.
-    """
-    identity = dataset.get("identity") or dataset.get("source", "")
-    return str(settings.get("population") or f"{dataset.get('name', '')}: {identity}")
-
-
 def _ledger_path(run: "Run", settings: dict) -> Path:
     """``privacy.dp.ledger`` (relative to the config's folder), else :func:`default_ledger_path`:
     one file outside every output folder, whichever folder a run is written to."""
@@ -421,7 +428,7 @@ def check_release_budget(run: "Run") -> None:
     """
     settings = run.settings("privacy", DEFAULTS)["dp"]
     if settings.get("enabled"):
-        check_budget(_ledger_path(run, settings), _population(run.read_json("manifest_parts/dataset.json"), settings),
+        check_budget(_ledger_path(run, settings), ledger_population(run.read_json("manifest_parts/dataset.json"), settings),
                      float(settings["epsilon"]), float(settings.get("total_epsilon", 10.0)))
 
 
@@ -505,7 +512,7 @@ def _private_release(run: "Run") -> DPRelease | None:
     epsilon, total = float(settings["epsilon"]), float(settings.get("total_epsilon", 10.0))
     ledger_path, dataset = _ledger_path(run, settings), run.read_json("manifest_parts/dataset.json")
     try:
-        spent_before = check_budget(ledger_path, _population(dataset, settings), epsilon, total)
+        spent_before = check_budget(ledger_path, ledger_population(dataset, settings), epsilon, total)
     except BudgetExceeded as refused:
         _refuse(run, str(refused))
         return None
@@ -522,7 +529,7 @@ def _private_release(run: "Run") -> DPRelease | None:
     )
     entry = {"epsilon": epsilon, "delta": release.delta, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "run": run.config.get("name") or run.path.name, "content_fingerprint": dataset["fingerprint"]}
-    releases = append_release(ledger_path, _population(dataset, settings), entry, dataset.get("name", ""))
+    releases = append_release(ledger_path, ledger_population(dataset, settings), entry, dataset.get("name", ""))
     book = {"dataset": dataset.get("name", ""), "total_epsilon": total, "spent_before": spent_before,
             "spent_after": spent_before + epsilon, "releases": releases, "queries": release.ledger,
             "bounds": release.bounds, "skipped_features": release.skipped, "partition": partition["partition"],

@@ -12,7 +12,10 @@ from pathlib import Path
 from ..data import InputError
 from ..report import CHROMIUM, chromium_available, print_pdfs
 from ..rundir import Run
-from ._content import data_held, purchase_summary, segmentation_values
+from ._content import (
+    CONTROLLER_KEYS, choice_sentences, consequences, data_held, missing_controller_texts, profiling_outputs,
+    purchase_summary, segmentation_values,
+)
 from .views import render_statement
 
 DEFAULT_CONTACT = "the data protection contact of the organisation that sent you this statement"
@@ -56,7 +59,26 @@ def statement_for(run: Run, pseudonym: str, model: dict) -> dict | None:
         "segmentation_values": segmentation_values(own_features.iloc[0]) if len(own_features) else [],
         "explanation": explanation,
         "model": model,
+        "choices": choice_sentences(_own_rows(run.path / "data" / "choices.parquet", pseudonym),
+                                    explanation["segment_name"], model["declared_overrides_model"]),
+        "consequences": consequences(model["policy"], explanation["segment_name"]),
+        "outputs": profiling_outputs(explanation, _own_row(run.path / "artifacts" / "value" / "predicted.parquet",
+                                                           pseudonym)),
     }
+
+
+def _own_rows(path: Path, pseudonym: str):
+    """This customer's rows of a per-customer table (filtered on read), or an empty table / None."""
+    import pandas as pd
+
+    if not path.exists():
+        return pd.DataFrame(columns=["customer_id", "kind", "target", "segment", "recorded_at"])
+    return pd.read_parquet(path, filters=[("customer_id", "==", pseudonym)])
+
+
+def _own_row(path: Path, pseudonym: str):
+    rows = _own_rows(path, pseudonym) if path.exists() else None
+    return rows.iloc[0] if rows is not None and len(rows) == 1 else None
 
 
 def model_facts(run: Run) -> dict:
@@ -66,19 +88,26 @@ def model_facts(run: Run) -> dict:
     config = run.config
     report = (config or {}).get("report") or {}
     prov = manifest.get("provenance") or {}
+    fairness = run.read_json("summary/04_fairness.json") if (run.path / "summary" / "04_fairness.json").exists() else {}
+    choices = (config or {}).get("choices") or {}
     return {
+        **{k: report.get(k) for k in CONTROLLER_KEYS},
+        "special_category_basis": report.get("special_category_basis"),
+        "source": run.read_json("data/prepare.json").get("source"),
+        "policy": fairness.get("policy") or {},
+        "declared_overrides_model": bool(choices.get("declared_overrides_model", False)),
         "method": seginfo.get("method"),
         "k": seginfo.get("k"),
         "run_date": manifest.get("started"),
         "git_commit": manifest.get("git_commit"),
         "config_sha256": prov.get("config_sha256"),
-        "controller": report.get("commissioned_by"),
-        "purpose": report.get("purpose"),
+        "controller": report.get("controller") or report.get("commissioned_by"),
         "contact": report.get("contact") or DEFAULT_CONTACT,
     }
 
 
-def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path, pdf: bool = True) -> list[dict]:
+def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path, pdf: bool = True,
+                   draft: bool = False) -> list[dict]:
     """Write one self-contained HTML statement per raw customer id, and the same statement as PDF.
 
     Parameters
@@ -92,6 +121,9 @@ def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path, pdf
     pdf : bool, default True
         Also print each statement to ``statement-<n>.pdf`` beside its HTML (headless Chromium, every
         network request refused: :func:`workbench.report.print_pdfs`).
+    draft : bool, default False
+        Write statements although the config lacks a controller text an Art. 15 answer needs
+        (:data:`~workbench.statement._content.CONTROLLER_KEYS`): every page is then marked DRAFT.
 
     Returns
     -------
@@ -102,8 +134,9 @@ def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path, pdf
     Raises
     ------
     InputError
-        Not a run directory, no persistent pseudonym key (now or when the run was made), or PDFs asked
-        for where Chromium is not installed (checked before anything is written).
+        Not a run directory, no persistent pseudonym key (now or when the run was made), a controller
+        text missing (``report.*``) without ``draft``, or PDFs asked for where Chromium is not installed
+        (checked before anything is written).
     """
     from ..privacy import pseudonym_for
 
@@ -120,8 +153,14 @@ def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path, pdf
     if pdf and not chromium_available():
         raise InputError(f"cannot print statement PDFs: Chromium ({CHROMIUM}) or the Python package playwright is "
                          "missing. Install them (apt-get install chromium; `make browser`) or pass --no-pdf.")
+    held = [i["column"] for i in prep.get("inventory", []) if i.get("kept")]
+    missing = missing_controller_texts((run.config or {}).get("report") or {}, held)
+    if missing and not draft:
+        raise InputError("A statement must tell the customer who is responsible and on what basis (GDPR Art. 15(1)); "
+                         f"the config lacks {', '.join(missing)}. Add them under `report:` in the config, or pass "
+                         "--draft to write statements marked DRAFT for review.")
     pseudonyms = pseudonym_for(raw_ids, run.settings("privacy", {}))
-    model = model_facts(run)
+    model = model_facts(run) | {"draft": bool(missing) or draft}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results = []

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 
+from ._content import readable
+
 _CSS = """body{font-family:system-ui,"DejaVu Sans",sans-serif;max-width:46em;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border-bottom:1px solid #ddd;padding:.3em .7em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.note{color:#555;font-size:.9em}@media print{body{margin:0;max-width:none}}"""
+th{background:#f3f3f3}.note{color:#555;font-size:.9em}.draft{border:2px solid #b00;color:#b00;padding:.4em .7em}@media print{body{margin:0;max-width:none}}"""
 
 
 def render_statement(content: dict, raw_id: str) -> str:
@@ -26,29 +28,79 @@ def render_statement(content: dict, raw_id: str) -> str:
     """
     e = html.escape
     exp, model = content["explanation"], content["model"]
+    draft = bool(model.get("draft"))
     body = [
+        _DRAFT if draft else "",
         f"<header><h1>Your customer segment: what we hold and why</h1><p>Statement for customer <b>{e(raw_id)}</b>"
         f"{' from ' + e(model['controller']) if model.get('controller') else ''}. It shows only your own data.</p>"
         "</header><main>",
         f"<h2>Your segment</h2><p>You are in the segment <b>“{e(exp['segment_name'])}”</b>. {e(exp['paragraph'])}</p>",
+        _choices_section(content),
+        _consequences(content),
         _reasons(exp),
         _change(exp),
         _data_section(content),
         _model_section(model),
+        _controller_section(model),
         _rights(model),
         "</main>",
+        _DRAFT if draft else "",
     ]
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Your customer segment"
+    title = "DRAFT – Your customer segment" if draft else "Your customer segment"
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}"
             f"</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
+
+
+_DRAFT = ("<p class=\"draft\"><b>DRAFT</b>: not for sending. The controller's texts an access request must "
+          "contain are missing from the configuration.</p>")
+
+
+def _choices_section(content: dict) -> str:
+    e = html.escape
+    said = content.get("choices") or []
+    items = "".join(f"<li>{e(s)}</li>" for s in said) or "<li>You have not told us any objection, contest, " \
+        "correction or segment of your own.</li>"
+    return f"<h2>What you told us and what we did</h2><ul>{items}</ul>"
+
+
+def _consequences(content: dict) -> str:
+    e = html.escape
+    actions = content.get("consequences") or []
+    leads = (f"Your segment leads to: {e(', '.join(actions))}." if actions
+             else "Your segment leads to no offer or campaign at present.")
+    rows = "".join(f"<tr><td>{e(o['field'])}</td><td>{e(o['value'])}</td></tr>" for o in content.get("outputs") or [])
+    return ("<h2>What your segment means for you</h2>"
+            f"<p>{leads}</p><h3>What we worked out about you</h3><table><thead><tr><th scope=\"col\">item</th>"
+            f"<th scope=\"col\">value</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def _controller_section(model: dict) -> str:
+    e = html.escape
+    given = lambda key: e(str(model.get(key) or "not stated (draft)"))  # noqa: E731
+    special = (f"<li><b>Special categories of data</b> (such as ethnic origin) are processed on this basis: "
+               f"{e(str(model['special_category_basis']))}.</li>" if model.get("special_category_basis") else "")
+    return (
+        "<h2>Who is responsible, why and for how long</h2><ul>"
+        f"<li><b>Controller</b>: {given('controller')}.</li>"
+        f"<li><b>Purposes</b>: {given('purpose')}.</li>"
+        f"<li><b>Legal basis</b>: {given('legal_basis')}.</li>{special}"
+        f"<li><b>Who receives your data</b>: {given('recipients')}.</li>"
+        f"<li><b>How long we keep it</b>: {given('retention')}.</li>"
+        f"<li><b>Where the data comes from</b>: {e(str(model.get('source') or 'our customer records'))}.</li>"
+        f"<li><b>Your right to complain</b>: you may complain to the supervisory authority, "
+        f"{given('supervisory_authority')}.</li></ul>"
+    )
 
 
 def _reasons(exp: dict) -> str:
     e = html.escape
-    if not exp.get("contributions"):
+    # a value the customer shares with their segment's typical member and with the population is no reason
+    reasons = [c for c in exp.get("contributions") or [] if not _shared_by_everyone(c)]
+    if not reasons:
         return "<h2>Why</h2><p>No feature-level explanation is available for your segment.</p>"
     rows = "".join(
         f"<tr><td>{e(_words(c['feature']))}</td><td>{e(_num(c.get('value')))}</td>"
-        f"<td>{e(_num(c.get('typical')))}</td></tr>" for c in exp["contributions"]
+        f"<td>{e(_num(c.get('typical')))}</td></tr>" for c in reasons
     )
     return ("<h2>The main reasons</h2><p>These of your values weighed most in placing you in this segment "
             "rather than the next closest one:</p><table><thead><tr><th scope=\"col\">what</th>"
@@ -118,8 +170,14 @@ def _rights(model: dict) -> str:
     )
 
 
+def _shared_by_everyone(contribution: dict) -> bool:
+    """Whether the customer's value equals both their segment's typical value and the population's (as shown)."""
+    shown = [_num(contribution.get(k)) for k in ("value", "typical", "population_median")]
+    return "not recorded" not in shown and len(set(shown)) == 1
+
+
 def _words(name: str) -> str:
-    return str(name).replace("_90d", " (90 days)").replace("_", " ")
+    return readable(name)
 
 
 def _num(value) -> str:
