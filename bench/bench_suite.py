@@ -12,7 +12,8 @@ notebooks), imports (cells that only import and open the run), the stage's own c
 cell), HTML export, and per run ``prepare`` and ``audit.pdf``. Cell times come from nbclient's
 ``record_timing`` in each executed notebook; the rest from ``manifest.json``.
 
-``tests`` runs ``make test``'s pytest command with ``--durations=0`` and prints the time per test module
+``tests`` runs ``make test``'s pytest command with ``--durations=0`` (its whole output is kept in
+``.pytest-durations.txt``) and prints the time per test module
 (setup, call and teardown summed; with xdist these are CPU-seconds of the two workers, not wall time),
 the slowest 15 tests and the wall time.
 
@@ -23,6 +24,7 @@ the slowest 15 tests and the wall time.
 from __future__ import annotations
 
 import json
+import os
 import re
 import statistics
 import subprocess
@@ -90,10 +92,14 @@ def suite(out: Path | None) -> None:
 
 
 def tests(extra: list[str]) -> None:
-    cmd = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", "tests", "--durations=0",
-           "-q", *extra]
+    cmd = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder",
+           "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg", "tests", "notebooks",
+           "--durations=0", "-q", *extra]
     t0 = time.perf_counter()
-    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    with tempfile.TemporaryDirectory() as ledger:  # as make test: the notebooks' releases spend a throw-away ledger
+        env = {**os.environ, "WORKBENCH_DP_LEDGER": str(Path(ledger) / "dp_ledger.json")}
+        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    (ROOT / ".pytest-durations.txt").write_text(result.stdout + result.stderr)
     wall = time.perf_counter() - t0
     per_module: dict[str, float] = defaultdict(float)
     rows = []
