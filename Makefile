@@ -24,12 +24,13 @@ $(STAMP): pyproject.toml
 run: $(STAMP) browser
 	$(BIN)/workbench suite --out reports
 
-# One pytest session for the unit tests and nbval's notebooks, on two workers: tests/conftest.py groups
-# what shares an expensive fixture (Spark, the end-to-end run, the notebooks' run directory) and starts
-# the longest groups first. A test is not a release: the notebooks' DP releases spend a throw-away ledger.
+# The unit tests on two workers: tests/conftest.py groups what shares an expensive fixture (Spark, the
+# end-to-end run) and starts the longest groups first. Then nbval over the notebooks, alone: they share one
+# run directory. A test is not a release: the notebooks' DP releases spend a throw-away ledger.
 test: $(STAMP) browser
-	WORKBENCH_DP_LEDGER=$$(mktemp -d)/dp_ledger.json $(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder \
-		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg tests notebooks
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder tests
+	WORKBENCH_DP_LEDGER=$$(mktemp -d)/dp_ledger.json $(BIN)/python -m pytest -p no:xdist --nbval-lax \
+		--nbval-current-env --nbval-sanitize-with tests/sanitize.cfg notebooks
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -116,6 +116,7 @@ def _module_groups(items) -> dict:
     return {node: names[find(node)] or find(node) for node in parent if node.endswith((".py", ".ipynb"))}
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the marks into groups
 def pytest_collection_modifyitems(session, config, items):
     groups = _module_groups(items)
     module = {id(item): str(item.path.relative_to(item.config.rootpath)) for item in items}

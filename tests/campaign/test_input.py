@@ -19,7 +19,7 @@ from workbench.pipeline._prepare import prepare
 
 @pytest.fixture(scope="module")
 def world():
-    return data.load("synthetic", n_customers=300, seed=5)
+    return data.load("synthetic", n_customers=300, seed=5, choices=False)  # objections are tests/privacy's
 
 
 def _byo(world, folder, change=None, drop_response=False, **config_changes):

@@ -14,7 +14,8 @@ POLICY = ("fairness.policy={premium_offer: {top_value: 1, consent: marketing_opt
 
 
 def test_consent_by_purpose_changes_the_selected_set(tmp_path, prepared):
-    run = prepared(tmp_path, "synthetic", ["dataset.params.n_customers=3000", "dataset.params.seed=5", POLICY,
+    run = prepared(tmp_path, "synthetic", ["dataset.params.n_customers=3000", "dataset.params.seed=5",
+                                           "dataset.params.choices=false", POLICY,
                                            "fairness.intersections=[]", "fairness.mitigation.correlation_remover=false"])
     cust = run.customers()
     # The per-purpose flag data preparation keeps: women consent less often (a finding of its own).

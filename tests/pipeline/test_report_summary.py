@@ -51,7 +51,7 @@ def test_summary_states_purpose_verdicts_privacy_and_limitations_in_order():
     assert page.count('<a href="04_fairness_audit.html">fairness audit</a>') == 3
     assert '<td class="fail">FAIL</td>' in page and '<td class="pass">PASS</td>' in page
     assert '<td class="insufficient">INSUFFICIENT</td>' in page
-    assert "rate ratio within 0.8–1.25, gap ≤ 0.1" in page and "Holm correction" in page
+    assert "ratio 0.8–1.25, gap ≤ 0.1" in page and "Holm-corrected" in page
     assert "Ratio 0.96 &amp; within." in page
     # privacy facts come from the records, not recomputed
     assert "575 excluded because they opted out" in page and "3 erased on request" in page

@@ -10,6 +10,7 @@ as bytes) is searched.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from pathlib import Path
 
@@ -123,6 +124,9 @@ def test_pipeline_completes_on_the_canary_dataset(byo_run):
     assert result.ok, result.message
 
 
+_IMAGE = re.compile(r'(data:image/[a-z+]+;base64,|"image/png": ")[A-Za-z0-9+/=]+(\\n[A-Za-z0-9+/=]+)*')
+
+
 def test_no_canary_appears_in_any_file_of_the_run(byo_run):
     result, raw, _ = byo_run
     files = [p for p in result.out.rglob("*") if p.is_file()]
@@ -133,6 +137,7 @@ def test_no_canary_appears_in_any_file_of_the_run(byo_run):
     leaks = []
     for path in files:
         for text in _texts(path):
+            text = _IMAGE.sub("", text)  # a figure's base64 bytes can spell "cnry" by chance; no value lives there
             low = text.lower()
             if "cnry" in low:
                 i = low.index("cnry")

@@ -25,6 +25,7 @@ def scored_run(tmp_path_factory):
         key = privacy.resolve_key(privacy.DEFAULTS)
         cfg = load_config(dataset="synthetic", overrides=[
             "dataset.params.n_customers=1500", "dataset.params.seed=3", "segmentation.k=4",
+            "dataset.params.choices=false",  # the exported SQL does not read a choices register (issue 28 note)
         ])
         run = prepare(cfg, tmp_path_factory.mktemp("scored") / "run")
         segment.segment_run(run)

@@ -20,31 +20,32 @@ def _forest(ax, labels, est, low, high, color):
 
 def plot_uplift(result, campaign: str):
     """Uplift per segment with its Newcombe interval; targeted segments in a second colour."""
-    import matplotlib.pyplot as plt
-
     eff = result.effects
     rows = eff.loc[(eff["campaign"] == campaign) & eff["attribute"].isna()]
     targeted = set(result.targeted.get(campaign, []))
-    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.45 * len(rows)))
     labels = [f"{n}{' (targeted)' if s in targeted else ''}" for n, s in zip(rows["segment_name"], rows["segment"])]
-    _forest(ax, labels, *(rows[c].to_numpy(float) * 100 for c in ("uplift", "uplift_low", "uplift_high")), "#0072B2")
-    ax.set_xlabel("uplift: response offered minus holdout, percentage points (95% interval)")
-    ax.set_title(f"Campaign {campaign}: uplift per segment")
-    fig.tight_layout()
-    return fig
+    return _uplift_figure(rows, labels, "#0072B2",
+                          "uplift: response offered minus holdout, percentage points (95% interval)",
+                          f"Campaign {campaign}: uplift per segment")
 
 
 def plot_group_uplift(result, campaign: str, attribute: str):
     """Uplift per group of ``attribute`` in the targeted segments."""
-    import matplotlib.pyplot as plt
-
     eff: pd.DataFrame = result.effects
     rows = eff.loc[(eff["campaign"] == campaign) & (eff["attribute"] == attribute)]
-    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.45 * max(len(rows), 1)))
     labels = [f"{n}: {g}" for n, g in zip(rows["segment_name"], rows["group"])]
-    _forest(ax, labels, *(rows[c].to_numpy(float) * 100 for c in ("uplift", "uplift_low", "uplift_high")), "#D55E00")
-    ax.set_xlabel("uplift, percentage points (95% interval)")
-    ax.set_title(f"Campaign {campaign}: uplift by {attribute} in the targeted segments")
+    return _uplift_figure(rows, labels, "#D55E00", "uplift, percentage points (95% interval)",
+                          f"Campaign {campaign}: uplift by {attribute} in the targeted segments")
+
+
+def _uplift_figure(rows: pd.DataFrame, labels: list[str], colour: str, xlabel: str, title: str):
+    """One forest plot of uplift rows (percentage points, with their intervals)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.45 * max(len(rows), 1)))
+    _forest(ax, labels, *(rows[c].to_numpy(float) * 100 for c in ("uplift", "uplift_low", "uplift_high")), colour)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 

@@ -299,7 +299,8 @@ def segment_kpis(run: Run) -> tuple[pd.DataFrame | None, str]:
         table = pd.DataFrame({yes: counts[kpi].to_numpy(), no: (counts["customers"] - counts[kpi]).to_numpy()},
                              index=labels)
         shown = suppress_and_publish(run, f"kpi_{'retention' if kpi == 'retained' else 'upsell'}", table,
-                                     "window × segment", "retention" if kpi == "retained" else "upsell", k)
+                                     "window × segment", "retention" if kpi == "retained" else "upsell", k,
+                                     population="customer-windows of the segment KPIs")
         hidden[kpi] = shown.loc[labels, [yes, no]].isna().any(axis=1).to_numpy()
         hidden["customers"] = hidden.get("customers", False) | shown.loc[labels, "Total"].isna().to_numpy()
     out = kpi_rates(counts)

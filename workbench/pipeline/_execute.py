@@ -72,13 +72,33 @@ class NotebookSession:
 
         nb = load_notebook_node(str(self.notebook_dir / f"{notebook}.ipynb"))
         nb = parameterize_notebook(nb, {"run_dir": str(run_dir), "config": None}, kernel_name="python3")
+        from nbclient.util import run_sync
+
         client = NotebookClient(nb, km=self.km, kernel_name="python3", record_timing=True,
                                 resources={"metadata": {"path": str(self.notebook_dir)}})
         try:
-            client.execute()
-        finally:
+            run_sync(_execute_cells)(client)
+        finally:  # the executed notebook is kept, a failed one with its error
             nbformat.write(nb, str(Path(run_dir) / f"{notebook}.ipynb"))
-            _fresh_namespace(client)
+        _fresh_namespace(client)  # after a failure the sequence stops and the kernel is shut down
+
+
+async def _execute_cells(client) -> None:
+    """``NotebookClient.async_execute`` on the session's kernel, without its signal handlers.
+
+    nbclient's own ``execute`` answers Ctrl-C and SIGTERM by shutting the kernel down, so an interrupted
+    run would read as a failed notebook; here the interrupt reaches :func:`workbench.pipeline.run`, which
+    removes its temporary folder and exits with 130.
+    """
+    from nbclient.util import ensure_async
+
+    client.reset_execution_trackers()
+    await client.async_start_new_kernel_client()
+    info = await client.async_wait_for_reply(await ensure_async(client.kc.kernel_info()))
+    if info is not None and "language_info" in info["content"]:
+        client.nb.metadata["language_info"] = info["content"]["language_info"]
+    for index, cell in enumerate(client.nb.cells):
+        await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
 
 
 def _fresh_namespace(client) -> None:

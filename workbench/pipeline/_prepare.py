@@ -165,7 +165,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
     run.add_to_manifest("dataset", {
         "name": dataset.name,
         "source": dataset.source,
-        "identity": dataset.identity or dataset.source,  # whose privacy budget a DP release spends
+        "identity": getattr(dataset, "identity", None) or dataset.source,  # whose budget a DP release spends
         "fingerprint": _frame_fingerprint(run_dir / "data"),
         # keyed (HMAC under the pseudonym key): a plain hash of an id list is reversed by
         # hashing candidate ids; with a random per-run key nothing could check it, so None
@@ -295,15 +295,20 @@ def _check_campaigns(eng, dataset, config: dict, base_dir: Path, in_engine: bool
     from ..data._checks import future_rows
 
     spec = config.get("dataset") or {}
+    _, cutoff = future_rows(pd.Series([], dtype="datetime64[ns]"), spec.get("as_of"))
     if in_engine and spec.get("campaigns"):
         source = str(_resolve(str(spec["campaigns"]), base_dir))
         present = engine.register_campaigns(eng, source, campaign_roles(spec))
     elif getattr(dataset, "campaigns", None) is not None:
         source = str(spec.get("campaigns") or "the built-in campaign")
-        present = engine.register_campaigns(eng, dataset.campaigns)
+        table = dataset.campaigns
+        if not spec.get("campaigns") and cutoff is not None:  # the planted campaign is not run yet at an earlier as_of
+            table = table[pd.to_datetime(table["assigned_at"]) <= pd.Timestamp(cutoff)]
+            if table.empty:
+                return None
+        present = engine.register_campaigns(eng, table)
     else:
         return None
-    _, cutoff = future_rows(pd.Series([], dtype="datetime64[ns]"), spec.get("as_of"))
     problems = engine.campaign_problems(eng, present, cutoff, source)
     if "response" not in present and (dataset.roles.transactions is None or not _has_transactions(spec, dataset)):
         problems.append(f"Input error in table 'campaigns' ({source}): column 'response' missing and no transaction "
