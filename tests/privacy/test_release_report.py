@@ -71,6 +71,8 @@ def test_no_exact_value_of_the_release_is_in_any_page_a_reader_gets(release_run)
         numbers = {float(x) for x in _numbers(text)}
         assert not {"abs_error", "within_expected", "relative_error"} & set(text.split()), name
         for r in counts.itertuples():
+            if float(r.dp) == float(r.exact):  # the noise drew 0: the released count itself is this number
+                continue
             assert float(r.exact) in public or float(r.exact) not in numbers, (name, r.segment, "exact count")
         for r in means.itertuples():
             assert f"{r.exact:.3f}" not in tokens, (name, r.segment, r.statistic)

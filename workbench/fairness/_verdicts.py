@@ -344,9 +344,11 @@ def _group_phrase(attribute: str, group: str, labelled: bool, first: bool = True
 
 
 def _f(x) -> str:
+    """Two decimals of the value summary.json publishes (rounded to 4 first): the sentence and the verdict
+    table never differ in the last digit (0.67496 is published as 0.675 and printed 0.68 in both)."""
     if x is None or (isinstance(x, float) and np.isnan(x)):
         return "n/a"
-    return "∞" if np.isinf(x) else f"{x:.2f}"
+    return "∞" if np.isinf(x) else f"{round(float(x), 4):.2f}"
 
 
 def _pct(x) -> str:
