@@ -162,7 +162,13 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
                       objected_to_profiling_removed=counts.get("objected_to_profiling", 0))
     # ``_base_dir`` stays in config.yaml: open_run compares configs without it.
     (run_dir / "config.yaml").write_text(yaml.safe_dump(to_jsonable(dict(config)), sort_keys=False))
-    run.add_to_manifest("dataset", {
+    run.add_to_manifest("dataset", _dataset_record(dataset, run_dir, consent_hmac, forget, key))
+    return run
+
+
+def _dataset_record(dataset, run_dir: Path, consent_hmac, forget, key) -> dict:
+    """The manifest's ``dataset`` part: what was read, whose budget a DP release spends, keyed fingerprints."""
+    return {
         "name": dataset.name,
         "source": dataset.source,
         "identity": getattr(dataset, "identity", None) or dataset.source,  # whose budget a DP release spends
@@ -176,8 +182,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
         # HMAC of a fixed text under the key: equal for equal keys, so `workbench compare` can check
         # that two runs' pseudonyms name the same customers; None for a random per-run key
         "pseudonym_key_check": privacy.fingerprint(["workbench pseudonym key check"], key),
-    })
-    return run
+    }
 
 
 def _register(eng, dataset, config: dict, base_dir: Path, forget, key):

@@ -322,7 +322,12 @@ def suppress_jointly(
     if not safe:
         warnings.warn(f"the joint attack still narrows a hidden count after every cell of {row_dim} x {col_dim} "
                       "that could help is hidden; the whole-run check will report it", stacklevel=2)
-    hidden = sup[positions].reshape(full.shape)
+    return _masked_table(full, sup[positions].reshape(full.shape), k, unmarked)
+
+
+def _masked_table(full: pd.DataFrame, hidden: np.ndarray, k: int, unmarked: bool) -> pd.DataFrame:
+    """The published table: hidden cells NaN; ``attrs`` name the complementary cells and whether one marker
+    stands for every hidden cell."""
     out = full.mask(hidden)
     # a hidden cell whose own count is not 1..k-1 is hidden to protect another (here or in an earlier table)
     small = (full.to_numpy() > 0) & (full.to_numpy() < k)
