@@ -156,3 +156,37 @@ def test_notebook_01_register_table_is_published_suppressed(tmp_path, world):
     cells = table.drop(index="Total", columns="Total")
     assert (cells.isna() | (cells == 0)).all().all() and cells.isna().any().any()
     assert (run.path / "artifacts" / "disclosure" / "choices_register.parquet").exists()
+
+
+@pytest.mark.parametrize("encoding,sep", [("latin-1", ";"), ("cp1252", "\t"), ("utf-8-sig", "|")])
+def test_register_is_read_with_the_customer_exports_detection(tmp_path, world, encoding, sep):
+    """A register exported like the customer table (Latin-1 or Windows-1252, semicolons or tabs, a BOM) is
+    read as that table is: encoding and delimiter detected, accented text intact, nothing configured."""
+    ds, ids = world
+    register = _register(ids)
+    register.loc[register["kind"] == "contest", "value"] = "ce n’est pas moi – très mal classé"[: 40]
+    if encoding == "latin-1":  # no curly quote or dash in Latin-1
+        register["value"] = register["value"].str.replace("’", "'").str.replace("–", "-")
+    config_path = data.write_byo(data.Dataset(**{**vars(ds), "choices": register}), tmp_path / "byo")
+    register.to_csv(config_path.parent / "choices.csv", sep=sep, encoding=encoding, index=False)
+    config = load_config(config=config_path)
+    config["dataset"]["read"] = "pandas"
+    run = pipeline.prepare(config, tmp_path / "run")
+    prep = run.read_json("data/prepare.json")
+    assert prep["choices"]["read_as"]["delimiter"] == sep
+    # Latin-1 text without C1 control bytes is Windows-1252 text too: the detection tries cp1252 first
+    assert prep["choices"]["read_as"]["encoding"] == ("utf-8-sig" if encoding == "utf-8-sig" else "cp1252")
+    assert prep["counts"]["objected_to_profiling"] == 1
+    assert prep["choices"]["kinds"]["contest"]["in_force"] == 1
+    assert prep["choices"]["applied"]["rectified_values"] == 1
+
+
+def test_register_encoding_set_in_the_config_wins(tmp_path, world):
+    ds, ids = world
+    register = _register(ids)
+    config_path = data.write_byo(data.Dataset(**{**vars(ds), "choices": register}), tmp_path / "byo")
+    register.to_csv(config_path.parent / "choices.csv", sep=";", encoding="utf-16", index=False)
+    config = load_config(config=config_path)
+    config["dataset"]["read"] = "pandas"
+    with pytest.raises(InputError, match="table 'choices'"):  # detection cannot read UTF-16: a clear error
+        pipeline.prepare(config, tmp_path / "run")
