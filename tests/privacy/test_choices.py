@@ -190,3 +190,26 @@ def test_register_encoding_set_in_the_config_wins(tmp_path, world):
     config["dataset"]["read"] = "pandas"
     with pytest.raises(InputError, match="table 'choices'"):  # detection cannot read UTF-16: a clear error
         pipeline.prepare(config, tmp_path / "run")
+
+
+def test_objection_record_is_kept_for_the_statement_and_erasure_removes_it(tmp_path, world):
+    """``data/objections.parquet`` holds the pseudonym and date of each objection to profiling in force
+    (their statement reads it); a customer who is also erased leaves no record at all."""
+    from workbench.privacy import pseudonym_for
+
+    _, ids = world
+    run = _prepare(tmp_path / "kept", world, _register(ids))
+    record = pd.read_parquet(run.path / "data" / "objections.parquet")
+    assert record["customer_id"].tolist() == pseudonym_for([ids[0]], run.settings("privacy", {}))
+    assert record["recorded_at"].dt.date.astype(str).tolist() == ["2026-03-02"]
+    assert list(record.columns) == ["customer_id", "recorded_at"]
+
+    ds, _ = world
+    forget = tmp_path / "forget.txt"
+    forget.write_text(f"{ids[0]}\n")
+    config = load_config(config=data.write_byo(data.Dataset(**{**vars(ds), "choices": _register(ids)}),
+                                               tmp_path / "byo"))
+    config.setdefault("privacy", {})["forget"] = str(forget)
+    erased = pipeline.prepare(config, tmp_path / "erased")
+    assert erased.read_json("data/prepare.json")["counts"]["erased"] == 1
+    assert len(pd.read_parquet(erased.path / "data" / "objections.parquet")) == 0

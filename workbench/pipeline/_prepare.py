@@ -152,6 +152,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
             choices["applied"] = privacy.applied_counts(eng, roles)
             _write_parquet(eng, engine.prepared_choices_query(engine.PREP_KEPT, "prep_pseudonyms", roles.id, "_row"),
                            run.path / "data" / "choices.parquet")
+            _write_parquet(eng, privacy.objection_records(eng), run.path / "data" / "objections.parquet")
     n_transactions = counts.get("transactions_kept", 0) if tx_written else 0
     run.write_json("data/roles.json", pruned_roles.to_dict())
     run.write_json("data/prepare.json", _prepare_record(

@@ -250,6 +250,15 @@ def register_chosen_customers(eng, roles: Roles, customer_types: dict[str, str],
     return _CHOSEN_CUSTOMERS
 
 
+def objection_records(eng) -> str:
+    """The query of the objection records a statement reads (``data/objections.parquet``): pseudonym and
+    date of each objection to profiling in force of a customer not erased. Needs preparation's views."""
+    from ..engine._prepare_queries import FLAGS, ROW
+
+    eng.register_view(cq.OBJECTIONS, cq.objection_rows_query(FLAGS, ROW))
+    return cq.objections_query(ROW)
+
+
 def applied_counts(eng, roles: Roles) -> dict:
     """What the choices in force changed at preparation, counted over the customers kept."""
     purposes = [p for p in roles.consent if p != "profiling_opt_out"]
