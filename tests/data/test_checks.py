@@ -86,3 +86,30 @@ def test_too_few_customers_is_an_input_error(byo):
     with pytest.raises(InputError, match="1 customer.*minimum of 50.*dataset.min_customers"):
         _load(byo)
     assert len(_load(byo, ["dataset.min_customers=1"]).customers) == 1
+
+
+def test_categorical_columns_are_capped_like_text(tmp_path):
+    """A pandas Categorical (a Parquet dictionary column, or a frame built in Python) holds its text in its
+    categories: the long-value cap applies there too, and the stand-in is the text column's."""
+    from workbench.data._checks import cap_long_values
+
+    long = "z" * 5_000
+    df = pd.DataFrame({"region": pd.Categorical(["north", long, long, None], categories=["north", long, "y" * 900]),
+                       "code": pd.Categorical([1, 2, 3, 4])})
+    out, counts = cap_long_values(df, 200)
+    assert counts == {"region": 2}  # rows holding a long value; the unused long category is renamed too
+    assert isinstance(out["region"].dtype, pd.CategoricalDtype) and out["code"].equals(df["code"])
+    assert max(len(c) for c in out["region"].cat.categories) <= 200
+    text, _ = cap_long_values(df.assign(region=df["region"].astype(object)), 200)
+    assert out["region"].astype(object).tolist()[:3] == text["region"].tolist()[:3]
+    assert out["region"].iloc[1].startswith("long value (5,000 characters, sha256 ")
+
+    d = data.load("synthetic", n_customers=120, seed=1)
+    region = d.customers["region"].astype(object)
+    region.iloc[5] = "x" * 1_000_000
+    d.customers["region"] = pd.Categorical(region)
+    path = data.write_byo(d, tmp_path / "byo", fmt="parquet")
+    assert isinstance(pd.read_parquet(path.parent / "customers.parquet")["region"].dtype, pd.CategoricalDtype)
+    loaded = _load(path)
+    assert loaded.checks["long_values_replaced"] == {"max_length": 200, "columns": {"region": 1}}
+    assert loaded.customers["region"].astype(str).str.len().max() <= 200

@@ -88,7 +88,7 @@ def test_prepare_writes_the_same_tables_and_record_on_both_engines(spark_engine,
     assert record["counts"]["erased"] + record["counts"]["erasure_ids_not_found"] == 3
     assert record["n_customers"] == record["counts"]["customers_kept"] == len(duck.customers())
     assert record["counts"]["objected_to_profiling"] > 0 and record["choices"]["applied"]["rectified_values"] > 0
-    for table in ("customers.parquet", "transactions.parquet", "truth.parquet", "choices.parquet"):
+    for table in ("customers.parquet", "transactions.parquet", "truth.parquet", "choices.parquet", "objections.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(duck.path / "data" / table),
                                       pd.read_parquet(spark.path / "data" / table), check_dtype=False)
         assert not list((duck.path / "data").glob("*.parts"))  # the engine's parts are merged and removed

@@ -7,8 +7,8 @@ that this vectorised rule is the rule: on a sample of the same replicates, :func
 (after :func:`fairness.compare_counts`) fails exactly the same ones. Defaults throughout: most favoured
 comparison group, band 0.8–1.25 with a difference threshold of 0.1, alpha 0.05, Holm.
 
-Rates measured with 2,000 replicates each (seeds as here) are recorded in the issue-25 report;
-the assertions allow the Monte Carlo error of ``REPS`` replicates (2.58 standard errors at 5%).
+Rates measured with 2,000 replicates each are recorded in bench/README.md ("The fail rule by
+simulation") and the issue-25 reports; the assertions allow the Monte Carlo error of ``REPS`` replicates (2.58 standard errors at 5%).
 """
 
 from __future__ import annotations
@@ -47,8 +47,15 @@ SCENARIOS = {  # name: (true rates per group, customers per group, seed)
     "ratio 0.82, inside the band, 20,000 per group": ([0.1, 0.082], 20000, 1),
     "ratio 0.80, on the edge, 20,000 per group": ([0.1, 0.08], 20000, 2),
     "ratio 0.80, on the edge, 5,000 per group": ([0.1, 0.08], 5000, 3),
+    # family-wise: every group equal, the comparison group the observed maximum (Holm over all pairs)
+    "4 equal groups of 300": ([0.1] * 4, 300, 8),
     "8 equal groups of 300": ([0.1] * 8, 300, 4),
+    "20 equal groups of 300": ([0.1] * 20, 300, 9),
+    "20 equal groups of 50": ([0.1] * 20, 50, 10),
+    # the least favourable family: every other group exactly on the edge
+    "4 groups, 3 of them on the edge, 3,000 each": ([0.1] + [0.08] * 3, 3000, 11),
     "8 groups, 4 of them 0.8 times the others, 3,000 each": ([0.1] * 4 + [0.08] * 4, 3000, 5),
+    "20 groups, 10 of them on the edge, 3,000 each": ([0.1] * 10 + [0.08] * 10, 3000, 12),
     "both edges at once (0.5 vs 0.4: ratio 0.8, difference 0.1)": ([0.5, 0.4], 2000, 6),
 }
 

@@ -156,3 +156,60 @@ def test_notebook_01_register_table_is_published_suppressed(tmp_path, world):
     cells = table.drop(index="Total", columns="Total")
     assert (cells.isna() | (cells == 0)).all().all() and cells.isna().any().any()
     assert (run.path / "artifacts" / "disclosure" / "choices_register.parquet").exists()
+
+
+@pytest.mark.parametrize("encoding,sep", [("latin-1", ";"), ("cp1252", "\t"), ("utf-8-sig", "|")])
+def test_register_is_read_with_the_customer_exports_detection(tmp_path, world, encoding, sep):
+    """A register exported like the customer table (Latin-1 or Windows-1252, semicolons or tabs, a BOM) is
+    read as that table is: encoding and delimiter detected, accented text intact, nothing configured."""
+    ds, ids = world
+    register = _register(ids)
+    register.loc[register["kind"] == "contest", "value"] = "ce n’est pas moi – très mal classé"[: 40]
+    if encoding == "latin-1":  # no curly quote or dash in Latin-1
+        register["value"] = register["value"].str.replace("’", "'").str.replace("–", "-")
+    config_path = data.write_byo(data.Dataset(**{**vars(ds), "choices": register}), tmp_path / "byo")
+    register.to_csv(config_path.parent / "choices.csv", sep=sep, encoding=encoding, index=False)
+    config = load_config(config=config_path)
+    config["dataset"]["read"] = "pandas"
+    run = pipeline.prepare(config, tmp_path / "run")
+    prep = run.read_json("data/prepare.json")
+    assert prep["choices"]["read_as"]["delimiter"] == sep
+    # Latin-1 text without C1 control bytes is Windows-1252 text too: the detection tries cp1252 first
+    assert prep["choices"]["read_as"]["encoding"] == ("utf-8-sig" if encoding == "utf-8-sig" else "cp1252")
+    assert prep["counts"]["objected_to_profiling"] == 1
+    assert prep["choices"]["kinds"]["contest"]["in_force"] == 1
+    assert prep["choices"]["applied"]["rectified_values"] == 1
+
+
+def test_register_encoding_set_in_the_config_wins(tmp_path, world):
+    ds, ids = world
+    register = _register(ids)
+    config_path = data.write_byo(data.Dataset(**{**vars(ds), "choices": register}), tmp_path / "byo")
+    register.to_csv(config_path.parent / "choices.csv", sep=";", encoding="utf-16", index=False)
+    config = load_config(config=config_path)
+    config["dataset"]["read"] = "pandas"
+    with pytest.raises(InputError, match="table 'choices'"):  # detection cannot read UTF-16: a clear error
+        pipeline.prepare(config, tmp_path / "run")
+
+
+def test_objection_record_is_kept_for_the_statement_and_erasure_removes_it(tmp_path, world):
+    """``data/objections.parquet`` holds the pseudonym and date of each objection to profiling in force
+    (their statement reads it); a customer who is also erased leaves no record at all."""
+    from workbench.privacy import pseudonym_for
+
+    _, ids = world
+    run = _prepare(tmp_path / "kept", world, _register(ids))
+    record = pd.read_parquet(run.path / "data" / "objections.parquet")
+    assert record["customer_id"].tolist() == pseudonym_for([ids[0]], run.settings("privacy", {}))
+    assert record["recorded_at"].dt.date.astype(str).tolist() == ["2026-03-02"]
+    assert list(record.columns) == ["customer_id", "recorded_at"]
+
+    ds, _ = world
+    forget = tmp_path / "forget.txt"
+    forget.write_text(f"{ids[0]}\n")
+    config = load_config(config=data.write_byo(data.Dataset(**{**vars(ds), "choices": _register(ids)}),
+                                               tmp_path / "byo"))
+    config.setdefault("privacy", {})["forget"] = str(forget)
+    erased = pipeline.prepare(config, tmp_path / "erased")
+    assert erased.read_json("data/prepare.json")["counts"]["erased"] == 1
+    assert len(pd.read_parquet(erased.path / "data" / "objections.parquet")) == 0

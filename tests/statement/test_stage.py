@@ -60,7 +60,8 @@ def _byo(folder: Path) -> Path:
     pd.DataFrame([("C00017", "contest", "this is not me", "2026-04-10"),
                   ("C00088", "declare_segment", "Big spenders", "2026-04-11"),
                   ("C00150", "rectify", "visits_90d=3", "2026-03-01"),
-                  ("C00004", "object_action", "premium_offer", "2026-03-02")],
+                  ("C00004", "object_action", "premium_offer", "2026-03-02"),
+                  ("C00023", "object_profiling", None, "2026-03-05")],
                  columns=["id", "kind", "value", "recorded_at"]).to_csv(folder / "choices.csv", index=False)
     config = {
         "name": "byo_statements", "seed": 5,
@@ -250,3 +251,23 @@ def test_a_reason_every_customer_shares_is_left_out():
     page = _reasons({"contributions": [shared, real]})
     assert "days since your last purchase" in page and "returns" not in page
     assert "No feature-level explanation" in _reasons({"contributions": [shared]})
+
+
+def test_a_customer_who_objected_to_profiling_gets_a_true_and_complete_statement(byo_run, tmp_path):
+    """Issue 27: left out of the run for their objection, they are told that we hold and honour it, that
+    nothing was computed about them, what our records still hold, who is responsible and what they can do."""
+    import html
+
+    results = statements_run(byo_run / "run", ["C00023", "C00009"], tmp_path, pdf=False)
+    assert [r["status"] for r in results] == ["written", "not found"]  # C00009 opted out by flag: no record
+    assert results[0]["objection"]
+    page = Path(results[0]["file"]).read_text()
+    assert "Objection to profiling for marketing recorded on 2026-03-05: since then you are in no segment" in page
+    assert "only the record of your objection" in page and "None of your values is in it" in page
+    assert "customers.csv" in page and "loyalty tier" in page and "your purchases" in page
+    assert "You have no segment" in page and "premium offers" in page
+    for text in CONTROLLER.values():
+        assert html.escape(text) in page, text
+    assert "Withdraw your objection" in page and "privacy@example.org" in page and "DRAFT" not in page
+    assert not re.search(r"TIER\d{5}X", page) and "Name23" not in page  # no value of theirs or anyone's
+    assert "The main reasons" not in page and "You are in the segment" not in page

@@ -182,20 +182,50 @@ def cap_long_values(df: pd.DataFrame, limit: int, keep: tuple[str, ...] = ()) ->
     (pandas.DataFrame, dict)
         The table (a copy when anything changed) and ``{column: values replaced}`` for the columns that had any.
     """
-    import hashlib
-
     counts, out = {}, df
     for col in df.columns:
         s = df[col]
-        if col in keep or not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        if col in keep:
             continue
-        long = s.astype("string").str.len().gt(limit).fillna(False).to_numpy(dtype=bool)
-        if not long.any():
+        if isinstance(s.dtype, pd.CategoricalDtype):  # the text lives in the categories, not the rows
+            capped, n = _cap_categories(s, limit)
+        elif pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+            long = s.astype("string").str.len().gt(limit).fillna(False).to_numpy(dtype=bool)
+            n = int(long.sum())
+            capped = s.astype(object).where(~long, s[long].astype(str).map(_stand_in)) if n else s
+        else:
+            continue
+        if capped is s:
             continue
         if out is df:
             out = df.copy()
-        stand_in = {v: f"long value ({len(v):,} characters, sha256 {hashlib.sha256(v.encode()).hexdigest()[:8]})"
-                    for v in pd.unique(s[long].astype(str))}
-        out[col] = s.astype(object).where(~long, s[long].astype(str).map(stand_in))
-        counts[col] = int(long.sum())
+        out[col] = capped
+        if n:
+            counts[col] = n
     return out, counts
+
+
+def _stand_in(value: str) -> str:
+    """The short stand-in of a long text value: its length and a hash prefix, none of its text."""
+    import hashlib
+
+    return f"long value ({len(value):,} characters, sha256 {hashlib.sha256(value.encode()).hexdigest()[:8]})"
+
+
+def _cap_categories(s: pd.Series, limit: int) -> tuple[pd.Series, int]:
+    """A categorical column with its long text categories renamed to their stand-ins, and the rows
+    holding one (``s`` itself when no category is long). Unused long categories are renamed too: the
+    categories travel with the column into every Parquet file written from it."""
+    cats = s.cat.categories
+    if not (pd.api.types.is_object_dtype(cats) or pd.api.types.is_string_dtype(cats)):
+        return s, 0
+    long = pd.Series(cats).astype("string").str.len().gt(limit).fillna(False).to_numpy(dtype=bool)
+    if not long.any():
+        return s, 0
+    rows = int(np.isin(s.cat.codes.to_numpy(), np.flatnonzero(long)).sum())
+    names = [_stand_in(str(c)) if is_long else c for c, is_long in zip(cats, long)]
+    if len(set(names)) < len(names):  # a stand-in equal to another category: fall back to plain text
+        text = s.astype(object)
+        mask = text.isin(list(cats[long]))
+        return text.where(~mask, text[mask].astype(str).map(_stand_in)), rows
+    return s.cat.rename_categories(names), rows

@@ -20,7 +20,7 @@ The free text of a contest never leaves the engine: no query here selects ``valu
 
 from __future__ import annotations
 
-from ._queries import _ident
+from ._queries import _ident, pseudonym_query
 from ._validation_queries import FILE, NUMBER_RE, INTEGER_RE, problem_query, text, timestamp_expr
 
 #: Names of the engine views the register uses.
@@ -246,6 +246,28 @@ def prepared_choices_query(kept: str, pseudonyms: str, id_column: str, row: str)
         f"JOIN {pseudonyms} AS p ON {cid} = CAST(p.customer_id AS VARCHAR) "
         f"ORDER BY a.kind, c.{row}, a.target"
     )
+
+
+#: The view of the objections to profiling a statement must be able to report (:func:`objections_query`).
+OBJECTIONS = "prep_objections"
+
+
+def objection_rows_query(flags: str, row: str) -> str:
+    """Raw id (``_id``), date and input row of each objection to profiling in force, for customers who
+    are not erased (``flags``: preparation's per-customer flags): register it as :data:`OBJECTIONS`."""
+    return (f"SELECT a._id AS _id, a.recorded_at AS recorded_at, f.{row} AS {row} FROM {CHOICES_ACTIVE} AS a "
+            f"JOIN {flags} AS f ON a._id = f._id WHERE a.kind = 'object_profiling' AND NOT f._forgotten")
+
+
+def objections_query(row: str) -> str:
+    """The objections to profiling in force, keyed by pseudonym: ``customer_id``, ``recorded_at``.
+
+    The one record preparation keeps of a customer it removed for their objection: without it, their
+    statement could not say that we hold their objection and honour it. Erased customers have none.
+    Needs :data:`OBJECTIONS` and ``hmac_key`` registered; ordered by input row, never by pseudonym.
+    """
+    return (f"SELECT p.pseudonym AS customer_id, o.recorded_at AS recorded_at FROM {OBJECTIONS} AS o "
+            f"JOIN ({pseudonym_query(OBJECTIONS, '_id')}) AS p ON o._id = p.customer_id ORDER BY o.{row}")
 
 
 def choice_holds_query(customers: str, register: str, actions: list[str]) -> str:

@@ -66,6 +66,11 @@ def group_labels(
         Ordered categorical of strings; ``"unknown"`` is the last category when present.
     """
     values = pd.Series(values).reset_index(drop=True)
+    if isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_numeric_dtype(values.cat.categories) \
+            and not pd.api.types.is_bool_dtype(values.cat.categories):
+        # numbers held as a categorical (a Parquet dictionary column) are numbers: banded like any other,
+        # not one group per distinct age
+        values = values.astype(float)
     missing = values.isna().to_numpy()
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and bands is None and values.nunique() > auto_band:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..engine import crosstab
+from ._rates import compare_counts
 
 #: Columns of :func:`rate_by_group` derived from one group's counts.
 RATE_COLUMNS = ["n", "events", "rate", "rate_low", "rate_high", "p_value", "p_adjusted"]
@@ -108,3 +109,22 @@ def mask_outcome(table: pd.DataFrame, suppressed: pd.DataFrame) -> pd.DataFrame:
     out.loc[~neg, ["fpr", "fpr_low", "fpr_high"]] = np.nan
     out["masked"] = ~(pos & neg)
     return out
+
+
+def equal_opportunity_comparisons(exact: pd.DataFrame, suppressed: pd.DataFrame, **compare) -> pd.DataFrame:
+    """Equal opportunity as a rate comparison: per group, the share of its customers *with* the outcome
+    that the action reaches (its true-positive rate), compared across groups like a selection rate.
+
+    ``exact`` is :func:`outcome_counts`' table, ``suppressed`` the same table as published. The rate of
+    a group is ``positive, selected`` over its positives, so :func:`~workbench.fairness.compare_counts`
+    (``compare``: its keyword arguments) gives the intervals, ratios and band p-values, and the verdict
+    rule (:func:`~workbench.fairness.verdicts`) applies unchanged. A group is ``masked`` where either of
+    its positive cells is hidden: its true-positive rate is then not published (:func:`mask_outcome`).
+    """
+    pos_sel, pos_not = OUTCOME_CELLS[:2]
+    labels = [str(x) for x in exact.index]
+    n = (exact[pos_sel] + exact[pos_not]).to_numpy()
+    table = compare_counts(labels, n, exact[pos_sel].to_numpy(), **compare)
+    shown = suppressed.reindex(labels)[[pos_sel, pos_not]].notna().all(axis=1).to_numpy()
+    table["masked"] = ~shown
+    return table

@@ -144,6 +144,31 @@ def verdicts(
     return pd.DataFrame(rows)
 
 
+def equal_opportunity_action(action: str, outcome: str) -> str:
+    """The verdict key of an action's equal-opportunity verdict: its selection among customers with the outcome."""
+    return f"{action} among customers with {outcome}"
+
+
+def equal_opportunity_verdicts(comparisons: list[pd.DataFrame], outcome: str, *, favourable: dict[str, bool],
+                               **rule) -> pd.DataFrame:
+    """Equal-opportunity verdicts: the selection rule of this module applied to customers with the outcome.
+
+    ``comparisons`` are :func:`~workbench.fairness._masking.equal_opportunity_comparisons` tables with
+    ``action`` and ``attribute`` columns (the action as in the policy); each (action, attribute) is its own
+    family, as a selection verdict is, and its verdict row's ``action`` reads
+    :func:`equal_opportunity_action` ("retention_discount among customers with churn"). ``rule``: the keyword
+    arguments of :func:`verdicts` (``thresholds``, ``min_group_size``, ``alpha``, ``correction``, ``labelled``).
+    Only true-positive rates are judged: a false-positive rate is a rate of customers the action was not
+    meant for, and the band says nothing about how often they should receive it.
+    """
+    if not comparisons:
+        return pd.DataFrame(columns=["action", "attribute", "verdict", "sentence"])
+    table = pd.concat(comparisons, ignore_index=True)
+    keys = {a: equal_opportunity_action(a, outcome) for a in table["action"].unique()}
+    table["action"] = table["action"].map(keys)
+    return verdicts(table, favourable={keys[a]: fav for a, fav in favourable.items() if a in keys}, **rule)
+
+
 def _breach(r: pd.Series, band) -> bool:
     lo_t, hi_t, d_t = band
     ratio = float(r["ratio"])

@@ -21,13 +21,14 @@ from ._groups import UNKNOWN, _codes, sensitive_groups
 from ._headline import _headline
 from ._mitigation import _correlation_remover_audit, mitigate_threshold_optimizer
 from ._models import _one_thread
-from ._masking import event_counts, mask_composition, mask_outcome, mask_rates, outcome_counts
+from ._masking import (equal_opportunity_comparisons, event_counts, mask_composition, mask_outcome, mask_rates,
+                       outcome_counts)
 from ._policy import _customer_value, _spec_text, _value_order, action_options, consent_column, resolve_policy
 from ._proxies import proxy_scan
 from ._rates import outcome_rates_by_group
 from ._rates import rate_by_group, reference_for
 from ._selection import dp_summary, selection_audit
-from ._verdicts import decision_family, verdicts
+from ._verdicts import decision_family, equal_opportunity_verdicts, verdicts
 
 
 @dataclass
@@ -442,7 +443,7 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
         y = pd.to_numeric(df[outcome_col], errors="coerce")
         ok = y.notna().to_numpy()
         known = "" if ok.all() else f"customers with a known {outcome_col}"  # their population for the check
-        out_parts, out_sum = [], []
+        out_parts, out_sum, eo_parts = [], [], []
         for a_i, (action, selected) in enumerate(inp.selections.items()):
             for j, attr in enumerate(inp.audited):
                 tab, summ = outcome_rates_by_group(
@@ -450,10 +451,14 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
                     alpha=inp.alpha, seed=np.random.default_rng([inp.seed, 3, a_i, j]),
                 )
                 codes, labels = _codes(inp.groups[attr][ok].reset_index(drop=True))
-                sup = suppress_and_publish(run, f"outcome_{_slug(action)}_{_slug(attr)}",
-                                           outcome_counts(selected[ok], y[ok].to_numpy(), codes, labels), attr,
+                counts = outcome_counts(selected[ok], y[ok].to_numpy(), codes, labels)
+                sup = suppress_and_publish(run, f"outcome_{_slug(action)}_{_slug(attr)}", counts, attr,
                                            f"{outcome_col} × {action}", inp.k_supp, population=known,
                                            within="" if known else None)
+                eo_parts.append(equal_opportunity_comparisons(
+                    counts, sup, reference=inp.reference(attr), favourable=inp.options[action]["favourable"],
+                    alpha=inp.alpha, min_group_size=inp.min_n, thresholds=inp.settings["thresholds"],
+                ).assign(action=action, attribute=attr))
                 tab = mask_outcome(tab, sup)
                 if tab["masked"].any():  # the gaps of TPR and FPR would give a masked rate away
                     summ = {k_: np.nan for k_ in summ}
@@ -461,7 +466,13 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
                 out_sum.append({"action": action, "attribute": attr, **summ})
         outcome = pd.concat(out_parts, ignore_index=True)
         audit.outcome = outcome[["action", "attribute", *tab.columns]]
-        audit.outcome_summary = pd.DataFrame(out_sum)
+        # equal opportunity judged by the selection rule, on the exact counts (sentences mask what is hidden)
+        eo = equal_opportunity_verdicts(eo_parts, outcome_col, thresholds=inp.settings["thresholds"],
+                                        min_group_size=inp.min_n, alpha=inp.alpha, correction=inp.correction,
+                                        labelled=inp.labelled,
+                                        favourable={a: o["favourable"] for a, o in inp.options.items()})
+        audit.outcome_summary = pd.DataFrame(out_sum).assign(equal_opportunity_verdict=eo["verdict"].to_numpy())
+        audit.verdicts = pd.concat([audit.verdicts, eo], ignore_index=True)
     return outcome_col
 
 

@@ -131,12 +131,15 @@ def consent_view(audit: FairnessAudit) -> pd.DataFrame | None:
 
 
 def outcome_view(audit: FairnessAudit) -> pd.DataFrame:
-    """Equal-opportunity and equalized-odds differences of each targeting rule, with CIs."""
+    """Equal-opportunity and equalized-odds differences of each targeting rule, with CIs, and the
+    equal-opportunity verdict (the selection rule on customers with the outcome; its sentence is in the
+    verdict table)."""
     d = audit.outcome_summary
     return pd.DataFrame({
         "action": d["action"], "attribute": d["attribute"],
         "equal opportunity difference (CI)": [_ci(*v) for v in zip(
             d["equal_opportunity_difference"], d["equal_opportunity_low"], d["equal_opportunity_high"])],
+        "equal opportunity verdict": d.get("equal_opportunity_verdict", pd.Series("", index=d.index)),
         "equalized odds difference (CI)": [_ci(*v) for v in zip(
             d["equalized_odds_difference"], d["equalized_odds_low"], d["equalized_odds_high"])],
     }).set_index(["action", "attribute"])
@@ -222,8 +225,16 @@ the family is every pair, G(G − 1)/2 comparisons for G judged groups (3 for 3 
 first step dividing {alpha:g} by that number. Against a named or the largest group, chosen before the rates
 are seen, the family is the G − 1 comparisons with it. Small groups, a small "unknown" and the other
 verdicts' comparisons are not in the family. The test suite checks the rule by simulation: a fail at most
-{100 * alpha:g}% of the time (plus Monte Carlo error) inside the band, on its edge and with 8 equal groups,
-and at least 80% of the time at a ratio of 0.6 with 3,000 customers per group and a 10% rate.
+{100 * alpha:g}% of the time (plus Monte Carlo error) inside the band, on its edge, with 4, 8 and 20 equal
+groups and with half of 20 groups exactly on the edge, and at least 80% of the time at a ratio of 0.6 with
+3,000 customers per group and a 10% rate.
+
+**Equal opportunity** (where the dataset records an outcome, such as churn). The share of each group's
+customers *with* the outcome that an action reaches (its true-positive rate) is judged by the same rule:
+it is the action's selection rate among those customers, so the same comparison group, band, intervals,
+tests and correction apply, and the verdict reads "… among customers with *outcome*". False-positive
+rates are shown, not judged: the band says nothing about how often customers the action was not meant
+for should receive it.
 
 **Insufficient evidence** otherwise: an estimate beyond the band that is not shown to be, an estimate inside the band whose
 interval reaches beyond it, or fewer than two judged groups. Where it can be computed, the sentence says how

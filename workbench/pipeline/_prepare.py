@@ -152,6 +152,7 @@ def prepare(config: dict, run_dir: str | Path, fresh: bool = False) -> Run:
             choices["applied"] = privacy.applied_counts(eng, roles)
             _write_parquet(eng, engine.prepared_choices_query(engine.PREP_KEPT, "prep_pseudonyms", roles.id, "_row"),
                            run.path / "data" / "choices.parquet")
+            _write_parquet(eng, privacy.objection_records(eng), run.path / "data" / "objections.parquet")
     n_transactions = counts.get("transactions_kept", 0) if tx_written else 0
     run.write_json("data/roles.json", pruned_roles.to_dict())
     run.write_json("data/prepare.json", _prepare_record(
@@ -219,14 +220,16 @@ def _read_choices(eng, dataset, config: dict, base_dir: Path) -> tuple[str | Non
     if table is None:
         return None, None
     roles = dataset.roles
-    read = privacy.register_choices(eng, table, spec, base_dir)
+    # read as the customer export is: detected encoding and delimiter on the pandas path
+    read = privacy.register_choices(eng, table, spec, base_dir, detect=read_mode(config) != "engine")
     empty = eng.sql(f"SELECT * FROM {engine.PREP_CUSTOMERS} LIMIT 0")
     types = {c: str(empty[c].dtype) for c in empty.columns if c != "_row"}
     rectifiable = privacy.rectifiable_columns(roles, types)
     privacy.check_choices(eng, privacy.choice_roles(spec), rectifiable, read["source"])
     kinds = privacy.resolve_choices(eng, roles.id, spec.get("as_of"))
     chosen = privacy.register_chosen_customers(eng, roles, types, rectifiable)
-    return chosen, {"source": Path(str(read["source"])).name, "kinds": kinds}
+    return chosen, {"source": ", ".join(Path(p).name for p in str(read["source"]).split(", ")),
+                    "read_as": read["read_as"], "kinds": kinds}
 
 
 def _resolve(path: str, base_dir: Path) -> Path:

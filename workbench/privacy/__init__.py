@@ -76,8 +76,8 @@ attack in ``_disclosure``), ``_risk``, ``_quality``, ``_checks`` and ``_dp``; th
 """
 
 from ._choices import (
-    applied_counts, check_choices, choice_roles, rectifiable_columns, register_chosen_customers, register_choices,
-    resolve_choices,
+    applied_counts, check_choices, choice_roles, objection_records, rectifiable_columns, register_chosen_customers,
+    register_choices, resolve_choices,
 )
 from ._consent import (
     consent_columns, consent_record, consent_snapshot, exclude_customers, exclusion_counts, fingerprint, read_id_list,
@@ -114,8 +114,8 @@ from .views import (consent_table, data_methodology_markdown, disclosure_view, m
 
 __all__ = [
     # the customer choices register (issue 27)
-    "applied_counts", "check_choices", "choice_roles", "rectifiable_columns", "register_chosen_customers",
-    "register_choices", "resolve_choices",
+    "applied_counts", "check_choices", "choice_roles", "objection_records", "rectifiable_columns",
+    "register_chosen_customers", "register_choices", "resolve_choices",
     "BudgetExceeded",
     "check_release_budget",
     "default_ledger_path",

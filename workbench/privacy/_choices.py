@@ -61,24 +61,33 @@ def choice_roles(spec: dict) -> dict[str, str | None]:
     return {role: given.get(role, role) for role in CHOICE_ROLES}
 
 
-def register_choices(eng, table, spec: dict, base_dir: Path | str = ".") -> dict:
+def register_choices(eng, table, spec: dict, base_dir: Path | str = ".", detect: bool = False) -> dict:
     """Register the register's rows on ``eng`` as the view ``prep_choice_rows``; return how it was read.
 
     ``table`` is a DataFrame (the built-in world's register) or the config's path spec (a file, a list,
-    a folder or a glob, CSV or Parquet), read with every CSV column as text on either engine.
+    a folder or a glob, CSV or Parquet), read with every CSV column as text on either engine. With
+    ``detect`` (the pandas input path, :func:`workbench.data.read_mode`) CSV files are read as the
+    customer export is: encoding and delimiter detected per file unless ``dataset.encoding`` /
+    ``dataset.delimiter`` set them (:func:`workbench.data._reading.read_table`); on the engine path the
+    engine reads them, with the configured delimiter, as it reads the customer export.
     """
     columns = choice_roles(spec)
+    source, how = "choices", {"format": "table"}
+    if detect and not isinstance(table, pd.DataFrame):
+        table, source, how = _read_detected(table, spec, Path(base_dir), columns)
     if isinstance(table, pd.DataFrame):
         missing = [c for role, c in columns.items() if c not in table.columns and role != "value"]
         if missing:
-            raise InputError(f"Input error in table 'choices': missing column(s) {missing}. What to do: give the "
-                             "register these columns, or name its columns under dataset.roles.choices "
+            raise InputError(f"Input error in table 'choices' ({source}): missing column(s) {missing}. What to do: "
+                             "give the register these columns, or name its columns under dataset.roles.choices "
                              "(id, kind, value, recorded_at).")
+        if columns["value"] not in table.columns:
+            columns["value"] = None
         frame = table.astype(object).where(table.notna(), None).astype("string").assign(**{FILE: "choices"})
         eng.register_rows("raw_choices", frame)
         kinds = {c: (c, "text") for c in table.columns}
         eng.register_view("clean_choices", clean_view_query("raw_choices", kinds))
-        view, typed_time, source, how = "clean_choices", False, "choices", {"format": "table"}
+        view, typed_time = "clean_choices", False
     else:
         from ..engine._input import _describe, _register
         from ..engine._input_checks import missing_columns_line
@@ -93,6 +102,25 @@ def register_choices(eng, table, spec: dict, base_dir: Path | str = ".") -> dict
             columns["value"] = None
     eng.register_view(cq.CHOICE_ROWS, cq.typed_choices_query(view, columns, typed_time))
     return {"source": source, "read_as": how}
+
+
+def _read_detected(table, spec: dict, base_dir: Path, columns: dict) -> tuple:
+    """CSV register files read by pandas with the customer export's detection: ``(frame, source, how)``;
+    a Parquet register is returned as it was given (the engine reads it typed)."""
+    from ..data._reading import read_table
+    from ..engine._input import _files
+
+    paths, fmt = _files(table, base_dir, "choices")
+    if fmt != "csv":
+        return table, "choices", {"format": "table"}
+    wanted = [c for c in columns.values() if c]
+    frames = [read_table(p, "choices", encoding=spec.get("encoding"), delimiter=spec.get("delimiter"),
+                         columns=wanted, text_columns=wanted) for p in paths]
+    reads = [f.attrs["read"] for f in frames]
+    how = {"engine": "pandas", "format": "csv", "paths": len(paths), **reads[0]}
+    if any(r != reads[0] for r in reads):  # files exported differently: say so per file
+        how["per_file"] = reads
+    return pd.concat(frames, ignore_index=True), ", ".join(paths), how
 
 
 def _raise(lines: list[str], source: str) -> None:
@@ -220,6 +248,15 @@ def register_chosen_customers(eng, roles: Roles, customer_types: dict[str, str],
     eng.register_view(_CHOSEN_CUSTOMERS, cq.rectified_customers_query(
         engine.PREP_CUSTOMERS, columns, roles.id, "_row", objected))
     return _CHOSEN_CUSTOMERS
+
+
+def objection_records(eng) -> str:
+    """The query of the objection records a statement reads (``data/objections.parquet``): pseudonym and
+    date of each objection to profiling in force of a customer not erased. Needs preparation's views."""
+    from ..engine._prepare_queries import FLAGS, ROW
+
+    eng.register_view(cq.OBJECTIONS, cq.objection_rows_query(FLAGS, ROW))
+    return cq.objections_query(ROW)
 
 
 def applied_counts(eng, roles: Roles) -> dict:

@@ -16,7 +16,7 @@ from ._content import (
     CONTROLLER_KEYS, choice_sentences, consequences, data_held, missing_controller_texts, profiling_outputs,
     purchase_summary, segmentation_values,
 )
-from .views import render_statement
+from .views import render_objection, render_statement
 
 DEFAULT_CONTACT = "the data protection contact of the organisation that sent you this statement"
 
@@ -65,6 +65,30 @@ def statement_for(run: Run, pseudonym: str, model: dict) -> dict | None:
         "outputs": profiling_outputs(explanation, _own_row(run.path / "artifacts" / "value" / "predicted.parquet",
                                                            pseudonym)),
     }
+
+
+def objection_statement_for(run: Run, pseudonym: str, model: dict) -> dict | None:
+    """The statement content of a customer left out for their objection to profiling (None if they were not).
+
+    Such a customer is in no table of the run but ``data/objections.parquet`` (pseudonym and date): the
+    statement says that we hold and honour their objection, that nothing was computed about them, which
+    items our customer records hold about every customer (the input's column inventory, no value of
+    theirs: the run holds none) and what they can do.
+
+    Returns
+    -------
+    dict or None
+        ``objected_on`` (ISO date), ``items`` (readable names of the input's customer columns),
+        ``purchases`` (whether the input held purchases) and ``model``.
+    """
+    row = _own_row(run.path / "data" / "objections.parquet", pseudonym)
+    if row is None:
+        return None
+    prep = run.read_json("data/prepare.json")
+    roles = run.read_json("data/roles.json")
+    items = [i["column"] for i in prep.get("inventory", []) if i["column"] != roles.get("id", "customer_id")]
+    return {"objected_on": row["recorded_at"].date().isoformat(), "items": items,
+            "purchases": bool(prep.get("counts", {}).get("transactions_in_input")), "model": model}
 
 
 def _own_rows(path: Path, pseudonym: str):
@@ -128,8 +152,9 @@ def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path, pdf
     Returns
     -------
     list of dict
-        Per id, in order: ``line``, ``status`` ("written" or "not found") and ``file`` (and ``pdf``)
-        or ``message``.
+        Per id, in order: ``line``, ``status`` ("written" or "not found") and ``file`` (and ``pdf``,
+        and ``objection``: the customer was left out for their objection to profiling and their
+        statement says so, :func:`objection_statement_for`) or ``message``.
 
     Raises
     ------
@@ -166,14 +191,15 @@ def statements_run(run_dir: str | Path, raw_ids: list[str], out: str | Path, pdf
     results = []
     for line, (raw, pseudonym) in enumerate(zip(raw_ids, pseudonyms), 1):
         content = statement_for(run, pseudonym, model)
-        if content is None:
+        objection = None if content is not None else objection_statement_for(run, pseudonym, model)
+        if content is None and objection is None:
             results.append({"line": line, "status": "not found", "message": (
                 f"id on line {line}: no customer with this id in the run (never in the data, opted out of "
-                "profiling, or erased on request), so no statement was written.")})
+                "profiling by flag, or erased on request), so no statement was written.")})
             continue
         path = out / f"statement-{line:03d}.html"
-        path.write_text(render_statement(content, raw))
-        results.append({"line": line, "status": "written", "file": str(path)})
+        path.write_text(render_statement(content, raw) if content is not None else render_objection(objection, raw))
+        results.append({"line": line, "status": "written", "file": str(path), "objection": objection is not None})
     if pdf:
         _print(results)
     if len(results) > 1 and all(r["status"] == "not found" for r in results):
@@ -207,4 +233,4 @@ def read_ids(path: str | Path) -> list[str]:
     return lines
 
 
-__all__ = ["model_facts", "read_ids", "statement_for", "statements_run"]
+__all__ = ["model_facts", "objection_statement_for", "read_ids", "statement_for", "statements_run"]

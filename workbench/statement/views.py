@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from ._content import readable
+from ._content import action_words, readable
 
 _CSS = """body{font-family:system-ui,"DejaVu Sans",sans-serif;max-width:46em;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border-bottom:1px solid #ddd;padding:.3em .7em;text-align:left;vertical-align:top}
@@ -31,9 +31,7 @@ def render_statement(content: dict, raw_id: str) -> str:
     draft = bool(model.get("draft"))
     body = [
         _DRAFT if draft else "",
-        f"<header><h1>Your customer segment: what we hold and why</h1><p>Statement for customer <b>{e(raw_id)}</b>"
-        f"{' from ' + e(model['controller']) if model.get('controller') else ''}. It shows only your own data.</p>"
-        "</header><main>",
+        _header(model, raw_id),
         f"<h2>Your segment</h2><p>You are in the segment <b>“{e(exp['segment_name'])}”</b>. {e(exp['paragraph'])}</p>",
         _choices_section(content),
         _consequences(content),
@@ -46,6 +44,70 @@ def render_statement(content: dict, raw_id: str) -> str:
         "</main>",
         _DRAFT if draft else "",
     ]
+    return _document(body, draft)
+
+
+def render_objection(content: dict, raw_id: str) -> str:
+    """The statement of a customer left out for their objection to profiling: the objection we hold and
+    honour, what was not done, what our records still hold, the controller's texts and what they can do.
+
+    Parameters
+    ----------
+    content : dict
+        :func:`workbench.statement.stage.objection_statement_for` output for one customer.
+    raw_id : str
+        The customer's own id.
+
+    Returns
+    -------
+    str
+        A complete HTML document.
+    """
+    e = html.escape
+    model, day = content["model"], e(content["objected_on"])
+    draft = bool(model.get("draft"))
+    actions = ", ".join(action_words(a) for a in model.get("policy") or {})
+    offers = (f" Offers chosen by segment ({e(actions)}) are therefore not chosen for you this way." if actions else "")
+    items = "".join(f"<li>{e(readable(c))}</li>" for c in content["items"])
+    if content["purchases"]:
+        items += "<li>your purchases (date and amount of each)</li>"
+    run_date = e(str(model.get("run_date") or "not recorded"))
+    body = [
+        _DRAFT if draft else "",
+        _header(model, raw_id),
+        "<h2>What you told us and what we did</h2><ul>"
+        f"<li>Objection to profiling for marketing recorded on {day}: since then you are in no segment, and no "
+        "score, prediction or model is computed from your data. The segmentation run of "
+        f"{run_date} left you out before anything was computed.</li></ul>",
+        f"<h2>What your objection means for you</h2><p>You have no segment, no predicted value and no explanation "
+        f"of a segment, because none was worked out about you.{offers}</p>",
+        "<h2>The data we hold about you</h2>"
+        "<p><b>In this segmentation run:</b> only the record of your objection (its date), under a pseudonym, so "
+        "that it is honoured in this and every later run. None of your values is in it.</p>"
+        f"<p><b>In our customer records</b> ({e(str(model.get('source') or 'our customer records'))}): the items "
+        "below, as for every customer, kept for the purposes and the period stated below; while your objection "
+        f"stands they are not used to place you in a segment.</p><ul>{items}</ul>"
+        "<p class=\"note\">A copy of the values themselves comes with an access request (GDPR Art. 15(3)).</p>",
+        _controller_section(model),
+        "<h2>Your rights</h2><ul>"
+        "<li><b>Withdraw your objection</b>: tell us, and from then on you may be placed in segments again.</li>"
+        "<li><b>Access, correction and erasure</b> (GDPR Art. 15–17): ask for a copy of what our customer records "
+        "hold, correct wrong values or have your data erased.</li>"
+        f"</ul><p>To do any of these, contact {e(model['contact'])}.</p>",
+        "</main>",
+        _DRAFT if draft else "",
+    ]
+    return _document(body, draft)
+
+
+def _header(model: dict, raw_id: str) -> str:
+    e = html.escape
+    return (f"<header><h1>Your customer segment: what we hold and why</h1><p>Statement for customer <b>{e(raw_id)}</b>"
+            f"{' from ' + e(model['controller']) if model.get('controller') else ''}. It shows only your own data.</p>"
+            "</header><main>")
+
+
+def _document(body: list[str], draft: bool) -> str:
     title = "DRAFT – Your customer segment" if draft else "Your customer segment"
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}"
             f"</title><style>{_CSS}</style></head><body>{''.join(body)}</body></html>\n")
