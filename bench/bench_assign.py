@@ -17,13 +17,16 @@ history's growth; the second run of the same batch (a no-op) too.
 
     python bench/bench_assign.py                        # 1M customers (~11M transactions)
     python bench/bench_assign.py --n-customers 200000
+    python bench/bench_assign.py --base /tmp/base_1m      # prepare + stage 02 once, then reuse a copy
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
+from pathlib import Path
 import time
 
 import numpy as np
@@ -72,13 +75,24 @@ def _full_stage02(run) -> np.ndarray:
     return model.predict(table[model.feature_names_in_])
 
 
-def main(n_customers: int, share: float, seed: int) -> None:
-    os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "bench-assign-key-0123456789abcdef")
-    folder = tempfile.mkdtemp(prefix="bench_assign_")
+def _base_run(n_customers: int, seed: int, base: str | None):
+    """A prepared, segmented run: made in a temporary folder, or once in ``base`` and copied from there."""
     config = load_config(dataset="synthetic", overrides=[
         f"dataset.params.n_customers={n_customers}", f"dataset.params.seed={seed}", "segmentation.k=5"])
-    run, _ = _timed("prepare (not compared)", prepare, config, f"{folder}/run")
-    _timed("stage 02, k = 5 (not compared)", segment.segment_run, run)
+    folder = Path(tempfile.mkdtemp(prefix="bench_assign_"))
+    if base is None or not (Path(base) / "artifacts" / "segments" / "model.joblib").exists():
+        target = folder / "run" if base is None else Path(base)
+        run, _ = _timed("prepare (not compared)", prepare, config, target)
+        _timed("stage 02, k = 5 (not compared)", segment.segment_run, run)
+        if base is None:
+            return run
+    shutil.copytree(base, folder / "run", ignore=shutil.ignore_patterns("assignments"))
+    return workbench.Run(folder / "run")
+
+
+def main(n_customers: int, share: float, seed: int, base: str | None = None) -> None:
+    os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "bench-assign-key-0123456789abcdef")
+    run = _base_run(n_customers, seed, base)
     raw = workbench.load("synthetic", n_customers=n_customers, seed=seed).customers
     n_tx = len(pd.read_parquet(run.path / "data" / "transactions.parquet", columns=["amount"]))
     print(f"{len(run.customers()):,} customers kept, {n_tx:,} transactions")
@@ -106,5 +120,6 @@ if __name__ == "__main__":
     parser.add_argument("--n-customers", type=int, default=1_000_000)
     parser.add_argument("--share", type=float, default=0.01, help="share of customers with a new month")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--base", help="folder of a prepared, segmented run to reuse (made there when absent)")
     args = parser.parse_args()
-    main(args.n_customers, args.share, args.seed)
+    main(args.n_customers, args.share, args.seed, args.base)
