@@ -47,8 +47,14 @@ def _timed(label: str, func, *args, **kwargs):
     return out, seconds
 
 
-def _new_month(customers: pd.DataFrame, start: pd.Timestamp, share: float, seed: int) -> pd.DataFrame:
-    kept = customers.loc[~customers["profiling_opt_out"].fillna(True).astype(bool), "customer_id"].to_numpy()
+def _new_month(customers: pd.DataFrame, run, start: pd.Timestamp, share: float, seed: int) -> pd.DataFrame:
+    """Three purchases each in the month from ``start`` for ``share`` of the run's kept customers (raw ids)."""
+    from workbench import privacy
+
+    key = privacy.resolve_key(run.settings("privacy", privacy.DEFAULTS))
+    ids = customers["customer_id"].astype(str)
+    in_run = set(pd.read_parquet(run.path / "data" / "customers.parquet", columns=["customer_id"])["customer_id"])
+    kept = ids[np.isin(privacy.pseudonymise(ids, key).to_numpy(), list(in_run))].to_numpy()
     rng = np.random.default_rng(seed)
     who = rng.choice(kept, max(1, int(len(kept) * share)), replace=False)
     n = 3 * len(who)
@@ -101,7 +107,7 @@ def main(n_customers: int, share: float, seed: int, base: str | None = None) -> 
     _, full_sql_s = _timed("full re-score, SQL on the engine", _full_sql, run)
     _, full_py_s = _timed("full re-score, stage 02's path", _full_stage02, run)
     as_of = scoring.frozen_features(run).as_of
-    new = _new_month(raw, as_of, share, seed)
+    new = _new_month(raw, run, as_of, share, seed)
     report, inc_s = _timed(f"incremental: {new['customer_id'].nunique():,} customers, {len(new):,} rows",
                            scoring.assign_incremental, run.path, new, as_of)
     assert report["rescored"] == new["customer_id"].nunique(), report

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import InputError
-from ._sql import CHOICE_COLUMNS
+from ._sql import CHOICE_COLUMNS, objecting_query
 
 #: Columns of a stored choice record (pseudonymised; a contest's free text is never kept).
 RECORD_COLUMNS = ["customer_id", "kind", "value", "recorded_at"]
@@ -124,6 +124,29 @@ def changed_rows(current: pd.DataFrame, given: pd.DataFrame) -> pd.DataFrame:
     old, fresh = now.loc[new.index, columns], merged[columns]
     differs = ~((old == fresh) | (old.isna() & fresh.isna())).all(axis=1)
     return merged[differs.to_numpy()].reset_index()
+
+
+def fresh_rows(batch: dict, stored: dict) -> dict:
+    """The batch's rows that are not stored yet: the same batch twice adds nothing."""
+    tx = batch["transactions"]
+    records = batch["records"].astype({"recorded_at": "datetime64[us]"})
+    fresh = {"transactions": tx[unseen(tx, stored["transactions"], list(tx.columns))].reset_index(drop=True),
+             "records": records[unseen(records, stored["records"], RECORD_COLUMNS)]
+             .reset_index(drop=True)}
+    fresh["customers"] = (changed_rows(stored["customers"], batch["customers"])
+                          if batch["customers"] is not None else stored["customers"].iloc[:0])
+    return fresh
+
+
+def objecting(eng, stored: dict, fresh: dict, opted_out: list) -> list:
+    """Customers of the batch whose objection to profiling is in force after it (the exported SQL's rule)."""
+    records = pd.concat([stored["records"], fresh["records"]], ignore_index=True)
+    objecting = list(opted_out)
+    if len(records):
+        eng.register_rows("records", records.rename(columns={"customer_id": "id"}).astype(
+            {"id": object, "kind": object, "value": object, "recorded_at": "datetime64[us]"}))
+        objecting += list(eng.sql(objecting_query("records"))["_id"])
+    return objecting
 
 
 @dataclass

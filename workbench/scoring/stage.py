@@ -19,10 +19,8 @@ from ..features import DEFAULTS as FEATURE_DEFAULTS
 from ..features import default_as_of, level_column
 from ..pipeline._provenance import config_hash
 from ..rundir import Run
-from . import _batch
-from ._sql import (
-    CHOICE_COLUMNS, TRANSACTION_COLUMNS, FrozenFeatures, Warehouse, export_query, header, objecting_query, transpile,
-)
+from . import _batch, _keyed
+from ._sql import CHOICE_COLUMNS, TRANSACTION_COLUMNS, FrozenFeatures, Warehouse, export_query, header, transpile
 
 _MODEL = "artifacts/segments/model.joblib"
 _SEGMENTS = "artifacts/segments/segments.json"
@@ -308,18 +306,38 @@ def read_history(run_dir, pseudonyms=None) -> pd.DataFrame:
 
 
 def _history_of(run: Run, pseudonyms: pd.Series) -> pd.DataFrame:
-    """The consolidated intervals of some customers: one DuckDB scan of the parts (a semi-join, not a filter list)."""
+    """The consolidated intervals of some customers: the seed's from its keyed store, later parts by one scan."""
     from ._history import COLUMNS, consolidate
 
     parts = _history_parts(run)
-    with engine.DuckDBEngine() as con:
-        con.register("history", [str(p) for p in parts], file_column="part")
-        con.register("wanted", pd.DataFrame({"pseudonym": pseudonyms.to_numpy()}))
-        rows = con.sql(f"SELECT {', '.join(COLUMNS)}, part FROM history "
-                       "WHERE pseudonym IN (SELECT pseudonym FROM wanted)")
-    order = rows["part"].map({p.name: i for i, p in enumerate(parts)})
-    rows = rows.assign(order_=order.to_numpy()).sort_values("order_", kind="stable")
-    return consolidate([rows[COLUMNS].astype({"valid_from": "datetime64[us]", "valid_to": "datetime64[us]"})])
+    seed = _keyed.read_keyed(_index(run, "history"), pseudonyms.to_numpy()).to_pandas()
+    rows = [seed]
+    if len(parts) > 1:
+        with engine.DuckDBEngine() as con:
+            con.register("history", [str(p) for p in parts[1:]], file_column="part")
+            con.register("wanted", pd.DataFrame({"pseudonym": pseudonyms.to_numpy()}))
+            later = con.sql(f"SELECT {', '.join(COLUMNS)}, part FROM history "
+                            "WHERE pseudonym IN (SELECT pseudonym FROM wanted)")
+        order = later["part"].map({p.name: i for i, p in enumerate(parts)})
+        rows.append(later.assign(order_=order.to_numpy()).sort_values("order_", kind="stable"))
+    types = {"segment": "Int64", "valid_from": "datetime64[us]", "valid_to": "datetime64[us]"}
+    return consolidate([r[COLUMNS].astype(types) for r in rows])
+
+
+def _index(run: Run, name: str) -> Path:
+    return run.path / "artifacts" / _STORE / "index" / name
+
+
+def _build_indexes(run: Run) -> None:
+    """Keyed stores of the run's transactions, customers and seeded history (once; see :mod:`._keyed`)."""
+    import pyarrow.parquet as pq
+
+    sources = {"transactions": (run.path / "data" / "transactions.parquet", "customer_id"),
+               "customers": (run.path / "data" / "customers.parquet", "customer_id"),
+               "history": (_history_parts(run)[0], "pseudonym")}
+    for name, (path, key) in sources.items():
+        if not _keyed.has_keyed(_index(run, name)):
+            _keyed.write_keyed(pq.read_table(path), _index(run, name), key)
 
 
 def seed_history(run_dir) -> pd.DataFrame:
@@ -347,6 +365,7 @@ def seed_history(run_dir) -> pd.DataFrame:
     history = start_history(assignments, scored["margin"].to_numpy(), frozen.as_of)
     _add_history_part(run, history)
     frozen_features(run)  # now that the history exists, its facts file is written
+    _build_indexes(run)
     return history
 
 
@@ -415,32 +434,46 @@ def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
 
 
 def _check_known(eng, run: Run, batch: dict) -> None:
-    """Rows of customers who are not in the run are bad input, counted per table (in the engine)."""
-    parts = _history_parts(run)  # every kept customer has an interval: a narrower scan than the customer table
-    eng.register("known", [str(p) for p in parts] if parts else [str(run.path / "data" / "customers.parquet")])
-    known = "pseudonym" if parts else "customer_id"
+    """Rows of customers who are not in the run are bad input, counted per table.
+
+    With the customers' keyed store (built with the history) a lookup; before it, one scan in the engine.
+    """
+    index = _index(run, "customers")
+    if not _keyed.has_keyed(index):
+        eng.register("known", [str(run.path / "data" / "customers.parquet")])
     for label, frame in (("new transactions", batch["transactions"]), ("changed customers", batch["customers"]),
                          ("new choices", batch["records"])):
         if frame is None or not len(frame):
             continue
-        eng.register_rows("batch", frame[["customer_id"]])
-        counts = eng.sql("SELECT count(*) AS n_rows, count(DISTINCT customer_id) AS n_customers FROM batch "
-                         f"WHERE customer_id NOT IN (SELECT {known} FROM known)")
-        if int(counts["n_rows"].iloc[0]):
+        if _keyed.has_keyed(index):
+            strangers = frame.loc[~_keyed.known(index, frame["customer_id"].to_numpy()), "customer_id"]
+            n_rows, n_customers = len(strangers), strangers.nunique()
+        else:
+            eng.register_rows("batch", frame[["customer_id"]])
+            counts = eng.sql("SELECT count(*) AS n_rows, count(DISTINCT customer_id) AS n_customers FROM batch "
+                             "WHERE customer_id NOT IN (SELECT customer_id FROM known)")
+            n_rows, n_customers = int(counts["n_rows"].iloc[0]), int(counts["n_customers"].iloc[0])
+        if n_rows:
             raise InputError(
-                f"{label}: {int(counts['n_rows'].iloc[0])} rows of {int(counts['n_customers'].iloc[0])} customers "
+                f"{label}: {n_rows} rows of {n_customers} customers "
                 "who are not in this run (unknown ids, or customers opted out or erased at preparation). Remove "
                 "them, or run the audit again with the new customers; nothing was written.")
 
 
 def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
-    """The stored transactions, current customer rows and choice records of ``ids``: one scan of each."""
+    """The stored transactions, current customer rows and choice records of ``ids``.
+
+    The run's own rows come from the keyed stores (no scan); what batches added since, from one
+    semi-join over their (small) parts.
+    """
     eng.register_rows("batch_ids", pd.DataFrame({"customer_id": ids.to_numpy()}))
     wanted = "WHERE customer_id IN (SELECT customer_id FROM batch_ids)"
-    eng.register("stored_tx", _stored_transactions(run))
-    out = {"transactions": eng.fetch_rows(f"SELECT {', '.join(columns)} FROM stored_tx {wanted}")}
-    eng.register("run_customers", [str(run.path / "data" / "customers.parquet")])
-    rows = [eng.fetch_rows(f"SELECT * FROM run_customers {wanted}")]
+    tx = [_keyed.read_keyed(_index(run, "transactions"), ids.to_numpy()).select(columns).to_pandas()]
+    if _parts(run, "transactions"):
+        eng.register("added_tx", _parts(run, "transactions"))
+        tx.append(eng.fetch_rows(f"SELECT {', '.join(columns)} FROM added_tx {wanted}"))
+    out = {"transactions": pd.concat(tx, ignore_index=True)}
+    rows = [_keyed.read_keyed(_index(run, "customers"), ids.to_numpy()).to_pandas()]
     for part in _parts(run, "customers"):  # later parts hold later versions of a row
         eng.register("customer_part", [part])
         rows.append(eng.fetch_rows(f"SELECT * FROM customer_part {wanted}"))
@@ -452,29 +485,6 @@ def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
     else:
         out["records"] = pd.DataFrame(columns=_batch.RECORD_COLUMNS)
     return out
-
-
-def _fresh(batch: dict, stored: dict) -> dict:
-    """The batch's rows that are not stored yet: the same batch twice adds nothing."""
-    tx = batch["transactions"]
-    records = batch["records"].astype({"recorded_at": "datetime64[us]"})
-    fresh = {"transactions": tx[_batch.unseen(tx, stored["transactions"], list(tx.columns))].reset_index(drop=True),
-             "records": records[_batch.unseen(records, stored["records"], _batch.RECORD_COLUMNS)]
-             .reset_index(drop=True)}
-    fresh["customers"] = (_batch.changed_rows(stored["customers"], batch["customers"])
-                          if batch["customers"] is not None else stored["customers"].iloc[:0])
-    return fresh
-
-
-def _objecting(eng, stored: dict, fresh: dict, opted_out: list) -> list:
-    """Customers of the batch whose objection to profiling is in force after it (the exported SQL's rule)."""
-    records = pd.concat([stored["records"], fresh["records"]], ignore_index=True)
-    objecting = list(opted_out)
-    if len(records):
-        eng.register_rows("records", records.rename(columns={"customer_id": "id"}).astype(
-            {"id": object, "kind": object, "value": object, "recorded_at": "datetime64[us]"}))
-        objecting += list(eng.sql(objecting_query("records"))["_id"])
-    return objecting
 
 
 def _as_of_after(run: Run, frozen: FrozenFeatures, fresh_tx: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -539,6 +549,7 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
         _check_known(eng, run, batch)
     if not _history_parts(run):
         seed_history(run)  # its own engine: views of one engine do not outlive it (Spark)
+    _build_indexes(run)  # a run seeded before the keyed stores existed
     given = sum(len(batch[k]) for k in ("transactions", "records")) + (
         0 if batch["customers"] is None else len(batch["customers"]))
     ids = pd.Series(pd.unique(pd.concat([batch["transactions"]["customer_id"], batch["records"]["customer_id"],
@@ -546,12 +557,12 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
                                         ignore_index=True)))
     with engine.make_engine(run.config) as eng:
         stored = _stored_of(eng, run, ids, list(batch["transactions"].columns))
-        fresh = _fresh(batch, stored)
+        fresh = _batch.fresh_rows(batch, stored)
         data_ids = [*fresh["transactions"]["customer_id"], *fresh["customers"]["customer_id"]]
         choice_ids = [*fresh["records"]["customer_id"], *batch["opted_out"]]
         history = _history_of(run, pd.Series(pd.unique(pd.Series([*data_ids, *choice_ids], dtype=object))))
         opened = history[history["valid_to"].isna()]
-        fate = _batch.fates(data_ids, choice_ids, _objecting(eng, stored, fresh, batch["opted_out"]),
+        fate = _batch.fates(data_ids, choice_ids, _batch.objecting(eng, stored, fresh, batch["opted_out"]),
                             opened.loc[opened["segment"].isna(), "pseudonym"])
         last, as_of = _as_of_after(run, frozen, fresh["transactions"])
         scored = _score_scope(eng, run, model, frozen, as_of, fate, stored, fresh)
