@@ -53,8 +53,8 @@ def _new_month(customers: pd.DataFrame, run, start: pd.Timestamp, share: float, 
 
     key = privacy.resolve_key(run.settings("privacy", privacy.DEFAULTS))
     ids = customers["customer_id"].astype(str)
-    in_run = set(pd.read_parquet(run.path / "data" / "customers.parquet", columns=["customer_id"])["customer_id"])
-    kept = ids[np.isin(privacy.pseudonymise(ids, key).to_numpy(), list(in_run))].to_numpy()
+    in_run = pd.read_parquet(run.path / "data" / "customers.parquet", columns=["customer_id"])["customer_id"]
+    kept = ids[privacy.pseudonymise(ids, key).isin(set(in_run)).to_numpy()].to_numpy()
     rng = np.random.default_rng(seed)
     who = rng.choice(kept, max(1, int(len(kept) * share)), replace=False)
     n = 3 * len(who)

@@ -154,8 +154,8 @@ class Fate:
     """What a batch does to each customer it touches (pseudonyms)."""
 
     scored: pd.DataFrame  # pseudonym, reason: re-scored customers
-    unassigned: list  # objection to profiling now in force: no segment from now on
-    held: list  # an earlier objection still in force: not scored although they have new data
+    unassigned: list  # an objection to profiling newly in force: no segment from now on
+    held: list  # without a segment before the batch and still: not scored although they have new data
 
 
 def fates(data_ids, choice_ids, objecting, holding) -> Fate:
@@ -178,6 +178,6 @@ def fates(data_ids, choice_ids, objecting, holding) -> Fate:
     scored = [c for c in touched if c not in objecting and (c not in holding or c in released)]
     data = set(data_ids)
     reasons = ["new data" if c in data and c not in released else "choice" for c in scored]
-    held = (holding - released) - objecting
     return Fate(scored=pd.DataFrame({"pseudonym": scored, "reason": reasons}),
-                unassigned=[c for c in touched if c in objecting], held=[c for c in touched if c in held])
+                unassigned=[c for c in touched if c in objecting and c not in holding],
+                held=[c for c in touched if c in holding and c not in released])

@@ -55,8 +55,8 @@ def known(folder: Path, ids) -> np.ndarray:
     return _positions(folder, ids)[1]
 
 
-def read_keyed(folder: Path, ids):
-    """The rows of ``ids`` (a pyarrow Table, in key order; unknown ids have none)."""
+def read_keyed(folder: Path, ids, columns: list[str] | None = None):
+    """The rows of ``ids`` (a pyarrow Table of ``columns``, default all, in key order; unknown ids have none)."""
     import pyarrow as pa
 
     pos, _ = _positions(folder, ids)
@@ -65,4 +65,6 @@ def read_keyed(folder: Path, ids):
     counts = hi - lo
     rows = np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
     table = pa.ipc.open_file(pa.memory_map(str(Path(folder) / _ROWS))).read_all()
+    if columns is not None:  # before the take: only these columns' pages are read
+        table = table.select(columns)
     return table.take(pa.array(rows, type=pa.int64()))

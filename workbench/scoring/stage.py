@@ -310,7 +310,7 @@ def _history_of(run: Run, pseudonyms: pd.Series) -> pd.DataFrame:
     from ._history import COLUMNS, consolidate
 
     parts = _history_parts(run)
-    seed = _keyed.read_keyed(_index(run, "history"), pseudonyms.to_numpy()).to_pandas()
+    seed = _keyed.read_keyed(_index(run, "history"), pseudonyms.to_numpy(), COLUMNS).to_pandas()
     rows = [seed]
     if len(parts) > 1:
         with engine.DuckDBEngine() as con:
@@ -468,7 +468,7 @@ def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
     """
     eng.register_rows("batch_ids", pd.DataFrame({"customer_id": ids.to_numpy()}))
     wanted = "WHERE customer_id IN (SELECT customer_id FROM batch_ids)"
-    tx = [_keyed.read_keyed(_index(run, "transactions"), ids.to_numpy()).select(columns).to_pandas()]
+    tx = [_keyed.read_keyed(_index(run, "transactions"), ids.to_numpy(), columns).to_pandas()]
     if _parts(run, "transactions"):
         eng.register("added_tx", _parts(run, "transactions"))
         tx.append(eng.fetch_rows(f"SELECT {', '.join(columns)} FROM added_tx {wanted}"))
@@ -582,9 +582,11 @@ def _score_scope(eng, run: Run, model, frozen: FrozenFeatures, as_of, fate, stor
     who = set(fate.scored["pseudonym"])
     tx = pd.concat([stored["transactions"], fresh["transactions"]], ignore_index=True)
     rows = pd.concat([stored["customers"], fresh["customers"]], ignore_index=True)
-    rows = rows[rows["customer_id"].isin(who)].drop_duplicates("customer_id", keep="last")
+    if len(who) < len(stored["customers"]):  # someone of the batch is not scored (an objection)
+        tx, rows = tx[tx["customer_id"].isin(who)], rows[rows["customer_id"].isin(who)]
+    rows = rows.drop_duplicates("customer_id", keep="last")
     frozen.as_of = as_of
-    scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, (rows, tx[tx["customer_id"].isin(who)])))
+    scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, (rows, tx)))
     return fate.scored.merge(scored, on="pseudonym", how="inner")
 
 
