@@ -79,6 +79,11 @@ def test_only_customers_with_new_data_are_rescored_and_the_past_stays(run_copy, 
     # the past is never rewritten: the first part is the seeded one, byte for byte
     parts = sorted((run.path / "artifacts" / "assignments" / "history.parquet").glob("part-*.parquet"))
     assert len(parts) == 2 and pd.read_parquet(parts[0]).equals(seeded)
+    # notebook 05's staleness: the re-scored customers were confirmed by data at the batch's as_of
+    ages = scoring.assignment_ages(run.path)
+    assert ages["assigned"] == len(seeded) and ages["without_segment"] == 0 and ages["batches"] == 1
+    assert pd.Timestamp(ages["as_of"]) == pd.Timestamp(report["as_of"]) and ages["median_days"] > 0
+    assert "last confirmed by data" in scoring.assignment_ages_markdown(ages)
     # the same batch again changes nothing
     before = [p.read_bytes() for p in parts]
     again = scoring.assign_incremental(run.path, tmp_path / "new.csv", SINCE)
@@ -219,6 +224,7 @@ def test_an_objection_unassigns_holds_and_its_withdrawal_rescores_for_a_choice(r
     assert len(mine) == 2 and mine["valid_to"].notna().tolist() == [True, False]
     assert pd.isna(mine.iloc[1]["segment"]) and mine.iloc[1]["reason"] == "choice"
     assert len(history) == len(seeded) + 1 + (history["pseudonym"] == p_dec).sum() - 1
+    assert scoring.assignment_ages(run.path)["without_segment"] == 1
     # new transactions of the objector: stored, but nobody scores them
     new = _one_new_month(raw, run).query("customer_id != @objector")
     new = pd.concat([new, new.head(3).assign(customer_id=objector)], ignore_index=True)
@@ -231,6 +237,7 @@ def test_an_objection_unassigns_holds_and_its_withdrawal_rescores_for_a_choice(r
     assert back["rescored"] == 1 == back["rescored_choice"] and back["moved"] == 1
     now = scoring.current(scoring.read_history(run.path)).loc[p_obj]
     assert not pd.isna(now["segment"]) and now["reason"] == "choice"
+    assert scoring.assignment_ages(run.path)["without_segment"] == 0
     before = _parts_bytes(run)
     again = scoring.assign_incremental(run.path, since=SINCE, choices=tmp_path / "withdraw.csv")
     assert again["new_choices"] == 0 and again["moved"] == 0 and _parts_bytes(run) == before

@@ -13,15 +13,55 @@ path apply the same rule.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..data import InputError
+from . import _keyed as keyed
 from ._sql import CHOICE_COLUMNS, objecting_query
 
 #: Columns of a stored choice record (pseudonymised; a contest's free text is never kept).
 RECORD_COLUMNS = ["customer_id", "kind", "value", "recorded_at"]
+
+
+def as_timestamp(value, option: str = "--as-of") -> pd.Timestamp:
+    """A time as a naive UTC timestamp; anything else is bad input naming ``option``."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{option} {value!r} is not a date or time (use e.g. 2026-12-01).") from exc
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+def check_known(eng, index: Path, customers: Path, batch: dict) -> None:
+    """Rows of customers who are not in the run are bad input, counted per table.
+
+    ``index`` is the customers' keyed store (built with the history): a lookup; before it exists, one
+    scan of ``customers`` (the run's prepared table) in the engine.
+    """
+    if not keyed.has_keyed(index):
+        eng.register("known", [str(customers)])
+    for label, frame in (("new transactions", batch["transactions"]), ("changed customers", batch["customers"]),
+                         ("new choices", batch["records"])):
+        if frame is None or not len(frame):
+            continue
+        if keyed.has_keyed(index):
+            strangers = frame.loc[~keyed.known(index, frame["customer_id"].to_numpy()), "customer_id"]
+            n_rows, n_customers = len(strangers), strangers.nunique()
+        else:
+            eng.register_rows("batch", frame[["customer_id"]])
+            counts = eng.sql("SELECT count(*) AS n_rows, count(DISTINCT customer_id) AS n_customers FROM batch "
+                             "WHERE customer_id NOT IN (SELECT customer_id FROM known)")
+            n_rows, n_customers = int(counts["n_rows"].iloc[0]), int(counts["n_customers"].iloc[0])
+        if n_rows:
+            raise InputError(
+                f"{label}: {n_rows} rows of {n_customers} customers "
+                "who are not in this run (unknown ids, or customers opted out or erased at preparation). Remove "
+                "them, or run the audit again with the new customers; nothing was written.")
 
 
 def canonical_transactions(frame: pd.DataFrame, roles: dict, since: pd.Timestamp) -> tuple[pd.DataFrame, int]:

@@ -117,3 +117,30 @@ def apply_scores(history: pd.DataFrame, scored: pd.DataFrame, as_of, reason="new
     added = _rows(moved["pseudonym"], moved["segment"], moved["margin"], as_of, reasons[moves].to_numpy())
     dropped = _rows(gone.index, np.full(len(gone), np.nan), np.full(len(gone), np.nan), as_of, "choice")
     return pd.concat([closed[COLUMNS], added, dropped], ignore_index=True), len(moved) + len(gone)
+
+
+def ages_query(history: str, confirmed: str | None, as_of: pd.Timestamp) -> str:
+    """One row: how long ago each customer's current assignment was last confirmed by data, summarised.
+
+    ``history`` is a table of the parts (:data:`COLUMNS`); an interval is open when no row of the same
+    (pseudonym, valid_from, segment) is closed. ``confirmed`` holds ``pseudonym``, ``confirmed_at``: the
+    batches that re-scored a customer without moving them. Days are counted to ``as_of``.
+    """
+    conf = (f"SELECT pseudonym, max(confirmed_at) AS at FROM {confirmed} GROUP BY pseudonym" if confirmed
+            else "SELECT CAST(NULL AS VARCHAR) AS pseudonym, CAST(NULL AS TIMESTAMP) AS at WHERE FALSE")
+    days = f"date_diff('day', CAST(a.since AS TIMESTAMP), TIMESTAMP '{pd.Timestamp(as_of).isoformat(sep=' ')}')"
+    return (
+        f"WITH closed AS (SELECT DISTINCT pseudonym, valid_from, segment FROM {history} WHERE valid_to IS NOT NULL), "
+        f"open AS (SELECT h.pseudonym, h.segment, h.valid_from FROM {history} AS h LEFT JOIN closed AS c "
+        "ON h.pseudonym = c.pseudonym AND h.valid_from = c.valid_from AND h.segment IS NOT DISTINCT FROM c.segment "
+        "WHERE h.valid_to IS NULL AND c.pseudonym IS NULL), "
+        f"conf AS ({conf}), "
+        "a AS (SELECT o.segment, CASE WHEN f.at > o.valid_from THEN f.at ELSE o.valid_from END AS since "
+        "FROM open AS o LEFT JOIN conf AS f ON o.pseudonym = f.pseudonym) "
+        "SELECT count(*) FILTER (WHERE a.segment IS NOT NULL) AS assigned, "
+        "count(*) FILTER (WHERE a.segment IS NULL) AS without_segment, "
+        f"median({days}) FILTER (WHERE a.segment IS NOT NULL) AS median_days, "
+        f"avg(CASE WHEN {days} > 90 THEN 1.0 ELSE 0.0 END) FILTER (WHERE a.segment IS NOT NULL) AS share_over_90, "
+        f"avg(CASE WHEN {days} > 365 THEN 1.0 ELSE 0.0 END) FILTER (WHERE a.segment IS NOT NULL) AS share_over_365 "
+        "FROM a"
+    )

@@ -100,20 +100,9 @@ def frozen_features(run: Run, as_of=None) -> FrozenFeatures:
         pd.DataFrame({"timestamp": [pd.Timestamp(facts["last_transaction"])]}))
     return FrozenFeatures(
         families=list(dict.fromkeys(from_tx["family"])), levels=facts["levels"], settings=settings,
-        as_of=_as_of(as_of) if as_of is not None else run_as_of,
+        as_of=_batch.as_timestamp(as_of) if as_of is not None else run_as_of,
         customer_columns=list(used.loc[used["source"] == "customers", "feature"]),
     )
-
-
-def _as_of(value, option: str = "--as-of") -> pd.Timestamp:
-    """A time as a naive UTC timestamp; anything else is bad input naming ``option``."""
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{option} {value!r} is not a date or time (use e.g. 2026-12-01).") from exc
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp
 
 
 _CHOICE_ROLES = {f"choice_{role}": role for role in CHOICE_COLUMNS}
@@ -340,6 +329,28 @@ def _build_indexes(run: Run) -> None:
             _keyed.write_keyed(pq.read_table(path), _index(run, name), key)
 
 
+def assignment_ages(run_dir) -> dict | None:
+    """How long since each current assignment was last confirmed by data (None: no history yet).
+
+    Counted in the engine to the latest ``as_of`` (the run's or the last batch's): ``assigned``,
+    ``without_segment`` (an objection in force), ``median_days``, ``share_over_90``, ``share_over_365``.
+    """
+    from ._history import ages_query
+
+    run = run_dir if isinstance(run_dir, Run) else _open(run_dir)
+    if not _history_parts(run):
+        return None
+    batches = run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []
+    as_of = max([frozen_features(run).as_of, *[pd.Timestamp(b["as_of"]) for b in batches if b.get("as_of")]])
+    with engine.DuckDBEngine() as con:
+        con.register("history", [str(p) for p in _history_parts(run)])
+        confirmed = _parts(run, "confirmed")
+        if confirmed:
+            con.register("confirmed", confirmed)
+        row = con.sql(ages_query("history", "confirmed" if confirmed else None, as_of)).iloc[0]
+    return {"as_of": as_of, "batches": len(batches), **{k: (None if pd.isna(v) else float(v)) for k, v in row.items()}}
+
+
 def seed_history(run_dir) -> pd.DataFrame:
     """``assignments/history.parquet`` as the run assigned: one open interval per customer (written if absent).
 
@@ -433,33 +444,6 @@ def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
     return new.assign(customer_id=privacy.pseudonymise(ids, key).to_numpy()[codes])
 
 
-def _check_known(eng, run: Run, batch: dict) -> None:
-    """Rows of customers who are not in the run are bad input, counted per table.
-
-    With the customers' keyed store (built with the history) a lookup; before it, one scan in the engine.
-    """
-    index = _index(run, "customers")
-    if not _keyed.has_keyed(index):
-        eng.register("known", [str(run.path / "data" / "customers.parquet")])
-    for label, frame in (("new transactions", batch["transactions"]), ("changed customers", batch["customers"]),
-                         ("new choices", batch["records"])):
-        if frame is None or not len(frame):
-            continue
-        if _keyed.has_keyed(index):
-            strangers = frame.loc[~_keyed.known(index, frame["customer_id"].to_numpy()), "customer_id"]
-            n_rows, n_customers = len(strangers), strangers.nunique()
-        else:
-            eng.register_rows("batch", frame[["customer_id"]])
-            counts = eng.sql("SELECT count(*) AS n_rows, count(DISTINCT customer_id) AS n_customers FROM batch "
-                             "WHERE customer_id NOT IN (SELECT customer_id FROM known)")
-            n_rows, n_customers = int(counts["n_rows"].iloc[0]), int(counts["n_customers"].iloc[0])
-        if n_rows:
-            raise InputError(
-                f"{label}: {n_rows} rows of {n_customers} customers "
-                "who are not in this run (unknown ids, or customers opted out or erased at preparation). Remove "
-                "them, or run the audit again with the new customers; nothing was written.")
-
-
 def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
     """The stored transactions, current customer rows and choice records of ``ids``.
 
@@ -538,7 +522,7 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
     if since is None or (transactions is None and customers is None and choices is None):
         raise InputError("Incremental assignment needs --since TIME and at least one of --transactions, "
                          "--customers, --choices.")
-    since = _as_of(since, "--since")
+    since = _batch.as_timestamp(since, "--since")
     if since > (now or _now()):
         raise InputError(f"--since {since} is in the future: new data can only be since a time that has passed.")
     frozen = frozen_features(run)
@@ -546,7 +530,7 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
         raise InputError(f"{run.path}'s model uses no transaction features: new transactions cannot change a segment.")
     batch = _read_batch(run, frozen, since, transactions, customers, choices)
     with engine.make_engine(run.config) as eng:
-        _check_known(eng, run, batch)
+        _batch.check_known(eng, _index(run, "customers"), run.path / "data" / "customers.parquet", batch)
     if not _history_parts(run):
         seed_history(run)  # its own engine: views of one engine do not outlive it (Spark)
     _build_indexes(run)  # a run seeded before the keyed stores existed
@@ -601,6 +585,7 @@ def _apply(run: Run, history: pd.DataFrame, scored: pd.DataFrame, fate, as_of, f
     _add_part(run, "transactions", fresh["transactions"])
     _add_part(run, "customers", fresh["customers"])
     _add_part(run, "choices", fresh["records"])
+    _add_part(run, "confirmed", pd.DataFrame({"pseudonym": scored["pseudonym"].to_numpy(), "confirmed_at": as_of}))
     return {"as_of": as_of, "new_transactions": len(fresh["transactions"]),
             "changed_customers": len(fresh["customers"]), "new_choices": len(fresh["records"]),
             "rescored": len(scored), "rescored_new_data": int((scored["reason"] == "new data").sum()),
