@@ -147,6 +147,18 @@ def test_bad_input_exits_2_and_writes_nothing(run_copy, tmp_path):
     res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--transactions", str(path)])
     assert res.exit_code == 2 and "--since" in res.output and not assignments.exists()
 
+    pd.DataFrame({"id": [new["customer_id"].iloc[0]], "kind": ["object_everything"], "value": [None],
+                  "recorded_at": ["2026-07-10"]}).to_csv(tmp_path / "bad_choices.csv", index=False)
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--choices", str(tmp_path / "bad_choices.csv"),
+                                   "--since", SINCE])
+    assert res.exit_code == 2 and "object_everything" in res.output and not assignments.exists()
+    pd.DataFrame({"customer_id": ["X9"], "price_sensitivity": [3.0]}).to_csv(tmp_path / "strangers_rows.csv",
+                                                                          index=False)
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--customers", str(tmp_path / "strangers_rows.csv"),
+                                   "--since", SINCE])
+    assert res.exit_code == 2 and "changed customers: 1 rows of 1 customers" in res.output
+    assert not assignments.exists()
+
 
 def test_apply_scores_closes_and_opens_only_for_movers():
     start = pd.Timestamp("2026-01-01")
