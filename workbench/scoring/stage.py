@@ -529,8 +529,11 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
     if frozen.as_of is None and transactions is not None:
         raise InputError(f"{run.path}'s model uses no transaction features: new transactions cannot change a segment.")
     batch = _read_batch(run, frozen, since, transactions, customers, choices)
-    with engine.make_engine(run.config) as eng:
-        _batch.check_known(eng, _index(run, "customers"), run.path / "data" / "customers.parquet", batch)
+    if _keyed.has_keyed(_index(run, "customers")):  # a lookup: no engine needed
+        _batch.check_known(None, _index(run, "customers"), run.path / "data" / "customers.parquet", batch)
+    else:
+        with engine.make_engine(run.config) as eng:
+            _batch.check_known(eng, _index(run, "customers"), run.path / "data" / "customers.parquet", batch)
     if not _history_parts(run):
         seed_history(run)  # its own engine: views of one engine do not outlive it (Spark)
     _build_indexes(run)  # a run seeded before the keyed stores existed
