@@ -9,8 +9,9 @@ Side by side, in the same process and on the same engine:
   (features from every transaction, then nearest-centre scoring): what a warehouse would run;
 * **full re-score, stage 02's path**: ``features.build_features`` of every customer and
   ``model.predict`` on the driver;
-* **incremental**: reading and pseudonymising the new rows, checking them against the stored
-  ones, features and scoring of the changed customers only, appending to the history.
+* **incremental**: reading and pseudonymising the new rows, reading the changed customers' stored rows
+  from the keyed stores written with the history's seed, checking the new rows against them, features
+  and scoring of the changed customers only, appending to the history.
 
 The count of re-scored customers is checked against the batch. Printed: times, ratios, and the
 history's growth; the second run of the same batch (a no-op) too.
@@ -103,7 +104,7 @@ def main(n_customers: int, share: float, seed: int, base: str | None = None) -> 
     n_tx = len(pd.read_parquet(run.path / "data" / "transactions.parquet", columns=["amount"]))
     print(f"{len(run.customers()):,} customers kept, {n_tx:,} transactions")
 
-    _, seeded_s = _timed("seed the history (one full SQL re-score)", scoring.seed_history, run.path)
+    _, seeded_s = _timed("seed the history (full SQL re-score + keyed stores)", scoring.seed_history, run.path)
     _, full_sql_s = _timed("full re-score, SQL on the engine", _full_sql, run)
     _, full_py_s = _timed("full re-score, stage 02's path", _full_stage02, run)
     as_of = scoring.frozen_features(run).as_of
