@@ -9,21 +9,25 @@ Side by side, in the same process and on the same engine:
   (features from every transaction, then nearest-centre scoring): what a warehouse would run;
 * **full re-score, stage 02's path**: ``features.build_features`` of every customer and
   ``model.predict`` on the driver;
-* **incremental**: reading and pseudonymising the new rows, checking them against the stored
-  ones, features and scoring of the changed customers only, appending to the history.
+* **incremental**: reading and pseudonymising the new rows, reading the changed customers' stored rows
+  from the keyed stores written with the history's seed, checking the new rows against them, features
+  and scoring of the changed customers only, appending to the history.
 
 The count of re-scored customers is checked against the batch. Printed: times, ratios, and the
 history's growth; the second run of the same batch (a no-op) too.
 
     python bench/bench_assign.py                        # 1M customers (~11M transactions)
     python bench/bench_assign.py --n-customers 200000
+    python bench/bench_assign.py --base /tmp/base_1m      # prepare + stage 02 once, then reuse a copy
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
+from pathlib import Path
 import time
 
 import numpy as np
@@ -44,8 +48,14 @@ def _timed(label: str, func, *args, **kwargs):
     return out, seconds
 
 
-def _new_month(customers: pd.DataFrame, start: pd.Timestamp, share: float, seed: int) -> pd.DataFrame:
-    kept = customers.loc[~customers["profiling_opt_out"].fillna(True).astype(bool), "customer_id"].to_numpy()
+def _new_month(customers: pd.DataFrame, run, start: pd.Timestamp, share: float, seed: int) -> pd.DataFrame:
+    """Three purchases each in the month from ``start`` for ``share`` of the run's kept customers (raw ids)."""
+    from workbench import privacy
+
+    key = privacy.resolve_key(run.settings("privacy", privacy.DEFAULTS))
+    ids = customers["customer_id"].astype(str)
+    in_run = pd.read_parquet(run.path / "data" / "customers.parquet", columns=["customer_id"])["customer_id"]
+    kept = ids[privacy.pseudonymise(ids, key).isin(set(in_run)).to_numpy()].to_numpy()
     rng = np.random.default_rng(seed)
     who = rng.choice(kept, max(1, int(len(kept) * share)), replace=False)
     n = 3 * len(who)
@@ -72,22 +82,33 @@ def _full_stage02(run) -> np.ndarray:
     return model.predict(table[model.feature_names_in_])
 
 
-def main(n_customers: int, share: float, seed: int) -> None:
-    os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "bench-assign-key-0123456789abcdef")
-    folder = tempfile.mkdtemp(prefix="bench_assign_")
+def _base_run(n_customers: int, seed: int, base: str | None):
+    """A prepared, segmented run: made in a temporary folder, or once in ``base`` and copied from there."""
     config = load_config(dataset="synthetic", overrides=[
         f"dataset.params.n_customers={n_customers}", f"dataset.params.seed={seed}", "segmentation.k=5"])
-    run, _ = _timed("prepare (not compared)", prepare, config, f"{folder}/run")
-    _timed("stage 02, k = 5 (not compared)", segment.segment_run, run)
+    folder = Path(tempfile.mkdtemp(prefix="bench_assign_"))
+    if base is None or not (Path(base) / "artifacts" / "segments" / "model.joblib").exists():
+        target = folder / "run" if base is None else Path(base)
+        run, _ = _timed("prepare (not compared)", prepare, config, target)
+        _timed("stage 02, k = 5 (not compared)", segment.segment_run, run)
+        if base is None:
+            return run
+    shutil.copytree(base, folder / "run", ignore=shutil.ignore_patterns("assignments"))
+    return workbench.Run(folder / "run")
+
+
+def main(n_customers: int, share: float, seed: int, base: str | None = None) -> None:
+    os.environ.setdefault("WORKBENCH_PSEUDONYM_KEY", "bench-assign-key-0123456789abcdef")
+    run = _base_run(n_customers, seed, base)
     raw = workbench.load("synthetic", n_customers=n_customers, seed=seed).customers
     n_tx = len(pd.read_parquet(run.path / "data" / "transactions.parquet", columns=["amount"]))
     print(f"{len(run.customers()):,} customers kept, {n_tx:,} transactions")
 
-    _, seeded_s = _timed("seed the history (one full SQL re-score)", scoring.seed_history, run.path)
+    _, seeded_s = _timed("seed the history (full SQL re-score + keyed stores)", scoring.seed_history, run.path)
     _, full_sql_s = _timed("full re-score, SQL on the engine", _full_sql, run)
     _, full_py_s = _timed("full re-score, stage 02's path", _full_stage02, run)
     as_of = scoring.frozen_features(run).as_of
-    new = _new_month(raw, as_of, share, seed)
+    new = _new_month(raw, run, as_of, share, seed)
     report, inc_s = _timed(f"incremental: {new['customer_id'].nunique():,} customers, {len(new):,} rows",
                            scoring.assign_incremental, run.path, new, as_of)
     assert report["rescored"] == new["customer_id"].nunique(), report
@@ -106,5 +127,6 @@ if __name__ == "__main__":
     parser.add_argument("--n-customers", type=int, default=1_000_000)
     parser.add_argument("--share", type=float, default=0.01, help="share of customers with a new month")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--base", help="folder of a prepared, segmented run to reuse (made there when absent)")
     args = parser.parse_args()
-    main(args.n_customers, args.share, args.seed)
+    main(args.n_customers, args.share, args.seed, args.base)

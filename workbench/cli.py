@@ -155,11 +155,17 @@ def assign_command(
     id_column: Optional[str] = typer.Option(None, "--id-column", help="Id column (default: the run's id role)."),
     transactions: Optional[Path] = typer.Option(None, "--transactions", help="New transactions of the run's "
                                                 "customers: re-score only those customers, append to the history."),
-    since: Optional[str] = typer.Option(None, "--since", help="With --transactions: rows from this time on are new."),
+    since: Optional[str] = typer.Option(None, "--since", help="With --transactions/--customers/--choices: rows from "
+                                        "this time on are new."),
+    customers: Optional[Path] = typer.Option(None, "--customers", help="Changed rows of the run's customers (its id "
+                                             "and customer columns): re-score those whose row changed."),
+    choices: Optional[Path] = typer.Option(None, "--choices", help="New records of the customer choices register: "
+                                           "objections to profiling unassign, other choices re-score."),
 ) -> None:
-    """Assign new customers to a run's segments, or re-score the customers with new transactions (--since)."""
-    if transactions is not None or since is not None:
-        _assign_incremental(run_dir, transactions, since, data)
+    """Assign new customers to a run's segments, or re-score the customers with new data or choices (--since)."""
+    if any(x is not None for x in (transactions, since, customers, choices)):
+        _assign_incremental(run_dir, {"transactions": transactions, "customers": customers, "choices": choices},
+                            since, data)
         return
     from .segment import assign_new
 
@@ -182,21 +188,27 @@ def assign_command(
         typer.echo(result.to_csv(index=False), nl=False)
 
 
-def _assign_incremental(run_dir: Path, transactions: Optional[Path], since: Optional[str], data: Optional[Path]) -> None:
+def _assign_incremental(run_dir: Path, tables: dict, since: Optional[str], data: Optional[Path]) -> None:
     from .scoring import assign_incremental
 
-    if transactions is None or since is None or data is not None:
-        _fail("Incremental assignment needs both --transactions FILE and --since TIME, and no DATA table.")
+    if since is None or data is not None or all(v is None for v in tables.values()):
+        _fail("Incremental assignment needs --since TIME and at least one of --transactions, --customers, "
+              "--choices FILE, and no DATA table.")
     try:
-        report = assign_incremental(run_dir, transactions, since)
+        report = assign_incremental(run_dir, tables["transactions"], since, customers=tables["customers"],
+                                    choices=tables["choices"])
     except InputError as exc:
         _fail(str(exc))
-    if not report["new_transactions"]:
-        typer.echo(f"Nothing new since {report['since']}: {report['already_stored']} transactions were already "
-                   "applied; the history is unchanged.")
+    added = f"{report['new_transactions']} new transactions, {report['changed_customers']} changed customer rows, " \
+            f"{report['new_choices']} new choice records"
+    if not report["moved"] and added.startswith("0 new transactions, 0 changed customer rows, 0 new"):
+        typer.echo(f"Nothing new since {report['since']}: {report['already_stored']} rows were already applied; "
+                   "the history is unchanged.")
         return
-    typer.echo(f"{report['new_transactions']} new transactions ({report['before_since']} before --since left out): "
-               f"{report['rescored']} customers re-scored as of {report['as_of']}, {report['moved']} moved; "
+    typer.echo(f"{added} ({report['before_since']} rows before --since left out): {report['rescored']} customers "
+               f"re-scored as of {report['as_of']} ({report['rescored_new_data']} for new data, "
+               f"{report['rescored_choice']} for a choice), {report['unassigned']} without a segment by their "
+               f"objection, {report['moved']} intervals changed; "
                f"history: {run_dir / 'artifacts' / 'assignments' / 'history.parquet'}.")
 
 
@@ -220,15 +232,19 @@ def export_sql_command(
     customers: str = typer.Option("customers", "--customers-table", help="The warehouse's customer table."),
     transactions: str = typer.Option("transactions", "--transactions-table", help="The warehouse's transaction table."),
     column: list[str] = typer.Option([], "--column", help="ROLE=COLUMN where the warehouse's names differ from the "
-                                     "run's roles (id, tx_id, timestamp, amount, category, channel, opt_out)."),
+                                     "run's roles (id, tx_id, timestamp, amount, category, channel, opt_out, "
+                                     "choice_id, choice_kind, choice_value, choice_recorded_at)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Score as of this time (default: the run's as_of)."),
+    choices: Optional[str] = typer.Option(None, "--choices-table", help="The warehouse's customer choices register: "
+                                          "customers objecting to profiling get no segment (required when the run "
+                                          "had a register)."),
 ) -> None:
     """Write the run's segmentation (features, model, names) as one SQL query for the customer's warehouse."""
     from .scoring import export_sql
 
     try:
         export_sql(run_dir, dialect, out, customers=customers, transactions=transactions,
-                   columns=_role_columns(column), as_of=as_of)
+                   columns=_role_columns(column), as_of=as_of, choices=choices)
     except InputError as exc:
         _fail(str(exc))
     except OSError as exc:

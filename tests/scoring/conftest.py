@@ -16,7 +16,8 @@ KEY = "test-key-scoring-0123456789"
 def scored_run(tmp_path_factory):
     """``(run, raw)``: a prepared run with stage 02 done (kmeans, k=4) and its raw input tables as Parquet.
 
-    ``raw`` holds ``customers`` and ``transactions`` (paths, the customer's own ids and column names)
+    ``raw`` holds ``customers``, ``transactions`` and ``choices`` (the choices register: its objections to
+    profiling removed those customers from the run) as paths, with the customer's own ids and column names,
     and ``pseudonym``, a function from raw ids to the run's pseudonyms (the run's persistent key).
     """
     previous = os.environ.get("WORKBENCH_PSEUDONYM_KEY")
@@ -25,7 +26,6 @@ def scored_run(tmp_path_factory):
         key = privacy.resolve_key(privacy.DEFAULTS)
         cfg = load_config(dataset="synthetic", overrides=[
             "dataset.params.n_customers=1500", "dataset.params.seed=3", "segmentation.k=4",
-            "dataset.params.choices=false",  # the exported SQL does not read a choices register (issue 28 note)
         ])
         run = prepare(cfg, tmp_path_factory.mktemp("scored") / "run")
         segment.segment_run(run)
@@ -36,8 +36,10 @@ def scored_run(tmp_path_factory):
             os.environ["WORKBENCH_PSEUDONYM_KEY"] = previous
     data = workbench.load("synthetic", n_customers=1500, seed=3)
     folder = tmp_path_factory.mktemp("warehouse")
-    raw = {"customers": folder / "customers.parquet", "transactions": folder / "transactions.parquet"}
+    raw = {"customers": folder / "customers.parquet", "transactions": folder / "transactions.parquet",
+           "choices": folder / "choices.parquet"}
     data.customers.to_parquet(raw["customers"])
     data.transactions.to_parquet(raw["transactions"])
+    data.choices.to_parquet(raw["choices"])
     raw["pseudonym"] = lambda ids: privacy.pseudonymise(ids.astype(str), key).to_numpy()
     return run, raw

@@ -1,5 +1,6 @@
 """`workbench export-sql`: the run's segmentation as SQL, executed by plain DuckDB on the raw tables."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -17,20 +18,24 @@ from workbench.cli import app
 # Runs in a fresh interpreter that imports duckdb and pandas only: the SQL file alone must do the work.
 _PLAIN_DUCKDB = textwrap.dedent("""
     import sys, duckdb
-    sql, customers, transactions, out, cust_table, tx_table = sys.argv[1:]
+    sql, customers, transactions, out, cust_table, tx_table, choices = sys.argv[1:]
     assert "workbench" not in sys.modules
     con = duckdb.connect()
     con.execute(f"CREATE VIEW {cust_table} AS SELECT * FROM read_parquet('{customers}')")
     con.execute(f"CREATE VIEW {tx_table} AS SELECT * FROM read_parquet('{transactions}')")
+    if choices:
+        con.execute(f"CREATE VIEW choices AS SELECT * FROM read_parquet('{choices}')")
     con.execute(open(sql).read().rstrip().rstrip(";")).df().to_parquet(out)
     assert "workbench" not in sys.modules
 """)
 
 
-def _plain_duckdb(sql_file, customers, transactions, tmp_path, tables=("customers", "transactions")) -> pd.DataFrame:
+def _plain_duckdb(sql_file, customers, transactions, tmp_path, tables=("customers", "transactions"),
+                  choices=None) -> pd.DataFrame:
+    """The SQL file run by a fresh interpreter on the tables (and the choices register as ``choices``)."""
     out = tmp_path / "scored.parquet"
     subprocess.run([sys.executable, "-c", _PLAIN_DUCKDB, str(sql_file), str(customers), str(transactions), str(out),
-                    *tables], check=True, cwd=tmp_path)
+                    *tables, str(choices or "")], check=True, cwd=tmp_path)
     return pd.read_parquet(out)
 
 
@@ -46,19 +51,21 @@ def _model_margin(run, assignments: pd.DataFrame) -> np.ndarray:
 def test_exported_duckdb_sql_gives_every_customer_the_runs_segment(scored_run, tmp_path):
     run, raw = scored_run
     sql_file = tmp_path / "segments.sql"
-    res = CliRunner().invoke(app, ["export-sql", "--run", str(run.path), "--dialect", "duckdb", "--out", str(sql_file)])
+    res = CliRunner().invoke(app, ["export-sql", "--run", str(run.path), "--dialect", "duckdb", "--out", str(sql_file),
+                                   "--choices-table", "choices"])
     assert res.exit_code == 0, res.output
     text = sql_file.read_text()
     model_version = scoring.model_version(run)
     assert f"model_version: sha256:{model_version}" in text and "config_sha256: " in text
     assert "as_of: " in text and "strictly before" in text
-    got = _plain_duckdb(sql_file, raw["customers"], raw["transactions"], tmp_path)
+    assert "-- choices: customers whose objection to profiling is in force in choices" in text
+    got = _plain_duckdb(sql_file, raw["customers"], raw["transactions"], tmp_path, choices=raw["choices"])
     assert list(got.columns) == ["customer_id", "segment", "segment_name", "margin"]
     got["pseudonym"] = raw["pseudonym"](got["customer_id"])
     saved = run.read_table("segments/assignments.parquet")
     merged = saved.merge(got, left_on="customer_id", right_on="pseudonym", how="outer", indicator=True,
                          suffixes=("_run", "_sql"))
-    assert (merged["_merge"] == "both").all()  # the same customers: opted-out ones are not scored
+    assert (merged["_merge"] == "both").all()  # the same customers: opted-out and objecting ones are not scored
     assert len(merged) == len(saved) == run.read_json("data/prepare.json")["n_customers"]
     np.testing.assert_array_equal(merged["segment_sql"], merged["segment_run"])  # exact, every customer
     np.testing.assert_array_equal(merged["segment_name_sql"], merged["segment_name_run"])
@@ -72,9 +79,12 @@ def test_warehouse_names_and_as_of_are_configurable(scored_run, tmp_path):
     tx.to_parquet(tmp_path / "orders.parquet")
     sql_file = tmp_path / "orders.sql"
     as_of = pd.Timestamp("2026-03-01")
-    scoring.export_sql(run.path, "duckdb", sql_file, customers="crm_people", transactions="orders",
-                       columns={"tx_id": "cust", "timestamp": "order_date"}, as_of=as_of)
-    got = _plain_duckdb(sql_file, raw["customers"], tmp_path / "orders.parquet", tmp_path, ("crm_people", "orders"))
+    pd.read_parquet(raw["choices"]).rename(columns={"id": "who", "kind": "what"}).to_parquet(tmp_path / "reg.parquet")
+    scoring.export_sql(run.path, "duckdb", sql_file, customers="crm_people", transactions="orders", choices="choices",
+                       columns={"tx_id": "cust", "timestamp": "order_date", "choice_id": "who", "choice_kind": "what"},
+                       as_of=as_of)
+    got = _plain_duckdb(sql_file, raw["customers"], tmp_path / "orders.parquet", tmp_path, ("crm_people", "orders"),
+                        choices=tmp_path / "reg.parquet")
     # the reference: the run's own model on the run's features recomputed at the earlier as_of
     from workbench import features
 
@@ -89,7 +99,7 @@ def test_warehouse_names_and_as_of_are_configurable(scored_run, tmp_path):
 @pytest.mark.parametrize("dialect", ["spark", "postgres", "snowflake", "bigquery"])
 def test_other_dialects_transpile(scored_run, dialect):
     run, _ = scored_run
-    text = scoring.export_sql(run.path, dialect)
+    text = scoring.export_sql(run.path, dialect, choices="crm.choices")
     assert text.startswith("-- Segment assignment exported by workbench")
     assert f"dialect: {dialect}" in text and "segment_name" in text and "margin" in text
 
@@ -102,6 +112,9 @@ def test_bad_input_exits_2_and_writes_nothing(scored_run, tmp_path):
     res = CliRunner().invoke(app, ["export-sql", "--run", str(run.path), "--dialect", "duckdb", "--out", str(out),
                                    "--column", "shoe_size=x"])
     assert res.exit_code == 2 and "shoe_size" in res.output and not out.exists()
+    # the run honoured a choices register: exporting without one would score customers who objected
+    res = CliRunner().invoke(app, ["export-sql", "--run", str(run.path), "--dialect", "duckdb", "--out", str(out)])
+    assert res.exit_code == 2 and "--choices-table" in res.output and not out.exists()
     res = CliRunner().invoke(app, ["export-sql", "--run", str(tmp_path), "--dialect", "duckdb", "--out", str(out)])
     assert res.exit_code == 2 and "not a run directory" in res.output and not out.exists()
     # a Gaussian mixture is not a centroid model: refused with the reason
@@ -110,7 +123,8 @@ def test_bad_input_exits_2_and_writes_nothing(scored_run, tmp_path):
     features = run.read_table("segments/features.parquet")
     gmm = segment.SegmentationModel(method="gmm", k=3, n_init=1, random_state=0).fit(features)
     joblib.dump(gmm, gmm_run / "artifacts" / "segments" / "model.joblib")
-    res = CliRunner().invoke(app, ["export-sql", "--run", str(gmm_run), "--dialect", "duckdb", "--out", str(out)])
+    res = CliRunner().invoke(app, ["export-sql", "--run", str(gmm_run), "--dialect", "duckdb", "--out", str(out),
+                                   "--choices-table", "choices"])
     assert res.exit_code == 2 and "not a nearest-centre" in res.output and not out.exists()
 
 
@@ -119,13 +133,43 @@ def test_exported_spark_sql_gives_every_customer_the_runs_segment_on_spark(score
     spark = spark_engine.spark
     spark.read.parquet(str(raw["customers"])).createOrReplaceTempView("customers")
     spark.read.parquet(str(raw["transactions"])).createOrReplaceTempView("transactions")
+    spark.read.parquet(str(raw["choices"])).createOrReplaceTempView("choices")
     try:
-        got = spark.sql(scoring.export_sql(run.path, "spark").rstrip().rstrip(";")).toPandas()
+        got = spark.sql(scoring.export_sql(run.path, "spark", choices="choices").rstrip().rstrip(";")).toPandas()
     finally:
-        spark.catalog.dropTempView("customers")
-        spark.catalog.dropTempView("transactions")
+        for view in ("customers", "transactions", "choices"):
+            spark.catalog.dropTempView(view)
     got["pseudonym"] = raw["pseudonym"](got["customer_id"])
     saved = run.read_table("segments/assignments.parquet").set_index("customer_id")
     assert len(got) == len(saved) and set(got["pseudonym"]) == set(saved.index)
     np.testing.assert_array_equal(got["segment"].to_numpy(), saved.loc[got["pseudonym"], "segment"].to_numpy())
     np.testing.assert_array_equal(got["segment_name"].to_numpy(), saved.loc[got["pseudonym"], "segment_name"].to_numpy())
+
+
+def test_objecting_customers_get_no_segment_and_everyone_else_keeps_the_runs(scored_run, tmp_path):
+    """An objection to profiling added in the warehouse after the run: that customer gets no row, nobody else changes;
+    a later withdrawal brings them back. Without a register the header says objections are not applied."""
+    run, raw = scored_run
+    saved = run.read_table("segments/assignments.parquet").set_index("customer_id")["segment"]
+    customers = pd.read_parquet(raw["customers"])
+    in_run = customers[np.isin(raw["pseudonym"](customers["customer_id"]), saved.index)]["customer_id"].astype(str)
+    objector, back = in_run.iloc[0], in_run.iloc[1]
+    register = pd.concat([pd.read_parquet(raw["choices"]), pd.DataFrame({
+        "id": [objector, back, back], "kind": ["OBJECT_PROFILING", "object_profiling", "withdraw"],
+        "value": [None, None, "object_profiling"], "recorded_at": ["2026-08-01", "2026-08-01", "2026-08-02"]})])
+    register.to_parquet(tmp_path / "register.parquet")
+    scoring.export_sql(run.path, "duckdb", tmp_path / "seg.sql", choices="choices")
+    got = _plain_duckdb(tmp_path / "seg.sql", raw["customers"], raw["transactions"], tmp_path,
+                        choices=tmp_path / "register.parquet")
+    got = got.set_index(raw["pseudonym"](got["customer_id"]))["segment"]
+    gone = raw["pseudonym"](pd.Series([objector]))[0]
+    assert gone not in got.index and raw["pseudonym"](pd.Series([back]))[0] in got.index
+    assert set(got.index) == set(saved.index) - {gone}
+    np.testing.assert_array_equal(got.to_numpy(), saved.loc[got.index].to_numpy())
+
+    no_register = tmp_path / "no_register"
+    shutil.copytree(run.path, no_register)
+    prepared = json.loads((no_register / "data" / "prepare.json").read_text())
+    (no_register / "data" / "prepare.json").write_text(json.dumps({k: v for k, v in prepared.items() if k != "choices"}))
+    text = scoring.export_sql(no_register, "duckdb")
+    assert "-- choices: NOT APPLIED: no choices table was given" in text

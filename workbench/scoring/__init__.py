@@ -15,18 +15,29 @@ the customers with transactions new since ``T``, with the same query on the run'
 them, and appends to ``artifacts/assignments/history.parquet`` (``pseudonym``, ``segment``, ``margin``,
 ``valid_from``, ``valid_to``, ``reason``; a folder of parts that are only ever added, read as one table
 with :func:`read_history`): a customer who moved gets their open interval closed and a new one opened;
-nobody else's rows change. The new rows are kept under ``artifacts/assignments/
-transactions/`` so that the next batch sees them; the same batch twice adds nothing.
+nobody else's rows change. Changed customer rows (``--customers``) re-score too (reason ``new data``),
+and so do new records of the choices register (``--choices``, reason ``choice``): an objection to
+profiling in force closes the customer's interval and opens one without a segment, its withdrawal
+re-scores them. The new rows are kept under ``artifacts/assignments/{transactions,customers,choices}/``
+so that the next batch sees them; the same batch twice adds nothing. The run's own rows of a batch's
+customers are read from keyed stores (``artifacts/assignments/index/``, built with the history's
+seed): a batch costs what its customers cost, not what the base does. :func:`assignment_ages` says how
+long since each current assignment was last confirmed by data (notebook 05).
 
-Modules: ``_sql`` (the query and its translation), ``_history`` (intervals), ``stage`` (reads the run
-directory, writes the file and the history).
+:func:`export_sql` reads the warehouse's choices register too (``--choices-table``; required when the
+run had a register): customers whose objection to profiling is in force there get no row.
+
+Modules: ``_sql`` (the query and its translation), ``_history`` (intervals), ``_batch`` (a batch's
+tables, what is new, who is re-scored and why), ``_keyed`` (keyed stores), ``stage`` (reads the run
+directory, writes the file and the history), ``views`` (sentences).
 The unit stands after ``pipeline`` (it reads the run's config hash from ``pipeline._provenance``).
 """
 
 from ._sql import DIALECTS, FrozenFeatures, Warehouse, export_query, transpile
 from ._history import COLUMNS as HISTORY_COLUMNS, apply_scores, consolidate, current, start_history
+from .views import assignment_ages_markdown
 from .stage import (
-    assign_incremental, export_sql, frozen_features, load_centroid_model, model_version, read_history, seed_history,
+    assign_incremental, assignment_ages, export_sql, frozen_features, load_centroid_model, model_version, read_history, seed_history,
     warehouse_of,
 )
 
@@ -35,6 +46,8 @@ __all__ = [
     "HISTORY_COLUMNS",
     "apply_scores",
     "assign_incremental",
+    "assignment_ages",
+    "assignment_ages_markdown",
     "consolidate",
     "current",
     "seed_history",

@@ -22,6 +22,8 @@ DIALECTS = ("duckdb", "spark", "postgres", "snowflake", "bigquery")
 #: Transaction-table roles and their default column names (the run's prepared names).
 TRANSACTION_COLUMNS = {"id": "customer_id", "timestamp": "timestamp", "amount": "amount",
                        "category": "category", "channel": "channel"}
+#: Choices-register roles and their default column names (``dataset.roles.choices`` overrides them).
+CHOICE_COLUMNS = {"id": "id", "kind": "kind", "value": "value", "recorded_at": "recorded_at"}
 # Filled where a customer has no transaction before as_of, as features.build_features fills them.
 _FILLED = {"frequency": "0", "monetary": "CAST('0.0' AS DOUBLE)", "trend": "CAST('0.0' AS DOUBLE)"}
 
@@ -42,6 +44,11 @@ class Warehouse:
         The profiling opt-out flag: customers with it true are never scored.
     blank_opts_out : bool
         Whether a blank opt-out flag counts as opted out (the run's ``dataset.blank_consent``).
+    choices : str or None
+        The customer choices register (issue 27): customers whose objection to profiling is in force
+        there are never scored. None: no register is read.
+    choice_columns : dict
+        Register role (``id``, ``kind``, ``value``, ``recorded_at``) -> column.
     """
 
     customers: str = "customers"
@@ -50,6 +57,8 @@ class Warehouse:
     columns: dict = field(default_factory=lambda: dict(TRANSACTION_COLUMNS))
     opt_out: str | None = None
     blank_opts_out: bool = True
+    choices: str | None = None
+    choice_columns: dict = field(default_factory=lambda: dict(CHOICE_COLUMNS))
 
 
 @dataclass
@@ -95,6 +104,34 @@ def _kept_condition(wh: Warehouse) -> str:
     return f"NOT coalesce(CAST(c.{_ident(wh.opt_out)} AS BOOLEAN), {blank})"
 
 
+def _objecting_ctes(wh: Warehouse) -> list[str]:
+    """``objecting``: ids (as text) whose latest ``object_profiling`` is later than their latest withdrawal of it.
+
+    The register's rule (:func:`workbench.engine._choice_queries.choice_state_query`): a ``withdraw``
+    whose value is ``object_profiling`` cancels every objection recorded at or before it. Every record
+    counts whatever its date, so an objection recorded after ``as_of`` is honoured too.
+    """
+    cols, table = wh.choice_columns, _table(wh.choices)
+    rid = f"CAST(r.{_ident(cols['id'])} AS VARCHAR)"
+    when = f"CAST(r.{_ident(cols['recorded_at'])} AS TIMESTAMP)"
+    kind = f"lower(trim(CAST(r.{_ident(cols['kind'])} AS VARCHAR)))"
+    value = f"lower(trim(CAST(r.{_ident(cols['value'])} AS VARCHAR)))"
+    return [
+        f"objected AS (SELECT {rid} AS _id, max({when}) AS _at FROM {table} AS r "
+        f"WHERE {kind} = 'object_profiling' GROUP BY {rid})",
+        f"withdrawn AS (SELECT {rid} AS _id, max({when}) AS _at FROM {table} AS r "
+        f"WHERE {kind} = 'withdraw' AND {value} = 'object_profiling' GROUP BY {rid})",
+        "objecting AS (SELECT o._id AS _id FROM objected AS o LEFT JOIN withdrawn AS w ON o._id = w._id "
+        "WHERE w._at IS NULL OR o._at > w._at)",
+    ]
+
+
+def objecting_query(table: str, columns: dict | None = None) -> str:
+    """The ids (``_id``, as text) of ``table``'s register whose objection to profiling is in force."""
+    wh = Warehouse(choices=table, choice_columns={**CHOICE_COLUMNS, **(columns or {})})
+    return f"WITH {', '.join(_objecting_ctes(wh))} SELECT _id FROM objecting"
+
+
 def _features_cte(frozen: FrozenFeatures, wh: Warehouse, model_inputs: list[str]) -> str:
     """One row per kept customer: the model's raw inputs in original units (NULL where undefined)."""
     items = [f"c.{_ident(wh.customer_id)} AS customer_id"]
@@ -106,8 +143,12 @@ def _features_cte(frozen: FrozenFeatures, wh: Warehouse, model_inputs: list[str]
         items.append(f"coalesce({value}, {_FILLED[col]}) AS {_ident(col)}" if col in _FILLED
                      else f"{value} AS {_ident(col)}")
     join = f"LEFT JOIN agg ON c.{_ident(wh.customer_id)} = agg.customer_id " if frozen.families else ""
+    kept = _kept_condition(wh)
+    if wh.choices:  # an anti-join: NOT IN would drop everyone if the register held a NULL id
+        join += f"LEFT JOIN objecting AS ob ON CAST(c.{_ident(wh.customer_id)} AS VARCHAR) = ob._id "
+        kept += " AND ob._id IS NULL"
     return (f"features AS (SELECT {', '.join(items)} FROM {_table(wh.customers)} AS c "
-            f"{join}WHERE {_kept_condition(wh)})")
+            f"{join}WHERE {kept})")
 
 
 def export_query(model, frozen: FrozenFeatures, warehouse: Warehouse) -> str:
@@ -127,7 +168,8 @@ def export_query(model, frozen: FrozenFeatures, warehouse: Warehouse) -> str:
     -------
     str
         A query with columns ``<customer id column>``, ``segment``, ``segment_name`` and ``margin``
-        (to the runner-up), one row per customer who has not opted out of profiling.
+        (to the runner-up), one row per customer who has not opted out of profiling (nor objected to it
+        in ``warehouse.choices``).
     """
     if getattr(model, "cluster_centers_", None) is None:
         raise InputError(
@@ -143,6 +185,8 @@ def export_query(model, frozen: FrozenFeatures, warehouse: Warehouse) -> str:
     if frozen.families:
         sel = feature_select(frozen.families, frozen.settings, frozen.as_of, frozen.levels)
         ctes = [_transaction_cte(frozen, warehouse), f"agg AS (SELECT {', '.join(sel)} FROM tx GROUP BY customer_id)"]
+    if warehouse.choices:
+        ctes += _objecting_ctes(warehouse)
     ctes.append(_features_cte(frozen, warehouse, inputs))
     score_ctes, final = score_parts(model, "features", margin=True)
     names = " ".join(f"WHEN {int(j)} THEN {_text(n)}" for j, n in sorted(model.segment_names_.items()))

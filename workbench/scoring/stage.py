@@ -19,7 +19,8 @@ from ..features import DEFAULTS as FEATURE_DEFAULTS
 from ..features import default_as_of, level_column
 from ..pipeline._provenance import config_hash
 from ..rundir import Run
-from ._sql import TRANSACTION_COLUMNS, FrozenFeatures, Warehouse, export_query, header, transpile
+from . import _batch, _keyed
+from ._sql import CHOICE_COLUMNS, TRANSACTION_COLUMNS, FrozenFeatures, Warehouse, export_query, header, transpile
 
 _MODEL = "artifacts/segments/model.joblib"
 _SEGMENTS = "artifacts/segments/segments.json"
@@ -99,28 +100,22 @@ def frozen_features(run: Run, as_of=None) -> FrozenFeatures:
         pd.DataFrame({"timestamp": [pd.Timestamp(facts["last_transaction"])]}))
     return FrozenFeatures(
         families=list(dict.fromkeys(from_tx["family"])), levels=facts["levels"], settings=settings,
-        as_of=_as_of(as_of) if as_of is not None else run_as_of,
+        as_of=_batch.as_timestamp(as_of) if as_of is not None else run_as_of,
         customer_columns=list(used.loc[used["source"] == "customers", "feature"]),
     )
 
 
-def _as_of(value, option: str = "--as-of") -> pd.Timestamp:
-    """A time as a naive UTC timestamp; anything else is bad input naming ``option``."""
-    try:
-        stamp = pd.Timestamp(value)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{option} {value!r} is not a date or time (use e.g. 2026-12-01).") from exc
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_convert("UTC").tz_localize(None)
-    return stamp
+_CHOICE_ROLES = {f"choice_{role}": role for role in CHOICE_COLUMNS}
 
 
 def warehouse_of(run: Run, customers: str = "customers", transactions: str = "transactions",
-                 columns: dict | None = None) -> Warehouse:
+                 columns: dict | None = None, choices: str | None = None) -> Warehouse:
     """Table and column names: the config's roles (the names of the customer's own tables), then ``columns``.
 
     ``columns`` maps a role to a column: ``id`` (the customer table's id), ``tx_id``, ``timestamp``,
-    ``amount``, ``category``, ``channel`` (the transaction table's) and ``opt_out``.
+    ``amount``, ``category``, ``channel`` (the transaction table's), ``opt_out``, and the choices
+    register's ``choice_id``, ``choice_kind``, ``choice_value``, ``choice_recorded_at`` (default: the
+    run's ``dataset.roles.choices``, else the role's own name). ``choices`` names the register's table.
     """
     dataset = run.config.get("dataset") or {}
     roles = dataset.get("roles") or {}
@@ -131,15 +126,19 @@ def warehouse_of(run: Run, customers: str = "customers", transactions: str = "tr
         (row["column"] for row in inventory if "exclude opted-out" in str(row.get("purpose_or_reason"))), None)
     tx_columns = {**TRANSACTION_COLUMNS, **(roles.get("transactions") or {})}
     columns = dict(columns or {})
-    unknown = set(columns) - {"id", "tx_id", "opt_out", *TRANSACTION_COLUMNS}
+    unknown = set(columns) - {"id", "tx_id", "opt_out", *TRANSACTION_COLUMNS, *_CHOICE_ROLES}
     if unknown:
         raise InputError(f"--column: unknown role(s) {sorted(unknown)}; known: id, opt_out, tx_id, "
-                         "timestamp, amount, category, channel (e.g. --column timestamp=order_date).")
+                         "timestamp, amount, category, channel, choice_id, choice_kind, choice_value, "
+                         "choice_recorded_at (e.g. --column timestamp=order_date).")
+    register = {**CHOICE_COLUMNS, **(roles.get("choices") or {})}
+    register.update({role: columns[name] for name, role in _CHOICE_ROLES.items() if name in columns})
     tx_columns.update({role: columns[role] for role in ("timestamp", "amount", "category", "channel") if role in columns})
     tx_columns["id"] = columns.get("tx_id") or tx_columns.get("id") or raw_id
     return Warehouse(customers=customers, transactions=transactions, customer_id=columns.get("id", raw_id),
                      columns=tx_columns, opt_out=columns.get("opt_out", opt_out),
-                     blank_opts_out=dataset.get("blank_consent", "no_consent") == "no_consent")
+                     blank_opts_out=dataset.get("blank_consent", "no_consent") == "no_consent",
+                     choices=choices, choice_columns=register)
 
 
 def _facts(run: Run, model, frozen: FrozenFeatures, wh: Warehouse, dialect: str) -> dict:
@@ -157,14 +156,32 @@ def _facts(run: Run, model, frozen: FrozenFeatures, wh: Warehouse, dialect: str)
         "excluded": (f"customers whose {wh.opt_out} is true{' or blank' if wh.blank_opts_out else ''} (profiling "
                      "opt-out); erased customers must already be deleted") if wh.opt_out else
                     "nobody by consent (the run had no profiling opt-out flag)",
+        "choices": _choices_fact(run, wh),
         "output": f"{wh.customer_id}, segment, segment_name, margin (to the runner-up, in squared model-space units)",
         "dialect": f"{dialect} (SQLGlot translation of DuckDB SQL)",
         "workbench": WORKBENCH_VERSION,
     }
 
 
+def _choices_fact(run: Run, wh: Warehouse) -> str:
+    """The header's line on the choices register; without a table, refused when the run honoured one."""
+    if wh.choices:
+        c = wh.choice_columns
+        return (f"customers whose objection to profiling is in force in {wh.choices} ({c['id']}, {c['kind']}, "
+                f"{c['value']}, {c['recorded_at']}) are excluded: kind object_profiling not cancelled by a later "
+                "withdraw with value object_profiling, whatever the record's date")
+    if run.read_json("data/prepare.json").get("choices"):
+        raise InputError(
+            f"{run.path} honoured a customer choices register (objections to profiling removed those customers "
+            "before the fit), but no choices table was given: the SQL would score customers who objected. Name "
+            "the warehouse's register with --choices-table NAME (its columns with --column choice_id=…, "
+            "choice_kind=…, choice_value=…, choice_recorded_at=… where they differ).")
+    return ("NOT APPLIED: no choices table was given (the run had no register). Objections to profiling "
+            "recorded in the warehouse are not honoured by this query; re-export with --choices-table NAME")
+
+
 def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers", transactions: str = "transactions",
-               columns: dict | None = None, as_of=None) -> str:
+               columns: dict | None = None, as_of=None, choices: str | None = None) -> str:
     """The run's segmentation as one SQL text over the customer's own tables; written to ``out`` if given.
 
     Parameters
@@ -181,6 +198,9 @@ def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers",
         Role -> column overrides (see :func:`warehouse_of`).
     as_of : date-like, optional
         Score as of this time instead of the run's ``as_of`` (the day after its last transaction).
+    choices : str, optional
+        The warehouse's customer choices register (issue 27): customers whose objection to profiling
+        is in force there get no row. Required when the run was prepared with a register.
 
     Returns
     -------
@@ -189,7 +209,7 @@ def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers",
     """
     run = _open(run_dir)
     model = load_centroid_model(run)
-    wh = warehouse_of(run, customers, transactions, columns)
+    wh = warehouse_of(run, customers, transactions, columns, choices)
     frozen = frozen_features(run, as_of)
     text = transpile(export_query(model, frozen, wh), dialect)
     text = header(_facts(run, model, frozen, wh, dialect)) + text + ";\n"
@@ -203,7 +223,8 @@ def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers",
 
 # -- incremental assignment with history --------------------------------------------------------------
 _HISTORY = "assignments/history.parquet"  # under artifacts/
-_PARTS = "assignments/transactions"  # the transactions added since the run, one Parquet part per batch
+_STORE = "assignments"  # under artifacts/: what batches added since the run, one Parquet part per batch
+_PARTS = "assignments/transactions"  # the new transactions (customers/: changed rows, choices/: new records)
 _BATCHES = "artifacts/assignments/batches.json"
 _CANONICAL = ("customer_id", "timestamp", "amount", "category", "channel")
 
@@ -214,22 +235,23 @@ def _stored_transactions(run: Run) -> list[str]:
     return [str(run.path / "data" / "transactions.parquet"), *map(str, parts)]
 
 
-def _register_scope(eng, run: Run, frozen: FrozenFeatures, changed: pd.DataFrame | None = None) -> Warehouse:
-    """Views ``customers`` and ``transactions``: the whole prepared run, or ``changed`` customers' rows.
+def _register_scope(eng, run: Run, frozen: FrozenFeatures, scope: tuple | None = None) -> Warehouse:
+    """Views ``customers`` and ``transactions``: the whole prepared run, or ``scope``'s rows.
 
-    ``changed`` holds the changed customers' every transaction (stored and new) under canonical names.
+    ``scope`` is ``(customers, transactions)``: the re-scored customers' current rows and every
+    transaction of theirs (stored and new) under canonical names.
     """
-    eng.register("run_customers", [str(run.path / "data" / "customers.parquet")])
     cols = ", ".join(["customer_id", "timestamp", "amount", *frozen.levels])
-    if changed is None:
+    if scope is None:
+        eng.register("run_customers", [str(run.path / "data" / "customers.parquet")])
         eng.register("stored_tx", _stored_transactions(run))
         eng.register_view("customers", "SELECT * FROM run_customers")
         eng.register_view("transactions", f"SELECT {cols} FROM stored_tx")
     else:
-        eng.register_rows("changed_tx", changed[["customer_id", "timestamp", "amount", *frozen.levels]])
-        eng.register_view("customers", "SELECT * FROM run_customers WHERE customer_id IN "
-                                       "(SELECT DISTINCT customer_id FROM changed_tx)")
-        eng.register_view("transactions", f"SELECT {cols} FROM changed_tx")
+        eng.register_rows("scope_customers", scope[0])
+        eng.register_rows("scope_tx", scope[1][["customer_id", "timestamp", "amount", *frozen.levels]])
+        eng.register_view("customers", "SELECT * FROM scope_customers")
+        eng.register_view("transactions", f"SELECT {cols} FROM scope_tx")
     return Warehouse(customers="customers", transactions="transactions", customer_id="customer_id",
                      columns={c: c for c in _CANONICAL if c != "customer_id"} | {"id": "customer_id"}, opt_out=None)
 
@@ -273,18 +295,60 @@ def read_history(run_dir, pseudonyms=None) -> pd.DataFrame:
 
 
 def _history_of(run: Run, pseudonyms: pd.Series) -> pd.DataFrame:
-    """The consolidated intervals of some customers: one DuckDB scan of the parts (a semi-join, not a filter list)."""
+    """The consolidated intervals of some customers: the seed's from its keyed store, later parts by one scan."""
     from ._history import COLUMNS, consolidate
 
     parts = _history_parts(run)
+    seed = _keyed.read_keyed(_index(run, "history"), pseudonyms.to_numpy(), COLUMNS).to_pandas()
+    rows = [seed]
+    if len(parts) > 1:
+        with engine.DuckDBEngine() as con:
+            con.register("history", [str(p) for p in parts[1:]], file_column="part")
+            con.register("wanted", pd.DataFrame({"pseudonym": pseudonyms.to_numpy()}))
+            later = con.sql(f"SELECT {', '.join(COLUMNS)}, part FROM history "
+                            "WHERE pseudonym IN (SELECT pseudonym FROM wanted)")
+        order = later["part"].map({p.name: i for i, p in enumerate(parts)})
+        rows.append(later.assign(order_=order.to_numpy()).sort_values("order_", kind="stable"))
+    types = {"segment": "Int64", "valid_from": "datetime64[us]", "valid_to": "datetime64[us]"}
+    return consolidate([r[COLUMNS].astype(types) for r in rows])
+
+
+def _index(run: Run, name: str) -> Path:
+    return run.path / "artifacts" / _STORE / "index" / name
+
+
+def _build_indexes(run: Run) -> None:
+    """Keyed stores of the run's transactions, customers and seeded history (once; see :mod:`._keyed`)."""
+    import pyarrow.parquet as pq
+
+    sources = {"transactions": (run.path / "data" / "transactions.parquet", "customer_id"),
+               "customers": (run.path / "data" / "customers.parquet", "customer_id"),
+               "history": (_history_parts(run)[0], "pseudonym")}
+    for name, (path, key) in sources.items():
+        if not _keyed.has_keyed(_index(run, name)):
+            _keyed.write_keyed(pq.read_table(path), _index(run, name), key)
+
+
+def assignment_ages(run_dir) -> dict | None:
+    """How long since each current assignment was last confirmed by data (None: no history yet).
+
+    Counted in the engine to the latest ``as_of`` (the run's or the last batch's): ``assigned``,
+    ``without_segment`` (an objection in force), ``median_days``, ``share_over_90``, ``share_over_365``.
+    """
+    from ._history import ages_query
+
+    run = run_dir if isinstance(run_dir, Run) else _open(run_dir)
+    if not _history_parts(run):
+        return None
+    batches = run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []
+    as_of = max([frozen_features(run).as_of, *[pd.Timestamp(b["as_of"]) for b in batches if b.get("as_of")]])
     with engine.DuckDBEngine() as con:
-        con.register("history", [str(p) for p in parts], file_column="part")
-        con.register("wanted", pd.DataFrame({"pseudonym": pseudonyms.to_numpy()}))
-        rows = con.sql(f"SELECT {', '.join(COLUMNS)}, part FROM history "
-                       "WHERE pseudonym IN (SELECT pseudonym FROM wanted)")
-    order = rows["part"].map({p.name: i for i, p in enumerate(parts)})
-    rows = rows.assign(order_=order.to_numpy()).sort_values("order_", kind="stable")
-    return consolidate([rows[COLUMNS].astype({"valid_from": "datetime64[us]", "valid_to": "datetime64[us]"})])
+        con.register("history", [str(p) for p in _history_parts(run)])
+        confirmed = _parts(run, "confirmed")
+        if confirmed:
+            con.register("confirmed", confirmed)
+        row = con.sql(ages_query("history", "confirmed" if confirmed else None, as_of)).iloc[0]
+    return {"as_of": as_of, "batches": len(batches), **{k: (None if pd.isna(v) else float(v)) for k, v in row.items()}}
 
 
 def seed_history(run_dir) -> pd.DataFrame:
@@ -312,34 +376,59 @@ def seed_history(run_dir) -> pd.DataFrame:
     history = start_history(assignments, scored["margin"].to_numpy(), frozen.as_of)
     _add_history_part(run, history)
     frozen_features(run)  # now that the history exists, its facts file is written
+    _build_indexes(run)
     return history
 
 
-def _new_transactions(run: Run, table, since: pd.Timestamp) -> tuple[pd.DataFrame, int]:
-    """The new transactions under canonical names, from ``since`` on, and how many rows came before it."""
+def _parts(run: Run, what: str) -> list[str]:
+    """Paths of the parts a batch added under ``artifacts/assignments/<what>/`` (oldest first)."""
+    return [str(p) for p in sorted((run.path / "artifacts" / _STORE / what).glob("part-*.parquet"))]
+
+
+def _add_part(run: Run, what: str, frame: pd.DataFrame) -> None:
+    if len(frame):
+        part = run.artifact(f"{_STORE}/{what}/part-{len(_parts(run, what)):05d}.parquet")
+        tmp = part.with_name(f".{part.name}.tmp")  # a half-written part would be read as stored rows
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, part)
+
+
+def _read_batch(run: Run, frozen: FrozenFeatures, since, transactions, customers, choices) -> dict:
+    """The batch's tables under canonical names with pseudonyms, and the rows left out as older than ``since``."""
     from ..data import read_table
 
     wh = warehouse_of(run)
-    roles = {"id": wh.columns["id"], **{r: c for r, c in wh.columns.items() if r != "id"}}
-    frame = table if isinstance(table, pd.DataFrame) else read_table(table, "new transactions",
-                                                                      columns=list(roles.values()))
-    missing = [f"{c} ({r})" for r, c in roles.items() if r in ("id", "timestamp", "amount") and c not in frame]
-    if missing:
-        raise InputError(f"new transactions: column(s) {', '.join(missing)} missing; the table needs the run's "
-                         f"transaction columns ({', '.join(f'{r}={c}' for r, c in roles.items())}).")
-    renamed = {c: r if r != "id" else "customer_id" for r, c in roles.items() if c in frame}
-    out = frame[list(renamed)].rename(columns=renamed)
-    out["timestamp"] = pd.to_datetime(out["timestamp"], errors="coerce").astype("datetime64[us]")
-    out["amount"] = pd.to_numeric(out["amount"], errors="coerce")
-    bad = int(out["timestamp"].isna().sum() + out["amount"].isna().sum())
-    if bad:
-        raise InputError(f"new transactions: {bad} empty or unreadable value(s) in columns {roles['timestamp']} / "
-                         f"{roles['amount']}; fix or remove those rows.")
-    for column in ("category", "channel"):
-        if column in out:
-            out[column] = out[column].astype(object).where(out[column].notna(), None)
-    recent = out["timestamp"] >= since
-    return out[recent].reset_index(drop=True), int((~recent).sum())
+    batch = {"transactions": pd.DataFrame(columns=["customer_id", "timestamp", "amount", *frozen.levels]),
+             "customers": None, "opted_out": [],
+             "records": pd.DataFrame(columns=_batch.RECORD_COLUMNS), "before_since": 0, "choices_before_since": 0}
+    if transactions is not None:
+        roles = {"id": wh.columns["id"], **{r: c for r, c in wh.columns.items() if r != "id"}}
+        frame = transactions if isinstance(transactions, pd.DataFrame) else read_table(
+            transactions, "new transactions", columns=list(roles.values()))
+        new, batch["before_since"] = _batch.canonical_transactions(frame, roles, since)
+        lacking = [c for c in frozen.levels if c not in new]
+        if lacking:
+            raise InputError(f"new transactions: column(s) {lacking} missing; the model uses their shares.")
+        batch["transactions"] = _pseudonymised(run, new)
+    if customers is not None:
+        frame = customers if isinstance(customers, pd.DataFrame) else read_table(customers, "changed customers")
+        rows = _batch.canonical_customers(frame, wh.customer_id, _customer_columns(run))
+        if wh.opt_out and wh.opt_out in frame:  # a profiling opt-out in the changed row is an objection
+            flag = frame[wh.opt_out].astype("boolean").fillna(wh.blank_opts_out).to_numpy(dtype=bool)
+            batch["opted_out"] = list(_pseudonymised(run, rows[flag])["customer_id"])
+        batch["customers"] = _pseudonymised(run, rows)
+    if choices is not None:
+        columns = {**CHOICE_COLUMNS, **(((run.config.get("dataset") or {}).get("roles") or {}).get("choices") or {})}
+        frame = choices if isinstance(choices, pd.DataFrame) else read_table(choices, "new choices")
+        records, batch["choices_before_since"] = _batch.canonical_records(frame, columns, since)
+        batch["records"] = _pseudonymised(run, records)
+    return batch
+
+
+def _customer_columns(run: Run) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(run.path / "data" / "customers.parquet").names
 
 
 def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
@@ -348,111 +437,160 @@ def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
 
     key = privacy.resolve_key(run.settings("privacy", privacy.DEFAULTS))
     if key.origin == "random":
-        raise InputError("The run has no persistent pseudonym key (privacy.key_env / key_file): new transactions "
+        raise InputError("The run has no persistent pseudonym key (privacy.key_env / key_file): new data "
                          "cannot be linked to its customers. Set the key the run was made with.")
     ids = pd.Series(pd.unique(new["customer_id"].astype(str)))
     codes = pd.Index(ids).get_indexer(new["customer_id"].astype(str))
     return new.assign(customer_id=privacy.pseudonymise(ids, key).to_numpy()[codes])
 
 
-def _check_known(eng, run: Run, new: pd.DataFrame) -> None:
-    """Transactions of customers who are not in the run are bad input, counted (in the engine)."""
-    eng.register("run_customers", [str(run.path / "data" / "customers.parquet")])
-    eng.register_rows("batch", new[["customer_id"]])
-    counts = eng.sql("SELECT count(*) AS n_rows, count(DISTINCT customer_id) AS n_customers FROM batch "
-                     "WHERE customer_id NOT IN (SELECT customer_id FROM run_customers)")
-    if int(counts["n_rows"].iloc[0]):
-        raise InputError(
-            f"new transactions: {int(counts['n_rows'].iloc[0])} rows of {int(counts['n_customers'].iloc[0])} customers "
-            "who are not in this run (unknown ids, or customers opted out or erased at preparation). Remove them, "
-            "or run the audit again with the new customers; nothing was written."
-        )
+def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
+    """The stored transactions, current customer rows and choice records of ``ids``.
 
-
-def _history_of_changed(eng, run: Run, new: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``(stored, fresh)``: the stored transactions of the batch's customers (one scan) and the batch's new rows.
-
-    A row of the batch equal to a stored one in every column is not new, so the same batch twice adds nothing.
+    The run's own rows come from the keyed stores (no scan); what batches added since, from one
+    semi-join over their (small) parts.
     """
-    eng.register("stored_tx", _stored_transactions(run))
-    cols = list(new.columns)
-    stored = eng.fetch_rows(f"SELECT {', '.join(cols)} FROM stored_tx "
-                            "WHERE customer_id IN (SELECT DISTINCT customer_id FROM batch)")
-    stored = stored.astype({c: new[c].dtype for c in cols})
-    for column in ("category", "channel"):
-        if column in cols:
-            stored[column] = stored[column].astype(object).where(stored[column].notna(), None)
-    seen = new.merge(stored.drop_duplicates(), on=cols, how="left", indicator=True)["_merge"].to_numpy() == "both"
-    return stored, new[~seen].reset_index(drop=True)
+    eng.register_rows("batch_ids", pd.DataFrame({"customer_id": ids.to_numpy()}))
+    wanted = "WHERE customer_id IN (SELECT customer_id FROM batch_ids)"
+    tx = [_keyed.read_keyed(_index(run, "transactions"), ids.to_numpy(), columns).to_pandas()]
+    if _parts(run, "transactions"):
+        eng.register("added_tx", _parts(run, "transactions"))
+        tx.append(eng.fetch_rows(f"SELECT {', '.join(columns)} FROM added_tx {wanted}"))
+    out = {"transactions": pd.concat(tx, ignore_index=True)}
+    rows = [_keyed.read_keyed(_index(run, "customers"), ids.to_numpy()).to_pandas()]
+    for part in _parts(run, "customers"):  # later parts hold later versions of a row
+        eng.register("customer_part", [part])
+        rows.append(eng.fetch_rows(f"SELECT * FROM customer_part {wanted}"))
+    out["customers"] = pd.concat(rows, ignore_index=True).drop_duplicates("customer_id", keep="last")
+    records = _parts(run, "choices")
+    if records:
+        eng.register("stored_records", records)
+        out["records"] = eng.fetch_rows(f"SELECT {', '.join(_batch.RECORD_COLUMNS)} FROM stored_records {wanted}")
+    else:
+        out["records"] = pd.DataFrame(columns=_batch.RECORD_COLUMNS)
+    return out
+
+
+def _as_of_after(run: Run, frozen: FrozenFeatures, fresh_tx: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The last transaction known after the batch and the ``as_of`` the re-scored customers are measured at."""
+    if frozen.as_of is None:  # no transaction features: nothing is measured at a time
+        return None, None
+    batches = run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []
+    last = max([pd.Timestamp(b["last_transaction"]) for b in batches if b.get("last_transaction")]
+               + ([fresh_tx["timestamp"].max()] if len(fresh_tx) else [])
+               + [frozen.as_of - pd.Timedelta(days=1)])
+    return last, default_as_of(pd.DataFrame({"timestamp": [last]}))
 
 
 def _now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC").tz_localize(None)
 
 
-def assign_incremental(run_dir, transactions, since, now=None) -> dict:
-    """Re-score only the customers with transactions new since ``since``; append to the history.
+def assign_incremental(run_dir, transactions=None, since=None, now=None, *, customers=None, choices=None) -> dict:
+    """Re-score only the customers with new transactions, changed rows or new choices since ``since``.
 
     Parameters
     ----------
     run_dir : path
         A run with a nearest-centre model and a persistent pseudonym key.
-    transactions : DataFrame or path
+    transactions : DataFrame or path, optional
         New transactions with the customer's own ids and the run's transaction column names.
     since : date-like
-        Rows from this time on are new; earlier rows are counted and left out. Not in the future.
+        Rows (transactions, choice records) from this time on are new; earlier rows are counted and
+        left out. Not in the future.
     now : Timestamp, optional
         The current time (UTC) that ``since`` is checked against (default: the clock).
+    customers : DataFrame or path, optional
+        Changed customer rows: the run's id column and any of its prepared customer columns; a row
+        whose profiling opt-out flag is set counts as an objection.
+    choices : DataFrame or path, optional
+        New records of the customer choices register (its roles: id, kind, value, recorded_at). An
+        objection to profiling in force closes the customer's interval and opens one without a
+        segment (reason ``choice``); its withdrawal re-scores them.
 
     Returns
     -------
     dict
         ``since``, ``as_of`` (the re-scored customers' features are measured there: the day after
-        the last stored transaction), ``new_transactions`` (rows added), ``already_stored``,
-        ``before_since``, ``rescored`` and ``moved`` (customers), ``history_parts``.
+        the last stored transaction), ``new_transactions``, ``changed_customers``, ``new_choices``
+        (rows added), ``already_stored``, ``before_since``, ``rescored`` (customers, and per reason
+        ``rescored_new_data`` / ``rescored_choice``), ``unassigned`` (by an objection), ``held``
+        (objection still in force), ``moved``, ``history_parts``.
     """
-    from ._history import apply_scores
-
     run = _open(run_dir)
     model = load_centroid_model(run)
-    since = _as_of(since, "--since")
+    if since is None or (transactions is None and customers is None and choices is None):
+        raise InputError("Incremental assignment needs --since TIME and at least one of --transactions, "
+                         "--customers, --choices.")
+    since = _batch.as_timestamp(since, "--since")
     if since > (now or _now()):
         raise InputError(f"--since {since} is in the future: new data can only be since a time that has passed.")
-    new, before = _new_transactions(run, transactions, since)
-    new = _pseudonymised(run, new)
     frozen = frozen_features(run)
-    if frozen.as_of is None:
+    if frozen.as_of is None and transactions is not None:
         raise InputError(f"{run.path}'s model uses no transaction features: new transactions cannot change a segment.")
-    lacking = [c for c in frozen.levels if c not in new]
-    if lacking:
-        raise InputError(f"new transactions: column(s) {lacking} missing; the model uses their shares.")
-    report = {"since": since, "before_since": before, "new_transactions": 0, "already_stored": len(new),
-              "rescored": 0, "moved": 0}
-    with engine.make_engine(run.config) as eng:
-        _check_known(eng, run, new)
+    batch = _read_batch(run, frozen, since, transactions, customers, choices)
+    if _keyed.has_keyed(_index(run, "customers")):  # a lookup: no engine needed
+        _batch.check_known(None, _index(run, "customers"), run.path / "data" / "customers.parquet", batch)
+    else:
+        with engine.make_engine(run.config) as eng:
+            _batch.check_known(eng, _index(run, "customers"), run.path / "data" / "customers.parquet", batch)
     if not _history_parts(run):
         seed_history(run)  # its own engine: views of one engine do not outlive it (Spark)
+    _build_indexes(run)  # a run seeded before the keyed stores existed
+    given = sum(len(batch[k]) for k in ("transactions", "records")) + (
+        0 if batch["customers"] is None else len(batch["customers"]))
+    ids = pd.Series(pd.unique(pd.concat([batch["transactions"]["customer_id"], batch["records"]["customer_id"],
+                                         *([] if batch["customers"] is None else [batch["customers"]["customer_id"]])],
+                                        ignore_index=True)))
     with engine.make_engine(run.config) as eng:
-        eng.register_rows("batch", new[["customer_id"]])
-        stored, fresh = _history_of_changed(eng, run, new)
-        if not len(fresh):
-            return {**report, "as_of": None, "history_parts": len(_history_parts(run))}
-        batches = run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []
-        last = max([pd.Timestamp(b["last_transaction"]) for b in batches] + [fresh["timestamp"].max()]
-                   + [frozen.as_of - pd.Timedelta(days=1)])
-        as_of = default_as_of(pd.DataFrame({"timestamp": [last]}))
-        frozen.as_of = as_of
-        changed = pd.concat([stored[stored["customer_id"].isin(set(fresh["customer_id"]))], fresh], ignore_index=True)
-        scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, changed))
-    history = _history_of(run, scored["pseudonym"])
-    part, moved = apply_scores(history, scored.sort_values(["segment", "margin"], kind="stable"), as_of)
-    if moved:  # first: a batch whose transactions part is missing is simply applied again
-        _add_history_part(run, part)
-    part = run.artifact(f"{_PARTS}/part-{len(_stored_transactions(run)):05d}.parquet")
-    tmp = part.with_name(f".{part.name}.tmp")  # a half-written part would be read as stored rows
-    fresh.to_parquet(tmp, index=False)
-    os.replace(tmp, part)
-    report.update(new_transactions=len(fresh), already_stored=len(new) - len(fresh), as_of=as_of,
-                  rescored=len(scored), moved=moved, history_parts=len(_history_parts(run)), last_transaction=last)
-    run.write_json(_BATCHES, [*batches, report])
+        stored = _stored_of(eng, run, ids, list(batch["transactions"].columns))
+        fresh = _batch.fresh_rows(batch, stored)
+        data_ids = [*fresh["transactions"]["customer_id"], *fresh["customers"]["customer_id"]]
+        choice_ids = [*fresh["records"]["customer_id"], *batch["opted_out"]]
+        history = _history_of(run, pd.Series(pd.unique(pd.Series([*data_ids, *choice_ids], dtype=object))))
+        opened = history[history["valid_to"].isna()]
+        fate = _batch.fates(data_ids, choice_ids, _batch.objecting(eng, stored, fresh, batch["opted_out"]),
+                            opened.loc[opened["segment"].isna(), "pseudonym"])
+        last, as_of = _as_of_after(run, frozen, fresh["transactions"])
+        scored = _score_scope(eng, run, model, frozen, as_of, fate, stored, fresh)
+    report = _apply(run, history, scored, fate, as_of, fresh)
+    report.update(since=since, before_since=batch["before_since"] + batch["choices_before_since"],
+                  already_stored=given - report["new_transactions"] - report["changed_customers"]
+                  - report["new_choices"], last_transaction=last)
+    if report["moved"] or any(len(f) for f in fresh.values()):
+        run.write_json(_BATCHES, [*(run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []), report])
     return report
+
+
+def _score_scope(eng, run: Run, model, frozen: FrozenFeatures, as_of, fate, stored: dict, fresh: dict) -> pd.DataFrame:
+    """``pseudonym``, ``segment``, ``margin``, ``reason`` of the customers the batch re-scores."""
+    if not len(fate.scored):
+        return pd.DataFrame({"pseudonym": [], "segment": [], "margin": [], "reason": []})
+    who = set(fate.scored["pseudonym"])
+    tx = pd.concat([stored["transactions"], fresh["transactions"]], ignore_index=True)
+    rows = pd.concat([stored["customers"], fresh["customers"]], ignore_index=True)
+    if len(who) < len(stored["customers"]):  # someone of the batch is not scored (an objection)
+        tx, rows = tx[tx["customer_id"].isin(who)], rows[rows["customer_id"].isin(who)]
+    rows = rows.drop_duplicates("customer_id", keep="last")
+    frozen.as_of = as_of
+    scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, (rows, tx)))
+    return fate.scored.merge(scored, on="pseudonym", how="inner")
+
+
+def _apply(run: Run, history: pd.DataFrame, scored: pd.DataFrame, fate, as_of, fresh: dict) -> dict:
+    """Write the batch: the history's new part first (a batch whose stored rows are missing is applied again)."""
+    from ._history import apply_scores
+
+    order = scored.sort_values(["segment", "margin"], kind="stable")  # never by pseudonym
+    part, moved = apply_scores(history, order, as_of, order["reason"].to_numpy(), fate.unassigned)
+    if moved:
+        _add_history_part(run, part)
+    _add_part(run, "transactions", fresh["transactions"])
+    _add_part(run, "customers", fresh["customers"])
+    _add_part(run, "choices", fresh["records"])
+    _add_part(run, "confirmed", pd.DataFrame({"pseudonym": scored["pseudonym"].to_numpy(), "confirmed_at": as_of}))
+    return {"as_of": as_of, "new_transactions": len(fresh["transactions"]),
+            "changed_customers": len(fresh["customers"]), "new_choices": len(fresh["records"]),
+            "rescored": len(scored), "rescored_new_data": int((scored["reason"] == "new data").sum()),
+            "rescored_choice": int((scored["reason"] == "choice").sum()), "unassigned": len(fate.unassigned),
+            "held": len(fate.held), "moved": moved, "history_parts": len(_history_parts(run))}

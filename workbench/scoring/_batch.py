@@ -1,0 +1,224 @@
+"""One incremental batch: its tables under canonical names, what is new in them, and why each customer is re-scored.
+
+A batch (``workbench assign --since T``) may carry new transactions, changed customer rows and new
+records of the customer choices register (issue 27), each with the customer's own ids. This module
+turns them into canonical frames (still raw ids: :mod:`.stage` pseudonymises them), keeps only what
+is not stored yet (so the same batch twice adds nothing), and decides each customer's fate:
+re-scored for ``new data`` or a ``choice``, left without a segment (an objection to profiling in
+force), or held (an earlier objection still in force). The SQL that decides objections is the
+exported query's (:func:`workbench.scoring._sql.objecting_query`): the warehouse and the incremental
+path apply the same rule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..data import InputError
+from . import _keyed as keyed
+from ._sql import CHOICE_COLUMNS, objecting_query
+
+#: Columns of a stored choice record (pseudonymised; a contest's free text is never kept).
+RECORD_COLUMNS = ["customer_id", "kind", "value", "recorded_at"]
+
+
+def as_timestamp(value, option: str = "--as-of") -> pd.Timestamp:
+    """A time as a naive UTC timestamp; anything else is bad input naming ``option``."""
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{option} {value!r} is not a date or time (use e.g. 2026-12-01).") from exc
+    if stamp.tzinfo is not None:
+        stamp = stamp.tz_convert("UTC").tz_localize(None)
+    return stamp
+
+
+def check_known(eng, index: Path, customers: Path, batch: dict) -> None:
+    """Rows of customers who are not in the run are bad input, counted per table.
+
+    ``index`` is the customers' keyed store (built with the history): a lookup; before it exists, one
+    scan of ``customers`` (the run's prepared table) in the engine.
+    """
+    if not keyed.has_keyed(index):
+        eng.register("known", [str(customers)])
+    for label, frame in (("new transactions", batch["transactions"]), ("changed customers", batch["customers"]),
+                         ("new choices", batch["records"])):
+        if frame is None or not len(frame):
+            continue
+        if keyed.has_keyed(index):
+            strangers = frame.loc[~keyed.known(index, frame["customer_id"].to_numpy()), "customer_id"]
+            n_rows, n_customers = len(strangers), strangers.nunique()
+        else:
+            eng.register_rows("batch", frame[["customer_id"]])
+            counts = eng.sql("SELECT count(*) AS n_rows, count(DISTINCT customer_id) AS n_customers FROM batch "
+                             "WHERE customer_id NOT IN (SELECT customer_id FROM known)")
+            n_rows, n_customers = int(counts["n_rows"].iloc[0]), int(counts["n_customers"].iloc[0])
+        if n_rows:
+            raise InputError(
+                f"{label}: {n_rows} rows of {n_customers} customers "
+                "who are not in this run (unknown ids, or customers opted out or erased at preparation). Remove "
+                "them, or run the audit again with the new customers; nothing was written.")
+
+
+def canonical_transactions(frame: pd.DataFrame, roles: dict, since: pd.Timestamp) -> tuple[pd.DataFrame, int]:
+    """New transactions under canonical names, from ``since`` on, and how many rows came before it.
+
+    ``roles`` maps ``id``, ``timestamp``, ``amount`` (and ``category``, ``channel``) to the table's columns.
+    """
+    missing = [f"{c} ({r})" for r, c in roles.items() if r in ("id", "timestamp", "amount") and c not in frame]
+    if missing:
+        raise InputError(f"new transactions: column(s) {', '.join(missing)} missing; the table needs the run's "
+                         f"transaction columns ({', '.join(f'{r}={c}' for r, c in roles.items())}).")
+    renamed = {c: r if r != "id" else "customer_id" for r, c in roles.items() if c in frame}
+    out = frame[list(renamed)].rename(columns=renamed)
+    out["timestamp"] = pd.to_datetime(out["timestamp"], errors="coerce").astype("datetime64[us]")
+    out["amount"] = pd.to_numeric(out["amount"], errors="coerce")
+    bad = int(out["timestamp"].isna().sum() + out["amount"].isna().sum())
+    if bad:
+        raise InputError(f"new transactions: {bad} empty or unreadable value(s) in columns {roles['timestamp']} / "
+                         f"{roles['amount']}; fix or remove those rows.")
+    for column in ("category", "channel"):
+        if column in out:
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    recent = out["timestamp"] >= since
+    return out[recent].reset_index(drop=True), int((~recent).sum())
+
+
+def canonical_records(frame: pd.DataFrame, columns: dict, since: pd.Timestamp) -> tuple[pd.DataFrame, int]:
+    """New choice records (:data:`RECORD_COLUMNS`, raw ids) recorded from ``since`` on, and how many came before.
+
+    ``columns`` maps the register's roles (``id``, ``kind``, ``value``, ``recorded_at``) to the table's
+    columns. A contest's free text is dropped here: it never reaches the run directory.
+    """
+    columns = {**CHOICE_COLUMNS, **columns}
+    missing = [f"{c} ({r})" for r, c in columns.items() if r != "value" and c not in frame]
+    if missing:
+        raise InputError(f"new choices: column(s) {', '.join(missing)} missing; the register needs the columns "
+                         "id, kind, value, recorded_at (or the run's dataset.roles.choices names).")
+    out = pd.DataFrame({
+        "customer_id": frame[columns["id"]].astype(str).to_numpy(),
+        "kind": frame[columns["kind"]].astype(str).str.strip().str.lower().to_numpy(),
+        "value": (frame[columns["value"]] if columns["value"] in frame else pd.Series(None, index=frame.index))
+        .astype(object).where(lambda v: v.notna(), None).to_numpy(),
+        "recorded_at": pd.to_datetime(frame[columns["recorded_at"]], errors="coerce").astype("datetime64[us]")
+        .to_numpy(),
+    })
+    from ..engine._choice_queries import CHOICE_KINDS
+
+    bad_kind = sorted(set(out["kind"]) - set(CHOICE_KINDS))
+    bad_time = int(out["recorded_at"].isna().sum())
+    if bad_kind or bad_time:
+        raise InputError(f"new choices: {len(bad_kind)} unknown kind(s) {bad_kind} (use one of "
+                         f"{', '.join(CHOICE_KINDS)}) and {bad_time} empty or unreadable {columns['recorded_at']} "
+                         "value(s); fix or remove those rows." if bad_kind else
+                         f"new choices: {bad_time} empty or unreadable {columns['recorded_at']} value(s) "
+                         "(dates such as 2026-03-02); fix or remove those rows.")
+    out.loc[out["kind"] == "contest", "value"] = None
+    recent = out["recorded_at"] >= since
+    return out[recent].reset_index(drop=True), int((~recent).sum())
+
+
+def canonical_customers(frame: pd.DataFrame, id_column: str, prepared: list[str]) -> pd.DataFrame:
+    """Changed customer rows: ``customer_id`` (raw) and the prepared customer columns the table has.
+
+    ``prepared`` is the run's customer columns after minimisation (``customer_id`` first); other
+    columns (names, contact details, consent flags) are not kept.
+    """
+    if id_column not in frame:
+        raise InputError(f"changed customers: the id column {id_column!r} is missing; give the run's customer id.")
+    kept = [c for c in prepared[1:] if c in frame]
+    if not kept:
+        raise InputError(f"changed customers: none of the run's customer columns ({', '.join(prepared[1:])}) is "
+                         "in the table; nothing could have changed.")
+    out = frame[[id_column, *kept]].rename(columns={id_column: "customer_id"})
+    return out.assign(customer_id=out["customer_id"].astype(str))
+
+
+def unseen(new: pd.DataFrame, stored: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Which rows of ``new`` equal no row of ``stored`` in every one of ``columns`` (a boolean mask)."""
+    if not len(new):
+        return np.zeros(0, dtype=bool)
+    stored = stored[columns].astype({c: new[c].dtype for c in columns})
+    for column in columns:
+        if new[column].dtype == object:
+            stored[column] = stored[column].astype(object).where(stored[column].notna(), None)
+    # row hashes instead of a merge on every column (a batch compares ~10x its size of stored rows)
+    seen = pd.util.hash_pandas_object(stored, index=False).to_numpy()
+    return ~np.isin(pd.util.hash_pandas_object(new[columns], index=False).to_numpy(), seen)
+
+
+def changed_rows(current: pd.DataFrame, given: pd.DataFrame) -> pd.DataFrame:
+    """The given customer rows that differ from the current ones, as whole current rows with the changes applied.
+
+    ``current`` holds every prepared column per ``customer_id``; ``given`` some of them.
+    """
+    now = current.drop_duplicates("customer_id", keep="last").set_index("customer_id")
+    new = given.drop_duplicates("customer_id", keep="last").set_index("customer_id")
+    columns = [c for c in new.columns if c in now.columns]
+    merged = now.loc[new.index].copy()
+    for column in columns:
+        merged[column] = new[column].astype(now[column].dtype)
+    old, fresh = now.loc[new.index, columns], merged[columns]
+    differs = ~((old == fresh) | (old.isna() & fresh.isna())).all(axis=1)
+    return merged[differs.to_numpy()].reset_index()
+
+
+def fresh_rows(batch: dict, stored: dict) -> dict:
+    """The batch's rows that are not stored yet: the same batch twice adds nothing."""
+    tx = batch["transactions"]
+    records = batch["records"].astype({"recorded_at": "datetime64[us]"})
+    fresh = {"transactions": tx[unseen(tx, stored["transactions"], list(tx.columns))].reset_index(drop=True),
+             "records": records[unseen(records, stored["records"], RECORD_COLUMNS)]
+             .reset_index(drop=True)}
+    fresh["customers"] = (changed_rows(stored["customers"], batch["customers"])
+                          if batch["customers"] is not None else stored["customers"].iloc[:0])
+    return fresh
+
+
+def objecting(eng, stored: dict, fresh: dict, opted_out: list) -> list:
+    """Customers of the batch whose objection to profiling is in force after it (the exported SQL's rule)."""
+    records = pd.concat([stored["records"], fresh["records"]], ignore_index=True)
+    objecting = list(opted_out)
+    if len(records):
+        eng.register_rows("records", records.rename(columns={"customer_id": "id"}).astype(
+            {"id": object, "kind": object, "value": object, "recorded_at": "datetime64[us]"}))
+        objecting += list(eng.sql(objecting_query("records"))["_id"])
+    return objecting
+
+
+@dataclass
+class Fate:
+    """What a batch does to each customer it touches (pseudonyms)."""
+
+    scored: pd.DataFrame  # pseudonym, reason: re-scored customers
+    unassigned: list  # an objection to profiling newly in force: no segment from now on
+    held: list  # without a segment before the batch and still: not scored although they have new data
+
+
+def fates(data_ids, choice_ids, objecting, holding) -> Fate:
+    """Who is re-scored and why, who loses their segment, who stays without one.
+
+    Parameters
+    ----------
+    data_ids : collection
+        Customers with new transactions or changed rows.
+    choice_ids : collection
+        Customers with new choice records (or a changed opt-out flag).
+    objecting : collection
+        Customers (among the batch's) whose objection to profiling is in force after the batch.
+    holding : collection
+        Customers whose open interval has no segment (an objection in force before the batch).
+    """
+    objecting, holding, choice_ids = set(objecting), set(holding), set(choice_ids)
+    released = (holding & choice_ids) - objecting  # withdrew their objection
+    touched = list(dict.fromkeys([*data_ids, *choice_ids]))
+    scored = [c for c in touched if c not in objecting and (c not in holding or c in released)]
+    data = set(data_ids)
+    reasons = ["new data" if c in data and c not in released else "choice" for c in scored]
+    return Fate(scored=pd.DataFrame({"pseudonym": scored, "reason": reasons}),
+                unassigned=[c for c in touched if c in objecting and c not in holding],
+                held=[c for c in touched if c in holding and c not in released])
