@@ -95,18 +95,23 @@ from ._quality import data_quality
 from ._risk import identifier_scan, reidentification_risk
 from ._suppression import suppress_counts, suppress_rows
 from .plots import plot_relative_errors, plot_uniqueness
-from .stage import (
+from .publish import (
     DISCLOSURE_DIR,
-    RELEASE_DIR,
-    TOTAL,
-    check_release_budget,
     disclosure_check,
-    load_private_release,
-    privacy_audit_run,
-    private_release_run,
+    perturbation_settings,
+    printed_table,
+    printed_tables,
     publish_counts,
     published_tables,
     suppress_and_publish,
+)
+from .stage import (
+    RELEASE_DIR,
+    TOTAL,
+    check_release_budget,
+    load_private_release,
+    privacy_audit_run,
+    private_release_run,
     validation_checks,
 )
 from .views import (consent_table, data_methodology_markdown, disclosure_view, methodology_page, minimisation_summary,
@@ -132,6 +137,9 @@ __all__ = [
     "DisclosureCheck",
     "disclosure_check",
     "joint_disclosure",
+    "perturbation_settings",
+    "printed_table",
+    "printed_tables",
     "publish_counts",
     "published_tables",
     "suppress_and_publish",
