@@ -13,6 +13,7 @@ what every other stage calls. Each published table is kept twice:
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -140,10 +141,16 @@ def perturbation_settings(run: "Run") -> CellKeySettings | None:
             f"max_perturbation a whole number >= 1 and 0 < variance <= max_perturbation²; got method={method!r}, "
             f"max_perturbation={D!r}, variance={V!r}.")
     key = resolve_key(run.settings("privacy", DEFAULTS))
-    ids = pd.read_parquet(run.path / "data" / "customers.parquet", columns=["customer_id"])["customer_id"]
+    customers = run.path / "data" / "customers.parquet"
     # a random per-run key is gone after preparation: the pseudonyms it made are then the only secret
     return CellKeySettings(D, float(V), _suppression_k(run), key.secret if key.persistent else b"",
-                           population_key(ids))
+                           _population_key(str(customers), customers.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=8)
+def _population_key(path: str, modified: int) -> bytes:
+    """:func:`population_key` of a prepared customer table, once per file version (every table needs it)."""
+    return population_key(pd.read_parquet(path, columns=["customer_id"])["customer_id"])
 
 
 def suppress_and_publish(

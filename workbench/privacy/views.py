@@ -314,8 +314,10 @@ same customers (averaging repeated reports does not remove the noise), while a r
 customer (an erasure) draws every cell afresh, so that subtracting two runs no longer gives any customer's
 cells. A zero stays zero, a count of {k} or more is never printed below {k}, and no perturbation is biased.
 Totals are perturbed on their own, so **a table's cells need not add up to its printed totals, by up to {D}
-per cell: the small differences between tables are deliberate.** Every count a table prints comes from the
-registered, perturbed table, and so does every rate and interval of the campaign section. Suppression and the disclosure check below work on the exact counts (a reader of the
+per cell: the small differences between tables are deliberate.** The campaign section derives every count,
+rate and interval from the perturbed counts. Not yet perturbed: segment sizes, RFM groups, the window and
+transition counts of notebook 05, and rates that notebooks 04, 05 and 07 compute from exact counts (masked
+where suppressed). Suppression and the disclosure check below work on the exact counts (a reader of the
 perturbed counts knows less than one of the exact counts)."""
 
 
