@@ -24,7 +24,11 @@ The first four steps run in :func:`workbench.pipeline.prepare`, before any noteb
    The key is never written anywhere.
 
 Every published table of counts is suppressed and registered with :func:`suppress_and_publish`
-(suppression against every table published before it); :func:`disclosure_check` attacks all
+(suppression against every table published before it), then perturbed by the cell-key method
+(``privacy.perturbation``, :mod:`._cellkey`: at most ±2 per count, the same value wherever the same count
+appears, drawn afresh when the run's customers change, so that two runs one erasure apart cannot be
+subtracted); it returns the table as printed, and :func:`printed_tables` reads every table as printed,
+:func:`published_tables` the exact counts behind them (internal); :func:`disclosure_check` attacks all
 registered tables of a run jointly (:func:`joint_disclosure`: the same quantity in two tables is one
 unknown; intersections sum to their margins; a population declared ``within`` another differs from it
 by an unpublished count; the printed rules and integrality are constraints of an integer programme)
