@@ -88,3 +88,38 @@ def test_telco_says_not_applicable_for_the_effect_and_for_the_kpis(tmp_path):
     assert kpis is None and because == "the dataset has no transactions"
     summary = json.loads((run.path / "summary" / "08_campaign.json").read_text())
     assert summary["applicable"] is False and summary["kpis_because"] == because
+
+
+def test_every_campaign_number_and_figure_comes_from_the_printed_counts(campaign_run):
+    """Issue 24: the strategies table, the effects and the uplift figure show nothing the published tables
+    hide, and every count and rate shown is the printed (suppressed, perturbed) table's."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from workbench.campaign._effects import CELLS
+
+    run, result = campaign_run
+    strategies = privacy.printed_table(run, "campaign_premium_offer_strategies")
+    rows = result.strategies.set_index("strategy")
+    assert "everyone" in strategies.index and "policy" in strategies.index
+    for name in strategies.index.drop("Total"):
+        cells = strategies.loc[name, CELLS]
+        if cells.isna().any():  # hidden in the table: hidden in the report (random follows the policy's contacts)
+            assert rows.loc[name, ["contacts", "incremental_responders", "auuc"]].isna().all(), name
+        else:
+            assert rows.loc[name, "contacts"] == cells.sum()
+            s1, f1, s0, f0 = cells
+            assert np.isclose(rows.loc[name, "incremental_responders"], s1 - s0 * (s1 + f1) / (s0 + f0))
+    segments = privacy.printed_table(run, "campaign_premium_offer_segment")
+    eff = result.effects.loc[result.effects["attribute"].isna()]
+    for r in eff.itertuples():
+        cells = segments.loc[str(r.segment), CELLS]
+        assert r.suppressed == cells.isna().any()
+        if not r.suppressed:
+            assert r.n_treatment == cells.iloc[0] + cells.iloc[1]
+            assert np.isclose(r.rate_treatment, cells.iloc[0] / (cells.iloc[0] + cells.iloc[1]))
+    fig = campaign.plot_uplift(result, "premium_offer")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    points = fig.axes[0].lines[0].get_xdata()  # the errorbar's markers: one per shown segment
+    assert len(points) == int((~eff["suppressed"]).sum())
+    assert [lab.endswith("(suppressed)") for lab in labels] == list(eff["suppressed"])

@@ -38,8 +38,10 @@ def test_consent_by_purpose_changes_the_selected_set(tmp_path, prepared):
     sel = audit.selection.query("action == 'premium_offer' and attribute == 'gender'").set_index("group")
     for g in sel.index:
         mask = assign["gender"].astype(str).to_numpy() == g
-        assert np.isnan(sel.loc[g, "events"]) or sel.loc[g, "events"] == (in_segment & consent & mask).sum()
-    pub = run.read_table("disclosure/selection_premium_offer_gender.parquet").set_index(["row", "column"])
+        # printed counts are perturbed by the cell-key method, by at most 2 (privacy.perturbation)
+        assert np.isnan(sel.loc[g, "events"]) or abs(sel.loc[g, "events"] - (in_segment & consent & mask).sum()) <= 2
+    # the exact counts behind the printed (perturbed) table: the registry's internal copy
+    pub = run.read_table("privacy/exact_counts/selection_premium_offer_gender.parquet").set_index(["row", "column"])
     assert pub.loc[("Total", "selected"), "n"] == (in_segment & consent).sum() < in_segment.sum()
     # The audit shows consent rates by group.
     rates = fairness.consent_view(audit).loc[("marketing_opt_in", "gender")]

@@ -84,5 +84,5 @@ def test_p_alive_beside_the_latest_dynamics_state(run):
         (run.path / "artifacts" / "dynamics" / "states.parquet").unlink()
     assert "inactive" in table.index and table.attrs["window"] == "2025Q4"
     buyers = run.read_table(value.PREDICTED)["p_alive"].notna().sum()
-    assert table.loc["Total", "Total"] == buyers
+    assert abs(table.loc["Total", "Total"] - buyers) <= 2  # printed counts: perturbed by at most 2
     assert (run.path / "artifacts" / "disclosure" / "value_p_alive_by_state.parquet").exists()

@@ -115,14 +115,29 @@ def _targeted(campaign: str, settings: dict, fsettings: dict, names: dict, value
     return action, fairness.resolve_policy({action: policy[action]}, names, value_order)[action]
 
 
+def _printed(counts: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
+    """``counts`` (rows in the order of ``shown``) with the printed values of its :data:`CELLS`: the
+    published table's counts, suppressed and perturbed, which every number shown derives from.
+
+    A hidden cell keeps its exact count, for decisions only (the verdict, whether a cell is judged):
+    every number of a row or group with a hidden cell is hidden (:func:`mask_effects`, ``left_out``'s
+    ``hidden``, ``benefit_verdict``'s ``masked``).
+    """
+    out = counts.copy()
+    printed = shown[CELLS].to_numpy(float)
+    out[CELLS] = np.where(np.isnan(printed), counts[CELLS].to_numpy(float), printed).astype(int)
+    return out
+
+
 def _segment_effects(run, frame, campaign, names, settings, k) -> pd.DataFrame:
     counts = effect_counts(frame, ["segment"])
     table = counts.set_index("segment")[CELLS]
     published = suppress_and_publish(run, f"campaign_{_slug(campaign)}_segment", table, "segment",
                                      f"campaign {campaign}", k, population=f"customers assigned in campaign {campaign}")
-    effects = effects_from_counts(counts, value_per_response=settings["value_per_response"],
+    shown = published.loc[counts["segment"]].reset_index(drop=True)
+    effects = effects_from_counts(_printed(counts, shown), value_per_response=settings["value_per_response"],
                                   cost_per_contact=settings["cost_per_contact"])
-    effects = mask_effects(effects, published.loc[counts["segment"]].reset_index(drop=True))
+    effects = mask_effects(effects, shown)
     return effects.assign(campaign=campaign, segment_name=effects["segment"].map(names), group=None, attribute=None)
 
 
@@ -138,6 +153,7 @@ def _group_tables(run, frame, groups, campaign, names, targeted, settings, fsett
                                          population=f"customers assigned in campaign {campaign}")
         shown = published.loc[labels].reset_index(drop=True)
         hidden = {key for key, h in zip(zip(cells["segment"], cells["group"]), shown[CELLS].isna().any(axis=1)) if h}
+        cells = _printed(cells, shown)
         left.append(left_out(cells, targeted, min_n, hidden=hidden).assign(campaign=campaign, attribute=attr))
         if not targeted:
             continue
@@ -154,23 +170,73 @@ def _group_tables(run, frame, groups, campaign, names, targeted, settings, fsett
     return effect_rows, verdicts, left
 
 
-def _alternatives(part: pd.DataFrame, inputs: pd.DataFrame | None, targeted: list, settings: dict,
-                  seed: int) -> pd.DataFrame:
+def _alternatives(run: Run, part: pd.DataFrame, inputs: pd.DataFrame | None, targeted: list, settings: dict,
+                  campaign: str, k: int) -> pd.DataFrame:
     """Policy, random, everyone and (with a model's inputs) a T-learner, at the policy's number of contacts
-    (or ``budget_share`` of the customers), on the half of the customers the T-learner was not fitted on."""
+    (or ``budget_share`` of the customers), on the half of the customers the T-learner was not fitted on.
+
+    The customers each strategy contacts, by arm and response, are a published table of counts
+    (``campaign_<campaign>_strategies``, suppressed and perturbed like every other): contacts, incremental
+    responders and their intervals derive from it; AUUC (a normalised area under the ranked curve) is
+    shown only where the strategy's counts are.
+    """
     evaluation = np.ones(len(part), dtype=bool)
     scores = {"policy": part["segment"].isin(targeted).to_numpy(dtype=float)}
     if inputs is not None and part["response"].nunique() > 1:
         uplift, evaluation = t_learner_scores(inputs, part["arm"].eq("treatment").to_numpy(),
-                                              part["response"].to_numpy(), seed)
+                                              part["response"].to_numpy(), run.seed)
         scores["uplift model (T-learner)"] = uplift
     share = settings.get("budget_share")
     share = float(share) if share is not None else float(scores["policy"].mean())
     held = part.loc[evaluation].reset_index(drop=True)
     contacts = int(round(share * len(held)))
-    table = strategy_table(held, {k: v[evaluation] for k, v in scores.items()}, contacts,
-                           n_boot=int(settings["n_boot"]), seed=seed)
-    return table.assign(evaluated_on=len(held), contact_share=table["contacts"] / len(held))
+    scores = {name: v[evaluation] for name, v in scores.items()}
+    table = strategy_table(held, scores, contacts, n_boot=int(settings["n_boot"]), seed=run.seed)
+    counts = _strategy_counts(held, scores, contacts)
+    shown = suppress_and_publish(run, f"campaign_{_slug(campaign)}_strategies", counts, "strategy",
+                                 f"campaign {campaign}", k,
+                                 population=f"customers of campaign {campaign} the strategies are evaluated on")
+    return _from_printed(table, shown.loc[list(counts.index), CELLS])
+
+
+def _strategy_counts(held: pd.DataFrame, scores: dict, contacts: int) -> pd.DataFrame:
+    """The :data:`CELLS` counts of the customers each strategy contacts: its first ``contacts`` by score
+    (ties in row order, as the Qini curve ranks them); ``everyone``: all of them."""
+    treated = held["arm"].eq("treatment").to_numpy()
+    response = held["response"].astype(int).to_numpy() == 1
+    rows = {}
+    for name, score in scores.items():
+        top = np.zeros(len(held), dtype=bool)
+        top[np.argsort(-np.asarray(score, dtype=float), kind="stable")[:max(contacts, 1)]] = True
+        rows[name] = top
+    rows["everyone"] = np.ones(len(held), dtype=bool)
+    cells = {name: [int((on & treated & response).sum()), int((on & treated & ~response).sum()),
+                    int((on & ~treated & response).sum()), int((on & ~treated & ~response).sum())]
+             for name, on in rows.items()}
+    return pd.DataFrame.from_dict(cells, orient="index", columns=CELLS).rename_axis("strategy")
+
+
+def _from_printed(table: pd.DataFrame, printed: pd.DataFrame) -> pd.DataFrame:
+    """The strategy table with contacts, incremental responders (``Y_T - Y_C N_T / N_C``) and their Newcombe
+    intervals (scaled by ``N_T``) from the printed counts; random is everyone's scaled to the policy's
+    contacts. A strategy whose counts are hidden has every number hidden."""
+    from ..fairness import difference_interval
+
+    s1, f1, s0, f0 = (printed[c].to_numpy(dtype=float) for c in CELLS)
+    n1, n0 = s1 + f1, s0 + f0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo, hi = difference_interval(s1, n1, s0, n0)
+        reach = pd.DataFrame({"contacts": n1 + n0, "incremental_responders": s1 - s0 * n1 / n0,
+                              "incremental_low": lo * n1, "incremental_high": hi * n1}, index=printed.index)
+    everyone = reach.loc["everyone"]
+    random_contacts = reach.loc["policy", "contacts"]
+    reach.loc["random"] = everyone * (random_contacts / everyone["contacts"])
+    out = table.set_index("strategy")
+    out[reach.columns] = reach.reindex(out.index).to_numpy()
+    out.loc[out["incremental_responders"].isna(), ["auuc", "auuc_low", "auuc_high"]] = np.nan
+    out["evaluated_on"] = everyone["contacts"]
+    out["contact_share"] = out["contacts"] / everyone["contacts"]
+    return out.reset_index()
 
 
 @register_stage(EFFECTS)
@@ -192,7 +258,8 @@ def campaign_run(run: Run) -> CampaignResult:
         verdicts += v
         left += lo
         inputs = frame.attrs["inputs"].loc[rows].reset_index(drop=True) if frame.attrs["inputs"] is not None else None
-        strategies.append(_alternatives(part, inputs, targeted[campaign], settings, run.seed).assign(campaign=campaign))
+        strategies.append(_alternatives(run, part, inputs, targeted[campaign], settings, campaign, k)
+                          .assign(campaign=campaign))
     result = CampaignResult(
         strategies=pd.concat(strategies, ignore_index=True),
         applicable=True, effects=pd.concat(effects, ignore_index=True), verdicts=pd.DataFrame(verdicts),
@@ -294,7 +361,7 @@ def segment_kpis(run: Run) -> tuple[pd.DataFrame | None, str]:
         return None, because
     k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     labels = counts["label"].astype(str) + " × " + counts["segment"].astype(str)
-    hidden = {}
+    hidden, printed = {}, {}
     for kpi, yes, no in (("retained", "retained", "not retained"), ("upsold", "upsold", "not upsold")):
         table = pd.DataFrame({yes: counts[kpi].to_numpy(), no: (counts["customers"] - counts[kpi]).to_numpy()},
                              index=labels)
@@ -303,8 +370,15 @@ def segment_kpis(run: Run) -> tuple[pd.DataFrame | None, str]:
                                      population="customer-windows of the segment KPIs")
         hidden[kpi] = shown.loc[labels, [yes, no]].isna().any(axis=1).to_numpy()
         hidden["customers"] = hidden.get("customers", False) | shown.loc[labels, "Total"].isna().to_numpy()
+        printed[kpi] = shown.loc[labels, [yes, no]].to_numpy(float)
+        printed["customers"] = shown.loc[labels, "Total"].to_numpy(float)  # one quantity in both tables
     out = kpi_rates(counts)
-    for kpi in ("retained", "upsold"):
+    out["customers"] = printed["customers"]
+    for kpi in ("retained", "upsold"):  # rates and intervals from the printed (perturbed) counts
+        s, n = printed[kpi][:, 0], printed[kpi].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[kpi], out[f"{kpi}_rate"] = s, s / n
+        out[f"{kpi}_low"], out[f"{kpi}_high"] = fairness.wilson_interval(s, n)
         out.loc[hidden[kpi], [f"{kpi}_rate", f"{kpi}_low", f"{kpi}_high", kpi]] = np.nan
     cols = ["customers", "revenue_per_customer", "revenue_low", "revenue_high"]
     out[cols] = out[cols].astype(float)

@@ -70,11 +70,13 @@ def strategies_view(result, campaign: str):
     rows = result.strategies.loc[result.strategies["campaign"] == campaign]
     cols = ["strategy", "contacts", "incremental_responders", "incremental_low", "incremental_high", "auuc",
             "auuc_low", "auuc_high"]
-    n = int(rows["evaluated_on"].iloc[0]) if len(rows) else 0
+    n = rows["evaluated_on"].iloc[0] if len(rows) else 0
+    evaluated = f"{int(n):,}" if pd.notna(n) else "a suppressed number of"
     return report.table(rows[cols], names={"incremental_low": "95% low", "incremental_high": "95% high",
                                            "auuc": "AUUC", "auuc_low": "AUUC 95% low", "auuc_high": "AUUC 95% high"},
                         caption=f"Campaign {campaign}: targeting strategies at the same contacts "
-                                f"({n:,} customers the uplift model was not fitted on; bootstrap intervals)")
+                                f"({evaluated} customers the uplift model was not fitted on; counts as published, "
+                                "perturbed; Newcombe intervals, AUUC's bootstrap)")
 
 
 def reach_sentences(result, campaign: str) -> list[str]:
@@ -135,9 +137,13 @@ def methodology_markdown(result) -> str:
         "* **Intervals.** Uplift: Newcombe's hybrid score interval (95%). Incremental responders: uplift x "
         "offered customers. Incremental revenue: the difference of mean revenue per customer x offered "
         "customers, with a Welch normal interval. Relative lift: the ratio of the two rates minus one.",
-        f"* **Disclosure.** The four counts per segment (and per segment x group) are suppressed once, jointly "
-        f"with every table published before (k = {s.get('suppression_k')}); every rate, uplift and interval of a "
-        "row with a hidden count is hidden.",
+        f"* **Disclosure.** The four counts per segment (and per segment x group), the customers each targeting "
+        f"strategy contacts (by arm and response) and the KPI counts are suppressed once, jointly with every table "
+        f"published before (k = {s.get('suppression_k')}), then perturbed by the cell-key method (by at most a few "
+        "customers, the same way wherever the same count appears; see notebook 01). Every count, rate, uplift, "
+        "incremental result and interval shown is computed from these printed counts, so small differences "
+        "from other tables are deliberate; every number of a row with a hidden count is hidden, in tables and "
+        "figures alike. Revenue figures are sums of amounts, not counts, and are not perturbed.",
         f"* **Fairness of benefit.** Inside the targeted segments (the policy action linked to the campaign), "
         f"each group's uplift is compared with the group that gains most. Pass: every difference's 95% interval "
         f"(MOVER of the Newcombe intervals) inside ±{band:g}. Fail: a difference beyond ±{band:g} whose Wald test "
@@ -146,9 +152,12 @@ def methodology_markdown(result) -> str:
         "* **Alternatives.** At the same number of contacts (the policy's, or `campaign.budget_share`): the "
         "policy (its targeted segments first), random targeting (the diagonal), everyone, and a T-learner (one "
         "logistic regression per arm on the segmentation inputs as of assignment, fitted on a seeded half "
-        "and evaluated on the other half, where every strategy is compared). Qini curve: responders among the "
-        "offered minus the holdout's scaled to as many customers; AUUC as causalml 0.18 computes it (agreement "
-        "tested); intervals: bootstrap percentiles over customers.",
+        "and evaluated on the other half, where every strategy is compared). Incremental responders at those "
+        "contacts: responders among the offered minus the holdout's scaled to as many customers (the Qini "
+        "curve's value), from the printed counts of the contacted customers, with the uplift's Newcombe "
+        "interval scaled by the offered; random is everyone's scaled to the policy's contacts. AUUC as "
+        "causalml 0.18 computes it (agreement tested), bootstrap percentiles over customers; shown only where "
+        "the strategy's counts are.",
         "* **Who was left out.** Per group, among customers outside the targeted segments: the share in segment "
         "x group cells whose uplift interval lies wholly above zero (they would have gained and were not offered "
         "it); cells too small in an arm are not judged.",

@@ -24,7 +24,11 @@ The first four steps run in :func:`workbench.pipeline.prepare`, before any noteb
    The key is never written anywhere.
 
 Every published table of counts is suppressed and registered with :func:`suppress_and_publish`
-(suppression against every table published before it); :func:`disclosure_check` attacks all
+(suppression against every table published before it), then perturbed by the cell-key method
+(``privacy.perturbation``, :mod:`._cellkey`: at most ±2 per count, the same value wherever the same count
+appears, drawn afresh when the run's customers change, so that two runs one erasure apart cannot be
+subtracted); it returns the table as printed, and :func:`printed_tables` reads every table as printed,
+:func:`published_tables` the exact counts behind them (internal); :func:`disclosure_check` attacks all
 registered tables of a run jointly (:func:`joint_disclosure`: the same quantity in two tables is one
 unknown; intersections sum to their margins; a population declared ``within`` another differs from it
 by an unpublished count; the printed rules and integrality are constraints of an integer programme)
@@ -95,18 +99,23 @@ from ._quality import data_quality
 from ._risk import identifier_scan, reidentification_risk
 from ._suppression import suppress_counts, suppress_rows
 from .plots import plot_relative_errors, plot_uniqueness
-from .stage import (
+from .publish import (
     DISCLOSURE_DIR,
-    RELEASE_DIR,
-    TOTAL,
-    check_release_budget,
     disclosure_check,
-    load_private_release,
-    privacy_audit_run,
-    private_release_run,
+    perturbation_settings,
+    printed_table,
+    printed_tables,
     publish_counts,
     published_tables,
     suppress_and_publish,
+)
+from .stage import (
+    RELEASE_DIR,
+    TOTAL,
+    check_release_budget,
+    load_private_release,
+    privacy_audit_run,
+    private_release_run,
     validation_checks,
 )
 from .views import (consent_table, data_methodology_markdown, disclosure_view, methodology_page, minimisation_summary,
@@ -132,6 +141,9 @@ __all__ = [
     "DisclosureCheck",
     "disclosure_check",
     "joint_disclosure",
+    "perturbation_settings",
+    "printed_table",
+    "printed_tables",
     "publish_counts",
     "published_tables",
     "suppress_and_publish",

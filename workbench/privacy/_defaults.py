@@ -9,6 +9,9 @@ DEFAULTS = {
     "suppression_k": 10,
     # no hidden count may be narrowed by the whole-run attack to an interval high - low below this
     "protection_width": 2,
+    # every published count perturbed by the cell-key method (privacy._cellkey): at most
+    # max_perturbation either way, variance `variance`; method: none switches it off
+    "perturbation": {"method": "cell key", "max_perturbation": 2, "variance": 1.0},
     "risk": {"max_combination": 3},
     "quality": {"iqr_factor": 3.0},
     "dp": {

@@ -1,6 +1,7 @@
 """Notebooks 01 and 06 as run-directory stages: the privacy audit and the private release.
 
-The only module of :mod:`workbench.privacy` that reads or writes the run directory.
+With :mod:`.publish` (the registry of published counts every stage calls), the only modules of
+:mod:`workbench.privacy` that read or write the run directory.
 """
 
 from __future__ import annotations
@@ -18,182 +19,30 @@ from ..rundir import register_stage
 from ._checks import prepared_data_checks
 from ._defaults import DEFAULTS
 from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
-from ._joint import LONG_COLUMNS, TOTAL, DisclosureCheck, _long_form, joint_disclosure, suppress_jointly
+from ._joint import TOTAL
 from ._ledger import BudgetExceeded, append_release, check_budget, default_ledger_path, ledger_population
 from ._partition import disjoint_partition
 from ._quality import data_quality
 from ._risk import reidentification_risk
 from ._suppression import suppress_rows
+from .publish import _suppression_k, suppress_and_publish
 from .views import excluded_transactions_sentence, methodology_page, minimisation_summary, replaced_values_sentence
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..rundir import Run
 
 __all__ = [
-    "DISCLOSURE_DIR",
     "RELEASE_DIR",
     "TOTAL",
-    "disclosure_check",
-    "suppress_and_publish",
+    "check_release_budget",
     "load_private_release",
     "privacy_audit_run",
     "private_release_run",
-    "publish_counts",
-    "published_tables",
     "validation_checks",
 ]
 
-#: Where every published table of counts is registered (under ``artifacts/``), for the whole-run
-#: disclosure check: one Parquet file per table, long form.
-DISCLOSURE_DIR = "disclosure"
 
 _AUDIT_TABLES = ("reid_combinations", "reid_drivers", "reid_class_sizes", "quality_missing", "quality_outliers")
-
-
-def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col_dim: str,
-                   population: str = "", within: str | None = None) -> pd.DataFrame:
-    """Register a published (already suppressed) 2-D table of counts for the whole-run disclosure check.
-
-    Every stage that publishes counts, or anything derived from counts (shares, rates, intervals,
-    sentences, plots), suppresses the table once with :func:`suppress_counts` (``margins=True``)
-    and registers the result here; everything it shows is then derived from that table. The
-    whole-run check attacks all registered tables jointly: a cell is identified by its dimension
-    values, so the same quantity published in two tables is one unknown, and a cell labelled
-    ``"Total"`` on a dimension is the sum over that dimension.
-
-    Parameters
-    ----------
-    run : Run
-    name : str
-        A name unique within the run, e.g. ``"composition_gender"`` (file name safe).
-    table : DataFrame
-        The published table: rows are values of ``row_dim``, columns values of ``col_dim``,
-        margins labelled ``"Total"``, suppressed cells ``NaN``.
-    row_dim, col_dim : str
-        What the rows and columns are, e.g. ``"segment"`` and ``"gender"``. Use the same names
-        for the same dimension across tables (``"segment"`` for segment ids), so the check can
-        link them.
-    population : str, default ""
-        What the table counts when it is not the run's customers, e.g. ``"customers with a predicted
-        value"`` or ``"customer-windows"``: its cells are then other quantities than the same
-        dimension values of the run's customers, and are linked only to tables of that population.
-    within : str, optional
-        The population ``population`` is a subset of (``""``: the run's customers). The attack then
-        knows that the same cell there and here differ by a count of customers nobody published
-        (369 aged 60+, 368 of them with a predicted value: one without).
-
-    Returns
-    -------
-    DataFrame
-        The long form written to ``artifacts/disclosure/<name>.parquet``: ``table``, ``row_dim``,
-        ``row``, ``col_dim``, ``column``, ``n`` (NaN where suppressed), ``suppressed``, ``population``,
-        ``marker`` (how a hidden cell is printed, from ``table.attrs["complementary"]``), ``within``.
-    """
-    if row_dim == col_dim:
-        raise ValueError(f"a published table needs two different dimensions, got {row_dim!r} twice")
-    long = _long_form(name, table, row_dim, col_dim, population, within)
-    run.write_table(f"{DISCLOSURE_DIR}/{name}.parquet", long)
-    return long
-
-
-def published_tables(run: "Run") -> pd.DataFrame:
-    """Every table registered with :func:`publish_counts` in this run, in long form (empty if none)."""
-    folder = run.path / "artifacts" / DISCLOSURE_DIR
-    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
-    if not files:
-        return pd.DataFrame(columns=LONG_COLUMNS)
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-
-
-def suppress_and_publish(
-    run: "Run", name: str, counts: pd.DataFrame, row_dim: str, col_dim: str, k: int | None = None,
-    population: str = "", within: str | None = None,
-) -> pd.DataFrame:
-    """Suppress a table of counts (with margins) so that it agrees with every table published
-    before it, and register it: the one call a stage needs for a published count table.
-
-    The table is suppressed against every table registered before it (:func:`suppress_jointly`):
-    a quantity an earlier table hides (the same dimension values: e.g. the gender totals of
-    segment x gender, when action x gender comes next) is hidden here too, one it shows is
-    known, and complementary cells are chosen so that the joint attack recovers nothing.
-
-    Parameters
-    ----------
-    run : Run
-    name : str
-        Unique within the run (file name safe).
-    counts : DataFrame
-        Exact counts, rows = values of ``row_dim``, columns = values of ``col_dim``, no totals.
-    row_dim, col_dim : str
-    k : int, optional
-        The threshold (default: the run's ``suppression_k``).
-    population : str, default ""
-        What the table counts when not the run's customers (see :func:`publish_counts`).
-    within : str, optional
-        The population ``population`` is a subset of (see :func:`publish_counts`).
-
-    Returns
-    -------
-    DataFrame
-        The publishable table: margins ``"Total"``, suppressed cells NaN.
-    """
-    k = _suppression_k(run) if k is None else int(k)
-    earlier = published_tables(run)
-    table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k, population,
-                             within, protection_width(run))
-    publish_counts(run, name, table, row_dim, col_dim, population, within)
-    return table
-
-
-def protection_width(run: "Run") -> int:
-    """``privacy.protection_width``: no hidden count may be narrowed to ``high - low`` below it."""
-    if not (run.path / "config.yaml").exists():  # a bare run directory (tests, a researcher's own tables)
-        return int(DEFAULTS["protection_width"])
-    return int(run.settings("privacy", DEFAULTS).get("protection_width", DEFAULTS["protection_width"]))
-
-
-def disclosure_check(run: "Run | str", k: int | None = None) -> DisclosureCheck:
-    """The whole-run disclosure check: every registered table attacked jointly.
-
-    Collects every table registered with :func:`publish_counts` (``artifacts/disclosure/``) and
-    runs :func:`joint_disclosure` over all of them; writes ``artifacts/privacy/disclosure_check.json``
-    and the one-line result to ``summary.json`` (``disclosure``), which the run's index shows.
-
-    Parameters
-    ----------
-    run : Run or path
-        The run (or its directory) after the stages that publish counts.
-    k : int, optional
-        The threshold to judge by (default: the run's ``suppression_k``). A control run with
-        suppression switched off (``privacy.suppression_k: 1``) is judged at the usual 10.
-
-    Returns
-    -------
-    DisclosureCheck
-    """
-    if not hasattr(run, "read_json"):
-        from ..rundir import Run
-
-        run = Run(run)
-    k = _suppression_k(run) if k is None else int(k)
-    width = protection_width(run)
-    check = joint_disclosure(published_tables(run), k, width)
-    run.write_json("artifacts/privacy/disclosure_check.json", {
-        "tables": check.n_tables, "cells": check.n_cells, "hidden": check.n_hidden,
-        "recoverable": check.recoverable, "k": k, "passed": check.passed, "protection_width": width,
-        "population_differences": check.n_differences, "inconsistent": check.inconsistent,
-        "findings": check.findings, "conflicts": check.conflicts, "unlinked_tables": check.unlinked,
-    })
-    run.summarise("disclosure", tables=check.n_tables, hidden_cells=check.n_hidden,
-                  recoverable_cells=check.recoverable, findings=len(check.findings), k=k,
-                  unlinked_tables=len(check.unlinked), protection_width=width,
-                  population_differences=check.n_differences,
-                  headline=[f"Disclosure check of the whole report: {check.sentence}"])
-    return check
-
-
-def _suppression_k(run: "Run") -> int:
-    return int(run.read_json("data/prepare.json").get("suppression_k", DEFAULTS["suppression_k"]))
 
 
 def validation_checks(run: "Run") -> pd.DataFrame:

@@ -282,6 +282,45 @@ def replaced_values_sentence(prep: dict) -> str:
             f"stand-in naming their length and a hash, so that they cannot stall an encoder: {cols}.")
 
 
+def perturbation_paragraph(conf: dict | None, k: int) -> str:
+    """The methodology's paragraph on the cell-key perturbation of published counts (``privacy.perturbation``).
+
+    Parameters
+    ----------
+    conf : dict or None
+        The ``privacy.perturbation`` section (``method``, ``max_perturbation``, ``variance``).
+    k : int
+        The suppression threshold.
+
+    Returns
+    -------
+    str
+        Markdown: what is perturbed, by how much, and what a reader may rely on.
+    """
+    from ._cellkey import PERTURBATION_DEFAULTS
+
+    conf = {**PERTURBATION_DEFAULTS, **(conf or {})}
+    if str(conf["method"]).lower() == "none":
+        return ("**Perturbation** (`privacy.perturbation.method` = none): switched off. Published counts are exact, "
+                "so two runs that differ by a few customers (a re-run after an erasure) can be subtracted to read "
+                "those customers' cells; do not publish both.")
+    D, V = int(conf["max_perturbation"]), float(conf["variance"])
+    return f"""**Perturbation** (the cell-key method of the Australian Bureau of Statistics' TableBuilder and the ONS's
+Census 2021, `privacy.perturbation`). After suppression, every published count is moved by a whole number between
+-{D} and +{D} (variance {V:g}; less near the threshold), read from a fixed perturbation table by the count and a
+*cell key*: a keyed hash (HMAC-SHA256 under the pseudonym key) of the cell's dimension values and of the run's
+customers. The same cell therefore shows the same value in every table of this report and in every re-run of the
+same customers (averaging repeated reports does not remove the noise), while a run that differs by even one
+customer (an erasure) draws every cell afresh, so that subtracting two runs no longer gives any customer's
+cells. A zero stays zero, a count of {k} or more is never printed below {k}, and no perturbation is biased.
+Totals are perturbed on their own, so **a table's cells need not add up to its printed totals, by up to {D}
+per cell: the small differences between tables are deliberate.** The campaign section derives every count,
+rate and interval from the perturbed counts. Not yet perturbed: segment sizes, RFM groups, the window and
+transition counts of notebook 05, and rates that notebooks 04, 05 and 07 compute from exact counts (masked
+where suppressed). Suppression and the disclosure check below work on the exact counts (a reader of the
+perturbed counts knows less than one of the exact counts)."""
+
+
 def data_methodology_markdown(audit: dict) -> str:
     """Notebook 01's methodology with this run's settings: consent, pseudonyms, suppression, risk, quality.
 
@@ -323,6 +362,8 @@ its own sake), and further cells are hidden, printed "hidden†", so that no hid
 attacker below (complementary suppression: such a cell holds 0 or at least {k} customers). Where printing the
 two markers would itself narrow a count, the table prints one marker for every hidden cell. The same cell is
 hidden everywhere it appears.
+
+{perturbation_paragraph(settings.get("perturbation"), k)}
 
 **Threat model.** The attacker is a reviewer who reads every report of every run of this dataset, over time.
 They know every published number, the suppression rules as printed above, that counts are whole numbers, every

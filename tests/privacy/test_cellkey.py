@@ -1,0 +1,54 @@
+"""The cell-key perturbation (issue 24): the perturbation table's rules, consistency, fresh draws."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.privacy._cellkey import (CellKeySettings, perturb_long, perturbation, perturbation_table,
+                                        population_key)
+
+
+@pytest.mark.parametrize("D, V, k", [(2, 1.0, 10), (3, 2.0, 5), (2, 1.0, 1)])
+def test_the_ptable_is_unbiased_bounded_and_keeps_the_printed_rules(D, V, k):
+    table = perturbation_table(D, V, k)
+    for n, row in table.groupby("count"):
+        assert np.isclose(row["p"].sum(), 1) and np.isclose((row["p"] * row["d"]).sum(), 0, atol=1e-9), n
+        assert row["d"].abs().max() <= D
+        assert row["lower"].iloc[0] == 0 and row["upper"].iloc[-1] == 1  # every key finds its entry
+        printed = n + row["d"]
+        if n == 0:
+            assert (printed == 0).all()  # a zero stays zero
+        elif n >= k:
+            assert (printed >= max(k, 1)).all()  # never printed as a suppressed count, never as zero
+    far = table.loc[table["count"] == table["count"].max()]
+    assert np.isclose((far["p"] * far["d"] ** 2).sum(), V, rtol=1e-3)  # the stated variance
+
+
+def test_the_same_key_gives_the_same_perturbation_and_keys_spread_over_the_table():
+    table = perturbation_table(2, 1.0, 10)
+    keys = np.linspace(0, 1, 2001, endpoint=False)
+    d = perturbation(np.full(len(keys), 50.0), keys, table)
+    assert np.array_equal(d, perturbation(np.full(len(keys), 50.0), keys, table))
+    shares = pd.Series(d).value_counts(normalize=True).sort_index()
+    expected = table.loc[table["count"] == 12].set_index("d")["p"]
+    assert np.allclose(shares.to_numpy(), expected.to_numpy(), atol=0.01)
+    assert np.isnan(perturbation(np.array([np.nan]), np.array([0.5]), table)[0])
+
+
+def _long(values, population=""):
+    return pd.DataFrame({"table": "t", "row_dim": "segment", "row": ["1", "2", "Total"], "col_dim": "gender",
+                         "column": "male", "n": values, "population": population})
+
+
+def test_one_quantity_prints_the_same_in_every_table_and_a_new_population_draws_afresh():
+    ids = pd.Series([f"p{i}" for i in range(500)])
+    one = CellKeySettings(2, 1.0, 10, b"secret-key-0123456789", population_key(ids))
+    a = perturb_long(_long([120.0, 80.0, 200.0]), one)
+    again = perturb_long(_long([120.0, 80.0, 200.0]).assign(table="other"), one)
+    assert a["n"].equals(again["n"])  # the same quantities, the same printed values
+    assert population_key(ids.sample(frac=1, random_state=1)) == one.population  # whatever the order
+    moved = []
+    for drop in range(40):  # erase one customer: a new population key, every cell drawn afresh
+        other = CellKeySettings(2, 1.0, 10, one.secret, population_key(ids.drop(index=drop)))
+        moved.append(perturb_long(_long([120.0, 80.0, 200.0]), other)["n"].to_numpy() != a["n"].to_numpy())
+    assert np.mean(moved) > 0.4  # cells without the erased customer change too

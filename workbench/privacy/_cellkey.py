@@ -1,0 +1,226 @@
+"""The cell-key method: every published count perturbed by a bounded, consistent amount.
+
+Small-cell suppression stops a reader from reading a small count off one run. It does not stop them from
+subtracting two runs: a re-run after ``--forget`` of one customer publishes exact tables that differ by
+exactly that customer's cells (segment, gender, age band, ...). National statistical offices protect
+frequency tables against such differencing with the **cell-key method**: the Australian Bureau of
+Statistics' TableBuilder (Fraser and Wooton, 2005, "A proposed method for confidentialising tabular output
+to protect against differencing", UNECE work session on statistical data confidentiality; Thompson,
+Broadfoot and Elazar, 2013, "Methodology for the automatic confidentialisation of statistical outputs
+from remote servers at the Australian Bureau of Statistics", UNECE), the UK's Office for National
+Statistics for Census 2021, and Destatis/Statistics Austria in the R packages ``cellKey`` and ``ptable``
+(Giessing, 2016, "Computational issues in the design of transition probabilities and disclosure risk
+estimation for additive noise", PSD 2016; Giessing and Tent, 2019, UNECE).
+
+The design followed here:
+
+* a **perturbation table** (ptable, :func:`perturbation_table`) gives, for each true count ``n``, the
+  probabilities of the perturbations ``d`` in ``-D..D``: the maximum-entropy shape of ``ptable`` (a
+  discrete Gaussian whose variance is ``V``), tilted to mean zero where the row is truncated. Its rules:
+  a zero stays zero; a published positive count never becomes 0 or a value in ``1..k-1`` (the suppressed
+  range), so the printed rules ("< k" is 1 to k - 1) stay true; every row is unbiased (a count of exactly
+  ``k`` is therefore never perturbed: its only unbiased row is ``d = 0``);
+* each cell has a **cell key**, uniform on ``[0, 1)``, and the perturbation is the ptable row's entry whose
+  cumulative-probability interval holds the key: the same key always gives the same perturbation, so the
+  same quantity printed twice, or in two re-runs of the same data, is printed the same way and averaging
+  repeated publications does not remove the noise;
+* the **cell key** is an HMAC-SHA256, under the run's pseudonym key, of the quantity's identity (its
+  dimension values and population, as the whole-run attacker identifies it: :func:`._linked.cell_key`)
+  and of the **population key**, a digest of the record keys (the keyed pseudonyms) of every customer in
+  the run.
+
+One deliberate departure from TableBuilder: there a cell key is the sum (mod 1) of its contributors'
+record keys, so a cell the erased customer was not in keeps its key, and its printed value, in the later
+run: the cells that change are exactly the erased customer's cells, which names their segment, gender
+and age band as surely as the exact difference did. Here every cell's key depends on the whole
+population instead: when any customer is removed every published cell is drawn afresh, and the
+difference of two runs is noise of variance up to ``2V`` in every cell, with the erased customer's -1
+hidden in it. Consistency within a run, and across re-runs of the same customers, is kept. The stages
+also hand the mechanism counts, not contributors, which the population key needs no more than.
+
+Totals are perturbed like any other cell, independently of their parts (as ABS and ONS do): a table's
+printed cells need not add up to its printed margins, by up to ``D`` per cell. Suppression (primary and
+complementary) and the whole-run disclosure check work on the exact counts before perturbation: a reader
+of the perturbed counts knows less than one of the exact counts (each perturbed count is the exact count
+plus a function of a key the reader cannot compute), so a hidden count the check cannot narrow from the
+exact published counts cannot be narrowed from the perturbed ones either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from ._linked import cell_key
+
+__all__ = ["CellKeySettings", "perturb_long", "perturb_table", "perturbation_table", "population_key"]
+
+#: ``privacy.perturbation`` defaults: the cell-key method, perturbations in -D..D with variance V.
+PERTURBATION_DEFAULTS = {"method": "cell key", "max_perturbation": 2, "variance": 1.0}
+
+
+@dataclass(frozen=True)
+class CellKeySettings:
+    """What the perturbation of one run needs: the ptable parameters and the keys' two secrets.
+
+    Attributes
+    ----------
+    max_perturbation : int
+        ``D``: no published count moves by more than this.
+    variance : float
+        ``V``: the variance of a perturbation (of counts at least ``k + D``; rows near the threshold
+        are truncated, and their variance is smaller).
+    k : int
+        The suppression threshold: no positive count is perturbed into ``1..k-1`` or to zero.
+    secret : bytes
+        The run's pseudonym key (never written anywhere).
+    population : bytes
+        :func:`population_key` of the run's customers.
+    """
+
+    max_perturbation: int
+    variance: float
+    k: int
+    secret: bytes
+    population: bytes
+
+
+def _base_shape(D: int, V: float) -> np.ndarray:
+    """exp(-d²/2s²) on -D..D with the variance V (bisection on s; V at most D², the two-point extreme)."""
+    d = np.arange(-D, D + 1, dtype=float)
+    target = min(float(V), D * D * 0.999)
+
+    def variance(s: float) -> float:
+        w = np.exp(-d * d / (2 * s * s))
+        return float((w * d * d).sum() / w.sum())
+
+    lo, hi = 1e-3, 1e3
+    for _ in range(200):
+        mid = math.sqrt(lo * hi)
+        lo, hi = (mid, hi) if variance(mid) < target else (lo, mid)
+    w = np.exp(-d * d / (2 * lo * lo))
+    return w / w.sum()
+
+
+def _unbiased_row(base: np.ndarray, D: int, lowest: int) -> np.ndarray:
+    """``base`` restricted to ``d >= lowest`` and tilted (p(d) ∝ base(d)·e^{λd}) to mean zero."""
+    d = np.arange(-D, D + 1, dtype=float)
+    allowed = d >= lowest
+    if lowest >= 0:  # only d >= 0 allowed: the one unbiased choice is no perturbation
+        return (d == 0).astype(float)
+    w = np.where(allowed, base, 0.0)
+
+    def mean(lam: float) -> float:
+        t = w * np.exp(lam * d)
+        return float((t * d).sum() / t.sum())
+
+    lo, hi = -50.0, 50.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mean(mid) < 0 else (lo, mid)
+    t = w * np.exp(lo * d)
+    return t / t.sum()
+
+
+@lru_cache(maxsize=32)
+def perturbation_table(D: int = 2, V: float = 1.0, k: int = 10) -> pd.DataFrame:
+    """The perturbation table: for each true count, each perturbation's probability and key interval.
+
+    Parameters
+    ----------
+    D : int, default 2
+        The largest perturbation either way.
+    V : float, default 1.0
+        The variance of a perturbation of a count far from the threshold.
+    k : int, default 10
+        The suppression threshold: a count ``n >= k`` is never perturbed below ``k``, a positive count
+        never to zero, a zero never at all.
+
+    Returns
+    -------
+    DataFrame
+        One row per (``count``, ``d``) with ``p > 0``: ``count`` (``0 .. k + D``; the last row applies to
+        every larger count), ``d``, ``p``, ``lower``, ``upper`` (the cell keys in ``[lower, upper)`` get ``d``).
+    """
+    k = max(int(k), 1)
+    base = _base_shape(int(D), float(V))
+    rows = []
+    for n in range(0, k + int(D) + 1):
+        if n == 0:
+            p = (np.arange(-D, D + 1) == 0).astype(float)
+        else:  # published counts stay at k or above; counts below k are suppressed (or k = 1: stay positive)
+            p = _unbiased_row(base, int(D), (k if n >= k else 1) - n)
+        upper = np.cumsum(p)
+        for d, prob, up in zip(range(-D, D + 1), p, upper):
+            if prob > 1e-12:
+                rows.append({"count": n, "d": d, "p": float(prob), "lower": float(up - prob), "upper": float(up)})
+    table = pd.DataFrame(rows)
+    last = table.groupby("count")["upper"].transform("max")
+    table.loc[table["upper"] == last, "upper"] = 1.0  # rounding: every key in [0, 1) finds its row
+    return table
+
+
+def perturbation(counts: np.ndarray, keys: np.ndarray, table: pd.DataFrame) -> np.ndarray:
+    """The ptable's perturbation of each count at its cell key (NaN counts give NaN)."""
+    counts = np.asarray(counts, dtype=float)
+    keys = np.asarray(keys, dtype=float)
+    out = np.full(len(counts), np.nan)
+    shown = ~np.isnan(counts)
+    rows = np.minimum(np.rint(counts[shown]).astype(int), int(table["count"].max()))
+    found = np.zeros(int(shown.sum()))
+    for n, part in table.groupby("count"):
+        here = rows == n
+        if here.any():  # the first interval whose upper end lies above the key: lower <= key < upper
+            at = np.searchsorted(part["upper"].to_numpy(), keys[shown][here], side="right")
+            found[here] = part["d"].to_numpy()[np.minimum(at, len(part) - 1)]
+    out[shown] = found
+    return out
+
+
+def population_key(customer_ids: pd.Series) -> bytes:
+    """A digest of the run's customers, the same whatever their order: the count and the sum of their
+    64-bit hashes. Removing or adding any one customer gives an unrelated digest."""
+    hashes = pd.util.hash_pandas_object(customer_ids.astype(str), index=False).to_numpy(dtype=np.uint64)
+    total = int(hashes.sum(dtype=np.uint64))  # wraps mod 2^64: order-free
+    return f"{len(hashes)}:{total}".encode()
+
+
+def cell_keys(identities: list[tuple], settings: CellKeySettings) -> np.ndarray:
+    """Each quantity's cell key, uniform on [0, 1): HMAC-SHA256(secret, population key | identity)."""
+    out = np.empty(len(identities))
+    for i, identity in enumerate(identities):
+        message = settings.population + b"|" + json.dumps(identity, default=str).encode()
+        digest = hmac.new(settings.secret, message, hashlib.sha256).digest()
+        out[i] = int.from_bytes(digest[:8], "big") / 2.0**64
+    return out
+
+
+def perturb_long(long: pd.DataFrame, settings: CellKeySettings) -> pd.DataFrame:
+    """The registry's long form with every published ``n`` perturbed (hidden cells stay NaN).
+
+    The same quantity (the same :func:`._linked.cell_key`) gets the same key, hence the same printed
+    value, in every table of the run.
+    """
+    out = long.copy()
+    population = out["population"].fillna("") if "population" in out else pd.Series("", index=out.index)
+    identities = [cell_key(a, str(b), c, str(d), p) for a, b, c, d, p in
+                  zip(out["row_dim"], out["row"], out["col_dim"], out["column"], population)]
+    ptable = perturbation_table(settings.max_perturbation, settings.variance, settings.k)
+    shift = perturbation(out["n"].to_numpy(float), cell_keys(identities, settings), ptable)
+    out["n"] = out["n"].to_numpy(float) + shift
+    return out
+
+
+def perturb_table(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (a published 2-D table) with the values of its perturbed long form, attrs kept."""
+    values = long["n"].to_numpy(float).reshape(table.shape)
+    out = pd.DataFrame(values, index=table.index.copy(), columns=table.columns.copy())
+    out.attrs = dict(table.attrs)
+    return out

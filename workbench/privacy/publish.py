@@ -1,0 +1,248 @@
+"""The registry of published counts: every count table a run prints, suppressed once, perturbed once.
+
+A stage module (it reads and writes the run directory), split from :mod:`.stage` because the registry is
+what every other stage calls. Each published table is kept twice:
+
+* ``artifacts/disclosure/<name>.parquet``: what is printed, long form, counts perturbed by the cell-key
+  method (:mod:`._cellkey`) after suppression; the only form any report, ``summary.json`` or
+  ``compare.json`` number may come from;
+* ``artifacts/privacy/exact_counts/<name>.parquet``: the exact counts behind it, internal like
+  ``dp_utility.parquet``: complementary suppression of later tables (:func:`suppress_jointly`) and the
+  whole-run attacker (:func:`disclosure_check`) work on them, never a page a reader gets.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..data import InputError
+from ._cellkey import PERTURBATION_DEFAULTS, CellKeySettings, perturb_long, perturb_table, population_key
+from ._defaults import DEFAULTS
+from ._joint import LONG_COLUMNS, DisclosureCheck, _long_form, joint_disclosure, suppress_jointly
+from ._pseudonyms import resolve_key
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..rundir import Run
+
+__all__ = ["DISCLOSURE_DIR", "EXACT_DIR", "disclosure_check", "perturbation_settings", "printed_table",
+           "printed_tables", "protection_width", "publish_counts", "published_tables", "suppress_and_publish"]
+
+#: Where every published table of counts is registered (under ``artifacts/``) as printed: one Parquet
+#: file per table, long form, counts perturbed.
+DISCLOSURE_DIR = "disclosure"
+#: The exact counts of the same tables (under ``artifacts/``): internal, for suppression and the attacker.
+EXACT_DIR = "privacy/exact_counts"
+
+
+def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col_dim: str,
+                   population: str = "", within: str | None = None) -> pd.DataFrame:
+    """Register a published (already suppressed) 2-D table of counts for the whole-run disclosure check.
+
+    Every stage that publishes counts, or anything derived from counts (shares, rates, intervals,
+    sentences, plots), suppresses the table once with :func:`suppress_counts` (``margins=True``)
+    and registers the result here; everything it shows is then derived from that table. The
+    whole-run check attacks all registered tables jointly: a cell is identified by its dimension
+    values, so the same quantity published in two tables is one unknown, and a cell labelled
+    ``"Total"`` on a dimension is the sum over that dimension.
+
+    Parameters
+    ----------
+    run : Run
+    name : str
+        A name unique within the run, e.g. ``"composition_gender"`` (file name safe).
+    table : DataFrame
+        The published table: rows are values of ``row_dim``, columns values of ``col_dim``,
+        margins labelled ``"Total"``, suppressed cells ``NaN``.
+    row_dim, col_dim : str
+        What the rows and columns are, e.g. ``"segment"`` and ``"gender"``. Use the same names
+        for the same dimension across tables (``"segment"`` for segment ids), so the check can
+        link them.
+    population : str, default ""
+        What the table counts when it is not the run's customers, e.g. ``"customers with a predicted
+        value"`` or ``"customer-windows"``: its cells are then other quantities than the same
+        dimension values of the run's customers, and are linked only to tables of that population.
+    within : str, optional
+        The population ``population`` is a subset of (``""``: the run's customers). The attack then
+        knows that the same cell there and here differ by a count of customers nobody published
+        (369 aged 60+, 368 of them with a predicted value: one without).
+
+    Returns
+    -------
+    DataFrame
+        The long form as printed, written to ``artifacts/disclosure/<name>.parquet``: ``table``,
+        ``row_dim``, ``row``, ``col_dim``, ``column``, ``n`` (perturbed; NaN where suppressed),
+        ``suppressed``, ``population``, ``marker`` (how a hidden cell is printed, from
+        ``table.attrs["complementary"]``), ``within``. The exact long form goes to
+        ``artifacts/privacy/exact_counts/<name>.parquet`` (internal).
+    """
+    if row_dim == col_dim:
+        raise ValueError(f"a published table needs two different dimensions, got {row_dim!r} twice")
+    long = _long_form(name, table, row_dim, col_dim, population, within)
+    settings = perturbation_settings(run)
+    printed = long if settings is None else perturb_long(long, settings)
+    run.write_table(f"{EXACT_DIR}/{name}.parquet", long)
+    run.write_table(f"{DISCLOSURE_DIR}/{name}.parquet", printed)
+    return printed
+
+
+def _read_all(folder) -> pd.DataFrame:
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if not files:
+        return pd.DataFrame(columns=LONG_COLUMNS)
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def published_tables(run: "Run") -> pd.DataFrame:
+    """The exact counts of every table registered with :func:`publish_counts`, long form (empty if none).
+
+    Internal: what suppression of later tables and the whole-run attacker work on (a run made before
+    counts were perturbed has only ``artifacts/disclosure/``, whose counts are then the exact ones).
+    What a reader sees is :func:`printed_tables`.
+    """
+    exact = run.path / "artifacts" / EXACT_DIR
+    return _read_all(exact if exact.exists() else run.path / "artifacts" / DISCLOSURE_DIR)
+
+
+def printed_tables(run: "Run") -> pd.DataFrame:
+    """Every registered table as printed (perturbed counts), long form (empty if none)."""
+    return _read_all(run.path / "artifacts" / DISCLOSURE_DIR)
+
+
+def printed_table(run: "Run", name: str) -> pd.DataFrame:
+    """One registered table as printed, wide (rows ``row``, columns ``column``, margins ``"Total"``)."""
+    long = pd.read_parquet(run.path / "artifacts" / DISCLOSURE_DIR / f"{name}.parquet")
+    rows, cols = list(dict.fromkeys(long["row"])), list(dict.fromkeys(long["column"]))
+    wide = long.pivot(index="row", columns="column", values="n").reindex(index=rows, columns=cols)
+    wide.index.name, wide.columns.name = long["row_dim"].iloc[0], long["col_dim"].iloc[0]
+    return wide
+
+
+def perturbation_settings(run: "Run") -> CellKeySettings | None:
+    """``privacy.perturbation`` of the run and its keys; None when switched off (``method: none``) or
+    for a bare run directory without a config or customers (a researcher's own tables, unit tests).
+
+    Raises
+    ------
+    InputError
+        An unknown method, ``max_perturbation`` below 1 or ``variance`` outside (0, max_perturbation²].
+    """
+    if not (run.path / "config.yaml").exists() or not (run.path / "data" / "customers.parquet").exists():
+        return None
+    conf = {**PERTURBATION_DEFAULTS, **(run.settings("privacy", DEFAULTS).get("perturbation") or {})}
+    method, D, V = str(conf["method"]).lower(), conf["max_perturbation"], conf["variance"]
+    if method == "none":
+        return None
+    if method != "cell key" or not isinstance(D, int) or D < 1 or not 0 < float(V) <= D * D:
+        raise InputError(
+            "Config error: privacy.perturbation must have method 'cell key' (or 'none' to switch it off), "
+            f"max_perturbation a whole number >= 1 and 0 < variance <= max_perturbation²; got method={method!r}, "
+            f"max_perturbation={D!r}, variance={V!r}.")
+    key = resolve_key(run.settings("privacy", DEFAULTS))
+    customers = run.path / "data" / "customers.parquet"
+    # a random per-run key is gone after preparation: the pseudonyms it made are then the only secret
+    return CellKeySettings(D, float(V), _suppression_k(run), key.secret if key.persistent else b"",
+                           _population_key(str(customers), customers.stat().st_mtime_ns))
+
+
+@lru_cache(maxsize=8)
+def _population_key(path: str, modified: int) -> bytes:
+    """:func:`population_key` of a prepared customer table, once per file version (every table needs it)."""
+    return population_key(pd.read_parquet(path, columns=["customer_id"])["customer_id"])
+
+
+def suppress_and_publish(
+    run: "Run", name: str, counts: pd.DataFrame, row_dim: str, col_dim: str, k: int | None = None,
+    population: str = "", within: str | None = None,
+) -> pd.DataFrame:
+    """Suppress a table of counts (with margins) so that it agrees with every table published
+    before it, and register it: the one call a stage needs for a published count table.
+
+    The table is suppressed against every table registered before it (:func:`suppress_jointly`):
+    a quantity an earlier table hides (the same dimension values: e.g. the gender totals of
+    segment x gender, when action x gender comes next) is hidden here too, one it shows is
+    known, and complementary cells are chosen so that the joint attack recovers nothing.
+
+    Parameters
+    ----------
+    run : Run
+    name : str
+        Unique within the run (file name safe).
+    counts : DataFrame
+        Exact counts, rows = values of ``row_dim``, columns = values of ``col_dim``, no totals.
+    row_dim, col_dim : str
+    k : int, optional
+        The threshold (default: the run's ``suppression_k``).
+    population : str, default ""
+        What the table counts when not the run's customers (see :func:`publish_counts`).
+    within : str, optional
+        The population ``population`` is a subset of (see :func:`publish_counts`).
+
+    Returns
+    -------
+    DataFrame
+        The publishable table: margins ``"Total"``, suppressed cells NaN, every other count perturbed
+        by the cell-key method (:mod:`._cellkey`; unless ``privacy.perturbation.method`` is ``none``).
+        Derive every rate, share and sentence from these counts, never from the exact ones: cells
+        need not add up to the printed margins, by design.
+    """
+    k = _suppression_k(run) if k is None else int(k)
+    earlier = published_tables(run)
+    table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k, population,
+                             within, protection_width(run))
+    return perturb_table(table, publish_counts(run, name, table, row_dim, col_dim, population, within))
+
+
+def protection_width(run: "Run") -> int:
+    """``privacy.protection_width``: no hidden count may be narrowed to ``high - low`` below it."""
+    if not (run.path / "config.yaml").exists():  # a bare run directory (tests, a researcher's own tables)
+        return int(DEFAULTS["protection_width"])
+    return int(run.settings("privacy", DEFAULTS).get("protection_width", DEFAULTS["protection_width"]))
+
+
+def disclosure_check(run: "Run | str", k: int | None = None) -> DisclosureCheck:
+    """The whole-run disclosure check: every registered table attacked jointly.
+
+    Collects every table registered with :func:`publish_counts` (``artifacts/disclosure/``) and
+    runs :func:`joint_disclosure` over all of them; writes ``artifacts/privacy/disclosure_check.json``
+    and the one-line result to ``summary.json`` (``disclosure``), which the run's index shows.
+
+    Parameters
+    ----------
+    run : Run or path
+        The run (or its directory) after the stages that publish counts.
+    k : int, optional
+        The threshold to judge by (default: the run's ``suppression_k``). A control run with
+        suppression switched off (``privacy.suppression_k: 1``) is judged at the usual 10.
+
+    Returns
+    -------
+    DisclosureCheck
+    """
+    if not hasattr(run, "read_json"):
+        from ..rundir import Run
+
+        run = Run(run)
+    k = _suppression_k(run) if k is None else int(k)
+    width = protection_width(run)
+    check = joint_disclosure(published_tables(run), k, width)
+    run.write_json("artifacts/privacy/disclosure_check.json", {
+        "tables": check.n_tables, "cells": check.n_cells, "hidden": check.n_hidden,
+        "recoverable": check.recoverable, "k": k, "passed": check.passed, "protection_width": width,
+        "population_differences": check.n_differences, "inconsistent": check.inconsistent,
+        "findings": check.findings, "conflicts": check.conflicts, "unlinked_tables": check.unlinked,
+    })
+    run.summarise("disclosure", tables=check.n_tables, hidden_cells=check.n_hidden,
+                  recoverable_cells=check.recoverable, findings=len(check.findings), k=k,
+                  unlinked_tables=len(check.unlinked), protection_width=width,
+                  population_differences=check.n_differences,
+                  headline=[f"Disclosure check of the whole report: {check.sentence}"])
+    return check
+
+
+def _suppression_k(run: "Run") -> int:
+    return int(run.read_json("data/prepare.json").get("suppression_k", DEFAULTS["suppression_k"]))
+
+
