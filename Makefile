@@ -35,7 +35,9 @@ test: $(STAMP) browser
 # The end-to-end parity test (whole audit, DuckDB vs Spark: the same summary.json) against a real Spark
 # standalone cluster on this machine, not local[2]: a master and two 1-core workers on 127.0.0.1 from
 # pyspark's own spark-class (scripts/spark_cluster.sh), each executor a JVM of its own. The cluster is
-# stopped whatever the test's result.
+# stopped whatever the test's result. A manual target, not in `make test` or .ci/run: 11-12 minutes on the
+# shared 2-core machine (7 December 2026, load average 10-17), where three daemons and two executors
+# share the two cores with the test's own driver.
 test-cluster: $(STAMP)
 	url=$$(PYTHON=$(BIN)/python scripts/spark_cluster.sh start) && \
 	WORKBENCH_TEST_SPARK_MASTER=$$url $(BIN)/python -m pytest -p no:xdist -q tests/pipeline/test_engine_parity.py; \
