@@ -9,7 +9,7 @@ time per step and the peak RSS of the driver (the Python process) and, for Spark
 started (local mode: the JVM is driver and executors at once). Cost per million customers = total
 seconds / millions.
 
-    python bench/bench_scale.py --sizes 100000 300000 --chunk 50000 --engines duckdb   # the whole run
+    python bench/bench_scale.py --engines duckdb      # the whole run, 100k and 300k customers
     python bench/bench_scale.py --flow engine --sizes 1000000 3000000 10000000 --engines duckdb spark
 
 ``--flow run`` (issue 29): ``workbench run`` itself over the chunk files, as a bring-your-own dataset
@@ -262,9 +262,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--flow", choices=["run", "engine"], default="run",
                    help="run: the whole `workbench run`; engine: issue 16's features-scoring-fairness flow")
-    p.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    # the whole run holds every customer in the notebook kernel (~2-4 GB per million: bench/README.md),
+    # so its defaults stay small; the engine flow's are the issue-16 sizes
+    p.add_argument("--sizes", type=int, nargs="+", help="default: 100k 300k (run), 1M 3M 10M (engine)")
     p.add_argument("--engines", nargs="+", default=["duckdb", "spark"])
-    p.add_argument("--chunk", type=int, default=250_000)
+    p.add_argument("--chunk", type=int, help="customers per chunk file; default: 50k (run), 250k (engine)")
     p.add_argument("--root", default="/tmp/bench_scale")
     p.add_argument("--spark-memory", default="2g", help="spark.driver.memory (the JVM heap in local mode)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -275,7 +277,10 @@ def main() -> None:
     args = p.parse_args()
     if args.child:
         return child(args)
-    if args.flow == "run":
+    run_flow = args.flow == "run"
+    args.sizes = args.sizes or ([100_000, 300_000] if run_flow else [1_000_000, 3_000_000, 10_000_000])
+    args.chunk = args.chunk or (50_000 if run_flow else 250_000)
+    if run_flow:
         return main_run(args)
     rows = []
     t = time.perf_counter()
