@@ -1,4 +1,4 @@
-"""Scale: features, nearest-centre scoring and the fairness audit on DuckDB and on Spark local[2].
+"""Scale: the whole ``workbench run`` (default), or the features-scoring-fairness flow, on DuckDB and Spark.
 
 The project's synthetic world (``workbench.data.write_parquet_chunks``: planted segments, the
 postcode proxy, ~10 transactions per customer) is written once as Parquet in chunks of ``--chunk``
@@ -9,9 +9,16 @@ time per step and the peak RSS of the driver (the Python process) and, for Spark
 started (local mode: the JVM is driver and executors at once). Cost per million customers = total
 seconds / millions.
 
-    python bench/bench_scale.py --sizes 1000000 3000000 10000000 --engines duckdb spark
+    python bench/bench_scale.py --engines duckdb      # the whole run, 100k and 300k customers
+    python bench/bench_scale.py --flow engine --sizes 1000000 3000000 10000000 --engines duckdb spark
 
-Steps, as the pipeline runs them: every transaction feature in the engine -> Parquet; the model
+``--flow run`` (issue 29): ``workbench run`` itself over the chunk files, as a bring-your-own dataset
+(the synthetic world's roles, ``configs/synthetic.yaml``'s stage settings) read by the run's engine
+(``dataset.read: engine``). Per stage (``prepare``, each notebook, the records and the PDF): wall time
+and the peak RSS (and its rise over the stage's start) of the Python driver (the ``workbench run``
+process), of the notebook kernel (where the notebooks' own work runs) and of the JVMs (``_run_monitor``).
+
+``--flow engine`` (issue 16) steps, as the pipeline runs them: every transaction feature in the engine -> Parquet; the model
 fitted on the driver on a fixed 50,000-customer sample (so driver memory does not grow with the
 number of customers); nearest-centre scoring as a query -> Parquet; the fairness audit: segment x
 group counts for gender, age band and ethnicity in the engine, then on the driver (aggregates only)
@@ -179,11 +186,87 @@ def child(args) -> None:
     print(json.dumps(times))
 
 
+def run_config(data: Path, n: int, chunk: int, engine_name: str, spark_memory: str, folder: Path) -> Path:
+    """A config for ``workbench run`` over the first ``n`` customers' chunk files, read by the engine."""
+    import yaml
+
+    from workbench.data import load
+    from workbench.data._datasets import _role_section
+
+    sample = load("synthetic", n_customers=200)  # only its roles: the columns the chunks have
+    roles = {"customers": _role_section(sample.roles),
+             "transactions": {k: v for k, v in vars(sample.roles.transactions).items() if v}}
+    customers, transactions = _inputs(data, n, chunk)
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs" / "synthetic.yaml").read_text())
+    config.update(name=f"scale_{engine_name}_{n}", engine=engine_name,
+                  dataset={"customers": customers, "transactions": transactions, "read": "engine", "roles": roles})
+    if engine_name == "spark":
+        config["spark"] = {"conf": {"spark.driver.memory": spark_memory}}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"scale_{engine_name}_{n}.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def measure_run(data: Path, root: Path, n: int, chunk: int, engine_name: str, spark_memory: str) -> list[dict]:
+    """``workbench run`` of ``n`` customers on one engine; one row per stage (see ``_run_monitor``)."""
+    import os
+
+    from _run_monitor import RunMonitor
+
+    config = run_config(data, n, chunk, engine_name, spark_memory, root / "configs")
+    out = root / f"run_{engine_name}_{n}"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-m", "workbench.cli", "run", "--config", str(config), "--out", str(out)]
+    t0 = time.perf_counter()
+    monitor = RunMonitor(cmd, env, log=lambda line: print("  " + line, file=sys.stderr, flush=True))
+    code = monitor.wait()
+    rows = [{"engine": engine_name, "customers": n, **stage} for stage in monitor.stages]
+    rows.append({"engine": engine_name, "customers": n, "stage": "total (exit %d)" % code,
+                 "seconds": round(time.perf_counter() - t0, 1),
+                 **{f"{kind}_peak_mb": max(peaks) for kind in ("driver", "kernel", "jvm")
+                    if (peaks := [r[f"{kind}_peak_mb"] for r in monitor.stages if f"{kind}_peak_mb" in r])}})
+    return rows
+
+
+def main_run(args) -> None:
+    """``--flow run``: the whole ``workbench run`` per (size, engine); per-stage table and growth per million."""
+    root = Path(args.root)
+    data = generate(root / "data", max(args.sizes), args.chunk)
+    rows = []
+    for n in args.sizes:
+        if n % args.chunk:
+            raise SystemExit(f"--sizes must be multiples of --chunk ({args.chunk:,}); {n:,} is not.")
+        for name in args.engines:
+            rows += measure_run(data, root, n, args.chunk, name, args.spark_memory)
+            # kept after every run: a later size that fails or is stopped loses only its own rows
+            (root / f"run_stages_{'_'.join(args.engines)}.json").write_text(json.dumps(rows, indent=1))
+            print(json.dumps(rows[-1]), flush=True)
+    table = pd.DataFrame(rows)
+    print(table.astype(object).fillna("").to_string(index=False))
+    if len(args.sizes) > 1:  # what grows with customers: the peak's slope between the smallest and largest size
+        lo, hi = min(args.sizes), max(args.sizes)
+        for kind in ("driver", "kernel", "jvm"):
+            col = f"{kind}_peak_mb"
+            if col not in table:
+                continue
+            wide = table.pivot_table(index=["engine", "stage"], columns="customers", values=col, aggfunc="max")
+            if {lo, hi} <= set(wide.columns):
+                slope = (wide[hi] - wide[lo]) / ((hi - lo) / 1e6)
+                print(f"\n{kind} peak MB per million customers ({lo:,} -> {hi:,}):")
+                print(slope.round(0).to_string())
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    p.add_argument("--flow", choices=["run", "engine"], default="run",
+                   help="run: the whole `workbench run`; engine: issue 16's features-scoring-fairness flow")
+    # the whole run holds every customer in the notebook kernel (~2-4 GB per million: bench/README.md),
+    # so its defaults stay small; the engine flow's are the issue-16 sizes
+    p.add_argument("--sizes", type=int, nargs="+", help="default: 100k 300k (run), 1M 3M 10M (engine)")
     p.add_argument("--engines", nargs="+", default=["duckdb", "spark"])
-    p.add_argument("--chunk", type=int, default=250_000)
+    p.add_argument("--chunk", type=int, help="customers per chunk file; default: 50k (run), 250k (engine)")
     p.add_argument("--root", default="/tmp/bench_scale")
     p.add_argument("--spark-memory", default="2g", help="spark.driver.memory (the JVM heap in local mode)")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -194,6 +277,11 @@ def main() -> None:
     args = p.parse_args()
     if args.child:
         return child(args)
+    run_flow = args.flow == "run"
+    args.sizes = args.sizes or ([100_000, 300_000] if run_flow else [1_000_000, 3_000_000, 10_000_000])
+    args.chunk = args.chunk or (50_000 if run_flow else 250_000)
+    if run_flow:
+        return main_run(args)
     rows = []
     t = time.perf_counter()
     data = generate(Path(args.root) / "data", max(args.sizes), args.chunk)

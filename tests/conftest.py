@@ -19,7 +19,7 @@ PSEUDONYM_KEY = "test-key-not-secret-0123456789"
 #: the end-to-end run many tests read: every notebook, audit.pdf, a signed-off report
 SMALL_SYNTHETIC = ["dataset.params.n_customers=1500", "dataset.params.seed=11",
                    "report.purpose=Quarterly fairness audit", "report.reviewer=A. Reviewer"]
-_SPARK_FIXTURES = {"spark_engine", "engines", "spark_session"}
+_SPARK_FIXTURES = {"spark_engine", "engines", "spark_session", "spark_settings"}
 #: the groups that take longest, started first (the rest follow in collection order)
 _LONGEST_FIRST = ["small_synthetic_run", "spark", "notebooks", "migration_runs", "tests/pipeline/test_shapes.py"]
 
@@ -49,15 +49,32 @@ def _dp_ledger(monkeypatch, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def spark_engine():
-    """One SparkSession (local[2]) for the whole test session, shared by every Spark test.
+def spark_settings() -> dict:
+    """The Spark settings of the test session: ``local[2]``, or the cluster ``WORKBENCH_TEST_SPARK_MASTER`` names.
+
+    ``make test-cluster`` sets it to the standalone cluster of ``scripts/spark_cluster.sh`` (master and
+    two 1-core workers on 127.0.0.1). There the driver must be reachable by executors in other
+    processes, so it binds to the loopback address too; executors stay within a worker's 1 GB.
+    """
+    master = os.environ.get("WORKBENCH_TEST_SPARK_MASTER") or "local[2]"
+    if master.startswith("local"):
+        return {"master": master}
+    return {"master": master, "conf": {
+        "spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1",
+        "spark.executor.memory": "512m", "spark.executor.cores": "1", "spark.cores.max": "2",
+    }}
+
+
+@pytest.fixture(scope="session")
+def spark_engine(spark_settings):
+    """One SparkSession for the whole test session, shared by every Spark test (:func:`spark_settings`).
 
     Starting the JVM costs seconds (engine.spark_session keeps one per process anyway); views are
     dropped after each use via close().
     """
     from workbench import engine
 
-    eng = engine.SparkEngine({"master": "local[2]"})
+    eng = engine.SparkEngine(spark_settings)
     yield eng
     eng.close()
 

@@ -2,6 +2,8 @@
 
 The stages run in this process, in the notebooks' order and with the calls the notebooks make, so the
 one SparkSession of the test session serves every stage (a notebook kernel would start a JVM each).
+``make test-cluster`` runs this module against a standalone cluster (master and two workers, each
+executor its own JVM): the per-customer tables then cross processes through the scratch folder.
 """
 
 import pytest
@@ -13,16 +15,18 @@ from workbench.pipeline._manifest import merge_summary
 
 
 @pytest.fixture(scope="module")
-def spark_session():
+def spark_session(spark_settings):
     # one JVM for the module; engine.spark_session keeps it for the process (tests/engine shares it)
-    eng = engine.SparkEngine({"master": "local[2]"})
+    eng = engine.SparkEngine(spark_settings)
     yield eng.spark
     eng.close()
 
 
 def _audit(run_dir, name: str) -> dict:
+    # the scratch folder named, as on a cluster (storage the driver and every executor see)
     cfg = load_config(config="configs/synthetic.yaml", overrides=[
         "dataset.params.n_customers=2000", "segmentation.k_range=[2, 4]", f"engine={name}",
+        f"spark.scratch={run_dir.parent / 'scratch'}",
     ])
     run = prepare(cfg, run_dir)
     privacy.privacy_audit_run(run)
@@ -71,3 +75,29 @@ def test_the_whole_audit_gives_the_same_summary_on_duckdb_and_spark(spark_sessio
     assert duck["n_customers"] > 1500 and duck["privacy"]["customers_kept"] == duck["n_customers"]
     assert {"02_segmentation", "04_fairness", "05_dynamics", "06_private_release", "07_predicted_value"} <= duck.keys()
     assert _differences(duck, spark) == []
+
+
+def test_python_workers_run_the_drivers_interpreter_and_arrow_batches_cross_processes(spark_session, spark_settings):
+    import os
+    import sys
+
+    def where(batches):  # nested, so cloudpickle sends it by value (executors cannot import a test module)
+        import os as _os
+        import sys as _sys
+
+        import pandas as _pd
+        import pyarrow
+
+        for batch in batches:
+            yield _pd.DataFrame({"pid": [_os.getpid()], "python": [_sys.executable], "rows": [len(batch)],
+                                 "arrow": [pyarrow.__version__]})
+
+    import pyarrow
+
+    # the session is the one make test-cluster asked for, not a local one started earlier in the process
+    assert spark_session.sparkContext.master == spark_settings["master"]
+    out = spark_session.range(0, 1000, numPartitions=2).mapInPandas(
+        where, "pid long, python string, rows long, arrow string").toPandas()
+    assert out["rows"].sum() == 1000
+    assert set(out["python"]) == {sys.executable} and set(out["arrow"]) == {pyarrow.__version__}
+    assert os.getpid() not in set(out["pid"])

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import sys
 
 from ..data import InputError
 
@@ -92,7 +94,24 @@ def spark_session(settings: dict | None = None):
         if master.startswith("sc://") and key.startswith("spark.ui"):
             continue  # a static setting of the server, not of this client
         builder = builder.config(key, str(value))
+    if not master.startswith("sc://"):
+        _executor_python(settings.get("conf") or {})
     _SESSION = builder.getOrCreate()
     if not master.startswith("sc://"):
         _SESSION.sparkContext.setLogLevel("ERROR")
     return _SESSION
+
+
+def _executor_python(conf: dict) -> None:
+    """Set the interpreter executors start their Python workers with (``mapInPandas``, Arrow UDFs).
+
+    PySpark takes it from ``PYSPARK_PYTHON`` when the context starts (``spark.pyspark.python`` is read
+    only by ``spark-submit``), else ``python3`` from the executor's ``PATH``: on this machine's
+    standalone cluster that was the system Python, without pyarrow (measured: ``ModuleNotFoundError``
+    in the first Arrow batch). Precedence: ``spark.pyspark.python`` in ``spark.conf``, then
+    ``PYSPARK_PYTHON``, then the driver's own interpreter (right in local mode and for a cluster on
+    the same machine). On other hosts name the executors' interpreter, which must have this workbench
+    version installed: functions from its modules travel to executors by reference, not by value.
+    """
+    python = conf.get("spark.pyspark.python") or os.environ.get("PYSPARK_PYTHON") or sys.executable
+    os.environ["PYSPARK_PYTHON"] = str(python)

@@ -364,7 +364,9 @@ def _write_parquet(eng, query: str, path: Path) -> None:
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    parts = path.with_name(path.stem + ".parts")
+    # Spark's executors write the parts: into the scratch folder (``spark.scratch``, storage the driver
+    # and every executor see), so the run directory itself need not be shared with a cluster
+    parts = (eng.scratch() if eng.name == "spark" else path.parent) / (path.stem + ".parts")
     shutil.rmtree(parts, ignore_errors=True)
     eng.to_parquet(query, parts)
     files = sorted(p for p in parts.glob("*.parquet") if not p.name.startswith(("_", ".")))
