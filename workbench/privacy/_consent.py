@@ -233,7 +233,8 @@ def consent_fingerprint(eng, roles: Roles, key) -> str | None:
     """:func:`fingerprint` of :func:`consent_snapshot`, computed from the table registered on ``eng``.
 
     The engine sorts the snapshot's lines (``prep_customers``, every input customer, flags as
-    validated) and writes them as Parquet parts into a temporary folder, removed at once; the driver
+    validated) and writes them as Parquet parts into a temporary folder inside the engine's scratch
+    folder (on a cluster the executors write what the driver reads), removed at once; the driver
     streams them batch by batch into the HMAC, so it never holds the table. Same value as
     ``fingerprint(consent_snapshot(customers, roles), key)``; None without consent flags or a
     persistent key.
@@ -243,7 +244,8 @@ def consent_fingerprint(eng, roles: Roles, key) -> str | None:
     if not roles.consent or not key.persistent:
         return None
     digest = _fingerprint_hmac(key)
-    with tempfile.TemporaryDirectory(prefix="workbench-consent-") as tmp:  # raw ids: removed on exit
+    # raw ids: removed on exit; in the scratch folder because Spark's executors write the parts
+    with tempfile.TemporaryDirectory(prefix="workbench-consent-", dir=eng.scratch()) as tmp:
         folder = eng.to_parquet(consent_snapshot_query(engine.PREP_CUSTOMERS, roles.id, roles.consent),
                                 Path(tmp) / "lines")
         # Spark names its parts part-00000…, in the order of the sorted result
