@@ -110,20 +110,37 @@ def _lp_bounds(flat, equations, unknown):
     return lows, highs
 
 
-def _determined(flat_unknown: np.ndarray, equations) -> np.ndarray:
-    """Which unknowns are fixed by the linear equations alone (ignoring non-negativity)."""
+def _determined(flat_unknown: np.ndarray, equations, only: int | None = None) -> np.ndarray:
+    """Which unknowns are fixed by the linear equations alone (ignoring non-negativity).
+
+    An unknown is fixed when the null space of the equations has no component along it. The
+    equations split into independent groups of unknowns (:func:`._attack._components`), and the null
+    space of the whole system is the product of theirs, so each group is decomposed alone: a few
+    small singular value decompositions instead of one of the whole run (seconds per call on a run's
+    linked tables). With ``only`` (a cell position), just its group is decomposed and the others
+    read as not fixed.
+    """
     from scipy.linalg import null_space
 
+    from ._attack import _components
+
     unk = np.flatnonzero(flat_unknown)
+    fixed = np.zeros(len(unk), dtype=bool)
     if len(unk) == 0:
-        return np.zeros(0, dtype=bool)
+        return fixed
     rows = _unknown_rows(equations, flat_unknown)
     if not rows:
-        return np.zeros(len(unk), dtype=bool)
-    basis = null_space(np.array([row for _, row in rows]))
-    if basis.size == 0:
-        return np.ones(len(unk), dtype=bool)
-    return np.linalg.norm(basis, axis=1) < 1e-8
+        return fixed
+    a = np.array([row for _, row in rows])
+    for comp in _components(unk, [row for _, row in rows]):
+        if only is not None and only not in unk[comp]:
+            continue
+        eq = np.flatnonzero(np.abs(a[:, comp]).sum(axis=1) > 0)
+        if not len(eq):  # an unknown in no equation is free
+            continue
+        basis = null_space(a[np.ix_(eq, comp)])
+        fixed[comp] = True if basis.size == 0 else np.linalg.norm(basis, axis=1) < 1e-8
+    return fixed
 
 
 def disclosure_intervals(
