@@ -16,7 +16,7 @@ from workbench.privacy._joint import _long_form, suppress_jointly
 SCORED = "customers with a score"
 
 
-def _customers(seed: int, n: int = 140) -> pd.DataFrame:
+def _customers(seed: int, n: int = 110) -> pd.DataFrame:
     """Random customers with skewed categories, so that many cells of their tables are small."""
     rng = np.random.default_rng(seed)
     return pd.DataFrame({

@@ -197,6 +197,9 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
                     exact_lo[i] = found[-1][i]
                 else:
                     exact_hi[i] = found[-1][i]
+            if seen_hi[i] - seen_lo[i] >= width:  # the minimum's point already spreads it: no maximum needed
+                exact_lo[i], exact_hi[i] = seen_lo[i], seen_hi[i]
+                break
     return list(zip(exact_lo.tolist(), exact_hi.tolist())), found, complete
 
 

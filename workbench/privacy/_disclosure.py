@@ -8,6 +8,9 @@ complementary cells; :func:`disclosure_intervals` runs the attack for a reviewer
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 
@@ -117,11 +120,9 @@ def _determined(flat_unknown: np.ndarray, equations, only: int | None = None) ->
     equations split into independent groups of unknowns (:func:`._attack._components`), and the null
     space of the whole system is the product of theirs, so each group is decomposed alone: a few
     small singular value decompositions instead of one of the whole run (seconds per call on a run's
-    linked tables). With ``only`` (a cell position), just its group is decomposed and the others
-    read as not fixed.
+    linked tables), each remembered by content (:data:`_FIXED`). With ``only`` (a cell position),
+    just its group is decomposed and the others read as not fixed.
     """
-    from scipy.linalg import null_space
-
     from ._attack import _components
 
     unk = np.flatnonzero(flat_unknown)
@@ -138,9 +139,28 @@ def _determined(flat_unknown: np.ndarray, equations, only: int | None = None) ->
         eq = np.flatnonzero(np.abs(a[:, comp]).sum(axis=1) > 0)
         if not len(eq):  # an unknown in no equation is free
             continue
-        basis = null_space(a[np.ix_(eq, comp)])
-        fixed[comp] = True if basis.size == 0 else np.linalg.norm(basis, axis=1) < 1e-8
+        fixed[comp] = _fixed(a[np.ix_(eq, comp)])
     return fixed
+
+
+#: :func:`_fixed` of the systems seen, by content: most groups of a run's linked tables are unchanged
+#: from one suppression round to the next. Least recently used entries go first beyond 4096.
+_FIXED: OrderedDict = OrderedDict()
+
+
+def _fixed(a: np.ndarray) -> np.ndarray:
+    """Which variables of ``a @ x = b`` every solution shares (no null-space direction moves them)."""
+    from scipy.linalg import null_space
+
+    a = np.ascontiguousarray(a, dtype=float)
+    key = hashlib.blake2b(repr(a.shape).encode() + a.tobytes(), digest_size=20).digest()
+    if key not in _FIXED:
+        basis = null_space(a)
+        _FIXED[key] = np.ones(a.shape[1], dtype=bool) if basis.size == 0 else np.linalg.norm(basis, axis=1) < 1e-8
+        if len(_FIXED) > 4096:
+            _FIXED.popitem(last=False)
+    _FIXED.move_to_end(key)
+    return _FIXED[key].copy()
 
 
 def disclosure_intervals(

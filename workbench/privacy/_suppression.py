@@ -152,27 +152,26 @@ def _first_pinned(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> 
 
     Every solution found is a feasible point, so an unknown whose values over the points found so far
     already differ is not pinned and needs no programme of its own (most of them, after a few solves).
+    One HiGHS model serves every programme (:class:`._ranges.RangeSolver`).
     """
-    from scipy.optimize import linprog
+    from ._ranges import OPTIMAL, RangeSolver
 
     unk = np.flatnonzero(sup)
     _, rows, rhs = _system(flat, equations, sup)
     if not rows:
         return None
-    a = np.array(rows)
+    solver = RangeSolver(np.array(rows), rhs, np.zeros(len(unk)), np.full(len(unk), np.inf))
     seen_lo, seen_hi = np.full(len(unk), np.inf), np.full(len(unk), -np.inf)
     for i, v in enumerate(unk):
         if unprotected[v] or seen_hi[i] - seen_lo[i] >= 0.5:
             continue
         ends = []
         for sign in (1.0, -1.0):
-            c = np.zeros(len(unk))
-            c[i] = sign
-            res = linprog(c, A_eq=a, b_eq=rhs, bounds=(0, None), method="highs")
-            if res.status != 0:
+            status, value, x = solver.solve(i, sign)
+            if status != OPTIMAL:
                 break
-            seen_lo, seen_hi = np.minimum(seen_lo, res.x), np.maximum(seen_hi, res.x)
-            ends.append(res.x[i])
+            seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
+            ends.append(value)
         if len(ends) == 2 and ends[0] > ends[1] - 0.5:
             return int(v)
     return None
