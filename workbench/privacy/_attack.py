@@ -137,20 +137,31 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
         system = (a_all[np.ix_(eq, comp)], rhs[eq], lb[comp], ub[comp], integrality[comp], can_disclose[comp])
         if memo is None:
             bounds, _, _ = _component_bounds(*system, width, time_limit)
-        else:
-            bounds = memo.component_bounds(system, unk[comp], known, unknown, width, time_limit)
+        else:  # a quantity judged by where it lies (not "< k") is settled by one point outside 1..k-1
+            ceiling = np.where(np.isin(markers[unk[comp]], (HIDDEN, DIFFERENCE)), k - 1.0, np.inf)
+            bounds = memo.component_bounds(system + (ceiling,), unk[comp], known, unknown, width, time_limit)
         result.update({int(unk[i]): b for i, b in zip(comp, bounds)})
     return result
 
 
-def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, points=None):
+def _settled(seen_lo, seen_hi, width, ceiling=None):
+    """Which variables need no exact bound: the points found spread them over ``width`` or more, or (a
+    quantity disclosed only when it lies within 1 to k - 1: ``ceiling`` k - 1, else infinite) one of
+    them lies outside that range, so its interval does too (:func:`is_disclosed`)."""
+    wide = seen_hi - seen_lo >= width
+    if ceiling is None:
+        return wide
+    return wide | (np.isfinite(ceiling) & ((seen_hi > ceiling) | (seen_lo < 1)))
+
+
+def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, points=None, ceiling=None):
     """Min and max of the variables of one component marked ``solve`` (the others keep their a-priori
     bounds), skipping those whose span over the solutions already found is wide enough.
 
     One HiGHS model serves every solve of the component (:class:`~workbench.privacy._ranges.RangeSolver`):
     only the objective changes between them. ``points`` (rows: feasible points of this very system,
-    checked by the caller) count as solutions already found; a component they spread wide enough
-    needs no model at all.
+    checked by the caller) count as solutions already found; a component they settle
+    (:func:`_settled`, with ``ceiling``) needs no model at all.
 
     Returns
     -------
@@ -166,7 +177,7 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
         seen_lo, seen_hi = points.min(axis=0), points.max(axis=0)
     exact_lo, exact_hi = lb.astype(float).copy(), ub.astype(float).copy()
     todo = np.flatnonzero(solve)
-    pending = todo[seen_hi[todo] - seen_lo[todo] < width]
+    pending = todo[~_settled(seen_lo[todo], seen_hi[todo], width, None if ceiling is None else ceiling[todo])]
     found, complete = [], True
     solver = RangeSolver(a, b, lb, ub, integrality=integrality, time_limit=time_limit) if len(pending) else None
     if len(pending) > 2:  # a few shared objectives first: their solutions spread most unknowns at once
@@ -180,7 +191,8 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
                 found.append(np.round(x))
                 seen_lo, seen_hi = np.minimum(seen_lo, found[-1]), np.maximum(seen_hi, found[-1])
     for i in todo:
-        if seen_hi[i] - seen_lo[i] >= width:
+        limit = None if ceiling is None else ceiling[i]
+        if _settled(seen_lo[i], seen_hi[i], width, limit):
             exact_lo[i], exact_hi[i] = seen_lo[i], seen_hi[i]
             continue
         for sign in (1.0, -1.0):
@@ -197,7 +209,7 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
                     exact_lo[i] = found[-1][i]
                 else:
                     exact_hi[i] = found[-1][i]
-            if seen_hi[i] - seen_lo[i] >= width:  # the minimum's point already spreads it: no maximum needed
+            if _settled(seen_lo[i], seen_hi[i], width, limit):  # the minimum's point settles it: no maximum
                 exact_lo[i], exact_hi[i] = seen_lo[i], seen_hi[i]
                 break
     return list(zip(exact_lo.tolist(), exact_hi.tolist())), found, complete
@@ -250,13 +262,14 @@ class AttackMemo:
 
     def component_bounds(self, system: tuple, positions: np.ndarray, known: np.ndarray, unknown: np.ndarray,
                          width: int, time_limit: float) -> list[tuple[float, float]]:
-        """:func:`_component_bounds` of ``system`` (a, b, lb, ub, integrality, solve) over the quantities at
-        ``positions``, from the cache or seeded with the remembered points that satisfy it."""
+        """:func:`_component_bounds` of ``system`` (a, b, lb, ub, integrality, solve, ceiling) over the
+        quantities at ``positions``, from the cache or seeded with the remembered points that satisfy it."""
         key = _content_key(system, width, time_limit)
         if key in _SOLVED:
             _SOLVED.move_to_end(key)
             return _SOLVED[key]
-        bounds, found, complete = _component_bounds(*system, width, time_limit, self._feasible(positions, *system[:5]))
+        points = self._feasible(positions, *system[:5])
+        bounds, found, complete = _component_bounds(*system[:6], width, time_limit, points, system[6])
         for x in found:
             full = np.where(unknown, np.nan, known)
             full[positions] = x
