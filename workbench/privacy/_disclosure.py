@@ -151,11 +151,15 @@ _FIXED: OrderedDict = OrderedDict()
 def _fixed(a: np.ndarray) -> np.ndarray:
     """Which variables of ``a @ x = b`` every solution shares (no null-space direction moves them)."""
     from scipy.linalg import null_space
+    from threadpoolctl import threadpool_limits
 
     a = np.ascontiguousarray(a, dtype=float)
     key = hashlib.blake2b(repr(a.shape).encode() + a.tobytes(), digest_size=20).digest()
     if key not in _FIXED:
-        basis = null_space(a)
+        # one BLAS thread: a few hundred columns gain nothing from two, and on a busy machine the second
+        # thread's waits made each decomposition 10-20 times slower (bench/README.md, issue 23)
+        with threadpool_limits(limits=1, user_api="blas"):
+            basis = null_space(a)
         _FIXED[key] = np.ones(a.shape[1], dtype=bool) if basis.size == 0 else np.linalg.norm(basis, axis=1) < 1e-8
         if len(_FIXED) > 4096:
             _FIXED.popitem(last=False)
