@@ -11,6 +11,9 @@ largest value consistent with every equation and every printed rule is found wit
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 
 #: What a reader knows about an unknown quantity from how it is printed.
@@ -72,7 +75,8 @@ def _bounds(markers: np.ndarray, k: int, upper: float) -> tuple[np.ndarray, np.n
 
 def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, k: int,
                       width: int = PROTECTION_WIDTH, targets: np.ndarray | None = None,
-                      time_limit: float = 20.0, only_targets: bool = False) -> dict[int, tuple[float, float]]:
+                      time_limit: float = 20.0, only_targets: bool = False,
+                      memo: "AttackMemo | None" = None) -> dict[int, tuple[float, float]]:
     """The smallest and largest value of each unknown quantity an integer attacker can prove.
 
     Parameters
@@ -98,6 +102,10 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
         Seconds per integer programme; an unsolved one leaves the a-priori bound (never a finding).
     only_targets : bool, default False
         Solve for the targets alone (the other unknowns of their components stay variables).
+    memo : AttackMemo, optional
+        What earlier calls on the same quantities learnt (the rounds of one suppression): their
+        feasible points and the bounds of components already solved. The verdicts
+        (:func:`is_disclosed`) are those of a call without it; only fewer programmes are solved.
 
     Returns
     -------
@@ -126,53 +134,166 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
         if not len(eq):
             result.update({int(unk[i]): (lb[i], ub[i]) for i in comp})
             continue
-        bounds = _component_bounds(a_all[np.ix_(eq, comp)], rhs[eq], lb[comp], ub[comp], integrality[comp],
-                                   can_disclose[comp], width, time_limit)
+        system = (a_all[np.ix_(eq, comp)], rhs[eq], lb[comp], ub[comp], integrality[comp], can_disclose[comp])
+        if memo is None:
+            bounds, _, _ = _component_bounds(*system, width, time_limit)
+        else:  # a quantity judged by where it lies (not "< k") is settled by one point outside 1..k-1
+            ceiling = np.where(np.isin(markers[unk[comp]], (HIDDEN, DIFFERENCE)), k - 1.0, np.inf)
+            bounds = memo.component_bounds(system + (ceiling,), unk[comp], known, unknown, width, time_limit)
         result.update({int(unk[i]): b for i, b in zip(comp, bounds)})
     return result
 
 
-def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit) -> list[tuple[float, float]]:
+def _settled(seen_lo, seen_hi, width, ceiling=None):
+    """Which variables need no exact bound: the points found spread them over ``width`` or more, or (a
+    quantity disclosed only when it lies within 1 to k - 1: ``ceiling`` k - 1, else infinite) one of
+    them lies outside that range, so its interval does too (:func:`is_disclosed`)."""
+    wide = seen_hi - seen_lo >= width
+    if ceiling is None:
+        return wide
+    return wide | (np.isfinite(ceiling) & ((seen_hi > ceiling) | (seen_lo < 1)))
+
+
+def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, points=None, ceiling=None):
     """Min and max of the variables of one component marked ``solve`` (the others keep their a-priori
     bounds), skipping those whose span over the solutions already found is wide enough.
 
     One HiGHS model serves every solve of the component (:class:`~workbench.privacy._ranges.RangeSolver`):
-    only the objective changes between them."""
+    only the objective changes between them. ``points`` (rows: feasible points of this very system,
+    checked by the caller) count as solutions already found; a component they settle
+    (:func:`_settled`, with ``ceiling``) needs no model at all.
+
+    Returns
+    -------
+    (bounds, found, complete)
+        (low, high) per variable; every point the solver returned (rounded); whether every solve
+        reached an optimum or a proof (False when one stopped at the time limit).
+    """
     from ._ranges import INFEASIBLE, OPTIMAL, RangeSolver
 
     n = a.shape[1]
-    solver = RangeSolver(a, b, lb, ub, integrality=integrality, time_limit=time_limit)
     seen_lo, seen_hi = np.full(n, np.inf), np.full(n, -np.inf)
+    if points is not None and len(points):
+        seen_lo, seen_hi = points.min(axis=0), points.max(axis=0)
     exact_lo, exact_hi = lb.astype(float).copy(), ub.astype(float).copy()
     todo = np.flatnonzero(solve)
-    if len(todo) > 2:  # a few shared objectives first: their solutions spread most unknowns at once
+    pending = todo[~_settled(seen_lo[todo], seen_hi[todo], width, None if ceiling is None else ceiling[todo])]
+    found, complete = [], True
+    solver = RangeSolver(a, b, lb, ub, integrality=integrality, time_limit=time_limit) if len(pending) else None
+    if len(pending) > 2:  # a few shared objectives first: their solutions spread most unknowns at once
         alternating = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
-        weight = solve.astype(float)
+        weight = np.isin(np.arange(n), pending).astype(float)
         for c in (weight, -weight, weight * alternating):
             status, x = solver.solve_objective(c)
             if status == INFEASIBLE:
-                return [(np.nan, np.nan)] * n
+                return [(np.nan, np.nan)] * n, found, True
             if x is not None:
-                x = np.round(x)
-                seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
+                found.append(np.round(x))
+                seen_lo, seen_hi = np.minimum(seen_lo, found[-1]), np.maximum(seen_hi, found[-1])
     for i in todo:
-        if seen_hi[i] - seen_lo[i] >= width:
+        limit = None if ceiling is None else ceiling[i]
+        if _settled(seen_lo[i], seen_hi[i], width, limit):
             exact_lo[i], exact_hi[i] = seen_lo[i], seen_hi[i]
             continue
         for sign in (1.0, -1.0):
             status, _, x = solver.solve(i, sign)
             if status == INFEASIBLE:  # the equations contradict each other
-                return [(np.nan, np.nan)] * n
+                return [(np.nan, np.nan)] * n, found, True
+            complete &= status == OPTIMAL
             if x is None:
                 continue
-            x = np.round(x)
-            seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
+            found.append(np.round(x))
+            seen_lo, seen_hi = np.minimum(seen_lo, found[-1]), np.maximum(seen_hi, found[-1])
             if status == OPTIMAL:
                 if sign > 0:
-                    exact_lo[i] = x[i]
+                    exact_lo[i] = found[-1][i]
                 else:
-                    exact_hi[i] = x[i]
-    return list(zip(exact_lo.tolist(), exact_hi.tolist()))
+                    exact_hi[i] = found[-1][i]
+            if _settled(seen_lo[i], seen_hi[i], width, limit):  # the minimum's point settles it: no maximum
+                exact_lo[i], exact_hi[i] = seen_lo[i], seen_hi[i]
+                break
+    return list(zip(exact_lo.tolist(), exact_hi.tolist())), found, complete
+
+
+#: Bounds of components already solved, by content (:class:`AttackMemo`); shared by every memo of the
+#: process, since the tables of one run repeat most components table after table. Least recently used
+#: entries go first beyond :data:`_SOLVED_SIZE`.
+_SOLVED: OrderedDict = OrderedDict()
+_SOLVED_SIZE = 4096
+
+
+def _content_key(system: tuple, width: int, time_limit: float) -> bytes:
+    """A digest of one component's programme: every array (shape and bytes), the width, the time limit."""
+    digest = hashlib.blake2b(repr((width, time_limit)).encode(), digest_size=20)
+    for array in system:
+        array = np.ascontiguousarray(array)
+        digest.update(repr((array.dtype.str, array.shape)).encode())
+        digest.update(array.tobytes())
+    return digest.digest()
+
+
+class AttackMemo:
+    """What the attacker learnt in earlier calls over the same quantities (the rounds of one suppression).
+
+    Two things carry over, and neither changes a verdict:
+
+    * **feasible points.** Hiding one more cell removes no solution: a solution of an earlier round,
+      with the newly hidden cell at its published value, still meets every equation and printed rule.
+      Every remembered point is checked against the current system before it counts (a stale one is
+      ignored); an unknown the checked points already spread over ``width`` or more needs no programme,
+      and a component they settle entirely builds no model.
+    * **solved components**, by content (coefficients, right-hand sides, bounds, integrality, which
+      unknowns are solved for, width): a component no new hidden cell touches is the same programme
+      again, round after round and table after table (:data:`_SOLVED`).
+
+    An unknown the points leave narrower than ``width`` is still solved for exactly, so a disclosed
+    quantity's interval is exact and every :func:`is_disclosed` verdict is that of a from-scratch attack
+    (``tests/privacy/test_incremental.py`` compares the suppressions of both).
+
+    Parameters
+    ----------
+    max_points : int, default 512
+        Points kept (the oldest go first).
+    """
+
+    def __init__(self, max_points: int = 512):
+        self.max_points = max_points
+        self._points: OrderedDict = OrderedDict()
+
+    def component_bounds(self, system: tuple, positions: np.ndarray, known: np.ndarray, unknown: np.ndarray,
+                         width: int, time_limit: float) -> list[tuple[float, float]]:
+        """:func:`_component_bounds` of ``system`` (a, b, lb, ub, integrality, solve, ceiling) over the
+        quantities at ``positions``, from the cache or seeded with the remembered points that satisfy it."""
+        key = _content_key(system, width, time_limit)
+        if key in _SOLVED:
+            _SOLVED.move_to_end(key)
+            return _SOLVED[key]
+        points = self._feasible(positions, *system[:5])
+        bounds, found, complete = _component_bounds(*system[:6], width, time_limit, points, system[6])
+        for x in found:
+            full = np.where(unknown, np.nan, known)
+            full[positions] = x
+            self._points[full.tobytes()] = full
+            self._points.move_to_end(full.tobytes())
+        while len(self._points) > self.max_points:
+            self._points.popitem(last=False)
+        if complete:  # a solve stopped by the time limit is not an answer to keep
+            _SOLVED[key] = bounds
+            while len(_SOLVED) > _SOLVED_SIZE:
+                _SOLVED.popitem(last=False)
+        return bounds
+
+    def _feasible(self, positions, a, b, lb, ub, integrality) -> np.ndarray | None:
+        """The remembered points, at ``positions``, that satisfy this programme exactly (rows)."""
+        if not self._points:
+            return None
+        w = np.stack(list(self._points.values()))[:, positions]
+        ok = ~np.isnan(w).any(axis=1)
+        w = w[ok]
+        inside = (w >= lb - 1e-9) & (w <= ub + 1e-9) | ((integrality == 3) & (w == 0))
+        whole = (np.abs(w - np.round(w)) < 1e-9) | (integrality == 0)
+        ok = inside.all(axis=1) & whole.all(axis=1) & (np.abs(w @ a.T - b) < 1e-6).all(axis=1)
+        return w[ok]
 
 
 def is_disclosed(low: float, high: float, marker: int, k: int, width: int = PROTECTION_WIDTH) -> bool:

@@ -8,6 +8,9 @@ complementary cells; :func:`disclosure_intervals` runs the attack for a reviewer
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 import pandas as pd
 
@@ -110,20 +113,58 @@ def _lp_bounds(flat, equations, unknown):
     return lows, highs
 
 
-def _determined(flat_unknown: np.ndarray, equations) -> np.ndarray:
-    """Which unknowns are fixed by the linear equations alone (ignoring non-negativity)."""
-    from scipy.linalg import null_space
+def _determined(flat_unknown: np.ndarray, equations, only: int | None = None) -> np.ndarray:
+    """Which unknowns are fixed by the linear equations alone (ignoring non-negativity).
+
+    An unknown is fixed when the null space of the equations has no component along it. The
+    equations split into independent groups of unknowns (:func:`._attack._components`), and the null
+    space of the whole system is the product of theirs, so each group is decomposed alone: a few
+    small singular value decompositions instead of one of the whole run (seconds per call on a run's
+    linked tables), each remembered by content (:data:`_FIXED`). With ``only`` (a cell position),
+    just its group is decomposed and the others read as not fixed.
+    """
+    from ._attack import _components
 
     unk = np.flatnonzero(flat_unknown)
+    fixed = np.zeros(len(unk), dtype=bool)
     if len(unk) == 0:
-        return np.zeros(0, dtype=bool)
+        return fixed
     rows = _unknown_rows(equations, flat_unknown)
     if not rows:
-        return np.zeros(len(unk), dtype=bool)
-    basis = null_space(np.array([row for _, row in rows]))
-    if basis.size == 0:
-        return np.ones(len(unk), dtype=bool)
-    return np.linalg.norm(basis, axis=1) < 1e-8
+        return fixed
+    a = np.array([row for _, row in rows])
+    for comp in _components(unk, [row for _, row in rows]):
+        if only is not None and only not in unk[comp]:
+            continue
+        eq = np.flatnonzero(np.abs(a[:, comp]).sum(axis=1) > 0)
+        if not len(eq):  # an unknown in no equation is free
+            continue
+        fixed[comp] = _fixed(a[np.ix_(eq, comp)])
+    return fixed
+
+
+#: :func:`_fixed` of the systems seen, by content: most groups of a run's linked tables are unchanged
+#: from one suppression round to the next. Least recently used entries go first beyond 4096.
+_FIXED: OrderedDict = OrderedDict()
+
+
+def _fixed(a: np.ndarray) -> np.ndarray:
+    """Which variables of ``a @ x = b`` every solution shares (no null-space direction moves them)."""
+    from scipy.linalg import null_space
+    from threadpoolctl import threadpool_limits
+
+    a = np.ascontiguousarray(a, dtype=float)
+    key = hashlib.blake2b(repr(a.shape).encode() + a.tobytes(), digest_size=20).digest()
+    if key not in _FIXED:
+        # one BLAS thread: a few hundred columns gain nothing from two, and on a busy machine the second
+        # thread's waits made each decomposition 10-20 times slower (bench/README.md, issue 23)
+        with threadpool_limits(limits=1, user_api="blas"):
+            basis = null_space(a)
+        _FIXED[key] = np.ones(a.shape[1], dtype=bool) if basis.size == 0 else np.linalg.norm(basis, axis=1) < 1e-8
+        if len(_FIXED) > 4096:
+            _FIXED.popitem(last=False)
+    _FIXED.move_to_end(key)
+    return _FIXED[key].copy()
 
 
 def disclosure_intervals(

@@ -243,7 +243,7 @@ def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str, popul
 
 def suppress_jointly(
     counts: pd.DataFrame, row_dim: str, col_dim: str, published: pd.DataFrame, k: int = 10,
-    population: str = "", within: str | None = None, width: int = PROTECTION_WIDTH,
+    population: str = "", within: str | None = None, width: int = PROTECTION_WIDTH, incremental: bool = True,
 ) -> pd.DataFrame:
     """Small-cell suppression of a new table (with margins) against every table already published.
 
@@ -270,6 +270,9 @@ def suppress_jointly(
         the same cells are then protected too.
     width : int, default 2
         The protection width (``privacy.protection_width``).
+    incremental : bool, default True
+        Let the attacks of successive rounds reuse what earlier ones found
+        (:class:`._attack.AttackMemo`); False attacks every round from scratch. Either gives the same table.
 
     Returns
     -------
@@ -307,7 +310,8 @@ def suppress_jointly(
     def protect(marked: bool) -> tuple[np.ndarray, bool]:
         rules = _IntegerRules(small=(small_new if marked else False) | earlier_small, difference=is_diff, k=k,
                               width=width, scope=mine | is_diff,
-                              unmarked=earlier_unmarked | (np.zeros_like(mine) if marked else mine))
+                              unmarked=earlier_unmarked | (np.zeros_like(mine) if marked else mine),
+                              incremental=incremental)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sup = _protect(flat, model.equations, hidden_before | small_new | is_diff, is_total, free=mine,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from ._attack import (COMPLEMENT, DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, _system, integer_intervals,
-                      is_disclosed)
+from ._attack import (COMPLEMENT, DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, AttackMemo, _system,
+                      integer_intervals, is_disclosed)
 from ._disclosure import _count_matrix, _determined, _table_equations, _with_margins
 
 _LABEL_NAMES = ("segment", "segment_id", "segment_name", "cluster", "group", "label")
@@ -21,6 +21,7 @@ def suppress_counts(
     margins: bool = False,
     total_label: str = "Total",
     width: int = PROTECTION_WIDTH,
+    incremental: bool = True,
 ) -> pd.DataFrame:
     """Small-cell suppression of a 2-D table of counts, with complementary suppression.
 
@@ -62,6 +63,9 @@ def suppress_counts(
     width : int, default 2
         The protection width: no hidden cell may be narrowed to ``high - low < width``
         (``privacy.protection_width``).
+    incremental : bool, default True
+        Let the integer attacks of successive rounds reuse what earlier ones found
+        (:class:`._attack.AttackMemo`); False attacks every round from scratch. Either gives the same table.
 
     Returns
     -------
@@ -86,7 +90,8 @@ def suppress_counts(
     index = list(table.index) + ([total_label] if col_total_row else [])
     columns = list(table.columns) + ([total_label] if row_total_col else [])
     primary = (flat > 0) & (flat < k)
-    rules = _IntegerRules(small=primary, difference=np.zeros(len(flat), dtype=bool), k=k, width=width)
+    rules = _IntegerRules(small=primary, difference=np.zeros(len(flat), dtype=bool), k=k, width=width,
+                          incremental=incremental)
     suppressed = _protect(flat, equations, primary, is_total.ravel(), integer=rules)
     out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
     result = pd.DataFrame(out, index=pd.Index(index, name=table.index.name), columns=pd.Index(columns, name=table.columns.name))
@@ -147,27 +152,26 @@ def _first_pinned(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> 
 
     Every solution found is a feasible point, so an unknown whose values over the points found so far
     already differ is not pinned and needs no programme of its own (most of them, after a few solves).
+    One HiGHS model serves every programme (:class:`._ranges.RangeSolver`).
     """
-    from scipy.optimize import linprog
+    from ._ranges import OPTIMAL, RangeSolver
 
     unk = np.flatnonzero(sup)
     _, rows, rhs = _system(flat, equations, sup)
     if not rows:
         return None
-    a = np.array(rows)
+    solver = RangeSolver(np.array(rows), rhs, np.zeros(len(unk)), np.full(len(unk), np.inf))
     seen_lo, seen_hi = np.full(len(unk), np.inf), np.full(len(unk), -np.inf)
     for i, v in enumerate(unk):
         if unprotected[v] or seen_hi[i] - seen_lo[i] >= 0.5:
             continue
         ends = []
         for sign in (1.0, -1.0):
-            c = np.zeros(len(unk))
-            c[i] = sign
-            res = linprog(c, A_eq=a, b_eq=rhs, bounds=(0, None), method="highs")
-            if res.status != 0:
+            status, value, x = solver.solve(i, sign)
+            if status != OPTIMAL:
                 break
-            seen_lo, seen_hi = np.minimum(seen_lo, res.x), np.maximum(seen_hi, res.x)
-            ends.append(res.x[i])
+            seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
+            ends.append(value)
         if len(ends) == 2 and ends[0] > ends[1] - 0.5:
             return int(v)
     return None
@@ -193,7 +197,7 @@ def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost, 
     for v in cands[:20]:  # prefer the cheapest single cell that un-determines the target
         trial = sup.copy()
         trial[v] = True
-        d = _determined(trial, equations)
+        d = _determined(trial, equations, only=target)
         if not d[np.searchsorted(np.flatnonzero(trial), target)]:
             chosen = v
             break
@@ -253,7 +257,8 @@ class _IntegerRules:
     """What the integer attacker knows of each unknown as it will be printed: cells in ``small`` are
     "< k" (1 to k - 1), other hidden cells "hidden†" (0 or >= k), ``difference`` quantities are never
     published (>= 0), ``unmarked`` cells were printed without saying which (>= 0). ``scope`` limits
-    the attack to the components holding those cells."""
+    the attack to the components holding those cells. With ``incremental`` (the default) every attack
+    of one suppression shares an :class:`._attack.AttackMemo`: the same verdicts, fewer programmes."""
 
     small: np.ndarray
     difference: np.ndarray
@@ -261,6 +266,11 @@ class _IntegerRules:
     width: int
     scope: np.ndarray | None = None
     unmarked: np.ndarray | None = None
+    incremental: bool = True
+    memo: AttackMemo | None = field(default=None, init=False)
+
+    def __post_init__(self):
+        self.memo = AttackMemo() if self.incremental else None
 
     def markers(self) -> np.ndarray:
         """Each quantity's marker as the attacker reads it (see :mod:`._attack`)."""
@@ -275,7 +285,7 @@ class _IntegerRules:
         markers = self.markers()
         values = np.where(sup, np.nan, flat)
         targets = sup if self.scope is None else sup & self.scope
-        bounds = integer_intervals(values, equations, markers, self.k, self.width, targets=targets)
+        bounds = integer_intervals(values, equations, markers, self.k, self.width, targets=targets, memo=self.memo)
         for v in sorted(bounds):
             if is_disclosed(*bounds[v], markers[v], self.k, self.width):
                 return v
@@ -292,7 +302,7 @@ class _IntegerRules:
             trial = sup.copy()
             trial[v] = True
             bounds = integer_intervals(np.where(trial, np.nan, flat), equations, markers, self.k, self.width,
-                                       targets=only, only_targets=True)
+                                       targets=only, only_targets=True, memo=self.memo)
             if target not in bounds or not is_disclosed(*bounds[target], markers[target], self.k, self.width):
                 return v
         return candidates[0] if candidates else None
