@@ -52,3 +52,21 @@ def test_one_quantity_prints_the_same_in_every_table_and_a_new_population_draws_
         other = CellKeySettings(2, 1.0, 10, one.secret, population_key(ids.drop(index=drop)))
         moved.append(perturb_long(_long([120.0, 80.0, 200.0]), other)["n"].to_numpy() != a["n"].to_numpy())
     assert np.mean(moved) > 0.4  # cells without the erased customer change too
+
+
+def test_without_a_persistent_key_the_same_customers_print_the_same_numbers(tmp_path):
+    # a random pseudonym key makes new pseudonyms on every run: the population is then keyed by the
+    # rows' content, so `workbench run` twice on the same data gives the same summary.json
+    from workbench.privacy.publish import _population_key
+
+    rows = pd.DataFrame({"age": [31, 45, 45, 62], "gender": ["female", "male", "male", "non-binary"]})
+    paths = []
+    for run, order in enumerate([[0, 1, 2, 3], [3, 1, 0, 2]]):
+        table = rows.iloc[order].assign(customer_id=[f"p{run}{i:015x}" for i in range(4)])
+        paths.append(tmp_path / f"run{run}.parquet")
+        table.to_parquet(paths[-1], index=False)
+    first, second = (_population_key(str(p), 0, False) for p in paths)
+    assert first == second
+    assert _population_key(str(paths[0]), 0, True) != _population_key(str(paths[1]), 0, True)
+    rows.drop(index=2).assign(customer_id="p").to_parquet(tmp_path / "erased.parquet", index=False)
+    assert _population_key(str(tmp_path / "erased.parquet"), 0, False) != first  # one erasure: a fresh draw

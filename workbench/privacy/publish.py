@@ -142,15 +142,23 @@ def perturbation_settings(run: "Run") -> CellKeySettings | None:
             f"max_perturbation={D!r}, variance={V!r}.")
     key = resolve_key(run.settings("privacy", DEFAULTS))
     customers = run.path / "data" / "customers.parquet"
-    # a random per-run key is gone after preparation: the pseudonyms it made are then the only secret
+    # A random per-run key is gone after preparation, and the pseudonyms it made differ on every run:
+    # the population is then keyed by the prepared rows' content, so the same data prints the same
+    # numbers (summary.json stays deterministic) and one erasure still redraws every cell. Computing
+    # that key takes every prepared customer's row: an attacker who has them needs no report.
     return CellKeySettings(D, float(V), _suppression_k(run), key.secret if key.persistent else b"",
-                           _population_key(str(customers), customers.stat().st_mtime_ns))
+                           _population_key(str(customers), customers.stat().st_mtime_ns, key.persistent))
 
 
 @lru_cache(maxsize=8)
-def _population_key(path: str, modified: int) -> bytes:
-    """:func:`population_key` of a prepared customer table, once per file version (every table needs it)."""
-    return population_key(pd.read_parquet(path, columns=["customer_id"])["customer_id"])
+def _population_key(path: str, modified: int, by_pseudonym: bool) -> bytes:
+    """:func:`population_key` of a prepared customer table, once per file version (every table needs it):
+    of its pseudonyms, or (``by_pseudonym=False``) of each row's other columns."""
+    table = pd.read_parquet(path)
+    if by_pseudonym:
+        return population_key(table["customer_id"])
+    rows = table.drop(columns="customer_id")
+    return population_key(pd.util.hash_pandas_object(rows[sorted(rows.columns)], index=False))
 
 
 def suppress_and_publish(
