@@ -106,6 +106,7 @@ from .publish import (
     printed_table,
     printed_tables,
     publish_counts,
+    publish_printed,
     published_tables,
     suppress_and_publish,
 )
@@ -145,6 +146,7 @@ __all__ = [
     "printed_table",
     "printed_tables",
     "publish_counts",
+    "publish_printed",
     "published_tables",
     "suppress_and_publish",
     "suppress_jointly",

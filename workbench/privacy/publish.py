@@ -200,6 +200,17 @@ def suppress_and_publish(
     earlier = published_tables(run)
     table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k, population,
                              within, protection_width(run))
+    return publish_printed(run, name, table, row_dim, col_dim, population, within)
+
+
+def publish_printed(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col_dim: str,
+                    population: str = "", within: str | None = None) -> pd.DataFrame:
+    """:func:`publish_counts`, returning the table as printed in its own shape (index, columns, attrs).
+
+    For a stage that suppressed a table itself: every size, share and sentence it shows must come from
+    this table, not from the exact counts, or two runs one erasure apart differ by exactly the erased
+    customer there (issue 24).
+    """
     return perturb_table(table, publish_counts(run, name, table, row_dim, col_dim, population, within))
 
 

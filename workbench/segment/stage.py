@@ -55,8 +55,7 @@ def _rfm_tables(run: Run, customers: pd.DataFrame, transactions: pd.DataFrame | 
         return None, None
     rfm_table = customer_rfm(customers, transactions)
     run.write_table("segments/rfm.parquet", rfm_table)
-    counts = rfm_group_counts(rfm_table, sup_k)
-    privacy.publish_counts(run, "rfm_groups", counts, "rfm_group", "customers")
+    counts = privacy.publish_printed(run, "rfm_groups", rfm_group_counts(rfm_table, sup_k), "rfm_group", "customers")
     return rfm_table, rfm_group_table(rfm_table, sup_k, counts=counts)
 
 
@@ -66,8 +65,8 @@ def _published_profile(run: Run, features, labels, names, outcome, value, sup_k)
     seg_ids = sorted(set(range(int(labels.max()) + 1)) | set(names or {})) if len(labels) else []
     outcome_dim = run.roles.outcome or "outcome"
     if outcome is None:
-        counts = segment_count_table(labels, seg_ids, None, sup_k)
-        privacy.publish_counts(run, "segment_sizes", counts, "segment", outcome_dim)
+        counts = privacy.publish_printed(run, "segment_sizes", segment_count_table(labels, seg_ids, None, sup_k),
+                                         "segment", outcome_dim)
     else:
         counts = segment_count_table(
             labels, seg_ids, outcome, sup_k,
