@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ._attack import DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, integer_intervals, is_disclosed
-from ._disclosure import _count_matrix
+from ._disclosure import _count_matrix, _with_margins
 from ._linked import OUTSIDE, POPULATION, TOTAL, UNLINKED, Linked, cell_key, describe, link
 from ._suppression import _IntegerRules, _protect
 
@@ -280,16 +280,9 @@ def suppress_jointly(
         The new table with ``"Total"`` margins, suppressed cells NaN; ``attrs["complementary"]`` as
         in :func:`workbench.privacy.suppress_counts`.
     """
-    values = _count_matrix(counts)
-    full = pd.DataFrame(np.vstack([np.hstack([values, values.sum(axis=1, keepdims=True)]),
-                                   np.r_[values.sum(axis=0), values.sum()][None, :]]),
-                        index=pd.Index([*counts.index, TOTAL], name=counts.index.name),
-                        columns=pd.Index([*counts.columns, TOTAL], name=counts.columns.name))
+    full = _table_with_margins(counts)
     new = _long_form("\0new", full, row_dim, col_dim, population, within)
-    both = pd.concat([published.reindex(columns=LONG_COLUMNS), new], ignore_index=True)
-    both["row"], both["column"] = both["row"].astype(str), both["column"].astype(str)
-    both["key"] = _keys(both)
-    model = link(both)
+    both, model = _linked_with(published, new)
     is_new = (both["table"] == "\0new").to_numpy()
     flat, before = _known_values(both.loc[~is_new], model)
     new_keys = list(both.loc[is_new, "key"])
@@ -327,6 +320,21 @@ def suppress_jointly(
         warnings.warn(f"the joint attack still narrows a hidden count after every cell of {row_dim} x {col_dim} "
                       "that could help is hidden; the whole-run check will report it", stacklevel=2)
     return _masked_table(full, sup[positions].reshape(full.shape), k, unmarked)
+
+
+def _table_with_margins(counts: pd.DataFrame) -> pd.DataFrame:
+    """The exact table with its ``"Total"`` row and column (:func:`._disclosure._with_margins`, labelled)."""
+    return pd.DataFrame(_with_margins(_count_matrix(counts), True),
+                        index=pd.Index([*counts.index, TOTAL], name=counts.index.name),
+                        columns=pd.Index([*counts.columns, TOTAL], name=counts.columns.name))
+
+
+def _linked_with(published: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, Linked]:
+    """The earlier tables and the new one in one long form (with quantity keys), and their linked system."""
+    both = pd.concat([published.reindex(columns=LONG_COLUMNS), new], ignore_index=True)
+    both["row"], both["column"] = both["row"].astype(str), both["column"].astype(str)
+    both["key"] = _keys(both)
+    return both, link(both)
 
 
 def _masked_table(full: pd.DataFrame, hidden: np.ndarray, k: int, unmarked: bool) -> pd.DataFrame:

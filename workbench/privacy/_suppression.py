@@ -82,11 +82,7 @@ def suppress_counts(
     shape = full.shape
     flat = full.ravel().astype(float)
     equations = _table_equations(values, full, margins)
-    is_total = np.zeros(shape, dtype=bool)
-    if row_total_col:
-        is_total[:, -1] = True
-    if col_total_row:
-        is_total[-1, :] = True
+    is_total = _total_cells(shape, row_total_col, col_total_row)
     index = list(table.index) + ([total_label] if col_total_row else [])
     columns = list(table.columns) + ([total_label] if row_total_col else [])
     primary = (flat > 0) & (flat < k)
@@ -98,6 +94,14 @@ def suppress_counts(
     rows, cols = np.unravel_index(np.flatnonzero(suppressed & ~primary), shape)
     result.attrs["complementary"] = [(index[i], columns[j]) for i, j in zip(rows, cols)]
     return result
+
+
+def _total_cells(shape: tuple[int, int], row_total_col: bool, col_total_row: bool) -> np.ndarray:
+    """Which cells of the published grid are margins (the last column and/or row)."""
+    is_total = np.zeros(shape, dtype=bool)
+    is_total[:, -1] = row_total_col
+    is_total[-1, :] |= col_total_row
+    return is_total
 
 
 def _cost(v: int, flat, is_total, eq_of: dict, needy=frozenset()) -> tuple:
