@@ -309,7 +309,7 @@ def perturbation_paragraph(conf: dict | None, k: int) -> str:
 Census 2021, `privacy.perturbation`). After suppression, every published count is moved by a whole number between
 -{D} and +{D} (variance {V:g}; less near the threshold), read from a fixed perturbation table by the count and a
 *cell key*: a keyed hash (HMAC-SHA256 under the pseudonym key) of the cell's dimension values and of the run's
-customers. The same cell therefore shows the same value in every table of this report and in every re-run of the
+customers (without a configured pseudonym key, a hash of every prepared customer row stands in for them). The same cell therefore shows the same value in every table of this report and in every re-run of the
 same customers (averaging repeated reports does not remove the noise), while a run that differs by even one
 customer (an erasure) draws every cell afresh, so that subtracting two runs no longer gives any customer's
 cells. A zero stays zero, a count of {k} or more is never printed below {k}, and no perturbation is biased.
