@@ -45,7 +45,9 @@ def test_consent_by_purpose_changes_the_selected_set(tmp_path, prepared):
     assert pub.loc[("Total", "selected"), "n"] == (in_segment & consent).sum() < in_segment.sum()
     # The audit shows consent rates by group.
     rates = fairness.consent_view(audit).loc[("marketing_opt_in", "gender")]
-    assert rates.loc["female", "consent rate (CI)"].startswith(f"{100 * consent[assign['gender'] == 'female'].mean():.1f}%")
+    # printed from the perturbed counts (issue 24): within a few customers' worth of the exact rate
+    shown = float(rates.loc["female", "consent rate (CI)"].split("%")[0])
+    assert shown == pytest.approx(100 * consent[assign["gender"] == "female"].mean(), abs=0.5)
     assert (run.path / "artifacts" / "disclosure" / "consent_marketing_opt_in_gender.parquet").exists()
 
 

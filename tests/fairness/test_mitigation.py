@@ -13,7 +13,8 @@ def test_telco_outcome_metrics_and_threshold_optimizer(telco_audit):
     ids = audit.policy.set_index("action").loc["retention_discount", "segment_ids"]
     selected = assign["segment"].isin(ids).astype(int)
     eo = equalized_odds_difference(assign["churn"], selected, sensitive_features=assign["female"])
-    assert summ.loc[("retention_discount", "female"), "equalized_odds_difference"] == pytest.approx(eo, abs=1e-9)
+    # computed from the printed (perturbed, at most 2 per count) counts, issue 24: Fairlearn's within a few customers
+    assert summ.loc[("retention_discount", "female"), "equalized_odds_difference"] == pytest.approx(eo, abs=0.01)
     th = audit.threshold
     assert th is not None and set(th["attribute"]) == {"female", "senior_citizen"}
     constrained = th[th["rule"].str.contains("ThresholdOptimizer")]

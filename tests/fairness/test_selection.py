@@ -29,14 +29,21 @@ def test_telco_selection_and_dp_agree_with_metricframe(telco_audit):
             labels = (run.config.get("fairness") or {}).get("labels", {}).get(attr)
             sf = fairness.group_labels(assign[attr], labels=labels).astype(str).to_numpy()
             mf = MetricFrame(metrics=selection_rate, y_true=selected, y_pred=selected, sensitive_features=sf)
-            ours = sel_table.query("action == @action and attribute == @attr").set_index("group")["rate"]
+            printed = sel_table.query("action == @action and attribute == @attr").set_index("group")
+            ours = printed["rate"]
             assert set(ours.index) == set(mf.by_group.index)
-            np.testing.assert_allclose(ours.to_numpy(), mf.by_group.reindex(ours.index).to_numpy(), atol=1e-9, rtol=0)
-            # Every telco group is large, so the DP figures over the judged groups are Fairlearn's.
+            # the rate printed is the printed events over the printed n (issue 24), each within 2 of the exact
+            # count (the cell-key perturbation): Fairlearn's rate within 4 / n
+            np.testing.assert_allclose(ours.to_numpy(), (printed["events"] / printed["n"]).to_numpy(), atol=1e-12)
+            assert (abs(ours - mf.by_group.reindex(ours.index)) <= 4 / printed["n"]).all()
+            # Every telco group is large, so the DP figures are those of the printed rates over all groups, and
+            # Fairlearn's up to the perturbation of a few hundred selected customers' counts.
+            assert abs(dp.loc[(action, attr), "dp_difference"] - (ours.max() - ours.min())) < 1e-12
+            assert abs(dp.loc[(action, attr), "dp_ratio"] - ours.min() / ours.max()) < 1e-12
             assert abs(dp.loc[(action, attr), "dp_difference"]
-                       - demographic_parity_difference(selected, selected, sensitive_features=sf)) < 1e-9
+                       - demographic_parity_difference(selected, selected, sensitive_features=sf)) < 0.03
             assert abs(dp.loc[(action, attr), "dp_ratio"]
-                       - demographic_parity_ratio(selected, selected, sensitive_features=sf)) < 1e-9
+                       - demographic_parity_ratio(selected, selected, sensitive_features=sf)) < 0.03
             checked += 1
     assert checked == 4
     assert set(audit.verdicts["verdict"]) <= {"pass", "fail", "insufficient evidence"}

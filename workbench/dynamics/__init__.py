@@ -44,7 +44,9 @@ up- and downgrade rates along the segments' value order derived from it
 (:func:`grades_from_published`), the share of one segment that moved to another
 (:func:`migration_share`), customers per window and state (:func:`window_counts`) and an alluvial flow
 chart drawn from those published tables only (:func:`flow_chart`). Every rate and share derives from
-one suppressed table per family and is NaN wherever a cell it needs is hidden.
+one suppressed table per family and is NaN wherever a cell it needs is hidden. The stage registers those
+tables and derives what it shows from them as printed (perturbed by the cell-key method, issue 24;
+:func:`printed_counts` reads them for the notebook, :func:`transitions_from_printed`).
 :func:`movement_fairness` compares downgrade and lapse rates between sensitive groups, with confidence
 intervals, masked the same way (:func:`movement_table`). :func:`cohort_shift` shows how each
 segment's members changed beyond everyone's change, :func:`centroid_shift` how the profiles moved.
@@ -92,11 +94,13 @@ from ._transitions import (
     grades_from_published,
     migration_share,
     transition_matrix,
+    transition_rates,
+    transitions_from_printed,
     window_counts,
 )
 from ._windows import make_windows, season_lag, season_of, window_activity, window_features
 from .plots import flow_chart, plot_drift, plot_movement_fairness, plot_staleness
-from .stage import DEFAULTS, dynamics_run, label_staleness, read_label_staleness
+from .stage import DEFAULTS, dynamics_run, label_staleness, printed_counts, read_label_staleness
 from .views import applicable, label_staleness_markdown, planted_migration_note, window_summary
 
 __all__ = [
@@ -139,11 +143,14 @@ __all__ = [
     "label_staleness",
     "label_staleness_markdown",
     "label_staleness_table",
+    "printed_counts",
     "read_label_staleness",
     "stale_assignments",
     "stale_counts",
     "staleness_curve",
     "transition_matrix",
+    "transition_rates",
+    "transitions_from_printed",
     "plot_drift",
     "plot_movement_fairness",
     "plot_staleness",

@@ -110,7 +110,7 @@ def movement_fairness(
                 reference=fairness.reference_for(reference, attr, labels), thresholds=thresholds,
             )
             if published_table is not None:
-                res = _mask_by_published(res, published_table, outcome)
+                res = _mask_by_published(res, published_table, outcome, alpha, thresholds)
             res.insert(0, "outcome", outcome)
             res.insert(0, "attribute", attr)
             frames.append(res)
@@ -119,8 +119,11 @@ def movement_fairness(
     return pd.concat(frames, ignore_index=True)
 
 
-def _mask_by_published(res: pd.DataFrame, published: pd.DataFrame, outcome: str) -> pd.DataFrame:
-    """``n``/``events`` from the published table; everything derived from a hidden cell masked."""
+def _mask_by_published(res: pd.DataFrame, published: pd.DataFrame, outcome: str, alpha: float,
+                       thresholds: dict | None) -> pd.DataFrame:
+    """``n``/``events`` from the published table; everything derived from a hidden cell masked, the rest
+    recomputed from the published counts (:func:`workbench.fairness.restate_rates`): the stage passes the
+    table as printed, so no rate moves by one customer's exact contribution between runs."""
     res = res.copy()
     body = published.drop(index="Total", errors="ignore")
     if outcome == "downgrade":
@@ -138,4 +141,4 @@ def _mask_by_published(res: pd.DataFrame, published: pd.DataFrame, outcome: str)
     if "is_reference" in res and hidden[res["is_reference"].astype(bool)].any():
         comparison = [c for c in numeric if c.startswith(("ratio", "difference", "p_"))]
         res[comparison] = np.nan
-    return res
+    return fairness.restate_rates(res, alpha=alpha, thresholds=thresholds)

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .. import privacy
+from ..fairness import restate_share
 
 
 #: The columns of the stale-assignment count table (:func:`stale_counts`).
@@ -123,7 +124,7 @@ def stale_assignments(
 
 
 def staleness_curve(segments: pd.DataFrame, labels: list[str], fits: dict | None = None,
-                    k: int | None = None) -> pd.DataFrame:
+                    k: int | None = None, suppress=None) -> pd.DataFrame:
     """How fast assignments go stale: share that changed segment, by windows since the refresh.
 
     For every lag ``h`` and every start window ``t``, the share of customers scorable in both ``t``
@@ -132,7 +133,10 @@ def staleness_curve(segments: pd.DataFrame, labels: list[str], fits: dict | None
     customer counts as stale only when their behaviour in ``t + h`` also no longer fits the profile of
     their segment in ``t`` for the season of ``t + h`` (see :func:`stale_assignments`).
     With ``k``, a lag whose changed or unchanged count is 1 to ``k - 1`` shows no share (``stale_share``
-    NaN): share times ``n`` would give the small count away.
+    NaN): share times ``n`` would give the small count away. With ``suppress`` (exact counts in, the
+    published table with margins out: the stage passes :func:`workbench.privacy.suppress_and_publish`),
+    the lag x (stale, not stale) counts are published and ``n`` and ``stale_share`` are derived from the
+    table it returns (as printed: perturbed, issue 24), NaN where a cell is hidden.
 
     Returns
     -------
@@ -152,9 +156,17 @@ def staleness_curve(segments: pd.DataFrame, labels: list[str], fits: dict | None
             total += int(both.sum())
             changed += int((both & moved).sum())
         small = k is not None and (0 < changed < k or 0 < total - changed < k)
-        rows.append({"lag": h, "pairs": len(labels) - h, "n": total,
+        rows.append({"lag": h, "pairs": len(labels) - h, "n": total, STALE: changed,
                      "stale_share": changed / total if total and not small else np.nan})
-    return pd.DataFrame(rows, columns=["lag", "pairs", "n", "stale_share"])
+    curve = pd.DataFrame(rows, columns=["lag", "pairs", "n", STALE, "stale_share"])
+    if suppress is not None and len(curve):
+        counts = pd.DataFrame({STALE: curve[STALE].to_numpy(), KEPT: (curve["n"] - curve[STALE]).to_numpy()},
+                              index=pd.Index(curve["lag"].astype(str), name="windows apart"))
+        counts.columns.name = "assignment"
+        printed = suppress(counts).drop(index="Total")
+        curve["n"] = printed["Total"].to_numpy(float)
+        curve["stale_share"] = restate_share(printed[STALE], printed["Total"])[0]
+    return curve.drop(columns=STALE)
 
 
 def refresh_recommendation(curve: pd.DataFrame, window_months: int, tolerance: float = 0.10,

@@ -68,9 +68,7 @@ def transition_matrix(
     counts.columns = pd.Index([_state_label(s, names) for s in counts.columns], name=f"to {after}")
     if k:
         counts = privacy.suppress_counts(counts, k, margins=True)
-        totals = counts["Total"]
-        rates = counts.drop(columns="Total").div(totals.where(totals > 0), axis=0)
-        return counts, rates
+        return counts, transition_rates(counts)
     totals = counts.sum(axis=1)
     return counts, counts.div(totals.where(totals > 0), axis=0)
 
@@ -217,26 +215,41 @@ def window_counts(states: pd.DataFrame, labels: list[str], value_order: list[int
     return privacy.suppress_counts(counts, k, margins=True)
 
 
+def transition_rates(counts: pd.DataFrame) -> pd.DataFrame:
+    """Row rates of a published transition table (with ``Total``): published cell over published row total.
+
+    NaN wherever either is hidden. Pass the table as printed (:func:`workbench.privacy.printed_table`), so
+    that a rate moves by the perturbation of its counts, never by one customer's exact contribution.
+    """
+    totals = counts["Total"]
+    return counts.drop(columns="Total").div(totals.where(totals > 0), axis=0)
+
+
 def _transition_tables(
     states: pd.DataFrame,
     pairs: list[tuple[str, str]],
     state_names: dict[int, str],
     value_order: list[int],
-    names: dict[int, str],
     k: int,
-) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Transition matrices (long form), the grades derived from them, and the published tables by pair.
+) -> dict:
+    """The suppressed transition table of each compared pair (``Dynamics.pairs``: the same season a year
+    apart where the history allows), by pair: :func:`transition_matrix` with ``k``, exact counts, to publish."""
+    return {(before, after): transition_matrix(states, before, after, state_names, value_order, k=k)[0]
+            for before, after in pairs}
 
-    ``pairs`` are the compared windows (``Dynamics.pairs``: the same season a year apart where the
-    history allows). Each pair's matrix is suppressed once (:func:`transition_matrix` with ``k``); its
-    rates and up- and downgrades are derived from that table (:func:`grades_from_published`).
+
+def transitions_from_printed(printed: dict, value_order: list[int], names: dict[int, str]
+                             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Transition counts and rates (long form) and the up- and downgrades, derived from the printed tables.
+
+    ``printed`` maps each compared pair to its transition table as printed (perturbed by the cell-key method
+    after suppression): every count, rate and grade a report shows then comes from those numbers alone
+    (:func:`transition_rates`, :func:`grades_from_published`).
     """
-    long, grades, published = [], [], {}
-    for before, after in pairs:
-        counts, rates = transition_matrix(states, before, after, state_names, value_order, k=k)
-        published[(before, after)] = counts
+    long, grades = [], []
+    for (before, after), counts in printed.items():
         c = counts.stack(future_stack=True).rename("count")
-        r = rates.stack(future_stack=True).rename("rate")
+        r = transition_rates(counts).stack(future_stack=True).rename("rate")
         part = pd.concat([c, r], axis=1).reset_index()
         part.columns = ["from_state", "to_state", "count", "rate"]
         part.insert(0, "after", after)
@@ -246,4 +259,4 @@ def _transition_tables(
         g.insert(0, "after", after)
         g.insert(0, "before", before)
         grades.append(g)
-    return pd.concat(long, ignore_index=True), pd.concat(grades, ignore_index=True), published
+    return pd.concat(long, ignore_index=True), pd.concat(grades, ignore_index=True)

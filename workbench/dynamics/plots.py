@@ -17,6 +17,7 @@ def flow_chart(
     k: int = 10,
     ax=None,
     title: str | None = None,
+    printed: dict | None = None,
 ):
     """Alluvial chart of movements between consecutive windows of ``labels``, drawn from published tables only.
 
@@ -29,6 +30,8 @@ def flow_chart(
     window pair's transition table (:func:`transition_matrix` with ``k``), as wide as that cell.
     Hidden cells are not drawn and do not move anything: bars and bands are laid out from
     published values alone (a hidden bar takes no room), so no gap or offset reveals a hidden count.
+    ``printed`` (:func:`workbench.dynamics.printed_counts` of the run) draws the tables as the run printed
+    them (perturbed counts) instead of suppressing them here from ``states``: a report shows those.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import PathPatch, Rectangle
@@ -43,7 +46,7 @@ def flow_chart(
     colour[INACTIVE] = (0.75, 0.75, 0.75, 1.0)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(6, 1.6 * len(labels) + 2), 5))
-    bars = window_counts(states, labels, value_order, names, k)
+    bars = printed["windows"] if printed else window_counts(states, labels, value_order, names, k)
     total = max(float(np.nansum(bars.loc[labels, [label_of[s] for s in order]].to_numpy(), axis=1).max()), 1.0)
     gap, bar_w = 0.02 * total, 0.18
     bottoms: dict[tuple[int, int], float] = {}
@@ -57,7 +60,9 @@ def flow_chart(
             ax.add_patch(Rectangle((c - bar_w / 2, y), bar_w, n, color=colour[s], lw=0))
             y += n + gap
     for c in range(len(labels) - 1):
-        table, _ = transition_matrix(states, labels[c], labels[c + 1], state_names, list(value_order), k=k)
+        pair = (labels[c], labels[c + 1])
+        table = printed["transitions"][pair] if printed else \
+            transition_matrix(states, *pair, state_names, list(value_order), k=k)[0]
         out_off = {s: bottoms[(c, s)] for s in order}
         in_off = {s: bottoms[(c + 1, s)] for s in order}
         for s in reversed(order):

@@ -24,7 +24,7 @@ from ._movement import movement_fairness, movement_population, movement_table
 from ._planted_migration import planted_migration_check
 from ._staleness import refresh_recommendation, stale_assignments, staleness_curve
 from ._states import Dynamics
-from ._transitions import _transition_tables, window_counts
+from ._transitions import _transition_tables, transitions_from_printed, window_counts
 from ._windows import make_windows
 
 DEFAULTS: dict[str, Any] = {
@@ -244,9 +244,8 @@ def _dynamics_windows(run: Run, settings: dict) -> Dynamics | None:
     labels = dyn.labels
 
     run.write_table("dynamics/states.parquet", dyn.states.rename(columns=str))
-    transitions, grades, published = _transition_tables(dyn.states, dyn.pairs, dyn.state_names(), value_order,
-                                                        dyn.names, k)
-    _publish(run, dyn, published, window_counts(dyn.states, labels, value_order, dyn.names, k))
+    published = _transition_tables(dyn.states, dyn.pairs, dyn.state_names(), value_order, k)
+    transitions, grades = _publish(run, dyn, published, window_counts(dyn.states, labels, value_order, dyn.names, k))
     run.write_table("dynamics/transitions.parquet", transitions)
     run.write_table("dynamics/grades.parquet", grades)
     run.write_table("dynamics/drift.parquet", dyn.drift.reset_index(names="feature"))
@@ -271,21 +270,39 @@ def _dynamics_windows(run: Run, settings: dict) -> Dynamics | None:
     return dyn
 
 
-def _publish(run: Run, dyn: Dynamics, transitions: dict, per_window: pd.DataFrame) -> None:
-    """Register the published count tables (the whole-run disclosure check attacks them jointly)."""
-    run.write_table("dynamics/window_counts.parquet", per_window.reset_index())
-    privacy.publish_counts(run, "dynamics_window_states", per_window, "window", "state", population="customer-windows")
-    for (before, after), table in transitions.items():
-        # one table per population: customers acquired by the later window
-        privacy.publish_counts(run, f"dynamics_transitions_{before}_{after}", table,
-                               f"state {before}", f"state {after}", population=f"customers acquired by {after}")
+def _publish(run: Run, dyn: Dynamics, transitions: dict, per_window: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Register the published count tables (the whole-run disclosure check attacks them jointly) and derive
+    what notebook 05 and ``summary.json`` show from them as printed (perturbed counts, issue 24): the
+    window counts, the transition counts and rates (long form) and the up- and downgrades."""
+    printed = privacy.publish_printed(run, "dynamics_window_states", per_window, "window", "state",
+                                      population="customer-windows")
+    run.write_table("dynamics/window_counts.parquet", printed.reset_index())
+    # one table per population: customers acquired by the later window
+    shown = {(before, after): privacy.publish_printed(run, f"dynamics_transitions_{before}_{after}", table,
+                                                      f"state {before}", f"state {after}",
+                                                      population=f"customers acquired by {after}")
+             for (before, after), table in transitions.items()}
+    return transitions_from_printed(shown, dyn.value_order, dyn.names)
+
+
+def printed_counts(run: Run) -> dict:
+    """Notebook 05's count tables as printed: ``windows`` (customers per window and state, with margins) and
+    ``transitions`` (each compared pair's transition table, by ``(before, after)``). Show these, never a
+    table recomputed from the states: that one holds the exact counts."""
+    info = run.read_json("artifacts/dynamics/dynamics.json")
+    return {"windows": privacy.printed_table(run, "dynamics_window_states"),
+            "transitions": {(b, a): privacy.printed_table(run, f"dynamics_transitions_{b}_{a}")
+                            for b, a in info.get("pairs") or []}}
 
 
 def _write_staleness(run: Run, dyn: Dynamics, settings: dict, k: int):
     """Staleness curve, refresh advice and the stale table of the assignments recorded ``refresh_lag`` ago."""
     labels = dyn.labels
     curve = staleness_curve(dyn.segments, labels, dyn.fits)  # exact: the advice is decided on it, never published
-    published_curve = staleness_curve(dyn.segments, labels, dyn.fits, k=k)
+    published_curve = staleness_curve(  # its counts published, its shares from them as printed
+        dyn.segments, labels, dyn.fits, k=k, suppress=lambda counts: privacy.suppress_and_publish(
+            run, "dynamics_staleness", counts, "windows apart", "assignment", k,
+            population="customers scored in two windows"))
     advice = refresh_recommendation(curve, int(settings["window_months"]), float(settings["stale_tolerance"]),
                                     published=published_curve)
     lag = max(1, min(int(settings["refresh_lag"]), len(labels) - 1))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 
 from ._states import INACTIVE, NOT_YET, STATE_NAMES, Dynamics
-from ._transitions import window_counts
 
 
 def applicable(dyn: Dynamics | None, info: dict, section: str) -> bool:
@@ -18,15 +17,16 @@ def applicable(dyn: Dynamics | None, info: dict, section: str) -> bool:
     return False
 
 
-def window_summary(dyn: Dynamics, k: int = 10) -> pd.DataFrame:
+def window_summary(dyn: Dynamics, counts: pd.DataFrame) -> pd.DataFrame:
     """Per window: dates, customers active, inactive and not yet acquired, and segment shares.
 
-    Everything derives from one published table (:func:`workbench.dynamics.window_counts`, customers
-    per window and state, suppressed once with margins): ``active`` is the sum of the published
-    segment cells (or ``Total`` minus inactive and not-yet when a segment cell is hidden), a share is a
-    published segment cell over it, NaN wherever a cell it needs is hidden.
+    Everything derives from one published table, ``counts``: customers per window and state with margins
+    as printed (:func:`workbench.dynamics.printed_counts`' ``windows``: :func:`workbench.dynamics.window_counts`
+    suppressed once, then perturbed by the cell-key method). ``active`` is the sum of the printed segment
+    cells (or ``Total`` minus inactive and not-yet when a segment cell is hidden), a share is a printed
+    segment cell over it, NaN wherever a cell it needs is hidden.
     """
-    published = window_counts(dyn.states, dyn.labels, dyn.value_order, dyn.names, k).drop(index="Total")
+    published = counts.drop(index="Total")
     seg_cols = [dyn.names.get(s, f"Segment {s}") for s in reversed(dyn.value_order)]
     inactive, not_yet = STATE_NAMES[INACTIVE], STATE_NAMES[NOT_YET]
     active = published[seg_cols].sum(axis=1, min_count=len(seg_cols))

@@ -63,7 +63,10 @@ group and are ignored when small. Intervals are score-based (:func:`wilson_inter
 group) and the consent table (group x consent given) are each suppressed once with
 :func:`workbench.privacy.suppress_counts` (``margins=True``) and registered with
 :func:`workbench.privacy.publish_counts`; every rate, share, ratio, interval, sentence and plot is
-derived from the suppressed table and masked where a cell it needs is hidden (``_masking``).
+derived from the suppressed table and masked where a cell it needs is hidden (``_masking``), and
+recomputed from that table's counts as printed (perturbed by the cell-key method; :func:`restate_rates`,
+``_restate``): a rate computed from exact counts would move, between two runs one erasure apart, by
+exactly the erased customer (issue 24). Verdicts are decided on the exact counts.
 
 **Consent by purpose.** A policy action may name the consent it needs (``consent:
 marketing_opt_in``); only customers whose ``consent_<purpose>`` flag (or the column the consent
@@ -81,7 +84,7 @@ Layout
 ------
 Algorithms (DataFrames in, results out): ``_groups`` (group labels), ``_bootstrap`` (the count
 bootstrap), ``_rates`` (rates by group, p-values), ``_policy``, ``_composition``, ``_selection``,
-``_intervals`` (score intervals), ``_verdicts`` (the verdict rule and its sentences), ``_masking``
+``_intervals`` (score intervals), ``_restate`` (figures recomputed from printed counts), ``_verdicts`` (the verdict rule and its sentences), ``_masking``
 (figures masked by a suppressed count table), ``_proxies``, ``_models`` (the classifier they
 share), ``_mitigation``, ``_headline``. ``stage`` is the only module that reads or writes the run
 directory (:func:`fairness_run`, :class:`FairnessAudit`); ``views`` and ``plots`` show an audit.
@@ -95,6 +98,7 @@ from ._policy import resolve_policy
 from ._proxies import cramers_v, proxy_scan
 from ._intervals import band_pvalue, difference_interval, ratio_interval, wilson_interval
 from ._rates import adjust_pvalues, compare_counts, family_size, outcome_rates_by_group, rate_by_group, reference_for
+from ._restate import restate_rates, restate_share
 from ._selection import dp_summary, selection_audit
 from ._verdicts import decision_family, verdicts
 from .plots import plot_proxies, plot_representation, plot_selection_rates
@@ -151,6 +155,8 @@ __all__ = [
     "ratio_interval",
     "reference_for",
     "resolve_policy",
+    "restate_rates",
+    "restate_share",
     "selection_audit",
     "selection_view",
     "sensitive_groups",

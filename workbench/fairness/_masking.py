@@ -2,7 +2,9 @@
 
 Each published count table is suppressed once (:func:`workbench.privacy.suppress_counts`, with
 margins); every figure derived from it is masked where a cell it depends on is hidden, so a hidden
-cell can never be recovered as rate x n, share x N or from an interval.
+cell can never be recovered as rate x n, share x N or from an interval. Every figure shown is then
+recomputed from the table's counts as given (:mod:`._restate`): the stage passes the table as printed
+(perturbed), so no rate differs between two runs by one customer's exact contribution (issue 24).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pandas as pd
 
 from ..engine import crosstab
 from ._rates import compare_counts
+from ._restate import restate_rates, restate_share
 
 #: Columns of :func:`rate_by_group` derived from one group's counts.
 RATE_COLUMNS = ["n", "events", "rate", "rate_low", "rate_high", "p_value", "p_adjusted"]
@@ -29,13 +32,16 @@ def event_counts(table: pd.DataFrame, yes: str = "selected", no: str = "not sele
     return counts
 
 
-def mask_rates(table: pd.DataFrame, suppressed: pd.DataFrame, yes: str = "selected") -> pd.DataFrame:
+def mask_rates(table: pd.DataFrame, suppressed: pd.DataFrame, yes: str = "selected", *, alpha: float = 0.05,
+               thresholds: dict | None = None, correction: str | None = "holm") -> pd.DataFrame:
     """A :func:`rate_by_group` table masked by its suppressed count table (with margins).
 
     A group whose event, non-event or total cell is hidden gets ``masked=True`` and NaN in every
     column derived from its counts; its ``n`` and ``events`` are the published cells (NaN where
     hidden). When the reference group is masked, every ratio and difference is masked too (each
-    would give its rate away).
+    would give its rate away). Every other rate, interval, ratio and p-value is recomputed from the
+    published ``n`` and ``events`` (:func:`._restate.restate_rates` with ``alpha``, ``thresholds`` and
+    ``correction``, those the exact table was computed with).
     """
     out = table.copy()
     sup = suppressed.drop(index=TOTAL, errors="ignore")
@@ -48,14 +54,16 @@ def mask_rates(table: pd.DataFrame, suppressed: pd.DataFrame, yes: str = "select
     out.loc[hidden, cols] = np.nan
     if "is_reference" in out.columns and hidden[out["is_reference"].to_numpy(bool)].any():
         out[[c for c in PAIR_COLUMNS if c in out.columns]] = np.nan
-    return out
+    return restate_rates(out, alpha=alpha, thresholds=thresholds, correction=correction)
 
 
-def mask_composition(long: pd.DataFrame, suppressed: pd.DataFrame) -> pd.DataFrame:
+def mask_composition(long: pd.DataFrame, suppressed: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """The :func:`composition` table masked by the suppressed (segment x group) counts with margins.
 
     A share needs its cell and its segment total; a population share its group total and the grand
-    total; a representation ratio all four.
+    total; a representation ratio all four. Each is recomputed from those published cells: the share
+    with its Wilson interval at ``alpha``, the representation ratio's interval that of the share over
+    the published population share (the bootstrap interval of the exact table is not shown).
     """
     out = long.copy()
     seg = out["segment"].astype(str).to_numpy()
@@ -75,11 +83,13 @@ def mask_composition(long: pd.DataFrame, suppressed: pd.DataFrame) -> pd.DataFra
     pop_ok = np.isfinite(grp_total) & np.isfinite(grand)
     out["n"] = n
     out["masked"] = ~share_ok
-    for c in ("share", "share_low", "share_high"):
-        out.loc[~share_ok, c] = np.nan
-    out.loc[~pop_ok, "population_share"] = np.nan
-    for c in ("representation_ratio", "rr_low", "rr_high"):
-        out.loc[~(share_ok & pop_ok), c] = np.nan
+    share = restate_share(n, seg_total, alpha)
+    population = restate_share(grp_total, np.full(len(grp_total), grand), alpha)[0]
+    out["share"], out["share_low"], out["share_high"] = share
+    out["population_share"] = population
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for c, values in zip(("representation_ratio", "rr_low", "rr_high"), share):
+            out[c] = np.where(population > 0, values / population, np.nan)
     return out
 
 
@@ -98,15 +108,20 @@ def outcome_counts(selected, y, codes: np.ndarray, labels: list[str]) -> pd.Data
     return out
 
 
-def mask_outcome(table: pd.DataFrame, suppressed: pd.DataFrame) -> pd.DataFrame:
-    """TPR (needs both positive cells) and FPR (both negative cells) masked where a cell is hidden."""
+def mask_outcome(table: pd.DataFrame, suppressed: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """TPR (needs both positive cells) and FPR (both negative cells) masked where a cell is hidden, and
+    recomputed from the published cells (Wilson intervals at ``alpha``; the exact table's bootstrap
+    intervals are not shown)."""
     out = table.copy()
     sup = suppressed.reindex(out["group"].astype(str))
     pos = sup[OUTCOME_CELLS[:2]].notna().all(axis=1).to_numpy()
     neg = sup[OUTCOME_CELLS[2:]].notna().all(axis=1).to_numpy()
     out["n"] = sup[TOTAL].to_numpy() if TOTAL in sup.columns else out["n"]
-    out.loc[~pos, ["positives", "tpr", "tpr_low", "tpr_high"]] = np.nan
-    out.loc[~neg, ["fpr", "fpr_low", "fpr_high"]] = np.nan
+    positives = sup[OUTCOME_CELLS[0]] + sup[OUTCOME_CELLS[1]]  # NaN where either is hidden
+    negatives = sup[OUTCOME_CELLS[2]] + sup[OUTCOME_CELLS[3]]
+    out["positives"] = positives.to_numpy()
+    out["tpr"], out["tpr_low"], out["tpr_high"] = restate_share(sup[OUTCOME_CELLS[0]], positives, alpha)
+    out["fpr"], out["fpr_low"], out["fpr_high"] = restate_share(sup[OUTCOME_CELLS[2]], negatives, alpha)
     out["masked"] = ~(pos & neg)
     return out
 

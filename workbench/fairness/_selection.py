@@ -48,7 +48,7 @@ def selection_audit(
 
 
 def dp_summary(table: pd.DataFrame, *, min_group_size: int, alpha: float = 0.05,
-               thresholds: dict | None = None) -> dict:
+               thresholds: dict | None = None, printed: pd.DataFrame | None = None) -> dict:
     """Demographic-parity difference (max - min rate) and ratio (min / max) over the groups of at
     least ``min_group_size`` customers, the same groups the verdict judges.
 
@@ -57,7 +57,9 @@ def dp_summary(table: pd.DataFrame, *, min_group_size: int, alpha: float = 0.05,
     intervals are those of the extreme pair (Koopman for the ratio, Newcombe for the difference).
     ``table`` holds the exact counts; where any judged group's counts are suppressed (``masked``), the
     figures are withheld (computing them over the visible groups only would judge other groups than
-    the verdict).
+    the verdict). With ``printed`` (the same rows as published: :func:`~workbench.fairness.mask_rates`),
+    the groups judged are still chosen on ``table``, but every figure is computed from the printed counts
+    and rates (issue 24: the exact ones move by one erased customer between runs).
     """
     thresholds = thresholds or {"ratio": [0.8, 1.25], "difference": None}
     lo_t, hi_t = (float(x) for x in thresholds.get("ratio", [0.8, 1.25]))
@@ -70,9 +72,12 @@ def dp_summary(table: pd.DataFrame, *, min_group_size: int, alpha: float = 0.05,
            "within_thresholds": None}
     if len(big) < 2:
         return {**out, **nan}
-    hi_g, lo_g = big.loc[big["rate"].idxmax()], big.loc[big["rate"].idxmin()]
     if "masked" in big.columns and big["masked"].astype(bool).any():  # min and max would give a masked rate away
         return {**out, **nan}
+    if printed is not None:
+        big = printed.loc[big.index]
+        big = big.assign(events=np.minimum(big["events"], big["n"]))  # perturbed apart: may print above n
+    hi_g, lo_g = big.loc[big["rate"].idxmax()], big.loc[big["rate"].idxmin()]
     args = (lo_g["events"], lo_g["n"], hi_g["events"], hi_g["n"])
     q_lo, q_hi = ratio_interval(*args, alpha)
     d_lo, d_hi = difference_interval(hi_g["events"], hi_g["n"], lo_g["events"], lo_g["n"], alpha)

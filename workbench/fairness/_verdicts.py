@@ -89,6 +89,7 @@ def verdicts(
     labelled: set[str] | None = None,
     favourable: dict[str, bool] | None = None,
     settle: bool = True,
+    printed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Pass / fail / insufficient evidence per (action, attribute), with one sentence each.
 
@@ -96,7 +97,9 @@ def verdicts(
     ``attribute`` columns (and optionally ``masked``: rows whose counts are suppressed, so the
     sentence shows no number of theirs). The rule is this module's docstring. ``settle=False``
     skips the search for how many customers would settle an insufficient verdict (the costly part,
-    which no verdict depends on: simulations of the rule switch it off).
+    which no verdict depends on: simulations of the rule switch it off). ``printed`` (the same rows as
+    published, :func:`~workbench.fairness.mask_rates`: recomputed from the printed counts) gives the numbers
+    the sentence and the ``worst_*`` columns show; the verdict is decided on ``comparisons`` (issue 24).
 
     Returns
     -------
@@ -128,7 +131,11 @@ def verdicts(
         more = None
         if settle and verdict == "insufficient evidence" and not (worst is not None and _masked(worst)):
             more = _more_customers(worst, ref, status, band, alpha, part)
-        sentence = _sentence(action, attribute, fav, verdict, ref, worst, status, part, band, more, words)
+        shown = part if printed is None else printed.loc[part.index].assign(
+            role=part["role"], masked=part["masked"] if "masked" in part else False)
+        worst = None if worst is None else shown.loc[worst.name]
+        sentence = _sentence(action, attribute, fav, verdict, shown.loc[ref.name], worst, status, shown, band, more,
+                             words)
         compared = int((part["role"] == "compared").sum())
         rows.append({
             "action": action, "attribute": attribute, "verdict": verdict, "sentence": sentence,

@@ -27,6 +27,7 @@ from ._policy import _customer_value, _spec_text, _value_order, action_options, 
 from ._proxies import proxy_scan
 from ._rates import outcome_rates_by_group
 from ._rates import rate_by_group, reference_for
+from ._restate import printed_gaps, restate_balance
 from ._selection import dp_summary, selection_audit
 from ._verdicts import decision_family, equal_opportunity_verdicts, verdicts
 
@@ -353,13 +354,14 @@ def _composition_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
         counts = counts[[c for c in inp.groups[attr].cat.categories if c in counts.columns]]
         counts.index = counts.index.astype(str)
         sup = suppress_and_publish(run, f"composition_{_slug(attr)}", counts, "segment", attr, inp.k_supp)
-        long = mask_composition(long, sup)
+        long = mask_composition(long, sup, inp.alpha)
         shown = sup.copy()
         shown.index = [inp.names.get(int(j), j) if j != "Total" else j for j in sup.index]
         shown.index.name = "segment_name"
         shown.attrs["complementary"] = [(shown.index[list(sup.index).index(r)], c)  # same cells, named rows
                                         for r, c in sup.attrs.get("complementary", [])]
         audit.counts[attr] = shown
+        bal = restate_balance(bal, long)
         hidden = set(zip(long.loc[long["masked"], "segment"], long.loc[long["masked"], "group"]))
         weak = [(int(r.segment), r.least_represented) in hidden for r in bal.itertuples()]
         bal.loc[weak, ["balance", "least_represented"]] = [np.nan, "suppressed (small cell)"]
@@ -397,17 +399,18 @@ def _targeting_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> list[dict]:
                                 correction=inp.correction, thresholds=thresholds)
     parts = []
     for (action, attr), part in selection.groupby(["action", "attribute"], sort=False):
-        masked = mask_rates(part.drop(columns="_sup"), part["_sup"].iloc[0])
+        masked = mask_rates(part.drop(columns="_sup"), part["_sup"].iloc[0], alpha=inp.alpha, thresholds=thresholds,
+                            correction=inp.correction)
         parts.append(masked)
         exact = part.drop(columns="_sup").assign(masked=masked["masked"].to_numpy(bool))
-        dp = dp_summary(exact, min_group_size=inp.min_n, alpha=inp.alpha, thresholds=thresholds)
+        dp = dp_summary(exact, min_group_size=inp.min_n, alpha=inp.alpha, thresholds=thresholds, printed=masked)
         dp_rows.append({"action": action, "attribute": attr, "favourable": inp.options[action]["favourable"], **dp})
     unmasked = selection.drop(columns="_sup")
     masked_all = pd.concat(parts).loc[unmasked.index]
-    # The verdict is decided on the exact counts; its sentence shows no number of a masked row.
+    # The verdict is decided on the exact counts; its sentence shows the printed numbers, none of a masked row.
     audit.verdicts = verdicts(unmasked.assign(masked=masked_all["masked"].to_numpy(bool)), thresholds=thresholds, min_group_size=inp.min_n, alpha=inp.alpha,
                               correction=inp.correction, labelled=inp.labelled,
-                              favourable={a: o["favourable"] for a, o in inp.options.items()})
+                              favourable={a: o["favourable"] for a, o in inp.options.items()}, printed=masked_all)
     cols = ["action", "attribute", *[c for c in masked_all.columns if c not in ("action", "attribute")]]
     audit.selection = masked_all[cols]
     audit.dp = pd.DataFrame(dp_rows)
@@ -424,7 +427,7 @@ def _consent_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> None:
             sup = suppress_and_publish(run, f"consent_{_slug(purpose)}_{_slug(attr)}",
                                        event_counts(t, "consented", "not consented"), attr, f"consent_{purpose}",
                                        inp.k_supp)
-            t = mask_rates(t, sup, yes="consented")
+            t = mask_rates(t, sup, yes="consented", alpha=inp.alpha, correction=None)
             parts.append(t.assign(purpose=purpose, attribute=attr)[
                 ["purpose", "attribute", "group", "n", "events", "rate", "rate_low", "rate_high", "ratio",
                  "ratio_low", "ratio_high", "masked"]])
@@ -459,9 +462,11 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
                     counts, sup, reference=inp.reference(attr), favourable=inp.options[action]["favourable"],
                     alpha=inp.alpha, min_group_size=inp.min_n, thresholds=inp.settings["thresholds"],
                 ).assign(action=action, attribute=attr))
-                tab = mask_outcome(tab, sup)
+                tab = mask_outcome(tab, sup, inp.alpha)
                 if tab["masked"].any():  # the gaps of TPR and FPR would give a masked rate away
                     summ = {k_: np.nan for k_ in summ}
+                else:  # the gaps of the rates as printed; their bootstrap intervals came from exact counts
+                    summ = printed_gaps(tab)
                 out_parts.append(tab.assign(action=action, attribute=attr))
                 out_sum.append({"action": action, "attribute": attr, **summ})
         outcome = pd.concat(out_parts, ignore_index=True)

@@ -314,11 +314,13 @@ same customers (averaging repeated reports does not remove the noise), while a r
 customer (an erasure) draws every cell afresh, so that subtracting two runs no longer gives any customer's
 cells. A zero stays zero, a count of {k} or more is never printed below {k}, and no perturbation is biased.
 Totals are perturbed on their own, so **a table's cells need not add up to its printed totals, by up to {D}
-per cell: the small differences between tables are deliberate.** The campaign section derives every count,
-rate and interval from the perturbed counts. Not yet perturbed: segment sizes, RFM groups, the window and
-transition counts of notebook 05, and rates that notebooks 04, 05 and 07 compute from exact counts (masked
-where suppressed). Suppression and the disclosure check below work on the exact counts (a reader of the
-perturbed counts knows less than one of the exact counts)."""
+per cell: the small differences between tables are deliberate.** Every count, rate, share, interval and ratio
+of the report is derived from the perturbed counts (segment sizes, RFM groups, the window and transition counts
+of notebook 05, the rates of notebooks 04, 05 and 07, the campaign section); only verdicts are decided on the
+exact counts. Suppression and the disclosure check below work on the exact counts (a reader of the perturbed
+counts knows less than one of the exact counts). Not yet protected: whether a count is hidden is decided on its
+exact value, so a count printed as {k} in one run and hidden in a re-run after an erasure lost the erased
+customer; revenue sums and means are not perturbed."""
 
 
 def data_methodology_markdown(audit: dict) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..fairness import UNKNOWN, rate_by_group
+from ..fairness import UNKNOWN, rate_by_group, restate_rates
 from ..privacy import suppress_counts
 
 __all__ = ["OVERLAP_COLUMNS", "overlap_counts", "targeting_rates"]
@@ -40,6 +40,16 @@ def overlap_counts(by_history, by_prediction, groups, k: int = 10, suppress=None
 _POLICIES = {"historical value": "historical only", "predicted value": "predicted only"}
 
 
+def _restated(rates: pd.DataFrame, overlap: pd.DataFrame, policy: str, alpha: float,
+              thresholds: dict | None) -> pd.DataFrame:
+    """``n`` and ``selected`` of the published ``overlap`` (NaN where hidden), every rate recomputed from them."""
+    body = overlap.drop(index="Total", errors="ignore").reindex(rates["group"].astype(str))
+    rates["n"] = np.where(rates["n"].notna(), body["Total"].to_numpy(float), np.nan)
+    printed = (body["both"] + body[_POLICIES[policy]]).to_numpy(float)
+    rates["selected"] = np.where(rates["selected"].notna(), printed, np.nan)
+    return restate_rates(rates, alpha=alpha, thresholds=thresholds, events="selected")
+
+
 def _visible(overlap: pd.DataFrame, policy: str) -> pd.DataFrame:
     """Per group: is its size published, and is the policy's selected count (both + one-only) published?"""
     body = overlap.drop(index="Total", errors="ignore")
@@ -60,7 +70,9 @@ def targeting_rates(by_history, by_prediction, groups, overlap: pd.DataFrame, *,
     its rate). Everything shown is derived from the suppressed ``overlap``
     table: a group's size only where its total is published, its rate and interval only where the
     policy's selected count (``both`` + the policy's one-only cell) is, and its comparison with the
-    reference group only where the reference's rate is shown too.
+    reference group only where the reference's rate is shown too; and every number is recomputed from
+    those published counts (:func:`workbench.fairness.restate_rates`: the stage passes the table as
+    printed, perturbed, so no rate moves between two runs by one customer's exact contribution).
 
     Returns
     -------
@@ -82,6 +94,7 @@ def targeting_rates(by_history, by_prediction, groups, overlap: pd.DataFrame, *,
         rates.loc[~vis[:, 0], "n"] = np.nan
         rates.loc[~shown, ["selected", "rate", "rate_low", "rate_high"]] = np.nan
         rates.loc[~shown | (not reference_shown), ["ratio", "p_adjusted"]] = np.nan
+        rates = _restated(rates, overlap, policy, alpha, thresholds)
         rates["sufficient"] = rates["sufficient"].astype(bool) & shown
         rates["suppressed"] = ~shown
         rates.insert(0, "policy", policy)
