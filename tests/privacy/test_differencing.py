@@ -253,8 +253,8 @@ def test_rates_move_in_every_group_not_only_the_erased_customers(two_runs):
     shown = [f for f, (rows, _) in families.items() if len(rows) > 2]
     print(f"rates: {len(moved)} of {len(both)} published rate figures moved; families with one moved row: "
           f"{len(confined)} of {len(shown)}")
-    assert len(moved) / len(both) > 0.5
-    assert len(confined) <= len(shown) // 5, confined
+    assert len(moved) / len(both) > 0.75  # measured: 0.89 (186 of 209); from exact counts 0.47
+    assert len(confined) <= len(shown) // 5, confined  # measured: 0 of 30; from exact counts 17 of 30
 
 
 def _crossings(before: pd.DataFrame, after: pd.DataFrame, k: int) -> list[tuple]:
