@@ -80,4 +80,5 @@ def test_telco_outcome_table_has_equal_opportunity_verdicts(telco_audit):
                                 min_group_size=audit.rule["min_group_size"], alpha=audit.rule["alpha"]).iloc[0]
     mine = rows.loc[(equal_opportunity_action("retention_discount", "churn"), "senior_citizen")]
     assert mine["verdict"] == by_hand["verdict"]
-    assert mine["worst_ratio"] == pytest.approx(by_hand["worst_ratio"])
+    # the ratio shown comes from the printed (perturbed) counts, issue 24: the exact one within a few customers
+    assert mine["worst_ratio"] == pytest.approx(by_hand["worst_ratio"], abs=0.03)

@@ -328,3 +328,21 @@ def test_a_cell_at_the_threshold_crosses_no_more_often_for_the_erased_customer()
     print(f"crossing rate of a cell at k: {rates['inside']:.2f} with the customer in it, "
           f"{rates['elsewhere']:.2f} without")
     assert rates["inside"] <= 2.5 * max(rates["elsewhere"], 0.02)
+
+
+def test_notebook_05_prints_its_tables_as_perturbed(two_runs):
+    """The window counts, transition counts and grades notebook 05 and summary.json show are the registered
+    tables as printed (perturbed), not the exact counts behind them: switching ``dynamics.stage._publish`` back
+    to the exact tables fails here."""
+    run = two_runs[0]
+    printed = privacy.printed_tables(run)
+    exact = privacy.published_tables(run)
+    windows = run.read_table("dynamics/window_counts.parquet").set_index("window")
+    table = privacy.printed_table(run, "dynamics_window_states")
+    pd.testing.assert_frame_equal(windows.astype(float), table.astype(float), check_names=False)
+    transitions = run.read_table("dynamics/transitions.parquet")
+    dyn = printed.loc[printed["table"].str.startswith("dynamics_transitions_")]
+    assert sorted(transitions["count"].dropna()) == sorted(dyn["n"].dropna())
+    moved = exact.loc[exact["table"].str.startswith("dynamics_")].set_index(["table", "row", "column"])["n"]
+    shown = printed.loc[printed["table"].str.startswith("dynamics_")].set_index(["table", "row", "column"])["n"]
+    assert (moved != shown).loc[shown.notna()].mean() > 0.3  # the printed counts are not the exact ones

@@ -143,3 +143,14 @@ def equal_opportunity_comparisons(exact: pd.DataFrame, suppressed: pd.DataFrame,
     shown = suppressed.reindex(labels)[[pos_sel, pos_not]].notna().all(axis=1).to_numpy()
     table["masked"] = ~shown
     return table
+
+
+def equal_opportunity_printed(table: pd.DataFrame, suppressed: pd.DataFrame, **restate) -> pd.DataFrame:
+    """:func:`equal_opportunity_comparisons`' ``table`` with the numbers a sentence may show: each group's
+    positives and positive-and-selected as printed in ``suppressed`` (NaN where hidden), every rate,
+    interval and comparison recomputed from them (:func:`._restate.restate_rates`, ``restate``: its
+    keyword arguments)."""
+    pos_sel, pos_not = OUTCOME_CELLS[:2]
+    sup = suppressed.reindex(table["group"].astype(str))
+    out = table.assign(n=(sup[pos_sel] + sup[pos_not]).to_numpy(), events=sup[pos_sel].to_numpy())
+    return restate_rates(out, **restate)

@@ -157,7 +157,7 @@ def equal_opportunity_action(action: str, outcome: str) -> str:
 
 
 def equal_opportunity_verdicts(comparisons: list[pd.DataFrame], outcome: str, *, favourable: dict[str, bool],
-                               **rule) -> pd.DataFrame:
+                               printed: list[pd.DataFrame] | None = None, **rule) -> pd.DataFrame:
     """Equal-opportunity verdicts: the selection rule of this module applied to customers with the outcome.
 
     ``comparisons`` are :func:`~workbench.fairness._masking.equal_opportunity_comparisons` tables with
@@ -166,14 +166,18 @@ def equal_opportunity_verdicts(comparisons: list[pd.DataFrame], outcome: str, *,
     :func:`equal_opportunity_action` ("retention_discount among customers with churn"). ``rule``: the keyword
     arguments of :func:`verdicts` (``thresholds``, ``min_group_size``, ``alpha``, ``correction``, ``labelled``).
     Only true-positive rates are judged: a false-positive rate is a rate of customers the action was not
-    meant for, and the band says nothing about how often they should receive it.
+    meant for, and the band says nothing about how often they should receive it. ``printed``: the same tables
+    recomputed from the printed counts (:func:`~workbench.fairness._masking.equal_opportunity_printed`), whose
+    numbers the sentences show (:func:`verdicts`' ``printed``).
     """
     if not comparisons:
         return pd.DataFrame(columns=["action", "attribute", "verdict", "sentence"])
     table = pd.concat(comparisons, ignore_index=True)
     keys = {a: equal_opportunity_action(a, outcome) for a in table["action"].unique()}
     table["action"] = table["action"].map(keys)
-    return verdicts(table, favourable={keys[a]: fav for a, fav in favourable.items() if a in keys}, **rule)
+    shown = None if printed is None else pd.concat(printed, ignore_index=True).assign(action=table["action"])
+    return verdicts(table, favourable={keys[a]: fav for a, fav in favourable.items() if a in keys}, printed=shown,
+                    **rule)
 
 
 def _breach(r: pd.Series, band) -> bool:

@@ -21,8 +21,8 @@ from ._groups import UNKNOWN, _codes, sensitive_groups
 from ._headline import _headline
 from ._mitigation import _correlation_remover_audit, mitigate_threshold_optimizer
 from ._models import _one_thread
-from ._masking import (equal_opportunity_comparisons, event_counts, mask_composition, mask_outcome, mask_rates,
-                       outcome_counts)
+from ._masking import (equal_opportunity_comparisons, equal_opportunity_printed, event_counts, mask_composition,
+                       mask_outcome, mask_rates, outcome_counts)
 from ._policy import _customer_value, _spec_text, _value_order, action_options, consent_column, resolve_policy
 from ._proxies import proxy_scan
 from ._rates import outcome_rates_by_group
@@ -446,7 +446,7 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
         y = pd.to_numeric(df[outcome_col], errors="coerce")
         ok = y.notna().to_numpy()
         known = "" if ok.all() else f"customers with a known {outcome_col}"  # their population for the check
-        out_parts, out_sum, eo_parts = [], [], []
+        out_parts, out_sum, eo_parts, eo_printed = [], [], [], []
         for a_i, (action, selected) in enumerate(inp.selections.items()):
             for j, attr in enumerate(inp.audited):
                 tab, summ = outcome_rates_by_group(
@@ -462,11 +462,11 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
                     counts, sup, reference=inp.reference(attr), favourable=inp.options[action]["favourable"],
                     alpha=inp.alpha, min_group_size=inp.min_n, thresholds=inp.settings["thresholds"],
                 ).assign(action=action, attribute=attr))
+                eo_printed.append(equal_opportunity_printed(eo_parts[-1], sup, alpha=inp.alpha,
+                                                            thresholds=inp.settings["thresholds"]))
                 tab = mask_outcome(tab, sup, inp.alpha)
-                if tab["masked"].any():  # the gaps of TPR and FPR would give a masked rate away
-                    summ = {k_: np.nan for k_ in summ}
-                else:  # the gaps of the rates as printed; their bootstrap intervals came from exact counts
-                    summ = printed_gaps(tab)
+                # the gaps of the TPR and FPR as printed; none where one is masked (they would give it away)
+                summ = {k_: np.nan for k_ in summ} if tab["masked"].any() else printed_gaps(tab)
                 out_parts.append(tab.assign(action=action, attribute=attr))
                 out_sum.append({"action": action, "attribute": attr, **summ})
         outcome = pd.concat(out_parts, ignore_index=True)
@@ -474,7 +474,7 @@ def _outcome_step(run: Run, inp: _Inputs, audit: FairnessAudit) -> str | None:
         # equal opportunity judged by the selection rule, on the exact counts (sentences mask what is hidden)
         eo = equal_opportunity_verdicts(eo_parts, outcome_col, thresholds=inp.settings["thresholds"],
                                         min_group_size=inp.min_n, alpha=inp.alpha, correction=inp.correction,
-                                        labelled=inp.labelled,
+                                        labelled=inp.labelled, printed=eo_printed,
                                         favourable={a: o["favourable"] for a, o in inp.options.items()})
         audit.outcome_summary = pd.DataFrame(out_sum).assign(equal_opportunity_verdict=eo["verdict"].to_numpy())
         audit.verdicts = pd.concat([audit.verdicts, eo], ignore_index=True)
