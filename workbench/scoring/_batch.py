@@ -50,7 +50,8 @@ def check_known(eng, index: Path, customers: Path, batch: dict) -> None:
         if frame is None or not len(frame):
             continue
         if keyed.has_keyed(index):
-            strangers = frame.loc[~keyed.known(index, frame["customer_id"].to_numpy()), "customer_id"]
+            ids, rows = np.unique(frame["customer_id"].to_numpy(dtype=object), return_inverse=True)
+            strangers = frame.loc[~keyed.known(index, ids)[rows], "customer_id"]
             n_rows, n_customers = len(strangers), strangers.nunique()
         else:
             eng.register_rows("batch", frame[["customer_id"]])
@@ -166,10 +167,16 @@ def opt_out_flags(frame: pd.DataFrame, id_column: str, flag: str, blank_opts_out
     return out.drop_duplicates("customer_id", keep="last").reset_index(drop=True)
 
 
-def unseen(new: pd.DataFrame, stored: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Which rows of ``new`` equal no row of ``stored`` in every one of ``columns`` (a boolean mask)."""
+def unseen(new: pd.DataFrame, stored: pd.DataFrame, columns: list[str], time: str | None = None) -> np.ndarray:
+    """Which rows of ``new`` equal no row of ``stored`` in every one of ``columns`` (a boolean mask).
+
+    With ``time`` (one of ``columns``), only stored rows at or after the earliest new one are compared:
+    a month's rows meet a few of the customers' years of stored rows, not all of them.
+    """
     if not len(new):
         return np.zeros(0, dtype=bool)
+    if time is not None:
+        stored = stored[stored[time].to_numpy() >= new[time].min().to_datetime64()]
     stored = stored[columns].astype({c: new[c].dtype for c in columns})
     for column in columns:
         if new[column].dtype == object:
@@ -195,12 +202,45 @@ def changed_rows(current: pd.DataFrame, given: pd.DataFrame) -> pd.DataFrame:
     return merged[differs.to_numpy()].reset_index()
 
 
+def as_arrow(frame: pd.DataFrame, schema):
+    """A pandas frame as a pyarrow Table of ``schema`` (the stored rows' types)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame[schema.names], preserve_index=False).cast(schema)
+
+
+def concat_arrow(tables: list):
+    import pyarrow as pa
+
+    return pa.concat_tables(tables)
+
+
+def of_customers(table, who: set):
+    """The rows of ``table`` (a pyarrow Table with ``customer_id``) of the customers ``who``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return table.filter(pc.is_in(table["customer_id"], value_set=pa.array(sorted(who), type=pa.string())))
+
+
+def _stored_since(table, start) -> pd.DataFrame:
+    """The stored transactions (a pyarrow Table) at or after ``start``, as pandas: only these can equal a new row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if start is None or pd.isna(start):
+        return table.slice(0, 0).to_pandas()
+    return table.filter(pc.greater_equal(table["timestamp"], pa.scalar(pd.Timestamp(start).to_pydatetime(),
+                                                                       type=table.schema.field("timestamp").type))).to_pandas()
+
+
 def fresh_rows(batch: dict, stored: dict) -> dict:
     """The batch's rows that are not stored yet: the same batch twice adds nothing."""
     tx = batch["transactions"]
     records = batch["records"].astype({"recorded_at": "datetime64[us]"})
-    fresh = {"transactions": tx[unseen(tx, stored["transactions"], list(tx.columns))].reset_index(drop=True),
-             "records": records[unseen(records, stored["records"], RECORD_COLUMNS)]
+    recent = _stored_since(stored["transactions"], tx["timestamp"].min() if len(tx) else None)
+    fresh = {"transactions": tx[unseen(tx, recent, list(tx.columns))].reset_index(drop=True),
+             "records": records[unseen(records, stored["records"], RECORD_COLUMNS, "recorded_at")]
              .reset_index(drop=True)}
     fresh["customers"] = (changed_rows(stored["customers"], batch["customers"])
                           if batch["customers"] is not None else stored["customers"].iloc[:0])

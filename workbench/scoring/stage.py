@@ -10,6 +10,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import __version__ as WORKBENCH_VERSION
@@ -248,7 +249,7 @@ def _register_scope(eng, run: Run, frozen: FrozenFeatures, scope: tuple | None =
         eng.register_view("transactions", f"SELECT {cols} FROM stored_tx")
     else:
         eng.register_rows("scope_customers", scope[0])
-        eng.register_rows("scope_tx", scope[1][["customer_id", "timestamp", "amount", *frozen.levels]])
+        eng.register_rows("scope_tx", scope[1].select(["customer_id", "timestamp", "amount", *frozen.levels]))
         eng.register_view("customers", "SELECT * FROM scope_customers")
         eng.register_view("transactions", f"SELECT {cols} FROM scope_tx")
     return Warehouse(customers="customers", transactions="transactions", customer_id="customer_id",
@@ -258,7 +259,8 @@ def _register_scope(eng, run: Run, frozen: FrozenFeatures, scope: tuple | None =
 def _score(eng, model, frozen: FrozenFeatures, wh: Warehouse) -> pd.DataFrame:
     """``pseudonym``, ``segment``, ``margin`` of the customers in scope: the exported query, on the run's engine."""
     out = eng.fetch_rows(export_query(model, frozen, wh))
-    return out.rename(columns={"customer_id": "pseudonym"})[["pseudonym", "segment", "margin"]]
+    out = out.rename(columns={"customer_id": "pseudonym"})[["pseudonym", "segment", "margin"]]
+    return out.astype({"pseudonym": object})
 
 
 def _history_parts(run: Run) -> list[Path]:
@@ -296,7 +298,7 @@ def _history_of(run: Run, pseudonyms: pd.Series) -> pd.DataFrame:
                             "WHERE pseudonym IN (SELECT pseudonym FROM wanted)")
         order = later["part"].map({p.name: i for i, p in enumerate(parts)})
         rows.append(later.assign(order_=order.to_numpy()).sort_values("order_", kind="stable"))
-    types = {"segment": "Int64", "valid_from": "datetime64[us]", "valid_to": "datetime64[us]"}
+    types = {"pseudonym": object, "segment": "Int64", "valid_from": "datetime64[us]", "valid_to": "datetime64[us]"}
     return consolidate([r[COLUMNS].astype(types) for r in rows])
 
 
@@ -428,9 +430,12 @@ def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
     if key.origin == "random":
         raise InputError("The run has no persistent pseudonym key (privacy.key_env / key_file): new data "
                          "cannot be linked to its customers. Set the key the run was made with.")
-    ids = pd.Series(pd.unique(new["customer_id"].astype(str)))
-    codes = pd.Index(ids).get_indexer(new["customer_id"].astype(str))
-    return new.assign(customer_id=privacy.pseudonymise(ids, key).to_numpy()[codes])
+    import pyarrow as pa
+
+    # through pyarrow: pandas' Arrow-backed strings are converted one element at a time by to_numpy
+    raw = pa.array(new["customer_id"].astype(str)).to_numpy(zero_copy_only=False)
+    ids, codes = np.unique(raw, return_inverse=True)
+    return new.assign(customer_id=privacy.pseudonymise(pd.Series(ids, dtype=object), key).to_numpy(dtype=object)[codes])
 
 
 def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
@@ -441,11 +446,12 @@ def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
     """
     eng.register_rows("batch_ids", pd.DataFrame({"customer_id": ids.to_numpy()}))
     wanted = "WHERE customer_id IN (SELECT customer_id FROM batch_ids)"
-    tx = [_keyed.read_keyed(_index(run, "transactions"), ids.to_numpy(), columns).to_pandas()]
+    tx = [_keyed.read_keyed(_index(run, "transactions"), ids.to_numpy(), columns)]  # Arrow: no pandas copy
     if _parts(run, "transactions"):
         eng.register("added_tx", _parts(run, "transactions"))
-        tx.append(eng.fetch_rows(f"SELECT {', '.join(columns)} FROM added_tx {wanted}"))
-    out = {"transactions": pd.concat(tx, ignore_index=True)}
+        added = eng.fetch_rows(f"SELECT {', '.join(columns)} FROM added_tx {wanted}")
+        tx.append(_batch.as_arrow(added, tx[0].schema))
+    out = {"transactions": tx[0] if len(tx) == 1 else _batch.concat_arrow(tx)}
     rows = [_keyed.read_keyed(_index(run, "customers"), ids.to_numpy()).to_pandas()]
     for part in _parts(run, "customers"):  # later parts hold later versions of a row
         eng.register("customer_part", [part])
@@ -559,10 +565,11 @@ def _score_scope(eng, run: Run, model, frozen: FrozenFeatures, as_of, fate, stor
     if not len(fate.scored):
         return pd.DataFrame({"pseudonym": [], "segment": [], "margin": [], "reason": []})
     who = set(fate.scored["pseudonym"])
-    tx = pd.concat([stored["transactions"], fresh["transactions"]], ignore_index=True)
+    tx = _batch.concat_arrow([stored["transactions"], _batch.as_arrow(fresh["transactions"],
+                                                                      stored["transactions"].schema)])
     rows = pd.concat([stored["customers"], fresh["customers"]], ignore_index=True)
     if len(who) < len(stored["customers"]):  # someone of the batch is not scored (an objection)
-        tx, rows = tx[tx["customer_id"].isin(who)], rows[rows["customer_id"].isin(who)]
+        tx, rows = _batch.of_customers(tx, who), rows[rows["customer_id"].isin(who)]
     rows = _batch.rectified(eng, stored, fresh, rows.drop_duplicates("customer_id", keep="last"))
     frozen.as_of = as_of
     scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, (rows, tx)))
