@@ -435,7 +435,8 @@ def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
     # through pyarrow: pandas' Arrow-backed strings are converted one element at a time by to_numpy
     raw = pa.array(new["customer_id"].astype(str)).to_numpy(zero_copy_only=False)
     ids, codes = np.unique(raw, return_inverse=True)
-    return new.assign(customer_id=privacy.pseudonymise(pd.Series(ids, dtype=object), key).to_numpy(dtype=object)[codes])
+    pseudonyms = privacy.pseudonymise(pd.Series(ids, dtype=object), key).to_numpy(dtype=object)[codes]
+    return new.assign(customer_id=pd.Series(pseudonyms, index=new.index, dtype=object))  # object: iterated below
 
 
 def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
