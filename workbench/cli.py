@@ -158,9 +158,11 @@ def assign_command(
     since: Optional[str] = typer.Option(None, "--since", help="With --transactions/--customers/--choices: rows from "
                                         "this time on are new."),
     customers: Optional[Path] = typer.Option(None, "--customers", help="Changed rows of the run's customers (its id "
-                                             "and customer columns): re-score those whose row changed."),
+                                             "and customer columns, and/or the profiling opt-out flag): re-score those "
+                                             "whose row changed; a set flag unassigns, a reset one re-scores."),
     choices: Optional[Path] = typer.Option(None, "--choices", help="New records of the customer choices register: "
-                                           "objections to profiling unassign, other choices re-score."),
+                                           "objections to profiling unassign (in the order of their recorded_at), "
+                                           "rectify records change the value scored, other choices re-score."),
 ) -> None:
     """Assign new customers to a run's segments, or re-score the customers with new data or choices (--since)."""
     if any(x is not None for x in (transactions, since, customers, choices)):
@@ -200,8 +202,9 @@ def _assign_incremental(run_dir: Path, tables: dict, since: Optional[str], data:
     except InputError as exc:
         _fail(str(exc))
     added = f"{report['new_transactions']} new transactions, {report['changed_customers']} changed customer rows, " \
-            f"{report['new_choices']} new choice records"
-    if not report["moved"] and added.startswith("0 new transactions, 0 changed customer rows, 0 new"):
+            f"{report['changed_flags']} changed opt-out flags, {report['new_choices']} new choice records"
+    if not report["moved"] and added.startswith("0 new transactions, 0 changed customer rows, 0 changed opt-out "
+                                                "flags, 0 new"):
         typer.echo(f"Nothing new since {report['since']}: {report['already_stored']} rows were already applied; "
                    "the history is unchanged.")
         return

@@ -28,8 +28,8 @@ def to_spark_sql(text: str) -> str:
 
 
 def _paths(data) -> list[str] | None:
-    """File paths of a registration, or ``None`` when ``data`` is a DataFrame."""
-    if isinstance(data, pd.DataFrame):
+    """File paths of a registration, or ``None`` when ``data`` is a DataFrame (pandas, or a pyarrow Table)."""
+    if isinstance(data, pd.DataFrame) or hasattr(data, "num_rows"):
         return None
     items = [data] if isinstance(data, (str, Path)) else list(data)
     return [str(p) for p in items]
@@ -96,7 +96,8 @@ class Engine:
         raise NotImplementedError
 
     def register_rows(self, name: str, frame: pd.DataFrame) -> "Engine":
-        """Make a per-customer (large) DataFrame queryable as table ``name`` without copying it through the engine's client.
+        """Make a per-customer (large) DataFrame (or pyarrow Table) queryable as table ``name`` without copying it
+        through the engine's client.
 
         DuckDB scans the DataFrame in place. Spark reads it from a Parquet file that the driver writes
         with pyarrow into :meth:`scratch` (no pandas -> Spark conversion of every row through the
@@ -234,7 +235,13 @@ class SparkEngine(Engine):
 
     def register_rows(self, name, frame):
         # a new file per registration: a view registered earlier may still read the previous one
-        path = write_frame_parquet(frame, self.scratch() / f"{name}-{next(self._files)}.parquet")
+        path = self.scratch() / f"{name}-{next(self._files)}.parquet"
+        if isinstance(frame, pd.DataFrame):
+            write_frame_parquet(frame, path)
+        else:  # a pyarrow Table
+            import pyarrow.parquet as pq
+
+            pq.write_table(frame, path, coerce_timestamps="us", allow_truncated_timestamps=True)
         return self.register(name, path)
 
     def register_view(self, name, text):

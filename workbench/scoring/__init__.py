@@ -17,9 +17,11 @@ them, and appends to ``artifacts/assignments/history.parquet`` (``pseudonym``, `
 with :func:`read_history`): a customer who moved gets their open interval closed and a new one opened;
 nobody else's rows change. Changed customer rows (``--customers``) re-score too (reason ``new data``),
 and so do new records of the choices register (``--choices``, reason ``choice``): an objection to
-profiling in force closes the customer's interval and opens one without a segment, its withdrawal
-re-scores them. The new rows are kept under ``artifacts/assignments/{transactions,customers,choices}/``
-so that the next batch sees them; the same batch twice adds nothing. The run's own rows of a batch's
+profiling in force (by the records' own times, or the latest profiling opt-out flag of a changed row)
+closes the customer's interval and opens one without a segment, its withdrawal (or the flag reset)
+re-scores them; a ``rectify`` in force replaces the stored value the customer is scored on. The new
+rows are kept under ``artifacts/assignments/{transactions,customers,choices,flags}/`` so that the next
+batch sees them; the same batch twice adds nothing. The run's own rows of a batch's
 customers are read from keyed stores (``artifacts/assignments/index/``, built with the history's
 seed): a batch costs what its customers cost, not what the base does. :func:`assignment_ages` says how
 long since each current assignment was last confirmed by data (notebook 05).

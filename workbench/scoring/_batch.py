@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..data import InputError
 from . import _keyed as keyed
-from ._sql import CHOICE_COLUMNS, objecting_query
+from ._sql import CHOICE_COLUMNS, objecting_query, rectifying_query
 
 #: Columns of a stored choice record (pseudonymised; a contest's free text is never kept).
 RECORD_COLUMNS = ["customer_id", "kind", "value", "recorded_at"]
@@ -50,7 +50,8 @@ def check_known(eng, index: Path, customers: Path, batch: dict) -> None:
         if frame is None or not len(frame):
             continue
         if keyed.has_keyed(index):
-            strangers = frame.loc[~keyed.known(index, frame["customer_id"].to_numpy()), "customer_id"]
+            ids, rows = np.unique(frame["customer_id"].to_numpy(dtype=object), return_inverse=True)
+            strangers = frame.loc[~keyed.known(index, ids)[rows], "customer_id"]
             n_rows, n_customers = len(strangers), strangers.nunique()
         else:
             eng.register_rows("batch", frame[["customer_id"]])
@@ -88,11 +89,13 @@ def canonical_transactions(frame: pd.DataFrame, roles: dict, since: pd.Timestamp
     return out[recent].reset_index(drop=True), int((~recent).sum())
 
 
-def canonical_records(frame: pd.DataFrame, columns: dict, since: pd.Timestamp) -> tuple[pd.DataFrame, int]:
+def canonical_records(frame: pd.DataFrame, columns: dict, since: pd.Timestamp,
+                      rectifiable: list[str] = ()) -> tuple[pd.DataFrame, int]:
     """New choice records (:data:`RECORD_COLUMNS`, raw ids) recorded from ``since`` on, and how many came before.
 
     ``columns`` maps the register's roles (``id``, ``kind``, ``value``, ``recorded_at``) to the table's
-    columns. A contest's free text is dropped here: it never reaches the run directory.
+    columns. A contest's free text is dropped here: it never reaches the run directory. A ``rectify``
+    (value ``column=value``) must name one of ``rectifiable`` (the run's prepared customer columns).
     """
     columns = {**CHOICE_COLUMNS, **columns}
     missing = [f"{c} ({r})" for r, c in columns.items() if r != "value" and c not in frame]
@@ -118,30 +121,62 @@ def canonical_records(frame: pd.DataFrame, columns: dict, since: pd.Timestamp) -
                          f"new choices: {bad_time} empty or unreadable {columns['recorded_at']} value(s) "
                          "(dates such as 2026-03-02); fix or remove those rows.")
     out.loc[out["kind"] == "contest", "value"] = None
+    _check_rectify(out, rectifiable)
     recent = out["recorded_at"] >= since
     return out[recent].reset_index(drop=True), int((~recent).sum())
 
 
-def canonical_customers(frame: pd.DataFrame, id_column: str, prepared: list[str]) -> pd.DataFrame:
+def _check_rectify(records: pd.DataFrame, rectifiable) -> None:
+    """``rectify`` records must read ``column=value`` of a column the run keeps (the column named, never the value)."""
+    values = records.loc[records["kind"] == "rectify", "value"].astype(object).fillna("").astype(str)
+    target = values.map(lambda v: v.partition("=")[0].strip())
+    shapeless = int((~values.str.contains("=", regex=False) | (target == "")).sum())
+    outside = sorted(set(target[target != ""]) - set(rectifiable))
+    if shapeless or outside:
+        raise InputError(f"new choices: {shapeless} rectify record(s) not of the form column=value and "
+                         f"{len(outside)} naming column(s) {outside} that the run does not keep (it keeps "
+                         f"{', '.join(rectifiable)}); fix or remove those records.")
+
+
+def canonical_customers(frame: pd.DataFrame, id_column: str, prepared: list[str],
+                        flag: str | None = None) -> pd.DataFrame:
     """Changed customer rows: ``customer_id`` (raw) and the prepared customer columns the table has.
 
     ``prepared`` is the run's customer columns after minimisation (``customer_id`` first); other
-    columns (names, contact details, consent flags) are not kept.
+    columns (names, contact details, consent flags) are not kept. A table may hold only the
+    profiling opt-out ``flag`` (read by :func:`opt_out_flags`) and no prepared column.
     """
     if id_column not in frame:
         raise InputError(f"changed customers: the id column {id_column!r} is missing; give the run's customer id.")
     kept = [c for c in prepared[1:] if c in frame]
-    if not kept:
+    if not kept and not (flag and flag in frame):
         raise InputError(f"changed customers: none of the run's customer columns ({', '.join(prepared[1:])}) is "
                          "in the table; nothing could have changed.")
     out = frame[[id_column, *kept]].rename(columns={id_column: "customer_id"})
     return out.assign(customer_id=out["customer_id"].astype(str))
 
 
-def unseen(new: pd.DataFrame, stored: pd.DataFrame, columns: list[str]) -> np.ndarray:
-    """Which rows of ``new`` equal no row of ``stored`` in every one of ``columns`` (a boolean mask)."""
+def opt_out_flags(frame: pd.DataFrame, id_column: str, flag: str, blank_opts_out: bool) -> pd.DataFrame:
+    """``customer_id`` (raw), ``opted_out``: each changed row's profiling opt-out flag (the last row of a customer).
+
+    A row has no date: the flag of the latest batch is the customer's current one, as the warehouse's
+    customer table holds only the current row. Blank reads as the run's ``dataset.blank_consent``.
+    """
+    flags = frame[flag].astype("boolean").fillna(blank_opts_out).to_numpy(dtype=bool)
+    out = pd.DataFrame({"customer_id": frame[id_column].astype(str).to_numpy(), "opted_out": flags})
+    return out.drop_duplicates("customer_id", keep="last").reset_index(drop=True)
+
+
+def unseen(new: pd.DataFrame, stored: pd.DataFrame, columns: list[str], time: str | None = None) -> np.ndarray:
+    """Which rows of ``new`` equal no row of ``stored`` in every one of ``columns`` (a boolean mask).
+
+    With ``time`` (one of ``columns``), only stored rows at or after the earliest new one are compared:
+    a month's rows meet a few of the customers' years of stored rows, not all of them.
+    """
     if not len(new):
         return np.zeros(0, dtype=bool)
+    if time is not None:
+        stored = stored[stored[time].to_numpy() >= new[time].min().to_datetime64()]
     stored = stored[columns].astype({c: new[c].dtype for c in columns})
     for column in columns:
         if new[column].dtype == object:
@@ -167,27 +202,116 @@ def changed_rows(current: pd.DataFrame, given: pd.DataFrame) -> pd.DataFrame:
     return merged[differs.to_numpy()].reset_index()
 
 
+def as_arrow(frame: pd.DataFrame, schema):
+    """A pandas frame as a pyarrow Table of ``schema`` (the stored rows' types)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame[schema.names], preserve_index=False).cast(schema)
+
+
+def concat_arrow(tables: list):
+    import pyarrow as pa
+
+    return pa.concat_tables(tables)
+
+
+def of_customers(table, who: set):
+    """The rows of ``table`` (a pyarrow Table with ``customer_id``) of the customers ``who``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return table.filter(pc.is_in(table["customer_id"], value_set=pa.array(sorted(who), type=pa.string())))
+
+
+def _stored_since(table, start) -> pd.DataFrame:
+    """The stored transactions (a pyarrow Table) at or after ``start``, as pandas: only these can equal a new row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if start is None or pd.isna(start):
+        return table.slice(0, 0).to_pandas()
+    return table.filter(pc.greater_equal(table["timestamp"], pa.scalar(pd.Timestamp(start).to_pydatetime(),
+                                                                       type=table.schema.field("timestamp").type))).to_pandas()
+
+
 def fresh_rows(batch: dict, stored: dict) -> dict:
     """The batch's rows that are not stored yet: the same batch twice adds nothing."""
     tx = batch["transactions"]
     records = batch["records"].astype({"recorded_at": "datetime64[us]"})
-    fresh = {"transactions": tx[unseen(tx, stored["transactions"], list(tx.columns))].reset_index(drop=True),
-             "records": records[unseen(records, stored["records"], RECORD_COLUMNS)]
+    recent = _stored_since(stored["transactions"], tx["timestamp"].min() if len(tx) else None)
+    fresh = {"transactions": tx[unseen(tx, recent, list(tx.columns))].reset_index(drop=True),
+             "records": records[unseen(records, stored["records"], RECORD_COLUMNS, "recorded_at")]
              .reset_index(drop=True)}
     fresh["customers"] = (changed_rows(stored["customers"], batch["customers"])
                           if batch["customers"] is not None else stored["customers"].iloc[:0])
+    flags = batch["flags"]  # a flag counts when it differs from the customer's latest stored one
+    before = stored["flags"].drop_duplicates("customer_id", keep="last").set_index("customer_id")["opted_out"]
+    was = before.reindex(flags["customer_id"]).astype("boolean").fillna(False).to_numpy(dtype=bool)
+    fresh["flags"] = flags[flags["opted_out"].to_numpy(dtype=bool) != was].reset_index(drop=True)
     return fresh
 
 
-def objecting(eng, stored: dict, fresh: dict, opted_out: list) -> list:
-    """Customers of the batch whose objection to profiling is in force after it (the exported SQL's rule)."""
+def _register_records(eng, stored: dict, fresh: dict) -> bool:
+    """The batch's customers' stored and new choice records as the engine's table ``records`` (False: none)."""
     records = pd.concat([stored["records"], fresh["records"]], ignore_index=True)
-    objecting = list(opted_out)
     if len(records):
         eng.register_rows("records", records.rename(columns={"customer_id": "id"}).astype(
             {"id": object, "kind": object, "value": object, "recorded_at": "datetime64[us]"}))
-        objecting += list(eng.sql(objecting_query("records"))["_id"])
-    return objecting
+    return bool(len(records))
+
+
+def objecting(eng, stored: dict, fresh: dict) -> list:
+    """Customers of the batch whose objection to profiling is in force after it (the exported SQL's rule).
+
+    Either their latest profiling opt-out flag is set (stored, or changed by the batch), or the
+    register's records say so: the latest ``object_profiling`` is later than the latest withdrawal of
+    it, in the order of the records' own times (not of the batches that brought them).
+    """
+    flags = pd.concat([stored["flags"], fresh["flags"]], ignore_index=True).drop_duplicates("customer_id", keep="last")
+    out = list(flags.loc[flags["opted_out"].astype(bool).to_numpy(), "customer_id"])
+    if _register_records(eng, stored, fresh):
+        out += list(eng.sql(objecting_query("records"))["_id"])
+    return list(dict.fromkeys(out))
+
+
+def rectified(eng, stored: dict, fresh: dict, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (current customer rows) with every correction in force applied (the register's rule).
+
+    A ``rectify`` replaces the stored value whenever it is in force, as preparation applies it to
+    the export; the corrected value is read as the column's type (an unreadable one is bad input,
+    the column named, never the value).
+    """
+    if not _register_records(eng, stored, fresh):
+        return rows
+    fixes = eng.sql(rectifying_query("records"))
+    fixes = fixes[fixes["_id"].isin(set(rows["customer_id"]))]
+    if not len(fixes):
+        return rows
+    out = rows.set_index("customer_id")
+    for column, group in fixes.groupby("target", sort=True):
+        out.loc[group["_id"].to_numpy(), column] = _typed(group["fix"], out[column].dtype, column)
+    return out.reset_index()
+
+
+def _typed(fix: pd.Series, dtype, column: str) -> np.ndarray:
+    from ..engine._choice_queries import FALSE_WORDS, TRUE_WORDS
+
+    text = fix.astype(str).str.strip()
+    if pd.api.types.is_bool_dtype(dtype):
+        words = text.str.lower()
+        value, bad = words.isin(TRUE_WORDS), ~words.isin(TRUE_WORDS + FALSE_WORDS)
+    elif pd.api.types.is_numeric_dtype(dtype):
+        value = pd.to_numeric(text, errors="coerce")
+        bad = value.isna() | (pd.api.types.is_integer_dtype(dtype) & (value % 1 != 0))
+    elif pd.api.types.is_datetime64_any_dtype(dtype):
+        value = pd.to_datetime(text, errors="coerce")
+        bad = value.isna()
+    else:
+        value, bad = text, pd.Series(False, index=text.index)
+    if bad.any():
+        raise InputError(f"new choices: {int(bad.sum())} rectify record(s) of column {column} hold a value that is "
+                         f"not of the column's type ({dtype}); fix or remove those records. Nothing was written.")
+    return pd.Series(value).astype(dtype).to_numpy()
 
 
 @dataclass

@@ -56,16 +56,22 @@ _KEY = ["pseudonym", "valid_from", "segment"]
 
 
 def consolidate(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The parts, oldest first, as one table of intervals (a closed copy ends the interval it copies)."""
+    """The parts, oldest first, as one table of intervals (a closed copy ends the interval it copies).
+
+    Within one (pseudonym, ``valid_from``, segment) the rows alternate: an interval, the copy that
+    closed it, the same interval opened again (batches of choices alone keep the same ``as_of``, so a
+    customer can return to a segment, or to none, at the time they left it), its closing copy, ...
+    """
     frame = pd.concat(parts, ignore_index=True)[COLUMNS] if parts else _rows([], [], [], pd.NaT, [])
-    frame = frame.astype({"segment": "Int64"})
-    copy = frame.duplicated(_KEY, keep="first")
-    out = frame[~copy].reset_index(drop=True)
-    if copy.any():
-        ends = frame[copy].drop_duplicates(_KEY, keep="last").set_index(_KEY)["valid_to"]
-        where = pd.MultiIndex.from_frame(out[_KEY])
-        hit = where.isin(ends.index)
-        out.loc[hit, "valid_to"] = ends.reindex(where[hit]).to_numpy()
+    frame = frame.astype({"segment": "Int64"}).reset_index(drop=True)
+    grouped = frame.groupby(_KEY, dropna=False, sort=False)
+    nth = grouped.cumcount().to_numpy()
+    pair = grouped.ngroup().to_numpy().astype(np.int64) * (len(frame) + 1) + nth // 2
+    closing = nth % 2 == 1
+    out = frame[~closing].reset_index(drop=True)
+    if closing.any():
+        ends = pd.Series(frame["valid_to"].to_numpy()[closing], index=pair[closing]).reindex(pair[~closing])
+        out["valid_to"] = ends.to_numpy().astype(out["valid_to"].dtype)
     return out
 
 
@@ -122,18 +128,17 @@ def apply_scores(history: pd.DataFrame, scored: pd.DataFrame, as_of, reason="new
 def ages_query(history: str, confirmed: str | None, as_of: pd.Timestamp) -> str:
     """One row: how long ago each customer's current assignment was last confirmed by data, summarised.
 
-    ``history`` is a table of the parts (:data:`COLUMNS`); an interval is open when no row of the same
-    (pseudonym, valid_from, segment) is closed. ``confirmed`` holds ``pseudonym``, ``confirmed_at``: the
+    ``history`` is a table of the parts (:data:`COLUMNS`); an interval is open when the rows of its
+    (pseudonym, valid_from, segment) opening it outnumber those closing it. ``confirmed`` holds ``pseudonym``, ``confirmed_at``: the
     batches that re-scored a customer without moving them. Days are counted to ``as_of``.
     """
     conf = (f"SELECT pseudonym, max(confirmed_at) AS at FROM {confirmed} GROUP BY pseudonym" if confirmed
             else "SELECT CAST(NULL AS VARCHAR) AS pseudonym, CAST(NULL AS TIMESTAMP) AS at WHERE FALSE")
     days = f"date_diff('day', CAST(a.since AS TIMESTAMP), TIMESTAMP '{pd.Timestamp(as_of).isoformat(sep=' ')}')"
     return (
-        f"WITH closed AS (SELECT DISTINCT pseudonym, valid_from, segment FROM {history} WHERE valid_to IS NOT NULL), "
-        f"open AS (SELECT h.pseudonym, h.segment, h.valid_from FROM {history} AS h LEFT JOIN closed AS c "
-        "ON h.pseudonym = c.pseudonym AND h.valid_from = c.valid_from AND h.segment IS NOT DISTINCT FROM c.segment "
-        "WHERE h.valid_to IS NULL AND c.pseudonym IS NULL), "
+        # an interval opened again at the same valid_from has more opening rows than closing copies
+        f"WITH open AS (SELECT pseudonym, segment, valid_from FROM {history} GROUP BY pseudonym, valid_from, segment "
+        "HAVING count(*) FILTER (WHERE valid_to IS NULL) > count(*) FILTER (WHERE valid_to IS NOT NULL)), "
         f"conf AS ({conf}), "
         "a AS (SELECT o.segment, CASE WHEN f.at > o.valid_from THEN f.at ELSE o.valid_from END AS since "
         "FROM open AS o LEFT JOIN conf AS f ON o.pseudonym = f.pseudonym) "

@@ -45,7 +45,9 @@ def _positions(folder: Path, ids) -> tuple[np.ndarray, np.ndarray]:
     wanted = np.asarray(ids, dtype=object).astype(bytes) if len(ids) else np.zeros(0, dtype=keys.dtype)
     if not len(keys):
         return np.zeros(0, dtype=np.int64), np.zeros(len(wanted), dtype=bool)
-    pos = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    order = np.argsort(wanted, kind="stable")  # sorted needles: the searches walk the mapped keys in order
+    pos = np.empty(len(wanted), dtype=np.int64)
+    pos[order] = np.minimum(np.searchsorted(keys, wanted[order]), len(keys) - 1)
     hit = keys[pos] == wanted
     return np.unique(pos[hit]), hit
 

@@ -132,6 +132,31 @@ def objecting_query(table: str, columns: dict | None = None) -> str:
     return f"WITH {', '.join(_objecting_ctes(wh))} SELECT _id FROM objecting"
 
 
+def rectifying_query(table: str, columns: dict | None = None) -> str:
+    """The corrections in force in ``table``'s register: ``_id`` (as text), ``target`` (the column), ``fix``.
+
+    The register's rule (:func:`workbench.engine._choice_queries.choice_state_query`): per customer
+    and column the latest ``rectify`` (value ``column=value``) counts, unless a ``withdraw`` with
+    value ``rectify`` was recorded at or after it.
+    """
+    cols = {**CHOICE_COLUMNS, **(columns or {})}
+    rid = f"CAST(r.{_ident(cols['id'])} AS VARCHAR)"
+    when = f"CAST(r.{_ident(cols['recorded_at'])} AS TIMESTAMP)"
+    kind = f"lower(trim(CAST(r.{_ident(cols['kind'])} AS VARCHAR)))"
+    value = f"CAST(r.{_ident(cols['value'])} AS VARCHAR)"
+    eq = f"POSITION('=' IN {value})"  # standard SQL: SQLGlot writes Spark's LOCATE
+    target = f"trim(substr({value}, 1, {eq} - 1))"
+    return (
+        f"WITH fixes AS (SELECT {rid} AS _id, {target} AS target, trim(substr({value}, {eq} + 1)) AS fix, "
+        f"{when} AS _at, row_number() OVER (PARTITION BY {rid}, {target} ORDER BY {when} DESC, {value} DESC) "
+        f"AS _rank FROM {_table(table)} AS r WHERE {kind} = 'rectify' AND {eq} > 1), "
+        f"withdrawn AS (SELECT {rid} AS _id, max({when}) AS _at FROM {_table(table)} AS r "
+        f"WHERE {kind} = 'withdraw' AND lower(trim({value})) = 'rectify' GROUP BY {rid}) "
+        "SELECT f._id AS _id, f.target AS target, f.fix AS fix FROM fixes AS f LEFT JOIN withdrawn AS w "
+        "ON f._id = w._id WHERE f._rank = 1 AND (w._at IS NULL OR f._at > w._at) ORDER BY f._id, f.target"
+    )
+
+
 def _features_cte(frozen: FrozenFeatures, wh: Warehouse, model_inputs: list[str]) -> str:
     """One row per kept customer: the model's raw inputs in original units (NULL where undefined)."""
     items = [f"c.{_ident(wh.customer_id)} AS customer_id"]

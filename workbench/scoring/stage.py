@@ -10,6 +10,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .. import __version__ as WORKBENCH_VERSION
@@ -222,7 +223,6 @@ def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers",
 
 
 # -- incremental assignment with history --------------------------------------------------------------
-_HISTORY = "assignments/history.parquet"  # under artifacts/
 _STORE = "assignments"  # under artifacts/: what batches added since the run, one Parquet part per batch
 _PARTS = "assignments/transactions"  # the new transactions (customers/: changed rows, choices/: new records)
 _BATCHES = "artifacts/assignments/batches.json"
@@ -249,7 +249,7 @@ def _register_scope(eng, run: Run, frozen: FrozenFeatures, scope: tuple | None =
         eng.register_view("transactions", f"SELECT {cols} FROM stored_tx")
     else:
         eng.register_rows("scope_customers", scope[0])
-        eng.register_rows("scope_tx", scope[1][["customer_id", "timestamp", "amount", *frozen.levels]])
+        eng.register_rows("scope_tx", scope[1].select(["customer_id", "timestamp", "amount", *frozen.levels]))
         eng.register_view("customers", "SELECT * FROM scope_customers")
         eng.register_view("transactions", f"SELECT {cols} FROM scope_tx")
     return Warehouse(customers="customers", transactions="transactions", customer_id="customer_id",
@@ -259,23 +259,12 @@ def _register_scope(eng, run: Run, frozen: FrozenFeatures, scope: tuple | None =
 def _score(eng, model, frozen: FrozenFeatures, wh: Warehouse) -> pd.DataFrame:
     """``pseudonym``, ``segment``, ``margin`` of the customers in scope: the exported query, on the run's engine."""
     out = eng.fetch_rows(export_query(model, frozen, wh))
-    return out.rename(columns={"customer_id": "pseudonym"})[["pseudonym", "segment", "margin"]]
+    out = out.rename(columns={"customer_id": "pseudonym"})[["pseudonym", "segment", "margin"]]
+    return out.astype({"pseudonym": object})
 
 
 def _history_parts(run: Run) -> list[Path]:
-    folder = run.path / "artifacts" / _HISTORY
-    return sorted(folder.glob("part-*.parquet")) if folder.is_dir() else []
-
-
-def _add_history_part(run: Run, part: pd.DataFrame) -> Path:
-    """Add one part to the history (written beside it, then renamed into place: never half-written)."""
-    folder = run.path / "artifacts" / _HISTORY
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"part-{len(_history_parts(run)):05d}.parquet"
-    tmp = folder.parent / f".{path.name}.tmp"
-    part.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    return [Path(p) for p in _parts(run, "history.parquet")]
 
 
 def read_history(run_dir, pseudonyms=None) -> pd.DataFrame:
@@ -309,7 +298,7 @@ def _history_of(run: Run, pseudonyms: pd.Series) -> pd.DataFrame:
                             "WHERE pseudonym IN (SELECT pseudonym FROM wanted)")
         order = later["part"].map({p.name: i for i, p in enumerate(parts)})
         rows.append(later.assign(order_=order.to_numpy()).sort_values("order_", kind="stable"))
-    types = {"segment": "Int64", "valid_from": "datetime64[us]", "valid_to": "datetime64[us]"}
+    types = {"pseudonym": object, "segment": "Int64", "valid_from": "datetime64[us]", "valid_to": "datetime64[us]"}
     return consolidate([r[COLUMNS].astype(types) for r in rows])
 
 
@@ -374,7 +363,7 @@ def seed_history(run_dir) -> pd.DataFrame:
         raise RuntimeError(f"{disagree} customers score differently from the run's own assignment: the saved "
                            "model does not reproduce segments/assignments.parquet; re-run notebook 02.")
     history = start_history(assignments, scored["margin"].to_numpy(), frozen.as_of)
-    _add_history_part(run, history)
+    _add_part(run, "history.parquet", history)
     frozen_features(run)  # now that the history exists, its facts file is written
     _build_indexes(run)
     return history
@@ -386,6 +375,7 @@ def _parts(run: Run, what: str) -> list[str]:
 
 
 def _add_part(run: Run, what: str, frame: pd.DataFrame) -> None:
+    """Add ``frame`` as the next part of ``what`` (written beside it, then renamed: never read half-written)."""
     if len(frame):
         part = run.artifact(f"{_STORE}/{what}/part-{len(_parts(run, what)):05d}.parquet")
         tmp = part.with_name(f".{part.name}.tmp")  # a half-written part would be read as stored rows
@@ -399,7 +389,7 @@ def _read_batch(run: Run, frozen: FrozenFeatures, since, transactions, customers
 
     wh = warehouse_of(run)
     batch = {"transactions": pd.DataFrame(columns=["customer_id", "timestamp", "amount", *frozen.levels]),
-             "customers": None, "opted_out": [],
+             "customers": None, "flags": pd.DataFrame({"customer_id": pd.Series([], dtype=object), "opted_out": False}),
              "records": pd.DataFrame(columns=_batch.RECORD_COLUMNS), "before_since": 0, "choices_before_since": 0}
     if transactions is not None:
         roles = {"id": wh.columns["id"], **{r: c for r, c in wh.columns.items() if r != "id"}}
@@ -412,15 +402,16 @@ def _read_batch(run: Run, frozen: FrozenFeatures, since, transactions, customers
         batch["transactions"] = _pseudonymised(run, new)
     if customers is not None:
         frame = customers if isinstance(customers, pd.DataFrame) else read_table(customers, "changed customers")
-        rows = _batch.canonical_customers(frame, wh.customer_id, _customer_columns(run))
-        if wh.opt_out and wh.opt_out in frame:  # a profiling opt-out in the changed row is an objection
-            flag = frame[wh.opt_out].astype("boolean").fillna(wh.blank_opts_out).to_numpy(dtype=bool)
-            batch["opted_out"] = list(_pseudonymised(run, rows[flag])["customer_id"])
+        rows = _batch.canonical_customers(frame, wh.customer_id, _customer_columns(run), wh.opt_out)
+        if wh.opt_out and wh.opt_out in frame:  # the profiling opt-out flag: set, an objection; reset, lifted
+            batch["flags"] = _pseudonymised(run, _batch.opt_out_flags(frame, wh.customer_id, wh.opt_out,
+                                                                     wh.blank_opts_out))
         batch["customers"] = _pseudonymised(run, rows)
     if choices is not None:
         columns = {**CHOICE_COLUMNS, **(((run.config.get("dataset") or {}).get("roles") or {}).get("choices") or {})}
         frame = choices if isinstance(choices, pd.DataFrame) else read_table(choices, "new choices")
-        records, batch["choices_before_since"] = _batch.canonical_records(frame, columns, since)
+        records, batch["choices_before_since"] = _batch.canonical_records(frame, columns, since,
+                                                                          _customer_columns(run)[1:])
         batch["records"] = _pseudonymised(run, records)
     return batch
 
@@ -439,9 +430,13 @@ def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
     if key.origin == "random":
         raise InputError("The run has no persistent pseudonym key (privacy.key_env / key_file): new data "
                          "cannot be linked to its customers. Set the key the run was made with.")
-    ids = pd.Series(pd.unique(new["customer_id"].astype(str)))
-    codes = pd.Index(ids).get_indexer(new["customer_id"].astype(str))
-    return new.assign(customer_id=privacy.pseudonymise(ids, key).to_numpy()[codes])
+    import pyarrow as pa
+
+    # through pyarrow: pandas' Arrow-backed strings are converted one element at a time by to_numpy
+    raw = pa.array(new["customer_id"].astype(str)).to_numpy(zero_copy_only=False)
+    ids, codes = np.unique(raw, return_inverse=True)
+    pseudonyms = privacy.pseudonymise(pd.Series(ids, dtype=object), key).to_numpy(dtype=object)[codes]
+    return new.assign(customer_id=pd.Series(pseudonyms, index=new.index, dtype=object))  # object: iterated below
 
 
 def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
@@ -452,22 +447,25 @@ def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
     """
     eng.register_rows("batch_ids", pd.DataFrame({"customer_id": ids.to_numpy()}))
     wanted = "WHERE customer_id IN (SELECT customer_id FROM batch_ids)"
-    tx = [_keyed.read_keyed(_index(run, "transactions"), ids.to_numpy(), columns).to_pandas()]
+    tx = [_keyed.read_keyed(_index(run, "transactions"), ids.to_numpy(), columns)]  # Arrow: no pandas copy
     if _parts(run, "transactions"):
         eng.register("added_tx", _parts(run, "transactions"))
-        tx.append(eng.fetch_rows(f"SELECT {', '.join(columns)} FROM added_tx {wanted}"))
-    out = {"transactions": pd.concat(tx, ignore_index=True)}
+        added = eng.fetch_rows(f"SELECT {', '.join(columns)} FROM added_tx {wanted}")
+        tx.append(_batch.as_arrow(added, tx[0].schema))
+    out = {"transactions": tx[0] if len(tx) == 1 else _batch.concat_arrow(tx)}
     rows = [_keyed.read_keyed(_index(run, "customers"), ids.to_numpy()).to_pandas()]
     for part in _parts(run, "customers"):  # later parts hold later versions of a row
         eng.register("customer_part", [part])
         rows.append(eng.fetch_rows(f"SELECT * FROM customer_part {wanted}"))
     out["customers"] = pd.concat(rows, ignore_index=True).drop_duplicates("customer_id", keep="last")
-    records = _parts(run, "choices")
-    if records:
-        eng.register("stored_records", records)
-        out["records"] = eng.fetch_rows(f"SELECT {', '.join(_batch.RECORD_COLUMNS)} FROM stored_records {wanted}")
-    else:
-        out["records"] = pd.DataFrame(columns=_batch.RECORD_COLUMNS)
+    for what, columns in (("records", _batch.RECORD_COLUMNS), ("flags", ["customer_id", "opted_out"])):
+        parts = _parts(run, "choices" if what == "records" else what)
+        if parts:  # in part order: a later flag is the current one
+            eng.register(f"stored_{what}", parts, file_column="part_")
+            out[what] = eng.fetch_rows(f"SELECT {', '.join(columns)}, part_ FROM stored_{what} {wanted}").sort_values(
+                "part_", kind="stable")[columns].reset_index(drop=True)
+        else:
+            out[what] = pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     return out
 
 
@@ -546,17 +544,18 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
         stored = _stored_of(eng, run, ids, list(batch["transactions"].columns))
         fresh = _batch.fresh_rows(batch, stored)
         data_ids = [*fresh["transactions"]["customer_id"], *fresh["customers"]["customer_id"]]
-        choice_ids = [*fresh["records"]["customer_id"], *batch["opted_out"]]
+        choice_ids = [*fresh["records"]["customer_id"], *fresh["flags"]["customer_id"]]
         history = _history_of(run, pd.Series(pd.unique(pd.Series([*data_ids, *choice_ids], dtype=object))))
         opened = history[history["valid_to"].isna()]
-        fate = _batch.fates(data_ids, choice_ids, _batch.objecting(eng, stored, fresh, batch["opted_out"]),
+        fate = _batch.fates(data_ids, choice_ids, _batch.objecting(eng, stored, fresh),
                             opened.loc[opened["segment"].isna(), "pseudonym"])
         last, as_of = _as_of_after(run, frozen, fresh["transactions"])
         scored = _score_scope(eng, run, model, frozen, as_of, fate, stored, fresh)
     report = _apply(run, history, scored, fate, as_of, fresh)
+    changed_rows = len(set(fresh["customers"]["customer_id"]) | set(fresh["flags"]["customer_id"]))
     report.update(since=since, before_since=batch["before_since"] + batch["choices_before_since"],
-                  already_stored=given - report["new_transactions"] - report["changed_customers"]
-                  - report["new_choices"], last_transaction=last)
+                  already_stored=given - report["new_transactions"] - changed_rows - report["new_choices"],
+                  last_transaction=last)
     if report["moved"] or any(len(f) for f in fresh.values()):
         run.write_json(_BATCHES, [*(run.read_json(_BATCHES) if (run.path / _BATCHES).exists() else []), report])
     return report
@@ -567,11 +566,12 @@ def _score_scope(eng, run: Run, model, frozen: FrozenFeatures, as_of, fate, stor
     if not len(fate.scored):
         return pd.DataFrame({"pseudonym": [], "segment": [], "margin": [], "reason": []})
     who = set(fate.scored["pseudonym"])
-    tx = pd.concat([stored["transactions"], fresh["transactions"]], ignore_index=True)
+    tx = _batch.concat_arrow([stored["transactions"], _batch.as_arrow(fresh["transactions"],
+                                                                      stored["transactions"].schema)])
     rows = pd.concat([stored["customers"], fresh["customers"]], ignore_index=True)
     if len(who) < len(stored["customers"]):  # someone of the batch is not scored (an objection)
-        tx, rows = tx[tx["customer_id"].isin(who)], rows[rows["customer_id"].isin(who)]
-    rows = rows.drop_duplicates("customer_id", keep="last")
+        tx, rows = _batch.of_customers(tx, who), rows[rows["customer_id"].isin(who)]
+    rows = _batch.rectified(eng, stored, fresh, rows.drop_duplicates("customer_id", keep="last"))
     frozen.as_of = as_of
     scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, (rows, tx)))
     return fate.scored.merge(scored, on="pseudonym", how="inner")
@@ -584,13 +584,15 @@ def _apply(run: Run, history: pd.DataFrame, scored: pd.DataFrame, fate, as_of, f
     order = scored.sort_values(["segment", "margin"], kind="stable")  # never by pseudonym
     part, moved = apply_scores(history, order, as_of, order["reason"].to_numpy(), fate.unassigned)
     if moved:
-        _add_history_part(run, part)
+        _add_part(run, "history.parquet", part)
     _add_part(run, "transactions", fresh["transactions"])
     _add_part(run, "customers", fresh["customers"])
     _add_part(run, "choices", fresh["records"])
+    _add_part(run, "flags", fresh["flags"])
     _add_part(run, "confirmed", pd.DataFrame({"pseudonym": scored["pseudonym"].to_numpy(), "confirmed_at": as_of}))
     return {"as_of": as_of, "new_transactions": len(fresh["transactions"]),
             "changed_customers": len(fresh["customers"]), "new_choices": len(fresh["records"]),
+            "changed_flags": len(fresh["flags"]),
             "rescored": len(scored), "rescored_new_data": int((scored["reason"] == "new data").sum()),
             "rescored_choice": int((scored["reason"] == "choice").sum()), "unassigned": len(fate.unassigned),
             "held": len(fate.held), "moved": moved, "history_parts": len(_history_parts(run))}
