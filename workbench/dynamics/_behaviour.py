@@ -199,7 +199,7 @@ def _excess(d: np.ndarray) -> np.ndarray:
 
 def windowed_states(
     customers: pd.DataFrame,
-    transactions: pd.DataFrame,
+    transactions,
     roles,
     windows: pd.DataFrame,
     recorded: pd.DataFrame,
@@ -224,6 +224,8 @@ def windowed_states(
 
     Parameters
     ----------
+    transactions : pandas.DataFrame or workbench.features.ParquetTransactions
+        As Parquet, every window's features and activity are computed in the engine from the files.
     recorded : pandas.DataFrame
         ``customer_id``, ``segment``: the recorded assignment (stage 02, or given labels).
     coverage : float
@@ -234,9 +236,11 @@ def windowed_states(
     from ._windows import season_lag, season_of, window_activity, window_features
 
     settings = behaviour_settings(feature_settings)
-    as_text = {c: transactions[c].astype(str) for c in ("category", "channel")
-               if c in transactions and isinstance(transactions[c].dtype, pd.CategoricalDtype)}
-    tx = transactions.assign(**as_text) if as_text else transactions
+    tx = transactions
+    if isinstance(transactions, pd.DataFrame):  # category / channel as strings once, not once per window
+        as_text = {c: transactions[c].astype(str) for c in ("category", "channel")
+                   if c in transactions and isinstance(transactions[c].dtype, pd.CategoricalDtype)}
+        tx = transactions.assign(**as_text) if as_text else transactions
     activity = customers[["customer_id"]].merge(window_activity(tx, windows), on="customer_id", how="left")
     segment_of = customers[["customer_id"]].merge(recorded[["customer_id", "segment"]], on="customer_id",
                                                   how="left")["segment"].fillna(-1).to_numpy(dtype=int)
