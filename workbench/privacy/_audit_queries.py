@@ -77,6 +77,9 @@ def check_facts(eng, kinds: dict[str, str], with_transactions: bool) -> dict:
         f"OR NOT regexp_matches({ids}, '^p[0-9a-f]{{16}}')) AS not_pseudonyms FROM {CUSTOMERS}").iloc[0]
     facts = {"columns": list(kinds), "customers": _n(row["customers"]), "duplicate_ids": _n(row["duplicate_ids"]),
              "not_pseudonyms": _n(row["not_pseudonyms"]), "scan": identifier_scan(scan_sample(eng, text_columns))}
+    if text_columns:
+        facts["scan_note"] = (f"text values of {min(SCAN_SAMPLE, facts['customers']):,} customers checked "
+                              "(the first by pseudonym)")
     if with_transactions:
         row = eng.sql(
             f"SELECT count(*) AS transactions, count(*) FILTER (WHERE c.customer_id IS NULL) AS unknown, "

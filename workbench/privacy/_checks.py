@@ -46,8 +46,9 @@ def checks_from_facts(prep: dict, facts: dict) -> pd.DataFrame:
     facts : dict
         ``columns`` (the prepared customer table's), ``customers``, ``not_pseudonyms`` and
         ``duplicate_ids`` (counts of ids), ``scan`` (:func:`identifier_scan` of the table or of a
-        sample of it) and, with transactions, ``transactions``, ``unknown_customer_transactions``
-        and ``invalid_transactions`` (no timestamp, or an amount that is not a finite number).
+        sample of it; optionally ``scan_note``, which, shown in the check's detail) and, with
+        transactions, ``transactions``, ``unknown_customer_transactions`` and ``invalid_transactions``
+        (no timestamp, or an amount that is not a finite number).
 
     Returns
     -------
@@ -77,8 +78,9 @@ def checks_from_facts(prep: dict, facts: dict) -> pd.DataFrame:
     rows.append(("only columns with a declared purpose kept", not unexpected,
                  f"{len(columns) - 1} kept" + (f"; unexpected: {unexpected}" if unexpected else "")))
     scan = facts["scan"]
+    flagged = ", ".join(scan["column"]) if len(scan) else ""
     rows.append(("no kept column looks like emails or phone numbers", scan.empty,
-                 ", ".join(scan["column"]) if len(scan) else ""))
+                 "; ".join(part for part in (flagged, facts.get("scan_note", "")) if part)))
     counts = prep["counts"]
     rows.append(("opted-out and erased customers removed", counts["customers_kept"] == facts["customers"],
                  f"{counts['opted_out_of_profiling']:,} opted out, {counts['erased']:,} erased"))
