@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from workbench import dynamics
 
@@ -37,3 +39,39 @@ def test_window_activity_matches_pandas():
     assert act.loc["b", "n_Q1"] == 0 and act.loc["b", "n_Q2"] == 2
     assert not act.loc["b", "seen_Q1"] and act.loc["b", "seen_Q2"]
     assert act.loc["c", "n_Q2"] == 0 and not act.loc["c", "seen_Q2"]  # returns only: never a buyer
+
+
+@pytest.mark.parametrize("on", ["duckdb", "spark"])
+def test_window_features_and_activity_from_parquet_equal_the_pandas_ones(on, tmp_path, request):
+    """Stage 05 reads the transactions as Parquet in the engine: the same features, activity and span."""
+    from workbench import engine, features
+    from workbench.data import Roles
+
+    config = {"engine": on, "spark": request.getfixturevalue("spark_settings")} if on == "spark" else {}
+    rng = np.random.default_rng(5)
+    ids = [f"p{i:016x}" for i in range(300)]
+    tx = pd.DataFrame({
+        "customer_id": rng.choice(ids[:250], 4000),
+        "timestamp": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 730 * 24, 4000), unit="h"),
+        "amount": np.round(rng.gamma(2, 20, 4000) * rng.choice([1, 1, 1, -1], 4000), 2),
+        "category": pd.Categorical(rng.choice(["books", "music", "home", "toys"], 4000)),
+        "channel": rng.choice(["web", "store"], 4000),
+    })
+    path = tmp_path / "transactions.parquet"
+    tx.to_parquet(path, index=False)
+    source = features.ParquetTransactions.of(path)
+    customers = pd.DataFrame({"customer_id": ids})
+    roles = Roles(id="customer_id")
+    windows = dynamics.make_windows(tx["timestamp"], months=6)
+    assert dynamics.make_windows(pd.Series(list(source.span()[1:])), months=6).equals(windows)
+    settings = dynamics.behaviour_settings()
+    with engine.using(config):
+        for w in windows.itertuples():
+            expected = dynamics.window_features(customers, tx.assign(category=tx["category"].astype(str)), roles,
+                                                w.end, lookback_months=6, settings=settings)
+            got = dynamics.window_features(customers, source, roles, w.end, lookback_months=6, settings=settings)
+            pd.testing.assert_frame_equal(got, expected)
+        key = ["customer_id"]
+        pd.testing.assert_frame_equal(
+            dynamics.window_activity(source, windows).sort_values(key).reset_index(drop=True),
+            dynamics.window_activity(tx, windows).sort_values(key).reset_index(drop=True))

@@ -51,3 +51,32 @@ def test_a_bad_engine_stops_prepare_before_anything_is_written(tmp_path):
     with pytest.raises(InputError, match="engine 'polars' is not known"):
         prepare(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+_STOP_SCRIPT = """
+import os, subprocess
+from workbench import engine
+
+def jvms():
+    return subprocess.run(["pgrep", "-P", str(os.getpid()), "java"], capture_output=True, text=True).stdout.split()
+
+engine.SparkEngine({"master": "local[1]"}).sql("SELECT 1 AS x")
+assert engine.spark_running() and jvms()
+engine.stop_spark()
+assert not engine.spark_running() and not jvms(), jvms()
+assert int(engine.SparkEngine({"master": "local[1]"}).sql("SELECT 2 AS x")["x"][0]) == 2  # a fresh one starts
+engine.stop_spark()
+print("stopped")
+"""
+
+
+def test_stop_spark_ends_the_jvm_and_a_later_session_starts_fresh():
+    """What `workbench run` does after prepare: the run process holds no idle JVM beside the kernel's.
+
+    In a child process: stopping the test session's own SparkSession would end it for every other test.
+    """
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _STOP_SCRIPT], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "stopped" in done.stdout, done.stderr[-2000:]

@@ -16,6 +16,9 @@ comparison of two periods) are left out too, so the same purchases in two window
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -199,7 +202,7 @@ def _excess(d: np.ndarray) -> np.ndarray:
 
 def windowed_states(
     customers: pd.DataFrame,
-    transactions: pd.DataFrame,
+    transactions,
     roles,
     windows: pd.DataFrame,
     recorded: pd.DataFrame,
@@ -224,6 +227,8 @@ def windowed_states(
 
     Parameters
     ----------
+    transactions : pandas.DataFrame or workbench.features.ParquetTransactions
+        As Parquet, every window's features and activity are computed in the engine from the files.
     recorded : pandas.DataFrame
         ``customer_id``, ``segment``: the recorded assignment (stage 02, or given labels).
     coverage : float
@@ -234,22 +239,30 @@ def windowed_states(
     from ._windows import season_lag, season_of, window_activity, window_features
 
     settings = behaviour_settings(feature_settings)
-    as_text = {c: transactions[c].astype(str) for c in ("category", "channel")
-               if c in transactions and isinstance(transactions[c].dtype, pd.CategoricalDtype)}
-    tx = transactions.assign(**as_text) if as_text else transactions
+    tx = transactions
+    if isinstance(transactions, pd.DataFrame):  # category / channel as strings once, not once per window
+        as_text = {c: transactions[c].astype(str) for c in ("category", "channel")
+                   if c in transactions and isinstance(transactions[c].dtype, pd.CategoricalDtype)}
+        tx = transactions.assign(**as_text) if as_text else transactions
     activity = customers[["customer_id"]].merge(window_activity(tx, windows), on="customer_id", how="left")
     segment_of = customers[["customer_id"]].merge(recorded[["customer_id", "segment"]], on="customer_id",
                                                   how="left")["segment"].fillna(-1).to_numpy(dtype=int)
-    cache, parts, labels = {}, {}, {}
-    for w in windows.itertuples():
-        months = round((w.end - w.start).days / 30.44)
-        feats = window_features(customers, tx, roles, w.end, lookback_months=months, settings=settings)
-        cache[w.end] = feats
-        active = activity[f"n_{w.label}"].fillna(0).to_numpy() > 0
-        parts[w.label] = feats.loc[active]
-        labels[w.label] = segment_of[active]
-    model = SeasonalProfiles(parts, labels, season_of(windows), names, coverage=coverage)
-    del parts
-    return segment_states(model, customers, tx, roles, windows, names=names, value_order=value_order,
-                          psi_bins=psi_bins, seed=seed, features_fn=cache.__getitem__, windowed=True,
-                          pair_lag=season_lag(windows))
+    # Each window's features are spilled to a temporary Parquet file and read back when the window is
+    # scored: the driver holds the active customers' rows (the profiles need them) and one window's
+    # full table at a time, not every window's.
+    with tempfile.TemporaryDirectory(prefix="workbench-windows-") as spill:
+        files, parts, labels = {}, {}, {}
+        for i, w in enumerate(windows.itertuples()):
+            months = round((w.end - w.start).days / 30.44)
+            feats = window_features(customers, tx, roles, w.end, lookback_months=months, settings=settings)
+            files[w.end] = Path(spill) / f"window-{i}.parquet"
+            feats.to_parquet(files[w.end], index=False)
+            active = activity[f"n_{w.label}"].fillna(0).to_numpy() > 0
+            parts[w.label] = feats.loc[active]
+            labels[w.label] = segment_of[active]
+            del feats
+        model = SeasonalProfiles(parts, labels, season_of(windows), names, coverage=coverage)
+        del parts
+        return segment_states(model, customers, tx, roles, windows, names=names, value_order=value_order,
+                              psi_bins=psi_bins, seed=seed, features_fn=lambda end: pd.read_parquet(files[end]),
+                              windowed=True, pair_lag=season_lag(windows))

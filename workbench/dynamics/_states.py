@@ -124,7 +124,8 @@ def segment_states(
         ``predict`` (and ideally ``transform``, ``feature_names_in_``) as in
         :class:`workbench.segment.SegmentationModel`.
     customers, transactions : pandas.DataFrame
-        Prepared tables (``customer_id`` pseudonyms).
+        Prepared tables (``customer_id`` pseudonyms); the transactions may be
+        :class:`workbench.features.ParquetTransactions` (features and activity computed in the engine).
     roles : workbench.schema.Roles
     windows : pandas.DataFrame
         From :func:`make_windows`.
@@ -261,9 +262,11 @@ def _scan_windows(model, windows, ids, activity, features_fn, psi_bins, refit, r
 def _features_as_of(customers, transactions, roles, lookback_months, feature_settings):
     """``as_of -> features`` with :func:`window_features` (the default of :func:`segment_states`)."""
     # category / channel as strings once, rather than once per window inside the feature plan
-    as_text = {c: transactions[c].astype(str) for c in ("category", "channel")
-               if c in transactions and isinstance(transactions[c].dtype, pd.CategoricalDtype)}
-    tx_text = transactions.assign(**as_text) if as_text else transactions
+    tx_text = transactions
+    if isinstance(transactions, pd.DataFrame):
+        as_text = {c: transactions[c].astype(str) for c in ("category", "channel")
+                   if c in transactions and isinstance(transactions[c].dtype, pd.CategoricalDtype)}
+        tx_text = transactions.assign(**as_text) if as_text else transactions
 
     def features_fn(as_of):
         return window_features(customers, tx_text, roles, as_of, lookback_months, feature_settings)

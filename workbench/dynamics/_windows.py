@@ -72,11 +72,12 @@ def _window_label(start: pd.Timestamp, months: int) -> str:
     return f"{start:%Y-%m}+{months}m"
 
 
-def window_activity(transactions: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+def window_activity(transactions, windows: pd.DataFrame) -> pd.DataFrame:
     """Purchases per customer and window, and whether the customer had bought anything by its end.
 
     One aggregation over the transaction log (:func:`workbench.engine.window_activity_query`) on the
-    engine of the innermost :func:`workbench.engine.using` block.
+    engine of the innermost :func:`workbench.engine.using` block. ``transactions``: a DataFrame, or
+    :class:`workbench.features.ParquetTransactions` (the engine reads the files).
 
     Returns
     -------
@@ -84,8 +85,13 @@ def window_activity(transactions: pd.DataFrame, windows: pd.DataFrame) -> pd.Dat
         ``customer_id``, then for each window ``n_<label>`` (purchases with a positive amount in
         the window) and ``seen_<label>`` (any purchase before the window's end).
     """
+    from ..features import ParquetTransactions
+
     with make_engine(active_config()) as eng:
-        eng.register_rows("tx", transactions[["customer_id", "timestamp", "amount"]])
+        if isinstance(transactions, ParquetTransactions):  # the engine scans the files
+            transactions.register(eng, "tx", ["customer_id", "timestamp", "amount"])
+        else:
+            eng.register_rows("tx", transactions[["customer_id", "timestamp", "amount"]])
         return eng.fetch_rows(window_activity_query("tx", windows))
 
 
@@ -101,13 +107,18 @@ def window_features(
 
     Only transactions strictly before ``as_of`` count; with ``lookback_months`` only those of the
     trailing months before it (behaviour *in* the period rather than since the start).
+    ``transactions``: a DataFrame, or :class:`workbench.features.ParquetTransactions` (computed in the
+    engine from the files: no transaction in pandas).
     """
     from .. import features as feature_module
+
+    from ..features import ParquetTransactions
 
     as_of = pd.Timestamp(as_of)
     tx = transactions
     if lookback_months:
-        tx = tx[tx["timestamp"] >= as_of - pd.DateOffset(months=int(lookback_months))]
+        since = as_of - pd.DateOffset(months=int(lookback_months))
+        tx = tx.from_(since) if isinstance(tx, ParquetTransactions) else tx[tx["timestamp"] >= since]
     return feature_module.build_features(customers, tx, roles, settings=settings, as_of=as_of)
 
 

@@ -215,19 +215,37 @@ def _recorded(run: Run):
 
 
 def _value_order_from(run: Run, assignments: pd.DataFrame) -> list[int]:
-    """Segments ranked by mean net spend (low -> high) when segments.json has no value_order."""
-    tx = run.transactions()
-    spend = tx.groupby("customer_id", observed=True)["amount"].sum()
-    value = assignments.assign(v=assignments["customer_id"].map(spend).fillna(0)).groupby("segment")["v"].mean()
+    """Segments ranked by mean net spend (low -> high) when segments.json has no value_order.
+
+    The spend per customer is a group-by in the engine; the driver gets one row per segment.
+    """
+    value = _transactions(run).query(
+        "SELECT a.segment, avg(coalesce(s.spend, 0)) AS v FROM (SELECT customer_id, segment FROM assigned) AS a "
+        "LEFT JOIN (SELECT customer_id, sum(amount) AS spend FROM tx GROUP BY customer_id) AS s "
+        "ON a.customer_id = s.customer_id GROUP BY a.segment",
+        assigned=assignments[["customer_id", "segment"]],
+    ).sort_values("segment").set_index("segment")["v"]
     return [int(s) for s in value.sort_values(kind="stable").index]
 
 
+def _transactions(run: Run):
+    """The run's prepared transactions as Parquet the engine reads (None without any)."""
+    from ..features import ParquetTransactions
+
+    return ParquetTransactions.of(run.path / "data" / "transactions.parquet") if run.has_transactions else None
+
+
 def _dynamics_windows(run: Run, settings: dict) -> Dynamics | None:
-    """The window analysis of :func:`dynamics_run`."""
-    transactions = run.transactions()
-    if transactions is None or transactions.empty:
+    """The window analysis of :func:`dynamics_run`.
+
+    The transactions stay in the engine: the windows come from their first and last timestamp, and
+    each window's activity and behaviour features are queries over the Parquet file.
+    """
+    transactions = _transactions(run)
+    n_tx, first, last = transactions.span() if transactions is not None else (0, None, None)
+    if n_tx == 0:
         return _not_applicable(run, "the dataset has no transaction history to split into periods")
-    windows = make_windows(transactions["timestamp"], settings["window_months"], settings["n_windows"],
+    windows = make_windows(pd.Series([first, last]), settings["window_months"], settings["n_windows"],
                            settings["max_windows"])
     if len(windows) < 2:
         return _not_applicable(

@@ -37,7 +37,7 @@ from ._campaign_queries import (  # the optional campaign table (issue 26)
 )
 from ._choice_queries import CHOICE_KINDS, choice_holds_query, objecting_ids_query, prepared_choices_query  # the choices register
 from ._input import EngineInput, register_input  # reading and validating input files (dataset.read)
-from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_session
+from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_running, spark_session, stop_spark
 
 __all__ = [
     "CHOICE_KINDS",
@@ -68,7 +68,9 @@ __all__ = [
     "register_input",
     "score_parts",
     "score_query",
+    "spark_running",
     "spark_session",
+    "stop_spark",
     "to_spark_sql",
     "using",
     "window_activity_query",

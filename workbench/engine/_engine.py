@@ -20,11 +20,20 @@ def to_spark_sql(text: str) -> str:
 
     The project's queries are written in DuckDB's dialect, kept to constructs both engines share
     (aggregate ``FILTER``, ``CASE``, ``greatest``, ``sha256``/``unhex``); SQLGlot renames the few
-    functions that differ (``sha256(x)`` -> ``SHA2(x, 256)``, ``date_diff`` -> ``DATEDIFF``).
+    functions that differ (``sha256(x)`` -> ``SHA2(x, 256)``, ``date_diff`` -> ``DATEDIFF``). One
+    node is mapped before SQLGlot writes it: the exact quantile ``quantile_cont(x, p)`` becomes Spark's
+    exact ``percentile(x, p)`` (SQLGlot writes ``percentile_cont(x, p)``, which Spark 4 does not accept
+    in that form; both interpolate linearly between the two nearest values).
     """
     import sqlglot
+    from sqlglot import exp
 
-    return sqlglot.transpile(text, read="duckdb", write="spark")[0]
+    def exact_quantile(node):
+        if isinstance(node, exp.PercentileCont) and node.expression is not None:
+            return exp.Quantile(this=node.this, quantile=node.expression)
+        return node
+
+    return sqlglot.parse_one(text, read="duckdb").transform(exact_quantile).sql(dialect="spark")
 
 
 def _paths(data) -> list[str] | None:

@@ -102,6 +102,37 @@ def spark_session(settings: dict | None = None):
     return _SESSION
 
 
+def spark_running() -> bool:
+    """Whether this process has started a SparkSession (and not stopped it)."""
+    return _SESSION is not None
+
+
+def stop_spark() -> None:
+    """Stop the process's SparkSession, if one was started, and end the JVM it ran in.
+
+    ``SparkSession.stop`` alone leaves the JVM (and its heap, up to ``spark.driver.memory``) running
+    for the rest of the process. ``workbench run`` calls this after ``prepare``: the notebooks run
+    in the kernel, which has a session of its own, so the run process would otherwise hold a second
+    idle JVM for the whole run. A later :func:`spark_session` starts a fresh one.
+    """
+    global _SESSION
+    if _SESSION is None:
+        return
+    session, _SESSION = _SESSION, None
+    session.stop()
+    from pyspark import SparkContext
+
+    gateway = getattr(SparkContext, "_gateway", None)
+    if gateway is None:  # Spark Connect: the server's JVM is not ours
+        return
+    proc = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    SparkContext._gateway = SparkContext._jvm = None
+    if proc is not None:  # the gateway JVM exits when its stdin closes
+        proc.stdin.close()
+        proc.wait(timeout=60)
+
+
 def _executor_python(conf: dict) -> None:
     """Set the interpreter executors start their Python workers with (``mapInPandas``, Arrow UDFs).
 

@@ -33,6 +33,9 @@ With ``as_of``, only transactions strictly before ``as_of`` count and recency an
 at ``as_of``; customers without purchases before it get frequency 0, monetary 0, trend 0 and NaN
 elsewhere (the segmentation model imputes them).
 
+Where the transactions are a :class:`ParquetTransactions` (the run's Parquet file, optionally only the
+rows from a date on) instead of a DataFrame, the engine reads the files: no transaction reaches pandas.
+
 Modules: ``_defaults`` (the config section), ``_transactions`` (the DuckDB aggregation),
 ``_rfm`` (RFM scores and groups), ``_transforms`` (how a feature enters a model), ``_plan``
 (which inputs are used, and the feature table).
@@ -43,6 +46,7 @@ from ._plan import build_features, feature_plan
 from ._rfm import RFM_GROUPS, rfm, rfm_group, rfm_scores
 from ._transactions import (
     TRANSACTION_FAMILIES,
+    ParquetTransactions,
     default_as_of,
     feature_select,
     level_column,
@@ -56,6 +60,7 @@ __all__ = [
     "RFM_GROUPS",
     "TRANSACTION_FAMILIES",
     "TRANSFORMS",
+    "ParquetTransactions",
     "build_features",
     "default_as_of",
     "feature_plan",

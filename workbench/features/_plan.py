@@ -7,7 +7,7 @@ import pandas as pd
 
 from ..data import Roles
 from ._defaults import DEFAULTS
-from ._transactions import TRANSACTION_FAMILIES, level_column, transaction_features
+from ._transactions import TRANSACTION_FAMILIES, ParquetTransactions, level_column, transaction_features
 from ._transforms import TRANSFORMS, is_numeric, suggest_transform
 
 _COLUMNS = ["feature", "family", "source", "kind", "transform", "used", "reason"]
@@ -24,7 +24,8 @@ def _transaction_rows(transactions: pd.DataFrame, settings: dict, exclude: set) 
                 rows.append(dict(feature=fam, family=fam, source="transactions", kind="numeric",
                                  transform="none", used=False, reason=f"no {col} column in the transactions"))
                 continue
-            counts = transactions[col].value_counts(dropna=True)  # fast on categoricals
+            counts = (transactions.level_counts(col) if isinstance(transactions, ParquetTransactions)
+                      else transactions[col].value_counts(dropna=True))  # fast on categoricals
             counts = counts[counts > 0]
             levels = [str(v) for v in counts.index[: settings["max_levels"]]]
             for level in sorted(levels):
@@ -94,11 +95,15 @@ def feature_plan(
     settings = {**DEFAULTS, **(settings or {})}
     rows = []
     exclude = set(settings["exclude"] or [])
-    if transactions is not None and len(transactions):
+    if transactions is not None and _has_rows(transactions):
         rows = _transaction_rows(transactions, settings, exclude)
     tx_names = {r["feature"] for r in rows}
     rows += _customer_rows(customers, roles, settings, exclude, tx_names)
     return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+def _has_rows(transactions) -> bool:
+    return transactions.span()[0] > 0 if isinstance(transactions, ParquetTransactions) else len(transactions) > 0
 
 
 def _add_transaction_features(table, customers, transactions, tx_used, settings, as_of) -> None:

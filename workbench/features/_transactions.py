@@ -23,6 +23,8 @@ not filter by amount, so $0 orders count there too, and returns are orders.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -50,9 +52,66 @@ _PURCHASE = "amount >= 0"  # a $0 order is a purchase; a return (negative amount
 _N_PURCHASES = f"nullif(count(*) FILTER (WHERE {_PURCHASE}), 0)"
 
 
-def default_as_of(transactions: pd.DataFrame) -> pd.Timestamp:
+@dataclass(frozen=True)
+class ParquetTransactions:
+    """The transaction table as Parquet file(s) the engine reads, optionally only the rows from ``since`` on.
+
+    Pass it wherever a transaction DataFrame goes into :func:`transaction_features` or
+    :func:`workbench.features.build_features`: the engine scans the files, so no transaction is read
+    into pandas; only the columns' names (from the Parquet schema) and aggregates reach the driver.
+    """
+
+    paths: tuple[str, ...]
+    since: pd.Timestamp | None = None
+
+    @classmethod
+    def of(cls, path) -> "ParquetTransactions":
+        return cls(tuple(str(p) for p in ([path] if isinstance(path, (str, Path)) else path)))
+
+    def from_(self, since) -> "ParquetTransactions":
+        """The same table, rows at or after ``since`` only."""
+        return replace(self, since=pd.Timestamp(since))
+
+    @property
+    def columns(self) -> list[str]:
+        import pyarrow.parquet as pq
+
+        return pq.read_schema(self.paths[0]).names
+
+    def __contains__(self, column: str) -> bool:
+        return column in self.columns
+
+    def register(self, con, name: str, columns: list[str] | None = None) -> None:
+        """Make the table (its ``columns``, rows from ``since`` on) queryable on engine ``con`` as ``name``."""
+        con.register(f"{name}_files", list(self.paths))
+        where = f" WHERE timestamp >= {timestamp_literal(self.since)}" if self.since is not None else ""
+        con.register_view(name, f"SELECT {', '.join(columns or self.columns)} FROM {name}_files{where}")
+
+    def query(self, text: str, **tables: pd.DataFrame) -> pd.DataFrame:
+        """A small result of ``text`` over the table, registered as ``tx`` (and ``tables`` by name), on the active engine."""
+        with make_engine(active_config()) as con:
+            self.register(con, "tx")
+            for name, frame in tables.items():
+                con.register_rows(name, frame)
+            return con.sql(text)
+
+    def span(self) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None]:
+        """Rows, first and last timestamp."""
+        row = self.query("SELECT count(*) AS n, min(timestamp) AS first, max(timestamp) AS last FROM tx").iloc[0]
+        n = int(row["n"])
+        return n, (pd.Timestamp(row["first"]) if n else None), (pd.Timestamp(row["last"]) if n else None)
+
+    def level_counts(self, column: str) -> pd.Series:
+        """Rows per value of ``column`` (missing values left out), most frequent first (ties by value)."""
+        rows = self.query(f"SELECT CAST({column} AS VARCHAR) AS v, count(*) AS n FROM tx WHERE {column} IS NOT NULL "
+                          "GROUP BY 1 ORDER BY n DESC, v")
+        return pd.Series(rows["n"].to_numpy(), index=rows["v"].to_numpy())
+
+
+def default_as_of(transactions: pd.DataFrame | ParquetTransactions) -> pd.Timestamp:
     """The day after the last transaction's date: every transaction counts, recency >= 1."""
-    return pd.Timestamp(transactions["timestamp"].max()).normalize() + pd.Timedelta(days=1)
+    last = transactions.span()[2] if isinstance(transactions, ParquetTransactions) else transactions["timestamp"].max()
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
 
 
 def level_column(prefix: str, value: Any) -> str:
@@ -60,8 +119,8 @@ def level_column(prefix: str, value: Any) -> str:
     return prefix + re.sub(r"[^0-9a-zA-Z]+", "_", str(value)).strip("_").lower()
 
 
-def _levels(con, values: pd.Series, column: str, max_levels: int) -> list[str]:
-    if isinstance(values.dtype, pd.CategoricalDtype):  # counts straight from the codes
+def _levels(con, values: pd.Series | None, column: str, max_levels: int) -> list[str]:
+    if values is not None and isinstance(values.dtype, pd.CategoricalDtype):  # counts straight from the codes
         counts = values.value_counts(dropna=True)
         counts = counts[counts > 0].sort_index(key=lambda i: i.astype(str)).sort_values(ascending=False, kind="stable")
         return sorted(str(v) for v in counts.index[:max_levels])
@@ -104,10 +163,11 @@ def _holiday_clause(season) -> str:
     return f"count(*) FILTER (WHERE {_PURCHASE} AND {cond}) / {_N_PURCHASES} AS holiday_share"
 
 
-def _share_levels(con, transactions: pd.DataFrame, families: list[str], max_levels: int) -> dict[str, list[str]]:
+def _share_levels(con, transactions, families: list[str], max_levels: int) -> dict[str, list[str]]:
     """The levels that get a share column: column name -> its most frequent ``max_levels`` values."""
+    parquet = isinstance(transactions, ParquetTransactions)
     return {
-        column: _levels(con, transactions[column], column, max_levels)
+        column: _levels(con, None if parquet else transactions[column], column, max_levels)
         for fam, column in (("category_shares", "category"), ("channel_shares", "channel"))
         if fam in families and column in transactions
     }
@@ -201,9 +261,9 @@ def transaction_features(
 
     Parameters
     ----------
-    transactions : DataFrame
+    transactions : DataFrame or ParquetTransactions
         ``customer_id``, ``timestamp``, ``amount`` (negative = return) and optionally ``category``
-        and ``channel``.
+        and ``channel``; as :class:`ParquetTransactions` the engine reads the files.
     as_of : Timestamp, optional
         Only transactions strictly before ``as_of`` count; recency and tenure are days to ``as_of``.
         Default: :func:`default_as_of`.
@@ -229,7 +289,10 @@ def transaction_features(
     as_of = pd.Timestamp(as_of) if as_of is not None else default_as_of(transactions)
     cols = ["customer_id", "timestamp", "amount"] + [c for c in ("category", "channel") if c in transactions]
     with make_engine(active_config()) as con:
-        con.register_rows("src", transactions[cols] if list(transactions.columns) != cols else transactions)
+        if isinstance(transactions, ParquetTransactions):  # the engine scans the files: nothing in pandas
+            transactions.register(con, "src", cols)
+        else:
+            con.register_rows("src", transactions[cols] if list(transactions.columns) != cols else transactions)
         # One scan, one GROUP BY: every feature is an aggregate with a FILTER clause (standard SQL,
         # apart from date_diff), so no per-row columns are materialised.
         con.register_view("tx", f"SELECT * FROM src WHERE timestamp < {timestamp_literal(as_of)}")

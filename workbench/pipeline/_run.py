@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from .. import privacy
+from .. import engine, privacy
 from ..data import InputError, load_config
 from ..rundir import Run
 from ._execute import NOTEBOOK_DIR, NOTEBOOKS, NotebookSession, short_error
@@ -225,7 +225,10 @@ def _prepare_into(tmp: Path, config: dict, progress) -> tuple[Run, dict]:
     """Prepare the data in ``tmp`` (the caller removes ``tmp`` on any error: bad input leaves nothing)."""
     progress(f"[{config['name']}] preparing data (validation, minimisation, consent, pseudonyms)")
     t0 = time.perf_counter()
+    ours = not engine.spark_running()
     run_obj = prepare(config, tmp)
+    if ours:  # the notebooks run in the kernel, with a session of its own: end the JVM prepare started here
+        engine.stop_spark()
     return run_obj, {"notebook": "prepare", "status": "ok", "seconds": round(time.perf_counter() - t0, 2)}
 
 

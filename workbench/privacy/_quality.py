@@ -7,16 +7,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-_OUTLIER_COLUMNS = ["table", "column", "lower_fence", "upper_fence", "outliers", "share_outliers"]
+OUTLIER_COLUMNS = ["table", "column", "lower_fence", "upper_fence", "outliers", "share_outliers"]
 
 
-def _missing(body: pd.DataFrame, n: int) -> pd.DataFrame:
-    missing = pd.DataFrame({
-        "column": body.columns,
-        "missing": [int(body[c].isna().sum()) for c in body.columns],
-    })
-    missing["share_missing"] = missing["missing"] / max(n, 1)
-    return missing.sort_values(["share_missing", "column"], ascending=[False, True]).reset_index(drop=True)
+def missing_table(missing: dict[str, int], n: int) -> pd.DataFrame:
+    """Per column (``missing``: column -> count of missing values): count and share, most missing first."""
+    table = pd.DataFrame({"column": list(missing), "missing": [int(v) for v in missing.values()]})
+    table["share_missing"] = table["missing"] / max(n, 1)
+    return table.sort_values(["share_missing", "column"], ascending=[False, True]).reset_index(drop=True)
+
+
+def tukey_fences(q1: float, q3: float, iqr_factor: float) -> tuple[float, float] | None:
+    """``Q1 - f*IQR`` and ``Q3 + f*IQR``; None when the IQR is zero (no fence to speak of)."""
+    iqr = q3 - q1
+    if iqr == 0:
+        return None
+    return q1 - iqr_factor * iqr, q3 + iqr_factor * iqr
 
 
 def _outlier_rows(frame: pd.DataFrame, table: str, iqr_factor: float) -> list[dict]:
@@ -29,11 +35,10 @@ def _outlier_rows(frame: pd.DataFrame, table: str, iqr_factor: float) -> list[di
         s = s.dropna().astype(float)
         if s.nunique() <= 2 or s.empty:
             continue
-        q1, q3 = np.percentile(s, [25, 75])
-        iqr = q3 - q1
-        if iqr == 0:
+        fences = tukey_fences(*np.percentile(s, [25, 75]), iqr_factor)
+        if fences is None:
             continue
-        lo, hi = q1 - iqr_factor * iqr, q3 + iqr_factor * iqr
+        lo, hi = fences
         out = int(((s < lo) | (s > hi)).sum())
         rows.append({"table": table, "column": col, "lower_fence": lo, "upper_fence": hi,
                      "outliers": out, "share_outliers": out / len(s)})
@@ -77,11 +82,11 @@ def data_quality(
         ``duplicates`` (dict of counts) and, with transactions, ``transactions`` (dict of counts).
     """
     body = customers.drop(columns=["customer_id"], errors="ignore")
-    missing = _missing(body, len(customers))
+    missing = missing_table({c: int(body[c].isna().sum()) for c in body.columns}, len(customers))
     rows = _outlier_rows(body, "customers", iqr_factor)
     if transactions is not None:
         rows += _outlier_rows(transactions[["amount"]], "transactions", iqr_factor)
-    outliers = pd.DataFrame(rows, columns=_OUTLIER_COLUMNS)
+    outliers = pd.DataFrame(rows, columns=OUTLIER_COLUMNS)
     duplicates = {
         "duplicate_customer_ids": int(customers["customer_id"].duplicated().sum()) if "customer_id" in customers else 0,
         "customers_identical_to_another_on_all_kept_columns": int(body.duplicated(keep=False).sum()) if len(body.columns) else 0,

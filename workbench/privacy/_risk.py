@@ -43,49 +43,61 @@ def _codes(df: pd.DataFrame, col: str) -> np.ndarray:
     return codes.astype(np.int64)
 
 
-def _class_sizes(codes: list[np.ndarray]) -> np.ndarray:
-    """Size of each row's equivalence class on the combination of columns given by ``codes``."""
+def _class_size_histogram(codes: list[np.ndarray]) -> pd.Series:
+    """Class size -> number of classes of that size, on the combination of columns given by ``codes``."""
     key = np.zeros(len(codes[0]), dtype=np.int64)
     for c in codes:
         key = key * (int(c.max()) + 1 if len(c) else 1) + c
         key, _ = pd.factorize(key)  # keep the key dense: never overflows
         key = key.astype(np.int64)
-    counts = np.bincount(key)
-    return counts[key]
+    return pd.Series(np.bincount(key)).value_counts().sort_index()
 
 
-def _risk_row(sizes: np.ndarray, k: int) -> dict:
+def risk_subsets(qis: list[str], max_combination: int) -> list[tuple[str, ...]]:
+    """The combinations of quasi-identifiers whose class sizes the risk tables need.
+
+    Every subset of up to ``max_combination`` columns, the full set, and the full set without each
+    column (the drivers), in a fixed order; each once.
+    """
+    subsets = [s for r in range(1, min(max_combination, len(qis)) + 1) for s in itertools.combinations(qis, r)]
+    subsets += [tuple(qis)] + [tuple(q for q in qis if q != c) for c in qis] + [(c,) for c in qis]
+    return [s for s in dict.fromkeys(subsets) if s]
+
+
+def _risk_row(hist: pd.Series, k: int) -> dict:
+    """k-anonymity, share unique, share below ``k`` and classes from a class-size histogram."""
+    sizes, classes = hist.index.to_numpy(dtype=np.int64), hist.to_numpy(dtype=np.int64)
+    customers = sizes * classes
+    n = int(customers.sum())
     return {
-        "k_anonymity": int(sizes.min()) if len(sizes) else 0,
-        "share_unique": float((sizes == 1).mean()) if len(sizes) else 0.0,
-        "share_below_k": float((sizes < k).mean()) if len(sizes) else 0.0,
-        "classes": int(round(float((1.0 / sizes).sum()))) if len(sizes) else 0,
+        "k_anonymity": int(sizes.min()) if n else 0,
+        "share_unique": float(classes[sizes == 1].sum() / n) if n else 0.0,
+        "share_below_k": float(customers[sizes < k].sum() / n) if n else 0.0,
+        "classes": int(classes.sum()) if n else 0,
     }
 
 
-def _combinations(codes: dict, qis: list[str], sizes_all: np.ndarray, k: int, max_combination: int) -> pd.DataFrame:
+def _combinations(hists: dict, qis: list[str], k: int, max_combination: int) -> pd.DataFrame:
     """One risk row per subset of up to ``max_combination`` quasi-identifiers (plus the full set)."""
-    combos = []
     subsets = [s for r in range(1, min(max_combination, len(qis)) + 1) for s in itertools.combinations(qis, r)]
     if tuple(qis) not in subsets:
         subsets.append(tuple(qis))
-    for subset in subsets:
-        sizes = sizes_all if subset == tuple(qis) else _class_sizes([codes[c] for c in subset])
-        combos.append({"combination": " + ".join(subset), "n_columns": len(subset), **_risk_row(sizes, k)})
+    combos = [{"combination": " + ".join(s), "n_columns": len(s), **_risk_row(hists[s], k)} for s in subsets]
     return pd.DataFrame(combos).sort_values(
         ["share_unique", "share_below_k", "n_columns", "combination"], ascending=[False, False, True, True]
     ).reset_index(drop=True)
 
 
-def _drivers(customers: pd.DataFrame, codes: dict, qis: list[str], share_unique: float) -> pd.DataFrame:
+def _drivers(hists: dict, qis: list[str], share_unique: float) -> pd.DataFrame:
     """Share unique alone and without each quasi-identifier: how much it drives uniqueness."""
     drivers = []
     for c in qis:
-        rest = [codes[q] for q in qis if q != c]
-        without = float((_class_sizes(rest) == 1).mean()) if rest else 0.0
+        rest = tuple(q for q in qis if q != c)
+        without = _risk_row(hists[rest], 1)["share_unique"] if rest else 0.0
+        alone = _risk_row(hists[(c,)], 1)
         drivers.append({
-            "quasi_identifier": c, "distinct_values": int(customers[c].nunique(dropna=False)),
-            "share_unique_alone": float((_class_sizes([codes[c]]) == 1).mean()),
+            "quasi_identifier": c, "distinct_values": alone["classes"],
+            "share_unique_alone": alone["share_unique"],
             "share_unique_without_it": without,
             "uniqueness_removed": share_unique - without,
         })
@@ -94,15 +106,29 @@ def _drivers(customers: pd.DataFrame, codes: dict, qis: list[str], share_unique:
     ).reset_index(drop=True)
 
 
-def _class_size_bands(sizes_all: np.ndarray, k: int) -> pd.DataFrame:
+def _class_size_bands(hist: pd.Series, k: int) -> pd.DataFrame:
     """Customers by the size of their class: unique, 2-4, 5 to k-1, k or more."""
-    bands = pd.cut(sizes_all, [0, 1, 4, k - 1 if k > 5 else 5, np.inf],
+    sizes = hist.index.to_numpy(dtype=np.int64)
+    bands = pd.cut(sizes, [0, 1, 4, k - 1 if k > 5 else 5, np.inf],
                    labels=["1 (unique)", "2-4", f"5-{k - 1}" if k > 5 else "5", f">= {k}" if k > 5 else "> 5"])
-    class_sizes = (
-        pd.Series(bands).value_counts(sort=False).rename_axis("class size").rename("customers").reset_index()
-    )
-    class_sizes["share"] = class_sizes["customers"] / len(sizes_all)
+    customers = pd.Series(sizes * hist.to_numpy(dtype=np.int64)).groupby(bands, observed=False).sum()
+    class_sizes = customers.rename_axis("class size").rename("customers").reset_index()
+    class_sizes["share"] = class_sizes["customers"] / int(customers.sum())
     return class_sizes
+
+
+def risk_tables(hists: dict, qis: list[str], k: int, max_combination: int) -> dict[str, Any]:
+    """The risk of :func:`reidentification_risk` from class-size histograms (``risk_subsets(qis, ...)`` each).
+
+    Each histogram is a Series: class size -> number of classes of that size, from pandas here or
+    from a group-by in the engine (:func:`workbench.privacy._audit_queries.class_size_histograms`).
+    """
+    full = hists[tuple(qis)]
+    overall = {"quasi_identifiers": ", ".join(qis), **_risk_row(full, k)}
+    return {"quasi_identifiers": qis, "overall": overall,
+            "combinations": _combinations(hists, qis, k, max_combination),
+            "drivers": _drivers(hists, qis, overall["share_unique"]),
+            "class_sizes": _class_size_bands(full, k)}
 
 
 def reidentification_risk(
@@ -135,16 +161,16 @@ def reidentification_risk(
     """
     qis = [c for c in quasi_identifiers if c in customers.columns]
     if not qis or customers.empty:
-        return {"quasi_identifiers": qis, "overall": None, "combinations": pd.DataFrame(),
-                "drivers": pd.DataFrame(), "class_sizes": pd.DataFrame()}
+        return no_risk(qis)
     codes = {c: _codes(customers, c) for c in qis}
-    sizes_all = _class_sizes([codes[c] for c in qis])
-    overall = {"quasi_identifiers": ", ".join(qis), **_risk_row(sizes_all, k)}
-    combinations = _combinations(codes, qis, sizes_all, k, max_combination)
-    drivers = _drivers(customers, codes, qis, overall["share_unique"])
-    class_sizes = _class_size_bands(sizes_all, k)
-    return {"quasi_identifiers": qis, "overall": overall, "combinations": combinations,
-            "drivers": drivers, "class_sizes": class_sizes}
+    hists = {s: _class_size_histogram([codes[c] for c in s]) for s in risk_subsets(qis, max_combination)}
+    return risk_tables(hists, qis, k, max_combination)
+
+
+def no_risk(qis: list[str]) -> dict[str, Any]:
+    """The risk result where there is nothing to assess (no quasi-identifier, or no customer)."""
+    return {"quasi_identifiers": qis, "overall": None, "combinations": pd.DataFrame(),
+            "drivers": pd.DataFrame(), "class_sizes": pd.DataFrame()}
 
 
 def identifier_scan(customers: pd.DataFrame, sample: int = 2000) -> pd.DataFrame:

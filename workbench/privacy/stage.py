@@ -6,6 +6,7 @@ With :mod:`.publish` (the registry of published counts every stage calls), the o
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,14 +17,13 @@ import pandas as pd
 from .. import engine
 from ..data import InputError
 from ..rundir import register_stage
-from ._checks import prepared_data_checks
+from ._audit_queries import CUSTOMERS, TRANSACTIONS, check_facts, column_kinds, quality_from_engine, risk_from_engine
+from ._checks import checks_from_facts
 from ._defaults import DEFAULTS
 from ._dp import DPRelease, dp_budget_tradeoff, dp_release, dp_utility
 from ._joint import TOTAL
 from ._ledger import BudgetExceeded, append_release, check_budget, default_ledger_path, ledger_population
 from ._partition import disjoint_partition
-from ._quality import data_quality
-from ._risk import reidentification_risk
 from ._suppression import suppress_rows
 from .publish import _suppression_k, suppress_and_publish
 from .views import excluded_transactions_sentence, methodology_page, minimisation_summary, replaced_values_sentence
@@ -61,7 +61,28 @@ def validation_checks(run: "Run") -> pd.DataFrame:
     DataFrame
         ``check``, ``passed``, ``detail``.
     """
-    return prepared_data_checks(run.read_json("data/prepare.json"), run.customers(), run.transactions())
+    with _prepared_tables(run) as (eng, kinds, tx_columns):
+        facts = check_facts(eng, kinds, tx_columns is not None)
+    return checks_from_facts(run.read_json("data/prepare.json"), facts)
+
+
+@contextlib.contextmanager
+def _prepared_tables(run: "Run"):
+    """The run's engine with the prepared tables registered (:mod:`._audit_queries`' table names).
+
+    Yields the engine, the customer table's columns by kind (from its Parquet schema) and the
+    transaction table's columns (None without one): only aggregates come back to the driver.
+    """
+    import pyarrow.parquet as pq
+
+    data = run.path / "data"
+    with engine.make_engine(run.config) as eng:
+        eng.register(CUSTOMERS, [str(data / "customers.parquet")])
+        tx_columns = None
+        if run.has_transactions:
+            eng.register(TRANSACTIONS, [str(data / "transactions.parquet")])
+            tx_columns = pq.read_schema(data / "transactions.parquet").names
+        yield eng, column_kinds(pq.read_schema(data / "customers.parquet")), tx_columns
 
 
 # -- notebook 01: the audit -------------------------------------------------------------------------
@@ -135,14 +156,14 @@ def privacy_audit_run(run: "Run") -> dict[str, Any]:
     settings = run.settings("privacy", DEFAULTS)
     prep = run.read_json("data/prepare.json")
     k = _suppression_k(run)
-    customers = run.customers()
-    tx = run.transactions()
     inv = pd.DataFrame(prep["inventory"])
-    checks = prepared_data_checks(prep, customers, tx)
+    with _prepared_tables(run) as (eng, kinds, tx_columns):  # counts, histograms and quantiles come back
+        facts = check_facts(eng, kinds, tx_columns is not None)
+        risk = risk_from_engine(eng, list(kinds), run.roles.quasi_identifiers, facts["customers"], k,
+                                int(settings["risk"].get("max_combination", 3)))
+        quality = quality_from_engine(eng, kinds, tx_columns, float(settings["quality"].get("iqr_factor", 3.0)))
+    checks = checks_from_facts(prep, facts)
     mini = minimisation_summary(inv) if len(inv) else pd.DataFrame(columns=["outcome", "columns", "which"])
-    risk = reidentification_risk(customers, run.roles.quasi_identifiers, k,
-                                 int(settings["risk"].get("max_combination", 3)))
-    quality = data_quality(customers, tx, float(settings["quality"].get("iqr_factor", 3.0)))
     if len(quality["outliers"]):  # small outlier counts are small cells too
         quality["outliers"] = suppress_rows(
             quality["outliers"], "outliers", k, keep=["table", "column", "lower_fence", "upper_fence"],
