@@ -38,6 +38,8 @@ def _text(page: str) -> str:
 
 
 def _numbers(text: str) -> list[str]:
+    """The numbers a reader could take for a statistic: not a name's digits ("SHA-256", "ISO-8601")."""
+    text = re.sub(r"\b[A-Za-z]+-\d+\b", " ", text)
     return re.findall(r"\d+(?:\.\d+)?", text.replace(",", ""))
 
 
