@@ -1,10 +1,11 @@
 """Fixtures every test shares, and how the suite is spread over the two xdist workers.
 
-``make test`` runs ``pytest -n 2 --dist loadgroup``: each test module is a group (its module fixtures are
-built once, on one worker), except where modules share something expensive, which then travels as one
-group: every module that starts Spark (``spark``: one JVM per test session), every module that reads
-the one end-to-end run (``small_synthetic_run``), and the notebooks nbval re-executes (``notebooks``:
-they share a run directory and must run in order). Groups are handed out longest first (figures from
+``make test`` runs ``pytest -n 2 --dist loadgroup``, served by this file's scheduler
+(:func:`pytest_xdist_make_scheduler`). What must run on one worker travels as one unit: modules that
+share something expensive (transitively) form a group: every module that starts Spark (``spark``: one
+JVM per test session), every module that reads the one end-to-end run (``small_synthetic_run``), each
+folder's session fixtures; a module with a module-scoped fixture of its own is a unit. The tests of any
+other module are handed out one by one. Units are handed out longest first (:data:`_SECONDS`, figures from
 ``python bench/bench_suite.py tests``), so neither worker idles at the end.
 """
 
