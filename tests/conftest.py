@@ -108,15 +108,19 @@ def small_synthetic_run(tmp_path_factory, small_synthetic_config):
 # the scheduler below: each worker writes, after collection, which module belongs to which unit, and the
 # controller reads that when it hands out work.
 
-#: seconds a unit takes on one worker (``python bench/bench_suite.py tests``, idle machine), so that the
-#: longest start first and neither worker idles at the end; a key is a group, a module or a test (with or
-#: without its parameters). Units not listed follow in collection order.
+#: seconds a unit took on its worker (``python bench/bench_suite.py tests``, 7 December 2026, load average
+#: about 14 on the 2-core machine: read them as weights), so that the longest start first and neither
+#: worker idles at the end; a key is a group, a module or a test (with or without its parameters). Units
+#: not listed follow in collection order.
 _SECONDS: dict[str, float] = {
-    "spark": 250, "small_synthetic_run": 230,
-    "tests/pipeline/test_shapes.py::test_sensitive_attribute_shapes[40 groups-values2]": 97,
-    "migration_runs": 60, "tests/privacy/test_canary.py": 60,
-    "tests/pipeline/test_shapes.py::test_fifty_given_segments": 58, "tests/test_audit_mode.py": 45,
-    "campaign_run": 27, "tests/explain/test_stage.py": 25,
+    "spark": 1183, "small_synthetic_run": 960,
+    "tests/pipeline/test_shapes.py::test_sensitive_attribute_shapes[40 groups-values2]": 379,
+    "tests/pipeline/test_shapes.py::test_fifty_given_segments": 197, "migration_runs": 187,
+    "tests/explain/test_stage.py": 183, "tests/test_audit_mode.py": 145, "tests/privacy/test_differencing.py": 130,
+    "tests/explain/test_counterfactual.py": 114, "tests/privacy/test_canary.py": 96,
+    "tests/pipeline/test_shapes.py::test_one_given_segment_audits_composition_only": 69,
+    "tests/fairness/test_choices.py::"
+    "test_objecting_and_contested_customers_are_in_no_selection_of_the_written_targeting": 64,
 }
 _GROUPS_FILE = "workbench_groups_file"
 
