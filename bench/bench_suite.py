@@ -12,10 +12,11 @@ notebooks), imports (cells that only import and open the run), the stage's own c
 cell), HTML export, and per run ``prepare`` and ``audit.pdf``. Cell times come from nbclient's
 ``record_timing`` in each executed notebook; the rest from ``manifest.json``.
 
-``tests`` runs ``make test``'s pytest command with ``--durations=0`` (its whole output is kept in
-``.pytest-durations.txt``) and prints the time per test module
-(setup, call and teardown summed; with xdist these are CPU-seconds of the two workers, not wall time),
-the slowest 15 tests and the wall time.
+``tests`` runs ``make test``'s two steps: the unit tests on two workers with ``--durations=0 -v`` (their
+whole output is kept in ``.pytest-durations.txt``), then nbval alone. It prints the time per test module
+(setup, call and teardown summed; with xdist these are the two workers' seconds, not wall time), the
+seconds each worker spent per unit of work (tests/conftest.py's groups: what must run on one worker),
+the slowest 15 tests and each step's wall time.
 
 ``imports`` times ``import workbench``, ``workbench --help`` and one import per stage package (median of
 5 fresh processes each) against ``import pandas``.
@@ -91,31 +92,69 @@ def suite(out: Path | None) -> None:
         print(f"suite wall time: {wall:.1f} s")
 
 
+_DURATION = re.compile(r"\s*([\d.]+)s (setup|call|teardown)\s+(.+?)\s*$")
+_WORKER = re.compile(r"^\[(gw\d+)\] \[\s*\d+%\] \w+ (.+?)\s*$")
+
+
+def _unit_of(test: str, groups: dict) -> str:
+    """The unit tests/conftest.py's scheduler hands out: the module's group, or the test itself."""
+    return groups.get(test.split("::")[0], test)
+
+
+def _load_groups() -> dict:
+    """tests/conftest.py's module -> unit map, as the workers computed it (collection only, no tests run)."""
+    plugin = ROOT / "bench" / "_groups_plugin.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "groups.json"
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin.parent), os.environ.get("PYTHONPATH", "")]),
+               "WORKBENCH_BENCH_GROUPS": str(out)}
+        subprocess.run([str(BIN / "python"), "-m", "pytest", "--co", "-q", "-p", "no:xdist", "-p", "_groups_plugin",
+                        "tests"], cwd=ROOT, env=env, capture_output=True, check=True)
+        return json.loads(out.read_text())
+
+
 def tests(extra: list[str]) -> None:
-    cmd = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder",
-           "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with", "tests/sanitize.cfg", "tests", "notebooks",
-           "--durations=0", "-q", *extra]
-    t0 = time.perf_counter()
+    """``make test``'s two steps: the unit tests on two workers, then nbval alone; per unit and per worker."""
+    unit_cmd = [str(BIN / "python"), "-m", "pytest", "-n", "2", "--dist", "loadgroup", "--no-loadscope-reorder",
+                "tests", "--durations=0", "-v", *extra]
+    nbval_cmd = [str(BIN / "python"), "-m", "pytest", "-p", "no:xdist", "--nbval-lax", "--nbval-current-env",
+                 "--nbval-sanitize-with", "tests/sanitize.cfg", "notebooks", "-q"]
+    groups = _load_groups()
     with tempfile.TemporaryDirectory() as ledger:  # as make test: the notebooks' releases spend a throw-away ledger
         env = {**os.environ, "WORKBENCH_DP_LEDGER": str(Path(ledger) / "dp_ledger.json")}
-        result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        t0 = time.perf_counter()
+        result = subprocess.run(unit_cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        wall = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        nbval = subprocess.run(nbval_cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+        nbval_wall = time.perf_counter() - t0
     (ROOT / ".pytest-durations.txt").write_text(result.stdout + result.stderr)
-    wall = time.perf_counter() - t0
+    worker = {m.group(2): m.group(1) for m in map(_WORKER.match, result.stdout.splitlines()) if m}
     per_module: dict[str, float] = defaultdict(float)
+    per_unit: dict[tuple[str, str], float] = defaultdict(float)
     rows = []
-    for line in result.stdout.splitlines():
-        m = re.match(r"\s*([\d.]+)s (setup|call|teardown)\s+(\S+)", line)
+    for m in map(_DURATION.match, result.stdout.splitlines()):
         if m:
             seconds, phase, test = float(m.group(1)), m.group(2), m.group(3)
             per_module[test.split("::")[0]] += seconds
+            per_unit[(worker.get(test, "?"), _unit_of(test, groups))] += seconds
             rows.append((seconds, phase, test))
     for module, seconds in sorted(per_module.items(), key=lambda kv: -kv[1]):
         print(f"{seconds:8.1f} s  {module}")
+    print("\nper worker (units of 5 s or more; seconds summed over setup, call and teardown):")
+    for name in sorted({w for w, _ in per_unit}):
+        units = sorted(((s, u) for (w, u), s in per_unit.items() if w == name), reverse=True)
+        print(f"{name}: {sum(s for s, _ in units):.1f} s in {len(units)} units")
+        for seconds, unit in units:
+            if seconds >= 5:
+                print(f"{seconds:8.1f} s  {unit}")
     print("\nslowest 15:")
     for seconds, phase, test in sorted(rows, reverse=True)[:15]:
         print(f"{seconds:8.1f} s  {phase:<8} {test}")
     print("\n" + (result.stdout.strip().splitlines() or ["(no output)"])[-1])
-    print(f"wall time: {wall:.1f} s")
+    print(f"unit tests wall time: {wall:.1f} s")
+    print((nbval.stdout.strip().splitlines() or ["(no output)"])[-1])
+    print(f"nbval wall time: {nbval_wall:.1f} s")
 
 
 def _median_seconds(cmd: list[str], repeat: int = 5) -> float:

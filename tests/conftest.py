@@ -1,14 +1,19 @@
 """Fixtures every test shares, and how the suite is spread over the two xdist workers.
 
-``make test`` runs ``pytest -n 2 --dist loadgroup``: each test module is a group (its module fixtures are
-built once, on one worker), except where modules share something expensive, which then travels as one
-group: every module that starts Spark (``spark``: one JVM per test session), every module that reads
-the one end-to-end run (``small_synthetic_run``), and the notebooks nbval re-executes (``notebooks``:
-they share a run directory and must run in order). Groups are handed out longest first (figures from
+``make test`` runs ``pytest -n 2 --dist loadgroup``, served by this file's scheduler
+(:func:`pytest_xdist_make_scheduler`). What must run on one worker travels as one unit: modules that
+share something expensive (transitively) form a group: every module that starts Spark (``spark``: one
+JVM per test session), every module that reads the one end-to-end run (``small_synthetic_run``), each
+folder's session fixtures; a module with a module-scoped fixture of its own is a unit. The tests of any
+other module are handed out one by one. Units are handed out longest first (:data:`_SECONDS`, figures from
 ``python bench/bench_suite.py tests``), so neither worker idles at the end.
 """
 
+import json
 import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +25,6 @@ PSEUDONYM_KEY = "test-key-not-secret-0123456789"
 SMALL_SYNTHETIC = ["dataset.params.n_customers=1500", "dataset.params.seed=11",
                    "report.purpose=Quarterly fairness audit", "report.reviewer=A. Reviewer"]
 _SPARK_FIXTURES = {"spark_engine", "engines", "spark_session", "spark_settings"}
-#: the groups that take longest, started first (the rest follow in collection order)
-_LONGEST_FIRST = ["small_synthetic_run", "spark", "notebooks", "migration_runs", "tests/pipeline/test_shapes.py"]
 
 
 @pytest.fixture(autouse=True)
@@ -97,6 +100,31 @@ def small_synthetic_run(tmp_path_factory, small_synthetic_config):
         return pipeline.run(small_synthetic_config, out, progress=lambda m: None)
 
 
+# --- how the suite is spread over the two xdist workers -----------------------------------------------
+#
+# xdist's own ``--dist loadgroup`` reads ``xdist_group`` marks by renaming each test's node id, which
+# pytest 9.2 no longer allows (the id is no longer a plain attribute): every test became a unit of its
+# own and both workers built every shared fixture. So ``make test``'s ``--dist loadgroup`` is served by
+# the scheduler below: each worker writes, after collection, which module belongs to which unit, and the
+# controller reads that when it hands out work.
+
+#: seconds a unit took on its worker (``python bench/bench_suite.py tests``, 7 December 2026, load average
+#: about 14 on the 2-core machine: read them as weights), so that the longest start first and neither
+#: worker idles at the end; a key is a group, a module or a test (with or without its parameters). Units
+#: not listed follow in collection order.
+_SECONDS: dict[str, float] = {
+    "spark": 1183, "small_synthetic_run": 960,
+    "tests/pipeline/test_shapes.py::test_sensitive_attribute_shapes[40 groups-values2]": 379,
+    "tests/pipeline/test_shapes.py::test_fifty_given_segments": 197, "migration_runs": 187,
+    "tests/explain/test_stage.py": 183, "tests/test_audit_mode.py": 145, "tests/privacy/test_differencing.py": 130,
+    "tests/explain/test_counterfactual.py": 114, "tests/privacy/test_canary.py": 96,
+    "tests/pipeline/test_shapes.py::test_one_given_segment_audits_composition_only": 69,
+    "tests/fairness/test_choices.py::"
+    "test_objecting_and_contested_customers_are_in_no_selection_of_the_written_targeting": 64,
+}
+_GROUPS_FILE = "workbench_groups_file"
+
+
 def _shared_fixtures(item) -> set[str]:
     """The expensive things ``item`` shares with other modules: our session fixtures, and Spark.
 
@@ -111,9 +139,21 @@ def _shared_fixtures(item) -> set[str]:
     return shared
 
 
+def _keeps_module_together(item) -> bool:
+    """Whether ``item``'s module builds something once for all its tests (a module or class fixture)."""
+    fixtures = getattr(item, "_fixtureinfo", None)
+    return fixtures is not None and any(d.scope in ("module", "class", "package") and not name.startswith("_")
+                                        for name, defs in fixtures.name2fixturedefs.items() for d in defs)
+
+
 def _module_groups(items) -> dict:
-    """Module path -> group name: modules linked by a shared fixture (transitively) form one group."""
+    """Module path -> unit, for the modules whose tests must run on one worker (the rest run test by test).
+
+    Modules linked by a shared fixture (transitively) form one unit named after it; a module with a
+    fixture of its own that is built once per module is a unit named after the module.
+    """
     parent: dict = {}
+    together: set = set()
 
     def find(x):
         while parent.setdefault(x, x) != x:
@@ -126,22 +166,67 @@ def _module_groups(items) -> dict:
             parent[find(module)] = find("notebooks")
         for shared in _shared_fixtures(item):
             parent[find(module)] = find(shared)
+        if _keeps_module_together(item):
+            together.add(module)
         find(module)
     names = {}
     for node in parent:
         names.setdefault(find(node), node if not node.endswith((".py", ".ipynb")) else None)
-    return {node: names[find(node)] or find(node) for node in parent if node.endswith((".py", ".ipynb"))}
+    return {node: names[find(node)] or find(node) for node in parent if node.endswith((".py", ".ipynb"))
+            and (node in together or names[find(node)] or find(node) != node)}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which turns the marks into groups
+def _unit(nodeid: str, groups: dict) -> str:
+    """The unit of work a test belongs to: its module's group, or the test itself."""
+    return groups.get(nodeid.split("::")[0], nodeid)
+
+
+def _estimate(unit: str) -> float:
+    """Seconds :data:`_SECONDS` gives ``unit`` (a group, a module, or one test), 0 when not measured."""
+    return _SECONDS.get(unit, _SECONDS.get(unit.split("[")[0], 0.0))
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     groups = _module_groups(items)
-    module = {id(item): str(item.path.relative_to(item.config.rootpath)) for item in items}
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[module[id(item)]]))
+    path = getattr(config, "workerinput", {}).get(_GROUPS_FILE)
+    if path:  # an xdist worker: tell the controller's scheduler (every worker writes the same map)
+        tmp = f"{path}.{config.workerinput['workerid']}"
+        Path(tmp).write_text(json.dumps(groups))
+        os.replace(tmp, path)
+    items.sort(key=lambda item: -_estimate(_unit(item.nodeid, groups)))  # stable: longest units first
 
-    def rank(item):
-        group = groups[module[id(item)]]
-        return _LONGEST_FIRST.index(group) if group in _LONGEST_FIRST else len(_LONGEST_FIRST)
 
-    items.sort(key=rank)  # stable: the order within a group is kept
+def _groups_file(config) -> str:
+    """Where the workers write the group map for the controller: one temporary folder per test session."""
+    if not hasattr(config, "_workbench_groups_file"):
+        folder = Path(tempfile.mkdtemp(prefix="workbench-groups-"))
+        config._workbench_groups_file = str(folder / "groups.json")
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    return config._workbench_groups_file
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """The controller gives every worker the path of the group map (:func:`pytest_xdist_make_scheduler`)."""
+    node.workerinput[_GROUPS_FILE] = _groups_file(node.config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup``: units from :func:`_module_groups`, handed out in the workers' order."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    path = Path(_groups_file(config))
+
+    class GroupScheduling(LoadScopeScheduling):
+        groups = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:  # read once, after every worker has collected
+                self.groups = json.loads(path.read_text())
+            return _unit(nodeid, self.groups)
+
+    return GroupScheduling(config, log)
