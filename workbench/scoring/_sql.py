@@ -46,7 +46,8 @@ class Warehouse:
         Whether a blank opt-out flag counts as opted out (the run's ``dataset.blank_consent``).
     choices : str or None
         The customer choices register (issue 27): customers whose objection to profiling is in force
-        there are never scored. None: no register is read.
+        there are never scored, and its corrections in force replace the customer table's values.
+        None: no register is read.
     choice_columns : dict
         Register role (``id``, ``kind``, ``value``, ``recorded_at``) -> column.
     """

@@ -201,7 +201,8 @@ def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers",
         Score as of this time instead of the run's ``as_of`` (the day after its last transaction).
     choices : str, optional
         The warehouse's customer choices register (issue 27): customers whose objection to profiling
-        is in force there get no row. Required when the run was prepared with a register.
+        is in force there get no row; its corrections in force replace the customer table's values.
+        Required when the run was prepared with a register.
 
     Returns
     -------
