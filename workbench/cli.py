@@ -239,8 +239,9 @@ def export_sql_command(
                                      "choice_id, choice_kind, choice_value, choice_recorded_at)."),
     as_of: Optional[str] = typer.Option(None, "--as-of", help="Score as of this time (default: the run's as_of)."),
     choices: Optional[str] = typer.Option(None, "--choices-table", help="The warehouse's customer choices register: "
-                                          "customers objecting to profiling get no segment (required when the run "
-                                          "had a register)."),
+                                          "customers objecting to profiling get no segment, corrections (rectify) in "
+                                          "force replace the customer table's values (required when the run had a "
+                                          "register)."),
 ) -> None:
     """Write the run's segmentation (features, model, names) as one SQL query for the customer's warehouse."""
     from .scoring import export_sql

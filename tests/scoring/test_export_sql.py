@@ -58,7 +58,7 @@ def test_exported_duckdb_sql_gives_every_customer_the_runs_segment(scored_run, t
     model_version = scoring.model_version(run)
     assert f"model_version: sha256:{model_version}" in text and "config_sha256: " in text
     assert "as_of: " in text and "strictly before" in text
-    assert "-- choices: customers whose objection to profiling is in force in choices" in text
+    assert "-- choices: choices (id, kind, value, recorded_at), every record" in text and "rectify" in text
     got = _plain_duckdb(sql_file, raw["customers"], raw["transactions"], tmp_path, choices=raw["choices"])
     assert list(got.columns) == ["customer_id", "segment", "segment_name", "margin"]
     got["pseudonym"] = raw["pseudonym"](got["customer_id"])

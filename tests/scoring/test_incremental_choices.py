@@ -123,3 +123,53 @@ def test_objections_follow_the_records_times_and_the_flag_and_export_sql_agrees(
     assert set(got.index) == set(now.index) - without
     np.testing.assert_array_equal(got.loc[now.index.difference(list(without))].to_numpy(),
                                   now.loc[now.index.difference(list(without)), "segment"].astype(int).to_numpy())
+
+
+def test_export_sql_applies_the_corrections_in_force_as_the_incremental_path_does(run_copy, spark_engine, tmp_path):
+    """Corrections (one superseded by a later one, one withdrawn) given to `assign --choices` and the same register
+    in the warehouse: plain DuckDB and Spark running the exported SQL give every customer the history's segment."""
+    run, raw = run_copy
+    scoring.seed_history(run.path)
+    saved = run.read_table("segments/assignments.parquet").set_index("customer_id")["segment"]
+    prepared = run.customers().set_index("customer_id")
+    ids = _in_run(raw, run)
+    segments = saved.loc[raw["pseudonym"](pd.Series(ids))].to_numpy()
+    complete = prepared.loc[raw["pseudonym"](pd.Series(ids)), INPUTS].notna().all(axis=1).to_numpy()
+    who, donors = ids[segments == segments[0]][:4], ids[(segments != segments[0]) & complete][:4]
+    theirs = raw["pseudonym"](pd.Series(donors))
+    rows = [(c, "rectify", f"{col}={prepared.loc[d, col]}", "2026-07-10") for c, d in zip(who, theirs) for col in INPUTS]
+    rows.append((who[0], "rectify", "household_size=99", "2026-07-05"))  # superseded by the later correction
+    first = _records(rows)
+    report = scoring.assign_incremental(run.path, since=SINCE, choices=first)
+    assert report["rescored_choice"] == 4 and report["moved"] > 0
+    second = _records([(who[3], "withdraw", "rectify", "2026-07-20")])
+    report = scoring.assign_incremental(run.path, since=SINCE, choices=second)
+    now = scoring.current(scoring.read_history(run.path))
+    back = raw["pseudonym"](pd.Series(who[3:]))
+    assert report["rescored_choice"] == 1 and now.loc[back, "segment"].astype(int).tolist() == saved.loc[back].tolist()
+    moved = raw["pseudonym"](pd.Series(who[:3]))
+    assert (now.loc[moved, "segment"].astype(int).to_numpy() != saved.loc[moved].to_numpy()).any()
+    expected = now.loc[now["segment"].notna(), "segment"].astype(int)
+
+    register = pd.concat([pd.read_parquet(raw["choices"]), first, second], ignore_index=True)
+    register.to_parquet(tmp_path / "register.parquet")
+    scoring.export_sql(run.path, "duckdb", tmp_path / "seg.sql", choices="choices", as_of=report["as_of"])
+    got = _plain_duckdb(tmp_path / "seg.sql", raw["customers"], raw["transactions"], tmp_path,
+                        choices=tmp_path / "register.parquet")
+    got = got.set_index(raw["pseudonym"](got["customer_id"]))["segment"]
+    assert set(got.index) == set(expected.index)
+    np.testing.assert_array_equal(got.loc[expected.index].to_numpy(), expected.to_numpy())
+
+    spark = spark_engine.spark
+    for view, path in (("customers", raw["customers"]), ("transactions", raw["transactions"]),
+                       ("choices", tmp_path / "register.parquet")):
+        spark.read.parquet(str(path)).createOrReplaceTempView(view)
+    try:
+        text = scoring.export_sql(run.path, "spark", choices="choices", as_of=report["as_of"])
+        on_spark = spark.sql(text.rstrip().rstrip(";")).toPandas()
+    finally:
+        for view in ("customers", "transactions", "choices"):
+            spark.catalog.dropTempView(view)
+    on_spark = on_spark.set_index(raw["pseudonym"](on_spark["customer_id"]))["segment"]
+    assert set(on_spark.index) == set(expected.index)
+    np.testing.assert_array_equal(on_spark.loc[expected.index].to_numpy(), expected.to_numpy())

@@ -27,7 +27,9 @@ seed): a batch costs what its customers cost, not what the base does. :func:`ass
 long since each current assignment was last confirmed by data (notebook 05).
 
 :func:`export_sql` reads the warehouse's choices register too (``--choices-table``; required when the
-run had a register): customers whose objection to profiling is in force there get no row.
+run had a register): customers whose objection to profiling is in force there get no row, and the
+corrections in force there (``rectify``, as the incremental path applies them) replace the customer
+table's values before the features.
 
 Modules: ``_sql`` (the query and its translation), ``_history`` (intervals), ``_batch`` (a batch's
 tables, what is new, who is re-scored and why), ``_keyed`` (keyed stores), ``stage`` (reads the run

@@ -46,7 +46,8 @@ class Warehouse:
         Whether a blank opt-out flag counts as opted out (the run's ``dataset.blank_consent``).
     choices : str or None
         The customer choices register (issue 27): customers whose objection to profiling is in force
-        there are never scored. None: no register is read.
+        there are never scored, and its corrections in force replace the customer table's values.
+        None: no register is read.
     choice_columns : dict
         Register role (``id``, ``kind``, ``value``, ``recorded_at``) -> column.
     """
@@ -63,13 +64,31 @@ class Warehouse:
 
 @dataclass
 class FrozenFeatures:
-    """What the run's feature query computed: families, share levels, settings and ``as_of``."""
+    """What the run's feature query computed: families, share levels, settings and ``as_of``.
+
+    ``customer_types`` maps each of ``customer_columns`` to its SQL type in the run's prepared table
+    (:func:`sql_types`): a correction in force is read as that type, as the incremental path reads it.
+    """
 
     families: list[str]
     levels: dict[str, list[str]]
     settings: dict
     as_of: pd.Timestamp
     customer_columns: list[str]
+    customer_types: dict[str, str] = field(default_factory=dict)
+
+
+def sql_types(schema) -> dict[str, str]:
+    """A pyarrow schema's columns -> ``BOOLEAN``, ``BIGINT``, ``DOUBLE``, ``TIMESTAMP`` or ``VARCHAR``."""
+    import pyarrow as pa
+
+    out = {}
+    for fld in schema:
+        kind = fld.type.value_type if pa.types.is_dictionary(fld.type) else fld.type
+        out[fld.name] = ("BOOLEAN" if pa.types.is_boolean(kind) else "BIGINT" if pa.types.is_integer(kind)
+                         else "DOUBLE" if pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+                         else "TIMESTAMP" if pa.types.is_timestamp(kind) or pa.types.is_date(kind) else "VARCHAR")
+    return out
 
 
 def _ident(name: str) -> str:
@@ -132,29 +151,64 @@ def objecting_query(table: str, columns: dict | None = None) -> str:
     return f"WITH {', '.join(_objecting_ctes(wh))} SELECT _id FROM objecting"
 
 
-def rectifying_query(table: str, columns: dict | None = None) -> str:
-    """The corrections in force in ``table``'s register: ``_id`` (as text), ``target`` (the column), ``fix``.
+def _rectifying_ctes(table: str, columns: dict) -> list[str]:
+    """``fixed``: the corrections in force, ``_id`` (as text), ``target`` (the column) and ``fix`` (text).
 
     The register's rule (:func:`workbench.engine._choice_queries.choice_state_query`): per customer
     and column the latest ``rectify`` (value ``column=value``) counts, unless a ``withdraw`` with
-    value ``rectify`` was recorded at or after it.
+    value ``rectify`` was recorded at or after it. Every record counts whatever its date, as objections do.
     """
-    cols = {**CHOICE_COLUMNS, **(columns or {})}
-    rid = f"CAST(r.{_ident(cols['id'])} AS VARCHAR)"
-    when = f"CAST(r.{_ident(cols['recorded_at'])} AS TIMESTAMP)"
-    kind = f"lower(trim(CAST(r.{_ident(cols['kind'])} AS VARCHAR)))"
-    value = f"CAST(r.{_ident(cols['value'])} AS VARCHAR)"
+    rid = f"CAST(r.{_ident(columns['id'])} AS VARCHAR)"
+    when = f"CAST(r.{_ident(columns['recorded_at'])} AS TIMESTAMP)"
+    kind = f"lower(trim(CAST(r.{_ident(columns['kind'])} AS VARCHAR)))"
+    value = f"CAST(r.{_ident(columns['value'])} AS VARCHAR)"
     eq = f"POSITION('=' IN {value})"  # standard SQL: SQLGlot writes Spark's LOCATE
     target = f"trim(substr({value}, 1, {eq} - 1))"
-    return (
-        f"WITH fixes AS (SELECT {rid} AS _id, {target} AS target, trim(substr({value}, {eq} + 1)) AS fix, "
+    return [
+        f"fixes AS (SELECT {rid} AS _id, {target} AS target, trim(substr({value}, {eq} + 1)) AS fix, "
         f"{when} AS _at, row_number() OVER (PARTITION BY {rid}, {target} ORDER BY {when} DESC, {value} DESC) "
-        f"AS _rank FROM {_table(table)} AS r WHERE {kind} = 'rectify' AND {eq} > 1), "
-        f"withdrawn AS (SELECT {rid} AS _id, max({when}) AS _at FROM {_table(table)} AS r "
-        f"WHERE {kind} = 'withdraw' AND lower(trim({value})) = 'rectify' GROUP BY {rid}) "
-        "SELECT f._id AS _id, f.target AS target, f.fix AS fix FROM fixes AS f LEFT JOIN withdrawn AS w "
-        "ON f._id = w._id WHERE f._rank = 1 AND (w._at IS NULL OR f._at > w._at) ORDER BY f._id, f.target"
-    )
+        f"AS _rank FROM {_table(table)} AS r WHERE {kind} = 'rectify' AND {eq} > 1)",
+        f"fixes_withdrawn AS (SELECT {rid} AS _id, max({when}) AS _at FROM {_table(table)} AS r "
+        f"WHERE {kind} = 'withdraw' AND lower(trim({value})) = 'rectify' GROUP BY {rid})",
+        "fixed AS (SELECT f._id AS _id, f.target AS target, f.fix AS fix FROM fixes AS f "
+        "LEFT JOIN fixes_withdrawn AS w ON f._id = w._id WHERE f._rank = 1 AND (w._at IS NULL OR f._at > w._at))",
+    ]
+
+
+def rectifying_query(table: str, columns: dict | None = None) -> str:
+    """The corrections in force in ``table``'s register: ``_id`` (as text), ``target`` (the column), ``fix``."""
+    ctes = _rectifying_ctes(table, {**CHOICE_COLUMNS, **(columns or {})})
+    return f"WITH {', '.join(ctes)} SELECT _id, target, fix FROM fixed ORDER BY _id, target"
+
+
+def _typed_fix(fix: str, sql_type: str) -> str:
+    """A corrected value (trimmed text) as ``sql_type``, read as the incremental path reads it
+    (:func:`workbench.scoring._batch.rectified`): a flag by its yes/no words, an integer via a number."""
+    from ..engine._choice_queries import TRUE_WORDS
+
+    if sql_type == "BOOLEAN":
+        return f"lower({fix}) IN ({', '.join(_text(w) for w in TRUE_WORDS)})"
+    if sql_type == "BIGINT":
+        return f"CAST(CAST({fix} AS DOUBLE) AS BIGINT)"
+    return fix if sql_type == "VARCHAR" else f"CAST({fix} AS {sql_type})"
+
+
+def _rectified_cte(frozen: FrozenFeatures, wh: Warehouse) -> str:
+    """``rectified``: the customer table's id, opt-out flag and model inputs, each corrected where a
+    ``rectify`` in force names it (one pivot row per corrected customer, joined on the id as text)."""
+    cid = _ident(wh.customer_id)
+    items = [f"c.{cid} AS {cid}"] + ([f"c.{_ident(wh.opt_out)} AS {_ident(wh.opt_out)}"]
+                                     if wh.opt_out and wh.opt_out != wh.customer_id else [])
+    pivot = []
+    for n, col in enumerate(c for c in frozen.customer_columns if c not in (wh.customer_id, wh.opt_out)):
+        pivot.append(f"max(CASE WHEN target = {_text(col)} THEN fix END) AS _fix{n}")
+        typed = _typed_fix(f"f._fix{n}", frozen.customer_types.get(col, "VARCHAR"))
+        items.append(f"CASE WHEN f._fix{n} IS NULL THEN c.{_ident(col)} ELSE {typed} END AS {_ident(col)}")
+    if not pivot:
+        return f"rectified AS (SELECT {', '.join(items)} FROM {_table(wh.customers)} AS c)"
+    return (f"rectified AS (SELECT {', '.join(items)} FROM {_table(wh.customers)} AS c "
+            f"LEFT JOIN (SELECT _id, {', '.join(pivot)} FROM fixed GROUP BY _id) AS f "
+            f"ON CAST(c.{cid} AS VARCHAR) = f._id)")
 
 
 def _features_cte(frozen: FrozenFeatures, wh: Warehouse, model_inputs: list[str]) -> str:
@@ -169,11 +223,11 @@ def _features_cte(frozen: FrozenFeatures, wh: Warehouse, model_inputs: list[str]
                      else f"{value} AS {_ident(col)}")
     join = f"LEFT JOIN agg ON c.{_ident(wh.customer_id)} = agg.customer_id " if frozen.families else ""
     kept = _kept_condition(wh)
+    source = "rectified" if wh.choices and frozen.customer_columns else _table(wh.customers)
     if wh.choices:  # an anti-join: NOT IN would drop everyone if the register held a NULL id
         join += f"LEFT JOIN objecting AS ob ON CAST(c.{_ident(wh.customer_id)} AS VARCHAR) = ob._id "
         kept += " AND ob._id IS NULL"
-    return (f"features AS (SELECT {', '.join(items)} FROM {_table(wh.customers)} AS c "
-            f"{join}WHERE {kept})")
+    return f"features AS (SELECT {', '.join(items)} FROM {source} AS c {join}WHERE {kept})"
 
 
 def export_query(model, frozen: FrozenFeatures, warehouse: Warehouse) -> str:
@@ -212,6 +266,8 @@ def export_query(model, frozen: FrozenFeatures, warehouse: Warehouse) -> str:
         ctes = [_transaction_cte(frozen, warehouse), f"agg AS (SELECT {', '.join(sel)} FROM tx GROUP BY customer_id)"]
     if warehouse.choices:
         ctes += _objecting_ctes(warehouse)
+        if frozen.customer_columns:  # corrections in force replace the stored values before the features
+            ctes += [*_rectifying_ctes(warehouse.choices, warehouse.choice_columns), _rectified_cte(frozen, warehouse)]
     ctes.append(_features_cte(frozen, warehouse, inputs))
     score_ctes, final = score_parts(model, "features", margin=True)
     names = " ".join(f"WHEN {int(j)} THEN {_text(n)}" for j, n in sorted(model.segment_names_.items()))
@@ -244,6 +300,16 @@ def transpile(text: str, dialect: str) -> str:
     except SqlglotError as exc:
         raise InputError(f"SQLGlot cannot translate the segmentation to {dialect}: {exc}. "
                          f"Export to one of {', '.join(DIALECTS)}.") from exc
+
+
+def register_fact(wh: Warehouse) -> str:
+    """The header's line on how the query reads the warehouse's choices register ``wh.choices``."""
+    c = wh.choice_columns
+    return (f"{wh.choices} ({c['id']}, {c['kind']}, {c['value']}, {c['recorded_at']}), every record whatever its "
+            "date: customers whose objection to profiling is in force (kind object_profiling not cancelled by a "
+            "later withdraw with value object_profiling) are excluded; corrections in force (per customer and "
+            "column the latest rectify with value column=value, not cancelled by a later withdraw with value "
+            "rectify) replace the customer table's values, read as the run's column types")
 
 
 def header(facts: dict) -> str:

@@ -21,7 +21,8 @@ from ..features import default_as_of, level_column
 from ..pipeline._provenance import config_hash
 from ..rundir import Run
 from . import _batch, _keyed
-from ._sql import CHOICE_COLUMNS, TRANSACTION_COLUMNS, FrozenFeatures, Warehouse, export_query, header, transpile
+from ._sql import (CHOICE_COLUMNS, TRANSACTION_COLUMNS, FrozenFeatures, Warehouse, export_query, header,
+                   register_fact, sql_types, transpile)
 
 _MODEL = "artifacts/segments/model.joblib"
 _SEGMENTS = "artifacts/segments/segments.json"
@@ -92,6 +93,8 @@ def _run_facts(run: Run, from_tx: pd.DataFrame) -> dict:
 
 def frozen_features(run: Run, as_of=None) -> FrozenFeatures:
     """The run's feature definitions: used families, share levels, settings and ``as_of`` (default: the run's)."""
+    import pyarrow.parquet as pq
+
     inputs = run.read_table("segments/inputs.parquet")
     used = inputs[inputs["used"].astype(bool)]
     from_tx = used[used["source"] == "transactions"]
@@ -103,7 +106,7 @@ def frozen_features(run: Run, as_of=None) -> FrozenFeatures:
         families=list(dict.fromkeys(from_tx["family"])), levels=facts["levels"], settings=settings,
         as_of=_batch.as_timestamp(as_of) if as_of is not None else run_as_of,
         customer_columns=list(used.loc[used["source"] == "customers", "feature"]),
-    )
+        customer_types=sql_types(pq.read_schema(run.path / "data" / "customers.parquet")))
 
 
 _CHOICE_ROLES = {f"choice_{role}": role for role in CHOICE_COLUMNS}
@@ -167,10 +170,7 @@ def _facts(run: Run, model, frozen: FrozenFeatures, wh: Warehouse, dialect: str)
 def _choices_fact(run: Run, wh: Warehouse) -> str:
     """The header's line on the choices register; without a table, refused when the run honoured one."""
     if wh.choices:
-        c = wh.choice_columns
-        return (f"customers whose objection to profiling is in force in {wh.choices} ({c['id']}, {c['kind']}, "
-                f"{c['value']}, {c['recorded_at']}) are excluded: kind object_profiling not cancelled by a later "
-                "withdraw with value object_profiling, whatever the record's date")
+        return register_fact(wh)
     if run.read_json("data/prepare.json").get("choices"):
         raise InputError(
             f"{run.path} honoured a customer choices register (objections to profiling removed those customers "
@@ -201,7 +201,8 @@ def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers",
         Score as of this time instead of the run's ``as_of`` (the day after its last transaction).
     choices : str, optional
         The warehouse's customer choices register (issue 27): customers whose objection to profiling
-        is in force there get no row. Required when the run was prepared with a register.
+        is in force there get no row; its corrections in force replace the customer table's values.
+        Required when the run was prepared with a register.
 
     Returns
     -------
