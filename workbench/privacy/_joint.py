@@ -309,7 +309,7 @@ def suppress_jointly(
             warnings.simplefilter("ignore")
             sup = _protect(flat, model.equations, hidden_before | small_new | is_diff, is_total, free=mine,
                            unprotected=is_diff & ~small_diff, integer=rules)
-        return sup, rules.exposed(flat, model.equations, sup) is None
+        return sup, not rules.exposed(flat, model.equations, sup)
 
     sup, safe = protect(marked=True)
     # printing which hidden cells are "< k" narrows an earlier table's hidden count: one marker for all
