@@ -3,7 +3,7 @@
 Usage::
 
     python bench/bench_suppression.py capture [--customers 1500] [--base DIR] [--out FILE]
-    python bench/bench_suppression.py replay FILE [--no-incremental]
+    python bench/bench_suppression.py replay FILE [--no-incremental] [--one-per-round]
 
 ``capture`` prepares a synthetic run through notebooks 01-07 (:func:`bench_attacker.build`, reused when
 built before), runs notebook 08's stage calls (``campaign_run``, ``segment_kpis``) and pickles the arguments
@@ -64,7 +64,7 @@ def capture(customers: int, base: Path, out: Path) -> None:
     shutil.rmtree(work.parent)
 
 
-def replay(path: Path, incremental: bool) -> None:
+def replay(path: Path, incremental: bool, batch: bool) -> None:
     """Time ``suppress_jointly`` on each captured call; hidden cells and the attacker's verdict."""
     import pandas as pd
 
@@ -80,7 +80,7 @@ def replay(path: Path, incremental: bool) -> None:
             stats[key] = 0
         bound = signature.bind(*call["args"], **call["kwargs"])
         bound.apply_defaults()
-        a = dict(bound.arguments, incremental=incremental)
+        a = dict(bound.arguments, incremental=incremental, **({} if batch else {"batch": False}))
         wall, cpu = time.perf_counter(), time.process_time()
         table = _joint.suppress_jointly(**a)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -111,11 +111,12 @@ def main() -> None:
     rep = sub.add_parser("replay")
     rep.add_argument("file", type=Path)
     rep.add_argument("--no-incremental", action="store_true")
+    rep.add_argument("--one-per-round", action="store_true", help="batch=False: one complement per attack")
     args = parser.parse_args()
     if args.command == "capture":
         capture(args.customers, args.base, args.out)
     else:
-        replay(args.file, not args.no_incremental)
+        replay(args.file, not args.no_incremental, not args.one_per_round)
 
 
 if __name__ == "__main__":

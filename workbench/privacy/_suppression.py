@@ -22,6 +22,7 @@ def suppress_counts(
     total_label: str = "Total",
     width: int = PROTECTION_WIDTH,
     incremental: bool = True,
+    batch: bool = True,
 ) -> pd.DataFrame:
     """Small-cell suppression of a 2-D table of counts, with complementary suppression.
 
@@ -66,6 +67,9 @@ def suppress_counts(
     incremental : bool, default True
         Let the integer attacks of successive rounds reuse what earlier ones found
         (:class:`._attack.AttackMemo`); False attacks every round from scratch. Either gives the same table.
+    batch : bool, default True
+        Choose a complement for every exposed cell after each attack (:func:`_batch`); False hides one
+        cell per attack (slower, and often more cells). Both end only when the attack finds nothing.
 
     Returns
     -------
@@ -88,7 +92,7 @@ def suppress_counts(
     primary = (flat > 0) & (flat < k)
     rules = _IntegerRules(small=primary, difference=np.zeros(len(flat), dtype=bool), k=k, width=width,
                           incremental=incremental)
-    suppressed = _protect(flat, equations, primary, is_total.ravel(), integer=rules)
+    suppressed = _protect(flat, equations, primary, is_total.ravel(), integer=rules, batch=batch)
     out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
     result = pd.DataFrame(out, index=pd.Index(index, name=table.index.name), columns=pd.Index(columns, name=table.columns.name))
     rows, cols = np.unravel_index(np.flatnonzero(suppressed & ~primary), shape)
