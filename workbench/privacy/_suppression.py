@@ -245,9 +245,16 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=
     def linear(target, trial, order):
         return _complement_for(target, trial, equations, eq_of, order, free)
 
+    exposures: dict[int, int] = {}
+
     def attacked(target, trial, order):
+        # in a batch the cheapest candidate is hidden untried (it nearly always protects its target, and the
+        # next attack checks it anyway); a target exposed a second time gets its candidates tried; one exposed
+        # again after that needs several cells, which no single trial finds, so each round adds the cheapest
+        exposures[target] = exposures.get(target, 0) + 1
+        tries = 3 if exposures[target] == 2 or not batch else 0
         return integer.complement_for(target, _candidates(target, trial, equations, eq_of, order, free), flat,
-                                      equations, trial)
+                                      equations, trial, tries)
 
     for _ in range(max_rounds):
         _degree_rule(sup, equations, cost, free, unprotected)
