@@ -46,15 +46,15 @@ def _components(unknown_pos: np.ndarray, rows: list[np.ndarray]) -> list[np.ndar
 def _system(values: np.ndarray, equations: list, unknown: np.ndarray):
     """Each equation's coefficients on the unknowns and its right-hand side once known cells are moved over."""
     unk = np.flatnonzero(unknown)
-    pos = {int(v): i for i, v in enumerate(unk)}
+    pos = np.zeros(len(unknown), dtype=int)
+    pos[unk] = np.arange(len(unk))
     rows, rhs = [], []
     for idx, coef, b in equations:
         mask = unknown[idx]
         if not mask.any():
             continue
         row = np.zeros(len(unk))
-        for v, c in zip(idx[mask], coef[mask]):
-            row[pos[int(v)]] += c
+        np.add.at(row, pos[idx[mask]], coef[mask])
         rows.append(row)
         rhs.append(b - float(np.dot(coef[~mask], values[idx[~mask]])))
     return unk, rows, np.array(rhs)

@@ -76,15 +76,15 @@ def _unknown_rows(equations, unknown: np.ndarray) -> list[tuple[int, np.ndarray]
     """Each equation's coefficients on the unknown cells, as (equation, row) pairs, skipping those
     with no unknown cell."""
     unk = np.flatnonzero(unknown)
-    pos = {int(v): i for i, v in enumerate(unk)}
+    pos = np.zeros(len(unknown), dtype=int)
+    pos[unk] = np.arange(len(unk))
     rows = []
     for e, (idx, coef, _) in enumerate(equations):
         mask = unknown[idx]
         if not mask.any():
             continue
         row = np.zeros(len(unk))
-        for v, c in zip(idx[mask], coef[mask]):
-            row[pos[int(v)]] = c
+        row[pos[idx[mask]]] = coef[mask]
         rows.append((e, row))
     return rows
 
