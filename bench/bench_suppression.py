@@ -3,7 +3,7 @@
 Usage::
 
     python bench/bench_suppression.py capture [--customers 1500] [--base DIR] [--out FILE]
-    python bench/bench_suppression.py replay FILE [--no-incremental] [--one-per-round]
+    python bench/bench_suppression.py replay FILE [--only N] [--no-incremental] [--one-per-round]
 
 ``capture`` prepares a synthetic run through notebooks 01-07 (:func:`bench_attacker.build`, reused when
 built before), runs notebook 08's stage calls (``campaign_run``, ``segment_kpis``) and pickles the arguments
@@ -64,7 +64,7 @@ def capture(customers: int, base: Path, out: Path) -> None:
     shutil.rmtree(work.parent)
 
 
-def replay(path: Path, incremental: bool, batch: bool) -> None:
+def replay(path: Path, incremental: bool, batch: bool, only: int | None = None) -> None:
     """Time ``suppress_jointly`` on each captured call; hidden cells and the attacker's verdict."""
     import pandas as pd
 
@@ -72,6 +72,7 @@ def replay(path: Path, incremental: bool, batch: bool) -> None:
     from workbench.privacy import _joint, joint_disclosure
 
     calls = pickle.loads(path.read_bytes())
+    calls = calls if only is None else calls[only:only + 1]
     stats = _counted()
     rows = []
     signature = inspect.signature(_joint.suppress_jointly)
@@ -111,12 +112,13 @@ def main() -> None:
     rep = sub.add_parser("replay")
     rep.add_argument("file", type=Path)
     rep.add_argument("--no-incremental", action="store_true")
+    rep.add_argument("--only", type=int, help="replay only this call (0-based)")
     rep.add_argument("--one-per-round", action="store_true", help="batch=False: one complement per attack")
     args = parser.parse_args()
     if args.command == "capture":
         capture(args.customers, args.base, args.out)
     else:
-        replay(args.file, not args.no_incremental, not args.one_per_round)
+        replay(args.file, not args.no_incremental, not args.one_per_round, args.only)
 
 
 if __name__ == "__main__":
