@@ -25,37 +25,36 @@ PROTECTION_WIDTH = 2
 
 
 def _components(unknown_pos: np.ndarray, rows: list[np.ndarray]) -> list[np.ndarray]:
-    """Groups of unknowns (positions into ``unknown_pos``) that share an equation, transitively."""
-    parent = np.arange(len(unknown_pos))
+    """Groups of unknowns (positions into ``unknown_pos``) that share an equation, transitively; ordered by
+    their first unknown, each sorted (the connected components of the unknowns' shared-equation graph)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def find(i):
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for row in rows:
-        nz = np.flatnonzero(row)
-        for j in nz[1:]:
-            a, b = find(nz[0]), find(j)
-            if a != b:
-                parent[b] = a
-    roots = np.array([find(i) for i in range(len(unknown_pos))])
-    return [np.flatnonzero(roots == r) for r in dict.fromkeys(roots.tolist())]
+    n = len(unknown_pos)
+    if not rows:
+        return [np.array([i]) for i in range(n)]
+    eq, var = np.nonzero(np.array(rows))
+    # unknowns and equations as the two sides of one graph: an unknown reaches every other of its equations
+    graph = coo_matrix((np.ones(len(eq)), (var, n + eq)), shape=(n + len(rows),) * 2)
+    _, labels = connected_components(graph, directed=False)
+    labels = labels[:n]
+    order = np.argsort(labels, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
+    return sorted(groups, key=lambda g: g[0])
 
 
 def _system(values: np.ndarray, equations: list, unknown: np.ndarray):
     """Each equation's coefficients on the unknowns and its right-hand side once known cells are moved over."""
     unk = np.flatnonzero(unknown)
-    pos = {int(v): i for i, v in enumerate(unk)}
+    pos = np.zeros(len(unknown), dtype=int)
+    pos[unk] = np.arange(len(unk))
     rows, rhs = [], []
     for idx, coef, b in equations:
         mask = unknown[idx]
         if not mask.any():
             continue
         row = np.zeros(len(unk))
-        for v, c in zip(idx[mask], coef[mask]):
-            row[pos[int(v)]] += c
+        np.add.at(row, pos[idx[mask]], coef[mask])
         rows.append(row)
         rhs.append(b - float(np.dot(coef[~mask], values[idx[~mask]])))
     return unk, rows, np.array(rhs)
@@ -287,7 +286,7 @@ class AttackMemo:
         """The remembered points, at ``positions``, that satisfy this programme exactly (rows)."""
         if not self._points:
             return None
-        w = np.stack(list(self._points.values()))[:, positions]
+        w = np.stack([point[positions] for point in self._points.values()])
         ok = ~np.isnan(w).any(axis=1)
         w = w[ok]
         inside = (w >= lb - 1e-9) & (w <= ub + 1e-9) | ((integrality == 3) & (w == 0))

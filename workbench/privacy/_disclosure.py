@@ -76,15 +76,15 @@ def _unknown_rows(equations, unknown: np.ndarray) -> list[tuple[int, np.ndarray]
     """Each equation's coefficients on the unknown cells, as (equation, row) pairs, skipping those
     with no unknown cell."""
     unk = np.flatnonzero(unknown)
-    pos = {int(v): i for i, v in enumerate(unk)}
+    pos = np.zeros(len(unknown), dtype=int)
+    pos[unk] = np.arange(len(unk))
     rows = []
     for e, (idx, coef, _) in enumerate(equations):
         mask = unknown[idx]
         if not mask.any():
             continue
         row = np.zeros(len(unk))
-        for v, c in zip(idx[mask], coef[mask]):
-            row[pos[int(v)]] = c
+        row[pos[idx[mask]]] = coef[mask]
         rows.append((e, row))
     return rows
 
@@ -159,7 +159,10 @@ def _fixed(a: np.ndarray) -> np.ndarray:
         # one BLAS thread: a few hundred columns gain nothing from two, and on a busy machine the second
         # thread's waits made each decomposition 10-20 times slower (bench/README.md, issue 23)
         with threadpool_limits(limits=1, user_api="blas"):
-            basis = null_space(a)
+            try:
+                basis = null_space(a)
+            except np.linalg.LinAlgError:  # LAPACK's divide-and-conquer SVD fails on a few matrices
+                basis = null_space(a, lapack_driver="gesvd")
         _FIXED[key] = np.ones(a.shape[1], dtype=bool) if basis.size == 0 else np.linalg.norm(basis, axis=1) < 1e-8
         if len(_FIXED) > 4096:
             _FIXED.popitem(last=False)

@@ -244,6 +244,7 @@ def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str, popul
 def suppress_jointly(
     counts: pd.DataFrame, row_dim: str, col_dim: str, published: pd.DataFrame, k: int = 10,
     population: str = "", within: str | None = None, width: int = PROTECTION_WIDTH, incremental: bool = True,
+    batch: bool = True,
 ) -> pd.DataFrame:
     """Small-cell suppression of a new table (with margins) against every table already published.
 
@@ -273,6 +274,9 @@ def suppress_jointly(
     incremental : bool, default True
         Let the attacks of successive rounds reuse what earlier ones found
         (:class:`._attack.AttackMemo`); False attacks every round from scratch. Either gives the same table.
+    batch : bool, default True
+        Choose a complement for every exposed cell after each attack; False hides one cell per attack
+        (:func:`._suppression._protect`). Both end only when the attack narrows nothing.
 
     Returns
     -------
@@ -308,8 +312,8 @@ def suppress_jointly(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sup = _protect(flat, model.equations, hidden_before | small_new | is_diff, is_total, free=mine,
-                           unprotected=is_diff & ~small_diff, integer=rules)
-        return sup, rules.exposed(flat, model.equations, sup) is None
+                           unprotected=is_diff & ~small_diff, integer=rules, batch=batch)
+        return sup, not rules.exposed(flat, model.equations, sup)
 
     sup, safe = protect(marked=True)
     # printing which hidden cells are "< k" narrows an earlier table's hidden count: one marker for all

@@ -22,6 +22,7 @@ def suppress_counts(
     total_label: str = "Total",
     width: int = PROTECTION_WIDTH,
     incremental: bool = True,
+    batch: bool = True,
 ) -> pd.DataFrame:
     """Small-cell suppression of a 2-D table of counts, with complementary suppression.
 
@@ -66,6 +67,9 @@ def suppress_counts(
     incremental : bool, default True
         Let the integer attacks of successive rounds reuse what earlier ones found
         (:class:`._attack.AttackMemo`); False attacks every round from scratch. Either gives the same table.
+    batch : bool, default True
+        Choose a complement for every exposed cell after each attack (:func:`_batch`); False hides one
+        cell per attack (slower, and often more cells). Both end only when the attack finds nothing.
 
     Returns
     -------
@@ -88,7 +92,7 @@ def suppress_counts(
     primary = (flat > 0) & (flat < k)
     rules = _IntegerRules(small=primary, difference=np.zeros(len(flat), dtype=bool), k=k, width=width,
                           incremental=incremental)
-    suppressed = _protect(flat, equations, primary, is_total.ravel(), integer=rules)
+    suppressed = _protect(flat, equations, primary, is_total.ravel(), integer=rules, batch=batch)
     out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
     result = pd.DataFrame(out, index=pd.Index(index, name=table.index.name), columns=pd.Index(columns, name=table.columns.name))
     rows, cols = np.unravel_index(np.flatnonzero(suppressed & ~primary), shape)
@@ -139,20 +143,21 @@ def _degree_rule(sup: np.ndarray, equations, cost, free: np.ndarray, unprotected
             changed = True
 
 
-def _exposed_cell(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> int | None:
-    """A suppressed cell the attacker can still pin down (equations first, then non-negativity),
-    or None when every suppressed cell is safe (or the table is too large for the exact audit)."""
+def _exposed_cells(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> list[int]:
+    """The suppressed cells the attacker can still pin down, in position order: those the equations
+    determine, else those non-negativity pins (empty when every suppressed cell is safe, or the table is
+    too large for the exact audit)."""
     unk = np.flatnonzero(sup)
     det = _determined(sup, equations) & ~unprotected[unk]
     if det.any():
-        return int(unk[np.flatnonzero(det)[0]])
+        return [int(v) for v in unk[det]]
     if sup.sum() > 400:  # exact LP audit is for publishable (small) tables
-        return None
-    return _first_pinned(np.where(sup, 0.0, flat), equations, sup, unprotected)
+        return []
+    return _pinned(np.where(sup, 0.0, flat), equations, sup, unprotected)
 
 
-def _first_pinned(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> int | None:
-    """The first protected unknown whose linear-programming interval is a single value, or None.
+def _pinned(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> list[int]:
+    """The protected unknowns whose linear-programming interval is a single value.
 
     Every solution found is a feasible point, so an unknown whose values over the points found so far
     already differ is not pinned and needs no programme of its own (most of them, after a few solves).
@@ -163,9 +168,10 @@ def _first_pinned(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> 
     unk = np.flatnonzero(sup)
     _, rows, rhs = _system(flat, equations, sup)
     if not rows:
-        return None
+        return []
     solver = RangeSolver(np.array(rows), rhs, np.zeros(len(unk)), np.full(len(unk), np.inf))
     seen_lo, seen_hi = np.full(len(unk), np.inf), np.full(len(unk), -np.inf)
+    pinned = []
     for i, v in enumerate(unk):
         if unprotected[v] or seen_hi[i] - seen_lo[i] >= 0.5:
             continue
@@ -177,8 +183,8 @@ def _first_pinned(flat, equations, sup: np.ndarray, unprotected: np.ndarray) -> 
             seen_lo, seen_hi = np.minimum(seen_lo, x), np.maximum(seen_hi, x)
             ends.append(value)
         if len(ends) == 2 and ends[0] > ends[1] - 0.5:
-            return int(v)
-    return None
+            pinned.append(int(v))
+    return pinned
 
 
 def _candidates(target: int, sup: np.ndarray, equations, eq_of: dict, cost, free: np.ndarray) -> list[int]:
@@ -209,7 +215,7 @@ def _complement_for(target: int, sup: np.ndarray, equations, eq_of: dict, cost, 
 
 
 def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=None, unprotected=None,
-             integer: "_IntegerRules | None" = None):
+             integer: "_IntegerRules | None" = None, batch: bool = True):
     """Add complementary suppressions until no suppressed cell is determined (see suppress_counts).
 
     ``free`` marks the cells that may be chosen as complements (default: all); the others are
@@ -217,6 +223,11 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=
     marks unknowns that need no protection (a population difference that is not a small count).
     With ``integer``, the linear attack is followed by the integer attack of the printed rules
     (:func:`._attack.integer_intervals`), and cells are added until it too narrows nothing.
+
+    Each round attacks once and, with ``batch``, chooses a complement for every exposed cell at once
+    (:func:`_batch`), as tau-Argus's modular method protects every sensitive cell of a subtable before
+    the next audit; without, one complement per round. Either way the rounds end only when the attack
+    finds nothing, so the guarantee is the same; batching needs far fewer attacks.
     """
     sup = primary.copy()
     free = np.ones(len(flat), dtype=bool) if free is None else free
@@ -231,20 +242,29 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=
     def cost(v, needy=frozenset()):
         return _cost(v, flat, is_total, eq_of, needy)
 
+    def linear(target, trial, order):
+        return _complement_for(target, trial, equations, eq_of, order, free)
+
+    exposures: dict[int, int] = {}
+
+    def attacked(target, trial, order):
+        # in a batch the cheapest candidate is hidden untried (it nearly always protects its target, and the
+        # next attack checks it anyway); a target exposed a second time gets its candidates tried; one exposed
+        # again after that needs several cells, which no single trial finds, so each round adds the cheapest
+        exposures[target] = exposures.get(target, 0) + 1
+        tries = 3 if exposures[target] == 2 or not batch else 0
+        return integer.complement_for(target, _candidates(target, trial, equations, eq_of, order, free), flat,
+                                      equations, trial, tries)
+
     for _ in range(max_rounds):
         _degree_rule(sup, equations, cost, free, unprotected)
-        target = _exposed_cell(flat, equations, sup, unprotected)
-        chosen = None
-        if target is not None:
-            chosen = _complement_for(target, sup, equations, eq_of, cost, free)
-        elif integer is not None:
-            target = integer.exposed(flat, equations, sup)
-            if target is not None:
-                chosen = integer.complement_for(target, _candidates(target, sup, equations, eq_of, cost, free),
-                                                flat, equations, sup)
-        if target is None:
+        targets, complement = _exposed_cells(flat, equations, sup, unprotected), linear
+        if not targets and integer is not None:
+            targets, complement = integer.exposed(flat, equations, sup), attacked
+        if not targets:
             return sup
-        if chosen is None:
+        chosen = _batch(targets if batch else targets[:1], sup, eq_of, cost, complement)
+        if not chosen:
             warnings.warn(
                 "small-cell suppression cannot protect this table while its exact totals are "
                 "published (a total is itself below k); every cell is suppressed. Use "
@@ -254,6 +274,30 @@ def _protect(flat, equations, primary, is_total, max_rounds: int = 10_000, free=
             return sup
         sup[chosen] = True
     return sup
+
+
+def _batch(targets: list[int], sup: np.ndarray, eq_of: dict, cost, complement) -> list[int]:
+    """One complement for each exposed cell of a round, chosen in turn as if the earlier ones were hidden.
+
+    A target on a line (equation) of a complement already chosen this round is left to the next round's
+    attack: that complement may protect it too (one cell for two, the fewest hidden). For the same
+    reason a candidate on another target's line is preferred (:func:`_cost`'s ``needy``).
+    ``complement(target, hidden, order)`` picks one cell (None: none left), ``order`` its sort key.
+    """
+    trial = sup.copy()
+    chosen: list[int] = []
+    touched: set[int] = set()
+    for target in targets:
+        if touched.intersection(eq_of.get(target, [])):
+            continue
+        needy = frozenset(e for other in targets if other != target for e in eq_of.get(other, []))
+        v = complement(target, trial, lambda c, _needy=needy: cost(c, _needy))
+        if v is None:
+            continue
+        trial[v] = True
+        chosen.append(v)
+        touched.update(eq_of.get(v, []))
+    return chosen
 
 
 @dataclass
@@ -284,16 +328,13 @@ class _IntegerRules:
         markers[self.difference] = DIFFERENCE
         return markers
 
-    def exposed(self, flat, equations, sup) -> int | None:
-        """An unknown the integer attacker narrows below the protection width, or None."""
+    def exposed(self, flat, equations, sup) -> list[int]:
+        """The unknowns the integer attacker narrows below the protection width, in position order."""
         markers = self.markers()
         values = np.where(sup, np.nan, flat)
         targets = sup if self.scope is None else sup & self.scope
         bounds = integer_intervals(values, equations, markers, self.k, self.width, targets=targets, memo=self.memo)
-        for v in sorted(bounds):
-            if is_disclosed(*bounds[v], markers[v], self.k, self.width):
-                return v
-        return None
+        return [v for v in sorted(bounds) if is_disclosed(*bounds[v], markers[v], self.k, self.width)]
 
     def complement_for(self, target: int, candidates: list[int], flat, equations, sup,
                        tries: int = 3) -> int | None:
