@@ -87,10 +87,14 @@ def pseudonymise(ids: pd.Series, key: PseudonymKey, length: int = 16) -> pd.Seri
     Series
         The pseudonyms, with the index and name of ``ids``.
     """
-    secret = key.secret
-    values = [
-        "p" + hmac.new(secret, str(v).encode(), hashlib.sha256).hexdigest()[:length] for v in ids
-    ]
+    base = hmac.new(key.secret, digestmod=hashlib.sha256)  # keyed once; each id's HMAC is a copy of it
+
+    def one(value) -> str:
+        mac = base.copy()
+        mac.update(str(value).encode())
+        return "p" + mac.hexdigest()[:length]
+
+    values = [one(v) for v in ids]
     return pd.Series(values, index=ids.index, name=ids.name)
 
 

@@ -57,7 +57,7 @@ def known(folder: Path, ids) -> np.ndarray:
     return _positions(folder, ids)[1]
 
 
-def read_keyed(folder: Path, ids, columns: list[str] | None = None):
+def read_keyed(folder: Path, ids, columns: list[str] | None = None, key: str = "customer_id"):
     """The rows of ``ids`` (a pyarrow Table of ``columns``, default all, in key order; unknown ids have none)."""
     import pyarrow as pa
 
@@ -67,6 +67,12 @@ def read_keyed(folder: Path, ids, columns: list[str] | None = None):
     counts = hi - lo
     rows = np.repeat(lo - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
     table = pa.ipc.open_file(pa.memory_map(str(Path(folder) / _ROWS))).read_all()
-    if columns is not None:  # before the take: only these columns' pages are read
-        table = table.select(columns)
-    return table.take(pa.array(rows, type=pa.int64()))
+    names = table.schema.names if columns is None else list(columns)
+    # only these columns' pages are read by the take; the key is not read at all: each row's key is its
+    # customer's, known from the sorted keys (the key column's offsets and text would be a third of the pages)
+    out = table.select([c for c in names if c != key]).take(pa.array(rows, type=pa.int64()))
+    if key not in names:
+        return out
+    keys = np.load(Path(folder) / _KEYS, mmap_mode="r")
+    column = pa.array(np.repeat(np.asarray(keys[pos]), counts).astype(str), type=table.schema.field(key).type)
+    return out.add_column(names.index(key), table.schema.field(key), column).select(names)

@@ -255,6 +255,19 @@ def export_query(model, frozen: FrozenFeatures, warehouse: Warehouse) -> str:
             f"The run's model ({model.method}) is not a nearest-centre model: its segment depends on the "
             "mixture's covariances and posterior, which are not exported as SQL. Export a kmeans or ward run."
         )
+    ctes = feature_ctes(model, frozen, warehouse)
+    score_ctes, final = score_parts(model, "features", margin=True)
+    names = " ".join(f"WHEN {int(j)} THEN {_text(n)}" for j, n in sorted(model.segment_names_.items()))
+    return (
+        f"WITH {', '.join(ctes)}, "
+        f"{', '.join(score_ctes)}, scored AS ({final}) "
+        f"SELECT customer_id AS {_ident(warehouse.customer_id)}, segment, "
+        f"CASE segment {names} END AS segment_name, margin FROM scored"
+    )
+
+
+def feature_ctes(model, frozen: FrozenFeatures, warehouse: Warehouse) -> list[str]:
+    """The subqueries of :func:`export_query` up to ``features``: one row per kept customer, the model's raw inputs."""
     inputs = list(model.feature_names_in_)
     unknown = [c for c in inputs if c not in frozen.customer_columns and not _is_transaction_feature(c, frozen)]
     if unknown:
@@ -269,14 +282,7 @@ def export_query(model, frozen: FrozenFeatures, warehouse: Warehouse) -> str:
         if frozen.customer_columns:  # corrections in force replace the stored values before the features
             ctes += [*_rectifying_ctes(warehouse.choices, warehouse.choice_columns), _rectified_cte(frozen, warehouse)]
     ctes.append(_features_cte(frozen, warehouse, inputs))
-    score_ctes, final = score_parts(model, "features", margin=True)
-    names = " ".join(f"WHEN {int(j)} THEN {_text(n)}" for j, n in sorted(model.segment_names_.items()))
-    return (
-        f"WITH {', '.join(ctes)}, "
-        f"{', '.join(score_ctes)}, scored AS ({final}) "
-        f"SELECT customer_id AS {_ident(warehouse.customer_id)}, segment, "
-        f"CASE segment {names} END AS segment_name, margin FROM scored"
-    )
+    return ctes
 
 
 def _is_transaction_feature(column: str, frozen: FrozenFeatures) -> bool:

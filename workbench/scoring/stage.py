@@ -20,7 +20,7 @@ from ..features import DEFAULTS as FEATURE_DEFAULTS
 from ..features import default_as_of, level_column
 from ..pipeline._provenance import config_hash
 from ..rundir import Run
-from . import _batch, _keyed
+from . import _batch, _keyed, _local
 from ._sql import (CHOICE_COLUMNS, TRANSACTION_COLUMNS, FrozenFeatures, Warehouse, export_query, header,
                    register_fact, sql_types, transpile)
 
@@ -257,9 +257,9 @@ def _register_scope(eng, run: Run, frozen: FrozenFeatures, scope: tuple | None =
                      columns={c: c for c in _CANONICAL if c != "customer_id"} | {"id": "customer_id"}, opt_out=None)
 
 
-def _score(eng, model, frozen: FrozenFeatures, wh: Warehouse) -> pd.DataFrame:
-    """``pseudonym``, ``segment``, ``margin`` of the customers in scope: the exported query, on the run's engine."""
-    out = eng.fetch_rows(export_query(model, frozen, wh))
+def _score(eng, model, frozen: FrozenFeatures, wh: Warehouse, n: int | None = None) -> pd.DataFrame:
+    """``pseudonym``, ``segment``, ``margin`` of the (``n``) customers in scope (:func:`._local.score_in`)."""
+    out = _local.score_in(eng, model, frozen, wh, n)
     out = out.rename(columns={"customer_id": "pseudonym"})[["pseudonym", "segment", "margin"]]
     return out.astype({"pseudonym": object})
 
@@ -289,7 +289,7 @@ def _history_of(run: Run, pseudonyms: pd.Series) -> pd.DataFrame:
     from ._history import COLUMNS, consolidate
 
     parts = _history_parts(run)
-    seed = _keyed.read_keyed(_index(run, "history"), pseudonyms.to_numpy(), COLUMNS).to_pandas()
+    seed = _keyed.read_keyed(_index(run, "history"), pseudonyms.to_numpy(), COLUMNS, "pseudonym").to_pandas()
     rows = [seed]
     if len(parts) > 1:
         with engine.DuckDBEngine() as con:
@@ -574,7 +574,7 @@ def _score_scope(eng, run: Run, model, frozen: FrozenFeatures, as_of, fate, stor
         tx, rows = _batch.of_customers(tx, who), rows[rows["customer_id"].isin(who)]
     rows = _batch.rectified(eng, stored, fresh, rows.drop_duplicates("customer_id", keep="last"))
     frozen.as_of = as_of
-    scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, (rows, tx)))
+    scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, (rows, tx)), len(rows))
     return fate.scored.merge(scored, on="pseudonym", how="inner")
 
 
