@@ -324,20 +324,20 @@ customer. {magnitude_sentence(m)}"""
 
 
 def magnitude_sentence(m: float) -> str:
-    """The methodology's sentences on the cell-key perturbation of sums of money (``magnitude_scale`` ``m``)."""
+    """The methodology's sentences on the cell-key perturbation of magnitudes (``magnitude_scale`` ``m``)."""
     if m <= 0:
-        return ("Sums of money (revenue per customer, incremental revenue) are printed exactly "
+        return ("Sums of money and other magnitudes (revenue per customer, incremental revenue, holdout means) are printed exactly "
                 "(`privacy.perturbation.magnitude_scale` = 0): two runs one erasure apart give the erased customer's "
                 "revenue away; do not publish both.")
-    return f"""**Sums of money** (notebook 08's revenue per customer and incremental revenue, with their intervals)
-are perturbed by the cell-key method for magnitudes (ABS, ONS; the `cellKey` package's numeric variables):
+    return f"""**Sums of money and other magnitudes** (notebook 08's revenue per customer and incremental revenue,
+with their intervals; notebook 07's actual and predicted mean holdout purchases) are perturbed by the cell-key method for magnitudes (ABS, ONS; the `cellKey` package's numeric variables):
 each sum, and each sum of squares behind an interval, moves by {m:g} × p × the largest single customer's amount in
 its cell, where p, between 0.5 and 1 either way and zero on average, is read from the same kind of cell key.
 **A printed revenue total is therefore off by between half and {m:g} times its cell's largest customer amount**
 (for a segment of hundreds of customers, typically a few per cent of the total); means and intervals are
 computed from the printed sums and counts. The same data prints the same figures; an erasure redraws every figure,
-so subtracting two runs does not give the erased customer's revenue. Not yet perturbed: notebook 07's holdout
-means and predicted values."""
+so subtracting two runs does not give the erased customer's revenue. Not yet perturbed: notebook 07's
+per-segment predicted values and their CLV figures."""
 
 
 def data_methodology_markdown(audit: dict) -> str:
