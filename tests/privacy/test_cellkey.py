@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.privacy._cellkey import (CellKeySettings, perturb_long, perturbation, perturbation_table,
-                                        population_key)
+from workbench.privacy._cellkey import (CellKeySettings, magnitude_draw, perturb_long, perturb_magnitudes,
+                                        perturbation, perturbation_table, population_key)
 
 
 @pytest.mark.parametrize("D, V, k", [(2, 1.0, 10), (3, 2.0, 5), (2, 1.0, 1)])
@@ -70,3 +70,45 @@ def test_without_a_persistent_key_the_same_customers_print_the_same_numbers(tmp_
     assert _population_key(str(paths[0]), 0, True) != _population_key(str(paths[1]), 0, True)
     rows.drop(index=2).assign(customer_id="p").to_parquet(tmp_path / "erased.parquet", index=False)
     assert _population_key(str(tmp_path / "erased.parquet"), 0, False) != first  # one erasure: a fresh draw
+
+
+def test_magnitude_draws_are_zero_mean_bounded_and_never_near_zero():
+    """The magnitude perturbation p: in ±[0.5, 1], either sign equally often, mean zero over the keys."""
+    p = magnitude_draw(np.linspace(0, 1, 4000, endpoint=False))
+    assert (np.abs(p) >= 0.5).all() and (np.abs(p) <= 1).all()
+    assert abs(p.mean()) < 1e-3 and (p > 0).mean() == 0.5
+
+
+def test_a_sum_moves_by_half_to_m_times_its_largest_contribution_the_same_way_every_time():
+    """Each published sum moves by m × p × its cell's largest contribution: between 0.5 and m of it, the same for
+    the same population and identity, drawn afresh for another population; m = 0 prints the sums exactly."""
+    values, tops = np.array([1200.0, 830.5, -40.0, np.nan]), np.array([150.0, 90.0, 60.0, 10.0])
+    ids = [(("magnitude", "revenue"), ("segment", str(i))) for i in range(4)]
+    settings = CellKeySettings(2, 1.0, 10, b"secret", b"population A", 1.5)
+    once = perturb_magnitudes(values, tops, ids, settings)
+    assert np.array_equal(once, perturb_magnitudes(values, tops, ids, settings), equal_nan=True)
+    moved = np.abs(once - values)[:3]
+    assert (moved >= 0.5 * 1.5 * tops[:3] - 1e-9).all() and (moved <= 1.5 * tops[:3]).all()
+    assert np.isnan(once[3])  # a hidden sum stays hidden
+    other = perturb_magnitudes(values, tops, ids, CellKeySettings(2, 1.0, 10, b"secret", b"population B", 1.5))
+    assert not np.allclose(other[:3], once[:3])
+    exact = perturb_magnitudes(values, tops, ids, CellKeySettings(2, 1.0, 10, b"secret", b"population A", 0.0))
+    assert np.array_equal(exact[:3], values[:3])
+
+
+def test_a_negative_magnitude_scale_is_a_config_error_and_method_none_prints_sums_exactly(tmp_path):
+    from workbench import pipeline, privacy
+    from workbench.data import InputError, load_config
+
+    sums = np.array([500.0, 700.0])
+    for method, scale in (("none", 1.0), ("cell key", -1)):
+        cfg = load_config(dataset="synthetic", overrides=["dataset.params.n_customers=200",
+                                                          f"privacy.perturbation.method={method}",
+                                                          f"privacy.perturbation.magnitude_scale={scale}"])
+        run = pipeline.prepare(cfg, tmp_path / method.replace(" ", "_"), fresh=True)
+        if method == "none":
+            printed = privacy.publish_magnitudes(run, "revenue", sums, [100.0, 100.0], "segment", ["1", "2"], "x")
+            assert np.array_equal(printed, sums)
+        else:
+            with pytest.raises(InputError, match="magnitude_scale"):
+                privacy.publish_magnitudes(run, "revenue", sums, [100.0, 100.0], "segment", ["1", "2"], "x")

@@ -344,3 +344,53 @@ def test_notebook_05_prints_its_tables_as_perturbed(two_runs):
     moved = exact.loc[exact["table"].str.startswith("dynamics_")].set_index(["table", "row", "column"])["n"]
     shown = printed.loc[printed["table"].str.startswith("dynamics_")].set_index(["table", "row", "column"])["n"]
     assert (moved != shown).loc[shown.notna()].mean() > 0.3  # the printed counts are not the exact ones
+
+
+def _revenue_totals(run) -> pd.Series:
+    """Notebook 08's revenue per window and segment as a reader recovers it: revenue per customer times the
+    printed customers (the printed total, since the mean is printed total over printed count)."""
+    kpis = run.read_table("campaign/kpis.parquet")
+    totals = kpis["revenue_per_customer"].to_numpy(float) * kpis["customers"].to_numpy(float)
+    return pd.Series(totals, index=kpis["label"].astype(str) + " × " + kpis["segment"].astype(str)).dropna()
+
+
+def test_revenue_sums_do_not_give_the_erased_customers_spend_away(two_runs, monkeypatch):
+    """Exact sums of money: every window × segment revenue the erased customer was not in is printed the same
+    in both runs, and theirs drops by exactly their spend, to the cent. The cell-key method for magnitudes
+    (noise m × p(cell key) × the cell's largest revenue) moves every total, so the difference names neither the
+    cells nor the amount. ``privacy.perturbation.magnitude_scale: 0`` (sums printed exactly) fails this test."""
+    printed = [_revenue_totals(r) for r in two_runs]
+    monkeypatch.setattr(campaign.stage, "publish_magnitudes",
+                        lambda run, name, values, *args, **kwargs: np.asarray(values, dtype=float))
+    for run in two_runs:  # the control: the same stage with the magnitudes printed exactly
+        campaign.segment_kpis(run)
+    exact = [_revenue_totals(r) for r in two_runs]
+    monkeypatch.undo()
+    for run in two_runs:
+        campaign.segment_kpis(run)
+    cells = exact[0].index.intersection(exact[1].index).intersection(printed[0].index).intersection(printed[1].index)
+    spend = (exact[0][cells] - exact[1][cells]).round(6)
+    theirs = spend.index[spend != 0]
+    assert 0 < len(theirs) < len(cells) // 2, spend  # exact sums: the customer's cells, their spend to the cent
+    drop = printed[0][cells] - printed[1][cells]
+    others = drop.drop(theirs)
+    print(f"revenue totals: {len(cells)} cells, {len(theirs)} the erased customer's; printed totals moved in "
+          f"{(others.round(2) != 0).mean():.0%} of the others; their spend read to the cent in "
+          f"{int(((drop[theirs] - spend[theirs]).abs() < 0.01).sum())} of {len(theirs)}; noise / total: median "
+          f"{((printed[0][cells] - exact[0][cells]) / exact[0][cells]).abs().median():.2%}, max "
+          f"{((printed[0][cells] - exact[0][cells]) / exact[0][cells]).abs().max():.2%}")
+    assert (others.round(2) != 0).mean() > 0.9  # exact sums: 0% (nothing moves but the customer's cells)
+    assert not ((drop[theirs] - spend[theirs]).abs() < 0.01).any()
+
+
+def test_holdout_purchases_move_in_every_bucket_not_only_the_erased_customers(two_runs):
+    """Notebook 07's actual holdout purchases per bucket (mean times printed customers: the printed total).
+    Exact, the totals of two runs one erasure apart differ in the erased customer's bucket alone, by their
+    holdout purchases; perturbed (cell-key method for magnitudes), every shown bucket's total moves.
+    ``privacy.perturbation.magnitude_scale: 0`` fails this test."""
+    a, b = ((t["actual"] * t["customers"]).set_axis(t["bucket"]).dropna()
+            for t in (r.read_table("value/holdout.parquet") for r in two_runs))
+    both = a.index.intersection(b.index)
+    moved = (a[both] - b[both]).round(6) != 0
+    print(f"holdout: {int(moved.sum())} of {len(both)} bucket totals moved")
+    assert len(both) >= 3 and moved.mean() > 0.75, (a, b)  # exact sums: at most one bucket moves

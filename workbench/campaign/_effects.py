@@ -33,7 +33,9 @@ EFFECT_COLUMNS = [
 
 
 def effect_counts(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Per cell of ``by``: the four counts of :data:`CELLS`, and revenue sums and sums of squares per arm.
+    """Per cell of ``by``: the four counts of :data:`CELLS`, and revenue sums and sums of squares per arm,
+    with each arm's largest absolute revenue (``revenue_top_t``, ``revenue_top_c``: the scale of the magnitude
+    perturbation, :func:`workbench.privacy.publish_magnitudes`; never published).
 
     Parameters
     ----------
@@ -52,9 +54,12 @@ def effect_counts(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
         CELLS[2]: ~treated & (response == 1), CELLS[3]: ~treated & (response == 0),
         "revenue_t": np.where(treated, revenue, 0.0), "revenue2_t": np.where(treated, revenue ** 2, 0.0),
         "revenue_c": np.where(~treated, revenue, 0.0), "revenue2_c": np.where(~treated, revenue ** 2, 0.0),
+        "revenue_top_t": np.where(treated, np.abs(revenue), 0.0), "revenue_top_c": np.where(~treated, np.abs(revenue), 0.0),
     }, index=frame.index)
     keys = [frame[c].to_numpy() for c in by]
-    out = parts.groupby(keys, observed=True, sort=True).sum(min_count=1)
+    grouped = parts.groupby(keys, observed=True, sort=True)
+    tops = ["revenue_top_t", "revenue_top_c"]
+    out = grouped[[c for c in parts.columns if c not in tops]].sum(min_count=1).join(grouped[tops].max())
     out.index = out.index.set_names(by)
     out[CELLS] = out[CELLS].fillna(0).astype(int)
     return out.reset_index()

@@ -20,7 +20,7 @@ import pandas as pd
 from ..engine._queries import _ident, _num
 from ..fairness._intervals import _z, wilson_interval
 
-__all__ = ["kpi_counts_query", "kpi_rates", "long_states"]
+__all__ = ["kpi_counts_query", "kpi_rates", "long_states", "mean_interval"]
 
 
 def _ts(t) -> str:
@@ -41,7 +41,9 @@ def long_states(states: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
 
 
 def kpi_counts_query(transactions: str, states: str, windows: pd.DataFrame, ratio: float, categories: bool) -> str:
-    """Per (window label, segment): ``customers``, ``retained``, ``upsold``, ``revenue``, ``revenue2``.
+    """Per (window label, segment): ``customers``, ``retained``, ``upsold``, ``revenue``, ``revenue2`` and
+    ``revenue_top`` (the largest absolute revenue of one customer: the scale of the magnitude perturbation,
+    :func:`workbench.privacy.publish_magnitudes`, never published).
 
     ``transactions`` (``customer_id, timestamp, amount[, category]``) and ``states`` (:func:`long_states`)
     are registered table names; ``windows`` has ``label, start, end`` (oldest first).
@@ -71,7 +73,8 @@ def kpi_counts_query(transactions: str, states: str, windows: pd.DataFrame, rati
     return (
         "SELECT s.label AS label, s.segment AS segment, count(*) AS customers, "
         "count(*) FILTER (WHERE coalesce(x.n, 0) > 0) AS retained, "
-        f"count(*) FILTER (WHERE {up}) AS upsold, sum({revenue}) AS revenue, sum({revenue} * {revenue}) AS revenue2 "
+        f"count(*) FILTER (WHERE {up}) AS upsold, sum({revenue}) AS revenue, sum({revenue} * {revenue}) AS revenue2, "
+        f"max(abs({revenue})) AS revenue_top "
         f"FROM {_ident(states)} AS s LEFT JOIN ({spend}) AS x ON s.customer_id = x.customer_id AND s.label = x.label "
         f"LEFT JOIN ({new}) AS c ON s.customer_id = c.customer_id AND s.label = c.label "
         "GROUP BY s.label, s.segment ORDER BY s.label, s.segment"
@@ -88,10 +91,17 @@ def kpi_rates(counts: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             out[f"{kpi}_rate"] = s / n
         out[f"{kpi}_low"], out[f"{kpi}_high"] = lo, hi
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = out["revenue"].to_numpy(float) / n
-        var = (out["revenue2"].to_numpy(float) - n * mean ** 2) / (n - 1)
-        se = np.sqrt(np.clip(var, 0, None) / n)
-    out["revenue_per_customer"] = mean
-    out["revenue_low"], out["revenue_high"] = mean - _z(alpha) * se, mean + _z(alpha) * se
+    mean, low, high = mean_interval(out["revenue"], out["revenue2"], n, alpha)
+    out["revenue_per_customer"], out["revenue_low"], out["revenue_high"] = mean, low, high
     return out
+
+
+def mean_interval(total, squares, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A mean and its normal interval from a total, a sum of squares and a count (printed ones: the
+    published figures are then functions of published figures only)."""
+    total, squares, n = (np.asarray(v, dtype=float) for v in (total, squares, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = total / n
+        var = (squares - n * mean ** 2) / (n - 1)
+        se = np.sqrt(np.clip(var, 0, None) / n)
+    return mean, mean - _z(alpha) * se, mean + _z(alpha) * se

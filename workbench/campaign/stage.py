@@ -23,12 +23,12 @@ import numpy as np
 import pandas as pd
 
 from .. import fairness
-from ..privacy import suppress_and_publish
+from ..privacy import publish_magnitudes, suppress_and_publish
 from ..rundir import Run, register_stage
 from ._benefit import benefit_verdict, left_out, pooled
 from ._defaults import DEFAULTS
 from ._effects import CELLS, effect_counts, effects_from_counts, mask_effects
-from ._kpis import kpi_counts_query, kpi_rates, long_states
+from ._kpis import kpi_counts_query, kpi_rates, long_states, mean_interval
 from ._qini import strategy_table, t_learner_scores
 
 __all__ = ["CampaignResult", "EFFECT_FIELDS", "campaign_run", "segment_kpis", "segments_at_assignment"]
@@ -129,12 +129,29 @@ def _printed(counts: pd.DataFrame, shown: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _printed_revenue(run: Run, counts: pd.DataFrame, row_dim: str, rows, campaign: str) -> pd.DataFrame:
+    """``counts`` with its revenue sums and sums of squares per arm as printed (the cell-key method for
+    magnitudes, :func:`workbench.privacy.publish_magnitudes`, scaled to each arm's largest revenue), the
+    largest revenues dropped: incremental revenue and its interval derive from the printed sums only."""
+    if "revenue_t" not in counts:
+        return counts
+    out = counts.copy()
+    population = f"customers assigned in campaign {campaign}"
+    for arm in ("t", "c"):
+        top = out[f"revenue_top_{arm}"].to_numpy(float)
+        for name, scale in ((f"revenue_{arm}", top), (f"revenue2_{arm}", top ** 2)):
+            out[name] = publish_magnitudes(run, name, out[name], scale, row_dim, rows, f"campaign {campaign}",
+                                           population=population)
+    return out.drop(columns=["revenue_top_t", "revenue_top_c"])
+
+
 def _segment_effects(run, frame, campaign, names, settings, k) -> pd.DataFrame:
     counts = effect_counts(frame, ["segment"])
     table = counts.set_index("segment")[CELLS]
     published = suppress_and_publish(run, f"campaign_{_slug(campaign)}_segment", table, "segment",
                                      f"campaign {campaign}", k, population=f"customers assigned in campaign {campaign}")
     shown = published.loc[counts["segment"]].reset_index(drop=True)
+    counts = _printed_revenue(run, counts, "segment", counts["segment"], campaign)
     effects = effects_from_counts(_printed(counts, shown), value_per_response=settings["value_per_response"],
                                   cost_per_contact=settings["cost_per_contact"])
     effects = mask_effects(effects, shown)
@@ -153,7 +170,7 @@ def _group_tables(run, frame, groups, campaign, names, targeted, settings, fsett
                                          population=f"customers assigned in campaign {campaign}")
         shown = published.loc[labels].reset_index(drop=True)
         hidden = {key for key, h in zip(zip(cells["segment"], cells["group"]), shown[CELLS].isna().any(axis=1)) if h}
-        cells = _printed(cells, shown)
+        cells = _printed(_printed_revenue(run, cells, f"segment × {attr}", labels, campaign), shown)
         left.append(left_out(cells, targeted, min_n, hidden=hidden).assign(campaign=campaign, attribute=attr))
         if not targeted:
             continue
@@ -374,6 +391,13 @@ def segment_kpis(run: Run) -> tuple[pd.DataFrame | None, str]:
         printed["customers"] = shown.loc[labels, "Total"].to_numpy(float)  # one quantity in both tables
     out = kpi_rates(counts)
     out["customers"] = printed["customers"]
+    top, cells = counts["revenue_top"].to_numpy(float), ("window × segment", labels, "retention")
+    revenue = publish_magnitudes(run, "revenue", counts["revenue"], top, *cells,
+                                 population="customer-windows of the segment KPIs")
+    squares = publish_magnitudes(run, "revenue²", counts["revenue2"], top ** 2, *cells,
+                                 population="customer-windows of the segment KPIs")
+    out["revenue_per_customer"], out["revenue_low"], out["revenue_high"] = mean_interval(
+        revenue, squares, printed["customers"])
     for kpi in ("retained", "upsold"):  # rates and intervals from the printed (perturbed) counts
         s, n = printed[kpi][:, 0], printed[kpi].sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -386,7 +410,7 @@ def segment_kpis(run: Run) -> tuple[pd.DataFrame | None, str]:
     seginfo_path = run.path / "artifacts" / "segments" / "segments.json"
     names = (run.read_json("artifacts/segments/segments.json").get("names") or {}) if seginfo_path.exists() else {}
     out["segment_name"] = out["segment"].map(lambda s: names.get(str(int(s)), f"Segment {s}"))
-    out = out.drop(columns=["revenue", "revenue2"])
+    out = out.drop(columns=["revenue", "revenue2", "revenue_top"])
     run.write_table("campaign/kpis.parquet", out)
     rows = out[["label", "segment_name", "customers", "retained_rate", "retained_low", "retained_high", "upsold_rate",
                 "upsold_low", "upsold_high", "revenue_per_customer"]].round(6)

@@ -44,6 +44,18 @@ complementary) and the whole-run disclosure check work on the exact counts befor
 of the perturbed counts knows less than one of the exact counts (each perturbed count is the exact count
 plus a function of a key the reader cannot compute), so a hidden count the check cannot narrow from the
 exact published counts cannot be narrowed from the perturbed ones either.
+
+**Magnitudes** (sums of money, and the means and intervals derived from them) are perturbed the way the
+statistical offices perturb magnitude tables (ABS TableBuilder's continuous-variable perturbation; the
+``cellKey`` R package's numeric variables, ``ck_params_nums`` with ``top_k``; Thompson, Broadfoot and
+Elazar, 2013): a cell's total moves by ``m × p(cell key) × x_top``, where ``x_top`` is the largest
+absolute contribution to the cell (computed by the engine's group-by, never published) and
+``p(cell key)`` a draw from a fixed, zero-mean magnitude perturbation distribution
+(:func:`magnitude_draw`: ``|p|`` between 0.5 and 1, either sign, so a cell never stays put). Any one
+customer's contribution is at most ``x_top``: a noise of that scale in each of two runs hides the
+drop an erasure leaves, which an exact sum gives away to the cent. The cell key is the same
+HMAC of the population key and the quantity's identity as for counts (with the magnitude's name
+added), so the same data prints the same figure and an erasure redraws every figure.
 """
 
 from __future__ import annotations
@@ -60,10 +72,10 @@ import pandas as pd
 
 from ._linked import cell_key
 
-__all__ = ["CellKeySettings", "perturb_long", "perturb_table", "perturbation_table", "population_key"]
+__all__ = ["CellKeySettings", "magnitude_draw", "perturb_long", "perturb_magnitudes", "perturb_table", "perturbation_table", "population_key"]
 
 #: ``privacy.perturbation`` defaults: the cell-key method, perturbations in -D..D with variance V.
-PERTURBATION_DEFAULTS = {"method": "cell key", "max_perturbation": 2, "variance": 1.0}
+PERTURBATION_DEFAULTS = {"method": "cell key", "max_perturbation": 2, "variance": 1.0, "magnitude_scale": 1.0}
 
 
 @dataclass(frozen=True)
@@ -83,6 +95,9 @@ class CellKeySettings:
         The run's pseudonym key (never written anywhere).
     population : bytes
         :func:`population_key` of the run's customers.
+    magnitude_scale : float, default 1.0
+        ``m``: a published sum moves by up to ``m`` times its cell's largest contribution (0: magnitudes
+        are printed exactly, a control that the differencing test shows to fail).
     """
 
     max_perturbation: int
@@ -90,6 +105,7 @@ class CellKeySettings:
     k: int
     secret: bytes
     population: bytes
+    magnitude_scale: float = 1.0
 
 
 def _base_shape(D: int, V: float) -> np.ndarray:
@@ -224,3 +240,35 @@ def perturb_table(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(values, index=table.index.copy(), columns=table.columns.copy())
     out.attrs = dict(table.attrs)
     return out
+
+
+def magnitude_draw(keys: np.ndarray) -> np.ndarray:
+    """The magnitude perturbation ``p`` at each cell key: uniform on ``[-1, -0.5] ∪ [0.5, 1]``, mean zero.
+
+    The offices' magnitude ptables are symmetric and bounded; this one also leaves out the values near
+    zero, so that no cell is printed (almost) exactly: with mass at zero, two runs drawing ``p ≈ 0`` for
+    the same cell would print the erased customer's exact contribution as their difference.
+    """
+    keys = np.asarray(keys, dtype=float)
+    sign = np.where(keys >= 0.5, 1.0, -1.0)
+    return sign * (0.5 + np.mod(keys, 0.5))
+
+
+def perturb_magnitudes(values: np.ndarray, tops: np.ndarray, identities: list[tuple],
+                       settings: CellKeySettings) -> np.ndarray:
+    """``values + m × p(cell key) × tops``: each published magnitude perturbed (NaN stays NaN).
+
+    Parameters
+    ----------
+    values : array
+        The exact cell totals (a sum, or a sum of squares).
+    tops : array
+        Each cell's largest absolute contribution to ``values`` (from the engine's group-by).
+    identities : list of tuple
+        Each quantity's identity (:func:`._linked.cell_key` plus the magnitude's name): its cell key.
+    settings : CellKeySettings
+    """
+    values = np.asarray(values, dtype=float)
+    tops = np.abs(np.nan_to_num(np.asarray(tops, dtype=float)))
+    noise = settings.magnitude_scale * magnitude_draw(cell_keys(identities, settings)) * tops
+    return values + noise

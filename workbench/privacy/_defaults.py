@@ -10,8 +10,9 @@ DEFAULTS = {
     # no hidden count may be narrowed by the whole-run attack to an interval high - low below this
     "protection_width": 2,
     # every published count perturbed by the cell-key method (privacy._cellkey): at most
-    # max_perturbation either way, variance `variance`; method: none switches it off
-    "perturbation": {"method": "cell key", "max_perturbation": 2, "variance": 1.0},
+    # max_perturbation either way, variance `variance`; every published sum of money by up to
+    # magnitude_scale x its cell's largest contribution (0: sums exact); method: none switches both off
+    "perturbation": {"method": "cell key", "max_perturbation": 2, "variance": 1.0, "magnitude_scale": 1.0},
     "risk": {"max_combination": 3},
     "quality": {"iqr_factor": 3.0},
     "dp": {

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from ..data import InputError
-from ._cellkey import PERTURBATION_DEFAULTS, CellKeySettings, perturb_long, perturb_table, population_key
+from ._cellkey import (PERTURBATION_DEFAULTS, CellKeySettings, perturb_long, perturb_magnitudes, perturb_table,
+                       population_key)
 from ._defaults import DEFAULTS
 from ._joint import LONG_COLUMNS, DisclosureCheck, _long_form, joint_disclosure, suppress_jointly
 from ._pseudonyms import resolve_key
@@ -28,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..rundir import Run
 
 __all__ = ["DISCLOSURE_DIR", "EXACT_DIR", "disclosure_check", "perturbation_settings", "printed_table",
-           "printed_tables", "protection_width", "publish_counts", "published_tables", "suppress_and_publish"]
+           "printed_tables", "protection_width", "publish_counts", "publish_magnitudes", "published_tables", "suppress_and_publish"]
 
 #: Where every published table of counts is registered (under ``artifacts/``) as printed: one Parquet
 #: file per table, long form, counts perturbed.
@@ -88,6 +89,44 @@ def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col
     return printed
 
 
+def publish_magnitudes(run: "Run", name: str, values, tops, row_dim: str, rows, col_dim: str,
+                       column: str = "Total", population: str = ""):
+    """Published magnitudes (sums of money, sums of squares) perturbed by the cell-key method for magnitudes.
+
+    Each value moves by ``m × p(cell key) × top`` (:func:`._cellkey.perturb_magnitudes`): ``top`` is its
+    cell's largest absolute contribution, computed in the engine with the sum and never published. Every
+    mean and interval a stage prints derives from the returned values and the printed counts; two runs one
+    erasure apart then differ by noise of the scale of the cell's largest contribution, not by exactly the
+    erased customer's amount.
+
+    Parameters
+    ----------
+    run : Run
+    name : str
+        What the values are, e.g. ``"revenue"`` or ``"revenue²"``: part of each cell key, so the sum and
+        the sum of squares of one cell get independent draws.
+    values, tops : array
+        The exact totals and each cell's largest absolute contribution.
+    row_dim, rows, col_dim, column, population
+        The cells, as the count table they belong to names them (:func:`publish_counts`): ``rows`` one
+        value of ``row_dim`` per value, all in ``column`` of ``col_dim``.
+
+    Returns
+    -------
+    ndarray
+        The values as printed (exact where ``privacy.perturbation.method`` is ``none``).
+    """
+    import numpy as np
+
+    from ._linked import cell_key
+
+    settings = perturbation_settings(run)
+    if settings is None:
+        return np.asarray(values, dtype=float)
+    identities = [(("magnitude", name),) + cell_key(row_dim, str(r), col_dim, column, population) for r in rows]
+    return perturb_magnitudes(values, tops, identities, settings)
+
+
 def _read_all(folder) -> pd.DataFrame:
     files = sorted(folder.glob("*.parquet")) if folder.exists() else []
     if not files:
@@ -127,19 +166,22 @@ def perturbation_settings(run: "Run") -> CellKeySettings | None:
     Raises
     ------
     InputError
-        An unknown method, ``max_perturbation`` below 1 or ``variance`` outside (0, max_perturbation²].
+        An unknown method, ``max_perturbation`` below 1, ``variance`` outside (0, max_perturbation²] or a
+        negative ``magnitude_scale``.
     """
     if not (run.path / "config.yaml").exists() or not (run.path / "data" / "customers.parquet").exists():
         return None
     conf = {**PERTURBATION_DEFAULTS, **(run.settings("privacy", DEFAULTS).get("perturbation") or {})}
     method, D, V = str(conf["method"]).lower(), conf["max_perturbation"], conf["variance"]
+    m = conf["magnitude_scale"]
     if method == "none":
         return None
-    if method != "cell key" or not isinstance(D, int) or D < 1 or not 0 < float(V) <= D * D:
+    if method != "cell key" or not isinstance(D, int) or D < 1 or not 0 < float(V) <= D * D or \
+            not isinstance(m, (int, float)) or m < 0:
         raise InputError(
             "Config error: privacy.perturbation must have method 'cell key' (or 'none' to switch it off), "
-            f"max_perturbation a whole number >= 1 and 0 < variance <= max_perturbation²; got method={method!r}, "
-            f"max_perturbation={D!r}, variance={V!r}.")
+            "max_perturbation a whole number >= 1, 0 < variance <= max_perturbation² and magnitude_scale a "
+            f"number >= 0; got method={method!r}, max_perturbation={D!r}, variance={V!r}, magnitude_scale={m!r}.")
     key = resolve_key(run.settings("privacy", DEFAULTS))
     customers = run.path / "data" / "customers.parquet"
     # A random per-run key is gone after preparation, and the pseudonyms it made differ on every run:
@@ -147,7 +189,7 @@ def perturbation_settings(run: "Run") -> CellKeySettings | None:
     # numbers (summary.json stays deterministic) and one erasure still redraws every cell. Computing
     # that key takes every prepared customer's row: an attacker who has them needs no report.
     return CellKeySettings(D, float(V), _suppression_k(run), key.secret if key.persistent else b"",
-                           _population_key(str(customers), customers.stat().st_mtime_ns, key.persistent))
+                           _population_key(str(customers), customers.stat().st_mtime_ns, key.persistent), float(m))
 
 
 @lru_cache(maxsize=8)

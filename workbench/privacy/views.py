@@ -304,7 +304,7 @@ def perturbation_paragraph(conf: dict | None, k: int) -> str:
         return ("**Perturbation** (`privacy.perturbation.method` = none): switched off. Published counts are exact, "
                 "so two runs that differ by a few customers (a re-run after an erasure) can be subtracted to read "
                 "those customers' cells; do not publish both.")
-    D, V = int(conf["max_perturbation"]), float(conf["variance"])
+    D, V, m = int(conf["max_perturbation"]), float(conf["variance"]), float(conf["magnitude_scale"])
     return f"""**Perturbation** (the cell-key method of the Australian Bureau of Statistics' TableBuilder and the ONS's
 Census 2021, `privacy.perturbation`). After suppression, every published count is moved by a whole number between
 -{D} and +{D} (variance {V:g}; less near the threshold), read from a fixed perturbation table by the count and a
@@ -320,7 +320,24 @@ of notebook 05, the rates of notebooks 04, 05 and 07, the campaign section); onl
 exact counts. Suppression and the disclosure check below work on the exact counts (a reader of the perturbed
 counts knows less than one of the exact counts). Not yet protected: whether a count is hidden is decided on its
 exact value, so a count printed as {k} in one run and hidden in a re-run after an erasure lost the erased
-customer; revenue sums and means are not perturbed."""
+customer. {magnitude_sentence(m)}"""
+
+
+def magnitude_sentence(m: float) -> str:
+    """The methodology's sentences on the cell-key perturbation of magnitudes (``magnitude_scale`` ``m``)."""
+    if m <= 0:
+        return ("Sums of money and other magnitudes (revenue per customer, incremental revenue, holdout means) are printed exactly "
+                "(`privacy.perturbation.magnitude_scale` = 0): two runs one erasure apart give the erased customer's "
+                "revenue away; do not publish both.")
+    return f"""**Sums of money and other magnitudes** (notebook 08's revenue per customer and incremental revenue,
+with their intervals; notebook 07's actual and predicted mean holdout purchases) are perturbed by the cell-key method for magnitudes (ABS, ONS; the `cellKey` package's numeric variables):
+each sum, and each sum of squares behind an interval, moves by {m:g} × p × the largest single customer's amount in
+its cell, where p, between 0.5 and 1 either way and zero on average, is read from the same kind of cell key.
+**A printed revenue total is therefore off by between half and {m:g} times its cell's largest customer amount**
+(for a segment of hundreds of customers, typically a few per cent of the total); means and intervals are
+computed from the printed sums and counts. The same data prints the same figures; an erasure redraws every figure,
+so subtracting two runs does not give the erased customer's revenue. Not yet perturbed: notebook 07's
+per-segment predicted values and their CLV figures."""
 
 
 def data_methodology_markdown(audit: dict) -> str:

@@ -85,14 +85,18 @@ def holdout_table(calibration: pd.DataFrame, bg: BetaGeo, max_bucket: int = 7) -
     """Actual against predicted holdout purchases, by calibration-period repeat purchases (0..max_bucket+).
 
     ``calibration`` is :func:`calibration_holdout` output. Returns one row per bucket: ``bucket``
-    (label), ``customers``, ``actual`` and ``predicted`` mean holdout purchases.
+    (label), ``customers``, ``actual`` and ``predicted`` mean holdout purchases, and for the cell-key
+    perturbation of the means (:func:`workbench.privacy.publish_magnitudes`; never published) their sums
+    ``actual_sum``, ``predicted_sum`` and largest single values ``actual_top``, ``predicted_top``.
     """
     x, t_x, T = (calibration[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
     pred = bg.expected_purchases(calibration["holdout_days"].to_numpy(dtype=float), x, t_x, T)
     bucket = np.minimum(calibration["frequency"].to_numpy(), max_bucket)
     df = pd.DataFrame({"bucket": bucket, "actual": calibration["holdout_purchases"].to_numpy(float), "predicted": pred})
     out = df.groupby("bucket").agg(customers=("actual", "size"), actual=("actual", "mean"),
-                                   predicted=("predicted", "mean")).reset_index()
+                                   predicted=("predicted", "mean"), actual_sum=("actual", "sum"),
+                                   predicted_sum=("predicted", "sum"), actual_top=("actual", "max"),
+                                   predicted_top=("predicted", "max")).reset_index()
     out["bucket"] = [f"{b}+" if b == max_bucket else str(b) for b in out["bucket"]]
     return out
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import fairness
-from ..privacy import suppress_and_publish
+from ..privacy import publish_magnitudes, suppress_and_publish
 from ..rundir import Run, register_stage
 from ._clv import fit_models, growth_potential, holdout_table, predict_value, top_share_selected
 from ._defaults import DEFAULTS
@@ -122,6 +122,11 @@ def _holdout(run: Run, tx: pd.DataFrame, s: dict, k: int, summary: pd.DataFrame)
     counts = suppress_and_publish(run, "value_holdout", table.set_index("bucket")[["customers"]],
                                   "calibration_repeat_purchases", "value_holdout", k, population=CALIBRATION)
     table["customers"] = counts["customers"].drop(index="Total").to_numpy()
+    for col in ("actual", "predicted"):  # means of the printed sums (cell-key method for magnitudes) and counts
+        table[col] = publish_magnitudes(run, f"holdout {col}", table[f"{col}_sum"], table[f"{col}_top"],
+                                        "calibration_repeat_purchases", table["bucket"], "value_holdout",
+                                        population=CALIBRATION) / table["customers"]
+    table = table.drop(columns=["actual_sum", "predicted_sum", "actual_top", "predicted_top"])
     table.loc[table["customers"].isna(), ["actual", "predicted"]] = np.nan
     gate = _gate(cal, bg, summary, s)
     # the fit gate's verdict per bucket (decided on exact counts; no number of a suppressed bucket is shown)
