@@ -92,6 +92,7 @@ def not_applicable_because(run: Run) -> str | None:
 
 
 def _repeat(summary: pd.DataFrame) -> int:
+    """Customers of the statistics with a repeat purchase day and positive repeat spend (as :func:`repeat_customers`)."""
     return int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
 
 
