@@ -1,6 +1,7 @@
 """Stage 07 on a small synthetic run: the artifacts, the value family in segmentation, published tables."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 from workbench import segment, value
 from workbench.data import load_config
 from workbench.pipeline import prepare
+from workbench.rundir import Run
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +64,19 @@ def test_growth_and_targeting_tables_are_suppressed_and_registered(run):
     assert not any(i in json.dumps(fragment) for i in list(ids)[:50])
 
 
-def test_bad_config_and_missing_log_are_named(run, monkeypatch):
+def test_bad_config_and_missing_log_are_named(run, monkeypatch, tmp_path):
     monkeypatch.setattr(run, "settings", lambda name, defaults: {**defaults, "horizon_days": -1})
     with pytest.raises(ValueError, match="value.horizon_days"):
         value.value_run(run)
-    monkeypatch.setattr(run, "transactions", lambda: None)
-    assert not value.has_transactions(run)
+    # a copy of the run whose log holds returns only: the engine's query finds no purchase
+    shutil.copytree(run.path, tmp_path / "run")
+    returns = Run(tmp_path / "run")
+    tx = returns.transactions()
+    tx.assign(amount=-tx["amount"].abs() - 1.0).to_parquet(returns.path / "data" / "transactions.parquet")
+    assert value.has_transactions(run) and not value.has_transactions(returns)
     with pytest.raises(ValueError, match="transaction log"):
-        value.value_run(run)
+        value.value_run(returns)
+    assert "no transaction log with purchases" in value.not_applicable_because(returns)
 
 
 def test_p_alive_beside_the_latest_dynamics_state(run):

@@ -44,3 +44,24 @@ def test_missing_column_and_bad_split_are_named(small_log):
         clv_summary(small_log.drop(columns="amount"))
     with pytest.raises(ValueError, match="calibration_end"):
         calibration_holdout(small_log, "2026-01-01", "2025-01-01")
+
+
+@pytest.mark.parametrize("on", ["duckdb", "spark"])
+def test_statistics_over_parquet_on_either_engine_equal_the_pandas_ones(small_log, tmp_path, on, request):
+    """The statistics the stage computes where the log lies (Parquet, the run's engine) are exactly the in-pandas ones."""
+    from workbench import engine
+    from workbench.features import ParquetTransactions
+    from workbench.value._summary import has_purchases, repeat_customers
+
+    small_log.to_parquet(tmp_path / "tx.parquet")
+    tx = ParquetTransactions.of(tmp_path / "tx.parquet")
+    config = {"engine": on, "spark": request.getfixturevalue("spark_settings")} if on == "spark" else {}
+    with engine.using(config):
+        summary, cal = clv_summary(tx), calibration_holdout(tx, "2024-06-01")
+        purchases, repeat = has_purchases(tx), repeat_customers(tx)
+    pd.testing.assert_frame_equal(summary, clv_summary(small_log))
+    pd.testing.assert_frame_equal(cal, calibration_holdout(small_log, "2024-06-01"))
+    assert purchases and repeat == int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum()) > 0
+    small_log.assign(amount=-1.0).to_parquet(tmp_path / "returns.parquet")
+    with engine.using(config):
+        assert not has_purchases(ParquetTransactions.of(tmp_path / "returns.parquet"))

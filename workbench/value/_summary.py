@@ -1,5 +1,9 @@
 """Sufficient statistics of the CLV models, from the transaction log in one DuckDB ``GROUP BY``.
 
+The log is a pandas DataFrame (the query runs on an in-process DuckDB) or a
+:class:`~workbench.features.ParquetTransactions` (the query runs on the active engine,
+:func:`workbench.engine.using`, over the Parquet files: no transaction reaches the driver).
+
 Definitions are those of ``lifetimes.utils.summary_data_from_transaction_data`` with ``freq="D"``:
 purchases (``amount > 0``) are first summed per customer and calendar day; ``frequency`` is the number
 of purchase days after the first (repeat purchases), ``recency`` the days from the first to the last
@@ -13,7 +17,9 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-__all__ = ["calibration_holdout", "clv_summary"]
+from ..features import ParquetTransactions
+
+__all__ = ["calibration_holdout", "clv_summary", "has_purchases", "observation_end_of", "repeat_customers"]
 
 _COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "historical_value"]
 
@@ -50,7 +56,30 @@ def _query(start: str | None, end: str) -> str:
     """
 
 
-def clv_summary(transactions: pd.DataFrame, observation_end=None) -> pd.DataFrame:
+def observation_end_of(transactions: pd.DataFrame | ParquetTransactions) -> pd.Timestamp:
+    """The day after the last transaction's date (the default observation end, an exclusive bound)."""
+    if isinstance(transactions, ParquetTransactions):
+        last = transactions.span()[2]
+    else:
+        last = transactions["timestamp"].max()
+    return pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
+
+
+def has_purchases(transactions: ParquetTransactions) -> bool:
+    """Whether the log holds at least one purchase (``amount > 0``): one row read by the engine, at most."""
+    rows = transactions.query("SELECT count(*) AS n FROM (SELECT 1 AS one FROM tx WHERE amount > 0 LIMIT 1) AS s")
+    return bool(int(rows["n"].iloc[0]))
+
+
+def repeat_customers(transactions: ParquetTransactions) -> int:
+    """Customers with a repeat purchase day and positive repeat spend (whom Gamma-Gamma is fitted on), counted."""
+    end = _ts(observation_end_of(transactions))
+    rows = transactions.query(f"SELECT count(*) AS n FROM ({_query(None, end)}) AS s "
+                              "WHERE frequency > 0 AND monetary_value > 0")
+    return int(rows["n"].iloc[0])
+
+
+def clv_summary(transactions: pd.DataFrame | ParquetTransactions, observation_end=None) -> pd.DataFrame:
     """Frequency, recency, T and mean repeat spend per customer with a purchase before ``observation_end``.
 
     The BG/NBD and Gamma-Gamma models need only these four numbers per customer, so the
@@ -59,7 +88,7 @@ def clv_summary(transactions: pd.DataFrame, observation_end=None) -> pd.DataFram
 
     Parameters
     ----------
-    transactions : DataFrame
+    transactions : DataFrame or ParquetTransactions
         ``customer_id``, ``timestamp``, ``amount`` (returns, ``amount <= 0``, are not purchases).
     observation_end : Timestamp, optional
         Only transactions strictly before it count; ``T`` is measured to it. Default: the day after
@@ -76,7 +105,7 @@ def clv_summary(transactions: pd.DataFrame, observation_end=None) -> pd.DataFram
         if col not in transactions:
             raise ValueError(f"transactions lack column {col!r}: the CLV summary needs customer_id, timestamp, amount")
     if observation_end is None:
-        observation_end = pd.Timestamp(transactions["timestamp"].max()).normalize() + pd.Timedelta(days=1)
+        observation_end = observation_end_of(transactions)
     return _run(transactions, _query(None, _ts(observation_end)))
 
 
@@ -89,7 +118,7 @@ def calibration_holdout(transactions: pd.DataFrame, calibration_end, observation
     """
     calibration_end = pd.Timestamp(calibration_end)
     if observation_end is None:
-        observation_end = pd.Timestamp(transactions["timestamp"].max()).normalize() + pd.Timedelta(days=1)
+        observation_end = observation_end_of(transactions)
     observation_end = pd.Timestamp(observation_end)
     if not calibration_end < observation_end:
         raise ValueError(f"calibration_end {calibration_end} must be before observation_end {observation_end}")
@@ -104,13 +133,25 @@ def calibration_holdout(transactions: pd.DataFrame, calibration_end, observation
     return out
 
 
-def _run(transactions: pd.DataFrame, query: str, columns=_COLUMNS) -> pd.DataFrame:
+def _fetch(transactions: pd.DataFrame | ParquetTransactions, query: str) -> pd.DataFrame:
+    """The per-customer rows of ``query`` over ``tx``, sorted by ``customer_id`` on the driver (Spark keeps no order)."""
+    if isinstance(transactions, ParquetTransactions):
+        from ..engine import active_config, make_engine
+
+        with make_engine(active_config()) as con:
+            transactions.register(con, "tx", ["customer_id", "timestamp", "amount"])
+            out = con.fetch_rows(query)
+        return out.sort_values("customer_id", kind="stable", ignore_index=True)
     con = duckdb.connect()
     try:
         con.register("tx", transactions[["customer_id", "timestamp", "amount"]])
-        out = con.execute(query + " ORDER BY 1").df()
+        return con.execute(query + " ORDER BY 1").df()
     finally:
         con.close()
+
+
+def _run(transactions: pd.DataFrame | ParquetTransactions, query: str, columns=_COLUMNS) -> pd.DataFrame:
+    out = _fetch(transactions, query)
     if columns is not None:
         out = out[columns]
         out["frequency"] = out["frequency"].astype("int64")

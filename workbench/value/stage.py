@@ -9,19 +9,20 @@ check, suppressed). Published count tables are registered with :func:`workbench.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .. import fairness
+from .. import engine, fairness
 from ..privacy import publish_magnitudes, suppress_and_publish
 from ..rundir import Run, register_stage
 from ._clv import fit_models, growth_potential, holdout_table, predict_value, top_share_selected
 from ._defaults import DEFAULTS
 from ._fit_gate import fit_gate
 from ._gamma_gamma import spend_frequency_correlation
-from ._summary import calibration_holdout, clv_summary
+from ._summary import calibration_holdout, clv_summary, has_purchases, repeat_customers
 from ._targeting import overlap_counts, targeting_rates
 
 __all__ = ["PREDICTED", "ValueResult", "growth_by_segment", "has_transactions", "p_alive_by_state", "summarise_value",
@@ -42,12 +43,28 @@ class ValueResult:
     settings: dict
 
 
+def _transactions(run: Run):
+    """The prepared transaction log as Parquet the engine reads (:class:`~workbench.features.ParquetTransactions`)."""
+    from ..features import ParquetTransactions
+
+    return ParquetTransactions.of(run.path / "data" / "transactions.parquet")
+
+
+def _customer_columns(run: Run, columns: list[str]) -> pd.DataFrame:
+    """Those of ``columns`` the prepared customer table has, in table order (not every column of every customer)."""
+    import pyarrow.parquet as pq
+
+    path = run.path / "data" / "customers.parquet"
+    present = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=[c for c in columns if c in present])
+
+
 def has_transactions(run: Run) -> bool:
-    """Whether the run has a transaction log with at least one purchase (the models need one)."""
+    """Whether the run has a transaction log with at least one purchase (the models need one): a query."""
     if not run.has_transactions:
         return False
-    tx = run.transactions()
-    return tx is not None and bool(len(tx)) and bool((tx["amount"] > 0).any())
+    with engine.using(run.config):
+        return has_purchases(_transactions(run))
 
 
 #: Fewest customers with repeat purchases Gamma-Gamma is fitted on (``fit_gamma_gamma`` refuses fewer).
@@ -66,16 +83,21 @@ def not_applicable_because(run: Run) -> str | None:
         because = ("the dataset has no transaction log with purchases, and the CLV models are models of repeat "
                    "purchases")
     else:
-        because = _too_few_repeat_customers(clv_summary(run.transactions()))
+        with engine.using(run.config):
+            because = _too_few_repeat_customers(repeat_customers(_transactions(run)))
     if because:
         run.summarise("07_predicted_value", applicable=False, because=because,
                       headline=[f"Predicted value: not applicable, because {because}."])
     return because
 
 
-def _too_few_repeat_customers(summary: pd.DataFrame) -> str | None:
-    """Why the models cannot be fitted to these statistics (too few customers who bought again), or None."""
-    repeat = int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
+def _repeat(summary: pd.DataFrame) -> int:
+    """Customers of the statistics with a repeat purchase day and positive repeat spend (as :func:`repeat_customers`)."""
+    return int(((summary["frequency"] > 0) & (summary["monetary_value"] > 0)).sum())
+
+
+def _too_few_repeat_customers(repeat: int) -> str | None:
+    """Why the models cannot be fitted (fewer than :data:`MIN_REPEAT_CUSTOMERS` who bought again), or None."""
     if repeat >= MIN_REPEAT_CUSTOMERS:
         return None
     return (f"fewer than {MIN_REPEAT_CUSTOMERS} customers bought on more than one day, and the CLV models (BG/NBD "
@@ -93,11 +115,12 @@ def _settings(run: Run) -> dict:
     return s
 
 
-def _calibration_end(tx: pd.DataFrame, s: dict) -> tuple[pd.Timestamp, pd.Timestamp]:
-    end = pd.Timestamp(tx["timestamp"].max()).normalize() + pd.Timedelta(days=1)
+def _calibration_end(tx, s: dict) -> tuple[pd.Timestamp, pd.Timestamp]:
+    _, first, last = tx.span()
+    end = pd.Timestamp(last).normalize() + pd.Timedelta(days=1)
     if s.get("calibration_end"):
         return pd.Timestamp(s["calibration_end"]), end
-    start = pd.Timestamp(tx["timestamp"].min()).normalize()
+    start = pd.Timestamp(first).normalize()
     days = s.get("holdout_days") or max(1, (end - start).days // 3)
     return end - pd.Timedelta(days=int(days)), end
 
@@ -113,7 +136,7 @@ def _gate(cal: pd.DataFrame, bg, summary: pd.DataFrame, s: dict) -> dict:
     return {**gate.as_dict(), "judged": True, "sentence": gate.sentence()}
 
 
-def _holdout(run: Run, tx: pd.DataFrame, s: dict, k: int, summary: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+def _holdout(run: Run, tx, s: dict, k: int, summary: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
     """Refit BG/NBD on the calibration period; actual vs predicted holdout purchases per bucket; the fit gate."""
     cal_end, end = _calibration_end(tx, s)
     cal = calibration_holdout(tx, cal_end, end)
@@ -144,19 +167,21 @@ def value_run(run: Run) -> ValueResult:
         raise ValueError("the CLV models need a transaction log with purchases; this dataset has none")
     s = _settings(run)
     k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
-    tx = run.transactions()
-    summary = clv_summary(tx)
-    because = _too_few_repeat_customers(summary)
+    tx = _transactions(run)
+    with engine.using(run.config):  # the statistics on the run's engine: no transaction in pandas
+        summary = clv_summary(tx)
+    because = _too_few_repeat_customers(_repeat(summary))
     if because:
         raise ValueError(f"Predicted value is not applicable: {because} (see value.not_applicable_because).")
     bg, gg = fit_models(summary, s["fit_sample"], run.seed)
     scored = predict_value(summary, bg, gg, s["horizon_days"], s["discount_rate"], s["step_days"])
-    customers = run.customers()[["customer_id"]]
+    customers = _customer_columns(run, ["customer_id"])
     predicted = customers.merge(scored, on="customer_id", how="left")
     predicted["historical_value"] = predicted["historical_value"].fillna(0.0)
     predicted["frequency"] = predicted["frequency"].fillna(-1).astype("int64")  # -1: no purchase at all
     buyers = predicted[_MODEL_COLUMNS[-1]].notna().to_numpy()
-    holdout, holdout_info = _holdout(run, tx, s, k, summary)
+    with engine.using(run.config):
+        holdout, holdout_info = _holdout(run, tx, s, k, summary)
     fallback = not holdout_info["fit_gate"]["fits"] and s["when_unfit"] == "historical"
     predicted["growth_potential"] = False
     if not fallback:  # falling back to historical value, no customer ranks higher by prediction than by history
@@ -186,15 +211,35 @@ def _k(run: Run) -> int:
     return int(run.read_json("data/prepare.json").get("suppression_k", 10))
 
 
+@contextlib.contextmanager
+def _tables(run: Run, **relative: str):
+    """The run's engine with per-customer Parquet artifacts registered by name: only counts come back."""
+    with engine.make_engine(run.config) as eng:
+        for name, rel in relative.items():
+            eng.register(name, [str(run.require(rel))])
+        yield eng
+
+
+def _crosstab(rows: pd.DataFrame, index: str, columns: str, labels: list[str]) -> pd.DataFrame:
+    """Counts ``n`` by (``index``, ``columns``) as :func:`pandas.crosstab` lays them out (rows sorted, ``labels`` columns)."""
+    table = rows.pivot_table(index=index, columns=columns, values="n", aggfunc="sum", fill_value=0)
+    table = table.reindex(columns=labels, fill_value=0).sort_index().astype("int64")
+    table.columns.name = columns
+    return table
+
+
 def growth_by_segment(run: Run) -> pd.DataFrame:
-    """Customers with growth potential per segment, against the rest: suppressed with totals, registered."""
-    predicted = run.read_table(PREDICTED)
-    seg = run.read_table("segments/assignments.parquet")[["customer_id", "segment_name"]]
-    df = predicted[["customer_id", "growth_potential", "clv"]].merge(seg, on="customer_id", how="inner")
-    df = df[df["clv"].notna()]
-    label = np.where(df["growth_potential"], "growth potential", "other")
-    table = pd.crosstab(df["segment_name"].astype(str).rename("segment"), pd.Series(label, name="growth", index=df.index))
-    table = table.reindex(columns=["growth potential", "other"], fill_value=0)
+    """Customers with growth potential per segment, against the rest: suppressed with totals, registered.
+
+    The counts are one join and ``GROUP BY`` in the run's engine (no per-customer frame on the driver).
+    """
+    with _tables(run, predicted=PREDICTED, assignments="segments/assignments.parquet") as eng:
+        rows = eng.sql(
+            "SELECT coalesce(CAST(a.segment_name AS VARCHAR), 'nan') AS segment, "
+            "CASE WHEN p.growth_potential THEN 'growth potential' ELSE 'other' END AS growth, count(*) AS n "
+            "FROM predicted p JOIN assignments a ON p.customer_id = a.customer_id "
+            "WHERE p.clv IS NOT NULL AND NOT isnan(p.clv) GROUP BY 1, 2")
+    table = _crosstab(rows, "segment", "growth", ["growth potential", "other"])
     counts = suppress_and_publish(run, "value_growth_by_segment", table, "segment_name", "value_growth", _k(run),
                                   population=SCORED, within="")
     return counts
@@ -215,7 +260,7 @@ def targeting_audit(run: Run) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
         return {}
     predicted = run.read_table(PREDICTED)
     buyers = predicted["clv"].notna().to_numpy()
-    customers = run.customers()
+    customers = _customer_columns(run, ["customer_id", *attributes])
     groups = fairness.sensitive_groups(customers, attributes, {**fs, "intersections": []})
     by_history = top_share_selected(predicted.loc[buyers, "historical_value"], s["top_share"])
     models = run.read_json("artifacts/value/models.json")
@@ -290,15 +335,22 @@ def p_alive_by_state(run: Run) -> pd.DataFrame | None:
     """
     if not run.has("dynamics/states.parquet"):
         return None
-    states = run.read_table("dynamics/states.parquet")
-    last = states.columns[-1]
+    import pyarrow.parquet as pq
+
+    last = pq.read_schema(run.require("dynamics/states.parquet")).names[-1]
     names = {int(k): v for k, v in run.read_json("artifacts/segments/segments.json").get("names", {}).items()}
     names.update({-1: "inactive", -2: "not yet a customer"})
-    predicted = run.read_table(PREDICTED)[["customer_id", "p_alive"]].dropna()
-    df = predicted.merge(states[["customer_id", last]], on="customer_id", how="inner")
-    state = df[last].map(lambda v: names.get(int(v), str(v))).rename("state")
-    band = pd.cut(df["p_alive"], _P_ALIVE_BANDS, labels=_P_ALIVE_LABELS, right=False).astype(str).rename("p_alive")
-    table = pd.crosstab(state, band).reindex(columns=_P_ALIVE_LABELS, fill_value=0)
+    # the bands of pd.cut(..., _P_ALIVE_BANDS, right=False): [lower, upper), none outside [0, 1 + 1e-12)
+    bands = " ".join(f"WHEN p.p_alive >= {lo!r} AND p.p_alive < {hi!r} THEN '{label}'" for lo, hi, label in
+                     zip(_P_ALIVE_BANDS[:-1], _P_ALIVE_BANDS[1:], _P_ALIVE_LABELS))
+    with _tables(run, predicted=PREDICTED, states="dynamics/states.parquet") as eng:
+        rows = eng.sql(
+            f'SELECT CAST(s."{last}" AS BIGINT) AS code, CASE {bands} END AS p_alive, count(*) AS n '
+            "FROM predicted p JOIN states s ON p.customer_id = s.customer_id "
+            "WHERE p.p_alive IS NOT NULL AND NOT isnan(p.p_alive) GROUP BY 1, 2")
+    rows = rows[rows["p_alive"].notna()]
+    rows["state"] = [names.get(int(v), str(v)) for v in rows["code"]]
+    table = _crosstab(rows, "state", "p_alive", _P_ALIVE_LABELS)
     counts = suppress_and_publish(run, "value_p_alive_by_state", table, "dynamics_state", "p_alive_band", _k(run),
                                   population=SCORED, within="")
     counts.attrs["window"] = str(last)
