@@ -60,7 +60,7 @@ import pandas as pd
 
 from ._linked import cell_key
 
-__all__ = ["CellKeySettings", "perturb_long", "perturb_table", "perturbation_table", "population_key"]
+__all__ = ["CellKeySettings", "grid_shift", "perturb_long", "perturb_table", "perturbation_table", "population_key"]
 
 #: ``privacy.perturbation`` defaults: the cell-key method, perturbations in -D..D with variance V.
 PERTURBATION_DEFAULTS = {"method": "cell key", "max_perturbation": 2, "variance": 1.0}
@@ -130,7 +130,7 @@ def _unbiased_row(base: np.ndarray, D: int, lowest: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=32)
-def perturbation_table(D: int = 2, V: float = 1.0, k: int = 10) -> pd.DataFrame:
+def perturbation_table(D: int = 2, V: float = 1.0, k: int = 10, decided: bool = True) -> pd.DataFrame:
     """The perturbation table: for each true count, each perturbation's probability and key interval.
 
     Parameters
@@ -140,14 +140,19 @@ def perturbation_table(D: int = 2, V: float = 1.0, k: int = 10) -> pd.DataFrame:
     V : float, default 1.0
         The variance of a perturbation of a count far from the threshold.
     k : int, default 10
-        The suppression threshold: a count ``n >= k`` is never perturbed below ``k``, a positive count
-        never to zero, a zero never at all.
+        The suppression threshold.
+    decided : bool, default True
+        Whether primary suppression is decided on the perturbed count (:func:`grid_shift`): a positive
+        count is then never perturbed to zero, and may land anywhere from 1 up (a printed value below
+        ``k`` is hidden). False, for a table suppressed on its exact counts before perturbation: a count
+        ``n >= k`` is never perturbed below ``k`` (a count of exactly ``k`` never moves).
 
     Returns
     -------
     DataFrame
         One row per (``count``, ``d``) with ``p > 0``: ``count`` (``0 .. k + D``; the last row applies to
         every larger count), ``d``, ``p``, ``lower``, ``upper`` (the cell keys in ``[lower, upper)`` get ``d``).
+        A zero is never perturbed; every row is unbiased.
     """
     k = max(int(k), 1)
     base = _base_shape(int(D), float(V))
@@ -155,8 +160,8 @@ def perturbation_table(D: int = 2, V: float = 1.0, k: int = 10) -> pd.DataFrame:
     for n in range(0, k + int(D) + 1):
         if n == 0:
             p = (np.arange(-D, D + 1) == 0).astype(float)
-        else:  # published counts stay at k or above; counts below k are suppressed (or k = 1: stay positive)
-            p = _unbiased_row(base, int(D), (k if n >= k else 1) - n)
+        else:  # positive counts stay positive; held at k or above when suppression came first
+            p = _unbiased_row(base, int(D), (k if n >= k and not decided else 1) - n)
         upper = np.cumsum(p)
         for d, prob, up in zip(range(-D, D + 1), p, upper):
             if prob > 1e-12:
@@ -202,20 +207,41 @@ def cell_keys(identities: list[tuple], settings: CellKeySettings) -> np.ndarray:
     return out
 
 
-def perturb_long(long: pd.DataFrame, settings: CellKeySettings) -> pd.DataFrame:
+def _identities(long: pd.DataFrame) -> list[tuple]:
+    population = long["population"].fillna("") if "population" in long else pd.Series("", index=long.index)
+    return [cell_key(a, str(b), c, str(d), p) for a, b, c, d, p in
+            zip(long["row_dim"], long["row"], long["col_dim"], long["column"], population)]
+
+
+def perturb_long(long: pd.DataFrame, settings: CellKeySettings, decided: bool = True) -> pd.DataFrame:
     """The registry's long form with every published ``n`` perturbed (hidden cells stay NaN).
 
     The same quantity (the same :func:`._linked.cell_key`) gets the same key, hence the same printed
-    value, in every table of the run.
+    value, in every table of the run. ``decided``: the table's primary suppression was decided on these
+    perturbed counts (:func:`grid_shift`; see :func:`perturbation_table`).
     """
     out = long.copy()
-    population = out["population"].fillna("") if "population" in out else pd.Series("", index=out.index)
-    identities = [cell_key(a, str(b), c, str(d), p) for a, b, c, d, p in
-                  zip(out["row_dim"], out["row"], out["col_dim"], out["column"], population)]
-    ptable = perturbation_table(settings.max_perturbation, settings.variance, settings.k)
-    shift = perturbation(out["n"].to_numpy(float), cell_keys(identities, settings), ptable)
+    ptable = perturbation_table(settings.max_perturbation, settings.variance, settings.k, decided)
+    shift = perturbation(out["n"].to_numpy(float), cell_keys(_identities(out), settings), ptable)
     out["n"] = out["n"].to_numpy(float) + shift
     return out
+
+
+def grid_shift(full: pd.DataFrame, row_dim: str, col_dim: str, population: str,
+               settings: CellKeySettings) -> np.ndarray:
+    """The perturbation each cell of an exact table (margins included) will be printed with.
+
+    Primary suppression is decided on ``full + grid_shift(...)`` (ABS TableBuilder's order: perturb, then
+    hide what is printed below ``k``): whether a count near ``k`` is shown then depends on its cell key,
+    which every erasure redraws, not on the exact count alone. The perturbations are those
+    :func:`perturb_long` (``decided=True``) prints the shown cells with.
+    """
+    rows, cols = [str(r) for r in full.index], [str(c) for c in full.columns]
+    long = pd.DataFrame({"row_dim": row_dim, "row": [r for r in rows for _ in cols], "col_dim": col_dim,
+                         "column": [c for _ in rows for c in cols], "population": population or ""})
+    ptable = perturbation_table(settings.max_perturbation, settings.variance, settings.k, True)
+    values = full.to_numpy(dtype=float).ravel()
+    return perturbation(values, cell_keys(_identities(long), settings), ptable).reshape(full.shape)
 
 
 def perturb_table(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:
