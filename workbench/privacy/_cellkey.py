@@ -17,9 +17,20 @@ The design followed here:
 * a **perturbation table** (ptable, :func:`perturbation_table`) gives, for each true count ``n``, the
   probabilities of the perturbations ``d`` in ``-D..D``: the maximum-entropy shape of ``ptable`` (a
   discrete Gaussian whose variance is ``V``), tilted to mean zero where the row is truncated. Its rules:
-  a zero stays zero; a published positive count never becomes 0 or a value in ``1..k-1`` (the suppressed
-  range), so the printed rules ("< k" is 1 to k - 1) stay true; every row is unbiased (a count of exactly
-  ``k`` is therefore never perturbed: its only unbiased row is ``d = 0``);
+  a zero stays zero (ABS keeps zeros as zeros: a printed 0 is an exact 0); a positive count never becomes
+  0; every row is unbiased;
+* **primary suppression is decided on the perturbed count** (ABS TableBuilder's order; issue 24): a
+  positive cell whose perturbed count is below ``k`` is hidden and printed "< k"
+  (:func:`grid_shift`, used by :func:`._suppression.suppress_counts` and :func:`._joint.suppress_jointly`
+  before complementary suppression). Decided on the exact count, a cell of exactly ``k`` shown in one run
+  and "< k" in a re-run after ``--forget`` lost the erased customer, with certainty; decided on the
+  perturbed count, whether it is shown depends on its cell key, which the erasure redraws, and such a
+  crossing happens to cells the customer was not in too (a cell at ``k``: 0.49 of re-runs when the
+  customer was in it, 0.21 when not). The printed rules widen by ``D``: "< k" holds 1 to ``k - 1 + D``, a
+  complementary "hidden†" cell 0 or at least ``k - D``, and a printed count (``k`` or more) may be an
+  exact one down to ``k - D``. A table suppressed on its exact counts before it reaches the registry (a
+  stage calling ``suppress_counts`` without ``perturbation``) is printed with the *held* table
+  (``decided=False``: a count of ``k`` or more never printed below ``k``);
 * each cell has a **cell key**, uniform on ``[0, 1)``, and the perturbation is the ptable row's entry whose
   cumulative-probability interval holds the key: the same key always gives the same perturbation, so the
   same quantity printed twice, or in two re-runs of the same data, is printed the same way and averaging
@@ -39,11 +50,11 @@ hidden in it. Consistency within a run, and across re-runs of the same customers
 also hand the mechanism counts, not contributors, which the population key needs no more than.
 
 Totals are perturbed like any other cell, independently of their parts (as ABS and ONS do): a table's
-printed cells need not add up to its printed margins, by up to ``D`` per cell. Suppression (primary and
-complementary) and the whole-run disclosure check work on the exact counts before perturbation: a reader
-of the perturbed counts knows less than one of the exact counts (each perturbed count is the exact count
-plus a function of a key the reader cannot compute), so a hidden count the check cannot narrow from the
-exact published counts cannot be narrowed from the perturbed ones either.
+printed cells need not add up to its printed margins, by up to ``D`` per cell. Complementary suppression
+and the whole-run disclosure check work on the exact counts of the shown cells, with the widened printed
+rules for the hidden ones: a reader of the perturbed counts knows less than one of the exact counts (each
+perturbed count is the exact count plus a function of a key the reader cannot compute), so a hidden count
+the check cannot narrow from the exact published counts cannot be narrowed from the perturbed ones either.
 """
 
 from __future__ import annotations
