@@ -5,7 +5,8 @@ of segment x gender and of action x gender are one quantity, so a total hidden i
 shown in the other gives the hidden cell away; an intersection sums over one of its dimensions to
 the table of the other (:mod:`._linked`); a subpopulation differs from its population by a count
 nobody published; and the printed rules ("< k" is 1 to k - 1, "hidden†" is 0 or at least k,
-counts are integers) narrow every hidden cell further. Here every published cell is one unknown
+counts are integers; each widened by the largest perturbation D when primary suppression is decided on
+the perturbed count, :mod:`._cellkey`) narrow every hidden cell further. Here every published cell is one unknown
 identified by its dimension values, the equations of :mod:`._linked` tie them together, and the
 integer attack of :mod:`._attack` runs over all of them jointly.
 """
@@ -133,12 +134,12 @@ def joint_disclosure(tables: pd.DataFrame, k: int = 10, width: int = PROTECTION_
     in several tables is one unknown (shown in one table and hidden in another: recovered). The
     attacker knows every published value, each table's row and column sums, every intersection's
     sum to its margins, every declared subpopulation's difference from its population, the printed
-    rules (a "< k" cell holds 1 to ``k - 1``, a "hidden†" cell 0 or at least ``k``) and that counts
-    are integers; for each quantity hidden everywhere the smallest and largest value consistent with
+    rules (a "< k" cell holds 1 to ``k - 1 + slack``, a "hidden†" cell 0 or at least ``k - slack``) and
+    that counts are integers; for each quantity hidden everywhere the smallest and largest value consistent with
     all of that is found by integer programming (:func:`._attack.integer_intervals`). A hidden
     quantity is disclosed when the two are closer than ``width``; a population difference when,
     besides, it lies within 1 to ``k - 1``. Published cells between 1 and ``k - 1`` are reported
-    too: with suppression switched off they are the disclosure.
+    too (below ``k - slack``): with suppression switched off they are the disclosure.
 
     Parameters
     ----------
