@@ -232,9 +232,16 @@ def perturb_long(long: pd.DataFrame, settings: CellKeySettings, decided: bool = 
     perturbed counts (:func:`grid_shift`; see :func:`perturbation_table`).
     """
     out = long.copy()
-    ptable = perturbation_table(settings.max_perturbation, settings.variance, settings.k, decided)
-    shift = perturbation(out["n"].to_numpy(float), cell_keys(_identities(out), settings), ptable)
-    out["n"] = out["n"].to_numpy(float) + shift
+    n, keys = out["n"].to_numpy(float), cell_keys(_identities(out), settings)
+    held = perturbation(n, keys, perturbation_table(settings.max_perturbation, settings.variance, settings.k, False))
+    shift = held
+    if decided:
+        shift = perturbation(n, keys, perturbation_table(settings.max_perturbation, settings.variance, settings.k, True))
+        # a quantity whose showing was decided by an earlier table suppressed on exact counts is printed as
+        # that table printed it (held): never below k
+        below = (n > 0) & (n + shift < settings.k)
+        shift = np.where(below, held, shift)
+    out["n"] = n + shift
     return out
 
 
