@@ -8,9 +8,13 @@ from workbench.privacy._cellkey import (CellKeySettings, magnitude_draw, perturb
                                         perturbation, perturbation_table, population_key)
 
 
+@pytest.mark.parametrize("decided", [True, False])
 @pytest.mark.parametrize("D, V, k", [(2, 1.0, 10), (3, 2.0, 5), (2, 1.0, 1)])
-def test_the_ptable_is_unbiased_bounded_and_keeps_the_printed_rules(D, V, k):
-    table = perturbation_table(D, V, k)
+def test_the_ptable_is_unbiased_bounded_and_keeps_the_printed_rules(D, V, k, decided):
+    """``decided`` (primary suppression on the perturbed count, the default): a positive count may land
+    anywhere from 1 up, and below k it is hidden; held (suppression came first): a count of k or more is
+    never printed below k."""
+    table = perturbation_table(D, V, k, decided)
     for n, row in table.groupby("count"):
         assert np.isclose(row["p"].sum(), 1) and np.isclose((row["p"] * row["d"]).sum(), 0, atol=1e-9), n
         assert row["d"].abs().max() <= D
@@ -18,6 +22,9 @@ def test_the_ptable_is_unbiased_bounded_and_keeps_the_printed_rules(D, V, k):
         printed = n + row["d"]
         if n == 0:
             assert (printed == 0).all()  # a zero stays zero
+        elif decided:
+            assert (printed >= 1).all()  # never printed as zero
+            assert n <= D or (row["d"] == -D).any()  # not held at k: a count at k may be hidden
         elif n >= k:
             assert (printed >= max(k, 1)).all()  # never printed as a suppressed count, never as zero
     far = table.loc[table["count"] == table["count"].max()]
@@ -112,3 +119,35 @@ def test_a_negative_magnitude_scale_is_a_config_error_and_method_none_prints_sum
         else:
             with pytest.raises(InputError, match="magnitude_scale"):
                 privacy.publish_magnitudes(run, "revenue", sums, [100.0, 100.0], "segment", ["1", "2"], "x")
+
+
+def test_suppression_decided_on_the_perturbed_count_keeps_the_widened_printed_rules():
+    """Cells around k under many population keys: a cell is "< k" exactly when its perturbed count is below
+    k, so a "< k" cell holds 1 to k - 1 + D, a shown one is printed at k or more (exact at least k - D), a
+    "hidden†" one is 0 or at least k - D, and zeros are printed as 0."""
+    from workbench.privacy import suppress_counts
+    from workbench.privacy._joint import _long_form
+
+    k, D = 10, 2
+    exact = pd.DataFrame([[8, 9, 10, 11, 0], [12, 10, 9, 40, 3], [30, 31, 11, 8, 25]],
+                         index=pd.Index(list("abc"), name="segment"),
+                         columns=pd.Index(list("vwxyz"), name="gender"))
+    seen = {"small": set(), "shown": set(), "complement": set()}
+    for trial in range(30):
+        settings = CellKeySettings(D, 1.0, k, b"s", f"population {trial}".encode())
+        published = suppress_counts(exact, k, margins=True, perturbation=settings)
+        assert published.attrs["decided_on_perturbed"]
+        full = suppress_counts(exact, 1, margins=True)  # the exact counts with margins
+        long = perturb_long(_long_form("t", published, "segment", "gender"), settings)
+        n_exact = full.to_numpy().ravel()
+        for (marker, printed), n in zip(zip(long["marker"], long["n"]), n_exact):
+            if marker == "< k":
+                assert 1 <= n <= k - 1 + D
+                seen["small"].add(n)
+            elif marker == "hidden†":
+                assert n == 0 or n >= k - D
+                seen["complement"].add(n)
+            else:
+                assert printed == 0 if n == 0 else (printed >= k and n >= k - D and abs(printed - n) <= D)
+                seen["shown"].add(n)
+    assert {10, 11} & seen["small"] and {8, 9} & seen["shown"]  # the key, not the exact count, decides

@@ -33,7 +33,8 @@ registered tables of a run jointly (:func:`joint_disclosure`: the same quantity 
 unknown; intersections sum to their margins; a population declared ``within`` another differs from it
 by an unpublished count; the printed rules and integrality are constraints of an integer programme)
 and reports every small count it recovers or narrows below ``privacy.protection_width``. Underneath: :func:`suppress_counts` for a 2-D table
-of counts (cells from 1 to ``k - 1`` hidden, plus complementary cells so that no hidden cell can be
+of counts (cells from 1 to ``k - 1`` hidden, or with ``perturbation=`` the positive cells whose
+cell-key-perturbed count is below ``k``, as :func:`suppress_and_publish` decides, plus complementary cells so that no hidden cell can be
 recovered from row or column totals; :func:`disclosure_intervals` runs that attack) and
 :func:`suppress_rows` for per-group statistics (groups smaller than ``k`` masked, plus the next
 smallest group when only one is masked and the total is known). ``k`` is ``privacy.suppression_k``

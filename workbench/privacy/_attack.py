@@ -3,6 +3,9 @@
 A linear-programming attacker treats a hidden cell as any number >= 0. The report tells a reader more:
 zeros are never primary-suppressed, so a cell marked "< k" holds 1 to k - 1 customers; a cell marked
 "hidden†" is hidden only to protect another, so it holds 0 or at least k; every count is an integer.
+When primary suppression is decided on the perturbed count (the default with the cell-key method,
+:mod:`._cellkey`), the rules are wider by the largest perturbation ``D`` (``slack``): "< k" is 1 to
+k - 1 + D, "hidden†" 0 or at least k - D.
 With those rules, a row ``[1, 1, 20, 24]`` published as ``[–, –, 20, 24]`` with total 46 gives both
 hidden cells away (each is 1), which the linear attack misses. Here each hidden quantity's smallest and
 largest value consistent with every equation and every printed rule is found with an integer programme
@@ -60,22 +63,26 @@ def _system(values: np.ndarray, equations: list, unknown: np.ndarray):
     return unk, rows, np.array(rhs)
 
 
-def _bounds(markers: np.ndarray, k: int, upper: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lower and upper bounds and the integrality (1 integer, 3 semi-integer: 0 or in [lb, ub]) of unknowns."""
+def _bounds(markers: np.ndarray, k: int, upper: float, slack: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower and upper bounds and the integrality (1 integer, 3 semi-integer: 0 or in [lb, ub]) of unknowns.
+
+    ``slack`` is the largest perturbation ``D`` when primary suppression is decided on the perturbed count
+    (:mod:`._cellkey`): a "< k" cell then holds 1 to ``k - 1 + D`` and a "hidden†" cell 0 or at least
+    ``k - D`` (at least 1), since a printed count of ``k`` or more may be an exact one down to ``k - D``."""
     lb = np.zeros(len(markers))
     ub = np.full(len(markers), float(upper))
     integrality = np.ones(len(markers), dtype=int)
     small = markers == SMALL
-    lb[small], ub[small] = 1.0, float(max(k - 1, 1))
+    lb[small], ub[small] = 1.0, float(max(k - 1 + slack, 1))
     comp = (markers == COMPLEMENT) & (k > 1)
-    lb[comp], integrality[comp] = float(k), 3
+    lb[comp], integrality[comp] = float(max(k - slack, 1)), 3
     return lb, ub, integrality
 
 
 def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, k: int,
                       width: int = PROTECTION_WIDTH, targets: np.ndarray | None = None,
                       time_limit: float = 20.0, only_targets: bool = False,
-                      memo: "AttackMemo | None" = None) -> dict[int, tuple[float, float]]:
+                      memo: "AttackMemo | None" = None, slack: int = 0) -> dict[int, tuple[float, float]]:
     """The smallest and largest value of each unknown quantity an integer attacker can prove.
 
     Parameters
@@ -105,6 +112,8 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
         What earlier calls on the same quantities learnt (the rounds of one suppression): their
         feasible points and the bounds of components already solved. The verdicts
         (:func:`is_disclosed`) are those of a call without it; only fewer programmes are solved.
+    slack : int, default 0
+        ``D`` when primary suppression is decided on the perturbed count (:func:`_bounds`), else 0.
 
     Returns
     -------
@@ -117,7 +126,7 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
     known = np.where(unknown, 0.0, values)
     upper = max(float(known.max(initial=0.0)) * 2 + k, 1.0)
     unk, rows, rhs = _system(known, equations, unknown)
-    lb, ub, integrality = _bounds(markers[unk], k, upper)
+    lb, ub, integrality = _bounds(markers[unk], k, upper, slack)
     result: dict[int, tuple[float, float]] = {}
     wanted = np.ones(len(unk), dtype=bool) if targets is None else targets[unk]
     if not rows:
@@ -137,7 +146,8 @@ def integer_intervals(values: np.ndarray, equations: list, markers: np.ndarray, 
         if memo is None:
             bounds, _, _ = _component_bounds(*system, width, time_limit)
         else:  # a quantity judged by where it lies (not "< k") is settled by one point outside 1..k-1
-            ceiling = np.where(np.isin(markers[unk[comp]], (HIDDEN, DIFFERENCE)), k - 1.0, np.inf)
+            ceiling = np.select([markers[unk[comp]] == HIDDEN, markers[unk[comp]] == DIFFERENCE],
+                                [k - 1.0 + slack, k - 1.0], np.inf)
             bounds = memo.component_bounds(system + (ceiling,), unk[comp], known, unknown, width, time_limit)
         result.update({int(unk[i]): b for i, b in zip(comp, bounds)})
     return result
@@ -295,7 +305,8 @@ class AttackMemo:
         return w[ok]
 
 
-def is_disclosed(low: float, high: float, marker: int, k: int, width: int = PROTECTION_WIDTH) -> bool:
+def is_disclosed(low: float, high: float, marker: int, k: int, width: int = PROTECTION_WIDTH,
+                 slack: int = 0) -> bool:
     """Whether an attacker's interval discloses the quantity.
 
     What needs protection is a count of 1 to ``k - 1`` customers. A "< k" cell is disclosed when its
@@ -303,10 +314,11 @@ def is_disclosed(low: float, high: float, marker: int, k: int, width: int = PROT
     ``k`` customers, a count the report could have printed: recovering it discloses nothing by itself
     (what it protects is checked on its own). A cell hidden without saying why, and a difference of
     populations (never published), are disclosed when the interval is that narrow *and* lies within 1
-    to ``k - 1``: it then singles out a few customers.
+    to ``k - 1``: it then singles out a few customers (a hidden cell, to ``k - 1 + slack`` when primary
+    suppression is decided on the perturbed count, :func:`_bounds`).
     """
     if np.isnan(low) or np.isnan(high) or high - low >= width or marker == COMPLEMENT:
         return False
     if marker == SMALL:
         return True
-    return low >= 1 and high <= k - 1
+    return low >= 1 and high <= k - 1 + (slack if marker == HIDDEN else 0)

@@ -17,9 +17,20 @@ The design followed here:
 * a **perturbation table** (ptable, :func:`perturbation_table`) gives, for each true count ``n``, the
   probabilities of the perturbations ``d`` in ``-D..D``: the maximum-entropy shape of ``ptable`` (a
   discrete Gaussian whose variance is ``V``), tilted to mean zero where the row is truncated. Its rules:
-  a zero stays zero; a published positive count never becomes 0 or a value in ``1..k-1`` (the suppressed
-  range), so the printed rules ("< k" is 1 to k - 1) stay true; every row is unbiased (a count of exactly
-  ``k`` is therefore never perturbed: its only unbiased row is ``d = 0``);
+  a zero stays zero (ABS keeps zeros as zeros: a printed 0 is an exact 0); a positive count never becomes
+  0; every row is unbiased;
+* **primary suppression is decided on the perturbed count** (ABS TableBuilder's order; issue 24): a
+  positive cell whose perturbed count is below ``k`` is hidden and printed "< k"
+  (:func:`grid_shift`, used by :func:`._suppression.suppress_counts` and :func:`._joint.suppress_jointly`
+  before complementary suppression). Decided on the exact count, a cell of exactly ``k`` shown in one run
+  and "< k" in a re-run after ``--forget`` lost the erased customer, with certainty; decided on the
+  perturbed count, whether it is shown depends on its cell key, which the erasure redraws, and such a
+  crossing happens to cells the customer was not in too (a cell at ``k``: 0.49 of re-runs when the
+  customer was in it, 0.21 when not). The printed rules widen by ``D``: "< k" holds 1 to ``k - 1 + D``, a
+  complementary "hidden†" cell 0 or at least ``k - D``, and a printed count (``k`` or more) may be an
+  exact one down to ``k - D``. A table suppressed on its exact counts before it reaches the registry (a
+  stage calling ``suppress_counts`` without ``perturbation``) is printed with the *held* table
+  (``decided=False``: a count of ``k`` or more never printed below ``k``);
 * each cell has a **cell key**, uniform on ``[0, 1)``, and the perturbation is the ptable row's entry whose
   cumulative-probability interval holds the key: the same key always gives the same perturbation, so the
   same quantity printed twice, or in two re-runs of the same data, is printed the same way and averaging
@@ -39,11 +50,11 @@ hidden in it. Consistency within a run, and across re-runs of the same customers
 also hand the mechanism counts, not contributors, which the population key needs no more than.
 
 Totals are perturbed like any other cell, independently of their parts (as ABS and ONS do): a table's
-printed cells need not add up to its printed margins, by up to ``D`` per cell. Suppression (primary and
-complementary) and the whole-run disclosure check work on the exact counts before perturbation: a reader
-of the perturbed counts knows less than one of the exact counts (each perturbed count is the exact count
-plus a function of a key the reader cannot compute), so a hidden count the check cannot narrow from the
-exact published counts cannot be narrowed from the perturbed ones either.
+printed cells need not add up to its printed margins, by up to ``D`` per cell. Complementary suppression
+and the whole-run disclosure check work on the exact counts of the shown cells, with the widened printed
+rules for the hidden ones: a reader of the perturbed counts knows less than one of the exact counts (each
+perturbed count is the exact count plus a function of a key the reader cannot compute), so a hidden count
+the check cannot narrow from the exact published counts cannot be narrowed from the perturbed ones either.
 
 **Magnitudes** (sums of money, and the means and intervals derived from them) are perturbed the way the
 statistical offices perturb magnitude tables (ABS TableBuilder's continuous-variable perturbation; the
@@ -72,7 +83,8 @@ import pandas as pd
 
 from ._linked import cell_key
 
-__all__ = ["CellKeySettings", "magnitude_draw", "perturb_long", "perturb_magnitudes", "perturb_table", "perturbation_table", "population_key"]
+__all__ = ["CellKeySettings", "grid_shift", "magnitude_draw", "perturb_long", "perturb_magnitudes",
+           "perturb_table", "perturbation_table", "population_key"]
 
 #: ``privacy.perturbation`` defaults: the cell-key method, perturbations in -D..D with variance V.
 PERTURBATION_DEFAULTS = {"method": "cell key", "max_perturbation": 2, "variance": 1.0, "magnitude_scale": 1.0}
@@ -146,7 +158,7 @@ def _unbiased_row(base: np.ndarray, D: int, lowest: int) -> np.ndarray:
 
 
 @lru_cache(maxsize=32)
-def perturbation_table(D: int = 2, V: float = 1.0, k: int = 10) -> pd.DataFrame:
+def perturbation_table(D: int = 2, V: float = 1.0, k: int = 10, decided: bool = True) -> pd.DataFrame:
     """The perturbation table: for each true count, each perturbation's probability and key interval.
 
     Parameters
@@ -156,14 +168,19 @@ def perturbation_table(D: int = 2, V: float = 1.0, k: int = 10) -> pd.DataFrame:
     V : float, default 1.0
         The variance of a perturbation of a count far from the threshold.
     k : int, default 10
-        The suppression threshold: a count ``n >= k`` is never perturbed below ``k``, a positive count
-        never to zero, a zero never at all.
+        The suppression threshold.
+    decided : bool, default True
+        Whether primary suppression is decided on the perturbed count (:func:`grid_shift`): a positive
+        count is then never perturbed to zero, and may land anywhere from 1 up (a printed value below
+        ``k`` is hidden). False, for a table suppressed on its exact counts before perturbation: a count
+        ``n >= k`` is never perturbed below ``k`` (a count of exactly ``k`` never moves).
 
     Returns
     -------
     DataFrame
         One row per (``count``, ``d``) with ``p > 0``: ``count`` (``0 .. k + D``; the last row applies to
         every larger count), ``d``, ``p``, ``lower``, ``upper`` (the cell keys in ``[lower, upper)`` get ``d``).
+        A zero is never perturbed; every row is unbiased.
     """
     k = max(int(k), 1)
     base = _base_shape(int(D), float(V))
@@ -171,8 +188,8 @@ def perturbation_table(D: int = 2, V: float = 1.0, k: int = 10) -> pd.DataFrame:
     for n in range(0, k + int(D) + 1):
         if n == 0:
             p = (np.arange(-D, D + 1) == 0).astype(float)
-        else:  # published counts stay at k or above; counts below k are suppressed (or k = 1: stay positive)
-            p = _unbiased_row(base, int(D), (k if n >= k else 1) - n)
+        else:  # positive counts stay positive; held at k or above when suppression came first
+            p = _unbiased_row(base, int(D), (k if n >= k and not decided else 1) - n)
         upper = np.cumsum(p)
         for d, prob, up in zip(range(-D, D + 1), p, upper):
             if prob > 1e-12:
@@ -218,20 +235,48 @@ def cell_keys(identities: list[tuple], settings: CellKeySettings) -> np.ndarray:
     return out
 
 
-def perturb_long(long: pd.DataFrame, settings: CellKeySettings) -> pd.DataFrame:
+def _identities(long: pd.DataFrame) -> list[tuple]:
+    population = long["population"].fillna("") if "population" in long else pd.Series("", index=long.index)
+    return [cell_key(a, str(b), c, str(d), p) for a, b, c, d, p in
+            zip(long["row_dim"], long["row"], long["col_dim"], long["column"], population)]
+
+
+def perturb_long(long: pd.DataFrame, settings: CellKeySettings, decided: bool = True) -> pd.DataFrame:
     """The registry's long form with every published ``n`` perturbed (hidden cells stay NaN).
 
     The same quantity (the same :func:`._linked.cell_key`) gets the same key, hence the same printed
-    value, in every table of the run.
+    value, in every table of the run. ``decided``: the table's primary suppression was decided on these
+    perturbed counts (:func:`grid_shift`; see :func:`perturbation_table`).
     """
     out = long.copy()
-    population = out["population"].fillna("") if "population" in out else pd.Series("", index=out.index)
-    identities = [cell_key(a, str(b), c, str(d), p) for a, b, c, d, p in
-                  zip(out["row_dim"], out["row"], out["col_dim"], out["column"], population)]
-    ptable = perturbation_table(settings.max_perturbation, settings.variance, settings.k)
-    shift = perturbation(out["n"].to_numpy(float), cell_keys(identities, settings), ptable)
-    out["n"] = out["n"].to_numpy(float) + shift
+    n, keys = out["n"].to_numpy(float), cell_keys(_identities(out), settings)
+    held = perturbation(n, keys, perturbation_table(settings.max_perturbation, settings.variance, settings.k, False))
+    shift = held
+    if decided:
+        shift = perturbation(n, keys, perturbation_table(settings.max_perturbation, settings.variance, settings.k, True))
+        # a quantity whose showing was decided by an earlier table suppressed on exact counts is printed as
+        # that table printed it (held): never below k
+        below = (n > 0) & (n + shift < settings.k)
+        shift = np.where(below, held, shift)
+    out["n"] = n + shift
     return out
+
+
+def grid_shift(full: pd.DataFrame, row_dim: str, col_dim: str, population: str,
+               settings: CellKeySettings) -> np.ndarray:
+    """The perturbation each cell of an exact table (margins included) will be printed with.
+
+    Primary suppression is decided on ``full + grid_shift(...)`` (ABS TableBuilder's order: perturb, then
+    hide what is printed below ``k``): whether a count near ``k`` is shown then depends on its cell key,
+    which every erasure redraws, not on the exact count alone. The perturbations are those
+    :func:`perturb_long` (``decided=True``) prints the shown cells with.
+    """
+    rows, cols = [str(r) for r in full.index], [str(c) for c in full.columns]
+    long = pd.DataFrame({"row_dim": row_dim, "row": [r for r in rows for _ in cols], "col_dim": col_dim,
+                         "column": [c for _ in rows for c in cols], "population": population or ""})
+    ptable = perturbation_table(settings.max_perturbation, settings.variance, settings.k, True)
+    values = full.to_numpy(dtype=float).ravel()
+    return perturbation(values, cell_keys(_identities(long), settings), ptable).reshape(full.shape)
 
 
 def perturb_table(table: pd.DataFrame, long: pd.DataFrame) -> pd.DataFrame:

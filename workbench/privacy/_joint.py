@@ -5,7 +5,8 @@ of segment x gender and of action x gender are one quantity, so a total hidden i
 shown in the other gives the hidden cell away; an intersection sums over one of its dimensions to
 the table of the other (:mod:`._linked`); a subpopulation differs from its population by a count
 nobody published; and the printed rules ("< k" is 1 to k - 1, "hidden†" is 0 or at least k,
-counts are integers) narrow every hidden cell further. Here every published cell is one unknown
+counts are integers; each widened by the largest perturbation D when primary suppression is decided on
+the perturbed count, :mod:`._cellkey`) narrow every hidden cell further. Here every published cell is one unknown
 identified by its dimension values, the equations of :mod:`._linked` tie them together, and the
 integer attack of :mod:`._attack` runs over all of them jointly.
 """
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ._attack import DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, integer_intervals, is_disclosed
+from ._cellkey import CellKeySettings, grid_shift
 from ._disclosure import _count_matrix, _with_margins
 from ._linked import OUTSIDE, POPULATION, TOTAL, UNLINKED, Linked, cell_key, describe, link
 from ._suppression import _IntegerRules, _protect
@@ -124,19 +126,20 @@ def _published_values(long: pd.DataFrame, keys: list) -> tuple[np.ndarray, list[
     return values, conflicts
 
 
-def joint_disclosure(tables: pd.DataFrame, k: int = 10, width: int = PROTECTION_WIDTH) -> DisclosureCheck:
+def joint_disclosure(tables: pd.DataFrame, k: int = 10, width: int = PROTECTION_WIDTH,
+                     slack: int = 0) -> DisclosureCheck:
     """Attack every published table at once: which hidden counts can be recovered or narrowed.
 
     Every cell is an unknown identified by its dimension values, so the same quantity published
     in several tables is one unknown (shown in one table and hidden in another: recovered). The
     attacker knows every published value, each table's row and column sums, every intersection's
     sum to its margins, every declared subpopulation's difference from its population, the printed
-    rules (a "< k" cell holds 1 to ``k - 1``, a "hidden†" cell 0 or at least ``k``) and that counts
-    are integers; for each quantity hidden everywhere the smallest and largest value consistent with
+    rules (a "< k" cell holds 1 to ``k - 1 + slack``, a "hidden†" cell 0 or at least ``k - slack``) and
+    that counts are integers; for each quantity hidden everywhere the smallest and largest value consistent with
     all of that is found by integer programming (:func:`._attack.integer_intervals`). A hidden
     quantity is disclosed when the two are closer than ``width``; a population difference when,
     besides, it lies within 1 to ``k - 1``. Published cells between 1 and ``k - 1`` are reported
-    too: with suppression switched off they are the disclosure.
+    too (below ``k - slack``): with suppression switched off they are the disclosure.
 
     Parameters
     ----------
@@ -149,6 +152,10 @@ def joint_disclosure(tables: pd.DataFrame, k: int = 10, width: int = PROTECTION_
         The suppression threshold the check judges by.
     width : int, default 2
         The protection width (``privacy.protection_width``).
+    slack : int, default 0
+        ``D`` when primary suppression was decided on the perturbed counts (the cell-key method): the
+        printed rules are then "< k" 1 to ``k - 1 + D``, "hidden†" 0 or at least ``k - D``, and a shown
+        count may be an exact one down to ``k - D`` (printed at ``k`` or more: not a finding).
 
     Returns
     -------
@@ -164,13 +171,13 @@ def joint_disclosure(tables: pd.DataFrame, k: int = 10, width: int = PROTECTION_
     unlinked = _unlink_disagreeing(long) if conflicts else []
     model = link(long)
     values, _ = _published_values(long, model.keys)
-    bounds = integer_intervals(values, model.equations, model.markers, k, width)
+    bounds = integer_intervals(values, model.equations, model.markers, k, width, slack=slack)
     where = long.groupby("key", sort=False)["table"].agg(lambda t: ", ".join(sorted(set(t))))
     tables_of = {d: where[model.keys[w]] + ", " + where[model.keys[n]] for d, w, n in model.differences}
     rows = [{"cell": describe(key), "tables": where[key], "how": "published below k", "small": True}
-            for key, v in zip(model.keys, values) if 0 < v < k]
+            for key, v in zip(model.keys, values) if 0 < v < k - slack]
     for pos, (lo, hi) in sorted(bounds.items()):
-        if is_disclosed(lo, hi, model.markers[pos], k, width):
+        if is_disclosed(lo, hi, model.markers[pos], k, width, slack):
             rows.append({"cell": describe(model.keys[pos]), "tables": tables_of.get(pos) or where[model.keys[pos]],
                          "how": _how(model.markers[pos], lo, hi),
                          "small": bool(model.markers[pos] == SMALL or 0 < lo <= hi < k)})
@@ -244,7 +251,7 @@ def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str, popul
 def suppress_jointly(
     counts: pd.DataFrame, row_dim: str, col_dim: str, published: pd.DataFrame, k: int = 10,
     population: str = "", within: str | None = None, width: int = PROTECTION_WIDTH, incremental: bool = True,
-    batch: bool = True,
+    batch: bool = True, perturbation: "CellKeySettings | None" = None,
 ) -> pd.DataFrame:
     """Small-cell suppression of a new table (with margins) against every table already published.
 
@@ -277,6 +284,9 @@ def suppress_jointly(
     batch : bool, default True
         Choose a complement for every exposed cell after each attack; False hides one cell per attack
         (:func:`._suppression._protect`). Both end only when the attack narrows nothing.
+    perturbation : CellKeySettings, optional
+        Decide the new table's primary suppression on its counts as perturbed (see
+        :func:`workbench.privacy.suppress_counts`); the attacker's rules are then wider by ``D``.
 
     Returns
     -------
@@ -296,7 +306,12 @@ def suppress_jointly(
     mine = np.zeros(len(flat), dtype=bool)
     mine[positions] = before[positions] == "unpublished"  # cells of the new table nobody has published yet
     hidden_before = before == "hidden"
-    small_new = mine & (flat > 0) & (flat < k)
+    printed = flat.copy()
+    if perturbation is not None:  # the new cells as they will be printed (issue 24: no threshold crossings)
+        shift = grid_shift(full, row_dim, col_dim, population, perturbation).ravel()
+        printed[positions] = flat[positions] + shift
+    slack = 0 if perturbation is None else perturbation.max_perturbation
+    small_new = mine & (flat > 0) & (printed < k)
     is_diff = model.markers == DIFFERENCE
     small_diff = _small_differences(flat, model, hidden_before, k)
     is_total = np.zeros(len(flat), dtype=bool)
@@ -308,7 +323,7 @@ def suppress_jointly(
         rules = _IntegerRules(small=(small_new if marked else False) | earlier_small, difference=is_diff, k=k,
                               width=width, scope=mine | is_diff,
                               unmarked=earlier_unmarked | (np.zeros_like(mine) if marked else mine),
-                              incremental=incremental)
+                              incremental=incremental, slack=slack)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             sup = _protect(flat, model.equations, hidden_before | small_new | is_diff, is_total, free=mine,
@@ -323,7 +338,11 @@ def suppress_jointly(
     if not safe:
         warnings.warn(f"the joint attack still narrows a hidden count after every cell of {row_dim} x {col_dim} "
                       "that could help is hidden; the whole-run check will report it", stacklevel=2)
-    return _masked_table(full, sup[positions].reshape(full.shape), k, unmarked)
+    # "< k" here: this table's primary cells, and quantities an earlier table hid as small (or unmarked and small)
+    small = small_new | earlier_small | (earlier_unmarked & (flat > 0) & (printed < k))
+    out = _masked_table(full, sup[positions].reshape(full.shape), small[positions].reshape(full.shape), unmarked)
+    out.attrs["decided_on_perturbed"] = perturbation is not None
+    return out
 
 
 def _table_with_margins(counts: pd.DataFrame) -> pd.DataFrame:
@@ -341,12 +360,12 @@ def _linked_with(published: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFra
     return both, link(both)
 
 
-def _masked_table(full: pd.DataFrame, hidden: np.ndarray, k: int, unmarked: bool) -> pd.DataFrame:
+def _masked_table(full: pd.DataFrame, hidden: np.ndarray, small: np.ndarray, unmarked: bool) -> pd.DataFrame:
     """The published table: hidden cells NaN; ``attrs`` name the complementary cells and whether one marker
     stands for every hidden cell."""
     out = full.mask(hidden)
-    # a hidden cell whose own count is not 1..k-1 is hidden to protect another (here or in an earlier table)
-    small = (full.to_numpy() > 0) & (full.to_numpy() < k)
+    # a hidden cell not primary-suppressed here (``small``) is hidden to protect another (here or in an
+    # earlier table)
     rows, cols = np.nonzero(hidden & ~small)
     out.attrs["complementary"] = [(full.index[i], full.columns[j]) for i, j in zip(rows, cols)]
     out.attrs["unmarked"] = unmarked

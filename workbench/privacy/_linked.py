@@ -31,7 +31,8 @@ POPULATION = "population"
 #: The pseudo-dimension of a population difference (the customers of ``within`` not in ``population``).
 OUTSIDE = "outside of"
 #: How a hidden cell is printed (the long form's ``marker`` column): "< k" holds 1 to k - 1 customers,
-#: "hidden†" 0 or at least k; "hidden" when the table did not say which.
+#: "hidden†" 0 or at least k (each widened by D when suppression is decided on the perturbed count:
+#: :func:`._attack._bounds`); "hidden" when the table did not say which.
 MARKERS = {"": SHOWN, "< k": SMALL, "hidden†": COMPLEMENT, "hidden": HIDDEN}
 INTERSECTION = " × "
 #: The pseudo-dimension that keeps a table whose values disagree with the others' apart from them.

@@ -10,6 +10,7 @@ import pandas as pd
 
 from ._attack import (COMPLEMENT, DIFFERENCE, HIDDEN, PROTECTION_WIDTH, SMALL, AttackMemo, _system,
                       integer_intervals, is_disclosed)
+from ._cellkey import CellKeySettings, grid_shift
 from ._disclosure import _count_matrix, _determined, _table_equations, _with_margins
 
 _LABEL_NAMES = ("segment", "segment_id", "segment_name", "cluster", "group", "label")
@@ -23,10 +24,13 @@ def suppress_counts(
     width: int = PROTECTION_WIDTH,
     incremental: bool = True,
     batch: bool = True,
+    perturbation: "CellKeySettings | None" = None,
+    population: str = "",
 ) -> pd.DataFrame:
     """Small-cell suppression of a 2-D table of counts, with complementary suppression.
 
-    Cells with ``0 < count < k`` are suppressed (primary suppression). Then further cells are
+    Cells with ``0 < count < k`` are suppressed (primary suppression); with ``perturbation``, cells whose
+    *perturbed* count (:func:`._cellkey.grid_shift`) is below ``k`` (issue 24: see ``perturbation``). Then further cells are
     suppressed (complementary suppression) until no suppressed cell can be recovered from the row
     and column totals, whether by subtraction (a row or column with a single suppressed cell) or by
     any linear combination of totals (e.g. two blocks of suppressed cells joined by one cell), and
@@ -70,6 +74,17 @@ def suppress_counts(
     batch : bool, default True
         Choose a complement for every exposed cell after each attack (:func:`_batch`); False hides one
         cell per attack (slower, and often more cells). Both end only when the attack finds nothing.
+    perturbation : CellKeySettings, optional
+        Decide primary suppression on the count as the cell-key method will print it (ABS TableBuilder):
+        a positive cell is hidden when its perturbed count is below ``k``, so whether a count near ``k``
+        is shown depends on its cell key, which an erasure redraws, and two runs one erasure apart do not
+        show a cell at ``k`` in one and hide it in the other because of that customer alone. The printed
+        rules the attacker then knows are wider by ``D``: "< k" is 1 to ``k - 1 + D``, "hidden†" 0 or at
+        least ``k - D``. The cells are keyed by ``table.index.name``, ``table.columns.name`` and
+        ``population`` (what :func:`workbench.privacy.publish_counts` is given); publish the result with
+        :func:`workbench.privacy.publish_counts`, which prints it with the same perturbations.
+    population : str, default ""
+        The population the table counts, for the cell keys (see ``perturbation``).
 
     Returns
     -------
@@ -89,14 +104,20 @@ def suppress_counts(
     is_total = _total_cells(shape, row_total_col, col_total_row)
     index = list(table.index) + ([total_label] if col_total_row else [])
     columns = list(table.columns) + ([total_label] if row_total_col else [])
-    primary = (flat > 0) & (flat < k)
+    printed = flat.copy()
+    if perturbation is not None:
+        grid = pd.DataFrame(full, index=[str(i) for i in index], columns=[str(c) for c in columns])
+        printed = flat + grid_shift(grid, str(table.index.name), str(table.columns.name), population,
+                                    perturbation).ravel()
+    primary = (flat > 0) & (printed < k)
     rules = _IntegerRules(small=primary, difference=np.zeros(len(flat), dtype=bool), k=k, width=width,
-                          incremental=incremental)
+                          incremental=incremental, slack=0 if perturbation is None else perturbation.max_perturbation)
     suppressed = _protect(flat, equations, primary, is_total.ravel(), integer=rules, batch=batch)
     out = np.where(suppressed.reshape(shape), np.nan, full.astype(float))
     result = pd.DataFrame(out, index=pd.Index(index, name=table.index.name), columns=pd.Index(columns, name=table.columns.name))
     rows, cols = np.unravel_index(np.flatnonzero(suppressed & ~primary), shape)
     result.attrs["complementary"] = [(index[i], columns[j]) for i, j in zip(rows, cols)]
+    result.attrs["decided_on_perturbed"] = perturbation is not None
     return result
 
 
@@ -304,7 +325,8 @@ def _batch(targets: list[int], sup: np.ndarray, eq_of: dict, cost, complement) -
 class _IntegerRules:
     """What the integer attacker knows of each unknown as it will be printed: cells in ``small`` are
     "< k" (1 to k - 1), other hidden cells "hidden†" (0 or >= k), ``difference`` quantities are never
-    published (>= 0), ``unmarked`` cells were printed without saying which (>= 0). ``scope`` limits
+    published (>= 0), ``unmarked`` cells were printed without saying which (>= 0); ``slack`` widens the
+    first two rules by ``D`` when primary suppression is decided on the perturbed count. ``scope`` limits
     the attack to the components holding those cells. With ``incremental`` (the default) every attack
     of one suppression shares an :class:`._attack.AttackMemo`: the same verdicts, fewer programmes."""
 
@@ -315,6 +337,7 @@ class _IntegerRules:
     scope: np.ndarray | None = None
     unmarked: np.ndarray | None = None
     incremental: bool = True
+    slack: int = 0
     memo: AttackMemo | None = field(default=None, init=False)
 
     def __post_init__(self):
@@ -333,8 +356,9 @@ class _IntegerRules:
         markers = self.markers()
         values = np.where(sup, np.nan, flat)
         targets = sup if self.scope is None else sup & self.scope
-        bounds = integer_intervals(values, equations, markers, self.k, self.width, targets=targets, memo=self.memo)
-        return [v for v in sorted(bounds) if is_disclosed(*bounds[v], markers[v], self.k, self.width)]
+        bounds = integer_intervals(values, equations, markers, self.k, self.width, targets=targets, memo=self.memo,
+                                   slack=self.slack)
+        return [v for v in sorted(bounds) if is_disclosed(*bounds[v], markers[v], self.k, self.width, self.slack)]
 
     def complement_for(self, target: int, candidates: list[int], flat, equations, sup,
                        tries: int = 3) -> int | None:
@@ -347,8 +371,9 @@ class _IntegerRules:
             trial = sup.copy()
             trial[v] = True
             bounds = integer_intervals(np.where(trial, np.nan, flat), equations, markers, self.k, self.width,
-                                       targets=only, only_targets=True, memo=self.memo)
-            if target not in bounds or not is_disclosed(*bounds[target], markers[target], self.k, self.width):
+                                       targets=only, only_targets=True, memo=self.memo, slack=self.slack)
+            if target not in bounds or not is_disclosed(*bounds[target], markers[target], self.k, self.width,
+                                                        self.slack):
                 return v
         return candidates[0] if candidates else None
 

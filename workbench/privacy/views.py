@@ -306,21 +306,29 @@ def perturbation_paragraph(conf: dict | None, k: int) -> str:
                 "those customers' cells; do not publish both.")
     D, V, m = int(conf["max_perturbation"]), float(conf["variance"]), float(conf["magnitude_scale"])
     return f"""**Perturbation** (the cell-key method of the Australian Bureau of Statistics' TableBuilder and the ONS's
-Census 2021, `privacy.perturbation`). After suppression, every published count is moved by a whole number between
--{D} and +{D} (variance {V:g}; less near the threshold), read from a fixed perturbation table by the count and a
+Census 2021, `privacy.perturbation`). Every published count is moved by a whole number between
+-{D} and +{D} (variance {V:g}; less for counts below {D + 1}), read from a fixed perturbation table by the count and a
 *cell key*: a keyed hash (HMAC-SHA256 under the pseudonym key) of the cell's dimension values and of the run's
 customers (without a configured pseudonym key, a hash of every prepared customer row stands in for them). The same cell therefore shows the same value in every table of this report and in every re-run of the
 same customers (averaging repeated reports does not remove the noise), while a run that differs by even one
 customer (an erasure) draws every cell afresh, so that subtracting two runs no longer gives any customer's
-cells. A zero stays zero, a count of {k} or more is never printed below {k}, and no perturbation is biased.
-Totals are perturbed on their own, so **a table's cells need not add up to its printed totals, by up to {D}
-per cell: the small differences between tables are deliberate.** Every count, rate, share, interval and ratio
-of the report is derived from the perturbed counts (segment sizes, RFM groups, the window and transition counts
-of notebook 05, the rates of notebooks 04, 05 and 07, the campaign section); only verdicts are decided on the
-exact counts. Suppression and the disclosure check below work on the exact counts (a reader of the perturbed
-counts knows less than one of the exact counts). Not yet protected: whether a count is hidden is decided on its
-exact value, so a count printed as {k} in one run and hidden in a re-run after an erasure lost the erased
-customer. {magnitude_sentence(m)}"""
+cells. A zero stays zero (a printed 0 is an exact 0), a positive count is never printed as 0, and no
+perturbation is biased. **Whether a count is hidden is decided on its perturbed value** (as TableBuilder
+does): a positive count whose perturbed value is below {k} is printed "< {k}", so a "< {k}" cell holds 1 to
+{k - 1 + D} customers, a printed count is always {k} or more while the exact one may be as low as {k - D}, and
+a "hidden†" cell holds 0 or at least {k - D}. A count near {k} is therefore shown or hidden by its cell key,
+which an erasure redraws: a count shown in one run and hidden in a re-run after an erasure does not say the
+erased customer was in it. Totals are perturbed on their own, so **a table's cells need not add up to its
+printed totals, by up to {D} per cell: the small differences between tables are deliberate.** Every count,
+rate, share, interval and ratio of the report is derived from the perturbed counts (segment sizes, RFM groups,
+the window and transition counts of notebook 05, the rates of notebooks 04, 05 and 07, the campaign section);
+only verdicts are decided on the exact counts. The disclosure check below works on the exact counts of the
+shown cells and these printed rules for the hidden ones (a reader of the perturbed counts knows less than one
+of the exact counts). Not yet protected: a count hidden as "< {k}" in one run and printed 0 in a re-run (an
+exact 1 that lost the erased customer, since zeros stay zeros); the RFM groups, the segment sizes of a run without an outcome,
+the given-versus-learned table and the window and transition counts of notebook 05 are still suppressed on their
+exact counts (a count of {k} or more there is never printed below {k}, and a crossing there still marks the erased
+customer's cell). {magnitude_sentence(m)}"""
 
 
 def magnitude_sentence(m: float) -> str:
@@ -377,8 +385,9 @@ the run directory.
 
 **Suppression rule** (`privacy.suppression_k` = {k}). Every published table of counts is suppressed once: a
 cell with 1 to {k - 1} customers is hidden and printed "< {k}" (primary suppression; a zero is never hidden for
-its own sake), and further cells are hidden, printed "hidden†", so that no hidden count can be narrowed by the
-attacker below (complementary suppression: such a cell holds 0 or at least {k} customers). Where printing the
+its own sake; with the perturbation below, the cell's *perturbed* count decides, see there), and further cells
+are hidden, printed "hidden†", so that no hidden count can be narrowed by the attacker below (complementary
+suppression: such a cell holds 0 or at least {k} customers; with the perturbation, 0 or at least {k} − D). Where printing the
 two markers would itself narrow a count, the table prints one marker for every hidden cell. The same cell is
 hidden everywhere it appears.
 
@@ -388,7 +397,7 @@ hidden everywhere it appears.
 They know every published number, the suppression rules as printed above, that counts are whole numbers, every
 table's margins, that an intersection (gender × age band) sums over one of its parts to the table of the other,
 that a subpopulation ("customers with a predicted value") differs from all customers by a count of customers
-nobody published, and how runs relate. A **disclosure** is a hidden count of 1 to {k - 1} customers that they
+nobody published, and how runs relate. A **disclosure** is a hidden count printed "< {k}" that they
 can narrow to {width} or fewer possible values (`privacy.protection_width`; an exact value
 included), a population difference pinned to 1 to {k - 1} customers, or any value of a customer present in one
 run and not in the other. Notebook 06 runs this attacker as an integer programme over every published table
