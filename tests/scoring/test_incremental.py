@@ -181,18 +181,23 @@ def test_apply_scores_closes_and_opens_only_for_movers():
     assert final.loc[final["pseudonym"] == "pc", "valid_to"].isna().tolist() == [False, False, True]
 
 
+def _seeded_by_segment(run, raw) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Seed the history; the run's segments by pseudonym, and the raw ids in the first one's segment and in others."""
+    scoring.seed_history(run.path)
+    saved = run.read_table("segments/assignments.parquet").set_index("customer_id")["segment"]
+    ids = _in_run(raw, run)
+    segments = saved.loc[raw["pseudonym"](pd.Series(ids))].to_numpy()
+    return saved, ids[segments == segments[0]], ids[segments != segments[0]]
+
+
 def _parts_bytes(run) -> list[bytes]:
     return [p.read_bytes() for p in sorted((run.path / "artifacts" / "assignments").rglob("part-*.parquet"))]
 
 
 def test_changed_customer_rows_rescore_for_new_data_and_twice_is_a_no_op(run_copy):
     run, raw = run_copy
-    scoring.seed_history(run.path)
-    saved = run.read_table("segments/assignments.parquet").set_index("customer_id")["segment"]
-    ids = _in_run(raw, run)
-    segments = saved.loc[raw["pseudonym"](pd.Series(ids))].to_numpy()
-    who = ids[segments == segments[0]][:6]
-    donors = ids[segments != segments[0]][:5]  # customer columns of customers in another segment
+    saved, same, other = _seeded_by_segment(run, raw)
+    who, donors = same[:6], other[:5]  # customer columns of customers in another segment
     table = pd.read_parquet(raw["customers"]).astype({"customer_id": str}).set_index("customer_id")
     rows = table.loc[who].copy()
     inputs = ["household_size", "region", "price_sensitivity", "brand_affinity", "eco_concern", "device", "app_user",

@@ -9,7 +9,7 @@ from workbench import features, scoring
 from workbench.cli import app
 
 from .test_export_sql import _plain_duckdb
-from .test_incremental import SINCE, _in_run, run_copy  # noqa: F401 (a fixture)
+from .test_incremental import SINCE, _in_run, _seeded_by_segment, run_copy  # noqa: F401 (a fixture)
 
 INPUTS = ["household_size", "region", "price_sensitivity", "brand_affinity", "eco_concern", "device", "app_user",
           "email_opens_90d", "site_visits_90d"]
@@ -27,11 +27,8 @@ def _predicted(model, customers: pd.DataFrame, transactions: pd.DataFrame, run, 
 
 def test_a_rectify_record_changes_the_value_scored_and_its_withdrawal_restores_it(run_copy):
     run, raw = run_copy
-    scoring.seed_history(run.path)
-    saved = run.read_table("segments/assignments.parquet").set_index("customer_id")["segment"]
-    ids = _in_run(raw, run)
-    segments = saved.loc[raw["pseudonym"](pd.Series(ids))].to_numpy()
-    who, donors = ids[segments == segments[0]][:4], ids[segments != segments[0]][:4]
+    saved, same, other = _seeded_by_segment(run, raw)
+    who, donors = same[:4], other[:4]
     prepared = run.customers().set_index("customer_id")
     mine, theirs = raw["pseudonym"](pd.Series(who)), raw["pseudonym"](pd.Series(donors))
     # every model input of a customer corrected to a customer's of another segment, one record per column
