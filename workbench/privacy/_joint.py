@@ -248,6 +248,22 @@ def _long_form(name: str, table: pd.DataFrame, row_dim: str, col_dim: str, popul
     })
 
 
+def _place_new(published: pd.DataFrame, full: pd.DataFrame, row_dim: str, col_dim: str, population: str,
+               within: str | None) -> tuple:
+    """The linked model of ``published`` and the new table ``full``, the values known with the new counts
+    placed, what earlier tables did with each quantity, the new cells' positions and its total cells."""
+    new = _long_form("\0new", full, row_dim, col_dim, population, within)
+    both, model = _linked_with(published, new)
+    is_new = (both["table"] == "\0new").to_numpy()
+    flat, before = _known_values(both.loc[~is_new], model)
+    new_keys = list(both.loc[is_new, "key"])
+    positions = np.array([model.index[key] for key in new_keys])
+    flat[positions] = new["n"].to_numpy()
+    is_total = np.zeros(len(flat), dtype=bool)
+    is_total[[model.index[key] for key, r, c in zip(new_keys, new["row"], new["column"]) if TOTAL in (r, c)]] = True
+    return model, flat, before, positions, is_total
+
+
 def suppress_jointly(
     counts: pd.DataFrame, row_dim: str, col_dim: str, published: pd.DataFrame, k: int = 10,
     population: str = "", within: str | None = None, width: int = PROTECTION_WIDTH, incremental: bool = True,
@@ -278,15 +294,8 @@ def suppress_jointly(
         the same cells are then protected too.
     width : int, default 2
         The protection width (``privacy.protection_width``).
-    incremental : bool, default True
-        Let the attacks of successive rounds reuse what earlier ones found
-        (:class:`._attack.AttackMemo`); False attacks every round from scratch. Either gives the same table.
-    batch : bool, default True
-        Choose a complement for every exposed cell after each attack; False hides one cell per attack
-        (:func:`._suppression._protect`). Both end only when the attack narrows nothing.
-    perturbation : CellKeySettings, optional
-        Decide the new table's primary suppression on its counts as perturbed (see
-        :func:`workbench.privacy.suppress_counts`); the attacker's rules are then wider by ``D``.
+    incremental, batch, perturbation
+        As in :func:`workbench.privacy.suppress_counts` (``perturbation``: the new table's primary cells).
 
     Returns
     -------
@@ -295,14 +304,7 @@ def suppress_jointly(
         in :func:`workbench.privacy.suppress_counts`.
     """
     full = _table_with_margins(counts)
-    new = _long_form("\0new", full, row_dim, col_dim, population, within)
-    both, model = _linked_with(published, new)
-    is_new = (both["table"] == "\0new").to_numpy()
-    flat, before = _known_values(both.loc[~is_new], model)
-    new_keys = list(both.loc[is_new, "key"])
-    for key, n in zip(new_keys, new["n"]):
-        flat[model.index[key]] = n
-    positions = np.array([model.index[key] for key in new_keys])
+    model, flat, before, positions, is_total = _place_new(published, full, row_dim, col_dim, population, within)
     mine = np.zeros(len(flat), dtype=bool)
     mine[positions] = before[positions] == "unpublished"  # cells of the new table nobody has published yet
     hidden_before = before == "hidden"
@@ -314,8 +316,6 @@ def suppress_jointly(
     small_new = mine & (flat > 0) & (printed < k)
     is_diff = model.markers == DIFFERENCE
     small_diff = _small_differences(flat, model, hidden_before, k)
-    is_total = np.zeros(len(flat), dtype=bool)
-    is_total[[model.index[key] for key, r, c in zip(new_keys, new["row"], new["column"]) if TOTAL in (r, c)]] = True
     earlier_small = hidden_before & (model.markers == SMALL)
     earlier_unmarked = hidden_before & (model.markers == HIDDEN)
 

@@ -1,4 +1,15 @@
-"""Small-cell suppression: tables of counts (with complementary cells) and per-group rows."""
+"""Small-cell suppression: tables of counts (with complementary cells) and per-group rows.
+
+Complementary cells are chosen greedily: within the row or column that needs a partner, the
+smallest positive count, preferring a cell whose other line also needs a partner (so one cell
+protects two lines); zero counts and total cells are used only when nothing else works.
+
+Zero counts are *not* suppressed: an empty cell describes no one, and suppressing zeros would
+cost a lot of utility (segment-by-attribute tables are often sparse). Zero cells are kept out of
+complementary suppression where possible, because a suppressed set that sums to zero reveals
+that all its cells are zero. If an empty cell is itself disclosive in your setting (e.g. "no
+customer of group A is in segment S" for a small group), suppress the margin instead.
+"""
 
 from __future__ import annotations
 
@@ -29,28 +40,12 @@ def suppress_counts(
 ) -> pd.DataFrame:
     """Small-cell suppression of a 2-D table of counts, with complementary suppression.
 
-    Cells with ``0 < count < k`` are suppressed (primary suppression); with ``perturbation``, cells whose
-    *perturbed* count (:func:`._cellkey.grid_shift`) is below ``k`` (issue 24: see ``perturbation``). Then further cells are
-    suppressed (complementary suppression) until no suppressed cell can be recovered from the row
-    and column totals, whether by subtraction (a row or column with a single suppressed cell) or by
-    any linear combination of totals (e.g. two blocks of suppressed cells joined by one cell), and
-    until the non-negativity of counts does not pin a suppressed cell down either (a set of
-    suppressed cells that sums to zero). The check is exact: for every suppressed cell the smallest
-    and largest value consistent with everything published are computed by linear programming
-    (:func:`disclosure_intervals`), and suppression continues while any interval is a single value.
-    Then the attacker who also knows the printed rules (a "< k" cell holds 1 to ``k - 1``, a
-    "hidden†" cell 0 or at least ``k``, counts are integers) attacks with an integer programme, and
-    suppression continues while it narrows any hidden cell to an interval narrower than ``width``.
-
-    Complementary cells are chosen greedily: within the row or column that needs a partner, the
-    smallest positive count, preferring a cell whose other line also needs a partner (so one cell
-    protects two lines); zero counts and total cells are used only when nothing else works.
-
-    Zero counts are *not* suppressed: an empty cell describes no one, and suppressing zeros would
-    cost a lot of utility (segment-by-attribute tables are often sparse). Zero cells are kept out of
-    complementary suppression where possible, because a suppressed set that sums to zero reveals
-    that all its cells are zero. If an empty cell is itself disclosive in your setting (e.g. "no
-    customer of group A is in segment S" for a small group), suppress the margin instead.
+    Cells with ``0 < count < k`` (with ``perturbation``: whose perturbed count is below ``k``) are
+    suppressed; then complementary cells, until no hidden cell can be recovered from the totals by any
+    linear combination or pinned by non-negativity (exact bounds by linear programming,
+    :func:`disclosure_intervals`), and until the integer attacker who knows the printed rules ("< k"
+    is 1 to ``k - 1``, "hidden†" 0 or at least ``k``) narrows no hidden cell below ``width``. How
+    complements are chosen and why zeros are never hidden: the module's docstring.
 
     Parameters
     ----------
@@ -75,14 +70,9 @@ def suppress_counts(
         Choose a complement for every exposed cell after each attack (:func:`_batch`); False hides one
         cell per attack (slower, and often more cells). Both end only when the attack finds nothing.
     perturbation : CellKeySettings, optional
-        Decide primary suppression on the count as the cell-key method will print it (ABS TableBuilder):
-        a positive cell is hidden when its perturbed count is below ``k``, so whether a count near ``k``
-        is shown depends on its cell key, which an erasure redraws, and two runs one erasure apart do not
-        show a cell at ``k`` in one and hide it in the other because of that customer alone. The printed
-        rules the attacker then knows are wider by ``D``: "< k" is 1 to ``k - 1 + D``, "hidden†" 0 or at
-        least ``k - D``. The cells are keyed by ``table.index.name``, ``table.columns.name`` and
-        ``population`` (what :func:`workbench.privacy.publish_counts` is given); publish the result with
-        :func:`workbench.privacy.publish_counts`, which prints it with the same perturbations.
+        Decide primary suppression on the perturbed count (ABS TableBuilder; :func:`_primary`), so an
+        erasure does not by itself move a cell across ``k``; the attacker's rules widen by ``D``. Publish
+        the result with :func:`workbench.privacy.publish_counts`, which prints the same perturbations.
     population : str, default ""
         The population the table counts, for the cell keys (see ``perturbation``).
 
@@ -104,12 +94,7 @@ def suppress_counts(
     is_total = _total_cells(shape, row_total_col, col_total_row)
     index = list(table.index) + ([total_label] if col_total_row else [])
     columns = list(table.columns) + ([total_label] if row_total_col else [])
-    printed = flat.copy()
-    if perturbation is not None:
-        grid = pd.DataFrame(full, index=[str(i) for i in index], columns=[str(c) for c in columns])
-        printed = flat + grid_shift(grid, str(table.index.name), str(table.columns.name), population,
-                                    perturbation).ravel()
-    primary = (flat > 0) & (printed < k)
+    primary = _primary(full, index, columns, (table.index.name, table.columns.name), k, perturbation, population)
     rules = _IntegerRules(small=primary, difference=np.zeros(len(flat), dtype=bool), k=k, width=width,
                           incremental=incremental, slack=0 if perturbation is None else perturbation.max_perturbation)
     suppressed = _protect(flat, equations, primary, is_total.ravel(), integer=rules, batch=batch)
@@ -119,6 +104,22 @@ def suppress_counts(
     result.attrs["complementary"] = [(index[i], columns[j]) for i, j in zip(rows, cols)]
     result.attrs["decided_on_perturbed"] = perturbation is not None
     return result
+
+
+def _primary(full: np.ndarray, index: list, columns: list, dims: tuple, k: int,
+             perturbation: CellKeySettings | None, population: str) -> np.ndarray:
+    """The positive cells below ``k``, flat: exact counts, or as printed with ``perturbation``.
+
+    Decided on the printed count, whether a count near ``k`` is shown depends on its cell key, which an
+    erasure redraws; the attacker then knows "< k" as 1 to ``k - 1 + D`` and "hidden†" as 0 or at least
+    ``k - D``. Cells are keyed by the dims' names and ``population``, as ``publish_counts`` keys them.
+    """
+    flat = full.ravel().astype(float)
+    if perturbation is None:
+        return (flat > 0) & (flat < k)
+    grid = pd.DataFrame(full, index=[str(i) for i in index], columns=[str(c) for c in columns])
+    shift = grid_shift(grid, str(dims[0]), str(dims[1]), population, perturbation).ravel()
+    return (flat > 0) & (flat + shift < k)
 
 
 def _total_cells(shape: tuple[int, int], row_total_col: bool, col_total_row: bool) -> np.ndarray:
