@@ -80,3 +80,24 @@ def test_stop_spark_ends_the_jvm_and_a_later_session_starts_fresh():
 
     done = subprocess.run([sys.executable, "-c", _STOP_SCRIPT], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "stopped" in done.stdout, done.stderr[-2000:]
+
+
+def test_duckdb_section_sets_the_connection_and_spills_under_its_memory_limit(tmp_path):
+    config = apply_overrides({}, ["duckdb.memory_limit=64MB", "duckdb.threads=1", f"duckdb.temp_directory={tmp_path}"])
+    with engine.make_engine(config) as eng:
+        got = eng.sql("SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t, "
+                      "current_setting('temp_directory') AS d")
+        assert got["m"][0].startswith("61") and got["t"][0] == 1 and got["d"][0] == str(tmp_path)
+        # a group-by of 3M distinct keys needs more than 64 MB of hash table: it spills instead of failing
+        out = eng.sql("SELECT count(*) AS n, sum(c) AS s FROM (SELECT i % 3000000 AS k, count(*) AS c "
+                      "FROM range(6000000) t(i) GROUP BY k)")
+        assert (int(out["n"][0]), int(out["s"][0])) == (3_000_000, 6_000_000)
+
+
+def test_duckdb_section_errors_name_the_key_and_the_fix():
+    with pytest.raises(InputError, match=r"duckdb.memroy_limit is not a DuckDB setting here; use one of"):
+        engine.make_engine({"duckdb": {"memroy_limit": "2GB"}})
+    with pytest.raises(InputError, match=r"duckdb.memory_limit = 'lots' was refused by DuckDB .*memory_limit=4GB"):
+        engine.make_engine({"duckdb": {"memory_limit": "lots"}})
+    with pytest.raises(InputError, match="`duckdb` must be a mapping"):
+        engine.make_engine({"duckdb": "2GB"})

@@ -81,3 +81,11 @@ def test_resolved_config_fills_every_default():
     assert resolved["fairness"]["n_boot"] == fairness.DEFAULTS["n_boot"]
     assert resolved["dataset"]["min_customers"] == 50
     assert set(known_config()) >= {"privacy", "segmentation", "explain", "fairness", "dynamics", "dataset"}
+
+
+def test_duckdb_section_is_known_and_typed():
+    check_config(load_config(dataset="quickstart", overrides=["duckdb.memory_limit=2GB", "duckdb.threads=2"]))
+    with pytest.raises(InputError, match="'duckdb.threads' .* must be >= 1"):
+        check_config(load_config(dataset="quickstart", overrides=["duckdb.threads=0"]))
+    with pytest.raises(InputError, match="Did you mean duckdb.memory_limit"):
+        check_config(load_config(dataset="quickstart", overrides=["duckdb.memory_limt=2GB"]))

@@ -37,11 +37,14 @@ from ._campaign_queries import (  # the optional campaign table (issue 26)
 )
 from ._choice_queries import CHOICE_KINDS, choice_holds_query, objecting_ids_query, prepared_choices_query  # the choices register
 from ._input import EngineInput, register_input  # reading and validating input files (dataset.read)
-from ._session import ENGINES, SPARK_DEFAULTS, engine_settings, spark_running, spark_session, stop_spark
+from ._session import (
+    DUCKDB_DEFAULTS, ENGINES, SPARK_DEFAULTS, duckdb_settings, engine_settings, spark_running, spark_session, stop_spark,
+)
 
 __all__ = [
     "CHOICE_KINDS",
     "choice_holds_query",
+    "DUCKDB_DEFAULTS",
     "ENGINES",
     "SPARK_DEFAULTS",
     "DuckDBEngine",
@@ -53,6 +56,7 @@ __all__ = [
     "clamped_fixed_point",
     "count_query",
     "crosstab",
+    "duckdb_settings",
     "engine_settings",
     "group_sums_query",
     "hmac_key_table",

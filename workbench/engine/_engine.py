@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._session import engine_settings, spark_session
+from ..data import InputError
+from ._session import duckdb_settings, engine_settings, spark_session
 
 
 @lru_cache(maxsize=256)
@@ -165,16 +166,38 @@ class Engine:
 
 
 class DuckDBEngine(Engine):
-    """An in-memory DuckDB connection (``threads`` caps its worker threads; default DuckDB's)."""
+    """An in-memory DuckDB connection.
+
+    Parameters
+    ----------
+    threads : int, optional
+        Worker threads; DuckDB's default (one per core) when None.
+    memory_limit : str, optional
+        DuckDB's ``memory_limit`` (e.g. ``"2GB"``): above it sorts, joins and group-bys spill to
+        ``temp_directory`` rather than growing the process. None keeps DuckDB's default.
+    temp_directory : str, optional
+        Where DuckDB spills; DuckDB's default when None.
+    """
 
     name = "duckdb"
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None,
+                 temp_directory: str | None = None):
         import duckdb
 
         self.con = duckdb.connect()
-        if threads:
-            self.con.execute(f"SET threads = {int(threads)}")
+        settings = {"threads": int(threads) if threads else None, "memory_limit": memory_limit,
+                    "temp_directory": temp_directory}
+        for key, value in settings.items():
+            if value is None:
+                continue
+            literal = str(value) if key == "threads" else "'" + str(value).replace("'", "''") + "'"
+            try:
+                self.con.execute(f"SET {key} = {literal}")
+            except duckdb.Error as exc:
+                self.con.close()
+                raise InputError(f"Config error: duckdb.{key} = {value!r} was refused by DuckDB ({exc}); "
+                                 f"e.g. duckdb.memory_limit=4GB, duckdb.threads=2.") from None
 
     def register(self, name, data, *, text=False, delimiter=None, file_column=None):
         paths = _paths(data)
@@ -281,9 +304,10 @@ def make_engine(config: dict | None = None, threads: int | None = None) -> Engin
     Parameters
     ----------
     config : dict, optional
-        ``engine: duckdb`` (default) or ``engine: spark`` with ``spark: {master, conf}``.
+        ``engine: duckdb`` (default, with ``duckdb: {memory_limit, threads, temp_directory}``) or
+        ``engine: spark`` with ``spark: {master, conf}``.
     threads : int, optional
-        DuckDB worker threads.
+        DuckDB worker threads (over ``duckdb.threads``).
 
     Returns
     -------
@@ -291,7 +315,10 @@ def make_engine(config: dict | None = None, threads: int | None = None) -> Engin
         Use it as a context manager, or call ``close`` when done.
     """
     name, spark = engine_settings(config)
-    return SparkEngine(spark) if name == "spark" else DuckDBEngine(threads)
+    if name == "spark":
+        return SparkEngine(spark)
+    duck = duckdb_settings(config)
+    return DuckDBEngine(threads or duck["threads"], duck["memory_limit"], duck["temp_directory"])
 
 
 _ACTIVE: list[dict] = []

@@ -37,6 +37,12 @@ _SESSION_CONF = {
     "spark.sql.timestampType": "TIMESTAMP_NTZ",
 }
 
+#: Settings of the ``duckdb`` config section, applied to every DuckDB connection of a run (the run
+#: process's and the notebook kernel's). ``memory_limit`` (e.g. ``"2GB"``) makes DuckDB spill its
+#: sorts, joins and group-bys to ``temp_directory`` instead of growing past it; None keeps DuckDB's
+#: default (80% of the machine's memory). ``threads`` None keeps DuckDB's default (one per core).
+DUCKDB_DEFAULTS = {"memory_limit": None, "threads": None, "temp_directory": None}
+
 _SESSION = None
 
 
@@ -69,6 +75,24 @@ def engine_settings(config: dict | None) -> tuple[str, dict]:
     settings.update({k: v for k, v in spark.items() if k != "conf"})
     settings["conf"] = {**SPARK_DEFAULTS["conf"], **(spark.get("conf") or {})}
     return name, settings
+
+
+def duckdb_settings(config: dict | None) -> dict:
+    """The ``duckdb`` section of a config merged over :data:`DUCKDB_DEFAULTS`.
+
+    Raises
+    ------
+    InputError
+        A section that is not a mapping, or a key DuckDB's section does not have.
+    """
+    section = (config or {}).get("duckdb") or {}
+    if not isinstance(section, dict):
+        raise InputError("Config error: `duckdb` must be a mapping like {memory_limit: 4GB, threads: 2}.")
+    unknown = sorted(set(section) - set(DUCKDB_DEFAULTS))
+    if unknown:
+        raise InputError(f"Config error: duckdb.{unknown[0]} is not a DuckDB setting here; "
+                         f"use one of {sorted(DUCKDB_DEFAULTS)}.")
+    return {**DUCKDB_DEFAULTS, **section}
 
 
 def spark_session(settings: dict | None = None):

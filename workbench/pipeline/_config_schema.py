@@ -61,6 +61,9 @@ TYPES: dict[str, Any] = {
     "segmentation.k": (int, str),
     "privacy.dp.population": (str, type(None)),
     "spark.scratch": (str, type(None)),
+    "duckdb.memory_limit": (str, type(None)),
+    "duckdb.threads": (int, type(None)),
+    "duckdb.temp_directory": (str, type(None)),
     "segmentation.reference_run": (str, type(None)),
     "segmentation.refit_n_init": (int, type(None)),
     "value.calibration_end": (str, type(None)),
@@ -117,6 +120,7 @@ RANGES: dict[str, Callable[[Any], str | None]] = {
     "privacy.dp.delta": lambda v: None if 0 <= v < 1 else "must lie in [0, 1)",
     "privacy.dp.alpha": _open_unit,
     "privacy.suppression_k": lambda v: None if v >= 1 else "must be >= 1",
+    "duckdb.threads": lambda v: None if v >= 1 else "must be >= 1",
     "privacy.protection_width": lambda v: None if v >= 1 else "must be >= 1 (1: only exact values are disclosures)",
     "segmentation.k_range": _k_range,
     "segmentation.k": lambda v: None if v == "auto" or (isinstance(v, int) and v >= 1) else "must be 'auto' or a whole number >= 1",
@@ -164,9 +168,10 @@ def known_config(config: dict | None = None) -> dict:
 
     Free-form sections appear with their defaults (often empty).
     """
-    from ..engine import SPARK_DEFAULTS
+    from ..engine import DUCKDB_DEFAULTS, SPARK_DEFAULTS
 
-    known: dict[str, Any] = {"name": None, "seed": 42, "engine": "duckdb", "spark": dict(SPARK_DEFAULTS)}
+    known: dict[str, Any] = {"name": None, "seed": 42, "engine": "duckdb", "spark": dict(SPARK_DEFAULTS),
+                             "duckdb": dict(DUCKDB_DEFAULTS)}
     dataset = dict(DATASET_DEFAULTS)
     spec = (config or {}).get("dataset") or {}
     dataset["params"] = _dataset_params(spec)
