@@ -24,7 +24,9 @@ PSEUDONYM_KEY = "test-key-not-secret-0123456789"
 #: the end-to-end run many tests read: every notebook, audit.pdf, a signed-off report
 SMALL_SYNTHETIC = ["dataset.params.n_customers=1500", "dataset.params.seed=11",
                    "report.purpose=Quarterly fairness audit", "report.reviewer=A. Reviewer"]
-_SPARK_FIXTURES = {"spark_engine", "engines", "spark_session", "spark_settings"}
+#: the erasure requests of :func:`engine_audits`: two customers of the synthetic world and an id it lacks
+ENGINE_AUDIT_FORGET = "customer_id\nC0000007\nC0000011\nnot-a-customer\n"
+_SPARK_FIXTURES = {"spark_engine", "engines", "spark_session", "spark_settings", "engine_audits"}
 
 
 @pytest.fixture(autouse=True)
@@ -98,6 +100,50 @@ def small_synthetic_run(tmp_path_factory, small_synthetic_config):
     with pytest.MonkeyPatch.context() as patch:  # the same fixed key as the per-test fixture
         patch.setenv("WORKBENCH_PSEUDONYM_KEY", PSEUDONYM_KEY)
         return pipeline.run(small_synthetic_config, out, progress=lambda m: None)
+
+
+@pytest.fixture(scope="session")
+def engine_audits(tmp_path_factory, spark_engine) -> dict:
+    """The whole audit (every stage but the campaign's, in-process) on DuckDB and on Spark: engine -> (run, summary).
+
+    Synthetic, 2,000 customers, k chosen from 2-4, an erasure request for two customers and one unknown id
+    (:data:`ENGINE_AUDIT_FORGET`). The stages run in this process in the notebooks' order with the calls the
+    notebooks make, so the session's one SparkSession (:func:`spark_engine`, the cluster of ``make
+    test-cluster`` there) serves every stage. Built once for the parity tests that compare the two engines'
+    outputs (the prepared tables, the segments, the whole summary); they only read it.
+    """
+    from workbench import dynamics, explain, fairness, privacy, segment, value
+    from workbench.pipeline import prepare
+    from workbench.pipeline._manifest import merge_summary
+
+    base = tmp_path_factory.mktemp("engine-audits")
+    forget = base / "forget.txt"
+    forget.write_text(ENGINE_AUDIT_FORGET)
+    audits = {}
+    with pytest.MonkeyPatch.context() as patch:
+        # a random key would do too (summary.json holds no pseudonyms); a fixed one makes failures repeatable
+        patch.setenv("WORKBENCH_PSEUDONYM_KEY", "parity-key-0123456789abcdef")
+        # both audits spend one temporary DP budget ledger: two releases, well within it
+        patch.setenv("WORKBENCH_DP_LEDGER", str(base / "dp_ledger.json"))
+        for name in ("duckdb", "spark"):
+            # the scratch folder named, as on a cluster (storage the driver and every executor see)
+            cfg = load_config(config="configs/synthetic.yaml", overrides=[
+                "dataset.params.n_customers=2000", "segmentation.k_range=[2, 4]", f"engine={name}",
+                f"spark.scratch={base / name / 'scratch'}", f"privacy.forget={forget}",
+            ])
+            run = prepare(cfg, base / name / "run")
+            privacy.privacy_audit_run(run)
+            segment.segment_run(run)
+            explain.explain_run(run)
+            fairness.fairness_run(run)
+            dynamics.dynamics_run(run)
+            privacy.load_private_release(run)
+            privacy.disclosure_check(run)
+            result = value.value_run(run)
+            growth, targeting = value.growth_by_segment(run), value.targeting_audit(run)
+            value.summarise_value(run, result, growth, targeting)
+            audits[name] = (run, merge_summary(run))
+    return audits
 
 
 # --- how the suite is spread over the two xdist workers -----------------------------------------------
