@@ -158,9 +158,11 @@ def engine_audits(tmp_path_factory, spark_engine) -> dict:
 #: about 14 on the 2-core machine: read them as weights), so that the longest start first and neither
 #: worker idles at the end; a key is a group, a module or a test (with or without its parameters). Units
 #: not listed follow in collection order. ``spark``: 1,183 s less the segmentation (172 s) and prepare
-#: (99 s) parity tests' own runs, which read :func:`engine_audits` since 8 December (both ~0.1 s now).
+#: (99 s) parity tests' own runs, which read :func:`engine_audits` since 8 December (both ~0.1 s now), plus
+#: ~100 s for three modules that joined the group then (value summary, dynamics windows, privacy audit
+#: queries: 139 s alone with their own JVM start, load 6-10).
 _SECONDS: dict[str, float] = {
-    "spark": 912, "small_synthetic_run": 960,
+    "spark": 1010, "small_synthetic_run": 960,
     "tests/pipeline/test_shapes.py::test_sensitive_attribute_shapes[40 groups-values2]": 379,
     "tests/pipeline/test_shapes.py::test_fifty_given_segments": 197, "migration_runs": 187,
     "tests/explain/test_stage.py": 183, "tests/test_audit_mode.py": 145, "tests/privacy/test_differencing.py": 130,
@@ -175,7 +177,10 @@ _GROUPS_FILE = "workbench_groups_file"
 def _shared_fixtures(item) -> set[str]:
     """The expensive things ``item`` shares with other modules: our session fixtures, and Spark.
 
-    Private (``_``) fixtures are autouse plumbing every test has (the DP ledger), not shared work.
+    Private (``_``) fixtures are autouse plumbing every test has (the DP ledger), not shared work. Only
+    fixtures a test names (directly or through its fixtures) are seen: one fetched with
+    ``request.getfixturevalue`` is not, so a test that starts Spark names ``spark_settings`` or
+    ``spark_engine`` in its signature, or its module lands on the other worker and starts a second JVM.
     """
     shared = set()
     for name, defs in getattr(item, "_fixtureinfo", None) and item._fixtureinfo.name2fixturedefs.items() or ():
