@@ -24,7 +24,9 @@ PSEUDONYM_KEY = "test-key-not-secret-0123456789"
 #: the end-to-end run many tests read: every notebook, audit.pdf, a signed-off report
 SMALL_SYNTHETIC = ["dataset.params.n_customers=1500", "dataset.params.seed=11",
                    "report.purpose=Quarterly fairness audit", "report.reviewer=A. Reviewer"]
-_SPARK_FIXTURES = {"spark_engine", "engines", "spark_session", "spark_settings"}
+#: the erasure requests of :func:`engine_audits`: two customers of the synthetic world and an id it lacks
+ENGINE_AUDIT_FORGET = "customer_id\nC0000007\nC0000011\nnot-a-customer\n"
+_SPARK_FIXTURES = {"spark_engine", "engines", "spark_session", "spark_settings", "engine_audits"}
 
 
 @pytest.fixture(autouse=True)
@@ -100,6 +102,50 @@ def small_synthetic_run(tmp_path_factory, small_synthetic_config):
         return pipeline.run(small_synthetic_config, out, progress=lambda m: None)
 
 
+@pytest.fixture(scope="session")
+def engine_audits(tmp_path_factory, spark_engine) -> dict:
+    """The whole audit (every stage but the campaign's, in-process) on DuckDB and on Spark: engine -> (run, summary).
+
+    Synthetic, 2,000 customers, k chosen from 2-4, an erasure request for two customers and one unknown id
+    (:data:`ENGINE_AUDIT_FORGET`). The stages run in this process in the notebooks' order with the calls the
+    notebooks make, so the session's one SparkSession (:func:`spark_engine`, the cluster of ``make
+    test-cluster`` there) serves every stage. Built once for the parity tests that compare the two engines'
+    outputs (the prepared tables, the segments, the whole summary); they only read it.
+    """
+    from workbench import dynamics, explain, fairness, privacy, segment, value
+    from workbench.pipeline import prepare
+    from workbench.pipeline._manifest import merge_summary
+
+    base = tmp_path_factory.mktemp("engine-audits")
+    forget = base / "forget.txt"
+    forget.write_text(ENGINE_AUDIT_FORGET)
+    audits = {}
+    with pytest.MonkeyPatch.context() as patch:
+        # a random key would do too (summary.json holds no pseudonyms); a fixed one makes failures repeatable
+        patch.setenv("WORKBENCH_PSEUDONYM_KEY", "parity-key-0123456789abcdef")
+        # both audits spend one temporary DP budget ledger: two releases, well within it
+        patch.setenv("WORKBENCH_DP_LEDGER", str(base / "dp_ledger.json"))
+        for name in ("duckdb", "spark"):
+            # the scratch folder named, as on a cluster (storage the driver and every executor see)
+            cfg = load_config(config="configs/synthetic.yaml", overrides=[
+                "dataset.params.n_customers=2000", "segmentation.k_range=[2, 4]", f"engine={name}",
+                f"spark.scratch={base / name / 'scratch'}", f"privacy.forget={forget}",
+            ])
+            run = prepare(cfg, base / name / "run")
+            privacy.privacy_audit_run(run)
+            segment.segment_run(run)
+            explain.explain_run(run)
+            fairness.fairness_run(run)
+            dynamics.dynamics_run(run)
+            privacy.load_private_release(run)
+            privacy.disclosure_check(run)
+            result = value.value_run(run)
+            growth, targeting = value.growth_by_segment(run), value.targeting_audit(run)
+            value.summarise_value(run, result, growth, targeting)
+            audits[name] = (run, merge_summary(run))
+    return audits
+
+
 # --- how the suite is spread over the two xdist workers -----------------------------------------------
 #
 # xdist's own ``--dist loadgroup`` reads ``xdist_group`` marks by renaming each test's node id, which
@@ -111,9 +157,12 @@ def small_synthetic_run(tmp_path_factory, small_synthetic_config):
 #: seconds a unit took on its worker (``python bench/bench_suite.py tests``, 7 December 2026, load average
 #: about 14 on the 2-core machine: read them as weights), so that the longest start first and neither
 #: worker idles at the end; a key is a group, a module or a test (with or without its parameters). Units
-#: not listed follow in collection order.
+#: not listed follow in collection order. ``spark``: 1,183 s less the segmentation (172 s) and prepare
+#: (99 s) parity tests' own runs, which read :func:`engine_audits` since 8 December (both ~0.1 s now), plus
+#: ~100 s for three modules that joined the group then (value summary, dynamics windows, privacy audit
+#: queries: 139 s alone with their own JVM start, load 6-10).
 _SECONDS: dict[str, float] = {
-    "spark": 1183, "small_synthetic_run": 960,
+    "spark": 1010, "small_synthetic_run": 960,
     "tests/pipeline/test_shapes.py::test_sensitive_attribute_shapes[40 groups-values2]": 379,
     "tests/pipeline/test_shapes.py::test_fifty_given_segments": 197, "migration_runs": 187,
     "tests/explain/test_stage.py": 183, "tests/test_audit_mode.py": 145, "tests/privacy/test_differencing.py": 130,
@@ -128,7 +177,10 @@ _GROUPS_FILE = "workbench_groups_file"
 def _shared_fixtures(item) -> set[str]:
     """The expensive things ``item`` shares with other modules: our session fixtures, and Spark.
 
-    Private (``_``) fixtures are autouse plumbing every test has (the DP ledger), not shared work.
+    Private (``_``) fixtures are autouse plumbing every test has (the DP ledger), not shared work. Only
+    fixtures a test names (directly or through its fixtures) are seen: one fetched with
+    ``request.getfixturevalue`` is not, so a test that starts Spark names ``spark_settings`` or
+    ``spark_engine`` in its signature, or its module lands on the other worker and starts a second JVM.
     """
     shared = set()
     for name, defs in getattr(item, "_fixtureinfo", None) and item._fixtureinfo.name2fixturedefs.items() or ():

@@ -42,12 +42,13 @@ def test_window_activity_matches_pandas():
 
 
 @pytest.mark.parametrize("on", ["duckdb", "spark"])
-def test_window_features_and_activity_from_parquet_equal_the_pandas_ones(on, tmp_path, request):
+def test_window_features_and_activity_from_parquet_equal_the_pandas_ones(on, tmp_path, spark_settings):
     """Stage 05 reads the transactions as Parquet in the engine: the same features, activity and span."""
     from workbench import engine, features
     from workbench.data import Roles
 
-    config = {"engine": on, "spark": request.getfixturevalue("spark_settings")} if on == "spark" else {}
+    # spark_settings named up front: the scheduler (tests/conftest.py) then keeps this module with the Spark group
+    config = {"engine": on, "spark": spark_settings} if on == "spark" else {}
     rng = np.random.default_rng(5)
     ids = [f"p{i:016x}" for i in range(300)]
     tx = pd.DataFrame({

@@ -38,19 +38,10 @@ def _close(a, b, path="summary"):
         assert a == b, path
 
 
-def test_segmentation_stage_same_summary_and_segments_on_both_engines(spark_engine, tmp_path, monkeypatch):
-    from workbench import segment
-    from workbench.data import load_config
-    from workbench.pipeline import prepare
-
-    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-0123456789abcdef")
-    out = {}
-    for name in ("duckdb", "spark"):
-        cfg = load_config(dataset="synthetic", overrides=[
-            "dataset.params.n_customers=800", "dataset.params.seed=3", "segmentation.k=4", f"engine={name}",
-        ])
-        run = prepare(cfg, tmp_path / name)
-        segment.segment_run(run)
-        out[name] = (run.read_json("summary/02_segmentation.json"), run.read_table("segments/assignments.parquet"))
+def test_segmentation_stage_same_summary_and_segments_on_both_engines(engine_audits):
+    # the segmentation stage of the session's whole audit on each engine (tests/conftest.py: engine_audits,
+    # 2,000 customers, k chosen from 2-4), shared with tests/pipeline/test_engine_parity.py
+    out = {name: (run.read_json("summary/02_segmentation.json"), run.read_table("segments/assignments.parquet"))
+           for name, (run, _) in engine_audits.items()}
     _close(out["duckdb"][0], out["spark"][0])
     pd.testing.assert_frame_equal(out["duckdb"][1], out["spark"][1])

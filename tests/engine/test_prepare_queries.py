@@ -69,20 +69,10 @@ def test_exclude_customers_returns_the_rows_the_engine_keeps_unchanged():
     assert kept_tx.index.tolist() == [0, 3, 5, 6] and counts["customers_kept"] == 3
 
 
-def test_prepare_writes_the_same_tables_and_record_on_both_engines(spark_engine, tmp_path, monkeypatch):
-    from workbench.data import load_config
-    from workbench.pipeline import prepare
-
-    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "prepare-parity-0123456789")
-    forget = tmp_path / "forget.txt"
-    forget.write_text("customer_id\nC0000007\nC0000011\nnot-a-customer\n")
-    runs = {}
-    for name in ("duckdb", "spark"):
-        cfg = load_config(dataset="synthetic", overrides=[
-            "dataset.params.n_customers=600", "dataset.params.seed=4", f"engine={name}", f"privacy.forget={forget}",
-        ])
-        runs[name] = prepare(cfg, tmp_path / name)
-    duck, spark = runs["duckdb"], runs["spark"]
+def test_prepare_writes_the_same_tables_and_record_on_both_engines(engine_audits):
+    # the prepared data of the session's whole audit on each engine (tests/conftest.py: engine_audits,
+    # 2,000 customers, three erasure requests: two customers and an unknown id), read, not rebuilt
+    duck, spark = engine_audits["duckdb"][0], engine_audits["spark"][0]
     record = duck.read_json("data/prepare.json")
     assert record == spark.read_json("data/prepare.json")
     assert record["counts"]["erased"] + record["counts"]["erasure_ids_not_found"] == 3

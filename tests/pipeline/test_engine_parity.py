@@ -1,17 +1,15 @@
 """The whole audit on DuckDB and on Spark local[2] gives the same summary.json (counts exactly, floats within 1e-9).
 
 The stages run in this process, in the notebooks' order and with the calls the notebooks make, so the
-one SparkSession of the test session serves every stage (a notebook kernel would start a JVM each).
+one SparkSession of the test session serves every stage (a notebook kernel would start a JVM each): the
+session fixture ``engine_audits`` (tests/conftest.py) runs them once for this module and tests/engine's.
 ``make test-cluster`` runs this module against a standalone cluster (master and two workers, each
 executor its own JVM): the per-customer tables then cross processes through the scratch folder.
 """
 
 import pytest
 
-from workbench import dynamics, engine, explain, fairness, privacy, segment, value
-from workbench.data import load_config
-from workbench.pipeline import prepare
-from workbench.pipeline._manifest import merge_summary
+from workbench import engine
 
 
 @pytest.fixture(scope="module")
@@ -20,26 +18,6 @@ def spark_session(spark_settings):
     eng = engine.SparkEngine(spark_settings)
     yield eng.spark
     eng.close()
-
-
-def _audit(run_dir, name: str) -> dict:
-    # the scratch folder named, as on a cluster (storage the driver and every executor see)
-    cfg = load_config(config="configs/synthetic.yaml", overrides=[
-        "dataset.params.n_customers=2000", "segmentation.k_range=[2, 4]", f"engine={name}",
-        f"spark.scratch={run_dir.parent / 'scratch'}",
-    ])
-    run = prepare(cfg, run_dir)
-    privacy.privacy_audit_run(run)
-    segment.segment_run(run)
-    explain.explain_run(run)
-    fairness.fairness_run(run)
-    dynamics.dynamics_run(run)
-    privacy.load_private_release(run)
-    privacy.disclosure_check(run)
-    result = value.value_run(run)
-    growth, targeting = value.growth_by_segment(run), value.targeting_audit(run)
-    value.summarise_value(run, result, growth, targeting)
-    return merge_summary(run)
 
 
 def _differences(a, b, path="summary") -> list[str]:
@@ -66,12 +44,9 @@ def test_json_difference_finds_counts_floats_and_keys():
     assert _differences({"a": 1}, {"b": 1}) == ["summary: keys ['a', 'b']"]
 
 
-def test_the_whole_audit_gives_the_same_summary_on_duckdb_and_spark(spark_session, tmp_path, monkeypatch):
-    # a random key would do too (summary.json holds no pseudonyms); a fixed one makes failures repeatable
-    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "parity-key-0123456789abcdef")
-    # both runs spend this test's temporary DP budget ledger (tests/conftest.py): two releases, well within it
-    duck = _audit(tmp_path / "duckdb" / "run", "duckdb")
-    spark = _audit(tmp_path / "spark" / "run", "spark")
+def test_the_whole_audit_gives_the_same_summary_on_duckdb_and_spark(engine_audits):
+    # the two audits are the session's (tests/conftest.py: engine_audits), shared with tests/engine/test_parity.py
+    duck, spark = engine_audits["duckdb"][1], engine_audits["spark"][1]
     assert duck["n_customers"] > 1500 and duck["privacy"]["customers_kept"] == duck["n_customers"]
     assert {"02_segmentation", "04_fairness", "05_dynamics", "06_private_release", "07_predicted_value"} <= duck.keys()
     assert _differences(duck, spark) == []

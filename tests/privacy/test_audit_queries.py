@@ -46,8 +46,10 @@ def prepared(tmp_path_factory):
 
 
 @pytest.fixture(params=["duckdb", "spark"])
-def audit_engine(request, prepared):
-    eng = engine.DuckDBEngine(threads=1) if request.param == "duckdb" else request.getfixturevalue("spark_engine")
+def audit_engine(request, prepared, spark_engine):
+    # spark_engine named up front (not fetched for the Spark case only): the scheduler (tests/conftest.py) then
+    # runs this module with the Spark group, on the worker whose JVM is already up, never starting a second one
+    eng = engine.DuckDBEngine(threads=1) if request.param == "duckdb" else spark_engine
     eng.register(aq.CUSTOMERS, [str(prepared / "customers.parquet")])
     eng.register(aq.TRANSACTIONS, [str(prepared / "transactions.parquet")])
     yield eng

@@ -47,7 +47,7 @@ def test_missing_column_and_bad_split_are_named(small_log):
 
 
 @pytest.mark.parametrize("on", ["duckdb", "spark"])
-def test_statistics_over_parquet_on_either_engine_equal_the_pandas_ones(small_log, tmp_path, on, request):
+def test_statistics_over_parquet_on_either_engine_equal_the_pandas_ones(small_log, tmp_path, on, spark_settings):
     """The statistics the stage computes where the log lies (Parquet, the run's engine) are exactly the in-pandas ones."""
     from workbench import engine
     from workbench.features import ParquetTransactions
@@ -55,7 +55,8 @@ def test_statistics_over_parquet_on_either_engine_equal_the_pandas_ones(small_lo
 
     small_log.to_parquet(tmp_path / "tx.parquet")
     tx = ParquetTransactions.of(tmp_path / "tx.parquet")
-    config = {"engine": on, "spark": request.getfixturevalue("spark_settings")} if on == "spark" else {}
+    # spark_settings named up front: the scheduler (tests/conftest.py) then keeps this module with the Spark group
+    config = {"engine": on, "spark": spark_settings} if on == "spark" else {}
     with engine.using(config):
         summary, cal = clv_summary(tx), calibration_holdout(tx, "2024-06-01")
         purchases, repeat = has_purchases(tx), repeat_customers(tx)
