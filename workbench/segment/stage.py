@@ -125,8 +125,8 @@ def _planted_segments(run: Run, features: pd.DataFrame) -> pd.Series | None:
     truth_path = run.path / "data" / "truth.parquet"
     if not truth_path.exists():
         return None
-    truth = pd.read_parquet(truth_path)
-    planted = features[["customer_id"]].merge(truth[["customer_id", "segment"]], on="customer_id", how="left")
+    truth = pd.read_parquet(truth_path, columns=["customer_id", "segment"])
+    planted = features[["customer_id"]].merge(truth, on="customer_id", how="left")
     return planted["segment"]
 
 
