@@ -64,7 +64,7 @@ def test_profile_marks_segments_hidden_only_to_protect_a_smaller_one():
 
 
 def test_segment_moments_give_predict_and_segment_z_slice_by_slice(data, model):
-    from workbench.segment._profiles import segment_moments, segment_z
+    from workbench.segment import segment_moments, segment_z
 
     X = data[1]
     labels, z, centres = segment_moments(model, X, batch_rows=700)  # five slices, the last one short
@@ -79,7 +79,7 @@ def test_segment_moments_give_predict_and_segment_z_slice_by_slice(data, model):
 
 
 def test_projection_sample_is_seeded_sorted_and_bounded(data, model):
-    from workbench.segment._profiles import projection_sample
+    from workbench.segment import projection_sample
 
     X = data[1]
     labels = model.predict(X)

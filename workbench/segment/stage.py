@@ -49,12 +49,12 @@ def _segments_and_z(model: SegmentationModel, X: pd.DataFrame, config: dict):
     return segment_moments(model, X, labels)
 
 
-def _inputs(run: Run, fsettings: dict, extra: tuple = ()):
+def _read_inputs(run: Run, extra: tuple = ()):
     """The customer columns the features, outcome (and ``extra`` roles) need, and the transactions left in the engine.
 
     Only the columns a feature, the plan, an outcome or an audit can use are read from the prepared
     customer table; the transaction log stays a Parquet file the engine scans
-    (:class:`~workbench.features.ParquetTransactions`), or ``None`` when the run has no purchase rows.
+    (:class:`~workbench.features.ParquetTransactions`), or ``None`` when the run has no transaction rows.
     """
     import pyarrow.parquet as pq
 
@@ -208,7 +208,7 @@ def segment_run(run: Run) -> SegmentationResult:
     if run.roles.segment:
         return audit_run(run)
     settings, fsettings = _settings(run)
-    customers, transactions = _inputs(run, fsettings)
+    customers, transactions = _read_inputs(run)
     roles = run.roles
     sup_k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     seed = run.seed
@@ -381,7 +381,7 @@ def audit_run(run: Run) -> SegmentationResult:
     """
     settings, fsettings = _settings(run)
     roles = run.roles
-    customers, transactions = _inputs(run, fsettings, (roles.segment, roles.assigned_at))
+    customers, transactions = _read_inputs(run, (roles.segment, roles.assigned_at))
     prep = run.read_json("data/prepare.json")
     sup_k = int(prep.get("suppression_k", 10))
     min_size = int(settings.get("min_segment_size") or sup_k)
