@@ -61,3 +61,33 @@ def test_profile_marks_segments_hidden_only_to_protect_a_smaller_one():
     assert rows == {1} and (1, "n") in prof.attrs["complementary"]
     shown = table(prof[["segment", "n", "share"]], k=10).frame
     assert shown["N"].tolist()[:3] == ["< 10", "hidden†", "500"]
+
+
+def test_segment_moments_give_predict_and_segment_z_slice_by_slice(data, model):
+    from workbench.segment import segment_moments, segment_z
+
+    X = data[1]
+    labels, z, centres = segment_moments(model, X, batch_rows=700)  # five slices, the last one short
+    np.testing.assert_array_equal(labels, model.predict(X))  # every customer's segment, exactly
+    Z = model.transform(X)
+    np.testing.assert_allclose(z.to_numpy(), segment_z(model, Z, labels).to_numpy(), rtol=0, atol=1e-9)
+    assert list(z.columns) == model.input_names_ and list(z.index) == list(range(model.k))
+    for j in range(model.k):
+        np.testing.assert_allclose(centres[j], Z[labels == j].mean(axis=0), rtol=0, atol=1e-12)
+    given, _, _ = segment_moments(model, X, labels=np.zeros(len(X), int))  # segments known: kept, not predicted
+    assert (given == 0).all()
+
+
+def test_projection_sample_is_seeded_sorted_and_bounded(data, model):
+    from workbench.segment import projection_sample
+
+    X = data[1]
+    labels = model.predict(X)
+    Z, lab = projection_sample(model, X, labels, sample=500)
+    again, _ = projection_sample(model, X, labels, sample=500)
+    assert Z.shape == (500, len(model.input_names_)) and np.array_equal(Z, again)
+    rows = np.sort(np.random.default_rng(0).choice(len(X), 500, replace=False))
+    np.testing.assert_array_equal(Z, model.transform(X.iloc[rows]))
+    np.testing.assert_array_equal(lab, labels[rows])
+    everyone, _ = projection_sample(model, X, labels)  # fewer customers than the sample: all of them, in order
+    np.testing.assert_array_equal(everyone, model.transform(X))

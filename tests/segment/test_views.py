@@ -32,7 +32,7 @@ def test_methodology_renders_the_k_rule_with_this_runs_settings():
     from workbench.segment import DEFAULTS, methodology_markdown
 
     settings = {**DEFAULTS, "n_bootstrap": 20, "k_range": [3, 6], "stability": {"reproduce": 0.75}}
-    learned = SimpleNamespace(assignments=pd.DataFrame({"segment": range(1200)}), info={"suppression_k": 11},
+    learned = SimpleNamespace(n_customers=1200, info={"suppression_k": 11},
                               is_audit=False, k=4, card=pd.DataFrame({"k": [3, 4]}))
     text = " ".join(methodology_markdown(learned, settings).split())
     assert "Every k from 3 to 6" in text and "20 bootstrap resamples" in text

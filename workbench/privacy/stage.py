@@ -228,20 +228,36 @@ def _published_consent(run: "Run", prep: dict, k: int) -> dict:
 RELEASE_DIR = "release"
 
 
+def _columns(path: Path, wanted) -> list[str]:
+    """Those of ``wanted`` the Parquet file at ``path`` has, in the order asked, without repeats."""
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(path).names)
+    return [c for c in dict.fromkeys(wanted) if c in present]
+
+
 def _bounded_values(run: "Run", customer_ids: pd.Series, bounds: dict) -> pd.DataFrame:
-    """Every bounded feature found in the run (original units), one row per customer in order."""
+    """Every bounded feature found in the run (original units), one row per customer in order.
+
+    Only the bounded columns are read (of the feature table, then of the customer table); recency,
+    frequency and monetary, where no table has them, are one query on the run's engine over the
+    transaction file (:class:`~workbench.features.ParquetTransactions`): no transaction reaches pandas.
+    """
     frame = pd.DataFrame({"customer_id": customer_ids.to_numpy()})
+    features = run.path / "artifacts" / "segments" / "features.parquet"
     if run.has("segments/features.parquet"):
-        feats = pd.read_parquet(run.path / "artifacts" / "segments" / "features.parquet")
-        frame = frame.merge(feats[["customer_id", *[c for c in bounds if c in feats.columns]]], on="customer_id", how="left")
-    customers = run.customers()
-    cols = [c for c in bounds if c in customers.columns and c not in frame.columns]
-    frame = frame.merge(customers[["customer_id", *cols]], on="customer_id", how="left") if cols else frame
+        feats = pd.read_parquet(features, columns=_columns(features, ["customer_id", *bounds]))
+        frame = frame.merge(feats, on="customer_id", how="left")
+    path = run.path / "data" / "customers.parquet"
+    cols = [c for c in _columns(path, bounds) if c not in frame.columns]
+    if cols:
+        frame = frame.merge(pd.read_parquet(path, columns=["customer_id", *cols]), on="customer_id", how="left")
     wanted_rfm = [c for c in ("recency", "frequency", "monetary") if c in bounds and c not in frame.columns]
     if wanted_rfm and run.has_transactions:
-        from ..features import rfm
+        from ..features import ParquetTransactions, rfm
 
-        frame = frame.merge(rfm(run.transactions())[["customer_id", *wanted_rfm]], on="customer_id", how="left")
+        log = ParquetTransactions.of(run.path / "data" / "transactions.parquet")
+        frame = frame.merge(rfm(log)[["customer_id", *wanted_rfm]], on="customer_id", how="left")
     return frame.drop(columns=["customer_id"])
 
 
@@ -252,7 +268,7 @@ def _release_frame(run: "Run", bounds: dict, fit_share: float) -> tuple[pd.DataF
     (:func:`disjoint_partition`); given labels (audit mode) are external, so all customers are released.
     """
     info = run.read_json("artifacts/segments/segments.json") if run.has("segments/segments.json") else {}
-    assignments = run.read_table("segments/assignments.parquet")[["customer_id", "segment"]]
+    assignments = pd.read_parquet(run.require("segments/assignments.parquet"), columns=["customer_id", "segment"])
     if info.get("method") == "external labels" or not run.has("segments/features.parquet"):
         keys = sorted(int(s) for s in (info.get("names") or dict.fromkeys(assignments["segment"].unique())))
         frame = _bounded_values(run, assignments["customer_id"], bounds)

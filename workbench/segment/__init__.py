@@ -33,7 +33,9 @@ churn rate (where an outcome exists), small-cell suppressed for publication; :fu
 derives short descriptive names ("Frequent, high spenders, app users") from the inputs that most
 distinguish each segment. Rule segments: :func:`workbench.features.rfm_scores`.
 
-:func:`segment_run` is the stage entry point of notebook 02.
+:func:`segment_run` is the stage entry point of notebook 02. It holds no customer in model space beyond a
+slice at a time (:func:`segment_moments` gives every customer's segment and the z table slice by slice) and
+hands the notebook aggregates and a seeded plot sample (:func:`projection_sample`), not per-customer tables.
 
 **Audit mode.** When the dataset brings its own segment labels (a CRM/CDP export: a ``labels:`` file or
 a ``segment:`` column, see :func:`workbench.data.attach_labels`), :func:`segment_run` hands over to
@@ -65,9 +67,11 @@ from ._naming import NAME_PRIORITY, PHRASES, name_segments, phrase_for
 from ._profiles import (
     describe_inputs,
     profile_segments,
+    projection_sample,
     rfm_group_counts,
     rfm_group_table,
     segment_count_table,
+    segment_moments,
     segment_z,
 )
 from ._structure import StructureTest, structure_test
@@ -102,6 +106,7 @@ __all__ = [
     "plot_projection",
     "plot_sizes",
     "profile_segments",
+    "projection_sample",
     "rfm_group_counts",
     "segment_count_table",
     "k_verdicts",
@@ -109,6 +114,7 @@ __all__ = [
     "structure_test",
     "StructureTest",
     "rfm_group_table",
+    "segment_moments",
     "segment_run",
     "segment_z",
 ]

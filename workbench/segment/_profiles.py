@@ -25,6 +25,75 @@ def segment_z(model: "SegmentationModel", Z: np.ndarray, labels: np.ndarray) -> 
     return pd.DataFrame(np.vstack(rows), columns=model.input_names_, index=pd.Index(range(k), name="segment"))
 
 
+#: Customers transformed into model space at a time by :func:`segment_moments` (the driver holds one
+#: batch's model-space rows, not every customer's).
+BATCH_ROWS = 250_000
+
+
+def segment_moments(model: "SegmentationModel", X: pd.DataFrame, labels: np.ndarray | None = None,
+                    batch_rows: int = BATCH_ROWS) -> tuple[np.ndarray, pd.DataFrame, np.ndarray]:
+    """Each customer's segment and the model-space moments behind :func:`segment_z`, batch by batch.
+
+    The model's transform and nearest-centre rule work row by row, so transforming ``X`` in slices
+    gives every customer the segment ``model.predict(X)`` gives, without holding all of ``X`` in
+    model space. Per slice the sums and sums of squares of each model input are added up (over
+    everyone and per segment).
+
+    Parameters
+    ----------
+    model : SegmentationModel
+        A fitted model.
+    X : DataFrame
+        Raw features (original units), one row per customer.
+    labels : ndarray, optional
+        Segment ids already known (e.g. scored in the engine); default: predicted here.
+    batch_rows : int
+        Rows transformed at a time.
+
+    Returns
+    -------
+    (ndarray, DataFrame, ndarray)
+        The segment ids; z, the mean of each model input per segment in population standard
+        deviations (segments x inputs, as :func:`segment_z` gives them, up to rounding of the sums);
+        and the segments' mean positions in model space (k x inputs; zeros for an empty segment).
+    """
+    from threadpoolctl import threadpool_limits
+
+    n, d = len(X), len(model.input_names_)
+    out = np.empty(n, dtype=int) if labels is None else np.asarray(labels).astype(int)
+    sums, squares, per_segment, sizes = np.zeros(d), np.zeros(d), {}, {}
+    with threadpool_limits(getattr(model, "n_threads", 1)):
+        for start in range(0, n, batch_rows):
+            Z = model.transform(X.iloc[start:start + batch_rows])
+            if labels is None:
+                out[start:start + len(Z)] = model._predict_z(Z)
+            part = out[start:start + len(Z)]
+            sums += Z.sum(axis=0)
+            squares += (Z ** 2).sum(axis=0)
+            for j in np.unique(part):
+                per_segment[int(j)] = per_segment.get(int(j), np.zeros(d)) + Z[part == j].sum(axis=0)
+                sizes[int(j)] = sizes.get(int(j), 0) + int((part == j).sum())
+    k = max(int(out.max()) + 1 if n else 0, getattr(model, "k", 0))
+    mu = sums / max(n, 1)
+    sd = np.sqrt(np.maximum(squares / max(n, 1) - mu ** 2, 0.0))
+    sd = np.where(sd > 0, sd, 1.0)
+    centres = np.vstack([per_segment[j] / sizes[j] if j in sizes else np.zeros(d) for j in range(k)])
+    z = np.vstack([(centres[j] - mu) / sd if j in sizes else np.zeros(d) for j in range(k)])
+    return out, pd.DataFrame(z, columns=model.input_names_, index=pd.Index(range(k), name="segment")), centres
+
+
+def projection_sample(model: "SegmentationModel", X: pd.DataFrame, labels: np.ndarray, sample: int = 20_000,
+                      seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded sample of at most ``sample`` customers (rows in table order) in model space, with their segments.
+
+    The rows :func:`~workbench.segment.plot_projection` draws its density from: the figure needs no
+    more customers than it draws.
+    """
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(X), min(len(X), sample), replace=False))
+    return model.transform(X.iloc[rows]), np.asarray(labels)[rows]
+
+
 def segment_count_table(
     labels: np.ndarray, segments: list, outcome: pd.Series | np.ndarray | None = None, suppression_k: int = 10,
     suppress=None,

@@ -36,13 +36,22 @@ def plot_k_selection(card: pd.DataFrame, k: int | None = None):
 
 
 def plot_projection(Z: np.ndarray, labels: np.ndarray, names: dict[int, str], sample: int = 20_000, seed: int = 0,
-                    min_count: int = 10, hidden: list[int] | None = None):
+                    min_count: int = 10, hidden: list[int] | None = None, centres: dict[int, np.ndarray] | None = None,
+                    n_customers: int | None = None):
     """Where the segments lie: customer density on the first two principal components, and centres.
 
     No individual customer is drawn: the background is a hexagonal-bin density of (a sample of)
     customers in which cells of fewer than ``min_count`` customers stay blank, and each segment is
     one marker at its mean position, labelled with its name. Segments in ``hidden`` (suppressed
     elsewhere in the report) get no marker.
+
+    Parameters
+    ----------
+    centres : dict of int to ndarray, optional
+        Each non-empty segment's mean position in model space over all customers, when ``Z`` holds
+        only a sample of them (the stage passes them); default: the means of ``Z``'s rows.
+    n_customers : int, optional
+        How many customers ``Z`` was sampled from: the title says the sample's size out of it.
     """
     import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
@@ -54,8 +63,10 @@ def plot_projection(Z: np.ndarray, labels: np.ndarray, names: dict[int, str], sa
     fig, ax = plt.subplots(figsize=(7, 5))
     density = ax.hexbin(P[:, 0], P[:, 1], gridsize=30, mincnt=max(int(min_count), 1), cmap="Greys", linewidths=0)
     fig.colorbar(density, ax=ax, label=f"customers per cell (cells under {min_count} blank)")
-    centres = pca.transform(np.vstack([Z[labels == j].mean(axis=0) for j in sorted(names) if (labels == j).any()]))
-    shown = [j for j in sorted(names) if (labels == j).any()]
+    if centres is None:
+        centres = {j: Z[labels == j].mean(axis=0) for j in sorted(names) if (labels == j).any()}
+    shown = [j for j in sorted(names) if j in centres]
+    centres = pca.transform(np.vstack([centres[j] for j in shown]))
     for (x, y), j in zip(centres, shown):
         if j in set(hidden or []):
             continue
@@ -64,7 +75,10 @@ def plot_projection(Z: np.ndarray, labels: np.ndarray, names: dict[int, str], sa
     ev = pca.explained_variance_ratio_
     ax.set_xlabel(f"PC1 ({ev[0]:.0%} of variance)")
     ax.set_ylabel(f"PC2 ({ev[1]:.0%} of variance)")
-    ax.set_title("Customer density and segment centres (first two principal components)", fontsize=9)
+    title = "Customer density and segment centres (first two principal components)"
+    if n_customers is not None and len(rows) < n_customers:
+        title += f"\ndensity of a seeded sample of {len(rows):,} of {n_customers:,} customers; centres of all"
+    ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7, loc="best", title="segment centre", title_fontsize=7)
     fig.tight_layout()
     return fig

@@ -26,21 +26,60 @@ from ._profiles import (
     customer_rfm,
     describe_inputs,
     profile_segments,
+    projection_sample,
     rfm_group_counts,
     rfm_group_table,
     segment_count_table,
-    segment_z,
+    segment_moments,
     value_order,
 )
 from .views import SegmentationResult, audit_headline, learned_headline, planted_agreement
 
 # -- steps shared by both paths -------------------------------------------------------------------
-def _predict(model: SegmentationModel, X: pd.DataFrame, config: dict) -> np.ndarray:
-    """Segment ids: with ``engine: spark`` nearest-centre scoring runs as a query there, else in numpy."""
-    if engine.engine_settings(config)[0] != "spark" or model.cluster_centers_ is None:
-        return model.predict(X)
-    with engine.make_engine(config) as eng:
-        return engine.predict_segments(model, X, eng)
+def _segments_and_z(model: SegmentationModel, X: pd.DataFrame, config: dict):
+    """Segment ids, the z table and the segment centres; with ``engine: spark`` scoring runs as a query there.
+
+    Elsewhere each slice of customers is scored in numpy as it is transformed for the z table
+    (:func:`segment_moments`): the driver never holds every customer in model space.
+    """
+    labels = None
+    if engine.engine_settings(config)[0] == "spark" and model.cluster_centers_ is not None:
+        with engine.make_engine(config) as eng:
+            labels = engine.predict_segments(model, X, eng)
+    return segment_moments(model, X, labels)
+
+
+def _read_inputs(run: Run, extra: tuple = ()):
+    """The customer columns the features, outcome (and ``extra`` roles) need, and the transactions left in the engine.
+
+    Only the columns a feature, the plan, an outcome or an audit can use are read from the prepared
+    customer table; the transaction log stays a Parquet file the engine scans
+    (:class:`~workbench.features.ParquetTransactions`), or ``None`` when the run has no transaction rows.
+    """
+    import pyarrow.parquet as pq
+
+    from ..features import ParquetTransactions
+
+    roles = run.roles
+    path = run.path / "data" / "customers.parquet"
+    wanted = ["customer_id", *roles.feature_columns, *roles.sensitive, roles.outcome, *extra]
+    present = set(pq.read_schema(path).names)
+    columns = [c for c in dict.fromkeys(wanted) if c and c in present]
+    customers = pd.read_parquet(path, columns=columns)
+    transactions = None
+    if run.has_transactions:
+        transactions = ParquetTransactions.of(run.path / "data" / "transactions.parquet")
+        with engine.using(run.config):
+            if transactions.span()[0] == 0:
+                transactions = None
+    return customers, transactions
+
+
+def _plot(model: SegmentationModel, X: pd.DataFrame, labels: np.ndarray, centres: np.ndarray) -> dict:
+    """What the projection figure needs: a seeded sample in model space and the non-empty segments' centres."""
+    present = set(np.unique(labels).tolist())
+    return dict(n_customers=len(X), plot_sample=projection_sample(model, X, labels),
+                centres={j: centres[j] for j in range(len(centres)) if j in present})
 
 
 def _settings(run: Run) -> tuple[dict, dict]:
@@ -49,14 +88,19 @@ def _settings(run: Run) -> tuple[dict, dict]:
     return settings, {**FEATURE_DEFAULTS, **(settings.get("features") or {})}
 
 
-def _rfm_tables(run: Run, customers: pd.DataFrame, transactions: pd.DataFrame | None, sup_k: int):
-    """RFM scores per customer (written to ``segments/rfm.parquet``) and the suppressed group table."""
-    if transactions is None or not len(transactions):
-        return None, None
-    rfm_table = customer_rfm(customers, transactions)
+def _rfm_tables(run: Run, customers: pd.DataFrame, transactions, sup_k: int) -> pd.DataFrame | None:
+    """RFM scores per customer (written to ``segments/rfm.parquet``, not kept) and the suppressed group table.
+
+    The recency, frequency and monetary triple is one query on the run's engine over the transaction
+    file; the scores (quintile ranks) are computed on the driver.
+    """
+    if transactions is None:
+        return None
+    with engine.using(run.config):
+        rfm_table = customer_rfm(customers[["customer_id"]], transactions)
     run.write_table("segments/rfm.parquet", rfm_table)
     counts = privacy.publish_printed(run, "rfm_groups", rfm_group_counts(rfm_table, sup_k), "rfm_group", "customers")
-    return rfm_table, rfm_group_table(rfm_table, sup_k, counts=counts)
+    return rfm_group_table(rfm_table, sup_k, counts=counts)
 
 
 def _published_profile(run: Run, features, labels, names, outcome, value, sup_k) -> pd.DataFrame:
@@ -81,8 +125,8 @@ def _planted_segments(run: Run, features: pd.DataFrame) -> pd.Series | None:
     truth_path = run.path / "data" / "truth.parquet"
     if not truth_path.exists():
         return None
-    truth = pd.read_parquet(truth_path)
-    planted = features[["customer_id"]].merge(truth[["customer_id", "segment"]], on="customer_id", how="left")
+    truth = pd.read_parquet(truth_path, columns=["customer_id", "segment"])
+    planted = features[["customer_id"]].merge(truth, on="customer_id", how="left")
     return planted["segment"]
 
 
@@ -164,7 +208,8 @@ def segment_run(run: Run) -> SegmentationResult:
     if run.roles.segment:
         return audit_run(run)
     settings, fsettings = _settings(run)
-    customers, transactions, roles = run.customers(), run.transactions(), run.roles
+    customers, transactions = _read_inputs(run)
+    roles = run.roles
     sup_k = int(run.read_json("data/prepare.json").get("suppression_k", 10))
     seed = run.seed
     with engine.using(run.config):  # transaction features on the configured engine
@@ -173,22 +218,19 @@ def segment_run(run: Run) -> SegmentationResult:
     model, card, reason = fit_with_k(X, settings, value, seed)
     if settings.get("reference_run"):
         _align_to_reference(model, settings["reference_run"], X)
-    labels = _predict(model, X, run.config)
-    Z = model.transform(X)
-    z = segment_z(model, Z, labels)
+    labels, z, centres = _segments_and_z(model, X, run.config)
     names = name_segments(z)
     model.segment_names_ = names
     outcome = customers[roles.outcome] if roles.outcome and roles.outcome in customers else None
     profile = _published_profile(run, features, labels, names, outcome, value, sup_k)
     order = (_predicted_value_order(run, settings, features, labels, model.k)  # issue 18
              or value_order(features, labels, value, model.k))
-    assignments = _assignments(features, labels, names)
-    rfm_table, groups = _rfm_tables(run, customers, transactions, sup_k)
+    groups = _rfm_tables(run, customers, transactions, sup_k)
     planted = _planted_segments(run, features)
     truth_ari = None if planted is None else planted_agreement(planted, labels)
 
     inputs = describe_inputs(plan, model)
-    _write_learned(run, features, assignments, inputs, profile, card, model)
+    _write_learned(run, features, _assignments(features, labels, names), inputs, profile, card, model)
     used_sensitive = [f for f in model.feature_names_in_ if f in roles.sensitive]
     run.write_json("artifacts/segments/segments.json",
                    _segments_info(model.method, model, names, order, value, used_sensitive, inputs, reason))
@@ -196,17 +238,21 @@ def segment_run(run: Run) -> SegmentationResult:
     headline = learned_headline(model, reason, names, shares, used_sensitive, truth_ari)
     run.summarise("02_segmentation", **_learned_results(model, card, reason, names, shares, used_sensitive,
                                                         headline, truth_ari, groups))
-    return SegmentationResult(model=model, features=features, assignments=assignments, plan=inputs, card=card,
-                              k=model.k, reason=reason, profile=profile, z=z, rfm=rfm_table, rfm_groups=groups,
-                              truth_ari=truth_ari, info={"value_feature": value, "suppression_k": sup_k,
-                                                          "stability": {**settings["stability"],
-                                                                        "min_share": settings["min_segment_share"],
-                                                                        "alpha": _structure_alpha(settings)}})
+    stability = {**settings["stability"], "min_share": settings["min_segment_share"],
+                 "alpha": _structure_alpha(settings)}
+    return SegmentationResult(model=model, plan=inputs, card=card, k=model.k, reason=reason, profile=profile, z=z,
+                              rfm_groups=groups, truth_ari=truth_ari, **_plot(model, X, labels, centres),
+                              info={"value_feature": value, "suppression_k": sup_k, "stability": stability})
 
 
 # -- the predicted-value family (issue 18): read from the value stage's artifact, no import ----------
 _PREDICTED = "value/predicted.parquet"  # written by workbench.value (found through the stage registry)
 _PREDICTED_COLUMNS = ("clv", "p_alive", "expected_purchases", "expected_spend")
+
+
+def _predicted(run: Run, columns: list[str]) -> pd.DataFrame:
+    """``customer_id`` and ``columns`` of the value stage's predictions (not its every column)."""
+    return pd.read_parquet(run.require(_PREDICTED), columns=["customer_id", *columns])
 
 
 def _with_predicted_value(run: Run, fsettings: dict, features, plan, X):
@@ -222,7 +268,7 @@ def _with_predicted_value(run: Run, fsettings: dict, features, plan, X):
         raise ValueError(f"segmentation.features.predicted_value: unknown {unknown}; choose from {list(_PREDICTED_COLUMNS)}")
     if not cols:
         return features, plan, X
-    predicted = features[["customer_id"]].merge(run.read_table(_PREDICTED), on="customer_id", how="left")
+    predicted = features[["customer_id"]].merge(_predicted(run, cols), on="customer_id", how="left")
     rows = []
     for col in cols:
         features[col] = X[col] = predicted[col].to_numpy()
@@ -238,7 +284,7 @@ def _predicted_value_order(run: Run, settings: dict, features, labels, k: int) -
         return None
     if by != "predicted_clv":
         raise ValueError(f"segmentation.value_order_by must be 'historical' or 'predicted_clv', got {by!r}")
-    predicted = features[["customer_id"]].merge(run.read_table(_PREDICTED), on="customer_id", how="left")
+    predicted = features[["customer_id"]].merge(_predicted(run, ["clv"]), on="customer_id", how="left")
     return value_order(predicted, labels, "clv", k)
 
 
@@ -334,7 +380,8 @@ def audit_run(run: Run) -> SegmentationResult:
     ``segments/rfm.parquet``.
     """
     settings, fsettings = _settings(run)
-    customers, transactions, roles = run.customers(), run.transactions(), run.roles
+    roles = run.roles
+    customers, transactions = _read_inputs(run, (roles.segment, roles.assigned_at))
     prep = run.read_json("data/prepare.json")
     sup_k = int(prep.get("suppression_k", 10))
     min_size = int(settings.get("min_segment_size") or sup_k)
@@ -364,10 +411,11 @@ def audit_run(run: Run) -> SegmentationResult:
                                           suppression_k=sup_k, value=value)
     if comparison is not None:
         _publish_comparison(run, comparison["crosstab"])
-    rfm_table, groups = _rfm_tables(run, customers, transactions, sup_k)
+    groups = _rfm_tables(run, customers, transactions, sup_k)
     planted = _planted_segments(run, features)
     truth_ari = None if planted is None else planted_agreement(
         planted, ids, exclude=-1 if unlabelled_id is None else unlabelled_id)
+    plot = _plot(space, X, ids, segment_moments(space, X, ids)[2])
 
     inputs = describe_inputs(plan, space)
     inputs["reason"] = inputs["reason"].replace({"input": "profiles and explains the given segments"})
@@ -385,10 +433,9 @@ def audit_run(run: Run) -> SegmentationResult:
                                                       sup_k, small, min_size, headline, comparison, truth_ari, groups))
     audit = {**audit_info, "unlabelled": UNLABELLED, "n_customers": int(len(ids)),
              "comparison": comparison, "description": description}
-    return SegmentationResult(model=space, features=features, assignments=assignments, plan=inputs, card=None,
-                              k=k, reason=reason, profile=profile, z=z, rfm=rfm_table, rfm_groups=groups,
-                              truth_ari=truth_ari, info={"value_feature": value, "suppression_k": sup_k},
-                              audit=audit)
+    return SegmentationResult(model=space, plan=inputs, card=None, k=k, reason=reason, profile=profile, z=z,
+                              rfm_groups=groups, truth_ari=truth_ari, **plot,
+                              info={"value_feature": value, "suppression_k": sup_k}, audit=audit)
 
 
 # -- assigning new customers ------------------------------------------------------------------------

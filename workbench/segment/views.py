@@ -20,16 +20,16 @@ class SegmentationResult:
     """What :func:`segment_run` computed, for notebook 02 to show."""
 
     model: SegmentationModel
-    features: pd.DataFrame
-    assignments: pd.DataFrame
     plan: pd.DataFrame
     card: pd.DataFrame | None
     k: int
     reason: str
     profile: pd.DataFrame
     z: pd.DataFrame
-    rfm: pd.DataFrame | None
     rfm_groups: pd.DataFrame | None
+    n_customers: int  # every customer assigned; the per-customer tables stay in the run directory
+    plot_sample: tuple  # (model-space rows, their segments) of a seeded sample: the projection's density
+    centres: dict  # segment id -> mean position in model space over all its customers
     truth_ari: float | None = None
     info: dict = field(default_factory=dict)
     audit: dict | None = None  # audit mode (segments given as labels): see :func:`audit_run`
@@ -75,11 +75,13 @@ class SegmentationResult:
         return self.audit["comparison"]["text"]
 
     def projection(self):
-        """Customer density on the first two principal components and the segment centres (no individual)."""
+        """Customer density (a seeded sample, its size in the title) on the first two principal components and the
+        segment centres (means over every customer); no individual is drawn."""
         hidden = self.profile.loc[self.profile["suppressed"].astype(bool), "segment"].tolist()
-        return plot_projection(self.model.transform(self.features), self.assignments["segment"].to_numpy(),
-                               self.model.segment_names_, min_count=int(self.info.get("suppression_k", 10)),
-                               hidden=hidden)
+        Z, labels = self.plot_sample
+        return plot_projection(Z, labels, self.model.segment_names_, sample=len(Z),
+                               min_count=int(self.info.get("suppression_k", 10)), hidden=hidden,
+                               centres=self.centres, n_customers=self.n_customers)
 
     def k_chart(self):
         """The k report card as a chart (``None`` when k was fixed in the config)."""
@@ -212,7 +214,7 @@ def methodology_markdown(result: SegmentationResult, settings: dict) -> str:
     str
         Markdown a reviewer can check by hand against the k report card and the segment table.
     """
-    n = len(result.assignments)
+    n = result.n_customers
     k_sup = int(result.info.get("suppression_k", 10))
     sizes = (f"**Segment sizes.** Counts of customers per segment over all {n:,} customers; shares are published "
              f"counts over the published total. A segment with fewer than {k_sup} customers is suppressed "
