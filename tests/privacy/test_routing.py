@@ -277,3 +277,37 @@ def test_a_hidden_small_count_is_not_recovered_by_differencing_two_runs(erased_a
     assert all(hi - lo >= width for lo, hi in on.values()), on
     shown = pd.concat([printed_a, printed_b])
     assert (shown["n"].dropna().loc[lambda n: n > 0] >= k).all()  # nothing shown is printed below k
+
+
+def test_two_comparisons_one_erasure_apart_do_not_single_out_the_erased_customers_segment(erased_at_k):
+    """``compare``'s migration table, differenced: A against itself, then B (A less one customer) against A.
+    Printed exactly, the two tables differ in one number only, by exactly one, in the erased customer's
+    segment (its row total, here): their segment, named. Printed by the mechanism (both runs' cell keys, redrawn when either
+    run's customers change), shown cells the customer was not in move too and no cell is singled out."""
+    from workbench.compare._migration import migration_counts, publish_migration
+
+    a, b, _, k = erased_at_k
+    assignments = {r: r.read_table("segments/assignments.parquet") for r in (a, b)}
+    # B's refit named its segments afresh: the attacker matches them to A's by id (compare matches by profile)
+    names = dict(zip(assignments[a]["segment"], assignments[a]["segment_name"].astype(str)))
+    assignments[b] = assignments[b].assign(segment_name=assignments[b]["segment"].map(names))
+    keys = {r: privacy.perturbation_settings(r) for r in (a, b)}
+    erased = set(assignments[a]["customer_id"]) - set(assignments[b]["customer_id"])
+    segment = assignments[a].set_index("customer_id").loc[list(erased), "segment_name"].astype(str).item()
+
+    def migration(earlier, later, perturb: bool) -> pd.DataFrame:
+        cells = privacy.two_run_perturbation(keys[earlier], keys[later]) if perturb else None
+        return publish_migration(migration_counts(assignments[earlier], assignments[later]), k, perturbation=cells)
+
+    moved = {}
+    for perturb in (False, True):
+        same, erased_run = migration(a, a, perturb), migration(b, a, perturb)
+        rows = [r for r in same.index if r in erased_run.index]
+        cols = [c for c in same.columns if c in erased_run.columns]
+        diff = (same.loc[rows, cols] - erased_run.loc[rows, cols]).stack().dropna()
+        moved[perturb] = diff[diff != 0]
+    print(f"migration differenced: exact {moved[False].to_dict()}; perturbed {len(moved[True])} cells moved")
+    # the leak: one printed number moves, by exactly one, and it is the erased customer's segment's
+    assert len(moved[False]) == 1 and moved[False].iloc[0] == 1 and segment in moved[False].index[0], moved[False]
+    assert len(moved[True]) >= 3, moved[True]
+    assert any(segment not in cell for cell in moved[True].index)  # cells without the customer move too

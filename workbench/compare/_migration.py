@@ -134,7 +134,7 @@ def moved_share(published: pd.DataFrame, matches: dict[str, str | None]) -> dict
     stayed = [published.loc[a, b] for a, b in matches.items() if b is not None and a in seg_a and b in seg_b]
     moved = None
     if in_both is not None and not any(np.isnan(v) for v in stayed):
-        moved = in_both - float(sum(stayed))
+        moved = max(in_both - float(sum(stayed)), 0.0)  # printed cells need not add up to printed margins
     return {
         "in_both": _int(in_both),
         "moved": _int(moved),

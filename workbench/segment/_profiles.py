@@ -78,6 +78,7 @@ def profile_segments(
     value: str | None = "monetary",
     suppression_k: int = 10,
     counts: pd.DataFrame | None = None,
+    value_sums: dict | None = None,
 ) -> pd.DataFrame:
     """Per segment: size, share, value KPIs and the median of each numeric input, suppressed.
 
@@ -101,6 +102,10 @@ def profile_segments(
         Counts from 1 to ``suppression_k - 1`` are suppressed (with complementary cells).
     counts : DataFrame, optional
         The published count table, if the caller already made it (it must be the one published).
+    value_sums : dict, optional
+        The printed total of ``value`` (clipped at 0) per segment id and for ``TOTAL`` (the stage perturbs
+        them: :func:`workbench.privacy.publish_magnitudes`); ``revenue_share`` is then their ratio, not the
+        exact one, which moves by exactly the erased customer's spend between two runs. Default: exact sums.
 
     Returns
     -------
@@ -116,6 +121,8 @@ def profile_segments(
         counts = segment_count_table(labels, seg_ids, outcome, suppression_k)
     total_n = counts.loc[TOTAL, TOTAL]
     total_value = X[value].clip(lower=0).sum() if value and value in X else None
+    if total_value and value_sums is None:
+        value_sums = {TOTAL: total_value, **{j: X.loc[labels == j, value].clip(lower=0).sum() for j in seg_ids}}
     rows = []
     for j in seg_ids:
         m = labels == j
@@ -124,7 +131,7 @@ def profile_segments(
         row = {"segment": j, "segment_name": (names or {}).get(j, f"Segment {j}"),
                "n": np.nan if hidden else int(n), "share": np.nan if hidden else float(n / total_n)}
         if total_value:
-            row["revenue_share"] = np.nan if hidden else float(X.loc[m, value].clip(lower=0).sum() / total_value)
+            row["revenue_share"] = np.nan if hidden else float(value_sums[j] / value_sums[TOTAL])
         if outcome is not None:
             events = counts.loc[j, 1]
             row["churn_rate"] = float(events / n) if not (hidden or np.isnan(events)) and n > 0 else np.nan

@@ -74,7 +74,20 @@ def _published_profile(run: Run, features, labels, names, outcome, value, sup_k)
             suppress=lambda exact: privacy.suppress_and_publish(run, "segment_sizes", exact, "segment", outcome_dim),
         )
     return profile_segments(features, labels, names, outcome=outcome, value=value, suppression_k=sup_k,
-                            counts=counts)
+                            counts=counts, value_sums=_printed_value_sums(run, features, labels, seg_ids, value,
+                                                                          outcome_dim))
+
+
+def _printed_value_sums(run: Run, features, labels, seg_ids, value, column_dim) -> dict | None:
+    """The value (clipped at 0) per segment and in all, as printed (the cell-key method for magnitudes):
+    the profile's revenue shares derive from these, not from exact sums."""
+    if not value or value not in features:
+        return None
+    spend, rows = features[value].clip(lower=0).to_numpy(dtype=float), [*seg_ids, privacy.TOTAL]
+    parts = [spend[labels == j] for j in seg_ids] + [spend]
+    printed = privacy.publish_magnitudes(run, f"{value} clipped at 0", [p.sum() for p in parts],
+                                         [p.max() if len(p) else 0.0 for p in parts], "segment", rows, column_dim)
+    return dict(zip(rows, printed))
 
 
 def _planted_segments(run: Run, features: pd.DataFrame) -> pd.Series | None:
