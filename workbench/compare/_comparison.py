@@ -110,7 +110,7 @@ def compare(a: RunData, b: RunData) -> Comparison:
                                   perturbation=cells)
     movement = moved_share(migration, pairs)
     shared = [c for c in a.inputs if c in b.inputs and c in a.features and c in b.features]
-    psi_table, shares = input_drift(a.features, b.features, shared, k, perturbation=cells)
+    psi_table, shares = input_drift(a.features, b.features, shared, k, perturbation=(a.perturbation, b.perturbation))
     only_one = int(counts.loc[ONLY_B].sum() + counts[ONLY_A].sum())  # customers in one run only
     psi_table, shares = withhold_if_few_differ(psi_table, shares, only_one, k)
     psi_table["only_in"] = None

@@ -33,9 +33,10 @@ def input_drift(features_a: pd.DataFrame, features_b: pd.DataFrame, inputs: list
     bins : int, default 10
         Numeric inputs with more distinct values are cut at the earlier run's deciles (the bins of
         :func:`workbench.dynamics.psi`); others get one bin per value; missing values a bin of their own.
-    perturbation : CellKeySettings, optional
-        Both runs' cell keys (:func:`workbench.privacy.two_run_perturbation`): hidden bins are decided on the
-        perturbed count, and shown counts, shares and the PSI's bins are printed perturbed. None: exact.
+    perturbation : (CellKeySettings, CellKeySettings), optional
+        Each run's cell keys (:func:`workbench.privacy.perturbation_settings`): each run's bins are decided on
+        and printed with perturbed counts keyed by that run's customers, so two runs of the same customers
+        print the same bins (PSI 0) and an erasure redraws every bin of its run. None: exact.
 
     Returns
     -------
@@ -52,7 +53,8 @@ def input_drift(features_a: pd.DataFrame, features_b: pd.DataFrame, inputs: list
                                "after": labels_b.value_counts(sort=False)}).fillna(0).astype(int)
         counts = counts.reindex(_bin_order(counts.index))
         counts.index.name, counts.columns.name = "bin", "run"
-        published = privacy.suppress_printed(counts, "bin", "run", k, perturbation, population=f"bins of {col}")
+        published = pd.DataFrame({run: _printed_column(counts[run], k, cells, f"bins of {col}")
+                                  for run, cells in zip(("before", "after"), perturbation or (None, None))})
         body = published.drop(index=privacy.TOTAL)
         hidden = body.index[body[["before", "after"]].isna().any(axis=1)]
         value = _printed_psi(body, published.loc[privacy.TOTAL], hidden) if len(labels_a) and len(labels_b) \
@@ -70,6 +72,13 @@ def input_drift(features_a: pd.DataFrame, features_b: pd.DataFrame, inputs: list
     shares_table = pd.concat(shares, ignore_index=True) if shares else pd.DataFrame(
         columns=["input", "bin", "customers before", "customers after", "share before", "share after"])
     return psi_table, shares_table
+
+
+def _printed_column(counts: pd.Series, k: int, cells, population: str) -> pd.Series:
+    """One run's customers per bin, suppressed (margin included) and printed with that run's cell keys."""
+    one = counts.to_frame("customers")
+    one.index.name = "bin"
+    return privacy.suppress_printed(one, "bin", "customers", k, cells, population=population)[privacy.TOTAL]
 
 
 def _printed_psi(body: pd.DataFrame, total: pd.Series, hidden: pd.Index, eps: float = 1e-4) -> float:
