@@ -45,7 +45,8 @@ RATES = {
 #: V = 1), over simulated erasures. Measured on this world: 0.62 over 11 dimensions (chance, one guess among
 #: the candidate values, 0.41; exact counts 1.0; D = 3, V = 3 gives 0.51); with notebook 05's and 07's tables
 #: published too, 0.68 over 12 dimensions (chance 0.39); with every table decided on the perturbed count
-#: (issue 24's routing: notebook 02's sizes, notebook 05's windows and transitions), 0.65 over 13 (chance 0.37). The attacker sums the drop of every
+#: (issue 24's routing: notebook 02's sizes, notebook 05's windows and transitions, notebook 07's holdout sizes from
+#: their total column), 0.62 over 13 (chance 0.37; 0.65 before the holdout change). The attacker sums the drop of every
 #: quantity a value appears in (selections, consent, movement, ... x the age band), so its edge over chance
 #: grows with the number of tables: the noise hides each difference, not their sum.
 STATED_RATE = 0.7
