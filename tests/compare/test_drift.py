@@ -54,3 +54,20 @@ def test_two_runs_one_customer_apart_give_the_erased_customer_away_unless_withhe
     kept, same = withhold_if_few_differ(psi_table, shares, n_only_one=0, k=10)  # the same customers
     assert kept.equals(psi_table) and same.equals(shares)
     assert withhold_if_few_differ(psi_table, shares, n_only_one=10, k=10)[1].equals(shares)
+
+
+def test_printed_bins_are_keyed_by_each_runs_customers():
+    """Issue 24: each run's bins are decided on and printed with perturbed counts keyed by that run's customers.
+    The same customers print the same bins (PSI 0, as from exact counts); a run one customer short draws every
+    bin afresh, so its bins do not differ from the other run's by exactly the erased customer's bin."""
+    from workbench.privacy._cellkey import CellKeySettings
+
+    f = _features(0, n=500)
+    keys = [CellKeySettings(2, 1.0, 10, b"test secret", f"population {i}".encode()) for i in range(2)]
+    table, shares = input_drift(f, f, ["spend", "region"], k=10, perturbation=(keys[0], keys[0]))
+    assert table["psi"].tolist() == [0.0, 0.0]
+    exact = input_drift(f, f, ["spend", "region"], k=10)[1]
+    assert (shares["customers before"] != exact["customers before"]).any()  # printed, not exact
+    _, erased = input_drift(f, f.iloc[1:], ["spend", "region"], k=10, perturbation=(keys[0], keys[1]))
+    moved = erased["customers before"] - erased["customers after"]
+    assert (moved != 0).sum() > 2 and set(moved.dropna().unique()) - {0, 1}  # noise, not one bin less by one

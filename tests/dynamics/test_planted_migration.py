@@ -42,3 +42,25 @@ def test_planted_migration_recovered_within_three_points_with_default_inputs(see
     quiet = np.isin(b[base], check["target_ids"]).mean()
     print(f"seed {seed}: 2024H2→2025H2 share {quiet:.3f}")
     assert quiet < check["measured_share"] / 2
+
+
+def test_planted_migration_shares_come_from_the_printed_table():
+    """Issue 24: the shares the check prints derive from its printed count table (the stage passes
+    ``privacy.suppress_and_publish``), not from the exact counts: a stand-in print that moves every shown count
+    moves the shares with it."""
+    from workbench import privacy
+
+    _, _, dyn, truth, migration = migrated_world(1, n_customers=2000)
+    printed = {}
+
+    def suppress(exact):  # a stand-in for the cell-key print: every shown count moved by +2
+        printed["table"] = privacy.suppress_counts(exact, 10, margins=True) + 2
+        return printed["table"]
+
+    check = dynamics.planted_migration_check(dyn, truth, migration, suppress=suppress)
+    exact = dynamics.planted_migration_check(dyn, truth, migration)
+    row = printed["table"].loc["source"]
+    assert check["measured_share"] == pytest.approx(row["target"] / (row["target"] + row["other segment"]))
+    assert check["measured_share_with_inactive"] == pytest.approx(row["target"] / row["Total"])
+    assert check["n_source"] == row["Total"] == exact["n_source"] + 2
+    assert check["measured_share"] != exact["measured_share"]

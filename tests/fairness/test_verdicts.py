@@ -138,3 +138,17 @@ def test_a_suppressed_small_group_is_not_named_as_small_nor_left_out_silently():
     assert v.groups["c"] == "small" and v.groups["d"] == "small"  # decided on exact counts
     assert "'d'" in v.sentence and "'c'" not in v.sentence
     assert "suppressed are judged, or left out as too small" in v.sentence
+
+
+def test_more_customers_is_searched_from_the_printed_counts():
+    """Issue 24: "N more customers would settle it" is a printed number: it comes from the counts as printed
+    (``printed=``), so two runs one erasure apart do not differ by the erased customer's effect on it."""
+    exact = fairness.compare_counts(["a", "b"], [40, 40], [10, 10]).assign(action="offer", attribute="g")
+    printed = fairness.compare_counts(["a", "b"], [42, 39], [11, 9]).assign(action="offer", attribute="g")
+    rule = dict(thresholds=RATIO_ONLY, min_group_size=30, alpha=0.05, favourable={"offer": True})
+    from_exact = fairness.verdicts(exact, **rule).iloc[0]
+    from_printed = fairness.verdicts(exact, printed=printed, **rule).iloc[0]
+    alone = fairness.verdicts(printed, **rule).iloc[0]
+    assert from_printed.verdict == from_exact.verdict == "insufficient evidence"  # decided on the exact counts
+    assert from_printed.more_customers == alone.more_customers != from_exact.more_customers
+    assert f"{from_printed.more_customers:,}" in from_printed.sentence

@@ -44,7 +44,9 @@ RATES = {
 #: The share of the erased customer's dimensions the attacker may name right with perturbation on (D = 2,
 #: V = 1), over simulated erasures. Measured on this world: 0.62 over 11 dimensions (chance, one guess among
 #: the candidate values, 0.41; exact counts 1.0; D = 3, V = 3 gives 0.51); with notebook 05's and 07's tables
-#: published too, 0.68 over 12 dimensions (chance 0.39). The attacker sums the drop of every
+#: published too, 0.68 over 12 dimensions (chance 0.39); with every table decided on the perturbed count
+#: (issue 24's routing: notebook 02's sizes, notebook 05's windows and transitions, notebook 07's holdout sizes from
+#: their total column), 0.62 over 13 (chance 0.37; 0.65 before the holdout change). The attacker sums the drop of every
 #: quantity a value appears in (selections, consent, movement, ... x the age band), so its edge over chance
 #: grows with the number of tables: the noise hides each difference, not their sum.
 STATED_RATE = 0.7
@@ -286,7 +288,8 @@ def test_threshold_crossings_do_not_name_the_erased_customer(two_runs):
     likelier with the customer in it than without. Decided on the exact count it is certain (the planted test
     below); decided on the perturbed count, the likelihood ratio of each crossing of this pair, read off the
     perturbation table at the cell's exact count, stays at most 2.5. Measured: 1 crossing (exact 9 printed 10,
-    then hidden: ratio 1.3), in the erased customer's cells. A '< k' -> 0 crossing (an exact 1 that lost the
+    then hidden: ratio 1.3), in the erased customer's cells; with every table decided on the perturbed count
+    (issue 24's routing), 2 crossings, ratios 1.35 and 1.35. A '< k' -> 0 crossing (an exact 1 that lost the
     customer, zeros staying zeros) is not defended; none happens in this pair."""
     from workbench.privacy._cellkey import perturbation_table
 

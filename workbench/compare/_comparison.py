@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .. import privacy
 from ._drift import WITHHELD, input_drift, withhold_if_few_differ
 from ._migration import ONLY_A, ONLY_B, migration_counts, moved_share, publish_migration, segment_ids
 from ._segments import match_segments, segment_sizes
@@ -27,7 +28,8 @@ class RunData:
     ``selection`` the published selection table (or None); ``sizes`` the published segment sizes
     (``segment_name``, ``n``); ``assignments`` and ``features`` are per pseudonym and never published;
     ``published`` every table of counts the run registered for its disclosure check (long form; None
-    for a run older than the registry).
+    for a run older than the registry); ``perturbation`` its cell keys
+    (:func:`workbench.privacy.perturbation_settings`; None when it does not perturb).
     """
 
     label: str
@@ -40,6 +42,7 @@ class RunData:
     inputs: list[str]
     k: int
     published: pd.DataFrame | None = None
+    perturbation: object | None = None
 
 
 @dataclass
@@ -101,11 +104,13 @@ def compare(a: RunData, b: RunData) -> Comparison:
     first = [pairs[r] for r in counts.index if pairs.get(r) in counts.columns]
     counts = counts[first + [c for c in counts.columns if c not in first]]
     linked = a.published is not None and b.published is not None
+    cells = privacy.two_run_perturbation(a.perturbation, b.perturbation)  # printed counts: both runs' keys
     migration = publish_migration(counts, k, *(((a.published, segment_ids(a.assignments)),
-                                                (b.published, segment_ids(b.assignments))) if linked else ()))
+                                                (b.published, segment_ids(b.assignments))) if linked else ()),
+                                  perturbation=cells)
     movement = moved_share(migration, pairs)
     shared = [c for c in a.inputs if c in b.inputs and c in a.features and c in b.features]
-    psi_table, shares = input_drift(a.features, b.features, shared, k)
+    psi_table, shares = input_drift(a.features, b.features, shared, k, perturbation=(a.perturbation, b.perturbation))
     only_one = int(counts.loc[ONLY_B].sum() + counts[ONLY_A].sum())  # customers in one run only
     psi_table, shares = withhold_if_few_differ(psi_table, shares, only_one, k)
     psi_table["only_in"] = None

@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from .. import privacy
-from ..dynamics import psi
 
 #: The pooled bin of the bins suppression hides.
 HIDDEN_BINS = "hidden bins (pooled)"
@@ -20,7 +19,7 @@ MISSING = "missing"
 
 
 def input_drift(features_a: pd.DataFrame, features_b: pd.DataFrame, inputs: list[str], k: int,
-                bins: int = 10) -> tuple[pd.DataFrame, pd.DataFrame]:
+                bins: int = 10, perturbation=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """PSI of each input between the runs, and the published binned shares behind it.
 
     Parameters
@@ -34,6 +33,10 @@ def input_drift(features_a: pd.DataFrame, features_b: pd.DataFrame, inputs: list
     bins : int, default 10
         Numeric inputs with more distinct values are cut at the earlier run's deciles (the bins of
         :func:`workbench.dynamics.psi`); others get one bin per value; missing values a bin of their own.
+    perturbation : (CellKeySettings, CellKeySettings), optional
+        Each run's cell keys (:func:`workbench.privacy.perturbation_settings`): each run's bins are decided on
+        and printed with perturbed counts keyed by that run's customers, so two runs of the same customers
+        print the same bins (PSI 0) and an erasure redraws every bin of its run. None: exact.
 
     Returns
     -------
@@ -50,12 +53,12 @@ def input_drift(features_a: pd.DataFrame, features_b: pd.DataFrame, inputs: list
                                "after": labels_b.value_counts(sort=False)}).fillna(0).astype(int)
         counts = counts.reindex(_bin_order(counts.index))
         counts.index.name, counts.columns.name = "bin", "run"
-        published = privacy.suppress_counts(counts, k=k, margins=True)
+        published = pd.DataFrame({run: _printed_column(counts[run], k, cells, f"bins of {col}")
+                                  for run, cells in zip(("before", "after"), perturbation or (None, None))})
         body = published.drop(index=privacy.TOTAL)
         hidden = body.index[body[["before", "after"]].isna().any(axis=1)]
-        pooled_a = labels_a.where(~labels_a.isin(hidden), HIDDEN_BINS)
-        pooled_b = labels_b.where(~labels_b.isin(hidden), HIDDEN_BINS)
-        value = psi(pooled_a, pooled_b) if len(labels_a) and len(labels_b) else float("nan")
+        value = _printed_psi(body, published.loc[privacy.TOTAL], hidden) if len(labels_a) and len(labels_b) \
+            else float("nan")
         rows.append({"input": col, "psi": round(float(value), 4), "reading": _reading(value),
                      "hidden_bins": int(len(hidden))})
         total = published.loc[privacy.TOTAL]
@@ -69,6 +72,28 @@ def input_drift(features_a: pd.DataFrame, features_b: pd.DataFrame, inputs: list
     shares_table = pd.concat(shares, ignore_index=True) if shares else pd.DataFrame(
         columns=["input", "bin", "customers before", "customers after", "share before", "share after"])
     return psi_table, shares_table
+
+
+def _printed_column(counts: pd.Series, k: int, cells, population: str) -> pd.Series:
+    """One run's customers per bin, suppressed (margin included) and printed with that run's cell keys."""
+    one = counts.to_frame("customers")
+    one.index.name = "bin"
+    return privacy.suppress_printed(one, "bin", "customers", k, cells, population=population)[privacy.TOTAL]
+
+
+def _printed_psi(body: pd.DataFrame, total: pd.Series, hidden: pd.Index, eps: float = 1e-4) -> float:
+    """The PSI (:func:`workbench.dynamics.psi`'s formula, shares floored at ``eps``) of the printed bins: the
+    shown bins, and the hidden ones pooled into one bin holding the printed total less the shown bins.
+
+    From printed counts only: a PSI of the exact bins would move by exactly one customer's bin between two
+    comparisons one erasure apart.
+    """
+    shown = body.drop(index=hidden)[["before", "after"]].astype(float)
+    pool = (total[["before", "after"]].astype(float) - shown.sum()).clip(lower=0)
+    bins = pd.concat([shown, pool.to_frame(HIDDEN_BINS).T]) if len(hidden) else shown
+    shares = (bins / bins.sum().where(bins.sum() > 0)).fillna(0).clip(lower=eps)
+    e, a = shares["before"].to_numpy(), shares["after"].to_numpy()
+    return float(np.sum((a - e) * np.log(a / e)))
 
 
 #: How a withheld drift reads: two runs that differ by a few customers would give their values away.

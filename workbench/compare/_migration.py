@@ -45,7 +45,7 @@ def migration_counts(assign_a: pd.DataFrame, assign_b: pd.DataFrame) -> pd.DataF
     return counts.astype(int)
 
 
-def publish_migration(counts: pd.DataFrame, k: int, earlier=None, later=None) -> pd.DataFrame:
+def publish_migration(counts: pd.DataFrame, k: int, earlier=None, later=None, perturbation=None) -> pd.DataFrame:
     """The migration table as published: small-cell suppression with margins (``"Total"``), joint
     with everything both runs published.
 
@@ -66,14 +66,18 @@ def publish_migration(counts: pd.DataFrame, k: int, earlier=None, later=None) ->
     earlier, later : (DataFrame, dict), optional
         Each run's registered tables (:func:`workbench.privacy.published_tables`) and its
         ``{segment name: segment id}``. Without them (runs older than the registry) the table is
-        suppressed on its own, with :func:`workbench.privacy.suppress_counts`.
+        suppressed on its own.
+    perturbation : CellKeySettings, optional
+        Both runs' cell keys (:func:`workbench.privacy.two_run_perturbation`): what is hidden is decided on
+        the perturbed count and shown counts are printed perturbed (:func:`workbench.privacy.suppress_printed`),
+        so two comparisons one erasure apart do not differ by exactly the erased customer. None: exact.
     """
     if earlier is None or later is None:
-        return privacy.suppress_counts(counts, k=k, margins=True)
+        return privacy.suppress_printed(counts, "earlier segment", "later segment", k, perturbation)
     (tables_a, ids_a), (tables_b, ids_b) = earlier, later
     by_id = counts.rename(index=lambda r: str(ids_a.get(r, r)), columns=lambda c: str(ids_b.get(c, c)))
     published = pd.concat([run_tables(tables_a, "earlier"), run_tables(tables_b, "later")], ignore_index=True)
-    shown = privacy.suppress_jointly(by_id, "earlier segment", "later segment", published, k)
+    shown = privacy.suppress_printed(by_id, "earlier segment", "later segment", k, perturbation, published)
     names_a = {str(i): n for n, i in ids_a.items()}
     names_b = {str(i): n for n, i in ids_b.items()}
     out = shown.rename(index=lambda r: names_a.get(r, r), columns=lambda c: names_b.get(c, c))
@@ -130,7 +134,7 @@ def moved_share(published: pd.DataFrame, matches: dict[str, str | None]) -> dict
     stayed = [published.loc[a, b] for a, b in matches.items() if b is not None and a in seg_a and b in seg_b]
     moved = None
     if in_both is not None and not any(np.isnan(v) for v in stayed):
-        moved = in_both - float(sum(stayed))
+        moved = max(in_both - float(sum(stayed)), 0.0)  # printed cells need not add up to printed margins
     return {
         "in_both": _int(in_both),
         "moved": _int(moved),

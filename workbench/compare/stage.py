@@ -82,6 +82,7 @@ def load_run(path: str | Path, label: str, summary: dict | None = None, manifest
         k=k,
         published=privacy.published_tables(Run(path)) if (path / "artifacts" / privacy.DISCLOSURE_DIR).is_dir()
         else None,
+        perturbation=privacy.perturbation_settings(Run(path)),
     )
 
 
@@ -189,8 +190,10 @@ def _sizes(path: Path, assignments: pd.DataFrame, k: int) -> pd.DataFrame:
         return keep[["segment_name", "n"]].astype({"segment_name": str, "n": float}).reset_index(drop=True)
     # no published size table (an older run): suppress the counts like any published table
     counts = assignments["segment_name"].astype(str).value_counts(sort=False).to_frame("n")
-    shown = privacy.suppress_counts(counts, k=k)
-    return pd.DataFrame({"segment_name": shown.index.astype(str), "n": shown["n"].to_numpy(dtype=float)})
+    counts.index.name = "segment_name"
+    shown = privacy.suppress_printed(counts, "segment_name", "customers", k, privacy.perturbation_settings(Run(path)))
+    shown = shown.drop(index=privacy.TOTAL)
+    return pd.DataFrame({"segment_name": shown.index.astype(str), "n": shown[privacy.TOTAL].to_numpy(dtype=float)})
 
 
 def _facts(config: dict, manifest: dict, prep: dict, segments: dict) -> dict:

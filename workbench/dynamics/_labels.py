@@ -86,6 +86,7 @@ def label_staleness_table(
     names: dict[int, str],
     k: int = 10,
     min_size: int = 30,
+    suppress=None,
 ) -> pd.DataFrame:
     """Per given segment: customers, median label age, stale share and where the stale ones belong now.
 
@@ -96,6 +97,9 @@ def label_staleness_table(
     stale) with margins, suppressed once (:func:`workbench.privacy.suppress_counts`): a stale count
     of 1 to ``k - 1`` is hidden like every other count, and so is the share and destination built on
     it. Segments below ``min_size`` are marked insufficient evidence. The last row is everyone.
+    ``suppress`` (exact counts in, the table as printed out) replaces :func:`workbench.privacy.suppress_counts`
+    for that table: the stage passes :func:`workbench.privacy.suppress_and_publish`, which decides what is
+    hidden on the perturbed count and returns perturbed counts, so the shares derive from printed numbers.
     """
     r = np.asarray(recorded)
     age = np.asarray(age_days, dtype=float)
@@ -119,7 +123,7 @@ def label_staleness_table(
         rows.append(row)
     out = pd.DataFrame(rows)
     if current is not None:
-        return _suppressed_stale_rows(out, stale_counts(r, current), k)
+        return _suppressed_stale_rows(out, stale_counts(r, current), k, suppress)
     body = privacy.suppress_rows(out.iloc[:-1].reset_index(drop=True), "n", k,
                                  keep=["segment", "evidence", "main_destination"] if current is not None
                                  else ["segment", "evidence"])
@@ -128,9 +132,9 @@ def label_staleness_table(
     return pd.concat([body, out.iloc[-1:].assign(suppressed=False)], ignore_index=True)
 
 
-def _suppressed_stale_rows(out: pd.DataFrame, counts: pd.DataFrame, k: int) -> pd.DataFrame:
+def _suppressed_stale_rows(out: pd.DataFrame, counts: pd.DataFrame, k: int, suppress=None) -> pd.DataFrame:
     """``out``'s customers, stale counts and shares replaced by those of the suppressed count table."""
-    published = privacy.suppress_counts(counts, k, margins=True)
+    published = suppress(counts) if suppress is not None else privacy.suppress_counts(counts, k, margins=True)
     n = published["Total"].to_numpy(dtype=float)
     stale = published[STALE].to_numpy(dtype=float)
     out = out.copy()

@@ -12,7 +12,7 @@ from ._states import Dynamics
 
 
 def planted_migration_check(
-    dyn: Dynamics, truth: pd.DataFrame, migration: dict, after: str | None = None
+    dyn: Dynamics, truth: pd.DataFrame, migration: dict, after: str | None = None, suppress=None
 ) -> dict:
     """Compare the measured migration with the one the synthetic generator planted.
 
@@ -47,6 +47,12 @@ def planted_migration_check(
         ``source``, ``target``, ``share``, ``at`` and optionally ``n_moved``, ``n_source``.
     after : str, optional
         Window label after the migration (default the last window).
+    suppress : callable, optional
+        Exact counts in, the table as printed out (the stage passes
+        :func:`workbench.privacy.suppress_and_publish`): the learned source's customers in ``before`` by
+        their state in ``after`` (target, another segment, inactive). Every count and share the check
+        reports is derived from that printed table (None where a count it needs is hidden); without
+        ``suppress`` from the exact counts.
     """
     at = pd.Timestamp(migration["at"])
     ends = dyn.windows["end"]
@@ -62,8 +68,8 @@ def planted_migration_check(
     b = dyn.states[after].to_numpy()
     in_src = np.isin(a, src)
     base = in_src & (b >= 0)
-    share = float(np.isin(b[base], dst).mean()) if base.any() else float("nan")
-    share_all = float(np.isin(b[in_src], dst).mean()) if in_src.any() else float("nan")
+    moved, other, inactive, total = _source_row(b[in_src], dst, before, after, suppress)
+    share, share_all = _ratio(moved, moved + other), _ratio(moved, total)
     if migration.get("n_source"):
         planted_share = migration["n_moved"] / migration["n_source"]
     else:
@@ -78,10 +84,10 @@ def planted_migration_check(
         "target_ids": dst,
         "planted_share": float(planted_share),
         "measured_share": share,
-        "n_source": int(in_src.sum()),
-        "n_source_active": int(base.sum()),
+        "n_source": None if np.isnan(total) else int(total),
+        "n_source_active": None if np.isnan(moved + other) else int(moved + other),
         "measured_share_with_inactive": share_all,
-        "inactive_share": float((b[in_src] == -1).mean()) if in_src.any() else float("nan"),
+        "inactive_share": _ratio(inactive, total),
         "difference_pp": float(100 * (share - planted_share)),
     }
     if "segment_after_migration" in planted:
@@ -89,6 +95,27 @@ def planted_migration_check(
                  & (planted["segment_after_migration"] == migration["target"])).to_numpy()
         out["true_share_same_customers"] = float(moved[base].mean()) if base.any() else float("nan")
     return out
+
+
+def _source_row(after_states: np.ndarray, dst: list[int], before: str, after: str, suppress) -> tuple:
+    """(moved to the target, another segment, inactive, all) of the learned source's customers, as printed.
+
+    Shares printed beside the transition tables come from counts that are printed too (issue 24): from exact
+    counts, two runs one erasure apart would differ by exactly the erased customer's move."""
+    to_dst = np.isin(after_states, dst)
+    counts = pd.DataFrame([[int(to_dst.sum()), int(((after_states >= 0) & ~to_dst).sum()),
+                            int((after_states < 0).sum())]], index=pd.Index(["source"], name=f"learned source in {before}"),
+                          columns=pd.Index(["target", "other segment", "inactive"], name=f"state in {after}"))
+    if suppress is None:
+        row = counts.iloc[0].astype(float)
+        return float(row["target"]), float(row["other segment"]), float(row["inactive"]), float(row.sum())
+    row = suppress(counts).loc["source"]
+    return tuple(float(row[c]) for c in ("target", "other segment", "inactive", "Total"))
+
+
+def _ratio(part: float, whole: float) -> float:
+    """``part / whole``; NaN when either is hidden (NaN) or ``whole`` is not positive."""
+    return float(part / whole) if np.isfinite(part) and np.isfinite(whole) and whole > 0 else float("nan")
 
 
 def _learned_source_target(scored: np.ndarray, planted: pd.Series, migration: dict):

@@ -28,6 +28,7 @@ def transition_matrix(
     order: list[int] | None = None,
     k: int | None = None,
     drop_empty: bool = True,
+    suppress=None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Counts and row rates of moves from window ``before`` to window ``after``.
 
@@ -42,6 +43,10 @@ def transition_matrix(
     column are appended) and the rates are derived from that published table alone: published cell /
     published row total, NaN wherever either is hidden. A rate times its row total is then a
     published cell, never a hidden one.
+
+    ``suppress`` (exact counts in, the published table with margins out) replaces that default: the stage
+    passes :func:`workbench.privacy.suppress_and_publish`, which decides what is hidden on the perturbed
+    count and returns the counts as printed.
 
     Returns
     -------
@@ -66,8 +71,8 @@ def transition_matrix(
         counts = counts.drop(index=empty, columns=empty)
     counts.index = pd.Index([_state_label(s, names) for s in counts.index], name=f"from {before}")
     counts.columns = pd.Index([_state_label(s, names) for s in counts.columns], name=f"to {after}")
-    if k:
-        counts = privacy.suppress_counts(counts, k, margins=True)
+    if suppress is not None or k:
+        counts = suppress(counts) if suppress is not None else privacy.suppress_counts(counts, k, margins=True)
         return counts, transition_rates(counts)
     totals = counts.sum(axis=1)
     return counts, counts.div(totals.where(totals > 0), axis=0)
@@ -196,12 +201,13 @@ def grades_from_published(counts: pd.DataFrame, value_order: list[int], names: d
 
 
 def window_counts(states: pd.DataFrame, labels: list[str], value_order: list[int], names: dict[int, str],
-                  k: int) -> pd.DataFrame:
+                  k: int, suppress=None) -> pd.DataFrame:
     """Customers per window and state (segments high value first, inactive, not yet), suppressed once.
 
     The one published table behind the per-window activity and segment shares
-    (:func:`workbench.dynamics.window_summary`) and the flow chart's bars:
-    :func:`workbench.privacy.suppress_counts` with ``margins=True``.
+    (:func:`workbench.dynamics.window_summary`) and the flow chart's bars: ``suppress`` (exact counts in,
+    the published table out; the stage passes :func:`workbench.privacy.suppress_and_publish`), default
+    :func:`workbench.privacy.suppress_counts` with ``margins=True`` on exact counts.
     """
     order = [*reversed(list(value_order)), INACTIVE, NOT_YET]
     data = states[labels].to_numpy()
@@ -212,7 +218,7 @@ def window_counts(states: pd.DataFrame, labels: list[str], value_order: list[int
     counts = pd.DataFrame(cells, columns=[_state_label(s, names) for s in order],
                           index=pd.Index(labels, name="window"))
     counts.columns.name = "state"
-    return privacy.suppress_counts(counts, k, margins=True)
+    return suppress(counts) if suppress is not None else privacy.suppress_counts(counts, k, margins=True)
 
 
 def transition_rates(counts: pd.DataFrame) -> pd.DataFrame:
@@ -231,10 +237,14 @@ def _transition_tables(
     state_names: dict[int, str],
     value_order: list[int],
     k: int,
+    suppress=None,
 ) -> dict:
     """The suppressed transition table of each compared pair (``Dynamics.pairs``: the same season a year
-    apart where the history allows), by pair: :func:`transition_matrix` with ``k``, exact counts, to publish."""
-    return {(before, after): transition_matrix(states, before, after, state_names, value_order, k=k)[0]
+    apart where the history allows), by pair: :func:`transition_matrix` with ``k``. ``suppress(before,
+    after)`` gives the pair's suppressing callable (the stage: :func:`workbench.privacy.suppress_and_publish`,
+    so the tables come back as printed)."""
+    return {(before, after): transition_matrix(states, before, after, state_names, value_order, k=k,
+                                               suppress=None if suppress is None else suppress(before, after))[0]
             for before, after in pairs}
 
 

@@ -145,7 +145,10 @@ def label_staleness(run: Run, settings: dict | None = None, given: dict | None =
         esettings = run.settings("explain", explain_module.DEFAULTS)
         result.model, implied, result.overall = _judge_labels(
             frame, recorded, customers, transactions, roles, current, names, seg_settings, esettings, run.seed)
-    result.by_segment = label_staleness_table(recorded, implied, age, names, k, min_size)
+    result.by_segment = label_staleness_table(
+        recorded, implied, age, names, k, min_size, suppress=lambda exact: privacy.suppress_and_publish(
+            run, "dynamics_label_stale", exact, "segment", "label assignment", k,
+            population="labelled customers judged now"))
     if result.overall:  # the overall share as published: None where its stale or not-stale count is small
         shown = float(result.by_segment["stale_share"].iloc[-1])
         result.overall["stale_share"] = shown if np.isfinite(shown) else None
@@ -262,8 +265,7 @@ def _dynamics_windows(run: Run, settings: dict) -> Dynamics | None:
     labels = dyn.labels
 
     run.write_table("dynamics/states.parquet", dyn.states.rename(columns=str))
-    published = _transition_tables(dyn.states, dyn.pairs, dyn.state_names(), value_order, k)
-    transitions, grades = _publish(run, dyn, published, window_counts(dyn.states, labels, value_order, dyn.names, k))
+    transitions, grades = _publish(run, dyn, k)
     run.write_table("dynamics/transitions.parquet", transitions)
     run.write_table("dynamics/grades.parquet", grades)
     run.write_table("dynamics/drift.parquet", dyn.drift.reset_index(names="feature"))
@@ -288,18 +290,22 @@ def _dynamics_windows(run: Run, settings: dict) -> Dynamics | None:
     return dyn
 
 
-def _publish(run: Run, dyn: Dynamics, transitions: dict, per_window: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Register the published count tables (the whole-run disclosure check attacks them jointly) and derive
-    what notebook 05 and ``summary.json`` show from them as printed (perturbed counts, issue 24): the
-    window counts, the transition counts and rates (long form) and the up- and downgrades."""
-    printed = privacy.publish_printed(run, "dynamics_window_states", per_window, "window", "state",
-                                      population="customer-windows")
+def _publish(run: Run, dyn: Dynamics, k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Suppress and register the window and transition tables (what is hidden decided on the perturbed count;
+    the whole-run disclosure check attacks them jointly) and derive what notebook 05 and ``summary.json`` show
+    from them as printed (perturbed counts, issue 24): the window counts, the transition counts and rates
+    (long form) and the up- and downgrades."""
+    printed = window_counts(dyn.states, dyn.labels, dyn.value_order, dyn.names, k, suppress=lambda exact: (
+        privacy.suppress_and_publish(run, "dynamics_window_states", exact, "window", "state", k,
+                                     population="customer-windows")))
     run.write_table("dynamics/window_counts.parquet", printed.reset_index())
-    # one table per population: customers acquired by the later window
-    shown = {(before, after): privacy.publish_printed(run, f"dynamics_transitions_{before}_{after}", table,
-                                                      f"state {before}", f"state {after}",
-                                                      population=f"customers acquired by {after}")
-             for (before, after), table in transitions.items()}
+
+    def pair(before: str, after: str):  # one table per population: customers acquired by the later window
+        return lambda exact: privacy.suppress_and_publish(
+            run, f"dynamics_transitions_{before}_{after}", exact, f"state {before}", f"state {after}", k,
+            population=f"customers acquired by {after}")
+
+    shown = _transition_tables(dyn.states, dyn.pairs, dyn.state_names(), dyn.value_order, k, suppress=pair)
     return transitions_from_printed(shown, dyn.value_order, dyn.names)
 
 
@@ -450,7 +456,9 @@ def _planted_migration(run: Run, dyn: Dynamics, customers: pd.DataFrame, summary
     if not migration:
         return
     truth = pd.read_parquet(run.path / "data" / "truth.parquet")
-    check = planted_migration_check(dyn, truth, migration)
+    check = planted_migration_check(dyn, truth, migration, suppress=lambda exact: privacy.suppress_and_publish(
+        run, "dynamics_planted_migration", exact, exact.index.name, exact.columns.name,
+        population="customers in the learned source"))
     run.write_json("artifacts/dynamics/planted_migration.json", check)
     dyn.settings["planted_migration"] = check
     if check.get("applicable"):

@@ -128,11 +128,13 @@ def verdicts(
             part = part.assign(masked=True)
         status = _group_status(part, band, alpha)
         verdict, worst = _decide(part, ref, status, min_group_size)
-        more = None
-        if settle and verdict == "insufficient evidence" and not (worst is not None and _masked(worst)):
-            more = _more_customers(worst, ref, status, band, alpha, part)
         shown = part if printed is None else printed.loc[part.index].assign(
             role=part["role"], masked=part["masked"] if "masked" in part else False)
+        more = None
+        if settle and verdict == "insufficient evidence" and not (worst is not None and _masked(worst)):
+            # a number the sentence prints: from the printed counts, or two runs one erasure apart would
+            # differ by the erased customer's effect on it
+            more = _more_customers(shown.loc[worst.name], shown.loc[ref.name], status, band, alpha, part)
         worst = None if worst is None else shown.loc[worst.name]
         sentence = _sentence(action, attribute, fav, verdict, shown.loc[ref.name], worst, status, shown, band, more,
                              words)
@@ -240,6 +242,8 @@ def _more_customers(worst, ref, status, band, alpha: float, part: pd.DataFrame) 
         return None
     m = family_size(int((part["role"] == "compared").sum()), _by_rate(part))
     s1, n1, s0, n0 = (float(v) for v in (worst["events"], worst["n"], ref["events"], ref["n"]))
+    if not np.isfinite([s1, n1, s0, n0]).all():  # a count hidden in print: no number may rest on it
+        return None
     thresholds = {"ratio": band[:2], "difference": band[2]}
 
     def settled(f: np.ndarray) -> np.ndarray:

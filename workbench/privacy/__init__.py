@@ -111,6 +111,8 @@ from .publish import (
     publish_printed,
     published_tables,
     suppress_and_publish,
+    suppress_printed,
+    two_run_perturbation,
 )
 from .stage import (
     RELEASE_DIR,
@@ -153,6 +155,8 @@ __all__ = [
     "published_tables",
     "suppress_and_publish",
     "suppress_jointly",
+    "suppress_printed",
+    "two_run_perturbation",
     "DEFAULTS",
     "DPRelease",
     "PseudonymKey",

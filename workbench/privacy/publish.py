@@ -13,6 +13,7 @@ what every other stage calls. Each published table is kept twice:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -22,14 +23,15 @@ from ..data import InputError
 from ._cellkey import (PERTURBATION_DEFAULTS, CellKeySettings, perturb_long, perturb_magnitudes, perturb_table,
                        population_key)
 from ._defaults import DEFAULTS
-from ._joint import LONG_COLUMNS, DisclosureCheck, _long_form, joint_disclosure, suppress_jointly
+from ._joint import LONG_COLUMNS, TOTAL, DisclosureCheck, _long_form, joint_disclosure, suppress_jointly
 from ._pseudonyms import resolve_key
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..rundir import Run
 
 __all__ = ["DISCLOSURE_DIR", "EXACT_DIR", "disclosure_check", "perturbation_settings", "printed_table",
-           "printed_tables", "protection_width", "publish_counts", "publish_magnitudes", "published_tables", "suppress_and_publish"]
+           "printed_tables", "protection_width", "publish_counts", "publish_magnitudes", "published_tables",
+           "suppress_and_publish", "suppress_printed", "two_run_perturbation"]
 
 #: Where every published table of counts is registered (under ``artifacts/``) as printed: one Parquet
 #: file per table, long form, counts perturbed.
@@ -83,6 +85,12 @@ def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col
         raise ValueError(f"a published table needs two different dimensions, got {row_dim!r} twice")
     long = _long_form(name, table, row_dim, col_dim, population, within)
     settings = perturbation_settings(run)
+    if settings is not None and not table.attrs.get("decided_on_perturbed"):
+        # a "< k" decided on the exact count gives it away across runs: one erasure moves a cell from 10
+        # (shown) to 9 ("< k"). The seam that decides on the printed count is suppress_and_publish.
+        raise ValueError(f"table {name!r} was suppressed on its exact counts, but this run perturbs them: "
+                         "suppress it with workbench.privacy.suppress_and_publish (exact counts in), which "
+                         "decides what is hidden on the perturbed count")
     printed = long if settings is None else perturb_long(long, settings, bool(table.attrs.get("decided_on_perturbed")))
     run.write_table(f"{EXACT_DIR}/{name}.parquet", long)
     run.write_table(f"{DISCLOSURE_DIR}/{name}.parquet", printed)
@@ -205,7 +213,7 @@ def _population_key(path: str, modified: int, by_pseudonym: bool) -> bytes:
 
 def suppress_and_publish(
     run: "Run", name: str, counts: pd.DataFrame, row_dim: str, col_dim: str, k: int | None = None,
-    population: str = "", within: str | None = None,
+    population: str = "", within: str | None = None, sizes_only: bool = False,
 ) -> pd.DataFrame:
     """Suppress a table of counts (with margins) so that it agrees with every table published
     before it, and register it: the one call a stage needs for a published count table.
@@ -229,6 +237,10 @@ def suppress_and_publish(
         What the table counts when not the run's customers (see :func:`publish_counts`).
     within : str, optional
         The population ``population`` is a subset of (see :func:`publish_counts`).
+    sizes_only : bool, default False
+        ``counts`` is one column of sizes (customers per segment, per RFM group): only its ``"Total"``
+        column is published and registered. The column itself is the same quantity under another cell
+        key, and printing it beside the total would print one count with two independent perturbations.
 
     Returns
     -------
@@ -240,9 +252,66 @@ def suppress_and_publish(
     """
     k = _suppression_k(run) if k is None else int(k)
     earlier = published_tables(run)
-    table = suppress_jointly(counts, row_dim, col_dim, earlier.loc[earlier["table"] != name], k, population,
+    earlier = earlier.loc[earlier["table"] != name]
+    if population and within is None and len(earlier):
+        # a population of its own is linked only to tables of it and to tables declared within it
+        # (:mod:`._linked`): the rest cannot narrow its cells, nor it theirs. Leaving them out also keeps
+        # their own differences, which no cell of this table can protect, out of its suppression.
+        declared = earlier["within"] if "within" in earlier else pd.Series(None, index=earlier.index)
+        earlier = earlier.loc[(earlier["population"].fillna("") == population) | (declared == population)]
+    table = suppress_jointly(counts, row_dim, col_dim, earlier, k, population,
                              within, protection_width(run), perturbation=perturbation_settings(run))
+    if sizes_only:
+        if counts.shape[1] != 1:
+            raise ValueError(f"sizes_only publishes one column of sizes; {name!r} has {counts.shape[1]} columns")
+        table = table[[TOTAL]]  # attrs (complementary cells, decided_on_perturbed) are kept
     return publish_printed(run, name, table, row_dim, col_dim, population, within)
+
+
+def suppress_printed(counts: pd.DataFrame, row_dim: str, col_dim: str, k: int, settings: CellKeySettings | None,
+                     published: pd.DataFrame | None = None, population: str = "",
+                     width: int = int(DEFAULTS["protection_width"])) -> pd.DataFrame:
+    """A table no single run registers (``compare``'s two-run tables), suppressed and printed by the mechanism.
+
+    :func:`suppress_and_publish` for a table outside a run's registry: suppressed jointly with
+    ``published`` (long form, exact counts: e.g. both runs' registered tables) with primary cells decided on
+    the perturbed count, then every shown count perturbed with the same cell keys.
+
+    Parameters
+    ----------
+    counts : DataFrame
+        Exact counts, no totals.
+    row_dim, col_dim : str
+    k : int
+    settings : CellKeySettings or None
+        The cell keys (:func:`two_run_perturbation` for two runs); None prints exact counts, as a run with
+        ``privacy.perturbation.method: none`` does.
+    published : DataFrame, optional
+        Tables the reader also holds (long form, exact counts).
+    population : str, default ""
+    width : int
+        The protection width.
+
+    Returns
+    -------
+    DataFrame
+        The table as printed: margins ``"Total"``, hidden cells NaN, shown counts perturbed; attrs as
+        :func:`suppress_jointly` sets them.
+    """
+    earlier = published if published is not None else pd.DataFrame(columns=LONG_COLUMNS)
+    table = suppress_jointly(counts, row_dim, col_dim, earlier, k, population, None, width, perturbation=settings)
+    if settings is None:
+        return table
+    return perturb_table(table, perturb_long(_long_form("printed", table, row_dim, col_dim, population), settings))
+
+
+def two_run_perturbation(earlier: CellKeySettings | None, later: CellKeySettings | None) -> CellKeySettings | None:
+    """The cell keys of a table about two runs (:func:`perturbation_settings` of each): keyed by both runs'
+    populations, None when either run does not perturb. Removing a customer from either run redraws every
+    cell, as within one run; the same two runs print the same numbers."""
+    if earlier is None or later is None:
+        return None
+    return replace(later, population=earlier.population + b"|" + later.population, k=max(earlier.k, later.k))
 
 
 def publish_printed(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col_dim: str,

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 
 from ..data import UNLABELLED
-from ..privacy import suppress_counts
+from ..privacy import TOTAL, suppress_counts
 from ._choose_k import fit_with_k
 from ._defaults import DEFAULTS
 from ._model import SegmentationModel
@@ -70,16 +70,21 @@ def label_quality_table(counts: dict, n_customers: int | None = None) -> pd.Data
     return table
 
 
-def _best_match(counts, raw, table, names, model, exclude, suppression_k) -> pd.DataFrame:
-    """Per given segment shown (not excluded, not suppressed): the learned segment holding most of it."""
+def _best_match(table: pd.DataFrame, names, model, exclude) -> pd.DataFrame:
+    """Per given segment shown (not excluded, its size printed): the learned segment holding most of it.
+
+    From the printed table alone (``table``: given ids x learned ids, ``"Total"`` margins): the largest
+    shown cell of the row over the printed row total. A share from the exact counts would differ between
+    two runs one erasure apart by exactly the erased customer, and could point at a hidden cell.
+    """
     best = []
-    for j in counts.index:
-        n = int(raw.loc[j].sum())
-        if j in (exclude or []) or n < suppression_k or not np.isfinite(table.iloc[list(counts.index).index(j)].iloc[:-1].max()):
+    for j in table.index.drop(TOTAL, errors="ignore"):
+        n, row = table.loc[j, TOTAL], table.loc[j].drop(TOTAL)
+        if j in (exclude or []) or not np.isfinite(n) or n <= 0 or not row.notna().any():
             continue
-        top = int(raw.loc[j].idxmax())
+        top = int(row.idxmax())
         best.append({"segment": int(j), "segment_name": names[j], "learned": top,
-                     "learned_name": model.segment_names_[top], "share": float(raw.loc[j, top] / n)})
+                     "learned_name": model.segment_names_[top], "share": float(min(row[top] / n, 1.0))})
     return pd.DataFrame(best, columns=["segment", "segment_name", "learned", "learned_name", "share"])
 
 
@@ -107,6 +112,7 @@ def compare_with_learned(
     exclude: list[int] | None = None,
     suppression_k: int = 10,
     value: str | None = None,
+    suppress=None,
 ) -> dict:
     """What a learned segmentation of the same customers looks like, against the given segments.
 
@@ -114,7 +120,10 @@ def compare_with_learned(
     the k report card, as a normal run would) is fitted on the same inputs. Agreement with the given
     segments is measured by the adjusted Rand index and adjusted mutual information over labelled
     customers (segments in ``exclude``, e.g. "unlabelled", are left out), and a crosstab of customers per
-    given segment (rows) and learned segment (columns) is small-cell suppressed.
+    given segment (rows) and learned segment (columns) is small-cell suppressed with ``suppress`` (exact
+    counts in, the table as printed out: the stage passes :func:`workbench.privacy.suppress_and_publish`;
+    default :func:`workbench.privacy.suppress_counts` with margins, on exact counts). Best matches and
+    their shares come from the printed table.
 
     Returns
     -------
@@ -134,12 +143,12 @@ def compare_with_learned(
     ami = float(adjusted_mutual_info_score(ids[keep], learned[keep])) if keep.sum() > 1 else float("nan")
     counts = pd.crosstab(pd.Series(ids, name="given"), pd.Series(learned, name="learned"))
     counts = counts.reindex(index=sorted(names), columns=range(model.k), fill_value=0)
-    raw = counts.copy()
-    table = suppress_counts(counts, suppression_k, margins=True)
+    table = suppress(counts) if suppress else suppress_counts(counts, suppression_k, margins=True)
+    best = _best_match(table, names, model, exclude)
+    table = table.copy()
     table.index = [f"{j}: {names[j]}" if j in names else str(j) for j in counts.index] + ["Total"]
     table.columns = [f"learned {j}" for j in range(model.k)] + ["Total"]
     table.index.name, table.columns.name = "given segment", None
-    best = _best_match(counts, raw, table, names, model, exclude, suppression_k)
     text = _comparison_text(model, reason, ari, ami, best)
     return {"method": model.method, "k": int(model.k), "k_reason": reason, "ari": ari, "ami": ami,
             "learned_names": dict(model.segment_names_), "crosstab": table, "best_match": best, "text": text,

@@ -110,9 +110,10 @@ def segment_count_table(
     Parameters
     ----------
     suppress : callable, optional
-        ``exact counts -> published table`` for the segment x outcome table (the stage passes
-        :func:`workbench.privacy.suppress_and_publish`, which also agrees with earlier tables);
-        default :func:`workbench.privacy.suppress_counts` with margins.
+        ``exact counts -> published table`` (the stage passes :func:`workbench.privacy.suppress_and_publish`,
+        which decides what is hidden on the perturbed count, prints perturbed counts and agrees with earlier
+        tables; ``sizes_only=True`` without an outcome). Default, for tables no run publishes:
+        :func:`workbench.privacy.suppress_counts` with margins, on exact counts.
 
     Returns
     -------
@@ -124,7 +125,7 @@ def segment_count_table(
     index = pd.Index(list(segments), name="segment")
     if outcome is None:
         counts = pd.DataFrame({"customers": [int((labels == j).sum()) for j in segments]}, index=index)
-        published = suppress_counts(counts, suppression_k, margins=True)[[TOTAL]]
+        published = (suppress(counts) if suppress else suppress_counts(counts, suppression_k, margins=True))[[TOTAL]]
         published.columns = pd.Index([TOTAL], name="outcome")
         return published
     y = np.asarray(outcome, dtype=float)
@@ -146,6 +147,7 @@ def profile_segments(
     value: str | None = "monetary",
     suppression_k: int = 10,
     counts: pd.DataFrame | None = None,
+    value_sums: dict | None = None,
 ) -> pd.DataFrame:
     """Per segment: size, share, value KPIs and the median of each numeric input, suppressed.
 
@@ -169,6 +171,10 @@ def profile_segments(
         Counts from 1 to ``suppression_k - 1`` are suppressed (with complementary cells).
     counts : DataFrame, optional
         The published count table, if the caller already made it (it must be the one published).
+    value_sums : dict, optional
+        The printed total of ``value`` (clipped at 0) per segment id and for ``TOTAL`` (the stage perturbs
+        them: :func:`workbench.privacy.publish_magnitudes`); ``revenue_share`` is then their ratio, not the
+        exact one, which moves by exactly the erased customer's spend between two runs. Default: exact sums.
 
     Returns
     -------
@@ -184,6 +190,8 @@ def profile_segments(
         counts = segment_count_table(labels, seg_ids, outcome, suppression_k)
     total_n = counts.loc[TOTAL, TOTAL]
     total_value = X[value].clip(lower=0).sum() if value and value in X else None
+    if total_value and value_sums is None:
+        value_sums = {TOTAL: total_value, **{j: X.loc[labels == j, value].clip(lower=0).sum() for j in seg_ids}}
     rows = []
     for j in seg_ids:
         m = labels == j
@@ -192,7 +200,7 @@ def profile_segments(
         row = {"segment": j, "segment_name": (names or {}).get(j, f"Segment {j}"),
                "n": np.nan if hidden else int(n), "share": np.nan if hidden else float(n / total_n)}
         if total_value:
-            row["revenue_share"] = np.nan if hidden else float(X.loc[m, value].clip(lower=0).sum() / total_value)
+            row["revenue_share"] = np.nan if hidden else float(value_sums[j] / value_sums[TOTAL])
         if outcome is not None:
             events = counts.loc[j, 1]
             row["churn_rate"] = float(events / n) if not (hidden or np.isnan(events)) and n > 0 else np.nan
@@ -209,9 +217,11 @@ def profile_segments(
         pop[c] = float(X[c].median())
     pop["suppressed"] = False
     out = pd.DataFrame(rows + [pop])
-    # segments hidden only to protect a smaller one (their own size is k or more): see report.table
-    guard = [i for i, (j, r) in enumerate(zip(seg_ids, rows))
-             if r["suppressed"] and not 0 < (labels == j).sum() < suppression_k]
+    # segments hidden only to protect a smaller one: see report.table. As the table marks them (decided on
+    # the perturbed count where the run perturbs): marking by the exact size would tell a reader which side
+    # of k a hidden segment's exact size lies on
+    protecting = {r for r, c in counts.attrs.get("complementary", []) if c == TOTAL}
+    guard = [i for i, (j, r) in enumerate(zip(seg_ids, rows)) if r["suppressed"] and j in protecting]
     out.attrs["complementary"] = [(i, c) for i in guard for c in out.columns
                                   if c not in ("segment", "segment_name", "suppressed") and pd.isna(out.at[i, c])]
     return out
@@ -232,12 +242,17 @@ def customer_rfm(customers: pd.DataFrame, transactions: pd.DataFrame) -> pd.Data
     return rfm_scores(r)
 
 
-def rfm_group_counts(rfm: pd.DataFrame, suppression_k: int = 10) -> pd.DataFrame:
-    """The published table of customers per named RFM group (one column, with its total), suppressed."""
+def rfm_group_counts(rfm: pd.DataFrame, suppression_k: int = 10, suppress=None) -> pd.DataFrame:
+    """The published table of customers per named RFM group (one column, with its total), suppressed.
+
+    ``suppress``: exact counts in, the published table out (the stage passes
+    :func:`workbench.privacy.suppress_and_publish` with ``sizes_only=True``); default
+    :func:`workbench.privacy.suppress_counts` with margins, on exact counts.
+    """
     order = [g for g in list(RFM_GROUPS["group"]) + ["No purchases"] if g in set(rfm["rfm_group"].astype(str))]
     sizes = rfm["rfm_group"].astype(str).value_counts()
     counts = pd.DataFrame({"customers": [int(sizes.get(g, 0)) for g in order]}, index=pd.Index(order, name="rfm_group"))
-    published = suppress_counts(counts, suppression_k, margins=True)[[TOTAL]]
+    published = (suppress(counts) if suppress else suppress_counts(counts, suppression_k, margins=True))[[TOTAL]]
     published.columns = pd.Index([TOTAL], name="customers")
     return published
 

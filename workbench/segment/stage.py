@@ -99,7 +99,8 @@ def _rfm_tables(run: Run, customers: pd.DataFrame, transactions, sup_k: int) -> 
     with engine.using(run.config):
         rfm_table = customer_rfm(customers[["customer_id"]], transactions)
     run.write_table("segments/rfm.parquet", rfm_table)
-    counts = privacy.publish_printed(run, "rfm_groups", rfm_group_counts(rfm_table, sup_k), "rfm_group", "customers")
+    counts = rfm_group_counts(rfm_table, sup_k, suppress=lambda exact: privacy.suppress_and_publish(
+        run, "rfm_groups", exact, "rfm_group", "customers", sup_k, sizes_only=True))
     return rfm_group_table(rfm_table, sup_k, counts=counts)
 
 
@@ -109,15 +110,28 @@ def _published_profile(run: Run, features, labels, names, outcome, value, sup_k)
     seg_ids = sorted(set(range(int(labels.max()) + 1)) | set(names or {})) if len(labels) else []
     outcome_dim = run.roles.outcome or "outcome"
     if outcome is None:
-        counts = privacy.publish_printed(run, "segment_sizes", segment_count_table(labels, seg_ids, None, sup_k),
-                                         "segment", outcome_dim)
+        counts = segment_count_table(labels, seg_ids, None, sup_k, suppress=lambda exact: privacy.suppress_and_publish(
+            run, "segment_sizes", exact, "segment", outcome_dim, sup_k, sizes_only=True))
     else:
         counts = segment_count_table(
             labels, seg_ids, outcome, sup_k,
             suppress=lambda exact: privacy.suppress_and_publish(run, "segment_sizes", exact, "segment", outcome_dim),
         )
     return profile_segments(features, labels, names, outcome=outcome, value=value, suppression_k=sup_k,
-                            counts=counts)
+                            counts=counts, value_sums=_printed_value_sums(run, features, labels, seg_ids, value,
+                                                                          outcome_dim))
+
+
+def _printed_value_sums(run: Run, features, labels, seg_ids, value, column_dim) -> dict | None:
+    """The value (clipped at 0) per segment and in all, as printed (the cell-key method for magnitudes):
+    the profile's revenue shares derive from these, not from exact sums."""
+    if not value or value not in features:
+        return None
+    spend, rows = features[value].clip(lower=0).to_numpy(dtype=float), [*seg_ids, privacy.TOTAL]
+    parts = [spend[labels == j] for j in seg_ids] + [spend]
+    printed = privacy.publish_magnitudes(run, f"{value} clipped at 0", [p.sum() for p in parts],
+                                         [p.max() if len(p) else 0.0 for p in parts], "segment", rows, column_dim)
+    return dict(zip(rows, printed))
 
 
 def _planted_segments(run: Run, features: pd.DataFrame) -> pd.Series | None:
@@ -299,14 +313,6 @@ def _given_ids(customers: pd.DataFrame, features: pd.DataFrame, label_column: st
     return given_segment_ids(labels, features[value] if value else None)
 
 
-def _publish_comparison(run: Run, crosstab: pd.DataFrame) -> None:
-    """Register the given x learned table under segment ids, so the disclosure check links its totals."""
-    table = crosstab.copy()
-    table.index = [r if r == privacy.TOTAL else str(r).split(":")[0] for r in table.index]
-    table.columns = [c if c == privacy.TOTAL else str(c).removeprefix("learned ") for c in table.columns]
-    privacy.publish_counts(run, "given_vs_learned", table, "segment", "learned_segment")
-
-
 def _write_audit(run: Run, features, assignments, inputs, profile, comparison) -> None:
     """The audit's tables; a model from an earlier, non-audit run in this folder would mislead: removed."""
     run.write_table("segments/features.parquet", features)
@@ -408,9 +414,9 @@ def audit_run(run: Run) -> SegmentationResult:
     if settings.get("compare_learned", True) and len(X) > 2:
         comparison = compare_with_learned(features, ids, names, settings, seed,
                                           exclude=[] if unlabelled_id is None else [unlabelled_id],
-                                          suppression_k=sup_k, value=value)
-    if comparison is not None:
-        _publish_comparison(run, comparison["crosstab"])
+                                          suppression_k=sup_k, value=value,
+                                          suppress=lambda exact: privacy.suppress_and_publish(
+                                              run, "given_vs_learned", exact, "segment", "learned_segment", sup_k))
     groups = _rfm_tables(run, customers, transactions, sup_k)
     planted = _planted_segments(run, features)
     truth_ari = None if planted is None else planted_agreement(

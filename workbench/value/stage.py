@@ -142,9 +142,11 @@ def _holdout(run: Run, tx, s: dict, k: int, summary: pd.DataFrame) -> tuple[pd.D
     cal = calibration_holdout(tx, cal_end, end)
     bg = fit_models(cal, s["fit_sample"], run.seed)[0] if len(cal) else None
     table = holdout_table(cal, bg)
+    # one column of sizes: its total column alone is printed (the column and its total are one quantity)
     counts = suppress_and_publish(run, "value_holdout", table.set_index("bucket")[["customers"]],
-                                  "calibration_repeat_purchases", "value_holdout", k, population=CALIBRATION)
-    table["customers"] = counts["customers"].drop(index="Total").to_numpy()
+                                  "calibration_repeat_purchases", "value_holdout", k, population=CALIBRATION,
+                                  sizes_only=True)
+    table["customers"] = counts["Total"].drop(index="Total").to_numpy()
     for col in ("actual", "predicted"):  # means of the printed sums (cell-key method for magnitudes) and counts
         table[col] = publish_magnitudes(run, f"holdout {col}", table[f"{col}_sum"], table[f"{col}_top"],
                                         "calibration_repeat_purchases", table["bucket"], "value_holdout",
