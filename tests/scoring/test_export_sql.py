@@ -58,7 +58,8 @@ def test_exported_duckdb_sql_gives_every_customer_the_runs_segment(scored_run, t
     model_version = scoring.model_version(run)
     assert f"model_version: sha256:{model_version}" in text and "config_sha256: " in text
     assert "as_of: " in text and "strictly before" in text
-    assert "-- choices: choices (id, kind, value, recorded_at), every record" in text and "rectify" in text
+    assert "-- choices: choices (id, kind, value, recorded_at): customers whose objection" in text and "rectify" in text
+    assert "records until CAST(CURRENT_TIMESTAMP AS TIMESTAMP) (the run's dataset.as_of, or the time the query" in text
     got = _plain_duckdb(sql_file, raw["customers"], raw["transactions"], tmp_path, choices=raw["choices"])
     assert list(got.columns) == ["customer_id", "segment", "segment_name", "margin"]
     got["pseudonym"] = raw["pseudonym"](got["customer_id"])
@@ -173,3 +174,62 @@ def test_objecting_customers_get_no_segment_and_everyone_else_keeps_the_runs(sco
     (no_register / "data" / "prepare.json").write_text(json.dumps({k: v for k, v in prepared.items() if k != "choices"}))
     text = scoring.export_sql(no_register, "duckdb")
     assert "-- choices: NOT APPLIED: no choices table was given" in text
+
+
+INPUTS = ["household_size", "region", "price_sensitivity", "brand_affinity", "eco_concern", "device", "app_user",
+          "email_opens_90d", "site_visits_90d"]
+
+
+def test_corrections_after_the_runs_as_of_count_neither_in_preparation_nor_in_the_sql(tmp_path, monkeypatch):
+    """A run prepared at dataset.as_of = its last day with corrections before and after it: preparation applies
+    only the earlier ones, and so does the exported SQL on the same register (every customer the run's segment);
+    the later ones, re-dated before as_of, move some customer: the cut-off is what makes the two agree."""
+    import workbench
+    from workbench.data import load_config
+    from workbench.pipeline import prepare
+
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "test-key-scoring-0123456789")
+    data = workbench.load("synthetic", n_customers=600, seed=4)
+    customers = data.customers.astype({"customer_id": str})
+    free = customers[~customers["customer_id"].isin(set(data.choices["id"])) & customers[INPUTS].notna().all(axis=1)
+                     & ~customers["profiling_opt_out"].fillna(True).astype(bool)]
+    late, early, donors = free.iloc[:20], free.iloc[20:24], free.iloc[-20:]
+
+    def corrections(who, when):
+        return [(c, "rectify", f"{col}={d[col]}", when) for c, (_, d) in zip(who["customer_id"], donors.iterrows())
+                for col in INPUTS]
+
+    rows = corrections(late, "2026-07-03") + corrections(early, "2026-06-20")
+    register = pd.concat([data.choices, pd.DataFrame(rows, columns=data.choices.columns)], ignore_index=True)
+    register.to_parquet(tmp_path / "register.parquet")
+    customers.to_parquet(tmp_path / "customers.parquet")
+    data.transactions.to_parquet(tmp_path / "transactions.parquet")
+    cfg = load_config(dataset="synthetic", overrides=[
+        "dataset.params.n_customers=600", "dataset.params.seed=4", "segmentation.k=4", "dataset.as_of=2026-06-30",
+        f"dataset.choices={tmp_path / 'register.parquet'}"])
+    run = prepare(cfg, tmp_path / "run")
+    segment.segment_run(run)
+    assert run.read_json("data/prepare.json")["choices"]["kinds"]["rectify"]["excluded_future"] == len(late) * len(INPUTS)
+
+    text = scoring.export_sql(run.path, "duckdb", tmp_path / "seg.sql", choices="choices")
+    assert "records until TIMESTAMP '2026-06-30 23:59:59.999999'" in text
+    got = _plain_duckdb(tmp_path / "seg.sql", tmp_path / "customers.parquet", tmp_path / "transactions.parquet",
+                        tmp_path, choices=tmp_path / "register.parquet")
+    saved = run.read_table("segments/assignments.parquet").set_index("customer_id")["segment"]
+    pseudonyms = scoring_key_pseudonyms(got["customer_id"])
+    assert set(pseudonyms) == set(saved.index)
+    np.testing.assert_array_equal(got["segment"].to_numpy(), saved.loc[pseudonyms].to_numpy())
+
+    register.loc[register["recorded_at"] == "2026-07-03", "recorded_at"] = "2026-06-29"
+    register.to_parquet(tmp_path / "redated.parquet")
+    moved = _plain_duckdb(tmp_path / "seg.sql", tmp_path / "customers.parquet", tmp_path / "transactions.parquet",
+                          tmp_path, choices=tmp_path / "redated.parquet").set_index("customer_id")["segment"]
+    mine = late["customer_id"].to_numpy()
+    assert (moved.loc[mine].to_numpy() != saved.loc[scoring_key_pseudonyms(pd.Series(mine))].to_numpy()).any()
+
+
+def scoring_key_pseudonyms(ids: pd.Series) -> np.ndarray:
+    """Raw ids as the run's pseudonyms (the key the test sets)."""
+    from workbench import privacy
+
+    return privacy.pseudonymise(ids.astype(str), privacy.resolve_key(privacy.DEFAULTS)).to_numpy()
