@@ -301,7 +301,8 @@ def _history_of(run: Run, pseudonyms: pd.Series) -> pd.DataFrame:
         order = later["part"].map({p.name: i for i, p in enumerate(parts)})
         rows.append(later.assign(order_=order.to_numpy()).sort_values("order_", kind="stable"))
     types = {"pseudonym": object, "segment": "Int64", "valid_from": "datetime64[us]", "valid_to": "datetime64[us]"}
-    return consolidate([r[COLUMNS].astype(types) for r in rows])
+    rows = [r[COLUMNS].astype(types) for r in rows]
+    return consolidate(rows) if len(rows) > 1 else rows[0]  # the seed alone: one interval per customer already
 
 
 def _index(run: Run, name: str) -> Path:
