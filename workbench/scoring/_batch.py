@@ -330,6 +330,29 @@ def _typed(fix: pd.Series, dtype, column: str) -> np.ndarray:
     return pd.Series(value).astype(dtype).to_numpy()
 
 
+def check_withdrawals(stored: dict, fresh: dict, rows, corrected_at_preparation: int) -> None:
+    """Withdrawals of corrections that preparation may have applied come with the customer's row, or are refused.
+
+    Preparation applied the corrections in force to the run's customer table, which keeps only the
+    corrected values: withdrawing them can only restore the values the warehouse holds, given as the
+    customer's row (``rows``, the batch's changed customers; they are then scored on it). Corrections
+    that batches brought (stored records) are withdrawn by the register's rule, no row needed.
+    ``corrected_at_preparation`` is how many corrections were in force at preparation (none: nothing to check).
+    """
+    records, kept = fresh["records"], stored["records"]
+    withdrawing = records.loc[(records["kind"] == "withdraw")
+                              & (records["value"].astype(str).str.strip().str.lower() == "rectify"), "customer_id"]
+    own = set(kept.loc[kept["kind"] == "rectify", "customer_id"]) | set(records.loc[records["kind"] == "rectify",
+                                                                                    "customer_id"])
+    lacking = set(withdrawing) - own - (set() if rows is None else set(rows["customer_id"]))
+    if corrected_at_preparation and lacking:
+        raise InputError(
+            f"new choices: {len(lacking)} customer(s) withdraw corrections (withdraw rectify) that the run may have "
+            f"applied when it was prepared ({corrected_at_preparation} were in force then), and the run keeps only the "
+            "corrected values. Give these customers' rows as the warehouse holds them with --customers in the same "
+            "batch (the values scored from then on), or remove the withdrawals; nothing was written.")
+
+
 @dataclass
 class Fate:
     """What a batch does to each customer it touches (pseudonyms)."""

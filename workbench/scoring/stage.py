@@ -10,7 +10,6 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import __version__ as WORKBENCH_VERSION
@@ -542,6 +541,8 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
     with engine.make_engine(run.config) as eng:
         stored = _stored_of(eng, run, ids, list(batch["transactions"].columns))
         fresh = _batch.fresh_rows(batch, stored)
+        kinds = (run.read_json("data/prepare.json").get("choices") or {}).get("kinds") or {}
+        _batch.check_withdrawals(stored, fresh, batch["customers"], (kinds.get("rectify") or {}).get("in_force", 0))
         data_ids = [*fresh["transactions"]["customer_id"], *fresh["customers"]["customer_id"]]
         choice_ids = [*fresh["records"]["customer_id"], *fresh["flags"]["customer_id"]]
         history = _history_of(run, pd.Series(pd.unique(pd.Series([*data_ids, *choice_ids], dtype=object))))
