@@ -15,6 +15,8 @@ from typer.testing import CliRunner
 from workbench import scoring, segment
 from workbench.cli import app
 
+from .conftest import KEY
+
 # Runs in a fresh interpreter that imports duckdb and pandas only: the SQL file alone must do the work.
 _PLAIN_DUCKDB = textwrap.dedent("""
     import sys, duckdb
@@ -58,7 +60,8 @@ def test_exported_duckdb_sql_gives_every_customer_the_runs_segment(scored_run, t
     model_version = scoring.model_version(run)
     assert f"model_version: sha256:{model_version}" in text and "config_sha256: " in text
     assert "as_of: " in text and "strictly before" in text
-    assert "-- choices: choices (id, kind, value, recorded_at), every record" in text and "rectify" in text
+    assert "-- choices: choices (id, kind, value, recorded_at): customers whose objection" in text and "rectify" in text
+    assert "records until CAST(CURRENT_TIMESTAMP AS TIMESTAMP) (the run's dataset.as_of, or the time the query" in text
     got = _plain_duckdb(sql_file, raw["customers"], raw["transactions"], tmp_path, choices=raw["choices"])
     assert list(got.columns) == ["customer_id", "segment", "segment_name", "margin"]
     got["pseudonym"] = raw["pseudonym"](got["customer_id"])
@@ -173,3 +176,105 @@ def test_objecting_customers_get_no_segment_and_everyone_else_keeps_the_runs(sco
     (no_register / "data" / "prepare.json").write_text(json.dumps({k: v for k, v in prepared.items() if k != "choices"}))
     text = scoring.export_sql(no_register, "duckdb")
     assert "-- choices: NOT APPLIED: no choices table was given" in text
+
+
+INPUTS = ["household_size", "region", "price_sensitivity", "brand_affinity", "eco_concern", "device", "app_user",
+          "email_opens_90d", "site_visits_90d"]
+
+
+@pytest.fixture(scope="module")
+def dated_run(tmp_path_factory):
+    """A run prepared at ``dataset.as_of`` = its last day with corrections before it (``early``: applied) and after
+    it (``late``: left out), each customer's model inputs corrected to another customer's; ``folder`` holds the
+    raw ``customers``, ``transactions`` and ``register`` as Parquet."""
+    import workbench
+    from workbench.data import load_config
+    from workbench.pipeline import prepare
+
+    folder = tmp_path_factory.mktemp("dated")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_PSEUDONYM_KEY", KEY)
+        data = workbench.load("synthetic", n_customers=600, seed=4)
+        customers = data.customers.astype({"customer_id": str})
+        free = customers[~customers["customer_id"].isin(set(data.choices["id"]))
+                         & customers[INPUTS].notna().all(axis=1) & ~customers["profiling_opt_out"].fillna(True).astype(bool)]
+        late, early, donors = free.iloc[:20], free.iloc[20:24], free.iloc[-20:]
+
+        def corrections(who, when):
+            return [(c, "rectify", f"{col}={d[col]}", when) for c, (_, d) in zip(who["customer_id"], donors.iterrows())
+                    for col in INPUTS]
+
+        rows = corrections(late, "2026-07-03") + corrections(early, "2026-06-20")
+        register = pd.concat([data.choices, pd.DataFrame(rows, columns=data.choices.columns)], ignore_index=True)
+        register.to_parquet(folder / "register.parquet")
+        customers.to_parquet(folder / "customers.parquet")
+        data.transactions.to_parquet(folder / "transactions.parquet")
+        cfg = load_config(dataset="synthetic", overrides=[
+            "dataset.params.n_customers=600", "dataset.params.seed=4", "segmentation.k=4", "dataset.as_of=2026-06-30",
+            f"dataset.choices={folder / 'register.parquet'}"])
+        run = prepare(cfg, folder / "run")
+        segment.segment_run(run)
+    return {"run": run, "folder": folder, "register": register, "late": late, "early": early, "customers": customers}
+
+
+def test_corrections_after_the_runs_as_of_count_neither_in_preparation_nor_in_the_sql(dated_run, tmp_path, monkeypatch):
+    """Preparation applies only the corrections recorded up to dataset.as_of, and so does the exported SQL on the
+    same register (every customer the run's segment); the later ones, re-dated before as_of, move some customer:
+    the cut-off is what makes the two agree."""
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", KEY)
+    run, folder, register, late = dated_run["run"], dated_run["folder"], dated_run["register"].copy(), dated_run["late"]
+    assert run.read_json("data/prepare.json")["choices"]["kinds"]["rectify"]["excluded_future"] == len(late) * len(INPUTS)
+    text = scoring.export_sql(run.path, "duckdb", tmp_path / "seg.sql", choices="choices")
+    assert "records until TIMESTAMP '2026-06-30 23:59:59.999999'" in text
+    got = _plain_duckdb(tmp_path / "seg.sql", folder / "customers.parquet", folder / "transactions.parquet",
+                        tmp_path, choices=folder / "register.parquet")
+    saved = run.read_table("segments/assignments.parquet").set_index("customer_id")["segment"]
+    pseudonyms = scoring_key_pseudonyms(got["customer_id"])
+    assert set(pseudonyms) == set(saved.index)
+    np.testing.assert_array_equal(got["segment"].to_numpy(), saved.loc[pseudonyms].to_numpy())
+
+    register.loc[register["recorded_at"] == "2026-07-03", "recorded_at"] = "2026-06-29"
+    register.to_parquet(tmp_path / "redated.parquet")
+    moved = _plain_duckdb(tmp_path / "seg.sql", folder / "customers.parquet", folder / "transactions.parquet",
+                          tmp_path, choices=tmp_path / "redated.parquet").set_index("customer_id")["segment"]
+    mine = late["customer_id"].to_numpy()
+    assert (moved.loc[mine].to_numpy() != saved.loc[scoring_key_pseudonyms(pd.Series(mine))].to_numpy()).any()
+
+
+def test_a_correction_applied_at_preparation_is_withdrawn_with_the_customers_row(dated_run, tmp_path, monkeypatch):
+    """Withdrawing corrections that preparation applied: refused without the customers' rows (the run keeps only
+    the corrected values; exit 2, nothing written), restored with them; the history then agrees with the exported
+    SQL on the register holding the withdrawals, for every customer."""
+    from workbench import Run
+
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", KEY)
+    shutil.copytree(dated_run["run"].path, tmp_path / "run")
+    run, folder, early = Run(tmp_path / "run"), dated_run["folder"], dated_run["early"]
+    mine = scoring_key_pseudonyms(early["customer_id"])
+    prepared = run.customers().set_index("customer_id").loc[mine, INPUTS]
+    assert (prepared.to_numpy() != early[INPUTS].to_numpy()).any()  # preparation applied the corrections
+    withdraw = pd.DataFrame({"id": early["customer_id"], "kind": "withdraw", "value": "rectify",
+                             "recorded_at": "2026-06-25"})
+    withdraw.to_csv(tmp_path / "withdraw.csv", index=False)
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--choices", str(tmp_path / "withdraw.csv"),
+                                   "--since", "2026-06-21"])
+    assert res.exit_code == 2 and "4 customer(s) withdraw corrections" in res.output and "--customers" in res.output
+    assert not (run.path / "artifacts" / "assignments" / "choices").exists()
+
+    report = scoring.assign_incremental(run.path, since="2026-06-21", choices=withdraw, customers=early)
+    assert report["rescored"] == 4 and report["new_choices"] == 4
+    now = scoring.current(scoring.read_history(run.path))["segment"].astype(int)
+    pd.concat([dated_run["register"], withdraw], ignore_index=True).to_parquet(tmp_path / "register.parquet")
+    scoring.export_sql(run.path, "duckdb", tmp_path / "seg.sql", choices="choices", as_of=report["as_of"])
+    got = _plain_duckdb(tmp_path / "seg.sql", folder / "customers.parquet", folder / "transactions.parquet",
+                        tmp_path, choices=tmp_path / "register.parquet")
+    got = got.set_index(scoring_key_pseudonyms(got["customer_id"]))["segment"]
+    assert set(got.index) == set(now.index)
+    np.testing.assert_array_equal(got.loc[now.index].to_numpy(), now.to_numpy())
+
+
+def scoring_key_pseudonyms(ids: pd.Series) -> np.ndarray:
+    """Raw ids as the run's pseudonyms (the key the test sets)."""
+    from workbench import privacy
+
+    return privacy.pseudonymise(ids.astype(str), privacy.resolve_key(privacy.DEFAULTS)).to_numpy()

@@ -1,14 +1,18 @@
 """`workbench assign --choices/--customers`: corrections change the value scored; objections follow the records' times."""
 
+import subprocess
+import sys
+
 import joblib
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from workbench import features, scoring
 from workbench.cli import app
 
-from .test_export_sql import _plain_duckdb
+from .test_export_sql import _PLAIN_DUCKDB, _plain_duckdb
 from .test_incremental import SINCE, _in_run, _seeded_by_segment, run_copy  # noqa: F401 (a fixture)
 
 INPUTS = ["household_size", "region", "price_sensitivity", "brand_affinity", "eco_concern", "device", "app_user",
@@ -170,3 +174,42 @@ def test_export_sql_applies_the_corrections_in_force_as_the_incremental_path_doe
     on_spark = on_spark.set_index(raw["pseudonym"](on_spark["customer_id"]))["segment"]
     assert set(on_spark.index) == set(expected.index)
     np.testing.assert_array_equal(on_spark.loc[expected.index].to_numpy(), expected.to_numpy())
+
+
+def test_a_correction_not_of_the_columns_type_is_refused_by_every_path(run_copy, spark_engine, tmp_path):
+    """`assign --choices` exits 2, plain DuckDB and Spark running the exported SQL stop, each naming the column:
+    an integer column corrected to 2.5 is not read as 2 (nor as NULL, as Spark's cast would)."""
+    run, raw = run_copy
+    who = _in_run(raw, run)[0]
+    bad = _records([(who, "rectify", "household_size=2.5", "2026-06-10")])
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    res = CliRunner().invoke(app, ["assign", "--run", str(run.path), "--since", "2026-06-01", "--choices",
+                                   str(tmp_path / "bad.csv")])
+    assert res.exit_code == 2 and "column household_size hold a value that is not of the column's type" in res.output
+    register = pd.concat([pd.read_parquet(raw["choices"]), bad], ignore_index=True)
+    register.to_parquet(tmp_path / "register.parquet")
+    said = "a rectify in force for column household_size holds a value that is not of the column's type (BIGINT)"
+
+    scoring.export_sql(run.path, "duckdb", tmp_path / "seg.sql", choices="choices")
+    with pytest.raises(subprocess.CalledProcessError) as failed:
+        subprocess.run([sys.executable, "-c", _PLAIN_DUCKDB, str(tmp_path / "seg.sql"), str(raw["customers"]),
+                        str(raw["transactions"]), str(tmp_path / "out.parquet"), "customers", "transactions",
+                        str(tmp_path / "register.parquet")], check=True, capture_output=True, text=True)
+    assert said in failed.value.stderr and "2.5" not in failed.value.stderr
+
+    spark = spark_engine.spark
+    for view, path in (("customers", raw["customers"]), ("transactions", raw["transactions"]),
+                       ("choices", tmp_path / "register.parquet")):
+        spark.read.parquet(str(path)).createOrReplaceTempView(view)
+    try:
+        with pytest.raises(Exception, match="column household_size holds a value that is not of the column"):
+            spark.sql(scoring.export_sql(run.path, "spark", choices="choices").rstrip().rstrip(";")).toPandas()
+        # withdrawn, the bad correction is not in force: the query runs
+        register = pd.concat([register, _records([(who, "withdraw", "rectify", "2026-06-11")])], ignore_index=True)
+        register.to_parquet(tmp_path / "withdrawn.parquet")
+        spark.read.parquet(str(tmp_path / "withdrawn.parquet")).createOrReplaceTempView("choices")
+        got = spark.sql(scoring.export_sql(run.path, "spark", choices="choices").rstrip().rstrip(";")).toPandas()
+    finally:
+        for view in ("customers", "transactions", "choices"):
+            spark.catalog.dropTempView(view)
+    assert len(got) == len(run.customers())

@@ -28,8 +28,11 @@ long since each current assignment was last confirmed by data (notebook 05).
 
 :func:`export_sql` reads the warehouse's choices register too (``--choices-table``; required when the
 run had a register): customers whose objection to profiling is in force there get no row, and the
-corrections in force there (``rectify``, as the incremental path applies them) replace the customer
-table's values before the features.
+corrections in force there (``rectify``, as the incremental path applies them, recorded up to
+preparation's cut-off: the run's ``dataset.as_of`` day, else the time the query runs) replace the
+customer table's values before the features; a correction whose value is not of the column's type stops
+the query with a message naming the column, as ``assign --choices`` refuses it. Withdrawing a correction
+that preparation applied needs the customer's row in the same batch (the run keeps only the corrected value).
 
 Modules: ``_sql`` (the query and its translation), ``_history`` (intervals), ``_batch`` (a batch's
 tables, what is new, who is re-scored and why), ``_keyed`` (keyed stores), ``stage`` (reads the run

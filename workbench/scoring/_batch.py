@@ -50,7 +50,7 @@ def check_known(eng, index: Path, customers: Path, batch: dict) -> None:
         if frame is None or not len(frame):
             continue
         if keyed.has_keyed(index):
-            ids, rows = np.unique(frame["customer_id"].to_numpy(dtype=object), return_inverse=True)
+            rows, ids = pd.factorize(frame["customer_id"].to_numpy(dtype=object))  # a hash, not a sort of text
             strangers = frame.loc[~keyed.known(index, ids)[rows], "customer_id"]
             n_rows, n_customers = len(strangers), strangers.nunique()
         else:
@@ -63,6 +63,19 @@ def check_known(eng, index: Path, customers: Path, batch: dict) -> None:
                 f"{label}: {n_rows} rows of {n_customers} customers "
                 "who are not in this run (unknown ids, or customers opted out or erased at preparation). Remove "
                 "them, or run the audit again with the new customers; nothing was written.")
+
+
+def pseudonymised(new: pd.DataFrame, key) -> pd.DataFrame:
+    """``new`` with its raw ``customer_id`` replaced by pseudonyms under ``key`` (one HMAC per distinct id)."""
+    import pyarrow as pa
+
+    from ..privacy import pseudonymise
+
+    # through pyarrow: pandas' Arrow-backed strings are converted one element at a time by to_numpy
+    raw = pa.array(new["customer_id"].astype(str)).to_numpy(zero_copy_only=False)
+    codes, ids = pd.factorize(raw)  # a hash, not a sort of text
+    pseudonyms = pseudonymise(pd.Series(ids, dtype=object), key).to_numpy(dtype=object)[codes]
+    return new.assign(customer_id=pd.Series(pseudonyms, index=new.index, dtype=object))  # object: iterated below
 
 
 def canonical_transactions(frame: pd.DataFrame, roles: dict, since: pd.Timestamp) -> tuple[pd.DataFrame, int]:
@@ -294,15 +307,18 @@ def rectified(eng, stored: dict, fresh: dict, rows: pd.DataFrame) -> pd.DataFram
 
 
 def _typed(fix: pd.Series, dtype, column: str) -> np.ndarray:
-    from ..engine._choice_queries import FALSE_WORDS, TRUE_WORDS
+    """Corrected values as ``dtype``, read by the same patterns as preparation and the exported SQL
+    (:func:`workbench.scoring._sql._typed_fix`); one of another form is bad input, the column named."""
+    from ..engine._choice_queries import FLAG_WORDS, TRUE_WORDS
+    from ..engine._validation_queries import INTEGER_RE, NUMBER_RE
 
     text = fix.astype(str).str.strip()
     if pd.api.types.is_bool_dtype(dtype):
         words = text.str.lower()
-        value, bad = words.isin(TRUE_WORDS), ~words.isin(TRUE_WORDS + FALSE_WORDS)
+        value, bad = words.isin(TRUE_WORDS), ~words.isin(FLAG_WORDS)
     elif pd.api.types.is_numeric_dtype(dtype):
-        value = pd.to_numeric(text, errors="coerce")
-        bad = value.isna() | (pd.api.types.is_integer_dtype(dtype) & (value % 1 != 0))
+        bad = ~text.str.match(INTEGER_RE if pd.api.types.is_integer_dtype(dtype) else NUMBER_RE)
+        value = pd.to_numeric(text.where(~bad), errors="coerce")
     elif pd.api.types.is_datetime64_any_dtype(dtype):
         value = pd.to_datetime(text, errors="coerce")
         bad = value.isna()
@@ -312,6 +328,29 @@ def _typed(fix: pd.Series, dtype, column: str) -> np.ndarray:
         raise InputError(f"new choices: {int(bad.sum())} rectify record(s) of column {column} hold a value that is "
                          f"not of the column's type ({dtype}); fix or remove those records. Nothing was written.")
     return pd.Series(value).astype(dtype).to_numpy()
+
+
+def check_withdrawals(stored: dict, fresh: dict, rows, corrected_at_preparation: int) -> None:
+    """Withdrawals of corrections that preparation may have applied come with the customer's row, or are refused.
+
+    Preparation applied the corrections in force to the run's customer table, which keeps only the
+    corrected values: withdrawing them can only restore the values the warehouse holds, given as the
+    customer's row (``rows``, the batch's changed customers; they are then scored on it). Corrections
+    that batches brought (stored records) are withdrawn by the register's rule, no row needed.
+    ``corrected_at_preparation`` is how many corrections were in force at preparation (none: nothing to check).
+    """
+    records, kept = fresh["records"], stored["records"]
+    withdrawing = records.loc[(records["kind"] == "withdraw")
+                              & (records["value"].astype(str).str.strip().str.lower() == "rectify"), "customer_id"]
+    own = set(kept.loc[kept["kind"] == "rectify", "customer_id"]) | set(records.loc[records["kind"] == "rectify",
+                                                                                    "customer_id"])
+    lacking = set(withdrawing) - own - (set() if rows is None else set(rows["customer_id"]))
+    if corrected_at_preparation and lacking:
+        raise InputError(
+            f"new choices: {len(lacking)} customer(s) withdraw corrections (withdraw rectify) that the run may have "
+            f"applied when it was prepared ({corrected_at_preparation} were in force then), and the run keeps only the "
+            "corrected values. Give these customers' rows as the warehouse holds them with --customers in the same "
+            "batch (the values scored from then on), or remove the withdrawals; nothing was written.")
 
 
 @dataclass

@@ -50,6 +50,11 @@ class Warehouse:
         None: no register is read.
     choice_columns : dict
         Register role (``id``, ``kind``, ``value``, ``recorded_at``) -> column.
+    corrections_until : str or None
+        A timestamp expression: corrections (and their withdrawals) recorded after it are not in
+        force, as preparation leaves out records after the run's ``dataset.as_of`` (or after the
+        time it ran). None: every record counts (the incremental path: a batch's records are in
+        force from the batch on).
     """
 
     customers: str = "customers"
@@ -60,6 +65,7 @@ class Warehouse:
     blank_opts_out: bool = True
     choices: str | None = None
     choice_columns: dict = field(default_factory=lambda: dict(CHOICE_COLUMNS))
+    corrections_until: str | None = None
 
 
 @dataclass
@@ -89,6 +95,16 @@ def sql_types(schema) -> dict[str, str]:
                          else "DOUBLE" if pa.types.is_floating(kind) or pa.types.is_decimal(kind)
                          else "TIMESTAMP" if pa.types.is_timestamp(kind) or pa.types.is_date(kind) else "VARCHAR")
     return out
+
+
+def record_cutoff(as_of) -> str:
+    """Preparation's cut-off of the choices register as SQL: the end of ``as_of``'s day (the run's
+    ``dataset.as_of``), or the time the query runs when None (preparation cut it at the time it ran)."""
+    from ..data._checks import future_rows
+
+    if as_of is None:
+        return "CAST(CURRENT_TIMESTAMP AS TIMESTAMP)"
+    return timestamp_literal(future_rows(pd.Series([], dtype="datetime64[ns]"), as_of)[1])
 
 
 def _ident(name: str) -> str:
@@ -151,16 +167,19 @@ def objecting_query(table: str, columns: dict | None = None) -> str:
     return f"WITH {', '.join(_objecting_ctes(wh))} SELECT _id FROM objecting"
 
 
-def _rectifying_ctes(table: str, columns: dict) -> list[str]:
+def _rectifying_ctes(table: str, columns: dict, until: str | None = None) -> list[str]:
     """``fixed``: the corrections in force, ``_id`` (as text), ``target`` (the column) and ``fix`` (text).
 
     The register's rule (:func:`workbench.engine._choice_queries.choice_state_query`): per customer
     and column the latest ``rectify`` (value ``column=value``) counts, unless a ``withdraw`` with
-    value ``rectify`` was recorded at or after it. Every record counts whatever its date, as objections do.
+    value ``rectify`` was recorded at or after it. With ``until`` (a timestamp expression), records
+    after it do not count, as preparation leaves out records after its cut-off; without, every record.
     """
     rid = f"CAST(r.{_ident(columns['id'])} AS VARCHAR)"
     when = f"CAST(r.{_ident(columns['recorded_at'])} AS TIMESTAMP)"
     kind = f"lower(trim(CAST(r.{_ident(columns['kind'])} AS VARCHAR)))"
+    if until is not None:
+        kind = f"CASE WHEN {when} <= {until} THEN {kind} END"  # a later record is of no kind: it counts for nothing
     value = f"CAST(r.{_ident(columns['value'])} AS VARCHAR)"
     eq = f"POSITION('=' IN {value})"  # standard SQL: SQLGlot writes Spark's LOCATE
     target = f"trim(substr({value}, 1, {eq} - 1))"
@@ -181,16 +200,37 @@ def rectifying_query(table: str, columns: dict | None = None) -> str:
     return f"WITH {', '.join(ctes)} SELECT _id, target, fix FROM fixed ORDER BY _id, target"
 
 
-def _typed_fix(fix: str, sql_type: str) -> str:
-    """A corrected value (trimmed text) as ``sql_type``, read as the incremental path reads it
-    (:func:`workbench.scoring._batch.rectified`): a flag by its yes/no words, an integer via a number."""
-    from ..engine._choice_queries import TRUE_WORDS
+def _typed_fix(fix: str, sql_type: str, column: str) -> str:
+    """A corrected value (trimmed text) as ``sql_type``, or the query stops with a message naming ``column``.
 
-    if sql_type == "BOOLEAN":
-        return f"lower({fix}) IN ({', '.join(_text(w) for w in TRUE_WORDS)})"
-    if sql_type == "BIGINT":
-        return f"CAST(CAST({fix} AS DOUBLE) AS BIGINT)"
-    return fix if sql_type == "VARCHAR" else f"CAST({fix} AS {sql_type})"
+    Read as preparation and the incremental path read a correction (:data:`workbench.engine._choice_queries`'
+    ``rectify_type_query``, :func:`workbench.scoring._batch.rectified`): a flag by its yes/no words, an
+    integer or a number by the same patterns, a time by a cast. A value of another form is not quietly
+    read as NULL or false (Spark's cast would): :func:`refusal` stops the query, as the other paths refuse it.
+    """
+    from ..engine._choice_queries import FLAG_WORDS, TRUE_WORDS
+    from ..engine._validation_queries import INTEGER_RE, NUMBER_RE
+
+    if sql_type == "VARCHAR":
+        return fix
+    valid, value = {
+        "BOOLEAN": (f"lower({fix}) IN ({', '.join(_text(w) for w in FLAG_WORDS)})",
+                    f"lower({fix}) IN ({', '.join(_text(w) for w in TRUE_WORDS)})"),
+        "BIGINT": (f"regexp_matches({fix}, {_text(INTEGER_RE)})", f"CAST(CAST({fix} AS DOUBLE) AS BIGINT)"),
+        "DOUBLE": (f"regexp_matches({fix}, {_text(NUMBER_RE)})", f"CAST({fix} AS DOUBLE)"),
+    }.get(sql_type, (f"TRY_CAST({fix} AS {sql_type}) IS NOT NULL", f"CAST({fix} AS {sql_type})"))
+    message = (f"choices register: a rectify in force for column {column} holds a value that is not of the "
+               f"column's type ({sql_type}); fix the record or withdraw it (kind withdraw, value rectify)")
+    return f"CASE WHEN {valid} THEN {value} ELSE {refusal(message, fix, sql_type)} END"
+
+
+def refusal(message: str, row_text: str, sql_type: str) -> str:
+    """An expression that stops the query with ``message`` (DuckDB's ``error``; see :func:`transpile`).
+
+    ``row_text`` (a text expression of the row, never shown: an empty piece of it) keeps the call
+    from being a constant, which an engine may fold, and raise, before reading any row.
+    """
+    return f"CAST(error({_text(message)} || substr({row_text}, 1, 0)) AS {sql_type})"
 
 
 def _rectified_cte(frozen: FrozenFeatures, wh: Warehouse) -> str:
@@ -202,7 +242,7 @@ def _rectified_cte(frozen: FrozenFeatures, wh: Warehouse) -> str:
     pivot = []
     for n, col in enumerate(c for c in frozen.customer_columns if c not in (wh.customer_id, wh.opt_out)):
         pivot.append(f"max(CASE WHEN target = {_text(col)} THEN fix END) AS _fix{n}")
-        typed = _typed_fix(f"f._fix{n}", frozen.customer_types.get(col, "VARCHAR"))
+        typed = _typed_fix(f"f._fix{n}", frozen.customer_types.get(col, "VARCHAR"), col)
         items.append(f"CASE WHEN f._fix{n} IS NULL THEN c.{_ident(col)} ELSE {typed} END AS {_ident(col)}")
     if not pivot:
         return f"rectified AS (SELECT {', '.join(items)} FROM {_table(wh.customers)} AS c)"
@@ -280,7 +320,8 @@ def feature_ctes(model, frozen: FrozenFeatures, warehouse: Warehouse) -> list[st
     if warehouse.choices:
         ctes += _objecting_ctes(warehouse)
         if frozen.customer_columns:  # corrections in force replace the stored values before the features
-            ctes += [*_rectifying_ctes(warehouse.choices, warehouse.choice_columns), _rectified_cte(frozen, warehouse)]
+            ctes += [*_rectifying_ctes(warehouse.choices, warehouse.choice_columns, warehouse.corrections_until),
+                     _rectified_cte(frozen, warehouse)]
     ctes.append(_features_cte(frozen, warehouse, inputs))
     return ctes
 
@@ -301,21 +342,59 @@ def transpile(text: str, dialect: str) -> str:
         raise InputError(f"Unknown SQL dialect {dialect!r}: choose one of {', '.join(DIALECTS)} "
                          f"(or another that SQLGlot knows: {', '.join(k for k in known if k not in DIALECTS)}).")
     try:
-        return sqlglot.transpile(text, read="duckdb", write=dialect, pretty=True,
-                                 unsupported_level=ErrorLevel.RAISE)[0]
+        tree = sqlglot.parse_one(text, read="duckdb").transform(lambda node: _stop_in(node, dialect))
+        return tree.sql(dialect=dialect, pretty=True, unsupported_level=ErrorLevel.RAISE)
     except SqlglotError as exc:
         raise InputError(f"SQLGlot cannot translate the segmentation to {dialect}: {exc}. "
                          f"Export to one of {', '.join(DIALECTS)}.") from exc
 
 
+def _stop_in(node, dialect: str):
+    """DuckDB's ``error(message)`` (:func:`refusal`) in ``dialect``: Spark's ``raise_error``, BigQuery's
+    ``ERROR``; elsewhere the message itself, which the enclosing cast to a number, flag or time then
+    refuses with the message in its error (SQLGlot would pass ``error`` through to dialects without it)."""
+    from sqlglot import exp
+
+    if not (isinstance(node, exp.Anonymous) and str(node.this).lower() == "error") or dialect in ("duckdb", "bigquery"):
+        return node
+    if dialect in ("spark", "spark2", "databricks", "hive"):
+        return exp.Anonymous(this="raise_error", expressions=node.expressions)
+    return node.expressions[0]
+
+
 def register_fact(wh: Warehouse) -> str:
     """The header's line on how the query reads the warehouse's choices register ``wh.choices``."""
     c = wh.choice_columns
-    return (f"{wh.choices} ({c['id']}, {c['kind']}, {c['value']}, {c['recorded_at']}), every record whatever its "
-            "date: customers whose objection to profiling is in force (kind object_profiling not cancelled by a "
-            "later withdraw with value object_profiling) are excluded; corrections in force (per customer and "
-            "column the latest rectify with value column=value, not cancelled by a later withdraw with value "
-            "rectify) replace the customer table's values, read as the run's column types")
+    until = ("every record whatever its date" if wh.corrections_until is None else
+             f"records until {wh.corrections_until} (the run's dataset.as_of, or the time the query runs when it "
+             "had none, as preparation cut the register)")
+    return (f"{wh.choices} ({c['id']}, {c['kind']}, {c['value']}, {c['recorded_at']}): customers whose objection "
+            "to profiling is in force (kind object_profiling not cancelled by a later withdraw with value "
+            "object_profiling; every record whatever its date) are excluded; corrections in force (per customer "
+            "and column the latest rectify with value column=value, not cancelled by a later withdraw with value "
+            f"rectify; {until}) replace the customer table's values, read as the run's column types (a value of "
+            "another type stops the query with a message naming the column)")
+
+
+def header_facts(model, frozen: FrozenFeatures, wh: Warehouse, dialect: str) -> dict:
+    """The header's facts on the model's segments, ``as_of``, the tables read, who is left out, the output."""
+    choices = register_fact(wh) if wh.choices else (
+        "NOT APPLIED: no choices table was given (the run had no register). Objections to profiling "
+        "recorded in the warehouse are not honoured by this query; re-export with --choices-table NAME")
+    return {
+        "segments": "; ".join(f"{j} = {n}" for j, n in sorted(model.segment_names_.items())),
+        "as_of": "not used (no transaction features)" if frozen.as_of is None else
+                 f"{frozen.as_of.isoformat(sep=' ')}: only transactions strictly before it count; recency and "
+                 "tenure are calendar days to it (re-export with --as-of to move it)",
+        "reads": f"{wh.customers} (id {wh.customer_id}), {wh.transactions} "
+                 f"({', '.join(f'{r}={c}' for r, c in wh.columns.items())})",
+        "excluded": (f"customers whose {wh.opt_out} is true{' or blank' if wh.blank_opts_out else ''} (profiling "
+                     "opt-out); erased customers must already be deleted") if wh.opt_out else
+                    "nobody by consent (the run had no profiling opt-out flag)",
+        "choices": choices,
+        "output": f"{wh.customer_id}, segment, segment_name, margin (to the runner-up, in squared model-space units)",
+        "dialect": f"{dialect} (SQLGlot translation of DuckDB SQL)",
+    }
 
 
 def header(facts: dict) -> str:

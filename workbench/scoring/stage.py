@@ -10,7 +10,6 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .. import __version__ as WORKBENCH_VERSION
@@ -21,8 +20,8 @@ from ..features import default_as_of, level_column
 from ..pipeline._provenance import config_hash
 from ..rundir import Run
 from . import _batch, _keyed, _local
-from ._sql import (CHOICE_COLUMNS, TRANSACTION_COLUMNS, FrozenFeatures, Warehouse, export_query, header,
-                   register_fact, sql_types, transpile)
+from ._sql import (CHOICE_COLUMNS, TRANSACTION_COLUMNS, FrozenFeatures, Warehouse, export_query, header, header_facts,
+                   record_cutoff, sql_types, transpile)
 
 _MODEL = "artifacts/segments/model.joblib"
 _SEGMENTS = "artifacts/segments/segments.json"
@@ -71,6 +70,32 @@ def model_version(run: Run) -> str:
 
 
 _FROZEN = "artifacts/assignments/frozen.json"  # the run's as_of, last transaction and share levels
+_CARD = "artifacts/assignments/model_card.json"  # the model's scoring numbers (_local.Card), by model version
+
+
+def _scoring_model(run: Run):
+    """What a batch scores with: the model's card when one was written for this very model file (no
+    unpickling, no scikit-learn), else the model itself (refused when it is not a centroid model)."""
+    if (run.path / _CARD).exists() and (run.path / _MODEL).exists():
+        version, card = _local.Card.from_json((run.path / _CARD).read_text())
+        if version == model_version(run):
+            return card
+    return load_centroid_model(run)
+
+
+def _write_card(run: Run, model) -> None:
+    """Keep the card of ``model`` beside the history (once per model file; not ``Run.write_json``, which
+    rounds floats: the card must score exactly as the model does)."""
+    if not isinstance(model, _local.Card):
+        _replace(run.path / _CARD, _local.Card.of(model).to_json(model_version(run)))
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write ``path`` whole: beside it, then renamed (never read half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def _run_facts(run: Run, from_tx: pd.DataFrame) -> dict:
@@ -142,43 +167,21 @@ def warehouse_of(run: Run, customers: str = "customers", transactions: str = "tr
     return Warehouse(customers=customers, transactions=transactions, customer_id=columns.get("id", raw_id),
                      columns=tx_columns, opt_out=columns.get("opt_out", opt_out),
                      blank_opts_out=dataset.get("blank_consent", "no_consent") == "no_consent",
-                     choices=choices, choice_columns=register)
+                     choices=choices, choice_columns=register, corrections_until=record_cutoff(dataset.get("as_of")))
 
 
 def _facts(run: Run, model, frozen: FrozenFeatures, wh: Warehouse, dialect: str) -> dict:
-    return {
-        "run": run.path.name,
-        "dataset": run.read_json("data/prepare.json").get("dataset"),
-        "config_sha256": config_hash(run.config),
-        "model_version": f"sha256:{model_version(run)} ({model.method}, k={model.k})",
-        "segments": "; ".join(f"{j} = {n}" for j, n in sorted(model.segment_names_.items())),
-        "as_of": "not used (no transaction features)" if frozen.as_of is None else
-                 f"{frozen.as_of.isoformat(sep=' ')}: only transactions strictly before it count; recency and "
-                 "tenure are calendar days to it (re-export with --as-of to move it)",
-        "reads": f"{wh.customers} (id {wh.customer_id}), {wh.transactions} "
-                 f"({', '.join(f'{r}={c}' for r, c in wh.columns.items())})",
-        "excluded": (f"customers whose {wh.opt_out} is true{' or blank' if wh.blank_opts_out else ''} (profiling "
-                     "opt-out); erased customers must already be deleted") if wh.opt_out else
-                    "nobody by consent (the run had no profiling opt-out flag)",
-        "choices": _choices_fact(run, wh),
-        "output": f"{wh.customer_id}, segment, segment_name, margin (to the runner-up, in squared model-space units)",
-        "dialect": f"{dialect} (SQLGlot translation of DuckDB SQL)",
-        "workbench": WORKBENCH_VERSION,
-    }
-
-
-def _choices_fact(run: Run, wh: Warehouse) -> str:
-    """The header's line on the choices register; without a table, refused when the run honoured one."""
-    if wh.choices:
-        return register_fact(wh)
-    if run.read_json("data/prepare.json").get("choices"):
+    """The header's facts (:func:`._sql.header_facts`); refused without a choices table when the run honoured one."""
+    prepared = run.read_json("data/prepare.json")
+    if not wh.choices and prepared.get("choices"):
         raise InputError(
             f"{run.path} honoured a customer choices register (objections to profiling removed those customers "
             "before the fit), but no choices table was given: the SQL would score customers who objected. Name "
             "the warehouse's register with --choices-table NAME (its columns with --column choice_id=…, "
             "choice_kind=…, choice_value=…, choice_recorded_at=… where they differ).")
-    return ("NOT APPLIED: no choices table was given (the run had no register). Objections to profiling "
-            "recorded in the warehouse are not honoured by this query; re-export with --choices-table NAME")
+    return {"run": run.path.name, "dataset": prepared.get("dataset"), "config_sha256": config_hash(run.config),
+            "model_version": f"sha256:{model_version(run)} ({model.method}, k={model.k})",
+            **header_facts(model, frozen, wh, dialect), "workbench": WORKBENCH_VERSION}
 
 
 def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers", transactions: str = "transactions",
@@ -216,10 +219,7 @@ def export_sql(run_dir, dialect: str, out=None, *, customers: str = "customers",
     text = transpile(export_query(model, frozen, wh), dialect)
     text = header(_facts(run, model, frozen, wh, dialect)) + text + ";\n"
     if out is not None:
-        out = Path(out)
-        tmp = out.with_name(f".{out.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, out)
+        _replace(Path(out), text)
     return text
 
 
@@ -300,7 +300,8 @@ def _history_of(run: Run, pseudonyms: pd.Series) -> pd.DataFrame:
         order = later["part"].map({p.name: i for i, p in enumerate(parts)})
         rows.append(later.assign(order_=order.to_numpy()).sort_values("order_", kind="stable"))
     types = {"pseudonym": object, "segment": "Int64", "valid_from": "datetime64[us]", "valid_to": "datetime64[us]"}
-    return consolidate([r[COLUMNS].astype(types) for r in rows])
+    rows = [r[COLUMNS].astype(types) for r in rows]
+    return consolidate(rows) if len(rows) > 1 else rows[0]  # the seed alone: one interval per customer already
 
 
 def _index(run: Run, name: str) -> Path:
@@ -367,6 +368,7 @@ def seed_history(run_dir) -> pd.DataFrame:
     _add_part(run, "history.parquet", history)
     frozen_features(run)  # now that the history exists, its facts file is written
     _build_indexes(run)
+    _write_card(run, model)
     return history
 
 
@@ -424,20 +426,14 @@ def _customer_columns(run: Run) -> list[str]:
 
 
 def _pseudonymised(run: Run, new: pd.DataFrame) -> pd.DataFrame:
-    """Raw ids replaced by the run's pseudonyms (Python's ``hmac``, once per distinct id)."""
+    """Raw ids replaced by the run's pseudonyms (its persistent key; :func:`._batch.pseudonymised`)."""
     from .. import privacy
 
     key = privacy.resolve_key(run.settings("privacy", privacy.DEFAULTS))
     if key.origin == "random":
         raise InputError("The run has no persistent pseudonym key (privacy.key_env / key_file): new data "
                          "cannot be linked to its customers. Set the key the run was made with.")
-    import pyarrow as pa
-
-    # through pyarrow: pandas' Arrow-backed strings are converted one element at a time by to_numpy
-    raw = pa.array(new["customer_id"].astype(str)).to_numpy(zero_copy_only=False)
-    ids, codes = np.unique(raw, return_inverse=True)
-    pseudonyms = privacy.pseudonymise(pd.Series(ids, dtype=object), key).to_numpy(dtype=object)[codes]
-    return new.assign(customer_id=pd.Series(pseudonyms, index=new.index, dtype=object))  # object: iterated below
+    return _batch.pseudonymised(new, key)
 
 
 def _stored_of(eng, run: Run, ids: pd.Series, columns: list[str]) -> dict:
@@ -517,7 +513,7 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
         (objection still in force), ``moved``, ``history_parts``.
     """
     run = _open(run_dir)
-    model = load_centroid_model(run)
+    model = _scoring_model(run)
     if since is None or (transactions is None and customers is None and choices is None):
         raise InputError("Incremental assignment needs --since TIME and at least one of --transactions, "
                          "--customers, --choices.")
@@ -536,6 +532,7 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
     if not _history_parts(run):
         seed_history(run)  # its own engine: views of one engine do not outlive it (Spark)
     _build_indexes(run)  # a run seeded before the keyed stores existed
+    _write_card(run, model)  # nor its card
     given = sum(len(batch[k]) for k in ("transactions", "records")) + (
         0 if batch["customers"] is None else len(batch["customers"]))
     ids = pd.Series(pd.unique(pd.concat([batch["transactions"]["customer_id"], batch["records"]["customer_id"],
@@ -544,6 +541,8 @@ def assign_incremental(run_dir, transactions=None, since=None, now=None, *, cust
     with engine.make_engine(run.config) as eng:
         stored = _stored_of(eng, run, ids, list(batch["transactions"].columns))
         fresh = _batch.fresh_rows(batch, stored)
+        kinds = (run.read_json("data/prepare.json").get("choices") or {}).get("kinds") or {}
+        _batch.check_withdrawals(stored, fresh, batch["customers"], (kinds.get("rectify") or {}).get("in_force", 0))
         data_ids = [*fresh["transactions"]["customer_id"], *fresh["customers"]["customer_id"]]
         choice_ids = [*fresh["records"]["customer_id"], *fresh["flags"]["customer_id"]]
         history = _history_of(run, pd.Series(pd.unique(pd.Series([*data_ids, *choice_ids], dtype=object))))
@@ -574,6 +573,8 @@ def _score_scope(eng, run: Run, model, frozen: FrozenFeatures, as_of, fate, stor
         tx, rows = _batch.of_customers(tx, who), rows[rows["customer_id"].isin(who)]
     rows = _batch.rectified(eng, stored, fresh, rows.drop_duplicates("customer_id", keep="last"))
     frozen.as_of = as_of
+    if isinstance(model, _local.Card) and len(rows) > _local.MAX_ROWS:  # scored by the engine: the model's SQL
+        model = load_centroid_model(run)
     scored = _score(eng, model, frozen, _register_scope(eng, run, frozen, (rows, tx)), len(rows))
     return fate.scored.merge(scored, on="pseudonym", how="inner")
 
