@@ -172,8 +172,9 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
     checked by the caller) count as solutions already found; a component they settle
     (:func:`_settled`, with ``ceiling``) needs no model at all. With ``ceiling`` (the suppression rounds,
     whose callers read only the verdicts) and a known integer point, a variable whose LP-relaxation interval
-    already discloses it is settled without the integer programme (:class:`_Relaxation`): most of the
-    cells a round is about are narrow by the LP already, so two LP solves replace two MIP solves.
+    already discloses it is settled first, without the integer programme (:class:`_Relaxation`): most of
+    the cells a round is about are narrow by the LP already, so two LP solves replace two MIP solves, and
+    the shared objectives spread only the others.
 
     Returns
     -------
@@ -192,7 +193,11 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
     pending = todo[~_settled(seen_lo[todo], seen_hi[todo], width, None if ceiling is None else ceiling[todo])]
     found, complete = [], True
     solver = RangeSolver(a, b, lb, ub, integrality=integrality, time_limit=time_limit) if len(pending) else None
-    relaxed = _Relaxation(a, b, lb, ub, integrality, width, ceiling) if len(pending) and ceiling is not None else None
+    screened = {}
+    if len(pending) and ceiling is not None and np.isfinite(seen_lo).all():  # an integer point is known
+        relaxed = _Relaxation(a, b, lb, ub, integrality, width, ceiling)
+        screened = {i: bounds for i in pending if (bounds := relaxed.disclosed(i)) is not None}
+        pending = np.array([i for i in pending if i not in screened], dtype=int)
     if len(pending) > 2:  # a few shared objectives first: their solutions spread most unknowns at once
         alternating = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
         weight = np.isin(np.arange(n), pending).astype(float)
@@ -205,14 +210,12 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
                 seen_lo, seen_hi = np.minimum(seen_lo, found[-1]), np.maximum(seen_hi, found[-1])
     for i in todo:
         limit = None if ceiling is None else ceiling[i]
+        if i in screened:
+            exact_lo[i], exact_hi[i] = screened[i]
+            continue
         if _settled(seen_lo[i], seen_hi[i], width, limit):
             exact_lo[i], exact_hi[i] = seen_lo[i], seen_hi[i]
             continue
-        if relaxed is not None and np.isfinite(seen_lo[i]):  # an integer point exists: the LP may settle it
-            screened = relaxed.disclosed(i)
-            if screened is not None:
-                exact_lo[i], exact_hi[i] = screened
-                continue
         for sign in (1.0, -1.0):
             status, _, x = solver.solve(i, sign)
             if status == INFEASIBLE:  # the equations contradict each other
