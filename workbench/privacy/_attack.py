@@ -192,12 +192,12 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
     todo = np.flatnonzero(solve)
     pending = todo[~_settled(seen_lo[todo], seen_hi[todo], width, None if ceiling is None else ceiling[todo])]
     found, complete = [], True
-    solver = RangeSolver(a, b, lb, ub, integrality=integrality, time_limit=time_limit) if len(pending) else None
     screened = {}
     if len(pending) and ceiling is not None and np.isfinite(seen_lo).all():  # an integer point is known
         relaxed = _Relaxation(a, b, lb, ub, integrality, width, ceiling)
         screened = {i: bounds for i in pending if (bounds := relaxed.disclosed(i)) is not None}
         pending = np.array([i for i in pending if i not in screened], dtype=int)
+    solver = RangeSolver(a, b, lb, ub, integrality=integrality, time_limit=time_limit) if len(pending) else None
     if len(pending) > 2:  # a few shared objectives first: their solutions spread most unknowns at once
         alternating = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
         weight = np.isin(np.arange(n), pending).astype(float)
