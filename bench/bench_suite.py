@@ -9,8 +9,10 @@ Usage::
 ``suite`` runs ``workbench suite`` (``make run``) into a temporary folder (or ``--out``) and prints, per run
 and notebook, wall time split into kernel start (paid once per run: one warm kernel executes a run's
 notebooks), imports (cells that only import and open the run), the stage's own calls (every other
-cell), HTML export, and per run ``prepare`` and ``audit.pdf``. Cell times come from nbclient's
-``record_timing`` in each executed notebook; the rest from ``manifest.json``.
+cell), HTML export, and per run ``prepare`` and ``audit.pdf``; and each notebook's CPU seconds in the
+kernel (all its threads; the first notebook's include the kernel's imports), the figure to compare on a
+loaded machine. Cell times come from nbclient's ``record_timing`` in each executed notebook; the rest
+from ``manifest.json``.
 
 ``tests`` runs ``make test``'s two steps: the unit tests on two workers with ``--durations=0 -v`` (their
 whole output is kept in ``.pytest-durations.txt``), then nbval alone. It prints the time per test module
@@ -68,11 +70,14 @@ def notebook_split(ipynb: Path) -> dict:
 def suite(out: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
         folder = out or Path(tmp)
+        load = os.getloadavg()
         t0 = time.perf_counter()
         cmd = [str(BIN / "workbench"), "suite", "--out", str(folder)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - t0
-        print(f"{'run':<13} {'notebook':<24} {'kernel':>7} {'imports':>8} {'stage':>7} {'export':>7} {'total':>7}")
+        print(f"{'run':<13} {'notebook':<24} {'kernel':>7} {'imports':>8} {'stage':>7} {'export':>7} {'total':>7} "
+              f"{'cpu':>7}")
+        cpu_total = 0.0
         for manifest_path in sorted(folder.glob("*/manifest.json")):
             manifest = json.loads(manifest_path.read_text())
             run = manifest_path.parent.name
@@ -85,11 +90,14 @@ def suite(out: Path | None) -> None:
                 split = notebook_split(manifest_path.parent / f"{name}.ipynb")
                 kernel = status.get("kernel_start_seconds", 0.0)
                 export = status.get("export_seconds", 0.0)
+                cpu = status.get("cpu_seconds", float("nan"))
+                cpu_total += cpu if cpu == cpu else 0.0
                 print(f"{run:<13} {name:<24} {kernel:7.1f} {split['imports']:8.1f} {split['stage']:7.1f} "
-                      f"{export:7.1f} {status['seconds'] + kernel + export:7.1f}")
+                      f"{export:7.1f} {status['seconds'] + kernel + export:7.1f} {cpu:7.1f}")
             pdf = manifest.get("pdf_seconds", 0.0)
             print(f"{run:<13} {'audit.pdf':<24} {'':>7} {'':>8} {'':>7} {pdf:7.1f} {pdf:7.1f}")
-        print(f"suite wall time: {wall:.1f} s")
+        print(f"suite wall time: {wall:.1f} s; kernels' CPU seconds (the notebooks' own work): {cpu_total:.1f}; "
+              f"load average before / after: {load[0]:.2f} / {os.getloadavg()[0]:.2f}")
 
 
 _DURATION = re.compile(r"\s*([\d.]+)s (setup|call|teardown)\s+(.+?)\s*$")

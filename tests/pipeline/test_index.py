@@ -49,3 +49,15 @@ def test_suite_index_marks_incomplete_runs_failed(tmp_path):
     page = pipeline.write_suite_index(tmp_path, [("small", result, result.message)]).read_text()
     assert '<a href="small/index.html">small</a>' in page and '<td class="failed">failed</td>' in page
     assert "Five &lt;segments&gt;" in page and "notebook 01 failed" in page
+
+
+def test_the_suite_starts_the_longest_runs_first_and_lists_them_in_its_own_order(tmp_path):
+    """Runs of unknown length first, then longest first; two worker processes; the index in the given order.
+    (Unknown datasets: each run ends at once with its input error, no notebook is executed.)"""
+    from workbench.pipeline._run import SUITE, suite_order
+
+    assert suite_order(SUITE) == ["synthetic", "telco_audit", "telco", "cdnow"]
+    assert suite_order(["cdnow", "mine", "synthetic"]) == ["mine", "synthetic", "cdnow"]
+    ok, index = pipeline.run_suite(tmp_path, names=["nope_b", "nope_a"], jobs=2)
+    page = index.read_text()
+    assert not ok and page.index("nope_b") < page.index("nope_a") and "No built-in config for dataset" in page

@@ -33,6 +33,7 @@ def test_run_directory_is_complete_and_self_describing(small_run):
     assert manifest["versions"]["pandas"] and manifest["versions"]["fairlearn"]
     assert manifest["dataset"]["fingerprint"]
     assert [t["notebook"] for t in manifest["timings"]] == ["prepare", *pipeline.NOTEBOOKS]
+    assert all(t["cpu_seconds"] > 0 for t in manifest["timings"][1:])  # the kernel's, per notebook
     for rel, digest in manifest["output_sha256"].items():
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest, rel
     summary = json.loads((out / "summary.json").read_text())

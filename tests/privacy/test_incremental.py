@@ -117,3 +117,44 @@ def test_the_determined_cells_are_those_of_the_whole_null_space():
         assert (_determined(hidden, equations) == expected).all()
         for i, v in enumerate(np.flatnonzero(hidden)):
             assert _determined(hidden, equations, only=int(v))[i] == expected[i]
+
+
+
+def _mip_solves(monkeypatch) -> list:
+    """Record every integer programme solved (a spy on the real HiGHS solver, which still runs)."""
+    from workbench.privacy import _ranges
+
+    calls, init, solve = [], _ranges.RangeSolver.__init__, _ranges.RangeSolver.solve_objective
+
+    def recording_init(self, a, b, lower, upper, integrality=None, time_limit=None):
+        init(self, a, b, lower, upper, integrality, time_limit)
+        self.spied_integer = integrality is not None and bool(np.any(integrality))
+
+    def counting(self, cost):
+        calls.extend([1] if self.spied_integer else [])
+        return solve(self, cost)
+
+    monkeypatch.setattr(_ranges.RangeSolver, "__init__", recording_init)
+    monkeypatch.setattr(_ranges.RangeSolver, "solve_objective", counting)
+    return calls
+
+
+@pytest.mark.parametrize("total, linked, point, settled_by_lp", [
+    (3.0, SMALL, [1.0, 2.0], True),  # x + y = 3, both "< k": the LP alone narrows x to [1, 2]
+    (12.0, COMPLEMENT, [1.0, 11.0], False),  # y "hidden†" (0 or >= 10), relaxed to [0, ..]: only the MIP finds x in 1..2
+])
+def test_the_lp_screen_gives_the_integer_verdict(monkeypatch, total, linked, point, settled_by_lp):
+    """With a known integer point, a disclosure the LP relaxation already shows needs no integer programme;
+    one only the printed rules give away is still found by it. Same verdict as the exact attack."""
+    from workbench.privacy._attack import _bounds, _component_bounds
+
+    a, b = np.array([[1.0, 1.0]]), np.array([total])
+    lb, ub, integrality = _bounds(np.array([SMALL, linked]), 10, 100.0)
+    solve = np.array([True, linked != COMPLEMENT])
+    exact, _, _ = _component_bounds(a, b, lb, ub, integrality, solve, 2, 20.0)
+    solves = _mip_solves(monkeypatch)
+    screened, _, _ = _component_bounds(a, b, lb, ub, integrality, solve, 2, 20.0, points=np.array([point]),
+                                       ceiling=np.array([np.inf, np.inf]))
+    assert exact[0] == (1.0, 2.0) and is_disclosed(*exact[0], SMALL, 10)
+    assert is_disclosed(*screened[0], SMALL, 10)
+    assert (not solves) == settled_by_lp

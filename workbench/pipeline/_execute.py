@@ -39,6 +39,7 @@ class NotebookSession:
         self.notebook_dir = Path(notebook_dir)
         self.km = None
         self.kernel_seconds = 0.0
+        self.kernel_cpu_seconds: float | None = None  # the kernel's CPU time after the last notebook
 
     def __enter__(self) -> "NotebookSession":
         import time
@@ -80,7 +81,7 @@ class NotebookSession:
             run_sync(_execute_cells)(client)
         finally:  # the executed notebook is kept, a failed one with its error
             nbformat.write(nb, str(Path(run_dir) / f"{notebook}.ipynb"))
-        _fresh_namespace(client)  # after a failure the sequence stops and the kernel is shut down
+        self.kernel_cpu_seconds = _fresh_namespace(client)  # after a failure the sequence stops
 
 
 async def _execute_cells(client) -> None:
@@ -101,17 +102,28 @@ async def _execute_cells(client) -> None:
         await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
 
 
-def _fresh_namespace(client) -> None:
-    """Reset the kernel's namespace and close figures, so the next notebook starts as in a new kernel."""
+def _fresh_namespace(client) -> float | None:
+    """Reset the kernel's namespace and close figures, so the next notebook starts as in a new kernel.
+
+    Returns the kernel's CPU seconds so far (every thread of the kernel process: DuckDB's, BLAS's), read
+    before the reset; the run's manifest records each notebook's share, a figure a loaded machine
+    inflates far less than wall time (``bench/bench_suite.py``). None when it could not be read.
+    """
     from nbclient.util import run_sync
 
     if client.kc is None:
-        return
+        return None
     client.kc.execute("import matplotlib.pyplot as _plt; _plt.close('all'); del _plt\n"
-                      "get_ipython().run_line_magic('reset', '-f')", silent=True, store_history=False)
-    run_sync(client.kc.get_shell_msg)(timeout=60)
+                      "get_ipython().run_line_magic('reset', '-f')", silent=True, store_history=False,
+                      user_expressions={"cpu": "__import__('time').process_time()"})
+    reply = run_sync(client.kc.get_shell_msg)(timeout=60)
     client.kc.stop_channels()
     client.kc = None
+    cpu = reply.get("content", {}).get("user_expressions", {}).get("cpu", {})
+    try:
+        return float(cpu["data"]["text/plain"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def execute_notebook(notebook: str, run_dir: Path, notebook_dir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -19,12 +20,21 @@ def export_html(ipynb: Path, html_path: Path) -> None:
         Where the HTML page is written.
     """
     import nbformat
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(ipynb), as_version=4)
     _keep_report_content(nb)
     _fill_missing_alt(nb)
-    exporter = HTMLExporter(
+    body, _ = _exporter().from_notebook_node(nb, resources={"metadata": {"name": _title(nb, ipynb.stem)}})
+    html_path.write_text(body)
+
+
+@lru_cache(maxsize=1)
+def _exporter():
+    """One exporter per process: building it (templates found, Jinja environment compiled) cost as much as
+    an export itself, paid for each of a run's notebooks; what it writes depends only on the notebook."""
+    from nbconvert import HTMLExporter
+
+    return HTMLExporter(
         template_name="offline",
         extra_template_basedirs=[str(TEMPLATE_DIR)],
         exclude_input=True,
@@ -32,8 +42,6 @@ def export_html(ipynb: Path, html_path: Path) -> None:
         exclude_output_prompt=True,
         embed_images=True,
     )
-    body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": _title(nb, ipynb.stem)}})
-    html_path.write_text(body)
 
 
 def _keep_report_content(nb) -> None:

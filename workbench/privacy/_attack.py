@@ -170,7 +170,11 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
     One HiGHS model serves every solve of the component (:class:`~workbench.privacy._ranges.RangeSolver`):
     only the objective changes between them. ``points`` (rows: feasible points of this very system,
     checked by the caller) count as solutions already found; a component they settle
-    (:func:`_settled`, with ``ceiling``) needs no model at all.
+    (:func:`_settled`, with ``ceiling``) needs no model at all. With ``ceiling`` (the suppression rounds,
+    whose callers read only the verdicts) and a known integer point, a variable whose LP-relaxation interval
+    already discloses it is settled first, without the integer programme (:class:`_Relaxation`): most of
+    the cells a round is about are narrow by the LP already, so two LP solves replace two MIP solves, and
+    the shared objectives spread only the others.
 
     Returns
     -------
@@ -188,6 +192,11 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
     todo = np.flatnonzero(solve)
     pending = todo[~_settled(seen_lo[todo], seen_hi[todo], width, None if ceiling is None else ceiling[todo])]
     found, complete = [], True
+    screened = {}
+    if len(pending) and ceiling is not None and np.isfinite(seen_lo).all():  # an integer point is known
+        relaxed = _Relaxation(a, b, lb, ub, integrality, width, ceiling)
+        screened = {i: bounds for i in pending if (bounds := relaxed.disclosed(i)) is not None}
+        pending = np.array([i for i in pending if i not in screened], dtype=int)
     solver = RangeSolver(a, b, lb, ub, integrality=integrality, time_limit=time_limit) if len(pending) else None
     if len(pending) > 2:  # a few shared objectives first: their solutions spread most unknowns at once
         alternating = np.where(np.arange(n) % 2 == 0, 1.0, -1.0)
@@ -201,6 +210,9 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
                 seen_lo, seen_hi = np.minimum(seen_lo, found[-1]), np.maximum(seen_hi, found[-1])
     for i in todo:
         limit = None if ceiling is None else ceiling[i]
+        if i in screened:
+            exact_lo[i], exact_hi[i] = screened[i]
+            continue
         if _settled(seen_lo[i], seen_hi[i], width, limit):
             exact_lo[i], exact_hi[i] = seen_lo[i], seen_hi[i]
             continue
@@ -222,6 +234,44 @@ def _component_bounds(a, b, lb, ub, integrality, solve, width, time_limit, point
                 exact_lo[i], exact_hi[i] = seen_lo[i], seen_hi[i]
                 break
     return list(zip(exact_lo.tolist(), exact_hi.tolist())), found, complete
+
+
+class _Relaxation:
+    """The LP relaxation of one component: a verdict of disclosure without the integer programme.
+
+    The integer interval of a variable lies inside its LP interval rounded inwards, so an LP interval that
+    already discloses (:func:`is_disclosed`: narrower than ``width`` and, for a quantity with a finite
+    ``ceiling``, within 1 to ``ceiling``) means the integer one does too, provided an integer solution
+    exists (the caller knows one). Only used for the suppression rounds' verdicts (:class:`AttackMemo`);
+    the interval kept is the rounded LP one, not the exact integer one. An LP interval that does not
+    disclose says nothing: the integer programmes are solved as before.
+    """
+
+    def __init__(self, a, b, lb, ub, integrality, width, ceiling):
+        from ._ranges import RangeSolver
+
+        lower = np.where(integrality == 3, 0.0, lb)  # "hidden†": 0 or >= lb, relaxed to [0, ub]
+        self.solver = RangeSolver(a, b, lower, ub)
+        self.width, self.ceiling = width, ceiling
+
+    def disclosed(self, i: int) -> tuple[float, float] | None:
+        """``i``'s LP interval rounded inwards when it discloses, else None."""
+        from ._ranges import OPTIMAL
+
+        status, low, _ = self.solver.solve(i, 1.0)
+        if status != OPTIMAL:
+            return None
+        low = float(np.ceil(low - 1e-6))
+        limit = self.ceiling[i]
+        if np.isfinite(limit) and low < 1:  # a quantity that may lie outside 1..k-1 is not disclosed by the LP
+            return None
+        status, high, _ = self.solver.solve(i, -1.0)
+        if status != OPTIMAL:
+            return None
+        high = float(np.floor(high + 1e-6))
+        if low > high or high - low >= self.width or (np.isfinite(limit) and high > limit):
+            return None
+        return low, high
 
 
 #: Bounds of components already solved, by content (:class:`AttackMemo`); shared by every memo of the
