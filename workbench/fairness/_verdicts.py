@@ -131,11 +131,11 @@ def verdicts(
         shown = part if printed is None else printed.loc[part.index].assign(
             role=part["role"], masked=part["masked"] if "masked" in part else False)
         more = None
+        worst = None if worst is None else shown.loc[worst.name]
         if settle and verdict == "insufficient evidence" and not (worst is not None and _masked(worst)):
             # a number the sentence prints: from the printed counts, or two runs one erasure apart would
             # differ by the erased customer's effect on it
-            more = _more_customers(shown.loc[worst.name], shown.loc[ref.name], status, band, alpha, part)
-        worst = None if worst is None else shown.loc[worst.name]
+            more = _more_customers(worst, shown.loc[ref.name], status, band, alpha, part)
         sentence = _sentence(action, attribute, fav, verdict, shown.loc[ref.name], worst, status, shown, band, more,
                              words)
         compared = int((part["role"] == "compared").sum())
