@@ -9,6 +9,11 @@ what every other stage calls. Each published table is kept twice:
 * ``artifacts/privacy/exact_counts/<name>.parquet``: the exact counts behind it, internal like
   ``dp_utility.parquet``: complementary suppression of later tables (:func:`suppress_jointly`) and the
   whole-run attacker (:func:`disclosure_check`) work on them, never a page a reader gets.
+
+``artifacts/privacy/registration_order.json`` lists the tables in the order they were first registered.
+A notebook executed again in the same run directory (a researcher's lab) suppresses each table against
+the tables registered before it the first time, not against the later stages' tables the first pass
+left behind: the same inputs hide the same cells however often a notebook is re-run.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ __all__ = ["DISCLOSURE_DIR", "EXACT_DIR", "disclosure_check", "perturbation_sett
 DISCLOSURE_DIR = "disclosure"
 #: The exact counts of the same tables (under ``artifacts/``): internal, for suppression and the attacker.
 EXACT_DIR = "privacy/exact_counts"
+ORDER_FILE = "artifacts/privacy/registration_order.json"
 
 
 def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col_dim: str,
@@ -94,7 +100,28 @@ def publish_counts(run: "Run", name: str, table: pd.DataFrame, row_dim: str, col
     printed = long if settings is None else perturb_long(long, settings, bool(table.attrs.get("decided_on_perturbed")))
     run.write_table(f"{EXACT_DIR}/{name}.parquet", long)
     run.write_table(f"{DISCLOSURE_DIR}/{name}.parquet", printed)
+    order = registration_order(run)
+    if name not in order:
+        run.write_json(ORDER_FILE, [*order, name])
     return printed
+
+
+def registration_order(run: "Run") -> list[str]:
+    """The registered tables' names in the order they were first registered (empty for a new run)."""
+    return run.read_json(ORDER_FILE) if (run.path / ORDER_FILE).exists() else []
+
+
+def tables_before(run: "Run", name: str) -> pd.DataFrame:
+    """The exact long form of the tables a table called ``name`` is suppressed against.
+
+    Every registered table for a new name; for a name registered before (its notebook executed again),
+    only the tables registered before it then, so a re-run decides as the first pass did.
+    """
+    earlier = published_tables(run)
+    order = registration_order(run)
+    if name in order:
+        return earlier.loc[earlier["table"].isin(order[:order.index(name)])]
+    return earlier.loc[earlier["table"] != name]
 
 
 def publish_magnitudes(run: "Run", name: str, values, tops, row_dim: str, rows, col_dim: str,
@@ -251,8 +278,7 @@ def suppress_and_publish(
         need not add up to the printed margins, by design.
     """
     k = _suppression_k(run) if k is None else int(k)
-    earlier = published_tables(run)
-    earlier = earlier.loc[earlier["table"] != name]
+    earlier = tables_before(run, name)
     if population and within is None and len(earlier):
         # a population of its own is linked only to tables of it and to tables declared within it
         # (:mod:`._linked`): the rest cannot narrow its cells, nor it theirs. Leaving them out also keeps
