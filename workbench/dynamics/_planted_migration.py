@@ -11,9 +11,8 @@ import pandas as pd
 from ._states import Dynamics
 
 
-def planted_migration_check(
-    dyn: Dynamics, truth: pd.DataFrame, migration: dict, after: str | None = None, suppress=None
-) -> dict:
+def planted_migration_check(dyn: Dynamics, truth: pd.DataFrame, migration: dict, after: str | None = None,
+                            suppress=None) -> dict:
     """Compare the measured migration with the one the synthetic generator planted.
 
     * **Mapping.** Each learned segment is labelled with the planted segment most of its customers
@@ -64,16 +63,13 @@ def planted_migration_check(
     src, dst, because = _learned_source_target(dyn.segments[before].to_numpy(), planted["segment"], migration)
     if because:
         return {"applicable": False, "because": because}
-    a = dyn.states[before].to_numpy()
-    b = dyn.states[after].to_numpy()
+    a, b = dyn.states[before].to_numpy(), dyn.states[after].to_numpy()
     in_src = np.isin(a, src)
     base = in_src & (b >= 0)
     moved, other, inactive, total = _source_row(b[in_src], dst, before, after, suppress)
     share, share_all = _ratio(moved, moved + other), _ratio(moved, total)
-    if migration.get("n_source"):
-        planted_share = migration["n_moved"] / migration["n_source"]
-    else:
-        planted_share = float(migration["share"])
+    planted_share = (migration["n_moved"] / migration["n_source"] if migration.get("n_source")
+                     else float(migration["share"]))
     out = {
         "applicable": True,
         "before": before,

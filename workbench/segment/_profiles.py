@@ -139,6 +139,19 @@ def segment_count_table(
     return suppress(counts)
 
 
+def _population_row(numeric: pd.DataFrame, counts: pd.DataFrame, with_value: bool, with_outcome: bool) -> dict:
+    """The profile's ``population`` row: every customer, from the published table's total."""
+    total_n = counts.loc[TOTAL, TOTAL]
+    pop = {"segment": -1, "segment_name": "population", "n": int(total_n), "share": 1.0}
+    if with_value:
+        pop["revenue_share"] = 1.0
+    if with_outcome:
+        pop["churn_rate"] = float(counts.loc[TOTAL, 1] / total_n) if not np.isnan(counts.loc[TOTAL, 1]) else np.nan
+    pop.update({c: float(numeric[c].median()) for c in numeric.columns})
+    pop["suppressed"] = False
+    return pop
+
+
 def profile_segments(
     features: pd.DataFrame,
     labels: np.ndarray,
@@ -208,15 +221,7 @@ def profile_segments(
             row[c] = np.nan if hidden or not m.any() else float(X.loc[m, c].median())
         row["suppressed"] = hidden
         rows.append(row)
-    pop = {"segment": -1, "segment_name": "population", "n": int(total_n), "share": 1.0}
-    if total_value:
-        pop["revenue_share"] = 1.0
-    if outcome is not None:
-        pop["churn_rate"] = float(counts.loc[TOTAL, 1] / total_n) if not np.isnan(counts.loc[TOTAL, 1]) else np.nan
-    for c in numeric:
-        pop[c] = float(X[c].median())
-    pop["suppressed"] = False
-    out = pd.DataFrame(rows + [pop])
+    out = pd.DataFrame(rows + [_population_row(X[numeric], counts, bool(total_value), outcome is not None)])
     # segments hidden only to protect a smaller one: see report.table. As the table marks them (decided on
     # the perturbed count where the run perturbs): marking by the exact size would tell a reader which side
     # of k a hidden segment's exact size lies on
