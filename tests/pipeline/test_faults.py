@@ -98,3 +98,25 @@ def test_a_full_disk_names_the_path_and_leaves_nothing(tmp_path, monkeypatch):
     assert res.exit_code == 1
     assert "No space left on device" in res.output and "summary.json" in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_an_interrupt_a_finaliser_swallows_still_stops_the_run(monkeypatch):
+    """Ctrl-C landing while Python runs a finaliser (the notebook client's sockets closing between
+    notebooks) is reported as "Exception ignored" and dropped; the run's flag still stops it."""
+    import gc
+
+    from workbench.pipeline._run import _raise_if_interrupted, _signals_as_interrupt
+
+    class ClosingSocket:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    ignored = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+    with _signals_as_interrupt():
+        ClosingSocket()
+        gc.collect()
+        assert [type(u.exc_value) for u in ignored] == [KeyboardInterrupt]  # the interrupt itself was lost
+        with pytest.raises(KeyboardInterrupt):
+            _raise_if_interrupted()
+    _raise_if_interrupted()  # the flag ends with the run

@@ -90,7 +90,7 @@ def run(
     out = Path(out).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     notebooks = notebooks or NOTEBOOKS
-    with run_lock(out), _sigterm_as_interrupt():
+    with run_lock(out), _signals_as_interrupt():
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
         try:
             started = datetime.now(timezone.utc)
@@ -100,6 +100,7 @@ def run(
             statuses = [prepared, *_execute_sequence(tmp, config["name"], notebooks, Path(notebook_dir), progress)]
             ok = not any(s["status"] == "failed" for s in statuses)
             _write_records(run_obj, config, statuses, started, ok, progress)
+            _raise_if_interrupted()
             final = _place(tmp, out, ok=ok)
         except BaseException:  # bad input, Ctrl-C, SIGTERM, a full disk: nothing half-written stays
             shutil.rmtree(tmp, ignore_errors=True)
@@ -159,21 +160,36 @@ def run_lock(out: Path):
         lock.unlink(missing_ok=True)
 
 
+#: Set by the run's signal handler: a KeyboardInterrupt raised while Python runs a finaliser (the notebook
+#: client's sockets closing between notebooks) is printed as "Exception ignored" and dropped, so the run
+#: checks this flag at every step too and stops there.
+_INTERRUPTED = threading.Event()
+
+
+def _raise_if_interrupted() -> None:
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt("interrupted")
+
+
 @contextmanager
-def _sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C while a run is going on, so that it cleans up after itself."""
+def _signals_as_interrupt():
+    """Treat Ctrl-C and SIGTERM as an interrupt the run cannot lose, so that it cleans up after itself."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def interrupt(signum, frame):
+        _INTERRUPTED.set()
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    _INTERRUPTED.clear()
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _INTERRUPTED.clear()
 
 
 def run_suite(out: str | Path = "reports", names: list[str] | None = None, progress=print,
@@ -250,6 +266,7 @@ def _execute_sequence(tmp: Path, name: str, notebooks: list[str], notebook_dir: 
     statuses = []
     with NotebookSession(notebook_dir) as session:
         for i, notebook in enumerate(notebooks, 1):
+            _raise_if_interrupted()
             progress(f"[{name}] [{i}/{len(notebooks)}] {notebook} …")
             cpu_before = session.kernel_cpu_seconds or 0.0
             status = _execute_one(tmp, notebook, session)
